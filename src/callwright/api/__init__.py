@@ -1,0 +1,1 @@
+"""HTTP layer: FastAPI app, routes, auth dependencies, error handlers, middleware."""

@@ -1,0 +1,1 @@
+"""The ``callwright`` command line."""

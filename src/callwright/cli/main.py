@@ -1,0 +1,178 @@
+"""``callwright serve | db upgrade | admin ...``."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import click
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callwright.domain.accounts.service import AccountsService
+from callwright.errors import CallwrightError
+from callwright.settings import Settings, SettingsError
+from callwright.store.database import create_engine, create_session_factory
+from callwright.store.migrate import DatabaseNotMigrated, check_at_head, upgrade_to_head
+
+__all__ = ["main"]
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _in_unit_of_work(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one committed transaction against a migrated database."""
+
+    async def run() -> T:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            await check_at_head(engine)
+            async with create_session_factory(engine)() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except (CallwrightError, DatabaseNotMigrated) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group()
+def main() -> None:
+    """callwright: self-hostable voice AI assistants."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Run the API server (migrating an embedded SQLite database first)."""
+    import uvicorn
+
+    from callwright.api.app import create_app
+
+    settings = _settings()
+
+    async def prepare() -> None:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            if settings.should_auto_migrate:
+                await upgrade_to_head(engine)
+            await check_at_head(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(prepare())
+    except DatabaseNotMigrated as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not settings.is_production:
+        _in_unit_of_work(settings, _bootstrap_first_run)
+    click.echo(
+        f"callwright {settings.resolved_database_url.split('://')[0]} on http://{host}:{port}"
+    )
+    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True)
+
+
+async def _bootstrap_first_run(session: AsyncSession) -> None:
+    """On an empty development database, create an organization, a user and a key,
+    so that the API can be used at once."""
+    accounts = AccountsService(session)
+    if await accounts.has_any_organization():
+        return
+    organization = await accounts.create_organization("Default")
+    password = secrets.token_urlsafe(12)
+    user = await accounts.create_user(organization.id, "admin@localhost", password)
+    _, key = await accounts.issue_api_key(organization.id, user.id, "bootstrap", "organization")
+    click.echo(
+        "First run: created organization 'Default' "
+        f"(id {organization.id}), user admin@localhost (password {password}) "
+        f"and API key {key} (shown once)."
+    )
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the latest schema."""
+    settings = _settings()
+
+    async def run() -> None:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            await upgrade_to_head(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    click.echo("database is up to date")
+
+
+@main.group()
+def admin() -> None:
+    """Organizations, users and API keys."""
+
+
+@admin.command("create-org")
+@click.option("--name", required=True)
+def create_org(name: str) -> None:
+    """Create an organization and print its id."""
+
+    async def work(session: AsyncSession) -> int:
+        return (await AccountsService(session).create_organization(name)).id
+
+    click.echo(_in_unit_of_work(_settings(), work))
+
+
+@admin.command("create-user")
+@click.option("--org", "organization_id", required=True, type=int)
+@click.option("--email", required=True)
+@click.option("--password", required=True)
+def create_user(organization_id: int, email: str, password: str) -> None:
+    """Create a user in an organization and print its id."""
+
+    async def work(session: AsyncSession) -> int:
+        return (await AccountsService(session).create_user(organization_id, email, password)).id
+
+    click.echo(_in_unit_of_work(_settings(), work))
+
+
+@admin.command("create-api-key")
+@click.option("--org", "organization_id", required=True, type=int)
+@click.option("--email", required=True)
+@click.option("--name", default="cli", show_default=True)
+@click.option("--scope", type=click.Choice(["organization", "user"]), default="organization")
+def create_api_key(organization_id: int, email: str, name: str, scope: str) -> None:
+    """Create an API key for a user and print it (it is shown this once)."""
+
+    async def work(session: AsyncSession) -> str:
+        accounts = AccountsService(session)
+        user = await accounts.get_user_by_email(email)
+        if user is None or user.organization_id != organization_id:
+            raise click.ClickException(f"no user {email} in organization {organization_id}")
+        _, key = await accounts.issue_api_key(
+            organization_id, user.id, name, "user" if scope == "user" else "organization"
+        )
+        return key
+
+    click.echo(_in_unit_of_work(_settings(), work))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Domain packages: each holds schemas (pydantic), service (rules) and repository (queries)."""

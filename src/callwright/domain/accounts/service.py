@@ -1,0 +1,165 @@
+"""Rules for organizations, users, API keys and dashboard sessions.
+
+Services flush but never commit: the request's unit of work commits once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callwright.domain.principal import KeyScope, Principal
+from callwright.errors import Conflict, Forbidden, NotFound, Unauthorized
+from callwright.security.passwords import hash_password, verify_password
+from callwright.security.tokens import digest, display_prefix, new_api_key, new_session_token
+from callwright.store.base import utcnow
+from callwright.store.models import ApiKey, AuthSession, Organization, User
+
+from .repository import AccountsRepository, ApiKeyRepository
+
+__all__ = ["AccountsService", "LoginResult", "normalise_email"]
+
+# last_used_at is a hint, not an audit log: write it at most once a minute per key.
+_LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    auth_session: AuthSession
+    user: User
+    organization: Organization
+    token: str
+    csrf_token: str
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+class AccountsService:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._accounts = AccountsRepository(session)
+
+    async def create_organization(self, name: str) -> Organization:
+        return await self._accounts.add_organization(name)
+
+    async def create_user(self, organization_id: int, email: str, password: str | None) -> User:
+        if await self._accounts.get_organization(organization_id) is None:
+            raise NotFound(f"organization {organization_id} does not exist")
+        email = normalise_email(email)
+        if await self._accounts.get_user_by_email(email) is not None:
+            raise Conflict(f"a user with email {email} already exists")
+        password_hash = await hash_password(password) if password else None
+        try:
+            return await self._accounts.add_user(organization_id, email, password_hash)
+        except IntegrityError as exc:
+            raise Conflict(f"a user with email {email} already exists") from exc
+
+    async def get_user_by_email(self, email: str) -> User | None:
+        return await self._accounts.get_user_by_email(normalise_email(email))
+
+    async def issue_api_key(
+        self, organization_id: int, user_id: int, name: str, scope: KeyScope
+    ) -> tuple[ApiKey, str]:
+        """Create a key; the plaintext is returned here and never again."""
+        key = new_api_key()
+        row = await self._accounts.add_api_key(
+            organization_id, user_id, name, display_prefix(key), digest(key), scope
+        )
+        return row, key
+
+    async def create_api_key(
+        self, principal: Principal, name: str, scope: KeyScope
+    ) -> tuple[ApiKey, str]:
+        if principal.scope == "user" and scope != "user":
+            raise Forbidden("a user-scoped key can only create user-scoped keys")
+        return await self.issue_api_key(principal.organization_id, principal.user_id, name, scope)
+
+    async def list_api_keys(self, principal: Principal) -> list[ApiKey]:
+        return list(await ApiKeyRepository(self._session, principal).list())
+
+    async def revoke_api_key(self, principal: Principal, key_id: int) -> ApiKey:
+        key = await ApiKeyRepository(self._session, principal).get(key_id)
+        if key is None:
+            raise NotFound(f"API key {key_id} not found")
+        if key.revoked_at is None:
+            key.revoked_at = utcnow()
+            await self._session.flush()
+        return key
+
+    async def authenticate_api_key(self, presented: str) -> tuple[Principal, ApiKey]:
+        key = await self._accounts.get_api_key_by_hash(digest(presented))
+        if key is None or key.revoked_at is not None:
+            raise Unauthorized("invalid or revoked API key")
+        user = await self._accounts.get_user(key.user_id)
+        if user is None or not user.is_active:
+            raise Unauthorized("the API key's user is inactive")
+        now = utcnow()
+        if key.last_used_at is None or now - key.last_used_at >= _LAST_USED_RESOLUTION:
+            key.last_used_at = now
+            await self._session.flush()
+        scope: KeyScope = "user" if key.scope == "user" else "organization"
+        principal = Principal(
+            organization_id=key.organization_id,
+            user_id=key.user_id,
+            scope=scope,
+            auth_method="api_key",
+            api_key_id=key.id,
+        )
+        return principal, key
+
+    async def login(self, email: str, password: str, ttl: timedelta) -> LoginResult:
+        user = await self._accounts.get_user_by_email(normalise_email(email))
+        # Verify against a dummy hash when the user is unknown: same cost either way.
+        valid = await verify_password(user.password_hash if user else None, password)
+        if user is None or not valid or not user.is_active:
+            raise Unauthorized("invalid email or password")
+        organization = await self._accounts.get_organization(user.organization_id)
+        assert organization is not None  # the foreign key guarantees it
+        token, csrf_token = new_session_token(), new_session_token()
+        auth_session = await self._accounts.add_auth_session(
+            user.id, digest(token), digest(csrf_token), utcnow() + ttl
+        )
+        return LoginResult(auth_session, user, organization, token, csrf_token)
+
+    async def authenticate_session(self, token: str) -> tuple[Principal, AuthSession]:
+        auth_session = await self._accounts.get_auth_session_by_hash(digest(token))
+        now = utcnow()
+        if (
+            auth_session is None
+            or auth_session.revoked_at is not None
+            or auth_session.expires_at <= now
+        ):
+            raise Unauthorized("the session has expired or was logged out; log in again")
+        user = await self._accounts.get_user(auth_session.user_id)
+        if user is None or not user.is_active:
+            raise Unauthorized("the session's user is inactive")
+        principal = Principal(
+            organization_id=user.organization_id,
+            user_id=user.id,
+            scope="organization",
+            auth_method="session",
+            session_id=auth_session.id,
+        )
+        return principal, auth_session
+
+    async def logout(self, auth_session: AuthSession) -> None:
+        auth_session.revoked_at = utcnow()
+        await self._session.flush()
+
+    async def describe(self, principal: Principal) -> tuple[User, Organization, ApiKey | None]:
+        user = await self._accounts.get_user(principal.user_id)
+        organization = await self._accounts.get_organization(principal.organization_id)
+        if user is None or organization is None:
+            raise Unauthorized("the principal's user or organization no longer exists")
+        api_key = None
+        if principal.api_key_id is not None:
+            api_key = await ApiKeyRepository(self._session, principal).get(principal.api_key_id)
+        return user, organization, api_key
+
+    async def has_any_organization(self) -> bool:
+        return await self._accounts.any_organization()

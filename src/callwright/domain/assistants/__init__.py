@@ -1,0 +1,1 @@
+"""The Assistant resource: schemas, rules, queries and the vendor dialects."""

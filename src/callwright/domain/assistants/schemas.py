@@ -1,0 +1,296 @@
+"""The Assistant resource: exactly the fields and defaults of seed 000 (Get Assistant),
+in its order, followed by the optional fields callwright adds from the other seeds.
+
+Every model rejects unknown fields, so a typo is a 422 naming the field rather than a
+setting silently ignored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from callwright.domain.types import E164Number, ExternalId, HttpUrlString, NonEmptyStr
+
+__all__ = [
+    "DEFAULT_IDLE_MESSAGE",
+    "DEFAULT_SYSTEM_PROMPT",
+    "AssistantFields",
+    "AssistantIn",
+    "AssistantMode",
+    "AssistantPatch",
+    "AssistantResponse",
+    "EmbeddingModel",
+    "FirstMessageMode",
+    "LlmProvider",
+    "SttEndpointing",
+    "TtsProvider",
+]
+
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant that can answer questions and help with tasks."
+DEFAULT_IDLE_MESSAGE = "Are you still there? I'm here to help if you need anything."
+
+LlmProvider = Literal["openai", "anthropic", "gemini", "xai", "groq", "custom", "local"]
+TtsProvider = Literal["elevenlabs", "cartesia", "deepgram", "openai", "azure", "piper", "espeak"]
+EmbeddingModel = Literal[
+    "text-embedding-3-small",
+    "text-embedding-3-large",
+    "text-embedding-ada-002",
+    "all-MiniLM-L6-v2",
+]
+ChunkingStrategy = Literal["recursive", "fixed", "sentence", "markdown"]
+FirstMessageMode = Literal[
+    "assistant-speaks-first",
+    "assistant-waits-for-user",
+    "assistant-speaks-first-with-model-generated-message",
+]
+AssistantMode = Literal["pipeline", "realtime"]
+
+ShortText = Annotated[str, Field(max_length=10_000)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Unit = Annotated[float, Field(ge=0, le=1)]
+Penalty = Annotated[float, Field(ge=-2, le=2)]
+Milliseconds = Annotated[int, Field(ge=0, le=60_000)]
+FreeForm = dict[str, Any]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class LlmProviderConfig(Strict):
+    """Connection to the LLM provider. ``api_key`` is encrypted at rest and masked."""
+
+    api_key: Annotated[str, Field(max_length=4096)] | None = None
+    base_url: HttpUrlString | None = None
+    model: Annotated[str, Field(min_length=1, max_length=200)] | None = "gpt-4o-mini"
+    custom_config: FreeForm = Field(default_factory=dict)
+
+
+class TwilioConfig(Strict):
+    """The assistant's own Twilio account. ``auth_token`` is encrypted and masked."""
+
+    account_sid: Annotated[str, Field(pattern=r"^AC[0-9a-fA-F]{32}$")] | None = None
+    auth_token: Annotated[str, Field(max_length=256)] | None = None
+
+
+class LlmSettings(Strict):
+    """Sent to the LLM on every turn."""
+
+    temperature: Annotated[float, Field(ge=0, le=2)] = 0.5
+    max_tokens: Annotated[int, Field(ge=1, le=200_000)] = 1000
+    system_prompt: ShortText | None = DEFAULT_SYSTEM_PROMPT
+    welcome_message: ShortText | None = None
+    top_p: Unit = 1
+    frequency_penalty: Penalty = 0
+    presence_penalty: Penalty = 0
+    stop_sequences: Annotated[list[NonEmptyStr], Field(max_length=16)] = Field(default_factory=list)
+
+
+class InterruptionSettings(Strict):
+    """Barge-in: words or seconds of caller speech that stop the assistant."""
+
+    interruption_threshold: Annotated[int, Field(ge=0, le=100)] = 3
+    min_speaking_time: Annotated[float, Field(ge=0, le=10)] = 0.5
+    interruption_cooldown: Annotated[float, Field(ge=0, le=60)] = 2
+
+
+class TtsSettings(Strict):
+    """Synthesis: provider, voice and the voice's parameters."""
+
+    provider: TtsProvider = "elevenlabs"
+    voice_id: Annotated[str, Field(min_length=1, max_length=200)] | None = "rachel"
+    model_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    latency: Annotated[int, Field(ge=0, le=4)] = 1
+    stability: Unit = 0.5
+    similarity_boost: Unit = 0.75
+    style: Unit = 0
+    use_speaker_boost: bool = True
+    provider_config: FreeForm = Field(default_factory=dict)
+
+
+class SttEndpointing(Strict):
+    """When a pause ends the caller's turn (milliseconds)."""
+
+    silence_threshold: Milliseconds = 500
+    min_silence_duration: Milliseconds = 500
+
+
+class SttKeyword(Strict):
+    keyword: Annotated[str, Field(min_length=1, max_length=100)]
+    intensifier: Annotated[float, Field(ge=-10, le=10)] = 1
+
+
+class SttSettings(Strict):
+    """Transcription: model, language, endpointing and recognition boosts."""
+
+    model: Annotated[str, Field(min_length=1, max_length=100)] | None = "nova-2"
+    language: Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] | None = "en-US"
+    punctuate: bool = True
+    interim_results: bool = True
+    endpointing: SttEndpointing = Field(default_factory=SttEndpointing)
+    utterance_end_ms: Milliseconds = 1000
+    vad_turnoff: Milliseconds = 500
+    smart_format: bool = True
+    keywords: Annotated[list[SttKeyword], Field(max_length=200)] = Field(default_factory=list)
+    keyterms: Annotated[list[NonEmptyStr], Field(max_length=100)] = Field(default_factory=list)
+    audio_denoising: bool = False
+
+
+class EndCallTool(Strict):
+    enabled: bool = False
+    scenarios: Annotated[list[NonEmptyStr], Field(max_length=50)] = Field(default_factory=list)
+    custom_message: ShortText | None = None
+
+
+class TransferCallTool(Strict):
+    enabled: bool = False
+    scenarios: Annotated[list[NonEmptyStr], Field(max_length=50)] = Field(default_factory=list)
+    transfer_numbers: Annotated[list[E164Number], Field(max_length=50)] = Field(
+        default_factory=list
+    )
+    custom_message: ShortText | None = None
+
+
+class ToolsSettings(Strict):
+    """Built-in tools (end call, transfer call) and custom function tools."""
+
+    enabled_tools: Annotated[list[NonEmptyStr], Field(max_length=100)] = Field(default_factory=list)
+    end_call: EndCallTool = Field(default_factory=EndCallTool)
+    transfer_call: TransferCallTool = Field(default_factory=TransferCallTool)
+    custom_tools: Annotated[list[FreeForm], Field(max_length=100)] = Field(default_factory=list)
+
+
+class RagSettings(Strict):
+    """Retrieval from the assistant's knowledge base."""
+
+    enabled: bool = False
+    search_limit: Annotated[int, Field(ge=1, le=50)] = 3
+    similarity_threshold: Unit = 0.7
+    embedding_model: EmbeddingModel = "text-embedding-3-small"
+    chunking_strategy: ChunkingStrategy = "recursive"
+    chunk_size: Annotated[int, Field(ge=50, le=20_000)] = 1000
+    chunk_overlap: Annotated[int, Field(ge=0, le=10_000)] = 200
+    auto_process: bool = True
+    include_metadata: bool = True
+    context_window_tokens: Annotated[int, Field(ge=100, le=1_000_000)] = 4000
+
+
+class LlmFallback(Strict):
+    provider: LlmProvider
+    api_key: Annotated[str, Field(max_length=4096)] | None = None
+    base_url: HttpUrlString | None = None
+    model: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class LlmFallbackProviders(Strict):
+    """Providers that answer the same turn when the primary fails or is slow."""
+
+    enabled: bool = False
+    fallbacks: Annotated[list[LlmFallback], Field(max_length=5)] = Field(default_factory=list)
+
+
+class AssistantFields(Strict):
+    """Every writable field except ``name``, with its default."""
+
+    description: Annotated[str, Field(max_length=2000)] | None = None
+    llm_provider: LlmProvider | None = "openai"
+    llm_provider_config: LlmProviderConfig = Field(default_factory=LlmProviderConfig)
+    twilio_config: TwilioConfig = Field(default_factory=TwilioConfig)
+    llm_settings: LlmSettings = Field(default_factory=LlmSettings)
+    webhook_url: HttpUrlString | None = None
+    interruption_settings: InterruptionSettings = Field(default_factory=InterruptionSettings)
+    tts_settings: TtsSettings = Field(default_factory=TtsSettings)
+    stt_settings: SttSettings = Field(default_factory=SttSettings)
+    end_call_message: ShortText | None = None
+    transfer_call_message: ShortText | None = None
+    idle_message: ShortText | None = DEFAULT_IDLE_MESSAGE
+    max_idle_messages: Annotated[int, Field(ge=0, le=100)] | None = 2
+    idle_timeout: Annotated[int, Field(ge=1, le=3600)] | None = 30
+    tools_settings: ToolsSettings = Field(default_factory=ToolsSettings)
+    rag_settings: RagSettings = Field(default_factory=RagSettings)
+    llm_fallback_providers: LlmFallbackProviders = Field(default_factory=LlmFallbackProviders)
+    custom_settings: FreeForm | None = Field(default_factory=dict)
+    # Nullable in the seed's response; a write must say true or false.
+    is_active: bool = True
+    # Added by callwright from seeds 001, 002 and 004.
+    external_id: ExternalId | None = None
+    first_message_mode: FirstMessageMode = "assistant-speaks-first"
+    voicemail_message: ShortText | None = None
+    end_call_phrases: Annotated[list[NonEmptyStr], Field(max_length=50)] = Field(
+        default_factory=list
+    )
+    max_duration_seconds: Annotated[int, Field(ge=10, le=43_200)] | None = 1800
+    metadata: FreeForm = Field(default_factory=dict)
+    filler_words_enabled: bool = False
+    filler_words: Annotated[list[NonEmptyStr], Field(max_length=50)] = Field(default_factory=list)
+    dynamic_welcome_message: ShortText | None = None
+    maintain_context: bool = False
+    mode: AssistantMode = "pipeline"
+    end_call_trigger_phrase: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    end_call_url: HttpUrlString | None = None
+    tool_ids: Annotated[list[Annotated[int, Field(ge=1)]], Field(max_length=100)] = Field(
+        default_factory=list
+    )
+
+
+class AssistantIn(AssistantFields):
+    """Body of create (POST) and replace (PUT): fields left out take their defaults."""
+
+    name: Name
+
+
+class AssistantPatch(AssistantFields):
+    """Body of PATCH: only the fields sent change; nested objects merge, lists replace.
+
+    This model documents the body; the service merges the raw body into the stored
+    assistant and validates the result as an ``AssistantIn``.
+    """
+
+    name: Name | None = None
+
+
+class AssistantResponse(BaseModel):
+    """Schema for assistant response (seed 000), plus callwright's additions."""
+
+    name: str
+    description: str | None
+    llm_provider: str | None
+    llm_provider_config: LlmProviderConfig
+    twilio_config: TwilioConfig
+    llm_settings: LlmSettings
+    webhook_url: str | None
+    interruption_settings: InterruptionSettings
+    tts_settings: TtsSettings
+    stt_settings: SttSettings
+    end_call_message: str | None
+    transfer_call_message: str | None
+    idle_message: str | None
+    max_idle_messages: int | None
+    idle_timeout: int | None
+    tools_settings: ToolsSettings
+    rag_settings: RagSettings
+    llm_fallback_providers: LlmFallbackProviders
+    custom_settings: FreeForm | None
+    is_active: bool | None
+    external_id: str | None
+    first_message_mode: FirstMessageMode
+    voicemail_message: str | None
+    end_call_phrases: list[str]
+    max_duration_seconds: int | None
+    metadata: FreeForm
+    filler_words_enabled: bool
+    filler_words: list[str]
+    dynamic_welcome_message: str | None
+    maintain_context: bool
+    mode: AssistantMode
+    end_call_trigger_phrase: str | None
+    end_call_url: str | None
+    tool_ids: list[int]
+    id: int
+    organization_id: int
+    user_id: int | None
+    created_at: datetime
+    updated_at: datetime

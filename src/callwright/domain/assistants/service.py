@@ -1,0 +1,208 @@
+"""Rules of the Assistant resource: identifiers, defaults, merging, secrets, soft delete.
+
+The stored row keeps identity and scope in columns and every setting in one JSON
+document whose secrets are encrypted. ``AssistantService`` hands out ``StoredAssistant``
+values: the row plus its decrypted settings, from which views are rendered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callwright.domain.principal import Principal
+from callwright.domain.secrets import (
+    decrypt_secrets,
+    encrypt_secrets,
+    mask_secrets,
+    restore_masked_secrets,
+)
+from callwright.domain.types import is_external_id
+from callwright.domain.validation import validate_as
+from callwright.errors import Conflict, MalformedId, NotFound, ValidationFailed
+from callwright.security.crypto import SecretBox
+from callwright.store.base import utcnow
+from callwright.store.models import Assistant
+
+from .repository import AssistantRepository
+from .schemas import AssistantIn
+
+__all__ = ["AssistantService", "StoredAssistant", "parse_assistant_identifier"]
+
+_MAX_DB_ID = 2**63 - 1
+# Columns of the row; everything else lives in the JSON settings document.
+_COLUMN_FIELDS = ("name", "description", "is_active", "external_id")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAssistant:
+    row: Assistant
+    settings: AssistantIn  # decrypted: never render this directly
+
+    def public(self) -> dict[str, Any]:
+        """The canonical resource (seed 000 shape), secrets masked."""
+        body = mask_secrets(self.settings.model_dump(mode="json"))
+        body.update(
+            id=self.row.id,
+            organization_id=self.row.organization_id,
+            user_id=self.row.user_id,
+            created_at=self.row.created_at,
+            updated_at=self.row.updated_at,
+        )
+        return body
+
+
+def parse_assistant_identifier(raw: str) -> int | str:
+    """A database id (digits) or an external id; anything else is a 400."""
+    if raw.isascii() and raw.isdigit():
+        value = int(raw)
+        if 1 <= value <= _MAX_DB_ID:
+            return value
+        raise MalformedId(f"assistant id {raw!r} is out of range")
+    if is_external_id(raw):
+        return raw
+    raise MalformedId(
+        f"{raw!r} is neither an assistant id (a positive integer) nor an external id "
+        "(letters, digits and _ . : -, up to 128 characters)"
+    )
+
+
+def merge_settings(
+    model: type[BaseModel], stored: dict[str, Any], patch: dict[str, Any]
+) -> dict[str, Any]:
+    """Typed nested settings objects merge; lists and free-form maps are replaced."""
+    merged = dict(stored)
+    for key, value in patch.items():
+        field = model.model_fields.get(key)
+        annotation = field.annotation if field is not None else None
+        if (
+            isinstance(annotation, type)
+            and issubclass(annotation, BaseModel)
+            and isinstance(value, dict)
+            and isinstance(stored.get(key), dict)
+        ):
+            merged[key] = merge_settings(annotation, stored[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def check_rules(settings: AssistantIn) -> None:
+    """Rules across fields, checked on the final document (after a merge)."""
+    rag = settings.rag_settings
+    if rag.chunk_overlap >= rag.chunk_size:
+        raise ValidationFailed(
+            "rag_settings.chunk_overlap must be smaller than rag_settings.chunk_size",
+            details=[
+                {
+                    "field": "rag_settings.chunk_overlap",
+                    "message": "must be smaller than chunk_size",
+                    "type": "value_error",
+                    "loc": ["body", "rag_settings", "chunk_overlap"],
+                }
+            ],
+        )
+
+
+class AssistantService:
+    def __init__(self, session: AsyncSession, principal: Principal, box: SecretBox) -> None:
+        self._principal = principal
+        self._box = box
+        self._assistants = AssistantRepository(session, principal)
+
+    # -- reading ---------------------------------------------------------------------
+
+    def _load(self, row: Assistant) -> StoredAssistant:
+        document = decrypt_secrets(dict(row.config), self._box)
+        document.update({field: getattr(row, field) for field in _COLUMN_FIELDS})
+        # Fields added since the row was written take their defaults here.
+        return StoredAssistant(row, AssistantIn.model_validate(document))
+
+    async def _find(self, identifier: str, *, for_update: bool = False) -> Assistant:
+        parsed = parse_assistant_identifier(identifier)
+        if isinstance(parsed, int):
+            row = await self._assistants.get(parsed, for_update=for_update)
+        else:
+            row = await self._assistants.get_by_external_id(parsed, for_update=for_update)
+        if row is None:
+            raise NotFound(f"assistant {identifier} not found")
+        return row
+
+    async def get(self, identifier: str) -> StoredAssistant:
+        return self._load(await self._find(identifier))
+
+    async def list(
+        self, *, skip: int, limit: int, active_only: bool, mine_only: bool
+    ) -> list[StoredAssistant]:
+        rows = await self._assistants.list(
+            skip=skip, limit=limit, active_only=active_only, mine_only=mine_only
+        )
+        return [self._load(row) for row in rows]
+
+    # -- writing ---------------------------------------------------------------------
+
+    async def _check_external_id(self, settings: AssistantIn, excluding: int | None) -> None:
+        if settings.external_id and await self._assistants.external_id_in_use(
+            settings.external_id, excluding=excluding
+        ):
+            raise Conflict(f"external_id {settings.external_id!r} is already in use")
+
+    def _write(self, row: Assistant, settings: AssistantIn) -> None:
+        document = settings.model_dump(mode="json")
+        for field in _COLUMN_FIELDS:
+            setattr(row, field, document.pop(field))
+        row.config = encrypt_secrets(document, self._box)
+        row.updated_at = utcnow()
+
+    async def create(self, settings: AssistantIn) -> StoredAssistant:
+        # Nothing is stored yet, so a masked value here can only be a mistake.
+        restore_masked_secrets(settings.model_dump(mode="json"), {})
+        check_rules(settings)
+        await self._check_external_id(settings, excluding=None)
+        row = Assistant(
+            organization_id=self._principal.organization_id,
+            user_id=self._principal.user_id,
+            created_at=utcnow(),
+        )
+        self._write(row, settings)
+        await self._assistants.add(row)
+        return self._load(row)
+
+    async def replace(self, identifier: str, body: dict[str, Any]) -> StoredAssistant:
+        """PUT: the body is the whole assistant; masked secrets keep their stored value."""
+        row = await self._find(identifier, for_update=True)
+        stored = self._load(row).settings.model_dump(mode="json")
+        settings = validate_as(AssistantIn, restore_masked_secrets(body, stored))
+        return await self._save(row, settings)
+
+    async def update(self, identifier: str, patch: dict[str, Any]) -> StoredAssistant:
+        """PATCH: ``patch`` holds only the fields sent."""
+        row = await self._find(identifier, for_update=True)
+        stored = self._load(row).settings.model_dump(mode="json")
+        merged = merge_settings(AssistantIn, stored, restore_masked_secrets(patch, stored))
+        settings = validate_as(AssistantIn, merged)
+        return await self._save(row, settings)
+
+    async def _save(self, row: Assistant, settings: AssistantIn) -> StoredAssistant:
+        check_rules(settings)
+        await self._check_external_id(settings, excluding=row.id)
+        self._write(row, settings)
+        await self._assistants.flush()
+        return self._load(row)
+
+    async def delete(self, identifier: str) -> None:
+        """Soft delete: the row stays so that calls keep their history."""
+        row = await self._find(identifier, for_update=True)
+        row.deleted_at = utcnow()
+        row.is_active = False
+        await self._assistants.flush()
+
+    async def duplicate(self, identifier: str, name: str | None) -> StoredAssistant:
+        source = self._load(await self._find(identifier)).settings
+        copy = source.model_copy(
+            update={"name": name or f"{source.name} (copy)"[:200], "external_id": None}
+        )
+        return await self.create(validate_as(AssistantIn, copy.model_dump(mode="json")))

@@ -1,0 +1,104 @@
+"""The one exception tree of callwright.
+
+::
+
+    CallwrightError (500, internal_error)
+    ├── BadRequest (400, bad_request)
+    │   └── MalformedId (400, malformed_id)
+    ├── Unauthorized (401, unauthorized)
+    ├── Forbidden (403, forbidden)
+    │   └── CsrfFailed (403, csrf_failed)
+    ├── NotFound (404, not_found)
+    ├── Conflict (409, conflict)
+    ├── PayloadTooLarge (413, payload_too_large)
+    ├── ValidationFailed (422, validation_failed)
+    └── RateLimited (429, rate_limited)
+
+Every error renders as ``{"error": "<message>", "code": "<code>", "details": [...]}``.
+Foreign exceptions are translated at the boundary (``raise ... from exc``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "BadRequest",
+    "CallwrightError",
+    "Conflict",
+    "CsrfFailed",
+    "Forbidden",
+    "MalformedId",
+    "NotFound",
+    "PayloadTooLarge",
+    "RateLimited",
+    "Unauthorized",
+    "ValidationFailed",
+]
+
+
+class CallwrightError(Exception):
+    """Base of every error callwright raises on purpose."""
+
+    status_code: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(self, message: str, *, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.message, "code": self.code, "details": self.details}
+
+
+class BadRequest(CallwrightError):
+    status_code = 400
+    code = "bad_request"
+
+
+class MalformedId(BadRequest):
+    code = "malformed_id"
+
+
+class Unauthorized(CallwrightError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(CallwrightError):
+    status_code = 403
+    code = "forbidden"
+
+
+class CsrfFailed(Forbidden):
+    code = "csrf_failed"
+
+
+class NotFound(CallwrightError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(CallwrightError):
+    status_code = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(CallwrightError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class ValidationFailed(CallwrightError):
+    status_code = 422
+    code = "validation_failed"
+
+
+class RateLimited(CallwrightError):
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds

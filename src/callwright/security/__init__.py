@@ -1,0 +1,1 @@
+"""Cryptography helpers: secrets at rest, password hashes, API keys and session tokens."""

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
         Field(validation_alias=AliasChoices("CALLWRIGHT_REDIS_URL", "REDIS_URL")),
     ] = None
     secret_key: str | None = None
+    # Prefix of every Redis key, so that deployments can share one Redis.
+    redis_namespace: str = Field(default="callwright", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
 
     # Request budgets, in requests per minute (GCRA, so bursts up to the budget pass).
     rate_limit_per_key_per_minute: int = Field(default=600, ge=1)

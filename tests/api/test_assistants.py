@@ -247,6 +247,8 @@ async def test_limit_bounds_are_422(client: httpx.AsyncClient, tenant: Tenant) -
         (b'{"name": "a\\u0000b"}', "body.name"),
         (b'{"name": "x", "metadata": {"k": ["ok", "\\ud800"]}}', "body.metadata.k[1]"),
         (b'{"name": "x", "custom_settings": {"\\udfff": 1}}', "body.custom_settings (a key)"),
+        (b'{"name": "x", "metadata": {"n": 1e400}}', "body.metadata.n"),
+        (b'{"name": "x", "metadata": {"n": NaN}}', "NaN is not JSON"),
     ],
 )
 async def test_text_no_database_can_store_is_400_naming_where(

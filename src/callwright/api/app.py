@@ -30,7 +30,7 @@ Authenticate with `Authorization: Bearer <api key>`, `x-api-key: <api key>`, or 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    rate_limiter = create_rate_limiter(settings.redis_url)
+    rate_limiter = create_rate_limiter(settings.redis_url, settings.redis_namespace)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

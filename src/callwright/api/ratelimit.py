@@ -34,7 +34,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _MICROS_PER_MINUTE = 60_000_000
-_KEY_PREFIX = "callwright:rl:"
 _WARNING_INTERVAL_SECONDS = 30.0
 # After a failure, skip Redis briefly so a black-holed server costs one timeout per
 # second rather than one per request.
@@ -156,6 +155,7 @@ class RedisRateLimiter:
         timeout_seconds: float = 0.5,
         max_connections: int = 50,
         clock: Callable[[], float] = time.monotonic,
+        namespace: str = "callwright",
     ) -> None:
         # A blocking pool queues a burst for a free connection; the default pool
         # raises once it is exhausted, which would fail open exactly under attack.
@@ -170,6 +170,8 @@ class RedisRateLimiter:
             retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
         self._redis: Redis = Redis.from_pool(pool)
+        # Several deployments (or test runs) can share one Redis under their own names.
+        self._key_prefix = f"{namespace}:rl:"
         self._script = self._redis.register_script(_GCRA_LUA)
         self._clock = clock
         self._skip_until = 0.0
@@ -181,7 +183,7 @@ class RedisRateLimiter:
             return _ALLOW
         try:
             allowed, wait = await self._script(
-                keys=[_KEY_PREFIX + bucket], args=[interval, per_minute]
+                keys=[self._key_prefix + bucket], args=[interval, per_minute]
             )
         except (RedisError, OSError) as exc:
             self._fail_open(bucket, exc)
@@ -205,8 +207,8 @@ class RedisRateLimiter:
         await self._redis.aclose()
 
 
-def create_rate_limiter(redis_url: str | None) -> RateLimiter:
+def create_rate_limiter(redis_url: str | None, namespace: str = "callwright") -> RateLimiter:
     """Redis-backed limiter when a URL is configured, else an in-process one."""
     if redis_url:
-        return RedisRateLimiter(redis_url)
+        return RedisRateLimiter(redis_url, namespace=namespace)
     return MemoryRateLimiter()

@@ -1,14 +1,16 @@
-"""The route class every router uses: JSON bodies are checked for text that no
+"""The route class every router uses: JSON bodies are checked for values that no
 database can store before any handler sees them.
 
-JSON allows ``\\u0000`` and lone surrogates (``\\ud800``); PostgreSQL accepts neither
-(and a lone surrogate is not even encodable as UTF-8). Refusing them here, once, as a
-400 naming where they are, keeps every text column and JSON document safe.
+JSON parsers allow ``\\u0000``, lone surrogates (``\\ud800``), ``NaN`` and numbers
+that overflow to infinity (``1e400``); PostgreSQL accepts none of them (a lone
+surrogate is not even encodable as UTF-8, and strict JSON has no NaN). Refusing them
+here, once, as a 400 naming where they are, keeps every column and document safe.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -29,9 +31,12 @@ def _unstorable(text: str) -> bool:
 
 
 def find_unstorable_text(value: Any, path: str = "body") -> str | None:
-    """The path of the first string (or key) holding NUL or a lone surrogate."""
+    """The path of the first string (or key) holding NUL or a lone surrogate, or of
+    the first number that is not finite."""
     if isinstance(value, str):
         return path if _unstorable(value) else None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else path
     if isinstance(value, dict):
         for key, item in value.items():
             child = f"{path}.{key}"
@@ -48,16 +53,23 @@ def find_unstorable_text(value: Any, path: str = "body") -> str | None:
     return None
 
 
+def _refuse_constant(name: str) -> Any:
+    raise json.JSONDecodeError(f"{name} is not JSON", "", 0)
+
+
 class _CheckedJsonRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             body = await self.body()
-            document = json.loads(body)
+            document = json.loads(body, parse_constant=_refuse_constant)
             where = find_unstorable_text(document)
             if where is not None:
                 # FastAPI turns a JSONDecodeError into its json_invalid validation error.
                 raise json.JSONDecodeError(
-                    f"{where} contains a NUL character or an unpaired surrogate", "", 0
+                    f"{where} holds a NUL character, an unpaired surrogate or a "
+                    "number out of range",
+                    "",
+                    0,
                 )
             self._json = document
         return self._json

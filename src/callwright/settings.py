@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     # Request budgets, in requests per minute (GCRA, so bursts up to the budget pass).
     rate_limit_per_key_per_minute: int = Field(default=600, ge=1)
     rate_limit_per_ip_per_minute: int = Field(default=1200, ge=1)
+    # Password guesses per client address and email: far below the general budget.
+    rate_limit_login_per_minute: int = Field(default=10, ge=1)
     rate_limit_enabled: bool = True
     max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
 

@@ -149,3 +149,19 @@ async def test_a_burst_gets_429_with_retry_after(tight_app: FastAPI) -> None:
     assert 1 <= int(limited.headers["retry-after"]) <= 12
     # The IP budget (8 a minute) was spent by the first key's 7 requests plus one more.
     assert other_statuses == [200, 429, 429]
+
+
+async def test_password_guessing_is_throttled_per_address_and_email(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    guesses = [
+        (
+            await client.post("/auth/login", json={"email": tenant.email, "password": f"g{i}"})
+        ).status_code
+        for i in range(11)
+    ]
+    other_email = await client.post(
+        "/auth/login", json={"email": "someone@else.test", "password": "x"}
+    )
+    assert guesses == [401] * 10 + [429]
+    assert other_email.status_code == 401

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from callwright.api.deps import (
     AUTH_COOKIE,
@@ -24,6 +24,8 @@ from callwright.domain.accounts.schemas import (
     OrganizationOut,
     UserOut,
 )
+from callwright.domain.accounts.service import normalise_email
+from callwright.errors import RateLimited
 
 __all__ = ["router"]
 
@@ -32,11 +34,22 @@ router = APIRouter(tags=["auth"], route_class=CallwrightRoute)
 
 @router.post("/auth/login", operation_id="login", responses=errors(401, 422))
 async def login(
-    body: LoginIn, response: Response, accounts: AccountsDep, state: StateDep
+    body: LoginIn, request: Request, response: Response, accounts: AccountsDep, state: StateDep
 ) -> LoginOut:
     """Log in with email and password. Sets the HTTP-only ``auth-token`` cookie and a
     readable ``csrf-token`` cookie; cookie-authenticated writes must send the latter
-    back in the ``X-CSRF-Token`` header."""
+    back in the ``X-CSRF-Token`` header. Attempts are limited per address and email."""
+    if state.settings.rate_limit_enabled:
+        address = request.client.host if request.client else "unknown"
+        decision = await state.rate_limiter.hit(
+            f"login:{address}:{normalise_email(body.email)}",
+            state.settings.rate_limit_login_per_minute,
+        )
+        if not decision.allowed:
+            raise RateLimited(
+                f"too many login attempts: retry in {decision.retry_after_seconds} s",
+                retry_after_seconds=decision.retry_after_seconds,
+            )
     ttl = timedelta(hours=state.settings.session_ttl_hours)
     result = await accounts.login(body.email, body.password, ttl)
     secure = state.settings.is_production

@@ -1,0 +1,1 @@
+"""The call engine: one session per call, turn-taking, interruptions, tools."""

@@ -1,0 +1,1 @@
+"""Provider adapters (LLM, STT, TTS, VAD, embeddings) behind small protocols."""

@@ -1,0 +1,1 @@
+"""Transports: a carrier's or a browser's wire protocol as typed events."""

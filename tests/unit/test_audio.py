@@ -1,0 +1,285 @@
+"""Engine audio: μ-law codec against audioop, streaming resampling, framing, loudness."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import warnings
+from types import ModuleType
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+import soxr  # type: ignore[import-untyped]
+from hypothesis import given
+from hypothesis import strategies as st
+
+from callwright.engine.audio import (
+    BROWSER_FORMAT,
+    ENGINE_FORMAT,
+    MULAW_SILENCE_BYTE,
+    PCM16_SILENCE_BYTE,
+    RESAMPLER_QUALITY,
+    SILENCE_FLOOR_DBFS,
+    TWILIO_FORMAT,
+    AudioFormat,
+    FrameSplitter,
+    Resampler,
+    duration_s,
+    frame_bytes,
+    mulaw_decode,
+    mulaw_encode,
+    pcm16_rms_dbfs,
+)
+
+RATE_PAIRS = [(8000, 16000), (16000, 8000), (22050, 8000), (24000, 16000)]
+ALL_PCM16 = np.arange(-32768, 32768, dtype="<i2").tobytes()
+ALL_MULAW = bytes(range(256))
+
+
+@pytest.fixture(scope="module")
+def audioop() -> ModuleType:
+    # Deprecated since 3.11 (removed in 3.13) and pytest turns warnings into errors.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import audioop
+
+    return audioop
+
+
+def pcm(samples: npt.NDArray[np.floating] | npt.NDArray[np.integer]) -> bytes:
+    return bytes(np.clip(np.rint(samples), -32768, 32767).astype("<i2").tobytes())
+
+
+def samples_of(pcm16: bytes) -> npt.NDArray[np.int64]:
+    return np.frombuffer(pcm16, dtype="<i2").astype(np.int64)
+
+
+def tone(frequency: float, rate: int, seconds: float = 1.0, amplitude: float = 0.5) -> bytes:
+    t = np.arange(round(rate * seconds)) / rate
+    return pcm(amplitude * 32767 * np.sin(2 * np.pi * frequency * t))
+
+
+def speechlike(rate: int, seconds: float = 1.0) -> bytes:
+    t = np.arange(round(rate * seconds)) / rate
+    rng = np.random.default_rng(7)
+    mix = 0.3 * np.sin(2 * np.pi * 440 * t) + 0.2 * np.sin(2 * np.pi * 1234 * t)
+    return pcm(32767 * (mix + 0.05 * rng.standard_normal(t.size)))
+
+
+def chunked(resampler: Resampler, audio: bytes, chunk_bytes: int) -> bytes:
+    starts = range(0, len(audio), chunk_bytes)
+    return b"".join(
+        resampler.process(audio[i : i + chunk_bytes], last=i + chunk_bytes >= len(audio))
+        for i in starts
+    )
+
+
+# μ-law
+
+
+def test_mulaw_encode_matches_audioop_for_every_pcm16_value(audioop: ModuleType) -> None:
+    assert mulaw_encode(ALL_PCM16) == audioop.lin2ulaw(ALL_PCM16, 2)
+
+
+def test_mulaw_decode_matches_audioop_for_every_byte(audioop: ModuleType) -> None:
+    assert mulaw_decode(ALL_MULAW) == audioop.ulaw2lin(ALL_MULAW, 2)
+
+
+def test_mulaw_round_trip() -> None:
+    decoded = mulaw_decode(ALL_MULAW)
+    # Every code survives decode → encode except 0x7F, "negative zero", which is 0x00 too.
+    assert mulaw_encode(decoded) == ALL_MULAW.replace(b"\x7f", b"\xff")
+    assert mulaw_decode(mulaw_encode(decoded)) == decoded
+
+    original = samples_of(ALL_PCM16)
+    error = np.abs(samples_of(mulaw_decode(mulaw_encode(ALL_PCM16))) - original)
+    assert np.all(error <= 16 + 0.06 * np.abs(original))
+
+
+def test_mulaw_sizes_and_silence() -> None:
+    frame = tone(440, 8000, seconds=0.02)
+    assert len(frame) == 320
+    assert len(mulaw_encode(frame)) == TWILIO_FORMAT.frame_bytes() == 160
+    assert mulaw_encode(b"") == b""
+    assert mulaw_decode(bytes([MULAW_SILENCE_BYTE]) * 160) == bytes(320)
+    with pytest.raises(ValueError, match="even number"):
+        mulaw_encode(b"\x00\x01\x02")
+
+
+# Resampler
+
+
+@pytest.mark.parametrize(("in_rate", "out_rate"), RATE_PAIRS)
+def test_streaming_20ms_chunks_match_one_shot(in_rate: int, out_rate: int) -> None:
+    audio = speechlike(in_rate)
+    streamed = samples_of(chunked(Resampler(in_rate, out_rate), audio, in_rate // 50 * 2))
+
+    whole = soxr.resample(
+        np.frombuffer(audio, dtype=np.int16), in_rate, out_rate, quality=RESAMPLER_QUALITY
+    ).astype(np.int64)
+    assert streamed.size == whole.size
+    assert np.max(np.abs(streamed - whole)) <= 2
+    assert np.corrcoef(streamed, whole)[0, 1] > 0.9999
+
+
+@pytest.mark.parametrize(("in_rate", "out_rate"), RATE_PAIRS)
+@pytest.mark.parametrize("seconds", [0.02, 0.37, 2.0])
+def test_total_length_follows_the_ratio(in_rate: int, out_rate: int, seconds: float) -> None:
+    audio = speechlike(in_rate, seconds)
+    out = chunked(Resampler(in_rate, out_rate), audio, 2 * 173)  # odd-sized chunks
+
+    expected = len(audio) // 2 * out_rate / in_rate
+    assert abs(len(out) // 2 - expected) <= 1
+
+
+@pytest.mark.parametrize(("in_rate", "out_rate"), RATE_PAIRS)
+def test_a_440_hz_tone_stays_at_440_hz(in_rate: int, out_rate: int) -> None:
+    out = samples_of(chunked(Resampler(in_rate, out_rate), tone(440, in_rate), in_rate // 50 * 2))
+
+    spectrum = np.abs(np.fft.rfft(out * np.hanning(out.size)))
+    peak_hz = np.fft.rfftfreq(out.size, 1 / out_rate)[np.argmax(spectrum)]
+    assert peak_hz == pytest.approx(440, abs=1.5)
+
+
+def test_equal_rates_pass_audio_through() -> None:
+    audio = speechlike(16000, 0.02)
+    resampler = Resampler(16000, 16000)
+    assert resampler.process(audio) is audio
+    assert resampler.process(b"", last=True) == b""
+
+
+def test_a_resampler_is_reusable_after_last() -> None:
+    resampler = Resampler(8000, 16000)
+    audio = speechlike(8000, 0.5)
+    first = samples_of(chunked(resampler, audio, 320))
+    second = samples_of(chunked(resampler, audio, 320))
+
+    assert first.size == second.size == 8000
+    assert np.max(np.abs(first - second)) <= 2
+
+
+def test_reset_drops_pending_audio() -> None:
+    resampler = Resampler(8000, 16000)
+    resampler.process(speechlike(8000, 0.3))
+    resampler.reset()
+
+    out = chunked(resampler, speechlike(8000, 0.5), 320)
+    assert len(out) // 2 == 8000
+
+
+def test_resampler_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        Resampler(0, 16000)
+    with pytest.raises(ValueError, match="even number"):
+        Resampler(8000, 16000).process(b"\x00")
+
+
+# FrameSplitter
+
+
+def test_frames_are_cut_at_exact_boundaries() -> None:
+    splitter = FrameSplitter.for_format(BROWSER_FORMAT)
+    assert splitter.frame_size == 640
+
+    assert splitter.push(bytes(range(256)) * 2 + bytes(128)) == [bytes(range(256)) * 2 + bytes(128)]
+    assert splitter.push(b"\x01" * 639) == []
+    assert splitter.pending == 639
+    assert splitter.push(b"\x02") == [b"\x01" * 639 + b"\x02"]
+    assert splitter.pending == 0
+
+    frames = splitter.push(b"\x03" * 1300)
+    assert frames == [b"\x03" * 640, b"\x03" * 640]
+    assert splitter.pending == 20
+
+
+@pytest.mark.parametrize(
+    ("audio_format", "silence"),
+    [(ENGINE_FORMAT, PCM16_SILENCE_BYTE), (TWILIO_FORMAT, MULAW_SILENCE_BYTE)],
+)
+def test_flush_pads_with_the_encodings_silence(audio_format: AudioFormat, silence: int) -> None:
+    splitter = FrameSplitter.for_format(audio_format)
+    size = audio_format.frame_bytes(20)
+    splitter.push(b"\x42" * (size + 10))
+
+    assert splitter.flush(pad=True) == b"\x42" * 10 + bytes([silence]) * (size - 10)
+    assert splitter.pending == 0
+    assert splitter.flush(pad=True) is None
+
+
+def test_flush_without_padding_returns_the_remainder() -> None:
+    splitter = FrameSplitter(160, silence_byte=MULAW_SILENCE_BYTE)
+    assert splitter.flush(pad=False) is None
+    splitter.push(b"\x10" * 7)
+    assert splitter.flush(pad=False) == b"\x10" * 7
+    assert splitter.flush(pad=False) is None
+
+
+def test_frame_splitter_rejects_bad_settings() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        FrameSplitter(0)
+    with pytest.raises(ValueError, match="silence byte"):
+        FrameSplitter(160, silence_byte=256)
+
+
+@given(
+    data=st.binary(max_size=4000),
+    cuts=st.lists(st.integers(min_value=0, max_value=4000), max_size=30),
+    frame_size=st.sampled_from([160, 320, 640, 882, 7]),
+)
+def test_no_bytes_are_lost_for_any_chunking(data: bytes, cuts: list[int], frame_size: int) -> None:
+    splitter = FrameSplitter(frame_size)
+    bounds = [0, *sorted(c for c in cuts if c <= len(data)), len(data)]
+    frames: list[bytes] = []
+    for start, end in itertools.pairwise(bounds):
+        frames += splitter.push(data[start:end])
+        assert splitter.pending < frame_size
+
+    assert all(len(frame) == frame_size for frame in frames)
+    assert len(frames) == len(data) // frame_size
+    assert b"".join(frames) + (splitter.flush(pad=False) or b"") == data
+
+
+# Formats, sizes and loudness
+
+
+def test_frame_sizes() -> None:
+    assert frame_bytes(8000, 20, "mulaw") == 160
+    assert frame_bytes(16000, 20, "pcm16") == 640
+    assert frame_bytes(22050, 20, "pcm16") == 882
+    assert frame_bytes(24000, 10, "pcm16") == 480
+    with pytest.raises(ValueError, match="whole number"):
+        frame_bytes(22050, 10, "pcm16")
+    assert TWILIO_FORMAT.bytes_per_sample == 1
+    assert BROWSER_FORMAT.bytes_per_sample == 2
+    assert ENGINE_FORMAT == BROWSER_FORMAT == AudioFormat(16000, "pcm16")
+    assert ENGINE_FORMAT.frame_bytes(30) == 960
+
+
+def test_durations() -> None:
+    assert duration_s(160, 8000, "mulaw") == pytest.approx(0.02)
+    assert duration_s(640, 16000, "pcm16") == pytest.approx(0.02)
+    assert duration_s(44100, 22050, "pcm16") == pytest.approx(1.0)
+    assert TWILIO_FORMAT.duration_s(8000) == pytest.approx(1.0)
+
+
+def test_audio_format_is_validated_and_frozen() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        AudioFormat(0, "pcm16")
+    with pytest.raises(ValueError, match="encoding"):
+        AudioFormat(8000, "alaw")  # type: ignore[arg-type]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        TWILIO_FORMAT.sample_rate = 16000  # type: ignore[misc]
+
+
+def test_rms_of_silence_and_tones() -> None:
+    assert pcm16_rms_dbfs(bytes(640)) == SILENCE_FLOOR_DBFS
+    assert pcm16_rms_dbfs(b"") == SILENCE_FLOOR_DBFS
+
+    full_scale_square = pcm(np.tile([32767, -32767], 160))
+    assert pcm16_rms_dbfs(full_scale_square) == pytest.approx(0.0, abs=0.01)
+    # A sine of half full scale: 20·log10(0.5/√2) ≈ -9.03 dBFS.
+    assert pcm16_rms_dbfs(tone(1000, 16000, 0.02, amplitude=0.5)) == pytest.approx(-9.03, abs=0.05)
+
+    quiet = pcm16_rms_dbfs(tone(1000, 16000, 0.02, amplitude=0.001))
+    assert SILENCE_FLOOR_DBFS < quiet < -55

@@ -296,8 +296,9 @@ async def test_hung_redis_costs_one_timeout_per_cooldown(
 
     try:
         with caplog.at_level(logging.WARNING, logger="callwright.api.ratelimit"):
-            assert 0.2 <= await timed_hit() < 0.35  # timed out once, not retried
-            assert sum([await timed_hit() for _ in range(10)]) < 0.05  # Redis skipped
+            # Generous upper bounds: a loaded CI machine must not make this flaky.
+            assert 0.2 <= await timed_hit() < 0.39  # timed out once, not retried (2x = 0.4)
+            assert sum([await timed_hit() for _ in range(10)]) < 0.19  # Redis skipped
             clock.advance(1.5)
             assert await timed_hit() >= 0.2  # tried Redis again
             assert len(caplog.records) == 1  # but did not warn again so soon
@@ -311,10 +312,15 @@ async def test_hung_redis_costs_one_timeout_per_cooldown(
 
 @pytest.mark.redis
 async def test_redis_concurrent_burst_is_counted_exactly(
-    limiter: RedisRateLimiter, bucket: str, caplog: pytest.LogCaptureFixture
+    redis_client: Redis, bucket: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # Far more hits in flight than pooled connections: none may slip through.
-    with caplog.at_level(logging.WARNING, logger="callwright.api.ratelimit"):
-        decisions = await asyncio.gather(*(limiter.hit(bucket, 300) for _ in range(500)))
+    # Far more hits in flight than pooled connections: none may slip through. The
+    # timeout is long so that a loaded machine cannot turn this into a fail-open test.
+    limiter = RedisRateLimiter(REDIS_URL, timeout_seconds=10)
+    try:
+        with caplog.at_level(logging.WARNING, logger="callwright.api.ratelimit"):
+            decisions = await asyncio.gather(*(limiter.hit(bucket, 300) for _ in range(500)))
+    finally:
+        await limiter.aclose()
     assert sum(decision.allowed for decision in decisions) == 300
     assert caplog.records == []

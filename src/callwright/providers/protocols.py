@@ -148,6 +148,11 @@ class STTStream(Protocol):
 
     async def push_audio(self, pcm16: bytes) -> None: ...
 
+    async def end_utterance(self) -> None:
+        """The caller paused: finalise the current utterance now (Deepgram's
+        ``Finalize``); its final transcript follows on ``transcripts``."""
+        ...
+
     async def end_of_audio(self) -> None:
         """No more audio: finalise what is pending, then end ``transcripts``."""
         ...

@@ -1,0 +1,203 @@
+"""The immutable snapshot of an assistant that one call runs on.
+
+Taken once at call start from the assistant's settings document (the canonical JSON,
+secrets decrypted), so that editing the assistant never changes a call in progress.
+The engine reads only this object; every field here is acted on by the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from callwright.engine.templating import render_template
+from callwright.providers.protocols import STTOptions, TTSOptions
+
+__all__ = ["BuiltinTool", "CallConfig", "EndpointingConfig", "InterruptionConfig", "LlmConfig"]
+
+FirstMessageMode = Literal[
+    "assistant-speaks-first",
+    "assistant-waits-for-user",
+    "assistant-speaks-first-with-model-generated-message",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class LlmConfig:
+    """llm_settings (+ the provider's model and custom_config), sent on every turn."""
+
+    system_prompt: str | None
+    temperature: float
+    max_tokens: int
+    top_p: float
+    frequency_penalty: float
+    presence_penalty: float
+    stop: tuple[str, ...]
+    model: str | None
+    extra: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointingConfig:
+    """When the caller's turn ends (seconds).
+
+    ``vad_turnoff_s``: silence after which voice activity is considered stopped;
+    ``min_silence_s``: silence before the transcriber is asked to finalise;
+    ``silence_threshold_s``: silence after the last speech at which the turn is
+    committed (once the final transcript is in); ``utterance_end_s``: the longest wait
+    for that final after the transcriber was asked for it, after which the latest
+    interim text is used.
+    """
+
+    vad_turnoff_s: float
+    min_silence_s: float
+    silence_threshold_s: float
+    utterance_end_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class InterruptionConfig:
+    """Barge-in: caller words, or seconds of caller speech, that stop the assistant;
+    and the cooldown after a barge-in during which no new one is taken."""
+
+    min_words: int
+    min_speaking_s: float
+    cooldown_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltinTool:
+    """tools_settings.end_call / transfer_call: offered to the model when enabled, with
+    the scenarios in its description; ``message`` is spoken before acting."""
+
+    enabled: bool
+    scenarios: tuple[str, ...] = ()
+    message: str | None = None
+    numbers: tuple[str, ...] = ()  # transfer destinations
+
+
+@dataclass(frozen=True, slots=True)
+class CallConfig:
+    assistant_id: int | None
+    first_message_mode: FirstMessageMode
+    first_message: str | None  # rendered with the call's variables
+    llm: LlmConfig
+    endpointing: EndpointingConfig
+    interruption: InterruptionConfig
+    stt: STTOptions
+    tts: TTSOptions
+    idle_timeout_s: float | None
+    idle_message: str | None
+    max_idle_messages: int
+    max_duration_s: float | None
+    end_call_message: str | None
+    end_call_tool: BuiltinTool
+    transfer_tool: BuiltinTool
+    end_call_phrases: tuple[str, ...]  # the assistant saying one ends the call (Vapi)
+    end_call_trigger_phrase: str | None  # the caller saying it ends the call (seed 004)
+    end_call_url: str | None
+    voicemail_message: str | None
+    filler_words: tuple[str, ...]  # empty when filler words are disabled
+    variables: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Mapping[str, Any],
+        variables: Mapping[str, Any] | None = None,
+        *,
+        assistant_id: int | None = None,
+    ) -> CallConfig:
+        """Build from the canonical assistant document (``AssistantIn.model_dump()``)."""
+        variables = dict(variables or {})
+        llm = settings["llm_settings"]
+        provider = settings["llm_provider_config"]
+        stt = settings["stt_settings"]
+        tts = settings["tts_settings"]
+        interruption = settings["interruption_settings"]
+        template = settings.get("dynamic_welcome_message") or llm.get("welcome_message")
+        first_message = render_template(template, variables) if template else None
+        idle_timeout = settings.get("idle_timeout")
+        max_duration = settings.get("max_duration_seconds")
+        tools = settings["tools_settings"]
+        end_call_tool, transfer_tool = tools["end_call"], tools["transfer_call"]
+        enabled_tools = set(tools.get("enabled_tools") or ())
+        return cls(
+            assistant_id=assistant_id,
+            first_message_mode=settings["first_message_mode"],
+            first_message=first_message or None,
+            llm=LlmConfig(
+                system_prompt=render_template(llm["system_prompt"], variables)
+                if llm.get("system_prompt")
+                else None,
+                temperature=llm["temperature"],
+                max_tokens=llm["max_tokens"],
+                top_p=llm["top_p"],
+                frequency_penalty=llm["frequency_penalty"],
+                presence_penalty=llm["presence_penalty"],
+                stop=tuple(llm["stop_sequences"]),
+                model=provider.get("model"),
+                extra=dict(provider.get("custom_config") or {}),
+            ),
+            endpointing=EndpointingConfig(
+                vad_turnoff_s=stt["vad_turnoff"] / 1000,
+                min_silence_s=stt["endpointing"]["min_silence_duration"] / 1000,
+                silence_threshold_s=stt["endpointing"]["silence_threshold"] / 1000,
+                utterance_end_s=stt["utterance_end_ms"] / 1000,
+            ),
+            interruption=InterruptionConfig(
+                min_words=interruption["interruption_threshold"],
+                min_speaking_s=interruption["min_speaking_time"],
+                cooldown_s=interruption["interruption_cooldown"],
+            ),
+            stt=STTOptions(
+                model=stt.get("model"),
+                language=stt.get("language"),
+                punctuate=stt["punctuate"],
+                interim_results=stt["interim_results"],
+                smart_format=stt["smart_format"],
+                keywords=tuple((k["keyword"], float(k["intensifier"])) for k in stt["keywords"]),
+                keyterms=tuple(stt["keyterms"]),
+                endpointing_ms=stt["endpointing"]["silence_threshold"],
+                utterance_end_ms=stt["utterance_end_ms"],
+                extra={"audio_denoising": stt["audio_denoising"]},
+            ),
+            tts=TTSOptions(
+                voice_id=tts.get("voice_id"),
+                model_id=tts.get("model_id"),
+                latency=tts["latency"],
+                stability=tts["stability"],
+                similarity_boost=tts["similarity_boost"],
+                style=tts["style"],
+                use_speaker_boost=tts["use_speaker_boost"],
+                language=stt.get("language"),
+                extra=dict(tts.get("provider_config") or {}),
+            ),
+            idle_timeout_s=float(idle_timeout) if idle_timeout else None,
+            idle_message=settings.get("idle_message"),
+            max_idle_messages=settings.get("max_idle_messages") or 0,
+            max_duration_s=float(max_duration) if max_duration else None,
+            end_call_message=settings.get("end_call_message"),
+            end_call_tool=BuiltinTool(
+                enabled=bool(end_call_tool["enabled"]) or "end_call" in enabled_tools,
+                scenarios=tuple(end_call_tool["scenarios"]),
+                message=end_call_tool.get("custom_message") or settings.get("end_call_message"),
+            ),
+            transfer_tool=BuiltinTool(
+                enabled=(bool(transfer_tool["enabled"]) or "transfer_call" in enabled_tools)
+                and bool(transfer_tool["transfer_numbers"]),
+                scenarios=tuple(transfer_tool["scenarios"]),
+                message=transfer_tool.get("custom_message")
+                or settings.get("transfer_call_message"),
+                numbers=tuple(transfer_tool["transfer_numbers"]),
+            ),
+            end_call_phrases=tuple(p.lower() for p in settings.get("end_call_phrases", [])),
+            end_call_trigger_phrase=(settings.get("end_call_trigger_phrase") or "").lower() or None,
+            end_call_url=settings.get("end_call_url"),
+            voicemail_message=settings.get("voicemail_message"),
+            filler_words=tuple(settings.get("filler_words") or ())
+            if settings.get("filler_words_enabled")
+            else (),
+            variables=variables,
+        )

@@ -1,0 +1,138 @@
+"""What a session reports: typed events, the reasons a call ends, per-turn timings.
+
+Events go to an ``EventSink`` (a plain callable that must not block: the session calls
+it on the audio path; persistence drains a queue elsewhere).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+__all__ = [
+    "AssistantMessage",
+    "CallEnded",
+    "EndReason",
+    "EventSink",
+    "IdleReprompt",
+    "Interruption",
+    "SessionEvent",
+    "SpeechStarted",
+    "SpeechStopped",
+    "TranscriptFinal",
+    "TranscriptPartial",
+    "TurnTiming",
+    "UserMessage",
+]
+
+
+class EndReason(StrEnum):
+    """Why a call ended (the values of the call record's ``end_reason``)."""
+
+    CUSTOMER_ENDED_CALL = "customer-ended-call"
+    ASSISTANT_ENDED_CALL = "assistant-ended-call"
+    ASSISTANT_SAID_END_CALL_PHRASE = "assistant-said-end-call-phrase"
+    CUSTOMER_SAID_END_CALL_PHRASE = "customer-said-end-call-phrase"
+    SILENCE_TIMED_OUT = "silence-timed-out"
+    EXCEEDED_MAX_DURATION = "exceeded-max-duration"
+    VOICEMAIL = "voicemail"
+    ASSISTANT_FORWARDED_CALL = "assistant-forwarded-call"
+    PIPELINE_ERROR = "pipeline-error"
+    TRANSPORT_DROPPED = "transport-dropped"
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStopped:
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptPartial:
+    text: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptFinal:
+    text: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class UserMessage:
+    """A committed caller turn, as sent to the LLM."""
+
+    text: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantMessage:
+    """What the assistant said: ``text`` is what the caller heard (all of it unless
+    ``interrupted``); ``intended`` is what it meant to say."""
+
+    text: str
+    intended: str
+    interrupted: bool
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Interruption:
+    at: float
+    heard: str
+
+
+@dataclass(frozen=True, slots=True)
+class IdleReprompt:
+    count: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded:
+    reason: EndReason
+    at: float
+    detail: str | None = None
+
+
+@dataclass(slots=True)
+class TurnTiming:
+    """One turn's milestones on the session clock (``None`` where a stage did not
+    happen). The platform's share of a turn is everything between the caller
+    stopping and the first frame out, minus the providers' own time."""
+
+    turn: int
+    user_stopped_at: float | None = None
+    end_of_turn_at: float | None = None
+    stt_final_at: float | None = None
+    llm_request_at: float | None = None
+    llm_first_token_at: float | None = None
+    first_sentence_at: float | None = None
+    tts_request_at: float | None = None
+    tts_first_audio_at: float | None = None
+    first_frame_out_at: float | None = None
+    playback_confirmed_at: float | None = None
+    llm_provider: str | None = None
+    marks: list[str] = field(default_factory=list)
+
+
+SessionEvent = (
+    SpeechStarted
+    | SpeechStopped
+    | TranscriptPartial
+    | TranscriptFinal
+    | UserMessage
+    | AssistantMessage
+    | Interruption
+    | IdleReprompt
+    | CallEnded
+    | TurnTiming
+)
+EventSink = Callable[[SessionEvent], None]

@@ -1,0 +1,84 @@
+"""What the caller has heard of what the assistant sent.
+
+Transports do not pace audio: the far end buffers it and plays it in real time. So
+the session models the far end's play cursor: each chunk starts playing when the
+previous one ends (or when it arrives, if the buffer ran dry). Marks echoed by the
+transport confirm whole segments; an interruption keeps every confirmed or fully
+elapsed segment and the words of the current one in proportion to time played.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Playback"]
+
+
+@dataclass(slots=True)
+class _Segment:
+    text: str
+    mark: str
+    start: float | None = None
+    end: float | None = None
+    complete: bool = False  # all its audio has been sent
+    confirmed: bool = False  # the transport echoed its mark
+
+
+class Playback:
+    """The far end's play cursor for one assistant reply."""
+
+    def __init__(self) -> None:
+        self._segments: list[_Segment] = []
+        self._cursor_end = 0.0
+
+    def begin(self, text: str, mark: str) -> None:
+        self._segments.append(_Segment(text, mark))
+
+    def sent(self, now: float, duration_s: float) -> None:
+        """Audio of ``duration_s`` for the current segment left at ``now``."""
+        segment = self._segments[-1]
+        start = max(now, self._cursor_end)
+        self._cursor_end = start + duration_s
+        if segment.start is None:
+            segment.start = start
+        segment.end = self._cursor_end
+
+    def complete(self) -> None:
+        self._segments[-1].complete = True
+
+    def confirm(self, mark: str) -> bool:
+        for segment in self._segments:
+            if segment.mark == mark:
+                segment.confirmed = True
+                return True
+        return False
+
+    @property
+    def any_audio(self) -> bool:
+        return any(segment.start is not None for segment in self._segments)
+
+    def remaining_s(self, now: float) -> float:
+        """Seconds until everything sent so far has been played."""
+        return max(0.0, self._cursor_end - now)
+
+    def intended_text(self) -> str:
+        return " ".join(segment.text for segment in self._segments)
+
+    def heard_text(self, now: float) -> str:
+        heard: list[str] = []
+        for segment in self._segments:
+            if segment.confirmed or (
+                segment.complete and segment.end is not None and segment.end <= now
+            ):
+                heard.append(segment.text)
+                continue
+            if segment.start is None or segment.end is None or now <= segment.start:
+                break
+            words = segment.text.split()
+            # A segment still being synthesised has no known end: only its sent audio.
+            fraction = min(1.0, (now - segment.start) / max(segment.end - segment.start, 1e-6))
+            count = int(len(words) * fraction)
+            if count:
+                heard.append(" ".join(words[:count]))
+            break
+        return " ".join(heard)

@@ -1,0 +1,232 @@
+"""One assistant reply from the LLM, as a stream of sentences for TTS.
+
+``llm_reply`` builds the request from the conversation and llm_settings, tries the
+primary provider then each fallback (on a ``ProviderError`` or no first token within
+the deadline, before anything was said), chunks the text into sentences as tokens
+arrive, says a filler word if the first sentence is late, and runs tool calls:
+built-in ones through ``ToolHooks``, custom ones through the tool runner, feeding the
+results back to the model for another round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from callwright.engine.clock import Clock
+from callwright.engine.config import CallConfig
+from callwright.engine.events import TurnTiming
+from callwright.engine.sentences import SentenceChunker
+from callwright.providers.errors import ProviderError, ProviderTimeout
+from callwright.providers.protocols import (
+    LLM,
+    ChatMessage,
+    LLMEvent,
+    LLMRequest,
+    TextDelta,
+    ToolCall,
+    ToolSpec,
+    Usage,
+)
+
+__all__ = ["ReplyStream", "ToolHooks", "ToolRunner", "build_request", "llm_reply"]
+
+logger = logging.getLogger(__name__)
+
+ReplyStream = AsyncIterator[str]
+# Runs custom tool calls; returns (tool_call_id, result text) pairs.
+ToolRunner = Callable[[Sequence[ToolCall]], Awaitable[list[tuple[str, str]]]]
+_MAX_TOOL_ROUNDS = 4
+
+
+@dataclass
+class ToolHooks:
+    """What the built-in tools do to the call, and the custom tools on offer."""
+
+    specs: tuple[ToolSpec, ...] = ()
+    end_call: Callable[[], None] | None = None
+    transfer: Callable[[str], None] | None = None
+    run_custom: ToolRunner | None = None
+    calls: list[ToolCall] = field(default_factory=list)
+
+
+def build_request(
+    config: CallConfig, history: Sequence[ChatMessage], tools: tuple[ToolSpec, ...]
+) -> LLMRequest:
+    """Every llm_settings value, on every turn."""
+    llm = config.llm
+    return LLMRequest(
+        messages=tuple(history),
+        model=llm.model,
+        tools=tools,
+        temperature=llm.temperature,
+        max_tokens=llm.max_tokens,
+        top_p=llm.top_p,
+        frequency_penalty=llm.frequency_penalty,
+        presence_penalty=llm.presence_penalty,
+        stop=llm.stop,
+        extra=llm.extra,
+    )
+
+
+async def _first_event(
+    events: AsyncIterator[LLMEvent], clock: Clock, timeout_s: float, provider: str
+) -> LLMEvent | None:
+    """The stream's first event, or ``ProviderTimeout`` when it is late."""
+    waiter = asyncio.ensure_future(anext(events, None))
+    timer = asyncio.ensure_future(clock.sleep(timeout_s))
+    try:
+        done, _ = await asyncio.wait({waiter, timer}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        timer.cancel()
+    if waiter in done:
+        return waiter.result()
+    waiter.cancel()
+    # The generator must have stopped running before anyone may close it.
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiter
+    raise ProviderTimeout(provider, f"no first token within {timeout_s:.1f} s")
+
+
+async def _open_stream(
+    llms: Sequence[LLM], request: LLMRequest, clock: Clock, timeout_s: float, timing: TurnTiming
+) -> tuple[LLMEvent | None, AsyncIterator[LLMEvent]]:
+    """Try each provider in turn until one produces a first event."""
+    failures: list[ProviderError] = []
+    for llm in llms:
+        events = aiter(llm.stream(request))
+        try:
+            first = await _first_event(events, clock, timeout_s, llm.name)
+        except ProviderError as error:
+            logger.warning("LLM %s failed, trying the next provider: %s", llm.name, error)
+            failures.append(error)
+            await _close(events)
+            continue
+        timing.llm_provider = llm.name
+        timing.llm_first_token_at = clock.now()
+        return first, events
+    raise failures[-1] if failures else ProviderError("llm", "no provider configured")
+
+
+async def _close(events: AsyncIterator[LLMEvent]) -> None:
+    closer = getattr(events, "aclose", None)
+    if closer is not None:
+        await closer()
+
+
+async def _with_filler(
+    sentences: AsyncIterator[str],
+    fillers: tuple[str, ...],
+    clock: Clock,
+    after_s: float,
+    counter: itertools.count[int],
+) -> AsyncIterator[str]:
+    """Say a filler word when the first sentence is later than ``after_s``."""
+    first = asyncio.ensure_future(anext(sentences, None))
+    if fillers:
+        timer = asyncio.ensure_future(clock.sleep(after_s))
+        done, _ = await asyncio.wait({first, timer}, return_when=asyncio.FIRST_COMPLETED)
+        timer.cancel()
+        if first not in done:
+            yield fillers[next(counter) % len(fillers)]
+    sentence = await first
+    if sentence is None:
+        return
+    yield sentence
+    async for sentence in sentences:
+        yield sentence
+
+
+async def llm_reply(
+    config: CallConfig,
+    llms: Sequence[LLM],
+    history: list[ChatMessage],
+    clock: Clock,
+    timing: TurnTiming,
+    hooks: ToolHooks,
+    *,
+    first_token_timeout_s: float,
+    filler_after_s: float,
+    filler_counter: itertools.count[int],
+) -> AsyncIterator[str]:
+    sentences = _rounds(config, llms, history, clock, timing, hooks, first_token_timeout_s)
+    async for sentence in _with_filler(
+        sentences, config.filler_words, clock, filler_after_s, filler_counter
+    ):
+        yield sentence
+
+
+async def _rounds(
+    config: CallConfig,
+    llms: Sequence[LLM],
+    history: list[ChatMessage],
+    clock: Clock,
+    timing: TurnTiming,
+    hooks: ToolHooks,
+    first_token_timeout_s: float,
+) -> AsyncIterator[str]:
+    for _ in range(_MAX_TOOL_ROUNDS):
+        request = build_request(config, history, hooks.specs)
+        timing.llm_request_at = timing.llm_request_at or clock.now()
+        first, events = await _open_stream(llms, request, clock, first_token_timeout_s, timing)
+        chunker = SentenceChunker()
+        calls: list[ToolCall] = []
+
+        async def all_events(
+            first: LLMEvent | None = first, events: AsyncIterator[LLMEvent] = events
+        ) -> AsyncIterator[LLMEvent]:
+            if first is not None:
+                yield first
+            async for event in events:
+                yield event
+
+        async for event in all_events():
+            if isinstance(event, TextDelta):
+                for sentence in chunker.push(event.text):
+                    timing.first_sentence_at = timing.first_sentence_at or clock.now()
+                    yield sentence
+            elif isinstance(event, ToolCall):
+                calls.append(event)
+            elif isinstance(event, Usage):
+                continue
+        rest = chunker.flush()
+        if rest:
+            timing.first_sentence_at = timing.first_sentence_at or clock.now()
+            yield rest
+        if not calls or not await _run_tools(calls, history, hooks):
+            return
+
+
+async def _run_tools(calls: list[ToolCall], history: list[ChatMessage], hooks: ToolHooks) -> bool:
+    """Run the model's tool calls; True when the model should be asked again."""
+    hooks.calls.extend(calls)
+    builtin = [call for call in calls if call.name in ("end_call", "transfer_call")]
+    custom = [call for call in calls if call.name not in ("end_call", "transfer_call")]
+    for call in builtin:
+        if call.name == "end_call" and hooks.end_call is not None:
+            hooks.end_call()
+            return False
+        if call.name == "transfer_call" and hooks.transfer is not None:
+            destination = _argument(call, "destination")
+            hooks.transfer(destination)
+            return False
+    if not custom or hooks.run_custom is None:
+        return False
+    history.append(ChatMessage("assistant", None, tool_calls=tuple(custom)))
+    for call_id, result in await hooks.run_custom(custom):
+        history.append(ChatMessage("tool", result, tool_call_id=call_id))
+    return True
+
+
+def _argument(call: ToolCall, name: str) -> str:
+    try:
+        arguments = json.loads(call.arguments or "{}")
+    except json.JSONDecodeError:
+        return ""
+    value = arguments.get(name, "") if isinstance(arguments, dict) else ""
+    return str(value)

@@ -1,0 +1,123 @@
+"""A call on virtual time: the session, a scripted caller on the loopback transport,
+and scripted providers. A minute of conversation runs in well under a second."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from callwright.domain.assistants.schemas import AssistantIn
+from callwright.engine.clock import VirtualClock
+from callwright.engine.config import CallConfig
+from callwright.engine.events import (
+    AssistantMessage,
+    CallEnded,
+    EndReason,
+    SessionEvent,
+    TurnTiming,
+    UserMessage,
+)
+from callwright.engine.replies import ToolRunner
+from callwright.engine.session import CallSession, SessionProviders
+from callwright.providers.fakes import EnergyVAD, Reply, ScriptedLLM, ScriptedSTT, ToneTTS
+from callwright.providers.protocols import LLM, ToolSpec
+from callwright.transports.loopback import LoopbackTransport
+
+Caller = Callable[[LoopbackTransport], Awaitable[None]]
+
+_STEP_S = 0.01
+
+
+@dataclass
+class Call:
+    clock: VirtualClock
+    transport: LoopbackTransport
+    llm: ScriptedLLM
+    stt: ScriptedSTT
+    tts: ToneTTS
+    session: CallSession
+    events: list[SessionEvent] = field(default_factory=list)
+    ended_hook: list[EndReason] = field(default_factory=list)
+    fallbacks: tuple[LLM, ...] = ()
+
+    def of(self, kind: type[Any]) -> list[Any]:
+        return [event for event in self.events if isinstance(event, kind)]
+
+    @property
+    def transcript(self) -> list[tuple[str, str, bool]]:
+        rows: list[tuple[str, str, bool]] = []
+        for event in self.events:
+            if isinstance(event, UserMessage):
+                rows.append(("user", event.text, False))
+            elif isinstance(event, AssistantMessage):
+                rows.append(("assistant", event.text, event.interrupted))
+        return rows
+
+    @property
+    def end(self) -> CallEnded:
+        (ended,) = self.of(CallEnded)
+        return ended
+
+    @property
+    def timings(self) -> list[TurnTiming]:
+        return [t for t in self.of(TurnTiming) if t.turn > 0]
+
+
+def make_call(
+    *,
+    utterances: tuple[str, ...] = (),
+    replies: list[Reply] | None = None,
+    variables: dict[str, Any] | None = None,
+    fallback_replies: list[Reply] | None = None,
+    custom_tools: tuple[ToolSpec, ...] = (),
+    run_custom_tools: ToolRunner | None = None,
+    llm_first_token_s: float = 0.2,
+    first_token_timeout_s: float = 3.0,
+    **settings: Any,
+) -> Call:
+    settings.setdefault("idle_timeout", None)
+    settings.setdefault("max_duration_seconds", None)
+    document = AssistantIn(name="test", **settings).model_dump(mode="json")
+    config = CallConfig.from_settings(document, variables or {})
+    clock = VirtualClock()
+    transport = LoopbackTransport(clock)
+    llm = ScriptedLLM(clock, list(replies or []), first_token_s=llm_first_token_s)
+    fallbacks: tuple[LLM, ...] = ()
+    if fallback_replies is not None:
+        fallbacks = (ScriptedLLM(clock, list(fallback_replies), name="fallback"),)
+    stt = ScriptedSTT.saying(clock, *utterances)
+    tts = ToneTTS(clock)
+    events: list[SessionEvent] = []
+    ended: list[EndReason] = []
+
+    async def on_end(reason: EndReason) -> None:
+        ended.append(reason)
+
+    session = CallSession(
+        config,
+        SessionProviders(llms=(llm, *fallbacks), stt=stt, tts=tts, vad=EnergyVAD()),
+        transport,
+        clock,
+        events.append,
+        on_end=on_end,
+        first_token_timeout_s=first_token_timeout_s,
+        custom_tools=custom_tools,
+        run_custom_tools=run_custom_tools,
+    )
+    return Call(clock, transport, llm, stt, tts, session, events, ended, fallbacks)
+
+
+async def run_call(call: Call, caller: Caller, *, limit_s: float = 300.0) -> Call:
+    """Run the session and the caller until the call ends (or ``limit_s`` passes)."""
+    async with asyncio.TaskGroup() as group:
+        session = group.create_task(call.session.run())
+        script = group.create_task(caller(call.transport))
+        while not session.done() and call.clock.now() < limit_s:
+            await call.clock.advance(_STEP_S)
+        script.cancel()
+        if not session.done():
+            session.cancel()
+            raise AssertionError(f"the call did not end within {limit_s} s: {call.transcript}")
+    return call

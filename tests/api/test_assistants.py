@@ -271,3 +271,37 @@ async def test_is_active_null_is_422_not_a_crash(client: httpx.AsyncClient, tena
     )
     assert response.status_code == 422
     assert response.json()["details"][0]["field"] == "is_active"
+
+
+async def test_custom_tools_are_validated_on_save(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    good = {
+        "type": "function",
+        "function": {
+            "name": "order_status",
+            "description": "Look up an order.",
+            "parameters": {"type": "object", "properties": {"id": {"type": "string"}}},
+        },
+        "server": {"url": "https://tools.example.com/hook", "timeoutSeconds": 10},
+    }
+    bad = {
+        "type": "function",
+        "function": {"name": "has spaces"},
+        "server": {"url": "http://example.com/hook"},
+    }
+    created = await client.post(
+        "/api/v1/assistants",
+        json={"name": "t", "tools_settings": {"custom_tools": [good]}},
+        headers=tenant.headers,
+    )
+    refused = await client.post(
+        "/api/v1/assistants",
+        json={"name": "t", "tools_settings": {"custom_tools": [good, bad]}},
+        headers=tenant.headers,
+    )
+    assert created.status_code == 201, created.text
+    assert refused.status_code == 422
+    fields = {detail["field"] for detail in refused.json()["details"]}
+    assert "tools_settings.custom_tools[1].function.name" in fields
+    assert "tools_settings.custom_tools[1].server.url" in fields

@@ -316,3 +316,61 @@ async def test_dtmf_digits_are_passed_to_the_llm() -> None:
 
     await run_call(call, caller)
     assert call.llm.requests[0].messages[-1].content == "[The caller pressed the keys: 42#]"
+
+
+async def test_custom_tools_run_as_signed_vapi_style_webhooks() -> None:
+    import httpx
+
+    from callwright.engine.replies import runner_for
+    from callwright.engine.tools import ToolExecutor, parse_custom_tools, verify_signature
+
+    received: list[httpx.Request] = []
+
+    def tool_server(request: httpx.Request) -> httpx.Response:
+        received.append(request)
+        body = json.loads(request.content)
+        ids = [item["id"] for item in body["message"]["toolCallList"]]
+        return httpx.Response(
+            200, json={"results": [{"toolCallId": i, "result": "shipped"} for i in ids]}
+        )
+
+    tools = parse_custom_tools(
+        [
+            {
+                "type": "function",
+                "function": {
+                    "name": "order_status",
+                    "description": "Look up an order.",
+                    "parameters": {"type": "object", "properties": {}},
+                },
+                "server": {"url": "https://tools.example.com/hook", "secret": "vapi-secret"},
+            }
+        ]
+    )
+    executor = ToolExecutor(
+        tools,
+        signing_secret="org-secret",
+        call={"id": "call-1"},
+        transport=httpx.MockTransport(tool_server),
+    )
+    call = make_call(
+        custom_tools=executor.specs(),
+        run_custom_tools=runner_for(executor),
+        utterances=("Where is my order?",),
+        replies=[[ToolCall("t1", "order_status", "{}")], "It has shipped."],
+    )
+    try:
+        await run_call(call, hang_up_after(("say", 0.8), ("silence", 8)))
+    finally:
+        await executor.aclose()
+    (request,) = received
+    assert request.headers["x-vapi-secret"] == "vapi-secret"
+    assert verify_signature(
+        "org-secret",
+        request.headers["x-callwright-timestamp"],
+        request.content,
+        request.headers["x-callwright-signature"],
+    )
+    assert call.llm.requests[0].tools[0].name == "order_status"
+    assert call.llm.requests[1].messages[-1].content == "shipped"
+    assert call.transcript[-1] == ("assistant", "It has shipped.", False)

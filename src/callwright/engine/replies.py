@@ -22,6 +22,7 @@ from callwright.engine.clock import Clock
 from callwright.engine.config import CallConfig
 from callwright.engine.events import TurnTiming
 from callwright.engine.sentences import SentenceChunker
+from callwright.engine.tools import ToolExecutor
 from callwright.providers.errors import ProviderError, ProviderTimeout
 from callwright.providers.protocols import (
     LLM,
@@ -34,7 +35,14 @@ from callwright.providers.protocols import (
     Usage,
 )
 
-__all__ = ["ReplyStream", "ToolHooks", "ToolRunner", "build_request", "llm_reply"]
+__all__ = [
+    "ReplyStream",
+    "ToolHooks",
+    "ToolRunner",
+    "build_request",
+    "llm_reply",
+    "runner_for",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -230,3 +238,12 @@ def _argument(call: ToolCall, name: str) -> str:
         return ""
     value = arguments.get(name, "") if isinstance(arguments, dict) else ""
     return str(value)
+
+
+def runner_for(executor: ToolExecutor) -> ToolRunner:
+    """Custom tool calls run as signed webhooks by ``executor``."""
+
+    async def run(calls: Sequence[ToolCall]) -> list[tuple[str, str]]:
+        return [(result.tool_call_id, result.result) for result in await executor.execute(calls)]
+
+    return run

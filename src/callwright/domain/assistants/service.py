@@ -22,6 +22,7 @@ from callwright.domain.secrets import (
 )
 from callwright.domain.types import is_external_id
 from callwright.domain.validation import validate_as
+from callwright.engine.tools import parse_custom_tools
 from callwright.errors import Conflict, MalformedId, NotFound, ValidationFailed
 from callwright.security.crypto import SecretBox
 from callwright.store.base import utcnow
@@ -92,6 +93,9 @@ def merge_settings(
 
 def check_rules(settings: AssistantIn) -> None:
     """Rules across fields, checked on the final document (after a merge)."""
+    # Custom tools are free-form in the resource; here they must be valid function
+    # tools, so that a bad tool is a 422 now and not a failure mid-call.
+    parse_custom_tools(settings.tools_settings.custom_tools)
     rag = settings.rag_settings
     if rag.chunk_overlap >= rag.chunk_size:
         raise ValidationFailed(

@@ -1,0 +1,428 @@
+"""Custom function tools: ``tools_settings.custom_tools`` entries in Vapi's function-tool
+shape, run as signed webhooks. One model turn's calls to one server go in one request::
+
+    POST <server.url>
+    X-Callwright-Timestamp: <unix seconds>
+    X-Callwright-Signature: v1=<hex HMAC-SHA256(org secret, "<timestamp>.<raw body>")>
+    X-Vapi-Secret: <server.secret>  (when set)    + the tool's server.headers
+
+    {"message": {"type": "tool-calls", "timestamp": <unix ms>, "call": {...},
+      "toolCallList": [{"id", "type": "function", "function": {"name", "arguments": {}}}],
+      "toolWithToolCallList": [{<the tool, minus server secret/headers>, "toolCall": {}}]}}
+
+The server answers ``{"results": [{"toolCallId", "result" | "error"}]}`` (a non-string
+``result`` is JSON-encoded for the model) or ``{"error": "..."}`` for the whole request.
+Receivers check the signature with ``verify_signature``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import httpx
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
+
+from callwright.domain.validation import summary, validation_details
+from callwright.errors import ValidationFailed
+from callwright.providers.protocols import ChatMessage, ToolCall, ToolSpec
+
+__all__ = [
+    "BUILTIN_TOOL_NAMES",
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "VAPI_SECRET_HEADER",
+    "CustomTool",
+    "ToolExecutor",
+    "ToolFunction",
+    "ToolResult",
+    "ToolServer",
+    "parse_custom_tools",
+    "sign",
+    "verify_signature",
+]
+
+logger = logging.getLogger(__name__)
+
+BUILTIN_TOOL_NAMES = frozenset({"end_call", "transfer_call"})
+SIGNATURE_HEADER = "X-Callwright-Signature"
+TIMESTAMP_HEADER = "X-Callwright-Timestamp"
+VAPI_SECRET_HEADER = "X-Vapi-Secret"  # noqa: S105 (a header name)
+MAX_RESPONSE_BYTES = 64 * 1024
+
+_LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
+# Set by the executor; a configured header must not forge or break them.
+_RESERVED_HEADERS = frozenset(
+    {"content-type", "content-length", "host", "transfer-encoding", "connection"}
+    | {"accept-encoding", SIGNATURE_HEADER.lower(), TIMESTAMP_HEADER.lower()}
+    | {VAPI_SECRET_HEADER.lower()}
+)
+
+
+def _https_url(value: str) -> str:
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"not a valid URL: {exc}") from exc
+    if url.host and (url.scheme == "https" or (url.scheme == "http" and url.host in _LOCAL_HOSTS)):
+        return value
+    raise ValueError("must be an https:// URL (http:// only for 127.0.0.1 or localhost)")
+
+
+def _plain_headers(value: dict[str, str]) -> dict[str, str]:
+    for name, text in value.items():
+        if not _HEADER_NAME.match(name) or any(char in text for char in "\r\n\0"):
+            raise ValueError(f"{name!r} is not a valid header name and value")
+        if name.lower() in _RESERVED_HEADERS:
+            raise ValueError(f"{name!r} is set by callwright and cannot be configured")
+    return value
+
+
+def _not_builtin(value: str) -> str:
+    if value in BUILTIN_TOOL_NAMES:
+        raise ValueError(f"{value!r} is a built-in tool; configure tools_settings.{value}")
+    return value
+
+
+def _object_schema(value: dict[str, Any]) -> dict[str, Any]:
+    if value.get("type", "object") != "object":
+        raise ValueError('must be a JSON Schema with "type": "object"')
+    return value
+
+
+_ToolName = Annotated[
+    str, StringConstraints(pattern=r"^[a-zA-Z0-9_-]{1,64}$"), AfterValidator(_not_builtin)
+]
+_Secret = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+_Headers = Annotated[
+    dict[str, Annotated[str, StringConstraints(max_length=4096)]], AfterValidator(_plain_headers)
+]
+
+
+class ToolServer(BaseModel):
+    """Where the ``tool-calls`` webhook goes (Vapi's ``server``). Other Vapi fields
+    (``credentialId``, ``backoffPlan``...) are accepted but not used."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    url: Annotated[str, StringConstraints(max_length=2048), AfterValidator(_https_url)]
+    secret: _Secret | None = Field(None, repr=False)
+    timeout_seconds: float = Field(20, ge=1, le=120, alias="timeoutSeconds")
+    headers: _Headers = Field(default_factory=dict, repr=False, max_length=50)
+
+
+class ToolFunction(BaseModel):
+    """What the model sees: a name by OpenAI's rules, a JSON Schema object."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: _ToolName
+    description: Annotated[str, StringConstraints(max_length=10_000)] = ""
+    parameters: Annotated[dict[str, Any], AfterValidator(_object_schema)] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
+
+
+class CustomTool(BaseModel):
+    """One ``custom_tools`` entry. Unknown Vapi fields are accepted and echoed to the tool
+    server; ``async`` and ``messages`` are the engine's to honour (the executor always
+    waits for the reply)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    type: Literal["function"] = "function"
+    function: ToolFunction
+    server: ToolServer
+    is_async: bool = Field(False, alias="async")
+    messages: list[dict[str, Any]] = Field(default_factory=list, max_length=20)
+
+    @property
+    def name(self) -> str:
+        return self.function.name
+
+    def to_spec(self) -> ToolSpec:
+        return ToolSpec(self.function.name, self.function.description, self.function.parameters)
+
+    def public_config(self) -> dict[str, Any]:
+        """The tool as its server sees it: without the server's secret and headers."""
+        return self.model_dump(
+            mode="json", by_alias=True, exclude={"server": {"secret", "headers"}}
+        )
+
+
+def parse_custom_tools(raw: Sequence[Any]) -> list[CustomTool]:
+    """Validate ``tools_settings.custom_tools``; ``ValidationFailed`` names every bad
+    field as ``tools_settings.custom_tools[i].<field>``."""
+    tools: list[CustomTool] = []
+    errors: list[dict[str, Any]] = []
+    first_index: dict[str, int] = {}
+    for index, entry in enumerate(raw):
+        where = ("tools_settings", "custom_tools", index)
+        try:
+            tool = CustomTool.model_validate(entry)
+        except ValidationError as exc:
+            errors += [{**error, "loc": (*where, *error["loc"])} for error in exc.errors()]
+            continue
+        if tool.name in first_index:
+            message = f"duplicates the name of custom_tools[{first_index[tool.name]}]"
+            errors.append(
+                {"loc": (*where, "function", "name"), "msg": message, "type": "duplicate"}
+            )
+        first_index.setdefault(tool.name, index)
+        tools.append(tool)
+    if errors:
+        details = validation_details(errors)
+        raise ValidationFailed(summary(details), details=details)
+    return tools
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """One tool call's outcome. ``result`` is what the model reads; when the tool failed,
+    ``error`` says why and ``result`` is ``"The tool failed: <error>"``."""
+
+    tool_call_id: str
+    name: str
+    result: str
+    error: str | None
+    duration_s: float
+
+    def to_message(self) -> ChatMessage:
+        return ChatMessage(role="tool", content=self.result, tool_call_id=self.tool_call_id)
+
+
+def sign(secret: str | bytes, timestamp: int | str, body: bytes | str) -> str:
+    """The ``X-Callwright-Signature`` value: ``v1=`` + hex HMAC-SHA256 of ``"<ts>.<body>"``."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    payload = f"{timestamp}.".encode() + (body.encode() if isinstance(body, str) else body)
+    return "v1=" + hmac.new(key, payload, hashlib.sha256).hexdigest()
+
+
+def verify_signature(
+    secret: str | bytes,
+    timestamp: str | int,
+    body: bytes | str,
+    signature: str,
+    *,
+    tolerance_s: float = 300,
+    now: float | None = None,
+) -> bool:
+    """Whether ``signature`` (the header; comma-separated ``v1=`` values allowed, for key
+    rotation) signs the raw ``body`` as received, and ``timestamp`` (the header) is within
+    ``tolerance_s`` of ``now`` (Unix seconds; default the wall clock), so a captured
+    request cannot be replayed later. Check before parsing the body."""
+    stamp = str(timestamp).strip()
+    if not re.fullmatch(r"[0-9]{1,12}", stamp):
+        return False
+    if abs((time.time() if now is None else now) - int(stamp)) > tolerance_s:
+        return False
+    expected = sign(secret, stamp, body).encode()
+    candidates = [part.encode() for part in re.split(r"[,\s]+", signature) if part]
+    return any(hmac.compare_digest(candidate, expected) for candidate in candidates)
+
+
+class _Failed(Exception):
+    """A whole request failed; the message is for the model ("timed out after 20 s")."""
+
+
+# (position in the turn, the call, its tool, its parsed arguments)
+_Pending = tuple[int, ToolCall, CustomTool, dict[str, Any]]
+
+
+class ToolExecutor:
+    """Runs one phone call's custom tool calls. Calls of one turn that share a server
+    (URL, secret and headers) go in one request, as Vapi's ``toolCallList`` does; other
+    servers are called concurrently. A tool's failure never raises: its ``ToolResult``
+    has ``error`` set. Owns one HTTP client, released by ``aclose()`` / ``async with``.
+
+    ``call`` is the ``message.call`` object the tool servers receive (``id``, ``orgId``,
+    ``assistantId``, ``type``, ``customer``...); ``signing_secret`` is the organization's."""
+
+    def __init__(
+        self,
+        tools: Sequence[CustomTool],
+        *,
+        signing_secret: str | bytes,
+        call: Mapping[str, Any],
+        assistant: Mapping[str, Any] | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        transport: httpx.AsyncBaseTransport | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not signing_secret:
+            raise ValueError("signing_secret must not be empty")
+        self._tools = {tool.name: tool for tool in tools}
+        self._public = {tool.name: tool.public_config() for tool in tools}
+        self._secret = signing_secret
+        # Round-tripped now, so a value JSON cannot carry fails here rather than mid-call.
+        context = {"call": dict(call)} | ({"assistant": dict(assistant)} if assistant else {})
+        self._context: dict[str, Any] = json.loads(json.dumps(context))
+        self._max_bytes = max_response_bytes
+        self._wall_clock = wall_clock
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            follow_redirects=False,
+            headers={"User-Agent": "callwright", "Accept-Encoding": "identity"},
+        )
+
+    def specs(self) -> tuple[ToolSpec, ...]:
+        return tuple(tool.to_spec() for tool in self._tools.values())
+
+    async def execute(self, tool_calls: Sequence[ToolCall]) -> list[ToolResult]:
+        """One result per call, in the order given."""
+        results: dict[int, ToolResult] = {}
+        batches: dict[tuple[Any, ...], list[_Pending]] = {}
+        for index, call in enumerate(tool_calls):
+            tool, arguments = self._tools.get(call.name), _arguments(call.arguments)
+            if tool is None:
+                results[index] = self._failed(call, f"there is no tool named {call.name!r}", 0)
+            elif arguments is None:
+                results[index] = self._failed(call, "the arguments were not a JSON object", 0)
+            else:
+                server = tool.server
+                key = (server.url, server.secret, tuple(sorted(server.headers.items())))
+                batches.setdefault(key, []).append((index, call, tool, arguments))
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(self._post(batch)) for batch in batches.values()]
+        for task in tasks:
+            results.update(task.result())
+        return [results[index] for index in range(len(tool_calls))]
+
+    async def _post(self, batch: list[_Pending]) -> dict[int, ToolResult]:
+        server = batch[0][2].server
+        timeout_s = max(tool.server.timeout_seconds for _, _, tool, _ in batch)
+        sent_at = self._wall_clock()
+        body = self._body(batch, sent_at)
+        timestamp = str(int(sent_at))
+        headers = server.headers | {
+            "Content-Type": "application/json",
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: sign(self._secret, timestamp, body),
+        }
+        if server.secret is not None:
+            headers[VAPI_SECRET_HEADER] = server.secret
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(timeout_s):
+                reply = await self._send(server.url, body, headers, timeout_s)
+            outcomes = _outcomes(reply, [call.id for _, call, _, _ in batch])
+        except (TimeoutError, httpx.TimeoutException):
+            outcomes = [(None, f"timed out after {timeout_s:g} s")] * len(batch)
+        except httpx.HTTPError as exc:
+            reason = f"could not reach the tool server ({type(exc).__name__})"
+            outcomes = [(None, reason)] * len(batch)
+        except _Failed as exc:
+            outcomes = [(None, str(exc))] * len(batch)
+        took = time.monotonic() - started
+        return {
+            index: ToolResult(call.id, call.name, result, None, took)
+            if result is not None
+            else self._failed(call, error or "unknown error", took)
+            for (index, call, _, _), (result, error) in zip(batch, outcomes, strict=True)
+        }
+
+    async def _send(
+        self, url: str, body: bytes, headers: dict[str, str], timeout_s: float
+    ) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        async with self._client.stream(
+            "POST", url, content=body, headers=headers, timeout=timeout_s
+        ) as response:
+            if not response.is_success:
+                raise _Failed(f"the tool server answered HTTP {response.status_code}")
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > self._max_bytes:
+                    raise _Failed(f"the reply was larger than {self._max_bytes // 1024} KB")
+                chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _body(self, batch: list[_Pending], sent_at: float) -> bytes:
+        calls = [
+            {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": args}}
+            for _, call, _, args in batch
+        ]
+        message = {
+            "type": "tool-calls",
+            "timestamp": int(sent_at * 1000),
+            **self._context,
+            "toolCallList": calls,
+            "toolWithToolCallList": [
+                {**self._public[tool.name], "toolCall": tool_call}
+                for (_, _, tool, _), tool_call in zip(batch, calls, strict=True)
+            ],
+        }
+        return json.dumps({"message": message}, separators=(",", ":")).encode()
+
+    def _failed(self, call: ToolCall, reason: str, took: float) -> ToolResult:
+        call_id = self._context["call"].get("id")
+        logger.warning(
+            "tool %s failed (call %s, tool call %s): %s", call.name, call_id, call.id, reason
+        )
+        return ToolResult(call.id, call.name, f"The tool failed: {reason}", reason, took)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> ToolExecutor:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+def _arguments(text: str) -> dict[str, Any] | None:
+    """The model's argument text as an object; blank means no arguments."""
+    try:
+        value = json.loads(text) if text.strip() else {}
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _outcomes(reply: bytes, call_ids: list[str]) -> list[tuple[str | None, str | None]]:
+    """``(result, error)`` for each call id, from the tool server's reply."""
+    try:
+        parsed = json.loads(reply)
+    except (ValueError, RecursionError) as exc:
+        raise _Failed("the reply was not valid JSON") from exc
+    if not isinstance(parsed, dict):
+        raise _Failed("the reply was not a JSON object")
+    if parsed.get("results") is None and parsed.get("error") is not None:
+        raise _Failed(_as_text(parsed["error"]))
+    if not isinstance(entries := parsed.get("results"), list):
+        raise _Failed('the reply had no "results" list')
+    by_id = {e.get("toolCallId"): e for e in entries if isinstance(e, dict)}
+    outcomes: list[tuple[str | None, str | None]] = []
+    for call_id in call_ids:
+        entry = by_id.get(call_id)
+        if entry is None:
+            outcomes.append((None, "the reply had no result for this call"))
+        elif entry.get("error") is not None:
+            outcomes.append((None, _as_text(entry["error"])))
+        elif entry.get("result") is None:
+            outcomes.append(("The tool returned no result.", None))
+        else:
+            outcomes.append((_as_text(entry["result"]), None))
+    return outcomes
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)

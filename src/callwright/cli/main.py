@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.domain.accounts.service import AccountsService
+from callwright.domain.assistants.service import load_assistant_for_call
 from callwright.errors import CallwrightError
 from callwright.settings import Settings, SettingsError
 from callwright.store.database import create_engine, create_session_factory
@@ -101,6 +104,65 @@ async def _bootstrap_first_run(session: AsyncSession) -> None:
         f"(id {organization.id}), user admin@localhost (password {password}) "
         f"and API key {key} (shown once)."
     )
+
+
+@main.command("simulate")
+@click.argument("assistant_id", type=int)
+@click.option(
+    "--script",
+    "script_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML or JSON: {variables, steps: [say | dtmf | silence_s | hangup]}",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def simulate_command(assistant_id: int, script_path: Path, as_json: bool) -> None:
+    """Run a simulated call against a stored assistant, with real speech, offline."""
+    from callwright.runtime.registry import OfflineProviders
+    from callwright.runtime.simulate import load_script, simulate
+    from callwright.security.crypto import SecretBox
+
+    settings = _settings()
+    try:
+        script = load_script(script_path)
+    except CallwrightError as exc:
+        raise click.ClickException(f"{exc}: {exc.details}") from exc
+
+    async def load(session: AsyncSession) -> dict[str, Any]:
+        box = SecretBox(settings.resolved_secret_key())
+        stored = await load_assistant_for_call(session, box, assistant_id)
+        return stored.settings.model_dump(mode="json")
+
+    document = _in_unit_of_work(settings, load)
+
+    async def run() -> dict[str, Any]:
+        offline = OfflineProviders()
+        try:
+            result = await simulate(document, script, offline, assistant_id=assistant_id)
+        finally:
+            await offline.aclose()
+        return result.to_json()
+
+    result = asyncio.run(run())
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    for row in result["transcript"]:
+        flag = " (interrupted)" if row["interrupted"] else ""
+        click.echo(f"{row['role']:>9}: {row['text']}{flag}")
+    click.echo(f"end reason: {result['end_reason']}")
+    columns = [
+        "turn",
+        "endpointing_ms",
+        "stt_final_ms",
+        "llm_first_token_ms",
+        "tts_first_audio_ms",
+        "first_frame_out_ms",
+        "voice_to_voice_ms",
+    ]
+    click.echo("  ".join(f"{c:>18}" for c in columns))
+    for turn in result["turns"]:
+        click.echo("  ".join(f"{turn[c]!s:>18}" for c in columns))
 
 
 @main.group()

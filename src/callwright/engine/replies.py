@@ -2,7 +2,8 @@
 
 ``llm_reply`` builds the request from the conversation and llm_settings, tries the
 primary provider then each fallback (on a ``ProviderError`` or no first token within
-the deadline, before anything was said), chunks the text into sentences as tokens
+the deadline, before anything was said; the last provider gets a longer deadline, as
+there is nothing left to fall back to), chunks the text into sentences as tokens
 arrive, says a filler word if the first sentence is late, and runs tool calls:
 built-in ones through ``ToolHooks``, custom ones through the tool runner, feeding the
 results back to the model for another round.
@@ -15,7 +16,7 @@ import contextlib
 import itertools
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from callwright.engine.clock import Clock
@@ -46,10 +47,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-ReplyStream = AsyncIterator[str]
+ReplyStream = AsyncGenerator[str, None]
 # Runs custom tool calls; returns (tool_call_id, result text) pairs.
 ToolRunner = Callable[[Sequence[ToolCall]], Awaitable[list[tuple[str, str]]]]
 _MAX_TOOL_ROUNDS = 4
+_LAST_PROVIDER_TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -103,28 +105,25 @@ async def _first_event(
 
 async def _open_stream(
     llms: Sequence[LLM], request: LLMRequest, clock: Clock, timeout_s: float, timing: TurnTiming
-) -> tuple[LLMEvent | None, AsyncIterator[LLMEvent]]:
+) -> tuple[LLMEvent | None, AsyncGenerator[LLMEvent, None]]:
     """Try each provider in turn until one produces a first event."""
     failures: list[ProviderError] = []
-    for llm in llms:
-        events = aiter(llm.stream(request))
+    for index, llm in enumerate(llms):
+        events = llm.stream(request)
+        # The deadline is there to move on to a fallback; the last provider gets longer.
+        last = index == len(llms) - 1
+        deadline = max(timeout_s, _LAST_PROVIDER_TIMEOUT_S) if last else timeout_s
         try:
-            first = await _first_event(events, clock, timeout_s, llm.name)
+            first = await _first_event(events, clock, deadline, llm.name)
         except ProviderError as error:
             logger.warning("LLM %s failed, trying the next provider: %s", llm.name, error)
             failures.append(error)
-            await _close(events)
+            await events.aclose()
             continue
         timing.llm_provider = llm.name
         timing.llm_first_token_at = clock.now()
         return first, events
     raise failures[-1] if failures else ProviderError("llm", "no provider configured")
-
-
-async def _close(events: AsyncIterator[LLMEvent]) -> None:
-    closer = getattr(events, "aclose", None)
-    if closer is not None:
-        await closer()
 
 
 async def _with_filler(
@@ -161,12 +160,13 @@ async def llm_reply(
     first_token_timeout_s: float,
     filler_after_s: float,
     filler_counter: itertools.count[int],
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     sentences = _rounds(config, llms, history, clock, timing, hooks, first_token_timeout_s)
-    async for sentence in _with_filler(
-        sentences, config.filler_words, clock, filler_after_s, filler_counter
-    ):
-        yield sentence
+    async with contextlib.aclosing(sentences):
+        async for sentence in _with_filler(
+            sentences, config.filler_words, clock, filler_after_s, filler_counter
+        ):
+            yield sentence
 
 
 async def _rounds(
@@ -177,7 +177,7 @@ async def _rounds(
     timing: TurnTiming,
     hooks: ToolHooks,
     first_token_timeout_s: float,
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     for _ in range(_MAX_TOOL_ROUNDS):
         request = build_request(config, history, hooks.specs)
         timing.llm_request_at = timing.llm_request_at or clock.now()
@@ -185,23 +185,20 @@ async def _rounds(
         chunker = SentenceChunker()
         calls: list[ToolCall] = []
 
-        async def all_events(
-            first: LLMEvent | None = first, events: AsyncIterator[LLMEvent] = events
-        ) -> AsyncIterator[LLMEvent]:
-            if first is not None:
-                yield first
-            async for event in events:
-                yield event
-
-        async for event in all_events():
-            if isinstance(event, TextDelta):
-                for sentence in chunker.push(event.text):
-                    timing.first_sentence_at = timing.first_sentence_at or clock.now()
-                    yield sentence
-            elif isinstance(event, ToolCall):
-                calls.append(event)
-            elif isinstance(event, Usage):
-                continue
+        async with contextlib.aclosing(events):
+            pending: list[LLMEvent] = [first] if first is not None else []
+            while True:
+                event = pending.pop() if pending else await anext(events, None)
+                if event is None:
+                    break
+                if isinstance(event, TextDelta):
+                    for sentence in chunker.push(event.text):
+                        timing.first_sentence_at = timing.first_sentence_at or clock.now()
+                        yield sentence
+                elif isinstance(event, ToolCall):
+                    calls.append(event)
+                elif isinstance(event, Usage):
+                    continue
         rest = chunker.flush()
         if rest:
             timing.first_sentence_at = timing.first_sentence_at or clock.now()

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from callwright.engine.audio import FrameSplitter, Resampler
@@ -240,7 +240,16 @@ class CallSession:
                 now, speaking_s=self._speech_duration(now), words=len(self._interim.split())
             )
             return
+        if not self._speech_since_commit:
+            self._discard_silence()
         self._consider_end_of_turn(now)
+
+    def _discard_silence(self) -> None:
+        # A transcriber that re-reads its whole utterance (whisper) is told to forget
+        # the silence between turns; streaming vendors have no such method.
+        discard = getattr(self._stt_stream, "discard_utterance", None)
+        if discard is not None:
+            discard()
 
     def _consider_end_of_turn(self, now: float) -> None:
         if not self._speech_since_commit:
@@ -339,7 +348,11 @@ class CallSession:
     # -- speaking ---------------------------------------------------------------------
 
     def _start_reply(
-        self, sentences: AsyncIterator[str], timing: TurnTiming, *, interruptible: bool = True
+        self,
+        sentences: AsyncGenerator[str, None],
+        timing: TurnTiming,
+        *,
+        interruptible: bool = True,
     ) -> None:
         previous = self._reply
         if previous is not None and not previous.done():
@@ -348,7 +361,10 @@ class CallSession:
         self._reply = self._spawn(self._speak(sentences, timing, previous))
 
     async def _speak(
-        self, sentences: AsyncIterator[str], timing: TurnTiming, previous: asyncio.Task[None] | None
+        self,
+        sentences: AsyncGenerator[str, None],
+        timing: TurnTiming,
+        previous: asyncio.Task[None] | None,
     ) -> None:
         if previous is not None:
             with contextlib.suppress(asyncio.CancelledError):
@@ -358,8 +374,10 @@ class CallSession:
         queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=32)
 
         async def produce() -> None:
-            async for sentence in sentences:
-                await queue.put(sentence)
+            # aclosing: a cancellation that lands in put() must still close the LLM stream.
+            async with contextlib.aclosing(sentences):
+                async for sentence in sentences:
+                    await queue.put(sentence)
             await queue.put(None)
 
         try:
@@ -378,9 +396,11 @@ class CallSession:
         mark = f"m{next(self._marks)}"
         playback.begin(sentence, mark)
         timing.tts_request_at = timing.tts_request_at or self._clock.now()
-        async for audio in tts.synthesize(sentence, self.config.tts):
-            timing.tts_first_audio_at = timing.tts_first_audio_at or self._clock.now()
-            await self._send(to_transport.process(audio), playback, timing)
+        # aclosing: a barge-in landing in _send must stop the synthesiser at once.
+        async with contextlib.aclosing(tts.synthesize(sentence, self.config.tts)) as audio_stream:
+            async for audio in audio_stream:
+                timing.tts_first_audio_at = timing.tts_first_audio_at or self._clock.now()
+                await self._send(to_transport.process(audio), playback, timing)
         await self._send(to_transport.process(b"", last=True), playback, timing)
         playback.complete()
         await self._transport.mark(mark)
@@ -421,11 +441,11 @@ class CallSession:
         if timing is not None:
             timing.playback_confirmed_at = self._clock.now()
 
-    async def _say(self, texts: Sequence[str]) -> AsyncIterator[str]:
+    async def _say(self, texts: Sequence[str]) -> AsyncGenerator[str, None]:
         for text in texts:
             yield text
 
-    def _answer(self, timing: TurnTiming) -> AsyncIterator[str]:
+    def _answer(self, timing: TurnTiming) -> AsyncGenerator[str, None]:
         hooks = ToolHooks(
             specs=self._tool_specs,
             end_call=lambda: self._finish(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -154,7 +154,7 @@ class ScriptedLLM:
     name: str = "scripted-llm"
     requests: list[LLMRequest] = field(default_factory=list)
 
-    async def stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]:
+    async def stream(self, request: LLMRequest) -> AsyncGenerator[LLMEvent, None]:
         self.requests.append(request)
         reply: Reply = self.replies.pop(0) if self.replies else "I see."
         if isinstance(reply, Exception):
@@ -193,7 +193,7 @@ class ToneTTS:
     sample_rate: int = SAMPLE_RATE
     requests: list[tuple[str, TTSOptions]] = field(default_factory=list)
 
-    async def synthesize(self, text: str, options: TTSOptions) -> AsyncIterator[bytes]:
+    async def synthesize(self, text: str, options: TTSOptions) -> AsyncGenerator[bytes, None]:
         self.requests.append((text, options))
         await self.clock.sleep(self.first_audio_s)
         audio = speech(len(text) * self.seconds_per_char, self.sample_rate)

@@ -8,7 +8,7 @@ otherwise (``callwright.engine.audio.AudioFormat``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -95,12 +95,12 @@ LLMEvent = TextDelta | ToolCall | Usage
 class LLM(Protocol):
     """A streaming chat model. ``stream`` yields text deltas as they arrive, complete
     tool calls once their arguments are whole, and usage last (when the vendor
-    reports it). Errors are ``ProviderError``s; cancelling the iterator aborts the
-    request."""
+    reports it). Errors are ``ProviderError``s; closing the generator (``aclose``)
+    aborts the request, which is why it is an async generator, not any iterator."""
 
     name: str
 
-    def stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]: ...
+    def stream(self, request: LLMRequest) -> AsyncGenerator[LLMEvent, None]: ...
 
 
 # -- STT ----------------------------------------------------------------------------
@@ -197,7 +197,7 @@ class TTS(Protocol):
     name: str
     sample_rate: int
 
-    def synthesize(self, text: str, options: TTSOptions) -> AsyncIterator[bytes]: ...
+    def synthesize(self, text: str, options: TTSOptions) -> AsyncGenerator[bytes, None]: ...
 
 
 # -- VAD and embeddings -------------------------------------------------------------

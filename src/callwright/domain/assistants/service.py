@@ -31,7 +31,12 @@ from callwright.store.models import Assistant
 from .repository import AssistantRepository
 from .schemas import AssistantIn
 
-__all__ = ["AssistantService", "StoredAssistant", "parse_assistant_identifier"]
+__all__ = [
+    "AssistantService",
+    "StoredAssistant",
+    "load_assistant_for_call",
+    "parse_assistant_identifier",
+]
 
 _MAX_DB_ID = 2**63 - 1
 # Columns of the row; everything else lives in the JSON settings document.
@@ -210,3 +215,15 @@ class AssistantService:
             update={"name": name or f"{source.name} (copy)"[:200], "external_id": None}
         )
         return await self.create(validate_as(AssistantIn, copy.model_dump(mode="json")))
+
+
+async def load_assistant_for_call(
+    session: AsyncSession, box: SecretBox, assistant_id: int
+) -> StoredAssistant:
+    """An assistant by id in any organization, secrets decrypted: for the runtime that
+    starts calls (and the admin CLI), never for a request's principal."""
+    row = await session.get(Assistant, assistant_id)
+    if row is None or row.deleted_at is not None:
+        raise NotFound(f"assistant {assistant_id} not found")
+    principal = Principal(row.organization_id, row.user_id or 0, "organization", "api_key")
+    return AssistantService(session, principal, box)._load(row)

@@ -1,0 +1,1 @@
+"""Text-to-speech adapters, one module per engine (each implements ``TTS``)."""

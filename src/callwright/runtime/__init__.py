@@ -1,0 +1,1 @@
+"""Wiring for real calls: providers picked from settings, sessions run on transports."""

@@ -1,0 +1,239 @@
+"""``callwright simulate``: a call against a stored assistant with a scripted caller.
+
+The caller's lines are synthesised to real speech (Piper, or espeak-ng) and streamed in
+20 ms frames in real time over the loopback transport, so the assistant's real VAD,
+transcriber, model and voice run exactly as on a phone call. Scripts are YAML or JSON::
+
+    {"variables": {"name": "Ada"},
+     "steps": [{"say": "What time do you open?"},
+               {"say": "And on Sunday?", "interrupt_after_s": 0.6},
+               {"dtmf": "12#"}, {"silence_s": 12}, {"hangup": true}]}
+
+``say`` speaks and then waits for the assistant's reply to finish; with
+``interrupt_after_s`` it waits for the reply to start and talks over it that many
+seconds in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from callwright.engine.audio import Resampler
+from callwright.engine.clock import MonotonicClock
+from callwright.engine.config import CallConfig
+from callwright.engine.events import (
+    AssistantMessage,
+    CallEnded,
+    SessionEvent,
+    TurnTiming,
+    UserMessage,
+)
+from callwright.engine.session import CallSession
+from callwright.errors import ValidationFailed
+from callwright.providers.protocols import TTS, TTSOptions
+from callwright.runtime.registry import OfflineProviders, ProviderChoice, build_providers
+from callwright.transports.loopback import LoopbackTransport
+
+__all__ = ["Script", "SimulationResult", "load_script", "simulate"]
+
+_ENGINE_RATE = 16_000
+_REPLY_WAIT_S = 60.0
+
+
+class Step(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    say: Annotated[str, Field(min_length=1)] | None = None
+    interrupt_after_s: Annotated[float, Field(ge=0, le=60)] | None = None
+    dtmf: Annotated[str, Field(pattern=r"^[0-9*#A-D]+$")] | None = None
+    silence_s: Annotated[float, Field(gt=0, le=600)] | None = None
+    hangup: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_action(self) -> Step:
+        actions = [self.say, self.dtmf, self.silence_s, self.hangup]
+        if sum(action is not None for action in actions) != 1:
+            raise ValueError("a step is exactly one of say, dtmf, silence_s, hangup")
+        if self.interrupt_after_s is not None and self.say is None:
+            raise ValueError("interrupt_after_s goes with say")
+        return self
+
+
+class Script(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    variables: dict[str, Any] = Field(default_factory=dict)
+    steps: list[Step]
+
+
+def load_script(path: Path) -> Script:
+    text = path.read_text()
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ValidationFailed(f"{path}: not valid JSON/YAML: {exc}") from exc
+    from callwright.domain.validation import validate_as
+
+    return validate_as(Script, data)
+
+
+@dataclass
+class SimulationResult:
+    transcript: list[dict[str, Any]]
+    end_reason: str
+    turns: list[dict[str, Any]]
+    providers: list[ProviderChoice] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "transcript": self.transcript,
+            "end_reason": self.end_reason,
+            "turns": self.turns,
+            "providers": [
+                {"kind": c.kind, "requested": c.requested, "chosen": c.chosen, "reason": c.reason}
+                for c in self.providers
+            ],
+        }
+
+
+class _Caller:
+    """Plays the script against the session. Like a phone line, it sends audio frames
+    all the time (silence while it listens): the session's turn-taking runs on them."""
+
+    def __init__(self, transport: LoopbackTransport, voice: TTS, *, opening: bool) -> None:
+        self._transport = transport
+        self._voice = voice
+        self._opening = opening
+        self._assistant_messages = 0
+
+    def observe(self, event: SessionEvent) -> None:
+        if isinstance(event, AssistantMessage):
+            self._assistant_messages += 1
+
+    async def _speech(self, text: str) -> bytes:
+        resampler = Resampler(self._voice.sample_rate, _ENGINE_RATE)
+        chunks = [
+            resampler.process(chunk) async for chunk in self._voice.synthesize(text, TTSOptions())
+        ]
+        return b"".join(chunks) + resampler.process(b"", last=True)
+
+    def _messages_beyond(self, count: int) -> bool:
+        return self._assistant_messages > count
+
+    def _sent_beyond(self, count: int) -> bool:
+        return len(self._transport.sent) > count
+
+    async def _listen_until(self, done: Callable[[], bool]) -> None:
+        async with asyncio.timeout(_REPLY_WAIT_S):
+            while not done():
+                await self._transport.silence(0.1)
+
+    async def play(self, steps: Sequence[Step]) -> None:
+        # Let the assistant's opening finish before the first line.
+        if self._opening:
+            await self._listen_until(functools.partial(self._messages_beyond, 0))
+        await self._transport.silence(0.5)
+        for index, step in enumerate(steps):
+            following = steps[index + 1] if index + 1 < len(steps) else None
+            interrupt_after = following.interrupt_after_s if following else None
+            if step.say is not None or step.dtmf is not None:
+                speech = await self._speech(step.say) if step.say is not None else b""
+                if step.say is not None:
+                    await self._transport.say(speech)
+                else:
+                    await self._transport.press(step.dtmf or "")
+                # What the assistant says from now on answers this line.
+                messages, sent = self._assistant_messages, len(self._transport.sent)
+                if interrupt_after is not None:
+                    # The next line talks over this reply, interrupt_after seconds in.
+                    await self._listen_until(functools.partial(self._sent_beyond, sent))
+                    await self._transport.silence(interrupt_after)
+                else:
+                    await self._listen_until(functools.partial(self._messages_beyond, messages))
+                    await self._transport.silence(0.3)
+            elif step.silence_s is not None:
+                await self._transport.silence(step.silence_s)
+            elif step.hangup:
+                break
+        await self._transport.hang_up_caller()
+
+
+async def simulate(
+    settings: Mapping[str, Any],
+    script: Script,
+    offline: OfflineProviders,
+    *,
+    assistant_id: int | None = None,
+) -> SimulationResult:
+    """Run one simulated call in real time; returns its transcript, end and timings."""
+    clock = MonotonicClock()
+    transport = LoopbackTransport(clock, sample_rate=_ENGINE_RATE)
+    providers, choices = build_providers(settings, offline)
+    await offline.warm_up(providers.tts.name)
+    voice = offline.tts("piper" if providers.tts.name == "piper" else "espeak")
+    config = CallConfig.from_settings(settings, script.variables, assistant_id=assistant_id)
+    opening = config.first_message_mode != "assistant-waits-for-user" and (
+        config.first_message is not None
+        or config.first_message_mode == "assistant-speaks-first-with-model-generated-message"
+    )
+    caller = _Caller(transport, voice, opening=opening)
+    events: list[SessionEvent] = []
+
+    def sink(event: SessionEvent) -> None:
+        events.append(event)
+        caller.observe(event)
+
+    session = CallSession(config, providers, transport, clock, sink)
+    async with asyncio.TaskGroup() as group:
+        call = group.create_task(session.run())
+        play = group.create_task(caller.play(script.steps))
+        await asyncio.wait({call})
+        play.cancel()
+    return _result(events, choices)
+
+
+def _result(events: list[SessionEvent], choices: list[ProviderChoice]) -> SimulationResult:
+    transcript: list[dict[str, Any]] = []
+    turns: list[dict[str, Any]] = []
+    end_reason = "unknown"
+    for event in events:
+        if isinstance(event, UserMessage):
+            transcript.append({"role": "user", "text": event.text, "interrupted": False})
+        elif isinstance(event, AssistantMessage):
+            transcript.append(
+                {"role": "assistant", "text": event.text, "interrupted": event.interrupted}
+            )
+        elif isinstance(event, TurnTiming) and event.turn > 0:
+            turns.append(_timing_row(event))
+        elif isinstance(event, CallEnded):
+            end_reason = event.reason.value
+    return SimulationResult(transcript, end_reason, turns, choices)
+
+
+def _timing_row(timing: TurnTiming) -> dict[str, Any]:
+    def ms(later: float | None, earlier: float | None) -> float | None:
+        if later is None or earlier is None:
+            return None
+        return round((later - earlier) * 1000, 1)
+
+    return {
+        "turn": timing.turn,
+        "llm_provider": timing.llm_provider,
+        "endpointing_ms": ms(timing.end_of_turn_at, timing.user_stopped_at),
+        "stt_final_ms": ms(timing.stt_final_at, timing.user_stopped_at),
+        "llm_first_token_ms": ms(timing.llm_first_token_at, timing.llm_request_at),
+        "first_sentence_ms": ms(timing.first_sentence_at, timing.llm_request_at),
+        "tts_first_audio_ms": ms(timing.tts_first_audio_at, timing.tts_request_at),
+        "first_frame_out_ms": ms(timing.first_frame_out_at, timing.end_of_turn_at),
+        "playback_confirmed_ms": ms(timing.playback_confirmed_at, timing.first_frame_out_at),
+        "voice_to_voice_ms": ms(timing.first_frame_out_at, timing.user_stopped_at),
+    }

@@ -20,7 +20,7 @@ from callwright.engine.events import (
     UserMessage,
 )
 from callwright.engine.replies import ToolRunner
-from callwright.engine.session import CallSession, SessionProviders
+from callwright.engine.session import CallSession, EndCallHook, SessionProviders
 from callwright.providers.fakes import EnergyVAD, Reply, ScriptedLLM, ScriptedSTT, ToneTTS
 from callwright.providers.protocols import LLM, ToolSpec
 from callwright.transports.loopback import LoopbackTransport
@@ -75,6 +75,7 @@ def make_call(
     run_custom_tools: ToolRunner | None = None,
     llm_first_token_s: float = 0.2,
     first_token_timeout_s: float = 3.0,
+    end_hook: Callable[[CallConfig], EndCallHook | None] | None = None,
     **settings: Any,
 ) -> Call:
     settings.setdefault("idle_timeout", None)
@@ -92,8 +93,10 @@ def make_call(
     events: list[SessionEvent] = []
     ended: list[EndReason] = []
 
-    async def on_end(reason: EndReason) -> None:
+    async def record_end(reason: EndReason) -> None:
         ended.append(reason)
+
+    on_end = (end_hook(config) if end_hook else None) or record_end
 
     session = CallSession(
         config,

@@ -227,3 +227,17 @@ async def test_a_dropped_connection_ends_the_call_with_its_reason() -> None:
 
     await run_call(call, caller)
     assert call.end.reason is EndReason.TRANSPORT_DROPPED
+
+
+async def test_a_failing_component_still_ends_the_call_with_a_reason() -> None:
+    call = make_call(utterances=("Hello?",), replies=["Hi."])
+
+    async def broken(text, options):  # type: ignore[no-untyped-def]
+        raise RuntimeError("synthesiser exploded")
+        yield b""  # pragma: no cover
+
+    call.tts.synthesize = broken  # type: ignore[method-assign]
+    await run_call(call, hang_up_after(("say", 0.5), ("silence", 5)))
+    assert call.end.reason is EndReason.PIPELINE_ERROR
+    assert "synthesiser exploded" in (call.end.detail or "")
+    assert call.transport.hung_up == "pipeline-error"

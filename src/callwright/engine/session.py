@@ -170,6 +170,11 @@ class CallSession:
             error = _first_leaf(errors)
             logger.error("call failed in a provider: %s", error)
             self._set_ended(EndReason.PIPELINE_ERROR, str(error))
+        except* Exception as errors:
+            # A bug must still end the call with a reason, never leave it hanging.
+            error = _first_leaf(errors)
+            logger.exception("call failed", exc_info=error)
+            self._set_ended(EndReason.PIPELINE_ERROR, f"{type(error).__name__}: {error}")
         finally:
             await self._stt_stream.aclose()
         reason = self.end_reason or EndReason.PIPELINE_ERROR
@@ -571,7 +576,7 @@ class CallSession:
             self._touch(now)
 
 
-def _first_leaf(group: BaseExceptionGroup[ProviderError]) -> BaseException:
+def _first_leaf(group: BaseExceptionGroup[Exception]) -> BaseException:
     error: BaseException = group
     while isinstance(error, BaseExceptionGroup):
         error = error.exceptions[0]

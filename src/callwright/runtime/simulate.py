@@ -40,6 +40,7 @@ from callwright.engine.events import (
 from callwright.engine.session import CallSession
 from callwright.errors import ValidationFailed
 from callwright.providers.protocols import TTS, TTSOptions
+from callwright.runtime.hooks import end_call_url_hook
 from callwright.runtime.registry import OfflineProviders, ProviderChoice, build_providers
 from callwright.transports.loopback import LoopbackTransport
 
@@ -192,7 +193,10 @@ async def simulate(
         events.append(event)
         caller.observe(event)
 
-    session = CallSession(config, providers, transport, clock, sink)
+    on_end = end_call_url_hook(
+        config.end_call_url, {"assistantId": assistant_id, "type": "simulated"}
+    )
+    session = CallSession(config, providers, transport, clock, sink, on_end=on_end)
     async with asyncio.TaskGroup() as group:
         call = group.create_task(session.run())
         play = group.create_task(caller.play(script.steps))

@@ -198,9 +198,12 @@ class _Generation:
         try:
             for chunk in chunks:  # each step samples one token
                 if text := chunk["choices"][0]["delta"].get("content"):
-                    self._wait_for_room()
+                    if not self._wait_for_room():
+                        return
                     parts.append(text)
                     self._call(self._deliver, TextDelta(text))
+                if self.stop.is_set():
+                    return
         finally:
             chunks.close()  # ends llama-cpp's generator, so the model copy is clean for reuse
         usage = Usage(prompt_tokens, _count_tokens(slot.llama, "".join(parts)))

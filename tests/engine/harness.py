@@ -22,7 +22,7 @@ from callwright.engine.events import (
 from callwright.engine.replies import ToolRunner
 from callwright.engine.session import CallSession, EndCallHook, SessionProviders
 from callwright.providers.fakes import EnergyVAD, Reply, ScriptedLLM, ScriptedSTT, ToneTTS
-from callwright.providers.protocols import LLM, ToolSpec
+from callwright.providers.protocols import LLM, ChatMessage, ToolSpec
 from callwright.transports.loopback import LoopbackTransport
 
 Caller = Callable[[LoopbackTransport], Awaitable[None]]
@@ -76,6 +76,7 @@ def make_call(
     llm_first_token_s: float = 0.2,
     first_token_timeout_s: float = 3.0,
     end_hook: Callable[[CallConfig], EndCallHook | None] | None = None,
+    previous_conversation: tuple[ChatMessage, ...] = (),
     **settings: Any,
 ) -> Call:
     settings.setdefault("idle_timeout", None)
@@ -108,6 +109,7 @@ def make_call(
         first_token_timeout_s=first_token_timeout_s,
         custom_tools=custom_tools,
         run_custom_tools=run_custom_tools,
+        previous_conversation=previous_conversation,
     )
     return Call(clock, transport, llm, stt, tts, session, events, ended, fallbacks)
 

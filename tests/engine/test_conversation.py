@@ -241,3 +241,22 @@ async def test_a_failing_component_still_ends_the_call_with_a_reason() -> None:
     assert call.end.reason is EndReason.PIPELINE_ERROR
     assert "synthesiser exploded" in (call.end.detail or "")
     assert call.transport.hung_up == "pipeline-error"
+
+
+@pytest.mark.parametrize("maintain_context", [True, False])
+async def test_maintain_context_starts_from_the_previous_conversation(
+    maintain_context: bool,
+) -> None:
+    from callwright.providers.protocols import ChatMessage
+
+    earlier = (ChatMessage("user", "My name is Ada."), ChatMessage("assistant", "Hi Ada."))
+    call = make_call(
+        maintain_context=maintain_context,
+        previous_conversation=earlier,
+        utterances=("What is my name?",),
+        replies=["Ada."],
+    )
+    await run_call(call, hang_up_after(("say", 0.6), ("silence", 4)))
+    contents = [m.content for m in call.llm.requests[0].messages]
+    assert ("My name is Ada." in contents) is maintain_context
+    assert contents[-1] == "What is my name?"

@@ -99,6 +99,7 @@ class CallConfig:
     end_call_url: str | None
     voicemail_message: str | None
     filler_words: tuple[str, ...]  # empty when filler words are disabled
+    maintain_context: bool  # start from the caller's previous conversation (seed 002)
     variables: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -199,5 +200,6 @@ class CallConfig:
             filler_words=tuple(settings.get("filler_words") or ())
             if settings.get("filler_words_enabled")
             else (),
+            maintain_context=bool(settings.get("maintain_context")),
             variables=variables,
         )

@@ -96,6 +96,7 @@ class CallSession:
         on_end: EndCallHook | None = None,
         custom_tools: tuple[ToolSpec, ...] = (),
         run_custom_tools: ToolRunner | None = None,
+        previous_conversation: Sequence[ChatMessage] = (),
     ) -> None:
         self.config = config
         self._providers = providers
@@ -112,6 +113,9 @@ class CallSession:
         self.history: list[ChatMessage] = []
         if config.llm.system_prompt:
             self.history.append(ChatMessage("system", config.llm.system_prompt))
+        if config.maintain_context:
+            # The same caller's earlier call(s), as the runtime found them.
+            self.history.extend(m for m in previous_conversation if m.role != "system")
         self.end_reason: EndReason | None = None
         self._end_detail: str | None = None
         self._ended = asyncio.Event()

@@ -374,3 +374,32 @@ async def test_custom_tools_run_as_signed_vapi_style_webhooks() -> None:
     assert call.llm.requests[0].tools[0].name == "order_status"
     assert call.llm.requests[1].messages[-1].content == "shipped"
     assert call.transcript[-1] == ("assistant", "It has shipped.", False)
+
+
+async def test_a_barge_in_while_the_model_is_still_thinking_cancels_it_cleanly() -> None:
+    call = make_call(
+        filler_words_enabled=True,
+        filler_words=["Hmm, let me see."],
+        interruption_settings={
+            "interruption_threshold": 1,
+            "min_speaking_time": 0.2,
+            "interruption_cooldown": 0,
+        },
+        utterances=("Is it in stock?", "Actually, never mind.", "Thanks."),
+        replies=["Yes, it is.", "No problem.", "Bye."],
+        llm_first_token_s=4.0,
+    )
+
+    async def caller(transport: LoopbackTransport) -> None:
+        await transport.say(speech(0.6))
+        await transport.silence(1.8)  # the filler starts at 1.2 s; the model is still busy
+        await transport.say(speech(0.9))
+        await transport.silence(8)
+        await transport.say(speech(0.5))
+        await transport.silence(8)
+        await transport.hang_up_caller()
+
+    await run_call(call, caller)
+    assert call.end.reason is EndReason.CUSTOMER_ENDED_CALL
+    assert len(call.of(Interruption)) >= 1
+    assert call.transcript[-1] == ("assistant", "Hmm, let me see. Bye.", False)

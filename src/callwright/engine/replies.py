@@ -18,6 +18,7 @@ import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from callwright.engine.clock import Clock
 from callwright.engine.config import CallConfig
@@ -93,14 +94,20 @@ async def _first_event(
     try:
         done, _ = await asyncio.wait({waiter, timer}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        timer.cancel()
+        await _cancel(timer, waiter)
     if waiter in done:
         return waiter.result()
-    waiter.cancel()
-    # The generator must have stopped running before anyone may close it.
-    with contextlib.suppress(asyncio.CancelledError):
-        await waiter
     raise ProviderTimeout(provider, f"no first token within {timeout_s:.1f} s")
+
+
+async def _cancel(*futures: asyncio.Future[Any]) -> None:
+    """Cancel what is still pending and wait until it has stopped: a generator being
+    read by an orphaned task could not be closed ("already running")."""
+    pending = [future for future in futures if not future.done()]
+    for future in pending:
+        future.cancel()
+    if pending:
+        await asyncio.wait(pending)
 
 
 async def _open_stream(
@@ -135,13 +142,18 @@ async def _with_filler(
 ) -> AsyncIterator[str]:
     """Say a filler word when the first sentence is later than ``after_s``."""
     first = asyncio.ensure_future(anext(sentences, None))
-    if fillers:
-        timer = asyncio.ensure_future(clock.sleep(after_s))
-        done, _ = await asyncio.wait({first, timer}, return_when=asyncio.FIRST_COMPLETED)
-        timer.cancel()
-        if first not in done:
-            yield fillers[next(counter) % len(fillers)]
-    sentence = await first
+    try:
+        if fillers:
+            timer = asyncio.ensure_future(clock.sleep(after_s))
+            try:
+                done, _ = await asyncio.wait({first, timer}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                await _cancel(timer)
+            if first not in done:
+                yield fillers[next(counter) % len(fillers)]
+        sentence = await asyncio.shield(first)
+    finally:
+        await _cancel(first)
     if sentence is None:
         return
     yield sentence

@@ -7,7 +7,13 @@ import json
 
 import pytest
 
-from callwright.engine.events import EndReason, IdleReprompt, Interruption
+from callwright.engine.events import (
+    EndReason,
+    IdleReprompt,
+    Interruption,
+    ToolAnswered,
+    ToolCalled,
+)
 from callwright.providers.errors import ProviderUnavailable
 from callwright.providers.fakes import Hang, ScriptedLLM, speech
 from callwright.providers.protocols import ToolCall, ToolSpec
@@ -235,6 +241,14 @@ async def test_custom_tool_results_go_back_to_the_llm() -> None:
     )
     await run_call(call, hang_up_after(("say", 0.8), ("silence", 8)))
     assert seen == [[ToolCall("call_9", "order_status", '{"id": "A1"}')]]
+    (called,) = call.of(ToolCalled)
+    (answered,) = call.of(ToolAnswered)
+    assert (called.call_id, called.name, called.arguments) == (
+        "call_9",
+        "order_status",
+        '{"id": "A1"}',
+    )
+    assert (answered.call_id, answered.result) == ("call_9", '{"status": "shipped"}')
     second = call.llm.requests[1].messages
     assert second[-1].role == "tool"
     assert second[-1].tool_call_id == "call_9"

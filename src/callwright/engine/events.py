@@ -20,6 +20,8 @@ __all__ = [
     "SessionEvent",
     "SpeechStarted",
     "SpeechStopped",
+    "ToolAnswered",
+    "ToolCalled",
     "TranscriptFinal",
     "TranscriptPartial",
     "TurnTiming",
@@ -84,6 +86,25 @@ class AssistantMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCalled:
+    """The model called a tool (built-in or custom); ``arguments`` is its JSON text."""
+
+    call_id: str
+    name: str
+    arguments: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ToolAnswered:
+    """A custom tool's result, as given back to the model."""
+
+    call_id: str
+    result: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Interruption:
     at: float
     heard: str
@@ -131,6 +152,8 @@ SessionEvent = (
     | UserMessage
     | AssistantMessage
     | Interruption
+    | ToolCalled
+    | ToolAnswered
     | IdleReprompt
     | CallEnded
     | TurnTiming

@@ -22,7 +22,7 @@ from typing import Any
 
 from callwright.engine.clock import Clock
 from callwright.engine.config import CallConfig
-from callwright.engine.events import TurnTiming
+from callwright.engine.events import EventSink, ToolAnswered, ToolCalled, TurnTiming
 from callwright.engine.sentences import SentenceChunker
 from callwright.engine.tools import ToolExecutor
 from callwright.providers.errors import ProviderError, ProviderTimeout
@@ -63,6 +63,8 @@ class ToolHooks:
     end_call: Callable[[], None] | None = None
     transfer: Callable[[str], None] | None = None
     run_custom: ToolRunner | None = None
+    emit: EventSink | None = None
+    now: Callable[[], float] = field(default=lambda: 0.0)
     calls: list[ToolCall] = field(default_factory=list)
 
 
@@ -222,6 +224,9 @@ async def _rounds(
 async def _run_tools(calls: list[ToolCall], history: list[ChatMessage], hooks: ToolHooks) -> bool:
     """Run the model's tool calls; True when the model should be asked again."""
     hooks.calls.extend(calls)
+    if hooks.emit is not None:
+        for call in calls:
+            hooks.emit(ToolCalled(call.id, call.name, call.arguments, hooks.now()))
     builtin = [call for call in calls if call.name in ("end_call", "transfer_call")]
     custom = [call for call in calls if call.name not in ("end_call", "transfer_call")]
     for call in builtin:
@@ -237,6 +242,8 @@ async def _run_tools(calls: list[ToolCall], history: list[ChatMessage], hooks: T
     history.append(ChatMessage("assistant", None, tool_calls=tuple(custom)))
     for call_id, result in await hooks.run_custom(custom):
         history.append(ChatMessage("tool", result, tool_call_id=call_id))
+        if hooks.emit is not None:
+            hooks.emit(ToolAnswered(call_id, result, hooks.now()))
     return True
 
 

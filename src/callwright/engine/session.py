@@ -462,6 +462,8 @@ class CallSession:
             ),
             transfer=self._transfer,
             run_custom=self._run_custom_tools,
+            emit=self._emit,
+            now=self._clock.now,
         )
         return llm_reply(
             self.config,

@@ -260,3 +260,18 @@ async def test_maintain_context_starts_from_the_previous_conversation(
     contents = [m.content for m in call.llm.requests[0].messages]
     assert ("My name is Ada." in contents) is maintain_context
     assert contents[-1] == "What is my name?"
+
+
+async def test_a_transcriber_that_cannot_start_ends_the_call_with_a_reason() -> None:
+    from callwright.providers.errors import ProviderAuthError
+
+    call = make_call()
+
+    async def refuse(options):  # type: ignore[no-untyped-def]
+        raise ProviderAuthError("deepgram", "invalid API key")
+
+    call.stt.open_stream = refuse  # type: ignore[method-assign]
+    await run_call(call, hang_up_after(("silence", 1)))
+    assert call.end.reason is EndReason.PIPELINE_ERROR
+    assert "invalid API key" in (call.end.detail or "")
+    assert call.transport.hung_up == "pipeline-error"

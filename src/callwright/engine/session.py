@@ -129,7 +129,6 @@ class CallSession:
         self._to_stt = Resampler(vad.sample_rate, providers.stt.sample_rate)
         self._detector = SpeechDetector(turnoff_s=config.endpointing.vad_turnoff_s)
         self._barge_in = BargeInPolicy(config.interruption)
-        self._audio_clock = 0.0  # seconds of caller audio received
 
         # The caller's turn in progress.
         self._turn_text: list[str] = []
@@ -155,7 +154,34 @@ class CallSession:
     # -- lifecycle --------------------------------------------------------------------
 
     async def run(self) -> EndReason:
-        """Hold the conversation until it ends; returns why it ended."""
+        """Hold the conversation until it ends; returns why it ended. Whatever fails,
+        the call ends with a reason, a hang-up and a ``CallEnded`` event."""
+        try:
+            await self._converse()
+        except* ProviderError as errors:
+            error = _first_leaf(errors)
+            logger.error("call failed in a provider: %s", error)
+            self._set_ended(EndReason.PIPELINE_ERROR, str(error))
+        except* Exception as errors:
+            # A bug must still end the call with a reason, never leave it hanging.
+            error = _first_leaf(errors)
+            logger.exception("call failed", exc_info=error)
+            self._set_ended(EndReason.PIPELINE_ERROR, f"{type(error).__name__}: {error}")
+        reason = self.end_reason or EndReason.PIPELINE_ERROR
+        if reason not in (EndReason.CUSTOMER_ENDED_CALL, EndReason.TRANSPORT_DROPPED):
+            try:
+                await self._transport.hang_up(reason.value)
+            except Exception:  # the line may already be gone; the call is over anyway
+                logger.warning("hang-up failed", exc_info=True)
+        self._emit(CallEnded(reason, self._clock.now(), self._end_detail))
+        if self._on_end is not None:
+            try:
+                await self._on_end(reason)
+            except Exception:
+                logger.warning("the end-of-call hook failed", exc_info=True)
+        return reason
+
+    async def _converse(self) -> None:
         self._stt_stream = await self._providers.stt.open_stream(self.config.stt)
         try:
             async with asyncio.TaskGroup() as group:
@@ -170,24 +196,8 @@ class CallSession:
                 raise _CallOver
         except* _CallOver:
             pass
-        except* ProviderError as errors:
-            error = _first_leaf(errors)
-            logger.error("call failed in a provider: %s", error)
-            self._set_ended(EndReason.PIPELINE_ERROR, str(error))
-        except* Exception as errors:
-            # A bug must still end the call with a reason, never leave it hanging.
-            error = _first_leaf(errors)
-            logger.exception("call failed", exc_info=error)
-            self._set_ended(EndReason.PIPELINE_ERROR, f"{type(error).__name__}: {error}")
         finally:
             await self._stt_stream.aclose()
-        reason = self.end_reason or EndReason.PIPELINE_ERROR
-        if reason is not EndReason.CUSTOMER_ENDED_CALL:
-            await self._transport.hang_up(reason.value)
-        self._emit(CallEnded(reason, self._clock.now(), self._end_detail))
-        if self._on_end is not None:
-            await self._on_end(reason)
-        return reason
 
     def _set_ended(self, reason: EndReason, detail: str | None = None) -> None:
         if self.end_reason is None:
@@ -230,7 +240,6 @@ class CallSession:
         at_vad_rate = self._to_vad.process(pcm16)
         await self._stt_stream.push_audio(self._to_stt.process(at_vad_rate))
         for frame in self._vad_frames.push(at_vad_rate):
-            self._audio_clock += self._vad_frame_s
             self._on_vad_frame(self._providers.vad.speech_probability(frame))
 
     def _on_vad_frame(self, probability: float) -> None:

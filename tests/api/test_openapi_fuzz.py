@@ -56,8 +56,10 @@ def test_schemathesis_finds_no_5xx_and_no_schema_violation(
                 "40",
                 "--seed",
                 "20261122",
+                # One worker: CPython 3.11 can fail with "AST constructor recursion depth
+                # mismatch" when schemathesis compiles in several threads at once.
                 "--workers",
-                "2",
+                "1",
                 # Revoking its own key would leave the rest of the run at 401 (the
                 # revocation itself is tested in test_auth).
                 "--exclude-operation-id",

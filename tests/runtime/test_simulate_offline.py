@@ -45,6 +45,9 @@ async def _stored_assistant(url: str) -> int:
                         "max_tokens": 32,
                         "temperature": 0,
                     },
+                    # Whisper on a loaded 2-core machine can take over a second for a
+                    # final; wait for it rather than commit the interim text.
+                    stt_settings={"utterance_end_ms": 6000},
                 )
             )
             await session.commit()

@@ -34,13 +34,23 @@ RICH = {
     "maintain_context": True,
     "end_call_trigger_phrase": "goodbye",
     "end_call_url": "https://example.com/ended",
-    "tool_ids": [7, 9],
 }
+
+
+async def _tool_ids(client: httpx.AsyncClient, tenant: Tenant) -> list[int]:
+    ids = []
+    for name in ("lookup", "book"):
+        tool = {"function": {"name": name}, "server": {"url": "https://tools.example.com"}}
+        response = await client.post("/api/v1/tools", json=tool, headers=tenant.headers)
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["id"])
+    return ids
 
 
 @pytest.fixture
 async def assistant(client: httpx.AsyncClient, tenant: Tenant) -> dict:
-    response = await client.post("/api/v1/assistants", json=RICH, headers=tenant.headers)
+    payload = RICH | {"tool_ids": await _tool_ids(client, tenant)}
+    response = await client.post("/api/v1/assistants", json=payload, headers=tenant.headers)
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -81,7 +91,7 @@ async def test_envelope_shape(client: httpx.AsyncClient, tenant: Tenant, assista
     assert data["silence_timeout"] == 12
     assert data["inactivity_message"] == assistant["idle_message"]
     assert data["filler_words"] == "um, let me see"
-    assert data["selected_tools"] == ["7", "9"]
+    assert data["selected_tools"] == [str(tool_id) for tool_id in assistant["tool_ids"]]
     assert listed.json() == {"success": True, "data": [data]}
 
 
@@ -105,7 +115,7 @@ async def test_details_shape_and_inactive_is_404(
     }
     assert data["assistant_end_call_trigger_phrase"] == "goodbye"
     assert data["assistant_end_call_url"] == "https://example.com/ended"
-    assert data["tool_ids"] == ["7", "9"]
+    assert data["tool_ids"] == [str(tool_id) for tool_id in assistant["tool_ids"]]
 
     await client.patch(
         f"/api/v1/assistants/{assistant['id']}", json={"is_active": False}, headers=tenant.headers

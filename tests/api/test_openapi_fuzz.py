@@ -41,6 +41,11 @@ def test_schemathesis_finds_no_5xx_and_no_schema_violation(
             json={"name": "seed", "external_id": "x1"},
             headers={"Authorization": f"Bearer {server.bootstrap_api_key}"},
         )
+        httpx.post(
+            f"{server.url}/api/v1/tools",
+            json={"function": {"name": "seed"}, "server": {"url": "https://example.com/t"}},
+            headers={"Authorization": f"Bearer {server.bootstrap_api_key}"},
+        )
         result = subprocess.run(
             [
                 ST,

@@ -12,7 +12,7 @@ from callwright.api.deps import AppState
 from callwright.api.errors import install_error_handlers
 from callwright.api.middleware import BodySizeLimitMiddleware, IpRateLimitMiddleware
 from callwright.api.ratelimit import create_rate_limiter
-from callwright.api.routes import api_keys, assistants, auth, compat, health
+from callwright.api.routes import api_keys, assistants, auth, compat, health, tools
 from callwright.security.crypto import SecretBox
 from callwright.settings import Settings
 from callwright.store.database import create_engine, create_session_factory
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth.router,
         api_keys.router,
         assistants.router,
+        tools.router,
         compat.router,
     ):
         app.include_router(router)

@@ -14,6 +14,7 @@ from callwright.api.ratelimit import RateLimiter
 from callwright.domain.accounts.service import AccountsService
 from callwright.domain.assistants.service import AssistantService
 from callwright.domain.principal import Principal
+from callwright.domain.tools.service import ToolService
 from callwright.errors import CsrfFailed, RateLimited, Unauthorized
 from callwright.security.crypto import SecretBox
 from callwright.security.tokens import digests_equal
@@ -31,6 +32,7 @@ __all__ = [
     "CurrentPrincipal",
     "DbSession",
     "StateDep",
+    "ToolsDep",
 ]
 
 AUTH_COOKIE = "auth-token"  # seed 001
@@ -150,5 +152,10 @@ def get_assistants(
     return AssistantService(session, principal, state.secret_box)
 
 
+def get_tools(session: DbSession, principal: CurrentPrincipal, state: StateDep) -> ToolService:
+    return ToolService(session, principal, state.secret_box)
+
+
 AccountsDep = Annotated[AccountsService, Depends(get_accounts)]
 AssistantsDep = Annotated[AssistantService, Depends(get_assistants)]
+ToolsDep = Annotated[ToolService, Depends(get_tools)]

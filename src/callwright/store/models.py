@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from callwright.store.base import Base, BigIntPK, JsonDocument, UtcDateTime, utcnow
 
-__all__ = ["ApiKey", "Assistant", "AuthSession", "Organization", "User"]
+__all__ = ["ApiKey", "Assistant", "AuthSession", "Organization", "Tool", "User"]
 
 
 class Organization(Base):
@@ -96,6 +96,36 @@ class Assistant(Base):
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Tool(Base):
+    """A stored custom function tool (Vapi's function-tool object) that assistants
+    reference by id (``tool_ids``). ``name`` is the function name, unique among an
+    organization's live tools; ``config`` is the whole tool, secrets encrypted."""
+
+    __tablename__ = "tools"
+    __table_args__ = (
+        Index("ix_tools_org_created", "organization_id", "created_at"),
+        Index(
+            "uq_tools_org_name",
+            "organization_id",
+            "name",
+            unique=True,
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(64))
     config: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -231,8 +231,8 @@ class AssistantFields(Strict):
     mode: AssistantMode = "pipeline"
     end_call_trigger_phrase: Annotated[str, Field(min_length=1, max_length=500)] | None = None
     end_call_url: HttpUrlString | None = None
-    tool_ids: Annotated[list[Annotated[int, Field(ge=1)]], Field(max_length=100)] = Field(
-        default_factory=list
+    tool_ids: Annotated[list[Annotated[int, Field(ge=1, le=2**63 - 1)]], Field(max_length=100)] = (
+        Field(default_factory=list)
     )
 
 

@@ -1,0 +1,1 @@
+"""The Tool resource: stored custom function tools that assistants reference by id."""

@@ -1,0 +1,165 @@
+"""Rules of the Tool resource: validation, unique function names per organization,
+merging, secrets, soft delete; and ``tools_for_call``, an assistant's tools at call time.
+
+The stored row keeps the function name in a column and the whole tool (Vapi's
+function-tool object) in one JSON document whose secrets are encrypted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callwright.domain.assistants.service import StoredAssistant, merge_settings
+from callwright.domain.principal import Principal
+from callwright.domain.secrets import (
+    decrypt_secrets,
+    encrypt_secrets,
+    mask_secrets,
+    restore_masked_secrets,
+)
+from callwright.domain.validation import field_path, summary
+from callwright.engine.tools import CustomTool, parse_custom_tools
+from callwright.errors import Conflict, NotFound, ValidationFailed
+from callwright.security.crypto import SecretBox
+from callwright.store.base import utcnow
+from callwright.store.models import Tool
+
+from .repository import ToolRepository, live_tools_of_organization
+
+__all__ = ["StoredTool", "ToolService", "parse_tool", "tools_for_call"]
+
+# Where parse_custom_tools puts an entry's errors: tools_settings.custom_tools[i].
+_CUSTOM_TOOLS_LOCATION_PARTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTool:
+    row: Tool
+    tool: CustomTool  # decrypted: never render this directly
+
+    def public(self) -> dict[str, Any]:
+        """The Vapi function-tool object, secrets masked, with identity and timestamps."""
+        body = mask_secrets(self.tool.model_dump(mode="json", by_alias=True))
+        body.update(
+            id=self.row.id,
+            organization_id=self.row.organization_id,
+            user_id=self.row.user_id,
+            created_at=self.row.created_at,
+            updated_at=self.row.updated_at,
+        )
+        return body
+
+
+def parse_tool(document: Any) -> CustomTool:
+    """Validate one tool with the engine's rules; errors name the body's fields
+    (``function.name``), not the assistant's (``tools_settings.custom_tools[0]...``)."""
+    try:
+        (tool,) = parse_custom_tools([document])
+    except ValidationFailed as exc:
+        details = []
+        for detail in exc.details:
+            location = ["body", *detail["loc"][_CUSTOM_TOOLS_LOCATION_PARTS:]]
+            details.append({**detail, "field": field_path(location), "loc": location})
+        raise ValidationFailed(summary(details), details=details) from exc
+    return tool
+
+
+class ToolService:
+    def __init__(self, session: AsyncSession, principal: Principal, box: SecretBox) -> None:
+        self._principal = principal
+        self._box = box
+        self._tools = ToolRepository(session, principal)
+
+    # -- reading ---------------------------------------------------------------------
+
+    def _load(self, row: Tool) -> StoredTool:
+        return StoredTool(row, CustomTool.model_validate(decrypt_secrets(row.config, self._box)))
+
+    async def _find(self, tool_id: int, *, for_update: bool = False) -> Tool:
+        row = await self._tools.get(tool_id, for_update=for_update)
+        if row is None:
+            raise NotFound(f"tool {tool_id} not found")
+        return row
+
+    async def get(self, tool_id: int) -> StoredTool:
+        return self._load(await self._find(tool_id))
+
+    async def list(self, *, skip: int, limit: int) -> list[StoredTool]:
+        return [self._load(row) for row in await self._tools.list(skip=skip, limit=limit)]
+
+    # -- writing ---------------------------------------------------------------------
+
+    async def _check_name(self, tool: CustomTool, excluding: int | None) -> None:
+        if await self._tools.name_in_use(tool.name, excluding=excluding):
+            raise Conflict(f"a tool named {tool.name!r} already exists")
+
+    def _write(self, row: Tool, tool: CustomTool) -> None:
+        row.name = tool.name
+        row.config = encrypt_secrets(tool.model_dump(mode="json", by_alias=True), self._box)
+        row.updated_at = utcnow()
+
+    async def _store(self, row: Tool, tool: CustomTool, *, new: bool) -> StoredTool:
+        self._write(row, tool)
+        # Two concurrent writes of one name both pass _check_name; the index decides.
+        try:
+            if new:
+                await self._tools.add(row)
+            else:
+                await self._tools.flush()
+        except IntegrityError as exc:
+            raise Conflict(f"a tool named {tool.name!r} already exists") from exc
+        return self._load(row)
+
+    async def create(self, document: dict[str, Any]) -> StoredTool:
+        # Nothing is stored yet, so a masked value here can only be a mistake.
+        tool = parse_tool(restore_masked_secrets(document, {}))
+        await self._check_name(tool, excluding=None)
+        row = Tool(
+            organization_id=self._principal.organization_id,
+            user_id=self._principal.user_id,
+            created_at=utcnow(),
+        )
+        return await self._store(row, tool, new=True)
+
+    async def update(self, tool_id: int, patch: dict[str, Any]) -> StoredTool:
+        """PATCH: ``function`` and ``server`` merge; lists and free-form maps are
+        replaced. A masked secret sent back keeps the stored secret."""
+        row = await self._find(tool_id, for_update=True)
+        stored = self._load(row).tool.model_dump(mode="json", by_alias=True)
+        merged = merge_settings(CustomTool, stored, restore_masked_secrets(patch, stored))
+        tool = parse_tool(merged)
+        await self._check_name(tool, excluding=row.id)
+        return await self._store(row, tool, new=False)
+
+    async def delete(self, tool_id: int) -> None:
+        """Soft delete; assistants that reference it simply stop getting it at call time."""
+        row = await self._find(tool_id, for_update=True)
+        row.deleted_at = utcnow()
+        await self._tools.flush()
+
+
+async def tools_for_call(
+    session: AsyncSession, box: SecretBox, assistant: StoredAssistant
+) -> list[CustomTool]:
+    """The assistant's inline ``custom_tools`` followed by its live ``tool_ids`` tools
+    (in ``tool_ids`` order), decrypted; on a name clash the inline tool wins. Deleted or
+    unknown ids are skipped: a tool deleted after the assistant was saved."""
+    tools = parse_custom_tools(assistant.settings.tools_settings.custom_tools)
+    names = {tool.name for tool in tools}
+    rows = await live_tools_of_organization(
+        session, assistant.row.organization_id, assistant.settings.tool_ids
+    )
+    by_id = {row.id: row for row in rows}
+    for tool_id in assistant.settings.tool_ids:
+        row = by_id.get(tool_id)
+        if row is None:
+            continue
+        tool = CustomTool.model_validate(decrypt_secrets(row.config, box))
+        if tool.name not in names:
+            names.add(tool.name)
+            tools.append(tool)
+    return tools

@@ -42,6 +42,7 @@ __all__ = [
     "ToolHooks",
     "ToolRunner",
     "build_request",
+    "builtin_tool_specs",
     "llm_reply",
     "runner_for",
 ]
@@ -263,3 +264,35 @@ def runner_for(executor: ToolExecutor) -> ToolRunner:
         return [(result.tool_call_id, result.result) for result in await executor.execute(calls)]
 
     return run
+
+
+def builtin_tool_specs(config: CallConfig) -> tuple[ToolSpec, ...]:
+    """The end_call and transfer_call tools, when enabled, with their scenarios."""
+    specs: list[ToolSpec] = []
+    end_call = config.end_call_tool
+    if end_call.enabled:
+        when = "; ".join(end_call.scenarios) or "the conversation is over"
+        specs.append(
+            ToolSpec(
+                "end_call",
+                f"End the call. Use it when: {when}.",
+                {"type": "object", "properties": {}},
+            )
+        )
+    transfer = config.transfer_tool
+    if transfer.enabled:
+        when = "; ".join(transfer.scenarios) or "the caller asks for a person"
+        specs.append(
+            ToolSpec(
+                "transfer_call",
+                f"Transfer the call to a person. Use it when: {when}.",
+                {
+                    "type": "object",
+                    "properties": {
+                        "destination": {"type": "string", "enum": list(transfer.numbers)}
+                    },
+                    "required": ["destination"],
+                },
+            )
+        )
+    return tuple(specs)

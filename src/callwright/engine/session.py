@@ -39,7 +39,7 @@ from callwright.engine.events import (
     UserMessage,
 )
 from callwright.engine.playback import Playback
-from callwright.engine.replies import ToolHooks, ToolRunner, llm_reply
+from callwright.engine.replies import ToolHooks, ToolRunner, builtin_tool_specs, llm_reply
 from callwright.engine.turns import BargeInPolicy, SpeechDetector
 from callwright.providers.errors import ProviderError
 from callwright.providers.protocols import (
@@ -596,35 +596,3 @@ def _first_leaf(group: BaseExceptionGroup[Exception]) -> BaseException:
     while isinstance(error, BaseExceptionGroup):
         error = error.exceptions[0]
     return error
-
-
-def builtin_tool_specs(config: CallConfig) -> tuple[ToolSpec, ...]:
-    """The end_call and transfer_call tools, when enabled, with their scenarios."""
-    specs: list[ToolSpec] = []
-    end_call = config.end_call_tool
-    if end_call.enabled:
-        when = "; ".join(end_call.scenarios) or "the conversation is over"
-        specs.append(
-            ToolSpec(
-                "end_call",
-                f"End the call. Use it when: {when}.",
-                {"type": "object", "properties": {}},
-            )
-        )
-    transfer = config.transfer_tool
-    if transfer.enabled:
-        when = "; ".join(transfer.scenarios) or "the caller asks for a person"
-        specs.append(
-            ToolSpec(
-                "transfer_call",
-                f"Transfer the call to a person. Use it when: {when}.",
-                {
-                    "type": "object",
-                    "properties": {
-                        "destination": {"type": "string", "enum": list(transfer.numbers)}
-                    },
-                    "required": ["destination"],
-                },
-            )
-        )
-    return tuple(specs)

@@ -36,7 +36,7 @@ class ProviderError(Exception):
 
 
 class ProviderTimeout(ProviderError):
-    pass
+    """Connect, first byte or the whole response took longer than allowed."""
 
 
 class ProviderAuthError(ProviderError):
@@ -50,7 +50,7 @@ class ProviderRateLimited(ProviderError):
 
 
 class ProviderUnavailable(ProviderError):
-    pass
+    """5xx, connection refused, or the connection dropped mid-stream."""
 
 
 class ProviderRequestError(ProviderError):

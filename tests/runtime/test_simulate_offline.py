@@ -48,6 +48,17 @@ async def _stored_assistant(url: str) -> int:
                     # Whisper on a loaded 2-core machine can take over a second for a
                     # final; wait for it rather than commit the interim text.
                     stt_settings={"utterance_end_ms": 6000},
+                    # Offered to the model as a signed webhook tool (SmolLM2's chat
+                    # format cannot call tools, so this only exercises the wiring).
+                    tools_settings={
+                        "custom_tools": [
+                            {
+                                "type": "function",
+                                "function": {"name": "opening_hours", "description": "Hours."},
+                                "server": {"url": "https://tools.example.com/hours"},
+                            }
+                        ]
+                    },
                 )
             )
             await session.commit()

@@ -37,7 +37,9 @@ from callwright.engine.events import (
     TurnTiming,
     UserMessage,
 )
+from callwright.engine.replies import runner_for
 from callwright.engine.session import CallSession
+from callwright.engine.tools import CustomTool, ToolExecutor
 from callwright.errors import ValidationFailed
 from callwright.providers.protocols import TTS, TTSOptions
 from callwright.runtime.hooks import end_call_url_hook
@@ -174,8 +176,11 @@ async def simulate(
     offline: OfflineProviders,
     *,
     assistant_id: int | None = None,
+    tools: Sequence[CustomTool] = (),
+    signing_secret: str | None = None,
 ) -> SimulationResult:
-    """Run one simulated call in real time; returns its transcript, end and timings."""
+    """Run one simulated call in real time; returns its transcript, end and timings.
+    ``tools`` (inline and stored custom tools) run as signed webhooks."""
     clock = MonotonicClock()
     transport = LoopbackTransport(clock, sample_rate=_ENGINE_RATE)
     providers, choices = build_providers(settings, offline)
@@ -194,14 +199,35 @@ async def simulate(
         caller.observe(event)
 
     on_end = end_call_url_hook(
-        config.end_call_url, {"assistantId": assistant_id, "type": "simulated"}
+        config.end_call_url,
+        {"assistantId": assistant_id, "type": "simulated"},
+        signing_secret=signing_secret,
     )
-    session = CallSession(config, providers, transport, clock, sink, on_end=on_end)
-    async with asyncio.TaskGroup() as group:
-        call = group.create_task(session.run())
-        play = group.create_task(caller.play(script.steps))
-        await asyncio.wait({call})
-        play.cancel()
+    call_info = {"id": "simulated", "type": "simulated", "assistantId": assistant_id}
+    executor = (
+        ToolExecutor(tools, signing_secret=signing_secret or "unsigned", call=call_info)
+        if tools
+        else None
+    )
+    session = CallSession(
+        config,
+        providers,
+        transport,
+        clock,
+        sink,
+        on_end=on_end,
+        custom_tools=executor.specs() if executor else (),
+        run_custom_tools=runner_for(executor) if executor else None,
+    )
+    try:
+        async with asyncio.TaskGroup() as group:
+            call = group.create_task(session.run())
+            play = group.create_task(caller.play(script.steps))
+            await asyncio.wait({call})
+            play.cancel()
+    finally:
+        if executor is not None:
+            await executor.aclose()
     return _result(events, choices)
 
 

@@ -121,6 +121,7 @@ class CallSession:
         self._ended = asyncio.Event()
         self._group: asyncio.TaskGroup | None = None
         self._stt_stream: STTStream | None = None
+        self._discard_utterance: Callable[[], None] | None = None
 
         vad = providers.vad
         self._vad_frame_s = vad.frame_samples / vad.sample_rate
@@ -133,6 +134,7 @@ class CallSession:
         # The caller's turn in progress.
         self._turn_text: list[str] = []
         self._interim = ""
+        self._interim_words = 0
         self._finalise_requested = False
         self._finalise_requested_at = 0.0
         self._pending_stt_final_at: float | None = None
@@ -183,6 +185,10 @@ class CallSession:
 
     async def _converse(self) -> None:
         self._stt_stream = await self._providers.stt.open_stream(self.config.stt)
+        # A transcriber that re-reads its whole utterance (whisper) is told, per silent
+        # frame, to forget the silence between turns; streaming vendors have no such
+        # method. Looked up once, not per frame.
+        self._discard_utterance = getattr(self._stt_stream, "discard_utterance", None)
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
@@ -195,7 +201,7 @@ class CallSession:
                 await self._ended.wait()
                 raise _CallOver
         except* _CallOver:
-            pass
+            self._group = None  # the call is over: nothing may be spawned any more
         finally:
             await self._stt_stream.aclose()
 
@@ -255,7 +261,7 @@ class CallSession:
         if self._detector.speaking:
             self._touch(now)
             self._consider_barge_in(
-                now, speaking_s=self._speech_duration(now), words=len(self._interim.split())
+                now, speaking_s=self._speech_duration(now), words=self._interim_words
             )
             return
         if not self._speech_since_commit:
@@ -263,11 +269,8 @@ class CallSession:
         self._consider_end_of_turn(now)
 
     def _discard_silence(self) -> None:
-        # A transcriber that re-reads its whole utterance (whisper) is told to forget
-        # the silence between turns; streaming vendors have no such method.
-        discard = getattr(self._stt_stream, "discard_utterance", None)
-        if discard is not None:
-            discard()
+        if self._discard_utterance is not None:
+            self._discard_utterance()
 
     def _consider_end_of_turn(self, now: float) -> None:
         if not self._speech_since_commit:
@@ -298,6 +301,7 @@ class CallSession:
                 continue
             if not transcript.is_final:
                 self._interim = transcript.text
+                self._interim_words = len(transcript.text.split())
                 self._emit(TranscriptPartial(transcript.text, now))
                 if self._detector.speaking:
                     self._consider_barge_in(
@@ -309,17 +313,17 @@ class CallSession:
             self._emit(TranscriptFinal(transcript.text, now))
             if self._reply is not None and not self._reply.done():
                 # Caller speech that did not interrupt (a backchannel): not a turn.
-                self._interim = ""
+                self._interim, self._interim_words = "", 0
                 self._speech_since_commit = False
                 continue
             self._turn_text.append(transcript.text.strip())
-            self._interim = ""
+            self._interim, self._interim_words = "", 0
             self._pending_stt_final_at = now
             self._consider_end_of_turn(now)
 
     def _commit_turn(self, now: float) -> None:
         text = " ".join(self._turn_text) or self._interim
-        self._turn_text, self._interim = [], ""
+        self._turn_text, self._interim, self._interim_words = [], "", 0
         self._speech_since_commit = False
         self._finalise_requested = False
         self._pending_stt_final_at = None

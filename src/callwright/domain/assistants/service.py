@@ -18,12 +18,12 @@ from callwright.domain.principal import Principal
 from callwright.domain.secrets import (
     decrypt_secrets,
     encrypt_secrets,
-    mask_secrets,
     restore_masked_secrets,
 )
 from callwright.domain.tools.repository import ToolRepository
 from callwright.domain.types import is_external_id
 from callwright.domain.validation import summary, validate_as
+from callwright.domain.views import public_view
 from callwright.engine.tools import parse_custom_tools
 from callwright.errors import Conflict, MalformedId, NotFound, ValidationFailed
 from callwright.security.crypto import SecretBox
@@ -52,15 +52,7 @@ class StoredAssistant:
 
     def public(self) -> dict[str, Any]:
         """The canonical resource (seed 000 shape), secrets masked."""
-        body = mask_secrets(self.settings.model_dump(mode="json"))
-        body.update(
-            id=self.row.id,
-            organization_id=self.row.organization_id,
-            user_id=self.row.user_id,
-            created_at=self.row.created_at,
-            updated_at=self.row.updated_at,
-        )
-        return body
+        return public_view(self.settings.model_dump(mode="json"), self.row)
 
 
 def parse_assistant_identifier(raw: str) -> int | str:

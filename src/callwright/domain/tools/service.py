@@ -18,10 +18,10 @@ from callwright.domain.principal import Principal
 from callwright.domain.secrets import (
     decrypt_secrets,
     encrypt_secrets,
-    mask_secrets,
     restore_masked_secrets,
 )
 from callwright.domain.validation import field_path, summary
+from callwright.domain.views import public_view
 from callwright.engine.tools import CustomTool, parse_custom_tools
 from callwright.errors import Conflict, NotFound, ValidationFailed
 from callwright.security.crypto import SecretBox
@@ -43,15 +43,7 @@ class StoredTool:
 
     def public(self) -> dict[str, Any]:
         """The Vapi function-tool object, secrets masked, with identity and timestamps."""
-        body = mask_secrets(self.tool.model_dump(mode="json", by_alias=True))
-        body.update(
-            id=self.row.id,
-            organization_id=self.row.organization_id,
-            user_id=self.row.user_id,
-            created_at=self.row.created_at,
-            updated_at=self.row.updated_at,
-        )
-        return body
+        return public_view(self.tool.model_dump(mode="json", by_alias=True), self.row)
 
 
 def parse_tool(document: Any) -> CustomTool:

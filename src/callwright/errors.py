@@ -12,7 +12,8 @@
     ├── Conflict (409, conflict)
     ├── PayloadTooLarge (413, payload_too_large)
     ├── ValidationFailed (422, validation_failed)
-    └── RateLimited (429, rate_limited)
+    ├── RateLimited (429, rate_limited)
+    └── ServiceBusy (503, busy)
 
 Every error renders as ``{"error": "<message>", "code": "<code>", "details": [...]}``.
 Foreign exceptions are translated at the boundary (``raise ... from exc``).
@@ -32,6 +33,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "RateLimited",
+    "ServiceBusy",
     "Unauthorized",
     "ValidationFailed",
 ]
@@ -102,3 +104,10 @@ class RateLimited(CallwrightError):
     def __init__(self, message: str, *, retry_after_seconds: int) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+
+
+class ServiceBusy(CallwrightError):
+    """The server holds as many calls as it may; new ones are refused, not degraded."""
+
+    status_code = 503
+    code = "busy"

@@ -61,8 +61,41 @@ class Settings(BaseSettings):
     max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
 
     session_ttl_hours: int = Field(default=24 * 7, ge=1)
+
+    # Webhooks (the durable outbox, decision 008). A failed delivery is retried after
+    # base·2^(n−1) seconds (upper half random), at most max_delay apart, and given up
+    # ("failed") after max_attempts; the defaults cover a receiver down for ~10 hours.
+    webhook_delivery_enabled: bool = True
+    webhook_retry_base_delay_seconds: float = Field(default=10.0, gt=0)
+    webhook_retry_max_delay_seconds: float = Field(default=3600.0, gt=0)
+    webhook_max_attempts: int = Field(default=20, ge=1, le=1000)
+    # How often a server looks for due events written by other processes or retries;
+    # events enqueued in this process are picked up at once.
+    webhook_poll_interval_seconds: float = Field(default=2.0, gt=0)
+    webhook_delivery_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    webhook_max_concurrent_deliveries: int = Field(default=4, ge=1, le=64)
     # Serve migrates the database itself when true; the embedded SQLite default does.
     auto_migrate: bool | None = None
+
+    # Calls. ``public_url`` is how carriers and browsers reach this server (TwiML stream
+    # URLs and Twilio's request signatures are built from it); unset, each request's own
+    # scheme and host are used, which is right unless a proxy rewrites the Host header.
+    public_url: str | None = None
+    # Calls this process holds at once; beyond it new calls are refused (busy / 503)
+    # rather than degrading the calls already up.
+    max_concurrent_calls: int = Field(default=50, ge=1)
+    twilio_api_base_url: str = "https://api.twilio.com"
+    # How long a carrier or browser has to open a call's media stream after it is issued.
+    stream_token_ttl_s: int = Field(default=300, ge=5)
+    # Offline models: load them at start-up rather than on the first call.
+    warm_up_models: bool = False
+    # Recordings: a local folder (data_dir/recordings) unless an S3 bucket is set.
+    recordings_s3_bucket: str | None = None
+    recordings_s3_prefix: str = "recordings"
+    recordings_s3_endpoint_url: str | None = None
+    recordings_s3_region: str | None = None
+    recordings_s3_access_key_id: str | None = None
+    recordings_s3_secret_access_key: str | None = None
 
     @field_validator("database_url")
     @classmethod

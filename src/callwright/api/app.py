@@ -2,23 +2,51 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright import __version__
 from callwright.api.deps import AppState
 from callwright.api.errors import install_error_handlers
 from callwright.api.middleware import BodySizeLimitMiddleware, IpRateLimitMiddleware
 from callwright.api.ratelimit import create_rate_limiter
-from callwright.api.routes import api_keys, assistants, auth, compat, health, tools
+from callwright.api.routes import (
+    api_keys,
+    assistants,
+    auth,
+    compat,
+    health,
+    organization,
+    phone_numbers,
+    playground,
+    telephony,
+    tools,
+    webhooks,
+)
+from callwright.api.routes import (
+    calls as calls_routes,
+)
+from callwright.domain.calls.repository import close_orphaned_calls
+from callwright.domain.signing import signing_secret_for
+from callwright.domain.webhooks.dispatcher import WebhookDispatcher
+from callwright.engine.events import EndReason
+from callwright.runtime.calls import CallRuntime, ProviderFactory
+from callwright.runtime.recordings import recording_store_for
+from callwright.runtime.registry import OfflineProviders, offline_provider_factory
+from callwright.runtime.webhooks import OutboxCallWebhooks
 from callwright.security.crypto import SecretBox
 from callwright.settings import Settings
 from callwright.store.database import create_engine, create_session_factory
 from callwright.store.migrate import check_at_head
 
 __all__ = ["create_app"]
+
+logger = logging.getLogger(__name__)
 
 _DESCRIPTION = """Voice AI assistants you host yourself.
 
@@ -28,9 +56,15 @@ Authenticate with `Authorization: Bearer <api key>`, `x-api-key: <api key>`, or 
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, provider_factory: ProviderFactory | None = None
+) -> FastAPI:
+    """The app. ``provider_factory`` replaces the offline models as the source of each
+    call's providers (tests and embedders); by default calls run on this process's
+    offline models, loaded on first use (or at start-up with ``warm_up_models``)."""
     settings = settings or Settings()
     rate_limiter = create_rate_limiter(settings.redis_url, settings.redis_namespace)
+    offline = OfflineProviders()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -38,15 +72,55 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             # Refuse to serve a schema this code does not know (DatabaseNotMigrated).
             await check_at_head(engine)
+            session_factory = create_session_factory(engine)
+            secret_box = SecretBox(settings.resolved_secret_key())
+            async with session_factory() as session:
+                orphans = await close_orphaned_calls(session)
+                await session.commit()
+            if orphans:
+                logger.warning("closed %d call(s) left open by a previous run", orphans)
+            recordings = recording_store_for(settings)
+
+            async def signing_secret(session: AsyncSession, organization_id: int) -> str:
+                return await signing_secret_for(session, settings, organization_id)
+
+            calls = CallRuntime(
+                settings=settings,
+                session_factory=session_factory,
+                secret_box=secret_box,
+                recordings=recordings,
+                providers=provider_factory or offline_provider_factory(offline),
+                signing_secret=signing_secret,
+                webhooks=OutboxCallWebhooks(settings),
+            )
             app.state.callwright = AppState(
                 settings=settings,
                 engine=engine,
-                session_factory=create_session_factory(engine),
-                secret_box=SecretBox(settings.resolved_secret_key()),
+                session_factory=session_factory,
+                secret_box=secret_box,
                 rate_limiter=rate_limiter,
+                calls=calls,
+                recordings=recordings,
             )
-            yield
+            # Background work lives as long as the app, and ends before the engine does.
+            async with asyncio.TaskGroup() as background:
+                dispatcher = None
+                if settings.webhook_delivery_enabled:
+                    dispatcher = background.create_task(
+                        WebhookDispatcher(session_factory, settings).run(),
+                        name="webhook-dispatcher",
+                    )
+                if settings.warm_up_models and provider_factory is None:
+                    background.create_task(offline.warm_up(), name="warm-up")
+                try:
+                    yield
+                finally:
+                    # Calls still up end with a reason and a complete record.
+                    await calls.end_all(EndReason.SERVER_SHUTDOWN)
+                    if dispatcher is not None:
+                        dispatcher.cancel()
         finally:
+            await offline.aclose()
             await rate_limiter.aclose()
             await engine.dispose()
 
@@ -63,7 +137,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api_keys.router,
         assistants.router,
         tools.router,
+        webhooks.router,
+        organization.router,
+        phone_numbers.router,
+        calls_routes.router,
+        telephony.router,
         compat.router,
+        playground.router,
     ):
         app.include_router(router)
     # Outermost first: the IP budget is checked before the body is read.

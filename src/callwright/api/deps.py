@@ -16,6 +16,8 @@ from callwright.domain.assistants.service import AssistantService
 from callwright.domain.principal import Principal
 from callwright.domain.tools.service import ToolService
 from callwright.errors import CsrfFailed, RateLimited, Unauthorized
+from callwright.runtime.calls import CallRuntime
+from callwright.runtime.recordings import RecordingStore
 from callwright.security.crypto import SecretBox
 from callwright.security.tokens import digests_equal
 from callwright.settings import Settings
@@ -33,6 +35,7 @@ __all__ = [
     "DbSession",
     "StateDep",
     "ToolsDep",
+    "public_base_url",
 ]
 
 AUTH_COOKIE = "auth-token"  # seed 001
@@ -50,6 +53,17 @@ class AppState:
     session_factory: async_sessionmaker[AsyncSession]
     secret_box: SecretBox
     rate_limiter: RateLimiter
+    calls: CallRuntime
+    recordings: RecordingStore
+
+
+def public_base_url(settings: Settings, request: Request) -> str:
+    """This server's public base URL: the configured one, else the request's own."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    url = request.url
+    scheme = {"ws": "http", "wss": "https"}.get(url.scheme, url.scheme)
+    return f"{scheme}://{url.netloc}"
 
 
 def get_state(request: Request) -> AppState:

@@ -118,11 +118,12 @@ async def _bootstrap_first_run(session: AsyncSession) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def simulate_command(assistant_id: int, script_path: Path, as_json: bool) -> None:
     """Run a simulated call against a stored assistant, with real speech, offline."""
+    from callwright.domain.signing import signing_secret_for
     from callwright.domain.tools.service import tools_for_call
     from callwright.engine.tools import CustomTool
     from callwright.runtime.registry import OfflineProviders
     from callwright.runtime.simulate import load_script, simulate
-    from callwright.security.crypto import SecretBox, organization_signing_secret
+    from callwright.security.crypto import SecretBox
 
     settings = _settings()
     try:
@@ -130,14 +131,15 @@ def simulate_command(assistant_id: int, script_path: Path, as_json: bool) -> Non
     except CallwrightError as exc:
         raise click.ClickException(f"{exc}: {exc.details}") from exc
 
-    async def load(session: AsyncSession) -> tuple[dict[str, Any], list[CustomTool], int]:
+    async def load(session: AsyncSession) -> tuple[dict[str, Any], list[CustomTool], str]:
         box = SecretBox(settings.resolved_secret_key())
         stored = await load_assistant_for_call(session, box, assistant_id)
         tools = await tools_for_call(session, box, stored)
-        return stored.settings.model_dump(mode="json"), tools, stored.row.organization_id
+        # The organization's current secret: rotated, or derived until first rotated.
+        secret = await signing_secret_for(session, settings, stored.row.organization_id)
+        return stored.settings.model_dump(mode="json"), tools, secret
 
-    document, tools, organization_id = _in_unit_of_work(settings, load)
-    signing_secret = organization_signing_secret(settings.resolved_secret_key(), organization_id)
+    document, tools, signing_secret = _in_unit_of_work(settings, load)
 
     async def run() -> dict[str, Any]:
         offline = OfflineProviders()

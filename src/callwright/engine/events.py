@@ -42,6 +42,12 @@ class EndReason(StrEnum):
     ASSISTANT_FORWARDED_CALL = "assistant-forwarded-call"
     PIPELINE_ERROR = "pipeline-error"
     TRANSPORT_DROPPED = "transport-dropped"
+    MANUALLY_CANCELED = "manually-canceled"
+    CUSTOMER_BUSY = "customer-busy"
+    CUSTOMER_DID_NOT_ANSWER = "customer-did-not-answer"
+    CARRIER_FAILED_TO_CONNECT = "twilio-failed-to-connect-call"
+    SERVER_SHUTDOWN = "server-shutdown"
+    SERVER_RESTARTED = "server-restarted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +147,8 @@ class TurnTiming:
     first_frame_out_at: float | None = None
     playback_confirmed_at: float | None = None
     llm_provider: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
     marks: list[str] = field(default_factory=list)
 
 

@@ -213,7 +213,8 @@ async def _rounds(
                 elif isinstance(event, ToolCall):
                     calls.append(event)
                 elif isinstance(event, Usage):
-                    continue
+                    timing.prompt_tokens += event.prompt_tokens
+                    timing.completion_tokens += event.completion_tokens
         rest = chunker.flush()
         if rest:
             timing.first_sentence_at = timing.first_sentence_at or clock.now()

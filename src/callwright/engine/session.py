@@ -500,6 +500,26 @@ class CallSession:
 
         self._finish_with(self.config.transfer_tool.message, then_transfer)
 
+    # -- live control (the API's end and say) -----------------------------------------
+
+    def say(self, text: str, *, end_after: bool = False) -> None:
+        """Speak ``text`` now, cutting off whatever the assistant was saying; with
+        ``end_after``, hang up once it has been played."""
+        if self._group is None or self._closing:
+            return
+        if end_after:
+            self._finish(EndReason.ASSISTANT_ENDED_CALL, text)
+        else:
+            self._start_reply(self._say([text]), TurnTiming(0))
+
+    def end(
+        self, reason: EndReason = EndReason.MANUALLY_CANCELED, detail: str | None = None
+    ) -> None:
+        """End the call now (no goodbye): the transport is hung up with ``reason``."""
+        if self._reply is not None and not self._reply.done():
+            self._reply.cancel()
+        self._set_ended(reason, detail)
+
     # -- ending -----------------------------------------------------------------------
 
     def _finish(self, reason: EndReason, goodbye: str | None) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,9 +29,22 @@ from callwright.engine.session import SessionProviders
 from callwright.providers.errors import ProviderUnavailable
 from callwright.providers.protocols import LLM, STT, TTS
 
-__all__ = ["OfflineProviders", "ProviderChoice", "build_providers"]
+__all__ = [
+    "OfflineProviders",
+    "ProviderChoice",
+    "ProviderFactory",
+    "build_providers",
+    "offline_provider_factory",
+]
 
 logger = logging.getLogger(__name__)
+
+
+ProviderFactory = Callable[
+    [Mapping[str, Any], int, int], Awaitable[tuple["SessionProviders", list["ProviderChoice"]]]
+]
+"""Providers for one call: (the assistant's decrypted settings, its organization id, the
+transport's sample rate) → the providers and what was chosen for each kind."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,3 +165,14 @@ def build_providers(
 def _choice(kind: str, requested: str, chosen: str) -> ProviderChoice:
     reason = "requested" if requested == chosen else "offline default (no cloud adapter yet)"
     return ProviderChoice(kind, requested, chosen, reason)
+
+
+def offline_provider_factory(offline: OfflineProviders) -> ProviderFactory:
+    """The call runtime's provider factory on this process's offline models."""
+
+    async def build(
+        settings: Mapping[str, Any], organization_id: int, sample_rate: int
+    ) -> tuple[SessionProviders, list[ProviderChoice]]:
+        return build_providers(settings, offline)
+
+    return build

@@ -6,12 +6,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text, text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callwright.store.base import Base, BigIntPK, JsonDocument, UtcDateTime, utcnow
 
-__all__ = ["ApiKey", "Assistant", "AuthSession", "Organization", "Tool", "User"]
+__all__ = [
+    "ApiKey",
+    "Assistant",
+    "AuthSession",
+    "Call",
+    "Organization",
+    "PhoneNumber",
+    "ProviderCredential",
+    "Tool",
+    "User",
+    "WebhookDelivery",
+    "WebhookEvent",
+]
 
 
 class Organization(Base):
@@ -19,6 +31,9 @@ class Organization(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # The secret that signs this organization's webhooks and tool calls, encrypted;
+    # None until first rotated (then it is derived from the server's secret key).
+    signing_secret: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
@@ -130,3 +145,164 @@ class Tool(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ProviderCredential(Base):
+    """An organization's credentials for one vendor (``openai``, ``deepgram``,
+    ``twilio``, ...): ``config`` holds the key and options, secrets encrypted. Calls use
+    an assistant's own key first, then this, then the server's environment."""
+
+    __tablename__ = "provider_credentials"
+    __table_args__ = (
+        Index(
+            "uq_provider_credentials_org_provider",
+            "organization_id",
+            "provider",
+            unique=True,
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(40))
+    config: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class PhoneNumber(Base):
+    """A carrier number that rings an assistant. ``provider_account`` (Twilio's
+    AccountSid) scopes uniqueness: one live row per number per carrier account."""
+
+    __tablename__ = "phone_numbers"
+    __table_args__ = (
+        Index("ix_phone_numbers_org_created", "organization_id", "created_at"),
+        Index(
+            "uq_phone_numbers_provider_account_number",
+            "provider",
+            "provider_account",
+            "number",
+            unique=True,
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    assistant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("assistants.id", ondelete="SET NULL"), index=True
+    )
+    provider: Mapped[str] = mapped_column(String(20))
+    provider_account: Mapped[str] = mapped_column(String(64))
+    number: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str | None] = mapped_column(String(200))
+    config: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Call(Base):
+    """One call and, once it ends, its whole record. Written at start, on status
+    changes and at the end, never per frame. ``stream_nonce`` makes the carrier's
+    media-stream token single-use: connecting clears it."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        Index("ix_calls_org_created", "organization_id", "created_at"),
+        Index("ix_calls_org_assistant", "organization_id", "assistant_id"),
+        Index("ix_calls_provider_call_id", "provider_call_id"),
+        Index("ix_calls_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    # Who placed it (API calls) or who owns the assistant (inbound): user-scoped keys
+    # see only their own calls.
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    assistant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("assistants.id", ondelete="SET NULL")
+    )
+    phone_number_id: Mapped[int | None] = mapped_column(
+        ForeignKey("phone_numbers.id", ondelete="SET NULL"), index=True
+    )
+    # "inboundPhoneCall" | "outboundPhoneCall" | "webCall" (Vapi's call types)
+    type: Mapped[str] = mapped_column(String(24))
+    # "queued" | "ringing" | "in-progress" | "forwarding" | "ended"
+    status: Mapped[str] = mapped_column(String(16))
+    from_number: Mapped[str | None] = mapped_column(String(32))
+    to_number: Mapped[str | None] = mapped_column(String(32))
+    provider_call_id: Mapped[str | None] = mapped_column(String(64))
+    stream_nonce: Mapped[str | None] = mapped_column(String(64))
+    variables: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    overrides: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    end_reason: Mapped[str | None] = mapped_column(String(64))
+    end_detail: Mapped[str | None] = mapped_column(Text)
+    # The record: [{role, text, at, interrupted, ...}], tool calls, per-turn timings,
+    # provider usage and which provider served each kind.
+    messages: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument)
+    tool_calls: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument)
+    turns: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument)
+    usage: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    providers: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument)
+    recording_key: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class WebhookEvent(Base):
+    """The durable outbox: one row per event to deliver, written in the same
+    transaction as the change it reports; a worker delivers it with back-off.
+    ``event_id`` is the id receivers de-duplicate on."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        Index("ix_webhook_events_due", "status", "next_attempt_at"),
+        Index("ix_webhook_events_org_created", "organization_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    call_id: Mapped[int | None] = mapped_column(
+        ForeignKey("calls.id", ondelete="SET NULL"), index=True
+    )
+    event_type: Mapped[str] = mapped_column(String(40))
+    url: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    # "pending" | "delivered" | "failed" (gave up after the last retry)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class WebhookDelivery(Base):
+    """One delivery attempt of a webhook event: the delivery log."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    webhook_event_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_events.id", ondelete="CASCADE"), index=True
+    )
+    attempt: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -1,0 +1,163 @@
+"""The Calls API: place phone calls, start browser calls (and their WebSocket), list
+and read call records and recordings, end a live call or speak into it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request, WebSocket
+from fastapi.responses import Response
+
+from callwright.api.deps import CurrentPrincipal, DbSession, StateDep, public_base_url
+from callwright.api.openapi import errors
+from callwright.api.routing import CallwrightRoute
+from callwright.domain.calls.repository import CallFilters, consume_stream_nonce
+from callwright.domain.calls.schemas import (
+    CallIn,
+    CallResponse,
+    SayIn,
+    WebCallIn,
+    WebCallResponse,
+)
+from callwright.domain.calls.service import CallService, call_view
+from callwright.domain.calls.tokens import read_stream_token
+from callwright.errors import NotFound
+from callwright.transports.browser import BrowserTransport
+
+__all__ = ["router"]
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/v1/calls", tags=["calls"], route_class=CallwrightRoute)
+
+CallIdPath = Annotated[int, Path(description="The call's id.", ge=1, le=2**63 - 1)]
+
+
+def get_calls(
+    request: Request, session: DbSession, principal: CurrentPrincipal, state: StateDep
+) -> CallService:
+    return CallService(
+        session,
+        principal,
+        state.secret_box,
+        state.settings,
+        state.calls,
+        public_base_url(state.settings, request),
+    )
+
+
+CallsDep = Annotated[CallService, Depends(get_calls)]
+
+
+def _view(call: object) -> CallResponse:
+    return CallResponse.model_validate(call_view(call))  # type: ignore[arg-type]
+
+
+@router.post(
+    "", operation_id="create_call", status_code=201, responses=errors(401, 404, 409, 422, 502, 503)
+)
+async def create_call(body: CallIn, calls: CallsDep) -> CallResponse:
+    """Place an outbound phone call: the assistant calls ``customer_number`` from the
+    organization's number ``phone_number_id`` (through its Twilio account). With a
+    ``voicemail_message``, answering-machine detection is on and a machine gets the
+    message."""
+    return _view(await calls.create_phone_call(body))
+
+
+@router.post(
+    "/web", operation_id="create_web_call", status_code=201, responses=errors(401, 409, 422, 503)
+)
+async def create_web_call(body: WebCallIn, calls: CallsDep) -> WebCallResponse:
+    """Start a browser call. Connect to ``ws_url`` within the token's lifetime; the
+    socket carries PCM16 mono 16 kHz audio both ways and JSON messages (README)."""
+    call, token, ws_url = await calls.create_web_call(body)
+    return WebCallResponse(call_id=call.id, token=token, ws_url=ws_url)
+
+
+@router.get("", operation_id="list_calls", responses=errors(401, 422))
+async def list_calls(
+    calls: CallsDep,
+    assistant_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    status: Annotated[
+        Literal["queued", "ringing", "in-progress", "forwarding", "ended"] | None, Query()
+    ] = None,
+    direction: Annotated[Literal["inbound", "outbound", "web"] | None, Query()] = None,
+    created_after: Annotated[datetime | None, Query()] = None,
+    created_before: Annotated[datetime | None, Query()] = None,
+    skip: Annotated[int, Query(ge=0, le=2**31)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[CallResponse]:
+    """List calls, newest first."""
+    filters = CallFilters(
+        assistant_id=assistant_id,
+        status=status,
+        direction=direction,
+        created_after=created_after,
+        created_before=created_before,
+    )
+    return [_view(call) for call in await calls.list(filters, skip=skip, limit=limit)]
+
+
+@router.get("/{call_id}", operation_id="get_call", responses=errors(401, 404, 422))
+async def get_call(call_id: CallIdPath, calls: CallsDep) -> CallResponse:
+    """A call and its record: transcript with timestamps and interruptions, tool
+    calls, per-turn timings, provider usage, end reason."""
+    return _view(await calls.get(call_id))
+
+
+@router.get(
+    "/{call_id}/recording",
+    operation_id="get_call_recording",
+    responses={200: {"content": {"audio/wav": {}}}, **errors(401, 404, 422)},
+    response_class=Response,
+)
+async def get_call_recording(call_id: CallIdPath, calls: CallsDep, state: StateDep) -> Response:
+    """The call's recording: a stereo WAV, caller left, assistant right."""
+    call = await calls.get(call_id)
+    data = await state.recordings.get(call.recording_key) if call.recording_key else None
+    if data is None:
+        raise NotFound(f"call {call_id} has no recording")
+    return Response(content=data, media_type="audio/wav")
+
+
+@router.post("/{call_id}/end", operation_id="end_call", responses=errors(401, 404, 422, 502))
+async def end_call(call_id: CallIdPath, calls: CallsDep) -> CallResponse:
+    """End a call now (a ringing phone call is cancelled)."""
+    return _view(await calls.end(call_id))
+
+
+@router.post("/{call_id}/say", operation_id="say_in_call", responses=errors(401, 404, 409, 422))
+async def say_in_call(call_id: CallIdPath, body: SayIn, calls: CallsDep) -> CallResponse:
+    """Make the assistant say ``message`` now, optionally hanging up afterwards."""
+    return _view(await calls.say(call_id, body.message, end_after=body.end_call_after_spoken))
+
+
+@router.websocket("/web/stream")
+async def web_call_stream(websocket: WebSocket, token: str = "") -> None:
+    """A browser call's audio and events (see ``callwright.transports.browser``)."""
+    state = websocket.app.state.callwright
+    try:
+        claim = read_stream_token(state.settings.resolved_secret_key(), token)
+    except ValueError:
+        await websocket.close(code=1008, reason="invalid or expired call token")
+        return
+    async with state.session_factory() as db:
+        accepted = await consume_stream_nonce(db, claim.call_id, claim.nonce)
+        await db.commit()
+    if not accepted:
+        await websocket.close(code=1008, reason="this call token has been used")
+        return
+    await websocket.accept()
+    transport = BrowserTransport(websocket)
+    await transport.send_json({"type": "call-started", "call_id": claim.call_id})
+    async with asyncio.TaskGroup() as group:
+        pump = group.create_task(transport.pump_transcripts())
+        try:
+            await state.calls.run_call(claim.call_id, transport, extra_sink=transport.on_event)
+        finally:
+            transport.stop_pump()
+            await asyncio.wait({pump}, timeout=2.0)
+            pump.cancel()

@@ -1,0 +1,57 @@
+"""The organization's signing secret: what verifies the signatures on its webhooks,
+tool calls and end-call requests (``X-Callwright-Signature``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+
+from callwright.api.deps import CurrentPrincipal, DbSession, StateDep
+from callwright.api.openapi import errors
+from callwright.api.routing import CallwrightRoute
+from callwright.domain.signing import SigningSecret, SigningSecretService
+from callwright.domain.webhooks.schemas import SigningSecretOut
+from callwright.engine.tools import SIGNATURE_HEADER, TIMESTAMP_HEADER
+
+__all__ = ["router"]
+
+router = APIRouter(
+    prefix="/api/v1/organization", tags=["organization"], route_class=CallwrightRoute
+)
+
+
+def get_signing(
+    session: DbSession, principal: CurrentPrincipal, state: StateDep
+) -> SigningSecretService:
+    return SigningSecretService(session, principal, state.settings)
+
+
+SigningDep = Annotated[SigningSecretService, Depends(get_signing)]
+
+
+def _view(secret: SigningSecret, response: Response) -> SigningSecretOut:
+    # A secret must not linger in caches between here and the user.
+    response.headers["Cache-Control"] = "no-store"
+    return SigningSecretOut(
+        signing_secret=secret.secret,
+        source=secret.source,
+        signature_header=SIGNATURE_HEADER,
+        timestamp_header=TIMESTAMP_HEADER,
+    )
+
+
+@router.get("/signing-secret", operation_id="get_signing_secret", responses=errors(401, 403))
+async def get_signing_secret(signing: SigningDep, response: Response) -> SigningSecretOut:
+    """The secret, whole: receivers need it to verify signatures. Organization-scoped
+    keys only (a user-scoped key gets 403)."""
+    return _view(await signing.get(), response)
+
+
+@router.post(
+    "/signing-secret/rotate", operation_id="rotate_signing_secret", responses=errors(401, 403)
+)
+async def rotate_signing_secret(signing: SigningDep, response: Response) -> SigningSecretOut:
+    """Replace the secret with a new random one; everything sent after this request is
+    signed with it (events already queued included). Organization-scoped keys only."""
+    return _view(await signing.rotate(), response)

@@ -1,0 +1,101 @@
+"""Calls API bodies: placing a phone call, starting a browser call, live control,
+and the call record."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "CallIn",
+    "CallResponse",
+    "SayIn",
+    "WebCallIn",
+    "WebCallResponse",
+]
+
+E164 = Annotated[
+    str,
+    Field(pattern=r"^\+[1-9][0-9]{1,14}$", description="A phone number in E.164 form."),
+]
+Variables = Annotated[
+    dict[str, Any],
+    Field(
+        default_factory=dict,
+        description="Values for {{placeholders}} in the welcome message and prompt.",
+    ),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CallIn(_Strict):
+    """An outbound phone call: the assistant calls ``customer_number`` from one of the
+    organization's numbers."""
+
+    assistant_id: Annotated[int, Field(ge=1, le=2**63 - 1)]
+    phone_number_id: Annotated[int, Field(ge=1, le=2**63 - 1)] = Field(
+        description="The organization's number to call from (its Twilio account places it)."
+    )
+    customer_number: E164
+    variables: Variables
+    assistant_overrides: Annotated[
+        dict[str, Any],
+        Field(
+            default_factory=dict,
+            description="Assistant settings for this call only, merged like a PATCH.",
+        ),
+    ]
+
+
+class WebCallIn(_Strict):
+    """A browser call: returns a one-time WebSocket URL for the page to connect to."""
+
+    assistant_id: Annotated[int, Field(ge=1, le=2**63 - 1)]
+    variables: Variables
+    assistant_overrides: Annotated[dict[str, Any], Field(default_factory=dict)]
+
+
+class WebCallResponse(BaseModel):
+    call_id: int
+    token: str
+    ws_url: str
+
+
+class SayIn(_Strict):
+    message: Annotated[str, Field(min_length=1, max_length=2000)]
+    end_call_after_spoken: bool = False
+
+
+class CallResponse(BaseModel):
+    """A call and its record."""
+
+    id: int
+    organization_id: int
+    assistant_id: int | None
+    phone_number_id: int | None
+    type: Literal["inboundPhoneCall", "outboundPhoneCall", "webCall"]
+    direction: Literal["inbound", "outbound", "web"]
+    status: str
+    from_number: str | None
+    to_number: str | None
+    customer_number: str | None
+    provider_call_id: str | None
+    variables: dict[str, Any]
+    started_at: datetime | None
+    ended_at: datetime | None
+    duration_seconds: float | None
+    end_reason: str | None
+    end_detail: str | None
+    messages: list[dict[str, Any]]
+    tool_calls: list[dict[str, Any]]
+    turns: list[dict[str, Any]]
+    usage: dict[str, Any]
+    providers: list[dict[str, Any]]
+    recording_url: str | None
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,259 @@
+"""Rules of calls: placing a phone call through the number's Twilio account, starting
+a browser call, ending and speaking into a live call, and rendering the record.
+
+Live control acts on the session when the call runs in this process; a phone call
+running elsewhere is ended through Twilio (its stream then closes wherever it is).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callwright.domain.assistants.schemas import AssistantIn
+from callwright.domain.assistants.service import AssistantService, merge_settings
+from callwright.domain.principal import Principal
+from callwright.domain.validation import validate_as
+from callwright.engine.events import EndReason
+from callwright.engine.session import CallSession
+from callwright.errors import Conflict, NotFound, ValidationFailed
+from callwright.security.crypto import SecretBox
+from callwright.settings import Settings
+from callwright.store.models import Call
+from callwright.telephony.accounts import twilio_account_for
+from callwright.telephony.twilio_rest import TwilioClient, connect_stream_twiml
+
+from .repository import CallFilters, CallRepository, new_call
+from .schemas import CallIn, WebCallIn
+from .tokens import issue_stream_token
+
+__all__ = ["CallService", "LiveCalls", "call_view", "stream_url"]
+
+_DIRECTIONS = {"inboundPhoneCall": "inbound", "outboundPhoneCall": "outbound", "webCall": "web"}
+
+
+class LiveCalls(Protocol):
+    """What the call runtime offers the API."""
+
+    def check_capacity(self) -> None: ...
+
+    def session_of(self, call_id: int) -> CallSession | None: ...
+
+    async def end_unstarted(self, call_id: int, reason: EndReason, detail: str | None) -> None: ...
+
+
+def stream_url(base: str, path: str) -> str:
+    """The public ws(s):// URL of one of this server's WebSocket paths."""
+    if base.startswith("https://"):
+        return "wss://" + base.removeprefix("https://") + path
+    return "ws://" + base.removeprefix("http://") + path
+
+
+def call_view(call: Call) -> dict[str, Any]:
+    outbound = call.type == "outboundPhoneCall"
+    return {
+        "id": call.id,
+        "organization_id": call.organization_id,
+        "assistant_id": call.assistant_id,
+        "phone_number_id": call.phone_number_id,
+        "type": call.type,
+        "direction": _DIRECTIONS.get(call.type, "web"),
+        "status": call.status,
+        "from_number": call.from_number,
+        "to_number": call.to_number,
+        "customer_number": call.to_number if outbound else call.from_number,
+        "provider_call_id": call.provider_call_id,
+        "variables": call.variables,
+        "started_at": call.started_at,
+        "ended_at": call.ended_at,
+        "duration_seconds": call.duration_seconds,
+        "end_reason": call.end_reason,
+        "end_detail": call.end_detail,
+        "messages": call.messages,
+        "tool_calls": call.tool_calls,
+        "turns": call.turns,
+        "usage": call.usage,
+        "providers": call.providers,
+        "recording_url": f"/api/v1/calls/{call.id}/recording" if call.recording_key else None,
+        "created_at": call.created_at,
+        "updated_at": call.updated_at,
+    }
+
+
+class CallService:
+    def __init__(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        box: SecretBox,
+        settings: Settings,
+        live: LiveCalls,
+        public_base: str,
+        *,
+        twilio_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._session = session
+        self._principal = principal
+        self._box = box
+        self._settings = settings
+        self._live = live
+        self._public_base = public_base
+        self._twilio_transport = twilio_transport
+        self._calls = CallRepository(session, principal)
+
+    async def get(self, call_id: int) -> Call:
+        call = await self._calls.get(call_id)
+        if call is None:
+            raise NotFound(f"call {call_id} not found")
+        return call
+
+    async def list(self, filters: CallFilters, *, skip: int, limit: int) -> list[Call]:
+        return list(await self._calls.list(filters, skip=skip, limit=limit))
+
+    async def _assistant_for_call(self, assistant_id: int, overrides: dict[str, Any]) -> None:
+        try:
+            stored = await AssistantService(self._session, self._principal, self._box).get(
+                str(assistant_id)
+            )
+        except NotFound as exc:
+            raise ValidationFailed(
+                f"assistant_id {assistant_id} is not an assistant of this organization"
+            ) from exc
+        if not stored.row.is_active:
+            raise Conflict(f"assistant {assistant_id} is not active")
+        if overrides:
+            merged = merge_settings(AssistantIn, stored.settings.model_dump(mode="json"), overrides)
+            validate_as(AssistantIn, merged)  # a bad override is a 422 now, not mid-call
+
+    def _issue(self, call: Call) -> str:
+        token, nonce = issue_stream_token(
+            self._settings.resolved_secret_key(), call.id, self._settings.stream_token_ttl_s
+        )
+        call.stream_nonce = nonce
+        return token
+
+    async def create_web_call(self, body: WebCallIn) -> tuple[Call, str, str]:
+        """A browser call: returns the call, its stream token and the WebSocket URL."""
+        await self._assistant_for_call(body.assistant_id, body.assistant_overrides)
+        self._live.check_capacity()
+        call = new_call(
+            organization_id=self._principal.organization_id,
+            user_id=self._principal.user_id,
+            assistant_id=body.assistant_id,
+            type="webCall",
+            status="queued",
+            variables=body.variables,
+            overrides=body.assistant_overrides,
+        )
+        self._session.add(call)
+        await self._session.flush()
+        token = self._issue(call)
+        await self._session.flush()
+        return call, token, stream_url(self._public_base, f"/api/v1/calls/web/stream?token={token}")
+
+    async def create_phone_call(self, body: CallIn) -> Call:
+        """Place an outbound call through the number's Twilio account."""
+        from callwright.domain.phone_numbers.service import PhoneNumberService, twilio_urls
+
+        await self._assistant_for_call(body.assistant_id, body.assistant_overrides)
+        number = await PhoneNumberService(
+            self._session, self._principal, self._box, self._settings, self._public_base
+        ).get(body.phone_number_id)
+        account = await twilio_account_for(
+            self._session,
+            self._box,
+            organization_id=self._principal.organization_id,
+            assistant_id=body.assistant_id,
+            account_sid=number.provider_account,
+        )
+        if account is None:
+            raise ValidationFailed(
+                f"no Twilio credentials for account {number.provider_account} of "
+                f"{number.number}: set the assistant's twilio_config or the organization's "
+                "twilio credential"
+            )
+        self._live.check_capacity()
+        call = new_call(
+            organization_id=self._principal.organization_id,
+            user_id=self._principal.user_id,
+            assistant_id=body.assistant_id,
+            type="outboundPhoneCall",
+            status="queued",
+            variables=body.variables,
+            overrides=body.assistant_overrides,
+            from_number=number.number,
+            to_number=body.customer_number,
+            phone_number_id=number.id,
+        )
+        self._session.add(call)
+        await self._session.flush()
+        token = self._issue(call)
+        _, status_url = twilio_urls(self._public_base)
+        base = self._public_base
+        settings = await AssistantService(self._session, self._principal, self._box).get(
+            str(body.assistant_id)
+        )
+        voicemail = body.assistant_overrides.get(
+            "voicemail_message", settings.settings.voicemail_message
+        )
+        async with TwilioClient(
+            account.account_sid,
+            account.auth_token,
+            base_url=self._settings.twilio_api_base_url,
+            transport=self._twilio_transport,
+        ) as client:
+            placed = await client.create_call(
+                to=body.customer_number,
+                from_=number.number,
+                twiml=connect_stream_twiml(
+                    stream_url(self._public_base, "/telephony/twilio/stream"), {"token": token}
+                ),
+                status_callback=status_url,
+                machine_detection=bool(voicemail),
+                amd_callback=f"{base}/telephony/twilio/amd",
+            )
+        call.provider_call_id = str(placed.get("sid") or "") or None
+        await self._session.flush()
+        return call
+
+    async def end(self, call_id: int) -> Call:
+        call = await self.get(call_id)
+        if call.status == "ended":
+            return call
+        session = self._live.session_of(call.id)
+        if session is not None:
+            session.end(EndReason.MANUALLY_CANCELED, "ended through the API")
+            return call
+        if call.provider_call_id and call.type != "webCall":
+            account = await twilio_account_for(
+                self._session,
+                self._box,
+                organization_id=call.organization_id,
+                assistant_id=call.assistant_id,
+            )
+            if account is not None:
+                async with TwilioClient(
+                    account.account_sid,
+                    account.auth_token,
+                    base_url=self._settings.twilio_api_base_url,
+                    transport=self._twilio_transport,
+                ) as client:
+                    # "canceled" stops a call still ringing; "completed" hangs up a live one.
+                    status = "canceled" if call.status in ("queued", "ringing") else "completed"
+                    await client.update_call(call.provider_call_id, status=status)
+        if call.status in ("queued", "ringing"):
+            await self._live.end_unstarted(
+                call.id, EndReason.MANUALLY_CANCELED, "ended through the API"
+            )
+            await self._session.refresh(call)
+        return call
+
+    async def say(self, call_id: int, message: str, *, end_after: bool) -> Call:
+        call = await self.get(call_id)
+        session = self._live.session_of(call.id)
+        if session is None:
+            raise Conflict(f"call {call_id} is not live on this server")
+        session.say(message, end_after=end_after)
+        return call

@@ -1,0 +1,1 @@
+"""Phone numbers: carrier numbers that ring an assistant."""

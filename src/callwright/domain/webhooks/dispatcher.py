@@ -1,0 +1,365 @@
+"""Delivering the webhook outbox: claim due events with a lease, POST them signed,
+log every attempt, retry with back-off, give up after the last attempt (decision 008).
+
+Each request::
+
+    POST <url>
+    Content-Type: application/json
+    X-Callwright-Event-Id: evt_<32 hex>      (the same on every retry: de-duplicate on it)
+    X-Callwright-Event-Type: end-of-call-report
+    X-Callwright-Attempt: 1
+    X-Callwright-Timestamp: <unix seconds, at this attempt>
+    X-Callwright-Signature: v1=<hex HMAC-SHA256(org secret, "<timestamp>.<raw body>")>
+
+A 2xx answer delivers the event; anything else (another status, a refused connection,
+no answer within the timeout) is a failed attempt. Delivery is at least once: an
+attempt whose outcome could not be recorded (crash, database down) is made again, so
+receivers de-duplicate on the event id. Events of one call to one URL go in order,
+one at a time; other events go concurrently, a few at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from callwright import __version__
+from callwright.domain.signing import signing_secret_for
+from callwright.engine.tools import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from callwright.security.crypto import SecretDecryptionError
+from callwright.settings import Settings
+from callwright.store.base import utcnow
+from callwright.store.models import WebhookDelivery, WebhookEvent
+
+from .outbox import DELIVERED, FAILED, PENDING, subscribe
+
+__all__ = [
+    "ATTEMPT_HEADER",
+    "EVENT_ID_HEADER",
+    "EVENT_TYPE_HEADER",
+    "WebhookDispatcher",
+    "retry_delay",
+]
+
+logger = logging.getLogger(__name__)
+
+EVENT_ID_HEADER = "X-Callwright-Event-Id"
+EVENT_TYPE_HEADER = "X-Callwright-Event-Type"
+ATTEMPT_HEADER = "X-Callwright-Attempt"
+# A lease outlives the longest attempt by this much, so that only a dead holder loses it.
+_LEASE_MARGIN_S = 30.0
+_RELEASE_TIMEOUT_S = 5.0
+_ERROR_BODY_BYTES = 300
+_MAX_RESTART_DELAY_S = 60.0
+
+
+def retry_delay(
+    attempts: int, *, base_s: float, max_s: float, rng: Callable[[], float] = random.random
+) -> float:
+    """Seconds before the next try after ``attempts`` failed ones: base·2^(attempts−1),
+    capped at ``max_s``, of which the upper half is random ("equal jitter"), so that
+    events failing together do not all come back at the same instant."""
+    ceiling = min(max_s, base_s * 2.0 ** min(max(attempts - 1, 0), 60))
+    return ceiling / 2 + rng() * ceiling / 2
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """An event this dispatcher holds the lease on, until ``lease``."""
+
+    id: int
+    event_id: str
+    organization_id: int
+    call_id: int | None
+    event_type: str
+    url: str
+    payload: dict[str, Any]
+    attempts: int
+    lease: datetime
+
+
+def _rowcount(result: Any) -> int:
+    return result.rowcount if isinstance(result, CursorResult) else 0
+
+
+class WebhookDispatcher:
+    """Delivers due outbox events until cancelled. Any number of dispatchers (server
+    processes) may share a database: a lease taken by compare-and-set keeps an event
+    with one of them at a time, and expires if its holder dies. Owns one HTTP client
+    and one TaskGroup of deliveries, both closed when ``run()`` ends."""
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self._sessions = session_factory
+        self._settings = settings
+        self._transport = transport
+        self._rng = rng
+        self._timeout_s = settings.webhook_delivery_timeout_seconds
+        self._lease = timedelta(seconds=self._timeout_s + _LEASE_MARGIN_S)
+        self._poll_s = settings.webhook_poll_interval_seconds
+        self._concurrency = settings.webhook_max_concurrent_deliveries
+
+    async def run(self) -> None:
+        """Deliver until cancelled. Database and network trouble is logged and retried
+        on the next poll; an unexpected error restarts the loop after a pause, as the
+        server must keep delivering whatever one event did."""
+        failures = 0
+        while True:
+            try:
+                await self._serve()
+            except Exception:
+                failures += 1
+                pause = min(_MAX_RESTART_DELAY_S, self._poll_s * 2**failures)
+                logger.exception("webhook dispatcher failed; restarting in %.1f s", pause)
+                await asyncio.sleep(pause)
+
+    async def _serve(self) -> None:
+        with subscribe() as wake:
+            async with (
+                httpx.AsyncClient(
+                    transport=self._transport,
+                    follow_redirects=False,
+                    headers={"User-Agent": f"callwright-webhooks/{__version__}"},
+                    timeout=self._timeout_s,
+                ) as client,
+                asyncio.TaskGroup() as deliveries,
+            ):
+                in_flight: set[int] = set()
+                while True:
+                    wake.clear()
+                    free = self._concurrency - len(in_flight)
+                    claims = await self._claim(free) if free > 0 else []
+                    for claim in claims:
+                        in_flight.add(claim.id)
+                        task = deliveries.create_task(self._deliver(client, claim))
+                        task.add_done_callback(
+                            functools.partial(_finished, in_flight, claim.id, wake)
+                        )
+                    if claims and len(claims) == free:
+                        continue  # every slot filled: more may be due once one frees
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self._poll_s):
+                            await wake.wait()
+
+    # -- claiming ----------------------------------------------------------------------
+
+    async def _claim(self, limit: int) -> list[_Claim]:
+        now = utcnow()
+        lease = now + self._lease
+        earlier = aliased(WebhookEvent)
+        # Events of one call to one URL go in order: not before an older one is done.
+        blocked = (
+            select(earlier.id)
+            .where(
+                earlier.call_id == WebhookEvent.call_id,
+                earlier.url == WebhookEvent.url,
+                earlier.status == PENDING,
+                earlier.id < WebhookEvent.id,
+            )
+            .exists()
+        )
+        lease_free = or_(WebhookEvent.locked_until.is_(None), WebhookEvent.locked_until < now)
+        due = (
+            select(
+                WebhookEvent.id,
+                WebhookEvent.event_id,
+                WebhookEvent.organization_id,
+                WebhookEvent.call_id,
+                WebhookEvent.event_type,
+                WebhookEvent.url,
+                WebhookEvent.payload,
+                WebhookEvent.attempts,
+            )
+            .where(
+                WebhookEvent.status == PENDING,
+                WebhookEvent.next_attempt_at <= now,
+                lease_free,
+                ~blocked,
+            )
+            .order_by(WebhookEvent.next_attempt_at, WebhookEvent.id)
+            .limit(limit)
+        )
+        claims: list[_Claim] = []
+        try:
+            async with self._sessions() as session:
+                for row in (await session.execute(due)).all():
+                    # Compare-and-set: only one process's UPDATE matches; a concurrent
+                    # claimer (or an attempt recorded meanwhile) makes this one miss.
+                    taken = await session.execute(
+                        update(WebhookEvent)
+                        .where(
+                            WebhookEvent.id == row.id,
+                            WebhookEvent.status == PENDING,
+                            WebhookEvent.attempts == row.attempts,
+                            WebhookEvent.next_attempt_at <= now,
+                            lease_free,
+                        )
+                        .values(locked_until=lease)
+                        .execution_options(synchronize_session=False)
+                    )
+                    if _rowcount(taken) == 1:
+                        claims.append(_Claim(**row._asdict(), lease=lease))
+                await session.commit()
+        except (SQLAlchemyError, OSError) as exc:
+            logger.warning("webhook dispatcher cannot claim events: %s", exc)
+            return []
+        return claims
+
+    # -- delivering --------------------------------------------------------------------
+
+    async def _deliver(self, client: httpx.AsyncClient, claim: _Claim) -> None:
+        try:
+            try:
+                async with self._sessions() as session:
+                    secret = await signing_secret_for(
+                        session, self._settings, claim.organization_id
+                    )
+            except SecretDecryptionError as exc:
+                await self._record(claim, None, f"cannot sign: {exc}", 0.0)
+                return
+            started = time.monotonic()
+            status_code, error = await self._post(client, claim, secret)
+            duration_ms = round((time.monotonic() - started) * 1000, 1)
+            await self._record(claim, status_code, error, duration_ms)
+        except asyncio.CancelledError:
+            # Shutting down: hand the event back now rather than when the lease ends.
+            await self._release(claim)
+            raise
+        except (SQLAlchemyError, OSError) as exc:
+            # The lease expires and the event is tried again.
+            logger.warning(
+                "webhook %s (call %s): database error, will retry: %s",
+                claim.event_id,
+                claim.call_id,
+                exc,
+            )
+
+    async def _post(
+        self, client: httpx.AsyncClient, claim: _Claim, secret: str
+    ) -> tuple[int | None, str | None]:
+        body = json.dumps(claim.payload, separators=(",", ":"), ensure_ascii=False).encode()
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            EVENT_ID_HEADER: claim.event_id,
+            EVENT_TYPE_HEADER: claim.event_type,
+            ATTEMPT_HEADER: str(claim.attempts + 1),
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: sign(secret, timestamp, body),
+        }
+        status_code: int | None = None
+        try:
+            # The whole exchange is bounded: a receiver that trickles cannot hold a slot.
+            async with (
+                asyncio.timeout(self._timeout_s),
+                client.stream("POST", claim.url, content=body, headers=headers) as response,
+            ):
+                status_code = response.status_code
+                if response.is_success:
+                    return status_code, None
+                return status_code, f"HTTP {status_code}{await _error_body(response)}"
+        except (TimeoutError, httpx.TimeoutException):
+            answered = f" after HTTP {status_code}" if status_code is not None else ""
+            return status_code, f"timed out{answered} after {self._timeout_s:g} s"
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            return status_code, f"could not deliver: {type(exc).__name__}: {exc}"
+
+    async def _record(
+        self, claim: _Claim, status_code: int | None, error: str | None, duration_ms: float
+    ) -> None:
+        now = utcnow()
+        attempts = claim.attempts + 1
+        values: dict[str, Any] = {"attempts": attempts, "locked_until": None, "last_error": error}
+        if error is None:
+            values.update(status=DELIVERED, delivered_at=now)
+        elif attempts >= self._settings.webhook_max_attempts:
+            values.update(status=FAILED)
+        else:
+            delay = retry_delay(
+                attempts,
+                base_s=self._settings.webhook_retry_base_delay_seconds,
+                max_s=self._settings.webhook_retry_max_delay_seconds,
+                rng=self._rng,
+            )
+            values.update(next_attempt_at=now + timedelta(seconds=delay))
+        async with self._sessions() as session:
+            session.add(
+                WebhookDelivery(
+                    webhook_event_id=claim.id,
+                    attempt=attempts,
+                    status_code=status_code,
+                    error=error,
+                    duration_ms=duration_ms,
+                    created_at=now,
+                )
+            )
+            result = await session.execute(
+                update(WebhookEvent)
+                .where(WebhookEvent.id == claim.id, WebhookEvent.locked_until == claim.lease)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+        _log_outcome(claim, attempts, values.get("status", PENDING), error, _rowcount(result))
+
+    async def _release(self, claim: _Claim) -> None:
+        try:
+            async with asyncio.timeout(_RELEASE_TIMEOUT_S), self._sessions() as session:
+                await session.execute(
+                    update(WebhookEvent)
+                    .where(WebhookEvent.id == claim.id, WebhookEvent.locked_until == claim.lease)
+                    .values(locked_until=None)
+                    .execution_options(synchronize_session=False)
+                )
+                await session.commit()
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            logger.warning("webhook %s: lease not released (%s); it expires", claim.event_id, exc)
+
+
+def _finished(in_flight: set[int], event_row_id: int, wake: asyncio.Event, _task: object) -> None:
+    in_flight.discard(event_row_id)
+    wake.set()
+
+
+async def _error_body(response: httpx.Response) -> str:
+    """The start of an error answer, for the delivery log."""
+    chunks = bytearray()
+    async for chunk in response.aiter_bytes():
+        chunks += chunk
+        if len(chunks) >= _ERROR_BODY_BYTES:
+            break
+    text = bytes(chunks[:_ERROR_BODY_BYTES]).decode("utf-8", "replace").strip()
+    return f": {text}" if text else ""
+
+
+def _log_outcome(claim: _Claim, attempt: int, status: str, error: str | None, updated: int) -> None:
+    where = f"webhook {claim.event_id} ({claim.event_type}, call {claim.call_id}) to {claim.url}"
+    if updated != 1:
+        logger.warning("%s: attempt %d recorded after its lease was lost", where, attempt)
+    elif status == DELIVERED:
+        logger.debug("%s: delivered on attempt %d", where, attempt)
+    elif status == FAILED:
+        logger.error("%s: gave up after %d attempts: %s", where, attempt, error)
+    else:
+        logger.warning("%s: attempt %d failed: %s", where, attempt, error)

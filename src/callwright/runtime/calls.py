@@ -1,0 +1,379 @@
+"""The call runtime: what happens between a media stream opening and the call's record
+being complete, for every kind of call (Twilio in and out, browser).
+
+``CallRuntime.run_call(call_id, transport)``:
+
+1. loads the call and its assistant (overrides merged), its tools, and — with
+   ``maintain_context`` — the same caller's previous conversation; marks the call
+   in progress;
+2. runs the ``CallSession`` on a recording transport, with a ``CallRecorder`` as the
+   event sink (appends only: nothing on the audio path touches the database);
+3. meanwhile a writer task turns transcript lines and tool calls into webhook events
+   (bounded queue; the database is written off the audio path);
+4. however the call ends — hang-up, provider failure, dropped socket, cancellation at
+   shutdown — writes the finished record, stores the stereo recording and queues the
+   end-of-call report.
+
+Capacity is enforced where calls are issued (``check_capacity``): past
+``max_concurrent_calls`` new calls are refused with a busy signal, so the calls already
+up never degrade.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callwright.domain.assistants.schemas import AssistantIn
+from callwright.domain.assistants.service import load_assistant_for_call, merge_settings
+from callwright.domain.calls.repository import previous_conversation
+from callwright.domain.tools.service import tools_for_call
+from callwright.domain.validation import validate_as
+from callwright.engine.clock import MonotonicClock
+from callwright.engine.config import CallConfig
+from callwright.engine.events import EndReason, EventSink, SessionEvent
+from callwright.engine.replies import runner_for
+from callwright.engine.session import CallSession
+from callwright.engine.tools import CustomTool, ToolExecutor
+from callwright.errors import NotFound, ServiceBusy
+from callwright.providers.protocols import ChatMessage
+from callwright.runtime.hooks import end_call_url_hook
+from callwright.runtime.recorder import CallRecorder, StereoRecording
+from callwright.runtime.recordings import RecordingStore
+from callwright.runtime.registry import ProviderChoice, ProviderFactory
+from callwright.security.crypto import SecretBox
+from callwright.settings import Settings
+from callwright.store.base import utcnow
+from callwright.store.models import Call
+from callwright.transports.protocol import Transport
+
+__all__ = ["CallRuntime", "CallWebhooks", "PreparedCall", "ProviderFactory"]
+
+logger = logging.getLogger(__name__)
+
+_WEBHOOK_QUEUE = 256
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCall:
+    """Everything a call needs, loaded before the first frame is answered."""
+
+    call: Call
+    settings: dict[str, Any]
+    config: CallConfig
+    previous: tuple[ChatMessage, ...]
+    signing_secret: str
+    webhook_url: str | None
+    tools: tuple[CustomTool, ...]
+
+
+class CallWebhooks(Protocol):
+    """Queues a call's webhook events (in the outbox, delivered elsewhere)."""
+
+    async def send(
+        self, session: AsyncSession, call: Call, url: str, kind: str, data: Mapping[str, Any]
+    ) -> None: ...
+
+    def wake(self) -> None: ...
+
+
+SigningSecret = Callable[[AsyncSession, int], Awaitable[str]]
+
+
+@dataclass
+class _Active:
+    session: CallSession
+    transport: Transport
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class CallRuntime:
+    """Runs this process's calls; one per server process."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        session_factory: async_sessionmaker[AsyncSession],
+        secret_box: SecretBox,
+        recordings: RecordingStore,
+        providers: ProviderFactory,
+        signing_secret: SigningSecret,
+        webhooks: CallWebhooks | None = None,
+    ) -> None:
+        self._settings = settings
+        self._session_factory = session_factory
+        self._box = secret_box
+        self._recordings = recordings
+        self._providers = providers
+        self._signing_secret = signing_secret
+        self._webhooks = webhooks
+        self._active: dict[int, _Active] = {}
+
+    # -- capacity and control ---------------------------------------------------------
+
+    @property
+    def active_calls(self) -> int:
+        return len(self._active)
+
+    def check_capacity(self) -> None:
+        """Refuse a new call when this process is full (``ServiceBusy``, a 503)."""
+        if len(self._active) >= self._settings.max_concurrent_calls:
+            raise ServiceBusy(
+                f"this server is at its limit of {self._settings.max_concurrent_calls} "
+                "concurrent calls; try again shortly"
+            )
+
+    def session_of(self, call_id: int) -> CallSession | None:
+        """The live session of a call running in this process, if any."""
+        active = self._active.get(call_id)
+        return active.session if active is not None else None
+
+    def transport_of(self, call_id: int) -> Transport | None:
+        """The transport of a call running in this process (the carrier's own)."""
+        active = self._active.get(call_id)
+        return active.transport if active is not None else None
+
+    async def end_all(self, reason: EndReason, timeout_s: float = 10.0) -> None:
+        """End every call in this process (shutdown) and wait for their records."""
+        for active in list(self._active.values()):
+            active.session.end(reason)
+        waits = [active.done.wait() for active in list(self._active.values())]
+        if waits:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout_s):
+                    await asyncio.gather(*waits)
+
+    # -- one call ---------------------------------------------------------------------
+
+    async def prepare(self, call_id: int) -> PreparedCall:
+        """Load the call, its assistant (overrides merged) and what the session needs;
+        mark it in progress."""
+        async with self._session_factory() as db:
+            call = await db.get(Call, call_id)
+            if call is None or call.assistant_id is None:
+                raise NotFound(f"call {call_id} not found")
+            stored = await load_assistant_for_call(db, self._box, call.assistant_id)
+            document = stored.settings.model_dump(mode="json")
+            if call.overrides:
+                merged = merge_settings(AssistantIn, document, call.overrides)
+                document = validate_as(AssistantIn, merged).model_dump(mode="json")
+            customer = call.to_number if call.type == "outboundPhoneCall" else call.from_number
+            variables = {
+                "customer": {"number": customer},
+                "call": {"id": str(call.id), "type": call.type},
+                **call.variables,
+            }
+            config = CallConfig.from_settings(document, variables, assistant_id=call.assistant_id)
+            previous: list[ChatMessage] = []
+            if config.maintain_context:
+                for line in await previous_conversation(db, call, customer):
+                    if line.get("text"):
+                        previous.append(ChatMessage(line["role"], line["text"]))
+            secret = await self._signing_secret(db, call.organization_id)
+            tools = await tools_for_call(db, self._box, stored)
+            call.status = "in-progress"
+            call.started_at = utcnow()
+            call.updated_at = call.started_at
+            webhook_url = document.get("webhook_url")
+            if self._webhooks is not None and webhook_url:
+                await self._webhooks.send(db, call, webhook_url, "status-update", {})
+            await db.commit()
+        if self._webhooks is not None and webhook_url:
+            self._webhooks.wake()
+        return PreparedCall(
+            call, document, config, tuple(previous), secret, webhook_url, tuple(tools)
+        )
+
+    async def run_call(
+        self, call_id: int, transport: Transport, *, extra_sink: EventSink | None = None
+    ) -> EndReason:
+        """Run a call whose media stream is open on ``transport`` until it ends, then
+        write its record. ``extra_sink`` also hears every session event (the browser's
+        live transcript). Returns why it ended."""
+        try:
+            prepared = await self.prepare(call_id)
+            providers, choices = await self._providers(
+                prepared.settings, prepared.call.organization_id, transport.sample_rate
+            )
+        except Exception as exc:
+            # No session could start (assistant gone, no provider can serve it): the
+            # line is hung up and the record still ends with the reason.
+            logger.exception("call %s could not start", call_id)
+            with contextlib.suppress(Exception):
+                await transport.hang_up(EndReason.PIPELINE_ERROR.value)
+            await self.end_unstarted(
+                call_id, EndReason.PIPELINE_ERROR, f"{type(exc).__name__}: {exc}"
+            )
+            return EndReason.PIPELINE_ERROR
+        call, config, tools = prepared.call, prepared.config, prepared.tools
+        clock = MonotonicClock()
+        recording = StereoRecording(transport)
+        queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue(_WEBHOOK_QUEUE)
+
+        def notify(kind: str, data: dict[str, Any]) -> None:
+            if prepared.webhook_url and self._webhooks is not None:
+                try:
+                    queue.put_nowait((kind, data))
+                except asyncio.QueueFull:
+                    logger.warning("call %s: webhook queue full, %s event dropped", call_id, kind)
+
+        recorder = CallRecorder(started_at=clock.now(), notify=notify)
+
+        def sink(event: SessionEvent) -> None:
+            recorder(event)
+            if extra_sink is not None:
+                extra_sink(event)
+
+        call_info = {"id": str(call.id), "type": call.type, "assistantId": call.assistant_id}
+        executor = (
+            ToolExecutor(tools, signing_secret=prepared.signing_secret, call=call_info)
+            if tools
+            else None
+        )
+        session = CallSession(
+            config,
+            providers,
+            recording,
+            clock,
+            sink,
+            on_end=end_call_url_hook(
+                config.end_call_url, call_info, signing_secret=prepared.signing_secret
+            ),
+            custom_tools=executor.specs() if executor else (),
+            run_custom_tools=runner_for(executor) if executor else None,
+            previous_conversation=prepared.previous,
+        )
+        active = self._active[call_id] = _Active(session, transport)
+        reason = EndReason.PIPELINE_ERROR
+        try:
+            async with asyncio.TaskGroup() as group:
+                writer = group.create_task(self._write_webhooks(call_id, prepared, queue))
+                try:
+                    reason = await session.run()
+                finally:
+                    with contextlib.suppress(asyncio.QueueFull):
+                        queue.put_nowait(None)
+                    if not writer.done():
+                        await asyncio.wait({writer}, timeout=5.0)
+                    writer.cancel()
+        finally:
+            del self._active[call_id]
+            if executor is not None:
+                await executor.aclose()
+            # Shielded: a cancellation (shutdown) must not lose the record.
+            await asyncio.shield(
+                self._finish(call_id, prepared, recorder, recording, choices, clock.now())
+            )
+            active.done.set()
+        return recorder.end_reason or reason
+
+    async def end_unstarted(self, call_id: int, reason: EndReason, detail: str | None) -> None:
+        """Finish the record of a call that never had a session (not answered, busy,
+        refused, or failed before its first frame); a no-op for a finished call."""
+        async with self._session_factory() as db:
+            call = await db.get(Call, call_id)
+            if call is None or call.status == "ended":
+                return
+            now = utcnow()
+            call.status = "ended"
+            call.ended_at = now
+            call.updated_at = now
+            call.end_reason = reason.value
+            call.end_detail = detail
+            call.stream_nonce = None
+            webhook_url = await self._webhook_url_of(db, call)
+            if self._webhooks is not None and webhook_url:
+                await self._webhooks.send(db, call, webhook_url, "status-update", {})
+                await self._webhooks.send(db, call, webhook_url, "end-of-call-report", {})
+            await db.commit()
+        if self._webhooks is not None:
+            self._webhooks.wake()
+
+    async def _webhook_url_of(self, db: AsyncSession, call: Call) -> str | None:
+        if call.assistant_id is None:
+            return None
+        try:
+            stored = await load_assistant_for_call(db, self._box, call.assistant_id)
+        except NotFound:
+            return None
+        url = call.overrides.get("webhook_url") or stored.settings.webhook_url
+        return str(url) if url else None
+
+    async def _write_webhooks(
+        self,
+        call_id: int,
+        prepared: PreparedCall,
+        queue: asyncio.Queue[tuple[str, dict[str, Any]] | None],
+    ) -> None:
+        if self._webhooks is None or not prepared.webhook_url:
+            return
+        while (item := await queue.get()) is not None:
+            kind, data = item
+            try:
+                async with self._session_factory() as db:
+                    call = await db.get(Call, call_id)
+                    if call is not None:
+                        await self._webhooks.send(db, call, prepared.webhook_url, kind, data)
+                        await db.commit()
+                self._webhooks.wake()
+            except Exception:  # a webhook must never take the call down
+                logger.exception("call %s: could not queue the %s webhook", call_id, kind)
+
+    async def _finish(
+        self,
+        call_id: int,
+        prepared: PreparedCall,
+        recorder: CallRecorder,
+        recording: StereoRecording,
+        choices: Sequence[ProviderChoice],
+        now: float,
+    ) -> None:
+        recording_key: str | None = None
+        try:
+            wav = await asyncio.to_thread(recording.to_wav)
+            recording_key = f"{prepared.call.organization_id}/{call_id}.wav"
+            await self._recordings.put(recording_key, wav, "audio/wav")
+        except Exception:
+            logger.exception("call %s: the recording could not be stored", call_id)
+            recording_key = None
+        chosen = {choice.kind: choice.chosen for choice in choices}
+        async with self._session_factory() as db:
+            call = await db.get(Call, call_id)
+            if call is None:
+                return
+            ended = utcnow()
+            call.status = "ended"
+            call.ended_at = ended
+            call.updated_at = ended
+            if call.started_at is not None:
+                call.duration_seconds = round((ended - call.started_at).total_seconds(), 3)
+            call.end_reason = (recorder.end_reason or EndReason.PIPELINE_ERROR).value
+            call.end_detail = recorder.end_detail
+            call.messages = recorder.messages
+            call.tool_calls = recorder.tool_calls
+            call.turns = recorder.turns
+            call.usage = recorder.usage(
+                stt_seconds=recording.caller_seconds,
+                llm=chosen.get("llm", "unknown"),
+                stt=chosen.get("stt", "unknown"),
+                tts=chosen.get("tts", "unknown"),
+            )
+            call.providers = [
+                {"kind": c.kind, "requested": c.requested, "chosen": c.chosen, "reason": c.reason}
+                for c in choices
+            ]
+            call.recording_key = recording_key
+            call.stream_nonce = None
+            if self._webhooks is not None and prepared.webhook_url:
+                await self._webhooks.send(db, call, prepared.webhook_url, "status-update", {})
+                await self._webhooks.send(db, call, prepared.webhook_url, "end-of-call-report", {})
+            await db.commit()
+        if self._webhooks is not None and prepared.webhook_url:
+            self._webhooks.wake()

@@ -1,0 +1,273 @@
+"""Browser calls over their WebSocket (without a browser: tests/browser drives the
+playground in Chromium), call records, maintain_context, capacity and crash recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from callwright.api.app import create_app
+from callwright.domain.calls.repository import new_call
+from callwright.providers.fakes import speech
+from callwright.settings import Settings
+from tests.calls.harness import FakeProviders, PhoneLab, phone_lab
+from tests.conftest import Tenant, make_tenant
+
+
+@dataclass
+class Page:
+    """A browser tab's side of the socket: 20 ms frames in real time, playback echoed."""
+
+    websocket: Any
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    audio_bytes: int = 0
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def listen(self) -> None:
+        try:
+            async for raw in self.websocket:
+                if isinstance(raw, bytes):
+                    self.audio_bytes += len(raw)
+                    continue
+                message = json.loads(raw)
+                self.messages.append(message)
+                if message["type"] == "mark":  # played at once: echo it
+                    await self.websocket.send(json.dumps({"type": "mark", "name": message["name"]}))
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self.closed.set()
+
+    def transcripts(self, role: str) -> list[str]:
+        return [
+            m["text"]
+            for m in self.messages
+            if m["type"] == "transcript" and m["role"] == role and m["final"]
+        ]
+
+    async def send_audio(self, pcm16: bytes) -> None:
+        start = time.monotonic()
+        for index, offset in enumerate(range(0, len(pcm16), 640)):
+            if self.closed.is_set():
+                return
+            await self.websocket.send(pcm16[offset : offset + 640])
+            delay = start + (index + 1) * 0.02 - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+    async def wait_for(self, done: Any, limit_s: float = 15) -> None:
+        deadline = time.monotonic() + limit_s
+        while not done():
+            assert time.monotonic() < deadline, self.messages
+            await self.send_audio(bytes(3200))  # 100 ms of silence
+
+
+@asynccontextmanager
+async def open_page(ws_url: str) -> AsyncIterator[Page]:
+    async with websockets.connect(ws_url) as websocket:
+        page = Page(websocket)
+        async with asyncio.TaskGroup() as group:
+            listening = group.create_task(page.listen())
+            try:
+                yield page
+            finally:
+                await websocket.close()
+                await asyncio.wait({listening}, timeout=5)
+
+
+async def _assistant(lab: PhoneLab, tenant: Tenant, **settings: Any) -> int:
+    async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+        response = await api.post(
+            "/api/v1/assistants",
+            json={
+                "name": "Web",
+                "llm_settings": {"welcome_message": "Hello {{name | default: 'there'}}."},
+                "idle_timeout": None,
+                **settings,
+            },
+        )
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+async def _start(lab: PhoneLab, tenant: Tenant, body: dict[str, Any]) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+        return await api.post("/api/v1/calls/web", json=body)
+
+
+async def _ended(lab: PhoneLab, tenant: Tenant, call_id: int) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+        deadline = time.monotonic() + 10
+        while True:
+            record: dict[str, Any] = (await api.get(f"/api/v1/calls/{call_id}")).json()
+            if record["status"] == "ended":
+                return record
+            assert time.monotonic() < deadline, record
+            await asyncio.sleep(0.05)
+
+
+async def test_web_call_transcript_and_record(settings: Settings) -> None:
+    providers = FakeProviders(utterances=("Do you deliver?",), replies=["Yes, every day."])
+    async with phone_lab(settings, providers) as lab:
+        tenant = await make_tenant(lab.app)
+        assistant_id = await _assistant(lab, tenant)
+        started = await _start(
+            lab, tenant, {"assistant_id": assistant_id, "variables": {"name": "Ada"}}
+        )
+        assert started.status_code == 201, started.text
+        body = started.json()
+        assert body["ws_url"].startswith(lab.ws_base + "/api/v1/calls/web/stream?token=")
+        async with open_page(body["ws_url"]) as page:
+            await page.wait_for(lambda: page.transcripts("assistant") == ["Hello Ada."])
+            await page.send_audio(speech(1.0))
+            await page.wait_for(lambda: len(page.transcripts("assistant")) == 2)
+            await page.websocket.send(json.dumps({"type": "hangup"}))
+            await asyncio.wait_for(page.closed.wait(), 5)
+        assert page.messages[0] == {"type": "call-started", "call_id": body["call_id"]}
+        assert page.transcripts("user") == ["Do you deliver?"]
+        assert page.audio_bytes > 16000  # over half a second of the assistant's voice
+        assert page.messages[-1] == {"type": "call-ended", "reason": "customer-ended-call"}
+        record = await _ended(lab, tenant, body["call_id"])
+        assert (record["type"], record["direction"]) == ("webCall", "web")
+        assert [m["text"] for m in record["messages"]] == [
+            "Hello Ada.",
+            "Do you deliver?",
+            "Yes, every day.",
+        ]
+        assert record["recording_url"] == f"/api/v1/calls/{body['call_id']}/recording"
+        # The token was single-use.
+        with pytest.raises(websockets.InvalidStatus):
+            async with websockets.connect(body["ws_url"]):
+                pass
+
+
+async def test_a_dropped_socket_still_finishes_the_record(settings: Settings) -> None:
+    async with phone_lab(settings, FakeProviders()) as lab:
+        tenant = await make_tenant(lab.app)
+        body = (await _start(lab, tenant, {"assistant_id": await _assistant(lab, tenant)})).json()
+        async with open_page(body["ws_url"]) as page:
+            await page.wait_for(lambda: page.audio_bytes > 0)
+            page.websocket.transport.abort()  # no close frame: the network just went away
+        record = await _ended(lab, tenant, body["call_id"])
+        assert record["end_reason"] == "transport-dropped"
+
+
+async def test_maintain_context_carries_the_same_callers_last_call(settings: Settings) -> None:
+    """With maintain_context, a phone caller's previous call with the assistant is in
+    the model's context; without it, it is not."""
+    providers = FakeProviders(utterances=("Hello again.",), replies=["Welcome back."])
+    async with phone_lab(settings, providers) as lab:
+        tenant = await make_tenant(lab.app)
+        runtime = lab.app.state.callwright.calls
+        for maintain, expect_history in ((True, True), (False, False)):
+            assistant_id = await _assistant(lab, tenant, maintain_context=maintain)
+            async with lab.app.state.callwright.session_factory() as db:
+                earlier = new_call(
+                    organization_id=tenant.organization_id,
+                    user_id=tenant.user_id,
+                    assistant_id=assistant_id,
+                    type="inboundPhoneCall",
+                    status="ended",
+                    from_number="+14155550100",
+                )
+                earlier.messages = [
+                    {"role": "assistant", "text": "Hello there."},
+                    {"role": "user", "text": "My order number is 4417."},
+                ]
+                current = new_call(
+                    organization_id=tenant.organization_id,
+                    user_id=tenant.user_id,
+                    assistant_id=assistant_id,
+                    type="inboundPhoneCall",
+                    status="ringing",
+                    from_number="+14155550100",
+                )
+                stranger = new_call(
+                    organization_id=tenant.organization_id,
+                    user_id=tenant.user_id,
+                    assistant_id=assistant_id,
+                    type="inboundPhoneCall",
+                    status="ringing",
+                    from_number="+14155550111",
+                )
+                db.add_all([earlier, current, stranger])
+                await db.commit()
+            prepared = await runtime.prepare(current.id)
+            texts = [m.content for m in prepared.previous]
+            assert ("My order number is 4417." in texts) is expect_history
+            assert (await runtime.prepare(stranger.id)).previous == ()
+
+
+async def test_capacity_refuses_new_calls_cleanly(settings: Settings) -> None:
+    async with phone_lab(settings, FakeProviders(), max_concurrent_calls=1) as lab:
+        tenant = await make_tenant(lab.app)
+        assistant_id = await _assistant(lab, tenant)
+        first = (await _start(lab, tenant, {"assistant_id": assistant_id})).json()
+        async with open_page(first["ws_url"]) as page:
+            await page.wait_for(lambda: page.audio_bytes > 0)
+            refused = await _start(lab, tenant, {"assistant_id": assistant_id})
+            assert refused.status_code == 503
+            assert refused.json()["code"] == "busy"
+            assert page.audio_bytes > 0
+            assert not page.closed.is_set()
+
+
+async def test_calls_left_open_by_a_crash_are_closed_on_start(settings: Settings) -> None:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        tenant = await make_tenant(app)
+        async with app.state.callwright.session_factory() as db:
+            orphan = new_call(
+                organization_id=tenant.organization_id,
+                user_id=tenant.user_id,
+                assistant_id=None,  # type: ignore[arg-type]
+                type="webCall",
+                status="in-progress",
+            )
+            db.add(orphan)
+            await db.commit()
+    # The process "crashed" with that call open; the next start closes it.
+    restarted = create_app(settings)
+    async with restarted.router.lifespan_context(restarted):
+        transport = httpx.ASGITransport(app=restarted)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as api:
+            record = (await api.get(f"/api/v1/calls/{orphan.id}", headers=tenant.headers)).json()
+    assert (record["status"], record["end_reason"]) == ("ended", "server-restarted")
+
+
+async def test_call_records_are_filtered_and_isolated(settings: Settings) -> None:
+    async with phone_lab(settings, FakeProviders()) as lab:
+        tenant = await make_tenant(lab.app)
+        other = await make_tenant(lab.app, "Globex")
+        a = await _assistant(lab, tenant)
+        b = await _assistant(lab, tenant)
+        ids = [
+            (await _start(lab, tenant, {"assistant_id": x})).json()["call_id"] for x in (a, b, a)
+        ]
+        async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+            listed = (await api.get("/api/v1/calls", params={"assistant_id": a})).json()
+            assert [c["id"] for c in listed] == [ids[2], ids[0]]  # newest first
+            assert len((await api.get("/api/v1/calls", params={"direction": "web"})).json()) == 3
+            assert (await api.get("/api/v1/calls", params={"direction": "inbound"})).json() == []
+            assert len((await api.get("/api/v1/calls", params={"status": "queued"})).json()) == 3
+            page = (await api.get("/api/v1/calls", params={"skip": 1, "limit": 1})).json()
+            assert [c["id"] for c in page] == [ids[1]]
+            bad = await api.get("/api/v1/calls", params={"direction": "sideways"})
+            assert bad.status_code == 422
+            missing = await api.get(f"/api/v1/calls/{ids[0]}/recording")
+            assert missing.status_code == 404
+        async with httpx.AsyncClient(base_url=lab.base_url, headers=other.headers) as api:
+            assert (await api.get("/api/v1/calls")).json() == []
+            assert (await api.get(f"/api/v1/calls/{ids[0]}")).status_code == 404
+            assert (await api.post(f"/api/v1/calls/{ids[0]}/end")).status_code == 404
+            refused = await api.post("/api/v1/calls/web", json={"assistant_id": a})
+            assert refused.status_code == 422

@@ -26,8 +26,20 @@ def free_port() -> int:
         return port
 
 
+# Vendor credentials and endpoints a developer's shell may hold: a test server must
+# never reach a real vendor with them.
+_VENDOR_ENV = re.compile(
+    r"^(OPENAI|ANTHROPIC|GEMINI|GOOGLE|GROQ|XAI|DEEPGRAM|ASSEMBLYAI|ELEVENLABS|CARTESIA"
+    r"|AZURE_SPEECH|TWILIO)_"
+)
+
+
 def environment(database_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CALLWRIGHT_")}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("CALLWRIGHT_") and not _VENDOR_ENV.match(key)
+    }
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
     env.update(

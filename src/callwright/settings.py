@@ -24,6 +24,11 @@ _MIN_SECRET_KEY_LENGTH = 32
 _KNOWN_WEAK_KEYS = frozenset({"change-me", "changeme", "secret", "dev", "development"})
 
 
+def _env(*names: str) -> AliasChoices:
+    """``CALLWRIGHT_<first name>``, then the vendor's own variable names."""
+    return AliasChoices(f"CALLWRIGHT_{names[0]}", *names)
+
+
 class SettingsError(RuntimeError):
     """The configuration cannot be used; the message says what to change."""
 
@@ -87,8 +92,42 @@ class Settings(BaseSettings):
     twilio_api_base_url: str = "https://api.twilio.com"
     # How long a carrier or browser has to open a call's media stream after it is issued.
     stream_token_ttl_s: int = Field(default=300, ge=5)
+    # How long the recording link in an end-of-call report stays valid.
+    recording_link_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
     # Offline models: load them at start-up rather than on the first call.
     warm_up_models: bool = False
+
+    # Cloud providers: the server-wide keys, the last resort after an assistant's own key
+    # and its organization's stored credential (decision 010). Each key is also read
+    # from the vendor's conventional variable; base URLs point a vendor elsewhere (a
+    # proxy, a regional or self-hosted endpoint, a test fake) and default to the vendor.
+    openai_api_key: str | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
+    anthropic_api_key: str | None = Field(None, validation_alias=_env("ANTHROPIC_API_KEY"))
+    gemini_api_key: str | None = Field(
+        None, validation_alias=_env("GEMINI_API_KEY", "GOOGLE_API_KEY")
+    )
+    groq_api_key: str | None = Field(None, validation_alias=_env("GROQ_API_KEY"))
+    xai_api_key: str | None = Field(None, validation_alias=_env("XAI_API_KEY"))
+    deepgram_api_key: str | None = Field(None, validation_alias=_env("DEEPGRAM_API_KEY"))
+    assemblyai_api_key: str | None = Field(None, validation_alias=_env("ASSEMBLYAI_API_KEY"))
+    elevenlabs_api_key: str | None = Field(None, validation_alias=_env("ELEVENLABS_API_KEY"))
+    cartesia_api_key: str | None = Field(None, validation_alias=_env("CARTESIA_API_KEY"))
+    azure_speech_key: str | None = Field(None, validation_alias=_env("AZURE_SPEECH_KEY"))
+    azure_speech_region: str | None = Field(None, validation_alias=_env("AZURE_SPEECH_REGION"))
+    # An OpenAI-compatible server for llm_provider "custom" (Ollama, vLLM, llama.cpp).
+    custom_llm_base_url: str | None = None
+    custom_llm_api_key: str | None = None
+    # The SDKs' own variables are honoured, so that setting them means the same here.
+    openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
+    anthropic_base_url: str | None = Field(None, validation_alias=_env("ANTHROPIC_BASE_URL"))
+    gemini_base_url: str | None = None
+    groq_base_url: str | None = None
+    xai_base_url: str | None = None
+    deepgram_base_url: str | None = None
+    assemblyai_base_url: str | None = None
+    elevenlabs_base_url: str | None = None
+    cartesia_base_url: str | None = None
+    azure_tts_base_url: str | None = None
     # Recordings: a local folder (data_dir/recordings) unless an S3 bucket is set.
     recordings_s3_bucket: str | None = None
     recordings_s3_prefix: str = "recordings"

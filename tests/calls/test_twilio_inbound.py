@@ -236,6 +236,13 @@ async def test_inbound_call_end_to_end(settings: Settings, receiver: Receiver) -
         assert report["call"]["id"] == str(record["id"])
         assert report["endedReason"] == "customer-ended-call"
         assert "opening hours" in report["artifact"]["transcript"]
+        # The report's recording link works without an API key, and only as signed.
+        async with httpx.AsyncClient() as anonymous:
+            fetched = await anonymous.get(report["recordingUrl"])
+            assert fetched.status_code == 200
+            assert fetched.content == wav_response.content
+            tampered = await anonymous.get(report["recordingUrl"].replace("expires=", "expires=1"))
+            assert tampered.status_code == 403
         statuses = [m["message"]["status"] for m in receiver.of_type("status-update")]
         assert statuses == ["in-progress", "ended"]
         transcripts = receiver.of_type("transcript")

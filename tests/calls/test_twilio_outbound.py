@@ -231,3 +231,56 @@ async def test_placing_calls_validates_first(settings: Settings) -> None:
         # Another organization can use neither the assistant nor the number.
         assert (await _place(lab, other, good)).status_code == 422
         assert not [r for r in lab.twilio.requests if r[1].endswith("/Calls.json")]
+
+
+async def test_transfer_and_dtmf_on_a_phone_call(settings: Settings) -> None:
+    """The caller presses keys (DTMF reaches the model as a turn); the model transfers
+    the call, which goes to Twilio as a call update with ``<Dial>``."""
+    from callwright.providers.protocols import ToolCall
+
+    providers = FakeProviders(
+        replies=[
+            [ToolCall("call_1", "transfer_call", '{"destination": "+14155550142"}')],
+        ]
+    )
+    async with phone_lab(settings, providers) as lab:
+        tenant = await make_tenant(lab.app)
+        assistant_id, number_id = await _setup(
+            lab,
+            tenant,
+            tools_settings={
+                "transfer_call": {
+                    "enabled": True,
+                    "transfer_numbers": ["+14155550142"],
+                    "custom_message": "Putting you through.",
+                }
+            },
+        )
+        call = (
+            await _place(
+                lab,
+                tenant,
+                {
+                    "assistant_id": assistant_id,
+                    "phone_number_id": number_id,
+                    "customer_number": CUSTOMER,
+                },
+            )
+        ).json()
+        create = next(r for r in lab.twilio.requests if r[1].endswith("/Calls.json"))
+        stream_url, parameters = parse_stream_twiml(create[2]["Twiml"][0])
+        async with media_stream(stream_url, parameters, call["provider_call_id"]) as phone:
+            await phone.silence_until(lambda: len(phone.marks_echoed) >= 1)
+            await phone.dtmf("4")
+            await phone.dtmf("#")
+            await phone.silence_until(lambda: phone.closed.is_set())
+        record = await _record(lab, tenant, call["id"], "ended")
+        assert record["end_reason"] == "assistant-forwarded-call"
+        assert record["end_detail"] == "+14155550142"
+        assert [m["text"] for m in record["messages"] if m["role"] == "user"] == [
+            "[The caller pressed the keys: 4#]"
+        ]
+        assert record["tool_calls"][0]["name"] == "transfer_call"
+        updates = [r for r in lab.twilio.requests if "/Calls/CA" in r[1]]
+        twiml = updates[0][2]["Twiml"][0]
+        assert "<Dial><Number>+14155550142</Number></Dial>" in twiml

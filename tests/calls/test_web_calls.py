@@ -271,3 +271,87 @@ async def test_call_records_are_filtered_and_isolated(settings: Settings) -> Non
             assert (await api.post(f"/api/v1/calls/{ids[0]}/end")).status_code == 404
             refused = await api.post("/api/v1/calls/web", json={"assistant_id": a})
             assert refused.status_code == 422
+
+
+async def test_a_provider_failure_ends_the_call_with_its_reason(settings: Settings) -> None:
+    from callwright.providers.errors import ProviderUnavailable
+
+    providers = FakeProviders(
+        utterances=("Hello?",), replies=[ProviderUnavailable("openai", "HTTP 503")]
+    )
+    async with phone_lab(settings, providers) as lab:
+        tenant = await make_tenant(lab.app)
+        body = (await _start(lab, tenant, {"assistant_id": await _assistant(lab, tenant)})).json()
+        async with open_page(body["ws_url"]) as page:
+            await page.wait_for(lambda: page.audio_bytes > 0)
+            await page.send_audio(speech(1.0))
+            await page.wait_for(lambda: page.closed.is_set())
+        record = await _ended(lab, tenant, body["call_id"])
+        assert record["end_reason"] == "pipeline-error"
+        assert "HTTP 503" in record["end_detail"]
+        assert page.messages[-1] == {"type": "call-ended", "reason": "pipeline-error"}
+
+
+async def test_server_shutdown_finishes_open_calls(settings: Settings) -> None:
+    async with phone_lab(settings, FakeProviders()) as lab:
+        tenant = await make_tenant(lab.app)
+        body = (await _start(lab, tenant, {"assistant_id": await _assistant(lab, tenant)})).json()
+        websocket = await websockets.connect(body["ws_url"])
+        page = Page(websocket)
+        listening = asyncio.create_task(page.listen())
+        await page.wait_for(lambda: page.audio_bytes > 0)
+    # The server has shut down with the call open.
+    await asyncio.wait_for(listening, 5)
+    await websocket.close()
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as api:
+            record = (
+                await api.get(f"/api/v1/calls/{body['call_id']}", headers=tenant.headers)
+            ).json()
+    assert (record["status"], record["end_reason"]) == ("ended", "server-shutdown")
+
+
+async def test_a_live_calls_record_lists_the_knowledge_it_used(settings: Settings) -> None:
+    """rag_settings act in live calls as in simulated ones: the caller's question
+    retrieves the passage, the model's request carries it, the record lists it."""
+    from tests.knowledge.conftest import (
+        add_text,
+        create_assistant,
+        install_embedder,
+        wait_processed,
+    )
+
+    providers = FakeProviders(
+        utterances=("Where is the serial number on the Aurora machine?",),
+        replies=["Under the drip tray."],
+    )
+    async with phone_lab(settings, providers) as lab:
+        install_embedder(lab.app)
+        tenant = await make_tenant(lab.app)
+        async with httpx.AsyncClient(base_url=lab.base_url) as api:
+            assistant = await create_assistant(api, tenant, similarity_threshold=0.2)
+            document = await add_text(
+                api,
+                tenant,
+                assistant["id"],
+                "The serial number of the Aurora machine is on a sticker under the drip "
+                "tray.\n\nOur shop opens at nine.",
+            )
+            assert (await wait_processed(api, tenant, assistant["id"], document["id"]))[
+                "status"
+            ] == "ready"
+        body = (await _start(lab, tenant, {"assistant_id": assistant["id"]})).json()
+        async with open_page(body["ws_url"]) as page:
+            await page.send_audio(speech(1.0))
+            await page.wait_for(lambda: bool(page.transcripts("assistant")))
+            await page.websocket.send(json.dumps({"type": "hangup"}))
+        record = await _ended(lab, tenant, body["call_id"])
+        (used,) = record["knowledge"]
+        assert used["query"] == "Where is the serial number on the Aurora machine?"
+        assert "drip tray" in used["passages"][0]["text"]
+        assert used["passages"][0]["document_id"] == document["id"]
+        assert providers.llm is not None
+        sent = "\n".join(m.content or "" for m in providers.llm.requests[0].messages)
+        assert "drip tray" in sent

@@ -19,7 +19,7 @@ from callwright.engine.events import (
     TurnTiming,
     UserMessage,
 )
-from callwright.engine.replies import ToolRunner
+from callwright.engine.replies import Retriever, ToolRunner
 from callwright.engine.session import CallSession, EndCallHook, SessionProviders
 from callwright.providers.fakes import EnergyVAD, Reply, ScriptedLLM, ScriptedSTT, ToneTTS
 from callwright.providers.protocols import LLM, ChatMessage, ToolSpec
@@ -77,6 +77,7 @@ def make_call(
     first_token_timeout_s: float = 3.0,
     end_hook: Callable[[CallConfig], EndCallHook | None] | None = None,
     previous_conversation: tuple[ChatMessage, ...] = (),
+    retrieve: Retriever | None = None,
     **settings: Any,
 ) -> Call:
     settings.setdefault("idle_timeout", None)
@@ -110,6 +111,7 @@ def make_call(
         custom_tools=custom_tools,
         run_custom_tools=run_custom_tools,
         previous_conversation=previous_conversation,
+        retrieve=retrieve,
     )
     return Call(clock, transport, llm, stt, tts, session, events, ended, fallbacks)
 

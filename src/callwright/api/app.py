@@ -20,24 +20,34 @@ from callwright.api.routes import (
     assistants,
     auth,
     compat,
+    credentials,
     health,
+    knowledge,
     organization,
     phone_numbers,
     playground,
     telephony,
     tools,
+    validate,
     webhooks,
 )
 from callwright.api.routes import (
     calls as calls_routes,
 )
 from callwright.domain.calls.repository import close_orphaned_calls
+from callwright.domain.knowledge.context import MAX_DOCUMENT_BYTES, KnowledgeContext
+from callwright.domain.knowledge.processing import DocumentProcessor
 from callwright.domain.signing import signing_secret_for
 from callwright.domain.webhooks.dispatcher import WebhookDispatcher
 from callwright.engine.events import EndReason
 from callwright.runtime.calls import CallRuntime, ProviderFactory
 from callwright.runtime.recordings import recording_store_for
-from callwright.runtime.registry import OfflineProviders, offline_provider_factory
+from callwright.runtime.registry import (
+    CloudProviders,
+    OfflineProviders,
+    cloud_provider_factory,
+    stored_credentials,
+)
 from callwright.runtime.webhooks import OutboxCallWebhooks
 from callwright.security.crypto import SecretBox
 from callwright.settings import Settings
@@ -59,12 +69,15 @@ Authenticate with `Authorization: Bearer <api key>`, `x-api-key: <api key>`, or 
 def create_app(
     settings: Settings | None = None, *, provider_factory: ProviderFactory | None = None
 ) -> FastAPI:
-    """The app. ``provider_factory`` replaces the offline models as the source of each
-    call's providers (tests and embedders); by default calls run on this process's
-    offline models, loaded on first use (or at start-up with ``warm_up_models``)."""
+    """The app. ``provider_factory`` replaces the source of each call's providers (tests
+    and embedders); by default a call gets its vendors' cloud adapters where their keys
+    resolve (the assistant's, its organization's, the environment's) and this
+    process's offline models otherwise, loaded on first use (or at start-up with
+    ``warm_up_models``)."""
     settings = settings or Settings()
     rate_limiter = create_rate_limiter(settings.redis_url, settings.redis_namespace)
     offline = OfflineProviders()
+    cloud = CloudProviders()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -84,14 +97,22 @@ def create_app(
             async def signing_secret(session: AsyncSession, organization_id: int) -> str:
                 return await signing_secret_for(session, settings, organization_id)
 
+            documents_context = KnowledgeContext(session_factory, secret_box, settings=settings)
             calls = CallRuntime(
                 settings=settings,
                 session_factory=session_factory,
                 secret_box=secret_box,
                 recordings=recordings,
-                providers=provider_factory or offline_provider_factory(offline),
+                providers=provider_factory
+                or cloud_provider_factory(
+                    server=settings,
+                    offline=offline,
+                    cloud=cloud,
+                    credentials=stored_credentials(session_factory, secret_box),
+                ),
                 signing_secret=signing_secret,
                 webhooks=OutboxCallWebhooks(settings),
+                knowledge=documents_context,
             )
             app.state.callwright = AppState(
                 settings=settings,
@@ -102,6 +123,7 @@ def create_app(
                 calls=calls,
                 recordings=recordings,
             )
+            app.state.knowledge = documents_context
             # Background work lives as long as the app, and ends before the engine does.
             async with asyncio.TaskGroup() as background:
                 dispatcher = None
@@ -110,6 +132,9 @@ def create_app(
                         WebhookDispatcher(session_factory, settings).run(),
                         name="webhook-dispatcher",
                     )
+                documents = background.create_task(
+                    DocumentProcessor(documents_context).run(), name="knowledge-processor"
+                )
                 if settings.warm_up_models and provider_factory is None:
                     background.create_task(offline.warm_up(), name="warm-up")
                 try:
@@ -119,7 +144,11 @@ def create_app(
                     await calls.end_all(EndReason.SERVER_SHUTDOWN)
                     if dispatcher is not None:
                         dispatcher.cancel()
+                    documents.cancel()
+                    documents_context.indexes.close()
+            await documents_context.embedders.aclose()
         finally:
+            await cloud.aclose()
             await offline.aclose()
             await rate_limiter.aclose()
             await engine.dispose()
@@ -137,6 +166,9 @@ def create_app(
         api_keys.router,
         assistants.router,
         tools.router,
+        credentials.router,
+        validate.router,
+        knowledge.router,
         webhooks.router,
         organization.router,
         phone_numbers.router,
@@ -147,7 +179,12 @@ def create_app(
     ):
         app.include_router(router)
     # Outermost first: the IP budget is checked before the body is read.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_request_body_bytes,
+        # Document uploads: the document limit plus room for the multipart framing.
+        larger=((knowledge.DOCUMENTS_PATH, MAX_DOCUMENT_BYTES + 65_536),),
+    )
     if settings.rate_limit_enabled:
         app.add_middleware(
             IpRateLimitMiddleware,

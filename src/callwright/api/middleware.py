@@ -7,6 +7,8 @@ neither a database query nor JSON parsing.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -44,15 +46,26 @@ class BodySizeLimitMiddleware:
     """Refuses request bodies over ``max_bytes`` with 413, whether or not the client
     declared a Content-Length (a chunked body is counted as it arrives)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        larger: Sequence[tuple[str, int]] = (),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # (path regex, limit): routes that take bigger bodies (document uploads).
+        self.larger = [(re.compile(pattern), limit) for pattern, limit in larger]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = f"request body exceeds {self.max_bytes} bytes"
+        max_bytes = next(
+            (limit for pattern, limit in self.larger if pattern.match(scope["path"])),
+            self.max_bytes,
+        )
+        too_large = f"request body exceeds {max_bytes} bytes"
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
@@ -60,7 +73,7 @@ class BodySizeLimitMiddleware:
                 except ValueError:
                     await _send_error(send, 400, "invalid Content-Length", "bad_request")
                     return
-                if declared > self.max_bytes:
+                if declared > max_bytes:
                     await _send_error(send, 413, too_large, "payload_too_large")
                     return
         # Buffer the (bounded) body so that an overflow is refused before the app runs.
@@ -73,7 +86,7 @@ class BodySizeLimitMiddleware:
             if message["type"] != "http.request":
                 break
             received += len(message.get("body", b""))
-            if received > self.max_bytes:
+            if received > max_bytes:
                 await _send_error(send, 413, too_large, "payload_too_large")
                 return
             more_body = message.get("more_body", False)

@@ -16,6 +16,7 @@ _DESCRIPTIONS = {
     404: "Not found in the caller's scope (another organization's resource answers the same).",
     409: "Conflicts with an existing resource.",
     413: "Request body too large.",
+    415: "Unsupported media type (e.g. a document format that cannot be read).",
     422: "Validation failed; `details` names each bad field.",
     429: "Rate limited; retry after the number of seconds in `Retry-After`.",
     502: "The carrier (Twilio) refused the request or could not be reached.",

@@ -117,12 +117,13 @@ async def _bootstrap_first_run(session: AsyncSession) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def simulate_command(assistant_id: int, script_path: Path, as_json: bool) -> None:
-    """Run a simulated call against a stored assistant, with real speech, offline."""
+    """Run a simulated call against a stored assistant, with real speech, on the
+    providers a real call would get (its keys, else the offline models)."""
     from callwright.domain.signing import signing_secret_for
     from callwright.domain.tools.service import tools_for_call
     from callwright.engine.tools import CustomTool
-    from callwright.runtime.registry import OfflineProviders
-    from callwright.runtime.simulate import load_script, simulate
+    from callwright.runtime.registry import OfflineProviders, process_provider_factory
+    from callwright.runtime.simulate import knowledge_retriever, load_script, simulate
     from callwright.security.crypto import SecretBox
 
     settings = _settings()
@@ -131,27 +132,35 @@ def simulate_command(assistant_id: int, script_path: Path, as_json: bool) -> Non
     except CallwrightError as exc:
         raise click.ClickException(f"{exc}: {exc.details}") from exc
 
-    async def load(session: AsyncSession) -> tuple[dict[str, Any], list[CustomTool], str]:
+    async def load(session: AsyncSession) -> tuple[dict[str, Any], list[CustomTool], str, int]:
         box = SecretBox(settings.resolved_secret_key())
         stored = await load_assistant_for_call(session, box, assistant_id)
         tools = await tools_for_call(session, box, stored)
         # The organization's current secret: rotated, or derived until first rotated.
         secret = await signing_secret_for(session, settings, stored.row.organization_id)
-        return stored.settings.model_dump(mode="json"), tools, secret
+        document = stored.settings.model_dump(mode="json")
+        return document, tools, secret, stored.row.organization_id
 
-    document, tools, signing_secret = _in_unit_of_work(settings, load)
+    document, tools, signing_secret, organization_id = _in_unit_of_work(settings, load)
 
     async def run() -> dict[str, Any]:
         offline = OfflineProviders()
         try:
-            result = await simulate(
-                document,
-                script,
-                offline,
-                assistant_id=assistant_id,
-                tools=tools,
-                signing_secret=signing_secret,
-            )
+            async with (
+                knowledge_retriever(settings, assistant_id) as retrieve,
+                process_provider_factory(settings, offline) as providers,
+            ):
+                result = await simulate(
+                    document,
+                    script,
+                    offline,
+                    assistant_id=assistant_id,
+                    organization_id=organization_id,
+                    providers=providers,
+                    tools=tools,
+                    signing_secret=signing_secret,
+                    retrieve=retrieve,
+                )
         finally:
             await offline.aclose()
         return result.to_json()

@@ -9,9 +9,10 @@ Inside the call engine audio is always PCM16: signed 16-bit little-endian mono s
 - TTS voices produce PCM16 at 16,000, 22,050 or 24,000 Hz.
 
 ``mulaw_encode``/``mulaw_decode`` are table lookups, bit-identical to the stdlib's
-``audioop.lin2ulaw(x, 2)``/``audioop.ulaw2lin(x, 2)``. ``Resampler`` wraps libsoxr's
-streaming mode; it emits output in bursts (see its docstring), so anything that needs
-fixed frames puts a ``FrameSplitter`` after it.
+``audioop.lin2ulaw(x, 2)``/``audioop.ulaw2lin(x, 2)``. ``Resampler`` uses a half-band
+FIR for 8 ↔ 16 kHz (3 ms delay) and libsoxr's streaming mode for other ratios, which
+emits output in bursts (see its docstring), so anything that needs fixed frames puts a
+``FrameSplitter`` after it.
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ SILENCE_FLOOR_DBFS: Final = -100.0
 # "HQ" keeps 8 kHz telephony flat to 3.4 kHz ("LQ" loses ~8 dB there) and costs the
 # same as "MQ"; "VHQ" doubles the buffering delay for 22,050/24,000 Hz TTS voices.
 RESAMPLER_QUALITY: Final = "HQ"
+
+# The half-band filter for 8 ↔ 16 kHz: 97 taps keep 0–3.4 kHz flat within 0.1 dB and
+# reject aliases by ~80 dB, for a 48-sample (3 ms at 16 kHz) delay.
+_HALFBAND_TAPS: Final = 97
 
 _BYTES_PER_SAMPLE: Final[dict[str, int]] = {"pcm16": 2, "mulaw": 1}
 _SILENCE_BYTE: Final[dict[str, int]] = {"pcm16": PCM16_SILENCE_BYTE, "mulaw": MULAW_SILENCE_BYTE}
@@ -170,20 +175,75 @@ class _SoxrStream(Protocol):
     def clear(self) -> None: ...
 
 
+def _halfband_taps(length: int = _HALFBAND_TAPS, beta: float = 8.0) -> npt.NDArray[np.float64]:
+    """A Kaiser-windowed half-band low-pass (cut-off at a quarter of the high rate):
+    every other tap is zero, the centre is 0.5, the gain at 0 Hz is exactly 1."""
+    n = np.arange(length) - (length - 1) / 2
+    taps = 0.5 * np.sinc(n / 2) * np.kaiser(length, beta)
+    taps /= taps.sum()
+    return taps
+
+
+class _HalfBand:
+    """Exact 2:1 and 1:2 resampling with a half-band FIR: output follows input within
+    the filter's group delay (``_HALFBAND_TAPS // 2`` high-rate samples, 3 ms at 16 kHz)
+    instead of libsoxr's block buffering (up to ~110 ms at this ratio). Linear and
+    stateful, so chunked output equals one-shot output exactly."""
+
+    __slots__ = ("_delay", "_drop", "_history", "_phase", "_taps", "_up")
+
+    def __init__(self, *, up: bool) -> None:
+        self._up = up
+        self._taps = _halfband_taps() * (2.0 if up else 1.0)  # zero-stuffing halves gain
+        self._delay = (_HALFBAND_TAPS - 1) // 2  # high-rate samples; even by construction
+        self.reset()
+
+    def reset(self) -> None:
+        self._history = np.zeros(_HALFBAND_TAPS - 1)
+        self._drop = self._delay  # the filter's delay is trimmed, not played
+        self._phase = 0  # down: which high-rate sample is the next one kept
+
+    def process(self, samples: npt.NDArray[np.int16], *, last: bool) -> npt.NDArray[np.int16]:
+        if self._up:
+            high = np.zeros(samples.size * 2)
+            high[::2] = samples
+        else:
+            high = samples.astype(np.float64)
+        if last:  # push the delayed tail out
+            high = np.concatenate((high, np.zeros(self._delay)))
+        padded = np.concatenate((self._history, high))
+        filtered = np.convolve(padded, self._taps, mode="valid")
+        self._history = padded[padded.size - (_HALFBAND_TAPS - 1) :]
+        if self._drop:
+            dropped = min(self._drop, filtered.size)
+            filtered = filtered[dropped:]
+            self._drop -= dropped
+        if not self._up:
+            kept = filtered[self._phase :: 2]
+            self._phase = (self._phase + filtered.size) % 2
+            filtered = kept
+        out = np.clip(np.rint(filtered), -32768, 32767).astype(np.int16)
+        if last:
+            self.reset()
+        return out
+
+
 class Resampler:
     """Streaming PCM16 mono resampler that keeps filter state from chunk to chunk.
 
     Feeding a signal chunk by chunk gives the same samples (within 2 LSB) as
     resampling it whole, and after ``process(..., last=True)`` the total output is
-    ``len(input) * out_rate / in_rate`` samples. libsoxr emits output in blocks, so a
-    20 ms chunk may yield nothing and a later one several chunks' worth: at 2:1 ratios
-    (8 ↔ 16 kHz) output trails input by up to ~110 ms (~60 ms on average), at
-    22,050/24,000 → 16,000 Hz by up to ~40 ms. ``last=True`` flushes the tail and
+    ``len(input) * out_rate / in_rate`` samples. ``last=True`` flushes the tail and
     readies the resampler for a new stream; ``reset()`` drops pending audio (barge-in).
     Equal rates pass audio through untouched.
+
+    The 2:1 ratios of telephony (8 ↔ 16 kHz, every phone turn in both directions) use a
+    half-band FIR whose output follows its input within 3 ms. Other ratios (TTS voices
+    at 22,050/24,000 Hz) use libsoxr, which emits output in blocks: a 20 ms chunk may
+    yield nothing and a later one several chunks' worth, trailing input by up to ~40 ms.
     """
 
-    __slots__ = ("_stream", "in_rate", "out_rate")
+    __slots__ = ("_halfband", "_stream", "in_rate", "out_rate")
 
     def __init__(self, in_rate: int, out_rate: int) -> None:
         if in_rate <= 0 or out_rate <= 0:
@@ -191,7 +251,10 @@ class Resampler:
         self.in_rate = in_rate
         self.out_rate = out_rate
         self._stream: _SoxrStream | None = None
-        if in_rate != out_rate:
+        self._halfband: _HalfBand | None = None
+        if out_rate == 2 * in_rate or in_rate == 2 * out_rate:
+            self._halfband = _HalfBand(up=out_rate > in_rate)
+        elif in_rate != out_rate:
             self._stream = soxr.ResampleStream(
                 in_rate, out_rate, 1, dtype="int16", quality=RESAMPLER_QUALITY
             )
@@ -199,6 +262,9 @@ class Resampler:
     def process(self, pcm16: bytes, *, last: bool = False) -> bytes:
         """Resample the next chunk; ``last=True`` marks the end and flushes the tail."""
         _check_whole_samples(pcm16)
+        if self._halfband is not None:
+            samples = np.frombuffer(pcm16, dtype=_PCM16)
+            return self._halfband.process(samples, last=last).astype(_PCM16).tobytes()
         stream = self._stream
         if stream is None:
             return pcm16
@@ -210,6 +276,8 @@ class Resampler:
 
     def reset(self) -> None:
         """Forget buffered input and filter history, e.g. when playback is interrupted."""
+        if self._halfband is not None:
+            self._halfband.reset()
         if self._stream is not None:
             self._stream.clear()
 

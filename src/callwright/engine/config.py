@@ -86,6 +86,9 @@ class CallConfig:
     endpointing: EndpointingConfig
     interruption: InterruptionConfig
     stt: STTOptions
+    # stt_settings.audio_denoising: stationary noise is removed from the caller's audio
+    # before the transcriber hears it (engine/denoise.py); the VAD hears it unchanged.
+    audio_denoising: bool
     tts: TTSOptions
     idle_timeout_s: float | None
     idle_message: str | None
@@ -164,6 +167,7 @@ class CallConfig:
                 utterance_end_ms=stt["utterance_end_ms"],
                 extra={"audio_denoising": stt["audio_denoising"]},
             ),
+            audio_denoising=bool(stt["audio_denoising"]),
             tts=TTSOptions(
                 voice_id=tts.get("voice_id"),
                 model_id=tts.get("model_id"),

@@ -17,6 +17,8 @@ __all__ = [
     "EventSink",
     "IdleReprompt",
     "Interruption",
+    "KnowledgeUsed",
+    "Passage",
     "SessionEvent",
     "SpeechStarted",
     "SpeechStopped",
@@ -111,6 +113,30 @@ class ToolAnswered:
 
 
 @dataclass(frozen=True, slots=True)
+class Passage:
+    """A knowledge-base passage given to the model for one turn; ``text`` is what the
+    model saw (with its source line when rag_settings.include_metadata is on)."""
+
+    text: str
+    score: float
+    chunk_id: int
+    document_id: int
+    source: str | None = None
+    tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeUsed:
+    """Retrieval for a user turn: the query, the passages added to the LLM request
+    (possibly none) and how long retrieval took."""
+
+    query: str
+    passages: tuple[Passage, ...]
+    at: float
+    took_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class Interruption:
     at: float
     heard: str
@@ -162,6 +188,7 @@ SessionEvent = (
     | Interruption
     | ToolCalled
     | ToolAnswered
+    | KnowledgeUsed
     | IdleReprompt
     | CallEnded
     | TurnTiming

@@ -22,7 +22,14 @@ from typing import Any
 
 from callwright.engine.clock import Clock
 from callwright.engine.config import CallConfig
-from callwright.engine.events import EventSink, ToolAnswered, ToolCalled, TurnTiming
+from callwright.engine.events import (
+    EventSink,
+    KnowledgeUsed,
+    Passage,
+    ToolAnswered,
+    ToolCalled,
+    TurnTiming,
+)
 from callwright.engine.sentences import SentenceChunker
 from callwright.engine.tools import ToolExecutor
 from callwright.providers.errors import ProviderError, ProviderTimeout
@@ -38,7 +45,9 @@ from callwright.providers.protocols import (
 )
 
 __all__ = [
+    "KNOWLEDGE_PREAMBLE",
     "ReplyStream",
+    "Retriever",
     "ToolHooks",
     "ToolRunner",
     "build_request",
@@ -52,6 +61,12 @@ logger = logging.getLogger(__name__)
 ReplyStream = AsyncGenerator[str, None]
 # Runs custom tool calls; returns (tool_call_id, result text) pairs.
 ToolRunner = Callable[[Sequence[ToolCall]], Awaitable[list[tuple[str, str]]]]
+# Knowledge-base passages for a user turn's text (rag_settings; domain.knowledge).
+Retriever = Callable[[str], Awaitable[Sequence[Passage]]]
+KNOWLEDGE_PREAMBLE = (
+    "Passages from the knowledge base that may help with the caller's last message. "
+    "Use them if they are relevant; do not mention them otherwise.\n\n"
+)
 _MAX_TOOL_ROUNDS = 4
 _LAST_PROVIDER_TIMEOUT_S = 30.0
 
@@ -175,8 +190,12 @@ async def llm_reply(
     first_token_timeout_s: float,
     filler_after_s: float,
     filler_counter: itertools.count[int],
+    retrieve: Retriever | None = None,
+    query: str | None = None,
 ) -> AsyncGenerator[str, None]:
-    sentences = _rounds(config, llms, history, clock, timing, hooks, first_token_timeout_s)
+    sentences = _rounds(
+        config, llms, history, clock, timing, hooks, first_token_timeout_s, retrieve, query
+    )
     async with contextlib.aclosing(sentences):
         async for sentence in _with_filler(
             sentences, config.filler_words, clock, filler_after_s, filler_counter
@@ -192,9 +211,22 @@ async def _rounds(
     timing: TurnTiming,
     hooks: ToolHooks,
     first_token_timeout_s: float,
+    retrieve: Retriever | None = None,
+    query: str | None = None,
 ) -> AsyncGenerator[str, None]:
+    # Passages for the caller's turn (``query``) go just before its message, for this
+    # turn only (tool rounds included); the history keeps the conversation itself.
+    knowledge: ChatMessage | None = None
+    anchor = next(
+        (i for i in range(len(history) - 1, -1, -1) if history[i].role == "user"), len(history)
+    )
+    if retrieve is not None and query:
+        knowledge = await _retrieve(retrieve, query, clock, hooks)
     for _ in range(_MAX_TOOL_ROUNDS):
-        request = build_request(config, history, hooks.specs)
+        messages = history
+        if knowledge is not None:
+            messages = [*history[:anchor], knowledge, *history[anchor:]]
+        request = build_request(config, messages, hooks.specs)
         timing.llm_request_at = timing.llm_request_at or clock.now()
         first, events = await _open_stream(llms, request, clock, first_token_timeout_s, timing)
         chunker = SentenceChunker()
@@ -221,6 +253,24 @@ async def _rounds(
             yield rest
         if not calls or not await _run_tools(calls, history, hooks):
             return
+
+
+async def _retrieve(
+    retrieve: Retriever, query: str, clock: Clock, hooks: ToolHooks
+) -> ChatMessage | None:
+    """The turn's passages as one system message (None without any); reported as a
+    ``KnowledgeUsed`` event. A failing retriever costs the turn its passages, not more."""
+    started = clock.now()
+    try:
+        passages = tuple(await retrieve(query))
+    except Exception:
+        logger.warning("knowledge retrieval failed; answering without passages", exc_info=True)
+        passages = ()
+    if hooks.emit is not None:
+        hooks.emit(KnowledgeUsed(query, passages, clock.now(), clock.now() - started))
+    if not passages:
+        return None
+    return ChatMessage("system", KNOWLEDGE_PREAMBLE + "\n\n".join(p.text for p in passages))
 
 
 async def _run_tools(calls: list[ToolCall], history: list[ChatMessage], hooks: ToolHooks) -> bool:

@@ -3,7 +3,8 @@
 ``CallSession.run`` owns one TaskGroup for the whole call:
 
 - ``_receive``: transport events; caller audio → 16 kHz → VAD frames (turn-taking,
-  barge-in) and the STT stream; marks, DTMF, answering machine, hang-up;
+  barge-in) and the STT stream (through the noise suppressor with
+  ``audio_denoising``); marks, DTMF, answering machine, hang-up;
 - ``_transcripts``: interim words (barge-in by word count) and finals (the turn);
 - ``_watch_duration`` / ``_watch_idle``: max_duration_seconds and idle reprompts;
 - one reply task at a time (``_reply``): LLM → sentences → TTS → transport, with
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from callwright.engine.audio import FrameSplitter, Resampler
 from callwright.engine.clock import Clock
 from callwright.engine.config import CallConfig
+from callwright.engine.denoise import NoiseSuppressor
 from callwright.engine.events import (
     AssistantMessage,
     CallEnded,
@@ -39,7 +41,13 @@ from callwright.engine.events import (
     UserMessage,
 )
 from callwright.engine.playback import Playback
-from callwright.engine.replies import ToolHooks, ToolRunner, builtin_tool_specs, llm_reply
+from callwright.engine.replies import (
+    Retriever,
+    ToolHooks,
+    ToolRunner,
+    builtin_tool_specs,
+    llm_reply,
+)
 from callwright.engine.turns import BargeInPolicy, SpeechDetector
 from callwright.providers.errors import ProviderError
 from callwright.providers.protocols import (
@@ -97,8 +105,10 @@ class CallSession:
         custom_tools: tuple[ToolSpec, ...] = (),
         run_custom_tools: ToolRunner | None = None,
         previous_conversation: Sequence[ChatMessage] = (),
+        retrieve: Retriever | None = None,
     ) -> None:
         self.config = config
+        self._retrieve = retrieve  # rag_settings: passages for each user turn
         self._providers = providers
         self._transport = transport
         self._clock = clock
@@ -128,6 +138,11 @@ class CallSession:
         self._to_vad = Resampler(transport.sample_rate, vad.sample_rate)
         self._vad_frames = FrameSplitter(vad.frame_samples * 2)
         self._to_stt = Resampler(vad.sample_rate, providers.stt.sample_rate)
+        # stt_settings.audio_denoising: only the transcriber hears the cleaned audio.
+        # The VAD keeps the raw audio: turn-taking and barge-in must not wait the
+        # suppressor's 16 ms, nor lose a quiet first syllable to a noise estimate that
+        # has not yet seen a pause (Silero is trained on noisy speech anyway).
+        self._denoise = NoiseSuppressor(vad.sample_rate) if config.audio_denoising else None
         self._detector = SpeechDetector(turnoff_s=config.endpointing.vad_turnoff_s)
         self._barge_in = BargeInPolicy(config.interruption)
 
@@ -244,7 +259,8 @@ class CallSession:
     async def _on_audio(self, pcm16: bytes) -> None:
         assert self._stt_stream is not None
         at_vad_rate = self._to_vad.process(pcm16)
-        await self._stt_stream.push_audio(self._to_stt.process(at_vad_rate))
+        for_stt = at_vad_rate if self._denoise is None else self._denoise.process(at_vad_rate)
+        await self._stt_stream.push_audio(self._to_stt.process(for_stt))
         for frame in self._vad_frames.push(at_vad_rate):
             self._on_vad_frame(self._providers.vad.speech_probability(frame))
 
@@ -344,7 +360,7 @@ class CallSession:
         if trigger and trigger in text.lower():
             self._finish(EndReason.CUSTOMER_SAID_END_CALL_PHRASE, self.config.end_call_message)
             return
-        self._start_reply(self._answer(timing), timing)
+        self._start_reply(self._answer(timing, query=text), timing)
 
     # -- barge-in ---------------------------------------------------------------------
 
@@ -467,7 +483,7 @@ class CallSession:
         for text in texts:
             yield text
 
-    def _answer(self, timing: TurnTiming) -> AsyncGenerator[str, None]:
+    def _answer(self, timing: TurnTiming, query: str | None = None) -> AsyncGenerator[str, None]:
         hooks = ToolHooks(
             specs=self._tool_specs,
             end_call=lambda: self._finish(
@@ -488,6 +504,9 @@ class CallSession:
             first_token_timeout_s=self._first_token_timeout_s,
             filler_after_s=self._filler_after_s,
             filler_counter=self._fillers,
+            # Retrieval answers a caller's turn (not the model-generated opener).
+            retrieve=self._retrieve if query else None,
+            query=query,
         )
 
     def _transfer(self, destination: str) -> None:

@@ -125,17 +125,23 @@ async def first_within(
     provider: str, stream: AsyncIterator[T], timeout_s: float = FIRST_BYTE_TIMEOUT_S
 ) -> AsyncGenerator[T, None]:
     """Re-yield ``stream``, raising ``ProviderTimeout`` if its first item takes longer
-    than ``timeout_s`` (later items are bounded by the transport's read timeout)."""
+    than ``timeout_s`` (later items are bounded by the transport's read timeout).
+    Closing this generator closes ``stream`` too (it aborts the vendor request)."""
     try:
-        async with asyncio.timeout(timeout_s):
-            first = await anext(stream)
-    except StopAsyncIteration:
-        return
-    except TimeoutError as exc:
-        raise ProviderTimeout(provider, f"no first byte within {timeout_s:g} s") from exc
-    yield first
-    async for item in stream:
-        yield item
+        try:
+            async with asyncio.timeout(timeout_s):
+                first = await anext(stream)
+        except StopAsyncIteration:
+            return
+        except TimeoutError as exc:
+            raise ProviderTimeout(provider, f"no first byte within {timeout_s:g} s") from exc
+        yield first
+        async for item in stream:
+            yield item
+    finally:
+        closer = getattr(stream, "aclose", None)
+        if closer is not None:
+            await closer()
 
 
 async def connect_websocket(

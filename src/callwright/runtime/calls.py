@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -33,12 +33,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callwright.domain.assistants.schemas import AssistantIn
 from callwright.domain.assistants.service import load_assistant_for_call, merge_settings
 from callwright.domain.calls.repository import previous_conversation
+from callwright.domain.knowledge.context import KnowledgeContext
+from callwright.domain.knowledge.retrieval import knowledge_retriever_for
 from callwright.domain.tools.service import tools_for_call
 from callwright.domain.validation import validate_as
 from callwright.engine.clock import MonotonicClock
 from callwright.engine.config import CallConfig
 from callwright.engine.events import EndReason, EventSink, SessionEvent
-from callwright.engine.replies import runner_for
+from callwright.engine.replies import Retriever, runner_for
 from callwright.engine.session import CallSession
 from callwright.engine.tools import CustomTool, ToolExecutor
 from callwright.errors import NotFound, ServiceBusy
@@ -71,6 +73,7 @@ class PreparedCall:
     signing_secret: str
     webhook_url: str | None
     tools: tuple[CustomTool, ...]
+    retrieve: Retriever | None = None
 
 
 class CallWebhooks(Protocol):
@@ -81,6 +84,12 @@ class CallWebhooks(Protocol):
     ) -> None: ...
 
     def wake(self) -> None: ...
+
+    def register_tools(self, call_id: int, tools: Mapping[str, Mapping[str, Any]]) -> None:
+        """The call's custom tools (name → definition) for its tool-call messages."""
+        ...
+
+    def forget(self, call_id: int) -> None: ...
 
 
 SigningSecret = Callable[[AsyncSession, int], Awaitable[str]]
@@ -106,6 +115,7 @@ class CallRuntime:
         providers: ProviderFactory,
         signing_secret: SigningSecret,
         webhooks: CallWebhooks | None = None,
+        knowledge: KnowledgeContext | None = None,
     ) -> None:
         self._settings = settings
         self._session_factory = session_factory
@@ -114,6 +124,7 @@ class CallRuntime:
         self._providers = providers
         self._signing_secret = signing_secret
         self._webhooks = webhooks
+        self._knowledge = knowledge
         self._active: dict[int, _Active] = {}
 
     # -- capacity and control ---------------------------------------------------------
@@ -178,6 +189,8 @@ class CallRuntime:
                         previous.append(ChatMessage(line["role"], line["text"]))
             secret = await self._signing_secret(db, call.organization_id)
             tools = await tools_for_call(db, self._box, stored)
+            if call.overrides:
+                stored = replace(stored, settings=validate_as(AssistantIn, document))
             call.status = "in-progress"
             call.started_at = utcnow()
             call.updated_at = call.started_at
@@ -187,8 +200,12 @@ class CallRuntime:
             await db.commit()
         if self._webhooks is not None and webhook_url:
             self._webhooks.wake()
+        retrieve = None
+        if self._knowledge is not None:
+            # Reconciles the documents with rag_settings and warms index and embedder.
+            retrieve = await knowledge_retriever_for(self._knowledge, stored)
         return PreparedCall(
-            call, document, config, tuple(previous), secret, webhook_url, tuple(tools)
+            call, document, config, tuple(previous), secret, webhook_url, tuple(tools), retrieve
         )
 
     async def run_call(
@@ -249,7 +266,10 @@ class CallRuntime:
             custom_tools=executor.specs() if executor else (),
             run_custom_tools=runner_for(executor) if executor else None,
             previous_conversation=prepared.previous,
+            retrieve=prepared.retrieve,
         )
+        if self._webhooks is not None:
+            self._webhooks.register_tools(call_id, {t.name: t.public_config() for t in tools})
         active = self._active[call_id] = _Active(session, transport)
         reason = EndReason.PIPELINE_ERROR
         try:
@@ -264,6 +284,7 @@ class CallRuntime:
                         await asyncio.wait({writer}, timeout=5.0)
                     writer.cancel()
         finally:
+            self._shutdown_drop(recorder, transport)
             del self._active[call_id]
             if executor is not None:
                 await executor.aclose()
@@ -271,8 +292,20 @@ class CallRuntime:
             await asyncio.shield(
                 self._finish(call_id, prepared, recorder, recording, choices, clock.now())
             )
+            if self._webhooks is not None:
+                self._webhooks.forget(call_id)
             active.done.set()
         return recorder.end_reason or reason
+
+    @staticmethod
+    def _shutdown_drop(recorder: CallRecorder, transport: Transport) -> None:
+        """A socket closed by this server's own shutdown ends the call for that reason,
+        not as a dropped connection."""
+        if recorder.end_reason is EndReason.TRANSPORT_DROPPED and getattr(
+            transport, "closed_for_shutdown", False
+        ):
+            recorder.end_reason = EndReason.SERVER_SHUTDOWN
+            recorder.end_detail = "the server shut down during the call"
 
     async def end_unstarted(self, call_id: int, reason: EndReason, detail: str | None) -> None:
         """Finish the record of a call that never had a session (not answered, busy,
@@ -358,6 +391,7 @@ class CallRuntime:
             call.end_detail = recorder.end_detail
             call.messages = recorder.messages
             call.tool_calls = recorder.tool_calls
+            call.knowledge = recorder.knowledge
             call.turns = recorder.turns
             call.usage = recorder.usage(
                 stt_seconds=recording.caller_seconds,

@@ -17,10 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from callwright.domain.knowledge.retrieval import knowledge_record
 from callwright.engine.events import (
     AssistantMessage,
     CallEnded,
     EndReason,
+    KnowledgeUsed,
     SessionEvent,
     ToolAnswered,
     ToolCalled,
@@ -69,6 +71,7 @@ class CallRecorder:
     notify: Notify | None = None
     messages: list[dict[str, Any]] = field(default_factory=list)
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    knowledge: list[dict[str, Any]] = field(default_factory=list)
     turns: list[dict[str, Any]] = field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -109,6 +112,10 @@ class CallRecorder:
             for call in self.tool_calls:
                 if call["id"] == event.call_id:
                     call["result"] = event.result
+        elif isinstance(event, KnowledgeUsed):
+            used = knowledge_record(event)
+            used["seconds_from_start"] = self._s(event.at)
+            self.knowledge.append(used)
         elif isinstance(event, TurnTiming):
             self.prompt_tokens += event.prompt_tokens
             self.completion_tokens += event.completion_tokens

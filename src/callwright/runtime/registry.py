@@ -1,40 +1,57 @@
 """Which provider serves a call, picked from the assistant's settings (the engine sees
 only protocols; this is the one place that knows the concrete adapters).
 
-This release ships the offline providers only; the cloud adapters (OpenAI, Anthropic,
-Gemini, Deepgram, ElevenLabs, ...) arrive with their own issue. Until a vendor's adapter
-exists, or when its key is missing, the call runs on the offline provider of the same
-kind and the choice says so, rather than failing mid-call:
+For each kind the assistant's vendor serves the call when its key resolves (the
+assistant's own, its organization's stored credential, the server's environment:
+``domain.credentials.resolution``); otherwise the offline provider of the same kind
+does, and the ``ProviderChoice`` says why, rather than the call failing mid-way:
 
-| kind | offline provider |
-|---|---|
-| VAD | Silero (ONNX) |
-| STT | whisper tiny.en (faster-whisper), inference off the event loop |
-| TTS | Piper (``piper``) in a worker process; ``espeak`` on request or when Piper is absent |
-| LLM | a GGUF model on llama.cpp (``local``; the ``local-llm`` extra) |
+| kind | cloud adapters (``providers_cloud``) | offline provider |
+|---|---|---|
+| LLM | openai, anthropic, gemini, groq, xai, custom | ``local``: llama.cpp (local-llm extra) |
+| STT | deepgram, assemblyai, whisper (OpenAI) | ``whisper-local``: whisper tiny.en |
+| TTS | elevenlabs, cartesia, deepgram, openai, azure | Piper (worker process), else espeak |
+| VAD | | Silero (ONNX) |
 
-Models are heavy, so ``OfflineProviders`` holds one of each per process, shared by
-every call, and closes them on shutdown.
+LLM fallbacks become adapters too, each asking for its own model; when the primary
+cannot be served, the first usable fallback answers first, and the local model serves
+only when no cloud LLM can. Models are heavy and clients keep connections, so
+``OfflineProviders`` and ``CloudProviders`` hold one of each per process, shared by
+every call, and close them on shutdown.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callwright.domain.credentials.lookup import organization_credentials
+from callwright.domain.credentials.resolution import Resolution, Resolved, resolve
 from callwright.engine.session import SessionProviders
-from callwright.providers.errors import ProviderUnavailable
+from callwright.providers.errors import ProviderError, ProviderUnavailable
 from callwright.providers.protocols import LLM, STT, TTS
+from callwright.runtime.providers_cloud import CloudProviders, PinnedModel
+from callwright.security.crypto import SecretBox
+from callwright.settings import Settings
+from callwright.store.database import create_engine, create_session_factory
 
 __all__ = [
+    "CloudProviders",
+    "CredentialSource",
     "OfflineProviders",
     "ProviderChoice",
     "ProviderFactory",
     "build_providers",
+    "cloud_provider_factory",
     "offline_provider_factory",
+    "process_provider_factory",
+    "stored_credentials",
 ]
 
 logger = logging.getLogger(__name__)
@@ -46,10 +63,18 @@ ProviderFactory = Callable[
 """Providers for one call: (the assistant's decrypted settings, its organization id, the
 transport's sample rate) → the providers and what was chosen for each kind."""
 
+CredentialSource = Callable[[int], Awaitable[Mapping[str, Mapping[str, Any]]]]
+"""An organization's stored credentials, decrypted, by provider."""
+
+# What an adapter raises when it cannot be set up: a half-installed module, a value
+# it refuses (a malformed endpoint or region), a missing key.
+_SETUP_ERRORS = (ImportError, ValueError, ProviderError)
+
 
 @dataclass(frozen=True, slots=True)
 class ProviderChoice:
-    """What a call asked for, what serves it, and why (for the call record)."""
+    """What a call asked for, what serves it, and why (for the call record). The
+    reason names where a key came from, never the key."""
 
     kind: str
     requested: str
@@ -94,7 +119,7 @@ class OfflineProviders:
             if not _installed("llama_cpp"):
                 raise ProviderUnavailable(
                     "local",
-                    "no LLM can serve this call: no cloud adapter is available yet and the "
+                    "no LLM can serve this call: no cloud LLM has a key and the "
                     "local-llm extra is not installed "
                     "(CMAKE_ARGS='-DGGML_NATIVE=OFF' pip install 'callwright[local-llm]')",
                 )
@@ -106,10 +131,15 @@ class OfflineProviders:
     async def warm_up(self, tts_name: str = "piper") -> None:
         """Load every model now (seconds each), so the first call does not wait."""
         for provider in (self.stt(), self.tts(tts_name), self.llm()):
-            for method in ("load", "start"):
-                loader = getattr(provider, method, None)
-                if loader is not None:
-                    await loader()
+            await _load(provider)
+
+    async def warm_up_for(self, providers: SessionProviders, *also: object) -> None:
+        """Load the offline models among ``providers`` (and ``also``) now; cloud
+        adapters and models nobody asked for are left alone."""
+        own = {id(model) for model in (self._stt, self._llm, *self._tts.values()) if model}
+        for provider in (providers.stt, providers.tts, *providers.llms, *also):
+            if id(provider) in own:
+                await _load(provider)
 
     async def aclose(self) -> None:
         for closable in (self._stt, self._llm, *self._tts.values()):
@@ -118,35 +148,33 @@ class OfflineProviders:
                 await closer()
 
 
+async def _load(provider: object) -> None:
+    for method in ("load", "start"):
+        loader = getattr(provider, method, None)
+        if loader is not None:
+            await loader()
+
+
 def build_providers(
-    settings: Mapping[str, Any], offline: OfflineProviders
+    settings: Mapping[str, Any],
+    offline: OfflineProviders,
+    *,
+    cloud: CloudProviders | None = None,
+    credentials: Mapping[str, Mapping[str, Any]] | None = None,
+    server: Settings | None = None,
+    sample_rate: int = 16_000,
 ) -> tuple[SessionProviders, list[ProviderChoice]]:
-    """Providers for one call of an assistant (its canonical settings document)."""
+    """Providers for one call of an assistant (its decrypted, canonical settings
+    document), with its organization's ``credentials`` and the ``server``'s settings.
+    Without ``cloud`` every kind runs offline."""
     from callwright.providers.vad.silero import SileroVAD
 
-    choices: list[ProviderChoice] = []
-    requested_llm = settings.get("llm_provider") or "openai"
-    llms: list[LLM] = [offline.llm()]
-    choices.append(_choice("llm", requested_llm, "local"))
-    fallbacks = settings["llm_fallback_providers"]
-    if fallbacks["enabled"]:
-        for fallback in fallbacks["fallbacks"]:
-            # Each fallback resolves like the primary; a second local copy adds nothing.
-            choices.append(
-                ProviderChoice(
-                    "llm-fallback",
-                    fallback["provider"],
-                    "none",
-                    "no adapter for this vendor in this release",
-                )
-            )
-    stt_model = settings["stt_settings"].get("model") or "whisper"
-    choices.append(_choice("stt", stt_model, "whisper-local"))
-    requested_tts = settings["tts_settings"]["provider"]
-    tts_name = requested_tts if requested_tts in ("piper", "espeak") else "piper"
-    if tts_name == "piper" and not (_installed("piper") or _installed("piper_voice")):
-        tts_name = "espeak"
-    choices.append(_choice("tts", requested_tts, tts_name))
+    resolution = resolve(settings, credentials or {}, server)
+    picker = _Picker(offline, cloud)
+    llms, choices = picker.llms(resolution)
+    stt, stt_choice = picker.stt(resolution.stt)
+    tts, tts_choice = picker.tts(resolution.tts, sample_rate)
+    choices += [stt_choice, tts_choice]
     for choice in choices:
         if choice.requested != choice.chosen:
             logger.info(
@@ -156,23 +184,175 @@ def build_providers(
                 choice.chosen,
                 choice.reason,
             )
-    providers = SessionProviders(
-        llms=tuple(llms), stt=offline.stt(), tts=offline.tts(tts_name), vad=SileroVAD()
-    )
+    providers = SessionProviders(llms=tuple(llms), stt=stt, tts=tts, vad=SileroVAD())
     return providers, choices
 
 
-def _choice(kind: str, requested: str, chosen: str) -> ProviderChoice:
-    reason = "requested" if requested == chosen else "offline default (no cloud adapter yet)"
-    return ProviderChoice(kind, requested, chosen, reason)
+class _Picker:
+    """Cloud adapter when its values resolve and it can be set up, else offline."""
+
+    def __init__(self, offline: OfflineProviders, cloud: CloudProviders | None) -> None:
+        self._offline = offline
+        self._cloud = cloud
+
+    def _unusable(self, resolved: Resolved) -> str | None:
+        """Why ``resolved`` cannot be served by its cloud vendor, or None."""
+        if self._cloud is None:
+            return "cloud providers are not enabled in this process"
+        return resolved.problem()
+
+    def _llm(self, resolved: Resolved, *, pinned: bool) -> tuple[LLM | None, str]:
+        if resolved.offline:
+            return self._offline.llm(), resolved.reason()
+        if (problem := self._unusable(resolved)) is not None:
+            return None, problem
+        assert self._cloud is not None
+        try:
+            llm = self._cloud.llm(resolved)
+        except _SETUP_ERRORS as exc:
+            return None, _setup_failed(resolved, exc)
+        return (PinnedModel(llm, resolved.model) if pinned else llm), resolved.reason()
+
+    def llms(self, resolution: Resolution) -> tuple[list[LLM], list[ProviderChoice]]:
+        primary = resolution.llm
+        lead, reason = self._llm(primary, pinned=False)
+        llms = [lead] if lead is not None else []
+        fallback_choices = []
+        for fallback in resolution.fallbacks:
+            llm, why = self._llm(fallback, pinned=True)
+            if llm is not None:
+                llms.append(llm)
+            chosen = llm.name if llm is not None else "none"
+            fallback_choices.append(ProviderChoice("llm-fallback", fallback.vendor, chosen, why))
+        if lead is not None:
+            choice = ProviderChoice("llm", primary.vendor, lead.name, reason)
+        elif llms:
+            choice = ProviderChoice(
+                "llm", primary.vendor, llms[0].name, f"{reason}; the first usable fallback leads"
+            )
+        else:
+            local = self._offline.llm()
+            llms.append(local)
+            choice = ProviderChoice("llm", primary.vendor, local.name, f"offline default: {reason}")
+        return llms, [choice, *fallback_choices]
+
+    def stt(self, resolved: Resolved) -> tuple[STT, ProviderChoice]:
+        if resolved.offline:
+            stt = self._offline.stt()
+            return stt, ProviderChoice("stt", resolved.vendor, stt.name, resolved.reason())
+        problem = self._unusable(resolved)
+        if problem is None:
+            assert self._cloud is not None
+            try:
+                stt = self._cloud.stt(resolved)
+            except _SETUP_ERRORS as exc:
+                problem = _setup_failed(resolved, exc)
+            else:
+                return stt, ProviderChoice(
+                    "stt", resolved.vendor, resolved.vendor, resolved.reason()
+                )
+        stt = self._offline.stt()
+        return stt, ProviderChoice("stt", resolved.vendor, stt.name, f"offline default: {problem}")
+
+    def tts(self, resolved: Resolved, sample_rate: int) -> tuple[TTS, ProviderChoice]:
+        if resolved.offline:
+            name = _offline_voice(resolved.vendor)
+            reason = resolved.reason() if name == resolved.vendor else "Piper is not installed"
+            return self._offline.tts(name), ProviderChoice("tts", resolved.vendor, name, reason)
+        problem = self._unusable(resolved)
+        if problem is None:
+            assert self._cloud is not None
+            try:
+                tts = self._cloud.tts(resolved, sample_rate)
+            except _SETUP_ERRORS as exc:
+                problem = _setup_failed(resolved, exc)
+            else:
+                return tts, ProviderChoice(
+                    "tts", resolved.vendor, resolved.vendor, resolved.reason()
+                )
+        name = _offline_voice("piper")
+        return self._offline.tts(name), ProviderChoice(
+            "tts", resolved.vendor, name, f"offline default: {problem}"
+        )
+
+
+def _offline_voice(requested: str) -> str:
+    if requested == "piper" and not (_installed("piper") or _installed("piper_voice")):
+        return "espeak"
+    return requested
+
+
+def _setup_failed(resolved: Resolved, exc: BaseException) -> str:
+    # Adapters' messages name the value they refuse (an endpoint, a region), never a key.
+    logger.warning("%s adapter %r could not be set up: %s", resolved.kind, resolved.vendor, exc)
+    return f"the {resolved.vendor} adapter could not be set up ({type(exc).__name__}: {exc})"
 
 
 def offline_provider_factory(offline: OfflineProviders) -> ProviderFactory:
-    """The call runtime's provider factory on this process's offline models."""
+    """A provider factory on this process's offline models only (no keys consulted)."""
 
     async def build(
         settings: Mapping[str, Any], organization_id: int, sample_rate: int
     ) -> tuple[SessionProviders, list[ProviderChoice]]:
-        return build_providers(settings, offline)
+        return build_providers(settings, offline, sample_rate=sample_rate)
 
     return build
+
+
+def stored_credentials(
+    session_factory: async_sessionmaker[AsyncSession], box: SecretBox
+) -> CredentialSource:
+    """Organization credentials read from the database, once per call."""
+
+    async def load(organization_id: int) -> Mapping[str, Mapping[str, Any]]:
+        async with session_factory() as session:
+            return await organization_credentials(session, box, organization_id)
+
+    return load
+
+
+def cloud_provider_factory(
+    *,
+    server: Settings,
+    offline: OfflineProviders,
+    cloud: CloudProviders,
+    credentials: CredentialSource,
+) -> ProviderFactory:
+    """The call runtime's provider factory: each kind on its vendor's adapter when its
+    key resolves (assistant, organization, environment), else offline."""
+
+    async def build(
+        settings: Mapping[str, Any], organization_id: int, sample_rate: int
+    ) -> tuple[SessionProviders, list[ProviderChoice]]:
+        stored = await credentials(organization_id)
+        return build_providers(
+            settings,
+            offline,
+            cloud=cloud,
+            credentials=stored,
+            server=server,
+            sample_rate=sample_rate,
+        )
+
+    return build
+
+
+@contextlib.asynccontextmanager
+async def process_provider_factory(
+    server: Settings, offline: OfflineProviders
+) -> AsyncIterator[ProviderFactory]:
+    """The server's provider factory for a one-off process (``callwright simulate``),
+    with its own database engine for the credentials and its own cloud adapters,
+    both closed on exit."""
+    engine = create_engine(server.resolved_database_url)
+    cloud = CloudProviders()
+    credentials = stored_credentials(
+        create_session_factory(engine), SecretBox(server.resolved_secret_key())
+    )
+    try:
+        yield cloud_provider_factory(
+            server=server, offline=offline, cloud=cloud, credentials=credentials
+        )
+    finally:
+        await cloud.aclose()
+        await engine.dispose()

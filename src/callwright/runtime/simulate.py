@@ -17,9 +17,10 @@ seconds in.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,26 +28,39 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from callwright.domain.assistants.service import load_assistant_for_call
+from callwright.domain.knowledge.context import KnowledgeContext
+from callwright.domain.knowledge.processing import DocumentProcessor
+from callwright.domain.knowledge.retrieval import knowledge_record, knowledge_retriever_for
 from callwright.engine.audio import Resampler
 from callwright.engine.clock import MonotonicClock
 from callwright.engine.config import CallConfig
 from callwright.engine.events import (
     AssistantMessage,
     CallEnded,
+    KnowledgeUsed,
     SessionEvent,
     TurnTiming,
     UserMessage,
 )
-from callwright.engine.replies import runner_for
+from callwright.engine.replies import Retriever, runner_for
 from callwright.engine.session import CallSession
 from callwright.engine.tools import CustomTool, ToolExecutor
 from callwright.errors import ValidationFailed
 from callwright.providers.protocols import TTS, TTSOptions
 from callwright.runtime.hooks import end_call_url_hook
-from callwright.runtime.registry import OfflineProviders, ProviderChoice, build_providers
+from callwright.runtime.registry import (
+    OfflineProviders,
+    ProviderChoice,
+    ProviderFactory,
+    offline_provider_factory,
+)
+from callwright.security.crypto import SecretBox
+from callwright.settings import Settings
+from callwright.store.database import create_engine, create_session_factory
 from callwright.transports.loopback import LoopbackTransport
 
-__all__ = ["Script", "SimulationResult", "load_script", "simulate"]
+__all__ = ["Script", "SimulationResult", "knowledge_retriever", "load_script", "simulate"]
 
 _ENGINE_RATE = 16_000
 _REPLY_WAIT_S = 60.0
@@ -95,12 +109,15 @@ class SimulationResult:
     end_reason: str
     turns: list[dict[str, Any]]
     providers: list[ProviderChoice] = field(default_factory=list)
+    # Per user turn with retrieval: the query and the passages given to the model.
+    knowledge: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "transcript": self.transcript,
             "end_reason": self.end_reason,
             "turns": self.turns,
+            "knowledge": self.knowledge,
             "providers": [
                 {"kind": c.kind, "requested": c.requested, "chosen": c.chosen, "reason": c.reason}
                 for c in self.providers
@@ -176,16 +193,25 @@ async def simulate(
     offline: OfflineProviders,
     *,
     assistant_id: int | None = None,
+    organization_id: int = 0,
+    providers: ProviderFactory | None = None,
     tools: Sequence[CustomTool] = (),
     signing_secret: str | None = None,
+    retrieve: Retriever | None = None,
 ) -> SimulationResult:
     """Run one simulated call in real time; returns its transcript, end and timings.
-    ``tools`` (inline and stored custom tools) run as signed webhooks."""
+    ``providers`` picks the call's providers as the server does (``cloud_provider_factory``:
+    the keys of the assistant, of ``organization_id``, of the environment); without it
+    everything runs offline. The caller's voice is always an offline one. ``tools``
+    (inline and stored custom tools) run as signed webhooks; ``retrieve``
+    (``knowledge_retriever``) adds knowledge-base passages to each turn."""
     clock = MonotonicClock()
     transport = LoopbackTransport(clock, sample_rate=_ENGINE_RATE)
-    providers, choices = build_providers(settings, offline)
-    await offline.warm_up(providers.tts.name)
-    voice = offline.tts("piper" if providers.tts.name == "piper" else "espeak")
+    build = providers or offline_provider_factory(offline)
+    session_providers, choices = await build(settings, organization_id, _ENGINE_RATE)
+    voice = offline.tts("piper" if session_providers.tts.name == "piper" else "espeak")
+    # Only the offline models this call uses: a cloud call must not wait for llama.cpp.
+    await offline.warm_up_for(session_providers, voice)
     config = CallConfig.from_settings(settings, script.variables, assistant_id=assistant_id)
     opening = config.first_message_mode != "assistant-waits-for-user" and (
         config.first_message is not None
@@ -211,13 +237,14 @@ async def simulate(
     )
     session = CallSession(
         config,
-        providers,
+        session_providers,
         transport,
         clock,
         sink,
         on_end=on_end,
         custom_tools=executor.specs() if executor else (),
         run_custom_tools=runner_for(executor) if executor else None,
+        retrieve=retrieve,
     )
     try:
         async with asyncio.TaskGroup() as group:
@@ -234,6 +261,7 @@ async def simulate(
 def _result(events: list[SessionEvent], choices: list[ProviderChoice]) -> SimulationResult:
     transcript: list[dict[str, Any]] = []
     turns: list[dict[str, Any]] = []
+    knowledge: list[dict[str, Any]] = []
     end_reason = "unknown"
     for event in events:
         if isinstance(event, UserMessage):
@@ -246,7 +274,31 @@ def _result(events: list[SessionEvent], choices: list[ProviderChoice]) -> Simula
             turns.append(_timing_row(event))
         elif isinstance(event, CallEnded):
             end_reason = event.reason.value
-    return SimulationResult(transcript, end_reason, turns, choices)
+        elif isinstance(event, KnowledgeUsed):
+            knowledge.append(knowledge_record(event))
+    return SimulationResult(transcript, end_reason, turns, choices, knowledge)
+
+
+@contextlib.asynccontextmanager
+async def knowledge_retriever(
+    settings: Settings, assistant_id: int
+) -> AsyncIterator[Retriever | None]:
+    """The assistant's knowledge-base retriever for a simulated call (None when
+    ``rag_settings.enabled`` is off). Documents waiting to be processed are processed
+    here first, so a simulation right after an upload works without a server running."""
+    engine = create_engine(settings.resolved_database_url)
+    box = SecretBox(settings.resolved_secret_key())
+    context = KnowledgeContext(create_session_factory(engine), box, settings=settings)
+    try:
+        async with context.session_factory() as session:
+            assistant = await load_assistant_for_call(session, box, assistant_id)
+        if assistant.settings.rag_settings.enabled:
+            await DocumentProcessor(context).process_due()
+        yield await knowledge_retriever_for(context, assistant)
+    finally:
+        context.indexes.close()
+        await context.embedders.aclose()
+        await engine.dispose()
 
 
 def _timing_row(timing: TurnTiming) -> dict[str, Any]:

@@ -5,11 +5,13 @@ transaction. Delivery, signing and retries are the dispatcher's."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callwright.domain.calls.tokens import recording_signature
 from callwright.domain.webhooks import messages
 from callwright.domain.webhooks.outbox import enqueue, notify
 from callwright.settings import Settings
@@ -23,6 +25,14 @@ class OutboxCallWebhooks:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        # Each live call's tools as their servers see them, for tool-call messages.
+        self._tools: dict[int, dict[str, dict[str, Any]]] = {}
+
+    def register_tools(self, call_id: int, tools: Mapping[str, Mapping[str, Any]]) -> None:
+        self._tools[call_id] = {name: dict(tool) for name, tool in tools.items()}
+
+    def forget(self, call_id: int) -> None:
+        self._tools.pop(call_id, None)
 
     def _payload(self, call: Call, kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
         if kind == "status-update":
@@ -30,13 +40,21 @@ class OutboxCallWebhooks:
         if kind == "transcript":
             return messages.transcript(call, role=data["role"], text=data["text"])
         if kind == "tool-call":
-            return messages.tool_calls(call, [data])
+            return messages.tool_calls(call, [data], tools=self._tools.get(call.id))
         if kind == "end-of-call-report":
             recording = None
             if call.recording_key:
-                # Absolute when the public URL is configured (set it in production).
+                # A signed, expiring link: a webhook handler can fetch it without an API
+                # key. Absolute when the public URL is configured (set it in production).
                 base = (self._settings.public_url or "").rstrip("/")
-                recording = f"{base}/api/v1/calls/{call.id}/recording"
+                expires = int(time.time()) + self._settings.recording_link_ttl_s
+                signature = recording_signature(
+                    self._settings.resolved_secret_key(), call.id, expires
+                )
+                recording = (
+                    f"{base}/api/v1/calls/{call.id}/recording.wav"
+                    f"?expires={expires}&signature={signature}"
+                )
             return messages.end_of_call_report(call, recording_url=recording)
         raise ValueError(f"unknown call webhook {kind!r}")
 

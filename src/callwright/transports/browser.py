@@ -43,6 +43,7 @@ from callwright.transports.protocol import (
 __all__ = ["BROWSER_SAMPLE_RATE", "BrowserTransport"]
 
 BROWSER_SAMPLE_RATE = 16_000
+_SERVICE_RESTART = 1012
 _MAX_FRAME_BYTES = 64_000  # 2 s of audio: anything larger is not a live microphone
 
 
@@ -58,6 +59,7 @@ class BrowserTransport:
         # Transcript messages wait here for the sender task (bounded: a page that stops
         # reading loses transcript lines, never stalls the call).
         self._outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=128)
+        self.closed_for_shutdown = False
 
     # -- transport --------------------------------------------------------------------
 
@@ -68,6 +70,8 @@ class BrowserTransport:
             except (WebSocketDisconnect, RuntimeError):
                 return
             if message["type"] == "websocket.disconnect":
+                # 1012 "service restart": the server itself is shutting down.
+                self.closed_for_shutdown = message.get("code") == _SERVICE_RESTART
                 return
             data = message.get("bytes")
             if data is not None:

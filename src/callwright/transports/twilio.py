@@ -33,6 +33,7 @@ from callwright.transports.protocol import (
 __all__ = ["CallControl", "StreamStart", "TwilioMediaStream", "read_start"]
 
 _SAMPLE_RATE = 8000
+_SERVICE_RESTART = 1012
 
 
 class CallControl(Protocol):
@@ -92,6 +93,7 @@ class TwilioMediaStream:
         # separate webhook); delivered between stream messages, at most 20 ms late.
         self._injected: deque[TransportEvent] = deque(maxlen=16)
         self._hung_up = False
+        self.closed_for_shutdown = False
 
     def inject(self, event: TransportEvent) -> None:
         self._injected.append(event)
@@ -100,8 +102,12 @@ class TwilioMediaStream:
         while True:
             try:
                 text = await self._websocket.receive_text()
-            except (WebSocketDisconnect, RuntimeError):
+            except WebSocketDisconnect as exc:
+                # 1012 "service restart": this server is shutting down, not the caller.
+                self.closed_for_shutdown = exc.code == _SERVICE_RESTART
                 return  # dropped without a stop: the session ends it as dropped
+            except RuntimeError:
+                return
             while self._injected:
                 yield self._injected.popleft()
             event = _parse(text)

@@ -23,8 +23,9 @@ from callwright.domain.calls.schemas import (
     WebCallResponse,
 )
 from callwright.domain.calls.service import CallService, call_view
-from callwright.domain.calls.tokens import read_stream_token
-from callwright.errors import NotFound
+from callwright.domain.calls.tokens import read_stream_token, verify_recording_signature
+from callwright.errors import Forbidden, NotFound
+from callwright.store.models import Call
 from callwright.transports.browser import BrowserTransport
 
 __all__ = ["router"]
@@ -118,6 +119,32 @@ async def get_call_recording(call_id: CallIdPath, calls: CallsDep, state: StateD
     """The call's recording: a stereo WAV, caller left, assistant right."""
     call = await calls.get(call_id)
     data = await state.recordings.get(call.recording_key) if call.recording_key else None
+    if data is None:
+        raise NotFound(f"call {call_id} has no recording")
+    return Response(content=data, media_type="audio/wav")
+
+
+@router.get(
+    "/{call_id}/recording.wav",
+    operation_id="get_call_recording_signed",
+    responses={200: {"content": {"audio/wav": {}}}, **errors(403, 404, 422)},
+    response_class=Response,
+)
+async def get_call_recording_signed(
+    call_id: CallIdPath,
+    state: StateDep,
+    session: DbSession,
+    expires: Annotated[int, Query(ge=0, le=2**40)],
+    signature: Annotated[str, Query(min_length=1, max_length=100)],
+) -> Response:
+    """The recording through the signed, expiring link of an end-of-call report (no API
+    key needed; the link is the credential)."""
+    if not verify_recording_signature(
+        state.settings.resolved_secret_key(), call_id, expires, signature
+    ):
+        raise Forbidden("the recording link is invalid or has expired")
+    call = await session.get(Call, call_id)
+    data = await state.recordings.get(call.recording_key) if call and call.recording_key else None
     if data is None:
         raise NotFound(f"call {call_id} has no recording")
     return Response(content=data, media_type="audio/wav")

@@ -8,9 +8,9 @@ setting silently ignored.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from callwright.domain.types import E164Number, ExternalId, HttpUrlString, NonEmptyStr
 
@@ -109,6 +109,16 @@ class TtsSettings(Strict):
     style: Unit = 0
     use_speaker_boost: bool = True
     provider_config: FreeForm = Field(default_factory=dict)
+
+    @field_validator("provider", mode="before")
+    @classmethod
+    def _supported_provider(cls, value: Any) -> Any:
+        # Seed 001 lists voices callwright does not speak (playht, edmo): name them and
+        # the ones it does, rather than fail later, mid-call.
+        if isinstance(value, str) and value not in get_args(TtsProvider):
+            supported = ", ".join(get_args(TtsProvider))
+            raise ValueError(f"voice provider {value!r} is not supported; use one of {supported}")
+        return value
 
 
 class SttEndpointing(Strict):

@@ -112,6 +112,7 @@ def new_call(
         overrides=overrides or {},
         messages=[],
         tool_calls=[],
+        knowledge=[],
         turns=[],
         usage={},
         providers=[],

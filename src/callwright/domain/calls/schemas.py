@@ -93,6 +93,7 @@ class CallResponse(BaseModel):
     end_detail: str | None
     messages: list[dict[str, Any]]
     tool_calls: list[dict[str, Any]]
+    knowledge: list[dict[str, Any]]
     turns: list[dict[str, Any]]
     usage: dict[str, Any]
     providers: list[dict[str, Any]]

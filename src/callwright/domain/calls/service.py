@@ -73,6 +73,7 @@ def call_view(call: Call) -> dict[str, Any]:
         "end_detail": call.end_detail,
         "messages": call.messages,
         "tool_calls": call.tool_calls,
+        "knowledge": call.knowledge,
         "turns": call.turns,
         "usage": call.usage,
         "providers": call.providers,

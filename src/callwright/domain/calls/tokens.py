@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-__all__ = ["StreamToken", "issue_stream_token", "read_stream_token"]
+__all__ = [
+    "StreamToken",
+    "issue_stream_token",
+    "read_stream_token",
+    "recording_signature",
+    "verify_recording_signature",
+]
 
 _PREFIX = "cwst"
 
@@ -65,3 +71,17 @@ def read_stream_token(secret_key: str, token: str, *, now: float | None = None) 
     if expires_at < (time.time() if now is None else now):
         raise ValueError("expired stream token")
     return StreamToken(call_id, parts[2], expires_at)
+
+
+def recording_signature(secret_key: str, call_id: int, expires_at: int) -> str:
+    """The signature of a call's recording link that expires at ``expires_at`` (epoch
+    seconds): lets a webhook receiver download the recording without an API key."""
+    return _signature(_key(secret_key), f"recording.{call_id}.{expires_at}")
+
+
+def verify_recording_signature(
+    secret_key: str, call_id: int, expires_at: int, signature: str, *, now: float | None = None
+) -> bool:
+    if expires_at < (time.time() if now is None else now):
+        return False
+    return hmac.compare_digest(recording_signature(secret_key, call_id, expires_at), signature)

@@ -12,7 +12,7 @@ from callwright.domain.secrets import decrypt_secrets
 from callwright.security.crypto import SecretBox
 from callwright.store.models import ProviderCredential
 
-__all__ = ["organization_credential"]
+__all__ = ["organization_credential", "organization_credentials"]
 
 
 async def organization_credential(
@@ -26,3 +26,16 @@ async def organization_credential(
     )
     config = (await session.execute(query)).scalar_one_or_none()
     return decrypt_secrets(config, box) if config is not None else None
+
+
+async def organization_credentials(
+    session: AsyncSession, box: SecretBox, organization_id: int
+) -> dict[str, dict[str, Any]]:
+    """Every live credential of the organization, decrypted, by provider (one query:
+    a call resolves all of its providers at once)."""
+    query = select(ProviderCredential.provider, ProviderCredential.config).where(
+        ProviderCredential.organization_id == organization_id,
+        ProviderCredential.deleted_at.is_(None),
+    )
+    rows = (await session.execute(query)).all()
+    return {provider: decrypt_secrets(config, box) for provider, config in rows}

@@ -30,7 +30,7 @@ Mappings (dialect <-> canonical):
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import RootModel
 
@@ -200,7 +200,8 @@ def _import_voice_provider(payload: dict[str, Any], builder: CanonicalBuilder) -
         return
     name = expect_str(provider, "voice.provider")
     if name in _UNSUPPORTED_VOICES:
-        fail("voice.provider", f"{name!r} is not supported by callwright")
+        supported = ", ".join(get_args(VapiVoiceProvider))
+        fail("voice.provider", f"{name!r} is not supported by callwright; use one of {supported}")
     builder.put("tts_settings.provider", _VAPI_TO_TTS.get(name, name), "voice.provider")
 
 

@@ -116,6 +116,7 @@ def upgrade() -> None:
         sa.Column("end_detail", sa.Text(), nullable=True),
         sa.Column("messages", _json(), nullable=False),
         sa.Column("tool_calls", _json(), nullable=False),
+        sa.Column("knowledge", _json(), nullable=False),
         sa.Column("turns", _json(), nullable=False),
         sa.Column("usage", _json(), nullable=False),
         sa.Column("providers", _json(), nullable=False),

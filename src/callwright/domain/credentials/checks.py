@@ -1,0 +1,142 @@
+"""``POST /api/v1/assistants/{id}/validate``: can every provider the assistant
+configures serve a call as configured? A missing key is reported here, naming where it
+may be set, instead of surfacing mid-call as an offline stand-in or a failed turn.
+
+The report covers the primary LLM and each enabled fallback, the transcriber, the
+voice, the embeddings when retrieval is enabled, and Twilio for each number assigned
+to the assistant. Keys resolve exactly as at call time (``resolution``); a check never
+shows a value, only where it came from.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callwright.domain.assistants.service import AssistantService, StoredAssistant
+from callwright.domain.principal import Principal
+from callwright.security.crypto import SecretBox
+from callwright.settings import Settings
+from callwright.store.models import PhoneNumber
+
+from .lookup import organization_credentials
+from .resolution import Resolved, resolve
+from .schemas import AssistantValidation, ProviderCheck
+
+__all__ = ["AssistantValidator"]
+
+# Offline models that need an optional extra: (kind, vendor) -> (module, how to get it).
+_OFFLINE_EXTRAS = {
+    "local": ("llama_cpp", "the local-llm extra (pip install 'callwright[local-llm]')"),
+    "whisper-local": ("faster_whisper", "the offline extra (pip install 'callwright[offline]')"),
+}
+# What a call does while a provider's values are missing.
+_MEANWHILE = {
+    "llm": "until then calls are answered by the first usable fallback or the offline model",
+    "llm-fallback": "until then calls skip this fallback",
+    "stt": "until then calls are transcribed offline (whisper-local)",
+    "tts": "until then calls speak with the offline voice",
+    "embeddings": "until then retrieval uses the offline all-MiniLM-L6-v2",
+}
+_TWILIO_NEEDS = ["account_sid", "auth_token"]
+
+
+class AssistantValidator:
+    def __init__(
+        self, session: AsyncSession, principal: Principal, box: SecretBox, settings: Settings
+    ) -> None:
+        self._session = session
+        self._principal = principal
+        self._box = box
+        self._settings = settings
+
+    async def validate(self, identifier: str) -> AssistantValidation:
+        assistants = AssistantService(self._session, self._principal, self._box)
+        stored = await assistants.get(identifier)  # 404 outside the principal's scope
+        credentials = await organization_credentials(
+            self._session, self._box, stored.row.organization_id
+        )
+        resolution = resolve(stored.settings.model_dump(mode="json"), credentials, self._settings)
+        checks = [_check(resolved) for resolved in resolution.all()]
+        checks += await self._telephony(stored, credentials)
+        return AssistantValidation(
+            assistant_id=stored.row.id, ok=all(check.ok for check in checks), providers=checks
+        )
+
+    async def _telephony(
+        self, stored: StoredAssistant, credentials: dict[str, dict[str, Any]]
+    ) -> list[ProviderCheck]:
+        """One check per Twilio account whose numbers ring this assistant. The account
+        is matched, never assumed: the same rule as ``telephony.accounts``."""
+        query = (
+            select(PhoneNumber.provider_account, PhoneNumber.number)
+            .where(
+                PhoneNumber.organization_id == stored.row.organization_id,
+                PhoneNumber.assistant_id == stored.row.id,
+                PhoneNumber.provider == "twilio",
+                PhoneNumber.deleted_at.is_(None),
+            )
+            .order_by(PhoneNumber.provider_account, PhoneNumber.number)
+        )
+        numbers: dict[str, list[str]] = {}
+        for account_sid, number in (await self._session.execute(query)).all():
+            numbers.setdefault(account_sid, []).append(number)
+        own = stored.settings.twilio_config
+        organization = credentials.get("twilio") or {}
+        checks = []
+        for account_sid, listed in numbers.items():
+            source: Any = None
+            if own.account_sid == account_sid and own.auth_token:
+                source = "assistant"
+            elif organization.get("account_sid") == account_sid and organization.get("auth_token"):
+                source = "organization"
+            where = f"numbers {', '.join(listed)} on Twilio account {account_sid}"
+            if source is not None:
+                message = f"{where}: credentials from the {source}"
+            else:
+                message = (
+                    f"{where}: neither twilio_config nor the organization's twilio credential "
+                    "holds this account's auth_token, so its calls cannot be answered or placed"
+                )
+            checks.append(
+                ProviderCheck(
+                    kind="telephony",
+                    provider="twilio",
+                    field="twilio_config",
+                    ok=source is not None,
+                    needs=_TWILIO_NEEDS,
+                    missing=[] if source is not None else ["auth_token"],
+                    source=source,
+                    message=message,
+                )
+            )
+        return checks
+
+
+def _check(resolved: Resolved) -> ProviderCheck:
+    ok, message = resolved.ok, ""
+    if resolved.offline:
+        module, extra = _OFFLINE_EXTRAS.get(resolved.vendor, (None, ""))
+        if module is not None and importlib.util.find_spec(module) is None:
+            ok, message = False, f"the offline {resolved.vendor} model needs {extra}"
+        else:
+            message = f"served by the offline {resolved.vendor} model"
+    elif resolved.ok:
+        message = f"ready: {resolved.reason()}"
+    else:
+        problem = resolved.problem() or "not configured"
+        message = f"{problem}; {_MEANWHILE[resolved.kind]}"
+    source = resolved.source if resolved.source != "default" else None
+    return ProviderCheck(
+        kind=resolved.kind,
+        provider=resolved.vendor,
+        field=resolved.where,
+        ok=ok,
+        needs=list(resolved.needs),
+        missing=list(resolved.missing),
+        source=source,
+        message=message,
+    )

@@ -1,0 +1,404 @@
+"""Which key, endpoint and region serve each provider an assistant configures
+(decision 010).
+
+Every value a provider needs is looked for in three places, independently, and the
+first one found wins:
+
+1. **the assistant**, in its own settings for that provider: ``llm_provider_config``
+   (the primary LLM), the fallback's entry (``llm_fallback_providers.fallbacks[i]``),
+   ``tts_settings.provider_config`` and ``stt_settings.provider_config`` (``api_key``,
+   ``base_url``, ``region``); embeddings use an openai assistant's
+   ``llm_provider_config``, as retrieval does;
+2. **the organization's** stored credential for the vendor (``/api/v1/credentials``);
+3. **the server's environment** (``Settings``: ``CALLWRIGHT_OPENAI_API_KEY`` or
+   ``OPENAI_API_KEY``, ``CALLWRIGHT_DEEPGRAM_BASE_URL``, ...).
+
+A provider missing a value it needs is served by the offline model of its kind at call
+time, and the assistant's validation reports it. Resolution is pure: the caller loads
+the organization's credentials (one query) and passes them in. ``Resolved`` never
+shows a key: its ``repr`` leaves values out and its texts name only where each came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import AliasChoices
+
+from callwright.domain.assistants.dialects._shared import stt_provider_for
+from callwright.settings import Settings
+
+__all__ = [
+    "ACCOUNTS",
+    "LLM_ACCOUNTS",
+    "OFFLINE_TTS",
+    "STT_ACCOUNTS",
+    "TTS_ACCOUNTS",
+    "Account",
+    "Kind",
+    "Resolution",
+    "Resolved",
+    "Source",
+    "resolve",
+    "stt_vendor",
+]
+
+Source = Literal["assistant", "organization", "environment", "default", "offline"]
+Kind = Literal["llm", "llm-fallback", "stt", "tts", "embeddings"]
+Credentials = Mapping[str, Mapping[str, Any]]
+
+_VALUE_NAMES = ("api_key", "base_url", "region")
+# Kinds whose assistant settings have a place for a key (the resource has none for STT).
+_OWN_FIELDS = frozenset({"llm", "llm-fallback", "tts"})
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A vendor account: where its key, endpoint and region come from, and which of
+    them a call needs. ``name`` is the credential's provider (``/api/v1/credentials``)."""
+
+    name: str
+    label: str
+    key_setting: str
+    base_url_setting: str
+    region_setting: str | None = None
+    # The endpoint when none is configured, for vendors the OpenAI adapter serves.
+    default_base_url: str | None = None
+    # Whether an organization credential can hold it ("custom" is per assistant/server).
+    stored: bool = True
+    needs_key: bool = True
+    needs_base_url: bool = False
+    # Azure's endpoint is regional; a configured base_url replaces the region.
+    needs_region: bool = False
+
+
+ACCOUNTS: dict[str, Account] = {
+    account.name: account
+    for account in (
+        Account("openai", "OpenAI", "openai_api_key", "openai_base_url"),
+        Account("anthropic", "Anthropic", "anthropic_api_key", "anthropic_base_url"),
+        Account("gemini", "Gemini", "gemini_api_key", "gemini_base_url"),
+        Account(
+            "groq",
+            "Groq",
+            "groq_api_key",
+            "groq_base_url",
+            default_base_url="https://api.groq.com/openai/v1",
+        ),
+        Account(
+            "xai", "xAI", "xai_api_key", "xai_base_url", default_base_url="https://api.x.ai/v1"
+        ),
+        Account(
+            "custom",
+            "custom OpenAI-compatible",
+            "custom_llm_api_key",
+            "custom_llm_base_url",
+            stored=False,
+            needs_key=False,
+            needs_base_url=True,
+        ),
+        Account("deepgram", "Deepgram", "deepgram_api_key", "deepgram_base_url"),
+        Account("assemblyai", "AssemblyAI", "assemblyai_api_key", "assemblyai_base_url"),
+        Account("elevenlabs", "ElevenLabs", "elevenlabs_api_key", "elevenlabs_base_url"),
+        Account("cartesia", "Cartesia", "cartesia_api_key", "cartesia_base_url"),
+        Account(
+            "azure",
+            "Azure Speech",
+            "azure_speech_key",
+            "azure_tts_base_url",
+            region_setting="azure_speech_region",
+            needs_region=True,
+        ),
+    )
+}
+
+# Vendor as the assistant names it -> the account whose key it uses.
+LLM_ACCOUNTS = {name: name for name in ("openai", "anthropic", "gemini", "groq", "xai", "custom")}
+STT_ACCOUNTS = {"deepgram": "deepgram", "assemblyai": "assemblyai", "whisper": "openai"}
+TTS_ACCOUNTS = {
+    "elevenlabs": "elevenlabs",
+    "cartesia": "cartesia",
+    "deepgram": "deepgram",
+    "openai": "openai",
+    "azure": "azure",
+}
+OFFLINE_LLM = "local"
+OFFLINE_STT = "whisper-local"
+OFFLINE_TTS = frozenset({"piper", "espeak"})
+OFFLINE_EMBEDDINGS = "all-MiniLM-L6-v2"
+
+
+def stt_vendor(model: str | None) -> str:
+    """The transcriber an STT model names: ``whisper-local`` (offline) or the vendor
+    the dialects derive from the model (nova* deepgram, whisper* OpenAI, ...)."""
+    if (model or "").lower() == OFFLINE_STT:
+        return OFFLINE_STT
+    return stt_provider_for(model)
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """One configured provider: what it needs, what was found and where. ``account``
+    is None for an offline model (nothing needed) and for an unknown vendor."""
+
+    kind: Kind
+    vendor: str
+    where: str  # the assistant setting that asks for it
+    account: Account | None = field(repr=False)
+    needs: tuple[str, ...] = ()
+    values: Mapping[str, str] = field(default_factory=dict, repr=False)
+    sources: Mapping[str, Source] = field(default_factory=dict)
+    model: str | None = None
+
+    @property
+    def offline(self) -> bool:
+        return self.account is None and not self.needs
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        return tuple(need for need in self.needs if need not in self.values)
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing
+
+    @property
+    def source(self) -> Source | None:
+        """Where the main need (the key, else the endpoint) came from."""
+        if self.offline:
+            return "offline"
+        if self.missing:
+            return None
+        return self.sources.get(self.needs[0]) if self.needs else self.sources.get("api_key")
+
+    @property
+    def api_key(self) -> str | None:
+        return self.values.get("api_key")
+
+    @property
+    def base_url(self) -> str | None:
+        return self.values.get("base_url")
+
+    @property
+    def region(self) -> str | None:
+        return self.values.get("region")
+
+    def reason(self) -> str:
+        """Why it serves as requested: where each value came from, never a value."""
+        if self.offline:
+            return "requested (offline model)"
+        found = [
+            f"{name} from {self.sources[name]}"
+            for name in _VALUE_NAMES
+            if self.sources.get(name) not in (None, "default")
+        ]
+        return "requested; " + ", ".join(found) if found else "requested"
+
+    def problem(self) -> str | None:
+        """What is missing and where it may be configured, or None when nothing is."""
+        if self.account is None:
+            if self.offline:
+                return None
+            return f"{self.vendor!r} is not a provider callwright supports for {self.kind}"
+        if not self.missing:
+            return None
+        account = self.account
+        wanted = " and ".join(self.missing)
+        places = []
+        if self.kind in _OWN_FIELDS:
+            places.append(" and ".join(f"{self.where}.{need}" for need in self.missing))
+        if account.stored:
+            places.append(f"an organization credential for {account.name!r}")
+        settings = [self._setting(need) for need in self.missing]
+        variables = [" or ".join(_env_names(setting)) for setting in settings if setting]
+        if variables:
+            places.append("the server's " + "; ".join(variables))
+        return f"no {account.label} {wanted}: set {', or '.join(places)}"
+
+    def _setting(self, need: str) -> str | None:
+        assert self.account is not None
+        return {
+            "api_key": self.account.key_setting,
+            "base_url": self.account.base_url_setting,
+            "region": self.account.region_setting,
+        }.get(need)
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """Every provider an assistant configures, resolved."""
+
+    llm: Resolved
+    fallbacks: tuple[Resolved, ...]
+    stt: Resolved
+    tts: Resolved
+    embeddings: Resolved | None  # None unless retrieval is enabled
+
+    def all(self) -> list[Resolved]:
+        found = [self.llm, *self.fallbacks, self.stt, self.tts]
+        return [*found, self.embeddings] if self.embeddings is not None else found
+
+
+def resolve(
+    document: Mapping[str, Any], credentials: Credentials, server: Settings | None
+) -> Resolution:
+    """Resolve every provider of an assistant's (decrypted, canonical) settings against
+    its organization's ``credentials`` (by provider) and the server's settings."""
+    lookup = _Lookup(credentials, server)
+    llm_provider = document.get("llm_provider") or "openai"
+    llm_config = _mapping(document.get("llm_provider_config"))
+    llm = lookup.resolve(
+        "llm",
+        llm_provider,
+        "llm_provider_config",
+        LLM_ACCOUNTS,
+        own=llm_config,
+        model=llm_config.get("model"),
+        offline=OFFLINE_LLM,
+    )
+    fallbacks: list[Resolved] = []
+    fallback_settings = _mapping(document.get("llm_fallback_providers"))
+    if fallback_settings.get("enabled"):
+        for index, entry in enumerate(fallback_settings.get("fallbacks") or []):
+            entry = _mapping(entry)
+            fallbacks.append(
+                lookup.resolve(
+                    "llm-fallback",
+                    str(entry.get("provider")),
+                    f"llm_fallback_providers.fallbacks[{index}]",
+                    LLM_ACCOUNTS,
+                    own=entry,
+                    model=entry.get("model"),
+                    offline=OFFLINE_LLM,
+                )
+            )
+    stt_settings = _mapping(document.get("stt_settings"))
+    stt_model = stt_settings.get("model")
+    stt = lookup.resolve(
+        "stt",
+        stt_vendor(stt_model),
+        "stt_settings.provider_config",
+        STT_ACCOUNTS,
+        # Not in today's resource; an assistant-level transcriber key goes here.
+        own=_mapping(stt_settings.get("provider_config")),
+        model=stt_model,
+        offline=OFFLINE_STT,
+    )
+    tts_settings = _mapping(document.get("tts_settings"))
+    tts_vendor = str(tts_settings.get("provider") or "elevenlabs")
+    tts = lookup.resolve(
+        "tts",
+        tts_vendor,
+        "tts_settings.provider_config",
+        TTS_ACCOUNTS,
+        own=_mapping(tts_settings.get("provider_config")),
+        model=tts_settings.get("model_id"),
+        offline=tts_vendor if tts_vendor in OFFLINE_TTS else None,
+    )
+    return Resolution(llm, tuple(fallbacks), stt, tts, _embeddings(document, lookup, llm_config))
+
+
+def _embeddings(
+    document: Mapping[str, Any], lookup: _Lookup, llm_config: Mapping[str, Any]
+) -> Resolved | None:
+    rag = _mapping(document.get("rag_settings"))
+    if not rag.get("enabled"):
+        return None
+    model = str(rag.get("embedding_model") or OFFLINE_EMBEDDINGS)
+    vendor = "openai" if model.startswith("text-embedding-") else model
+    # Retrieval uses an openai assistant's own key (domain.knowledge.embedders).
+    own = llm_config if (document.get("llm_provider") or "openai") == "openai" else {}
+    return lookup.resolve(
+        "embeddings",
+        vendor,
+        "rag_settings.embedding_model",
+        {"openai": "openai"},
+        own=own,
+        model=model,
+        offline=OFFLINE_EMBEDDINGS,
+    )
+
+
+class _Lookup:
+    def __init__(self, credentials: Credentials, server: Settings | None) -> None:
+        self._credentials = credentials
+        self._server = server
+
+    def resolve(
+        self,
+        kind: Kind,
+        vendor: str,
+        where: str,
+        accounts: Mapping[str, str],
+        *,
+        own: Mapping[str, Any],
+        model: Any,
+        offline: str | None,
+    ) -> Resolved:
+        model_name = str(model) if model else None
+        if vendor == offline:
+            return Resolved(kind, vendor, where, None, model=model_name)
+        account_name = accounts.get(vendor)
+        if account_name is None:
+            return Resolved(kind, vendor, where, None, needs=("provider",), model=model_name)
+        account = ACCOUNTS[account_name]
+        values: dict[str, str] = {}
+        sources: dict[str, Source] = {}
+        for name in _VALUE_NAMES:
+            found = self._value(name, own, account)
+            if found is not None:
+                values[name], sources[name] = found
+        return Resolved(
+            kind, vendor, where, account, _needs(account, values), values, sources, model_name
+        )
+
+    def _value(
+        self, name: str, own: Mapping[str, Any], account: Account
+    ) -> tuple[str, Source] | None:
+        if _present(own.get(name)):
+            return str(own[name]).strip(), "assistant"
+        if account.stored:
+            stored = self._credentials.get(account.name) or {}
+            if _present(stored.get(name)):
+                return str(stored[name]).strip(), "organization"
+        setting = {
+            "api_key": account.key_setting,
+            "base_url": account.base_url_setting,
+            "region": account.region_setting,
+        }[name]
+        if setting is not None and self._server is not None:
+            configured = getattr(self._server, setting)
+            if _present(configured):
+                return str(configured).strip(), "environment"
+        if name == "base_url" and account.default_base_url is not None:
+            return account.default_base_url, "default"
+        return None
+
+
+def _needs(account: Account, values: Mapping[str, str]) -> tuple[str, ...]:
+    needs = []
+    if account.needs_key:
+        needs.append("api_key")
+    if account.needs_base_url:
+        needs.append("base_url")
+    if account.needs_region and "base_url" not in values:
+        needs.append("region")
+    return tuple(needs)
+
+
+def _present(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _env_names(setting: str) -> list[str]:
+    """The environment variables a setting is read from (``CALLWRIGHT_X`` first)."""
+    alias = Settings.model_fields[setting].validation_alias
+    if isinstance(alias, AliasChoices):
+        return [str(choice) for choice in alias.choices]
+    return [f"CALLWRIGHT_{setting.upper()}"]

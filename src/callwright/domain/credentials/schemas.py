@@ -1,0 +1,120 @@
+"""Organization credentials (``/api/v1/credentials``) and the assistant validation report
+(``POST /api/v1/assistants/{id}/validate``).
+
+A credential holds what one vendor needs, for every assistant of the organization that
+has no key of its own: an ``api_key`` (and optionally a ``base_url``; Azure also a
+``region``), or for Twilio an ``account_sid`` and ``auth_token``. Which fields a
+provider takes is checked by the service, naming each field that is missing or not used.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+__all__ = [
+    "AssistantValidation",
+    "CheckKind",
+    "CredentialIn",
+    "CredentialPatch",
+    "CredentialProvider",
+    "CredentialResponse",
+    "ProviderCheck",
+]
+
+CredentialProvider = Literal[
+    "openai",
+    "anthropic",
+    "gemini",
+    "groq",
+    "xai",
+    "deepgram",
+    "assemblyai",
+    "elevenlabs",
+    "cartesia",
+    "azure",
+    "twilio",
+]
+
+# Keys are pasted from dashboards; surrounding whitespace is never part of one.
+Secret = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4096)]
+# WebSocket vendors (Deepgram, ElevenLabs, ...) are also reachable as ws(s)://.
+EndpointUrl = Annotated[
+    str, StringConstraints(max_length=2048, pattern=r"^(https?|wss?)://[^\s/?#]+[^\s]*$")
+]
+Region = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{2,40}$")]
+AccountSid = Annotated[str, StringConstraints(pattern=r"^AC[0-9a-fA-F]{32}$")]
+
+
+class _CredentialFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    api_key: Secret | None = Field(
+        None, description="The vendor's API key (every provider but twilio). Encrypted, masked."
+    )
+    base_url: EndpointUrl | None = Field(
+        None, description="Another endpoint for the vendor (a proxy, a region, self-hosted)."
+    )
+    region: Region | None = Field(
+        None, description="Azure Speech region (e.g. eastus); azure only."
+    )
+    account_sid: AccountSid | None = Field(None, description="Twilio AccountSid; twilio only.")
+    auth_token: Secret | None = Field(
+        None, description="Twilio auth token; twilio only. Encrypted, masked."
+    )
+
+
+class CredentialIn(_CredentialFields):
+    """Body of create (POST): one credential per provider per organization."""
+
+    provider: CredentialProvider
+
+
+class CredentialPatch(_CredentialFields):
+    """Body of PATCH: the fields sent replace the stored ones (null removes an optional
+    one); a masked secret sent back keeps the stored secret. The provider cannot change."""
+
+    provider: CredentialProvider | None = None
+
+
+class CredentialResponse(BaseModel):
+    """A stored credential; ``api_key`` and ``auth_token`` are masked."""
+
+    id: int
+    organization_id: int
+    provider: CredentialProvider
+    api_key: str | None
+    base_url: str | None
+    region: str | None
+    account_sid: str | None
+    auth_token: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+CheckKind = Literal["llm", "llm-fallback", "stt", "tts", "embeddings", "telephony"]
+CheckSource = Literal["assistant", "organization", "environment", "offline"]
+
+
+class ProviderCheck(BaseModel):
+    """One provider the assistant uses: what it needs, what is missing, and where what
+    it has comes from (``source`` of its key, or ``offline`` for an offline model)."""
+
+    kind: CheckKind
+    provider: str
+    field: str = Field(description="The assistant setting that configures it.")
+    ok: bool
+    needs: list[str]
+    missing: list[str]
+    source: CheckSource | None
+    message: str
+
+
+class AssistantValidation(BaseModel):
+    """Whether every provider the assistant configures can serve a call as configured."""
+
+    assistant_id: int
+    ok: bool
+    providers: list[ProviderCheck]

@@ -1,0 +1,327 @@
+"""AssemblyAI Universal-Streaming (v3) over WebSocket (``wss://streaming.assemblyai.com/v3/ws``).
+
+As AssemblyAI's Streaming API reference, "Message Sequence" and "Common session errors
+and closures" pages document it: the handshake carries ``Authorization: <api key>``
+and the settings as query parameters; the server opens with ``Begin``; audio goes up
+as binary PCM16 (``encoding=pcm_s16le``) in chunks of 50–1000 ms, so the engine's
+20 ms frames are regrouped into 100 ms chunks (and the tail padded with silence to
+50 ms before a control message); the server answers with ``Turn`` messages (words
+with times in ms, ``end_of_turn``, ``turn_is_formatted``). ``{"type": "ForceEndpoint"}``
+ends the current turn (``end_utterance``); ``{"type": "Terminate"}`` ends the session
+(``end_of_audio``): the last turns, ``Termination``, then a 1000 close. A failure is an
+``Error`` frame and a close with the same code: 1008 (unauthorised) →
+``ProviderAuthError``, 3009 (too many sessions) → ``ProviderRateLimited``, 3006/3007
+(invalid message or audio) → ``ProviderRequestError``, anything else →
+``ProviderUnavailable`` (a session is not resumed: a new one restarts the clock).
+
+stt_settings → parameters: ``speech_model`` (``model`` when it names an AssemblyAI
+model, else universal-streaming-english for English and -multilingual otherwise),
+``sample_rate``, ``format_turns`` (punctuate or smart_format), ``keyterms_prompt``
+(keyterms and positively boosted keywords, as a JSON list: there are no
+intensifiers), ``min_end_of_turn_silence_when_confident`` (endpointing) and
+``max_turn_silence`` (utterance_end_ms); ``extra`` entries override or add parameters.
+
+Transcripts: a turn in progress is an interim (all its words, final or not); the
+end-of-turn message is the final — with ``format_turns``, the formatted one that
+follows it (the unformatted one is then an interim). AssemblyAI always sends partial
+turns; without ``interim_results`` they are dropped here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any, Final
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from callwright.providers.common import (
+    CONNECT_TIMEOUT_S,
+    FIRST_BYTE_TIMEOUT_S,
+    StreamQueue,
+    connect_websocket,
+    websocket_url,
+)
+from callwright.providers.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderRequestError,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
+from callwright.providers.protocols import STTOptions, Transcript, Word
+
+__all__ = ["AssemblyAISTT", "AssemblyAIStream", "streaming_query"]
+
+_PROVIDER: Final = "assemblyai"
+_DEFAULT_BASE_URL: Final = "wss://streaming.assemblyai.com"
+_PATH: Final = "/v3/ws"
+_QUEUE_SIZE: Final = 64
+_CHUNK_S: Final = 0.1  # within AssemblyAI's 50-1000 ms per message
+_MIN_CHUNK_S: Final = 0.05
+_CALLWRIGHT_EXTRA: Final = frozenset({"audio_denoising"})
+_FORCE_ENDPOINT: Final = json.dumps({"type": "ForceEndpoint"})
+_TERMINATE: Final = json.dumps({"type": "Terminate"})
+
+
+def _flag(value: object) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def streaming_query(options: STTOptions, sample_rate: int) -> list[tuple[str, str]]:
+    """The ``/v3/ws`` query parameters for ``options`` (see the module docstring)."""
+    model = options.model or ""
+    if not model.startswith(("universal-streaming", "u3-")):
+        english = (options.language or "en").lower().startswith("en")
+        model = f"universal-streaming-{'english' if english else 'multilingual'}"
+    query = {
+        "speech_model": model,
+        "sample_rate": str(sample_rate),
+        "encoding": "pcm_s16le",
+        "format_turns": _flag(options.punctuate or options.smart_format),
+    }
+    terms = [*options.keyterms, *(word for word, boost in options.keywords if boost > 0)]
+    if terms:
+        query["keyterms_prompt"] = json.dumps(list(dict.fromkeys(terms)))
+    if options.endpointing_ms > 0:
+        query["min_end_of_turn_silence_when_confident"] = str(options.endpointing_ms)
+    query["max_turn_silence"] = str(max(options.utterance_end_ms, options.endpointing_ms))
+    for key, value in options.extra.items():
+        if key not in _CALLWRIGHT_EXTRA and value is not None:
+            query[key] = json.dumps(value) if isinstance(value, list | dict) else _flag(value)
+    return list(query.items())
+
+
+def _error(code: int | None, message: str) -> ProviderError:
+    """An AssemblyAI close code (and ``Error`` message) as a ``ProviderError``."""
+    text = f"{code}: {message}" if message else f"closed with {code}"
+    if code == 1008 and "concurrent" not in message.lower():
+        return ProviderAuthError(_PROVIDER, text)
+    if code in (1008, 3009):
+        return ProviderRateLimited(_PROVIDER, text)
+    if code in (3006, 3007):
+        return ProviderRequestError(_PROVIDER, text)
+    return ProviderUnavailable(_PROVIDER, text)
+
+
+class AssemblyAISTT:
+    """AssemblyAI Universal-Streaming transcription (one session per call).
+
+    ``base_url``: AssemblyAI's (default ``wss://streaming.assemblyai.com``; the EU one
+    is ``wss://streaming.eu.assemblyai.com``) or a fake; ``http(s)`` works too.
+    ``first_result_timeout_s``: the longest wait for ``Begin`` after connecting, and for
+    the end of the session after ``Terminate``.
+    """
+
+    name = _PROVIDER
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        base_url: str | None = None,
+        sample_rate: int = 16_000,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        first_result_timeout_s: float = FIRST_BYTE_TIMEOUT_S,
+    ) -> None:
+        if not api_key:
+            raise ValueError("an AssemblyAI API key is required")
+        self._api_key = api_key
+        self._base_url = base_url or _DEFAULT_BASE_URL
+        self.sample_rate = sample_rate
+        self.connect_timeout_s = connect_timeout_s
+        self.first_result_timeout_s = first_result_timeout_s
+
+    async def open_stream(self, options: STTOptions) -> AssemblyAIStream:
+        """Connect and wait for ``Begin`` (auth and settings errors surface here)."""
+        url = websocket_url(self._base_url, _PATH, streaming_query(options, self.sample_rate))
+        connection = await connect_websocket(
+            _PROVIDER,
+            url,
+            {"Authorization": self._api_key},
+            open_timeout_s=self.connect_timeout_s,
+            close_timeout_s=2.0,
+        )
+        try:
+            async with asyncio.timeout(self.first_result_timeout_s):
+                begin = json.loads(await connection.recv())
+        except TimeoutError as exc:
+            await connection.close()
+            timeout_s = self.first_result_timeout_s
+            raise ProviderTimeout(_PROVIDER, f"no Begin within {timeout_s:g} s") from exc
+        except websockets.ConnectionClosed as exc:
+            raise _error(connection.close_code, connection.close_reason or "") from exc
+        except BaseException:
+            await connection.close()
+            raise
+        begin = begin if isinstance(begin, dict) else {}
+        if begin.get("type") != "Begin":  # an Error frame: the close follows
+            await connection.close()
+            raise _error(begin.get("error_code"), str(begin.get("error", "no Begin message")))
+        return AssemblyAIStream(self, connection, options, session_id=str(begin.get("id", "")))
+
+
+class AssemblyAIStream:
+    """One call's AssemblyAI session; ``session_id`` is ``Begin``'s ``id`` and
+    ``audio_duration_s`` what ``Termination`` reported."""
+
+    def __init__(
+        self,
+        stt: AssemblyAISTT,
+        connection: ClientConnection,
+        options: STTOptions,
+        *,
+        session_id: str,
+    ) -> None:
+        self._stt, self._connection = stt, connection
+        self._loop = asyncio.get_running_loop()
+        self._interim_results = options.interim_results
+        self._format_turns = options.punctuate or options.smart_format
+        self._chunk_bytes = 2 * int(_CHUNK_S * stt.sample_rate)
+        self._min_chunk_bytes = 2 * int(_MIN_CHUNK_S * stt.sample_rate)
+        self._buffer = bytearray()
+        self._send_lock = asyncio.Lock()
+        self._transcripts: StreamQueue[Transcript] = StreamQueue(_QUEUE_SIZE)
+        self._deadline: asyncio.Timeout | None = None
+        self._ending = self._closed = False
+        self._error: ProviderError | None = None
+        self.session_id = session_id
+        self.audio_duration_s: float | None = None
+        self._runner = self._loop.create_task(self._run())
+
+    async def push_audio(self, pcm16: bytes) -> None:
+        """Send PCM16 mono audio at the STT's sample rate (in 100 ms chunks)."""
+        self._check_open("push_audio")
+        if len(pcm16) % 2:
+            raise ValueError("PCM16 audio must be a whole number of 2-byte samples")
+        async with self._send_lock:
+            self._buffer += pcm16
+            while len(self._buffer) >= self._chunk_bytes:
+                chunk = bytes(self._buffer[: self._chunk_bytes])
+                del self._buffer[: self._chunk_bytes]
+                await self._send(chunk)
+
+    async def end_utterance(self) -> None:
+        """Send ``ForceEndpoint``: the current turn ends and its final follows."""
+        self._check_open("end_utterance")
+        await self._flush_then(_FORCE_ENDPOINT)
+
+    async def end_of_audio(self) -> None:
+        """Send ``Terminate``: the last turns follow, then ``transcripts()`` ends."""
+        if self._error is not None:
+            raise self._error
+        if self._ending or self._closed:
+            return
+        self._ending = True
+        await self._flush_then(_TERMINATE)
+        self._arm_deadline()
+
+    def transcripts(self) -> AsyncIterator[Transcript]:
+        return self._transcripts
+
+    async def aclose(self) -> None:
+        """Close the session (without ``Terminate``) and end ``transcripts()``."""
+        if self._closed:
+            return
+        self._closed = True
+        self._runner.cancel()
+        await asyncio.wait({self._runner})
+        await self._connection.close()
+        self._transcripts.discard()
+
+    def _arm_deadline(self) -> None:
+        """After ``Terminate``, the session must end within ``first_result_timeout_s``."""
+        if self._ending and self._deadline is not None and not self._deadline.expired():
+            self._deadline.reschedule(self._loop.time() + self._stt.first_result_timeout_s)
+
+    def _check_open(self, what: str) -> None:
+        if self._error is not None:
+            raise self._error
+        if self._ending or self._closed:
+            raise RuntimeError(f"{what} on a stream that has ended")
+
+    async def _flush_then(self, control: str) -> None:
+        async with self._send_lock:
+            if self._buffer:  # padded with silence: shorter chunks are refused
+                pad = max(0, self._min_chunk_bytes - len(self._buffer))
+                await self._send(bytes(self._buffer) + bytes(pad))
+                self._buffer.clear()
+            await self._send(control)
+
+    async def _send(self, message: bytes | str) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):  # the reader says why
+            await self._connection.send(message)
+
+    async def _run(self) -> None:
+        error: ProviderError | None = None  # from an Error frame, before the close
+        try:
+            async with asyncio.timeout(None) as self._deadline:
+                self._arm_deadline()
+                async for message in self._connection:
+                    if isinstance(message, str):
+                        error = await self._on_message(message) or error
+        except TimeoutError:
+            timeout_s = self._stt.first_result_timeout_s
+            error = ProviderTimeout(_PROVIDER, f"the session did not end within {timeout_s:g} s")
+        except ProviderError as exc:
+            error = exc
+        except websockets.ConnectionClosedError:
+            pass
+        finally:
+            self._deadline = None
+        connection = self._connection
+        if error is None and not (self._ending and connection.close_code == 1000):
+            reason = connection.close_reason or "the connection dropped"
+            error = _error(connection.close_code, reason)
+        if error is not None:
+            self._error = error
+        self._transcripts.finish(error)
+
+    async def _on_message(self, text: str) -> ProviderError | None:
+        try:
+            message = json.loads(text)
+            kind = message.get("type")
+            if kind == "Turn":
+                await self._on_turn(message)
+            elif kind == "Termination":
+                self.audio_duration_s = float(message.get("audio_duration_seconds", 0.0))
+            elif kind == "Error":
+                return _error(message.get("error_code"), str(message.get("error", "")))
+        except (AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:
+            raise ProviderUnavailable(_PROVIDER, f"malformed message {text[:200]!r}") from exc
+        return None
+
+    async def _on_turn(self, message: dict[str, Any]) -> None:
+        words = tuple(
+            Word(
+                text=str(word["text"]),
+                start_s=float(word["start"]) / 1000,
+                end_s=float(word["end"]) / 1000,
+                confidence=float(word.get("confidence", 1.0)),
+            )
+            for word in message.get("words") or ()
+        )
+        is_final = bool(message["end_of_turn"]) and (
+            bool(message.get("turn_is_formatted")) or not self._format_turns
+        )
+        text = str(message.get("transcript") or "").strip()
+        if not is_final:
+            text = " ".join(word.text for word in words) or text
+        if not text or not (is_final or self._interim_results):
+            return
+        transcript = Transcript(
+            text=text,
+            is_final=is_final,
+            start_s=words[0].start_s if words else 0.0,
+            end_s=words[-1].end_s if words else 0.0,
+            words=words,
+            confidence=sum(w.confidence for w in words) / len(words) if words else 1.0,
+        )
+        if is_final:
+            await self._transcripts.put(transcript)
+        else:
+            self._transcripts.offer(transcript)  # full: the consumer is behind; skip it

@@ -1,0 +1,266 @@
+"""``POST /api/v1/assistants/{id}/validate``: each configured provider, what it needs and
+where it comes from; and the voice providers seed 001 names that callwright does not
+support, refused with a clear 422 when an assistant is saved."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from callwright.settings import Settings
+from tests.conftest import Tenant, make_tenant
+
+SERVER_DEEPGRAM_KEY = "dg-server-0123456789abcdef"
+ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The server has a Deepgram key in its environment, and nothing else."""
+    for name in Settings.model_fields:
+        if name.endswith(("_api_key", "_speech_key", "_speech_region")):
+            setattr(settings, name, None)
+    settings.deepgram_api_key = SERVER_DEEPGRAM_KEY
+    return settings
+
+
+async def _assistant(client: httpx.AsyncClient, tenant: Tenant, **fields: Any) -> dict[str, Any]:
+    response = await client.post(
+        "/api/v1/assistants", json={"name": "Front desk", **fields}, headers=tenant.headers
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def _validate(client: httpx.AsyncClient, tenant: Tenant, assistant_id: Any) -> dict[str, Any]:
+    response = await client.post(
+        f"/api/v1/assistants/{assistant_id}/validate", headers=tenant.headers
+    )
+    assert response.status_code == 200, response.text
+    report: dict[str, Any] = response.json()
+    return report
+
+
+async def _credential(client: httpx.AsyncClient, tenant: Tenant, **body: Any) -> None:
+    response = await client.post("/api/v1/credentials", json=body, headers=tenant.headers)
+    assert response.status_code == 201, response.text
+
+
+def _by_kind(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {check["kind"]: check for check in report["providers"]}
+
+
+async def test_missing_keys_fail_validation_naming_where_to_set_them(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    # Seed 000's defaults: openai, nova-2 (deepgram), elevenlabs.
+    assistant = await _assistant(client, tenant)
+    report = await _validate(client, tenant, assistant["id"])
+    assert report["assistant_id"] == assistant["id"]
+    assert report["ok"] is False
+    checks = _by_kind(report)
+    assert list(checks) == ["llm", "stt", "tts"]
+    llm = checks["llm"]
+    assert {k: llm[k] for k in ("provider", "field", "ok", "needs", "missing", "source")} == {
+        "provider": "openai",
+        "field": "llm_provider_config",
+        "ok": False,
+        "needs": ["api_key"],
+        "missing": ["api_key"],
+        "source": None,
+    }
+    assert "llm_provider_config.api_key" in llm["message"]
+    assert "an organization credential for 'openai'" in llm["message"]
+    assert "OPENAI_API_KEY" in llm["message"]
+    assert (checks["stt"]["provider"], checks["stt"]["ok"]) == ("deepgram", True)
+    assert checks["stt"]["source"] == "environment"
+    assert SERVER_DEEPGRAM_KEY not in str(report)
+    tts = checks["tts"]
+    assert (tts["provider"], tts["ok"], tts["missing"]) == ("elevenlabs", False, ["api_key"])
+    assert "tts_settings.provider_config.api_key" in tts["message"]
+    assert "offline voice" in tts["message"]
+
+
+async def test_keys_from_the_assistant_the_organization_and_the_environment(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    await _credential(client, tenant, provider="anthropic", api_key="sk-ant-0123456789abcdef")
+    assistant = await _assistant(
+        client,
+        tenant,
+        llm_provider="anthropic",
+        tts_settings={"provider": "cartesia", "provider_config": {"api_key": "sk_car_0123456789"}},
+    )
+    report = await _validate(client, tenant, assistant["id"])
+    assert report["ok"] is True, report
+    sources = {check["kind"]: check["source"] for check in report["providers"]}
+    assert sources == {"llm": "organization", "stt": "environment", "tts": "assistant"}
+    assert all(check["missing"] == [] for check in report["providers"])
+
+    # The organization's credential outranks the server's key once it exists.
+    await _credential(client, tenant, provider="deepgram", api_key="dg-org-0123456789abcdef")
+    report = await _validate(client, tenant, assistant["id"])
+    assert _by_kind(report)["stt"]["source"] == "organization"
+
+
+async def test_fallbacks_embeddings_and_offline_models_are_reported(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    # Found, not imported: what the check itself looks at.
+    for module, extra in (("llama_cpp", "local-llm"), ("faster_whisper", "offline")):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"the {extra} extra is not installed")
+    assistant = await _assistant(
+        client,
+        tenant,
+        llm_provider="local",
+        llm_fallback_providers={
+            "enabled": True,
+            "fallbacks": [
+                {"provider": "groq", "api_key": "gsk_0123456789abcdef"},
+                {"provider": "custom"},
+            ],
+        },
+        stt_settings={"model": "whisper-local"},
+        tts_settings={"provider": "espeak"},
+        rag_settings={"enabled": True, "embedding_model": "text-embedding-3-small"},
+    )
+    report = await _validate(client, tenant, assistant["id"])
+    assert report["ok"] is False
+    rows = [(c["kind"], c["provider"], c["ok"], c["source"]) for c in report["providers"]]
+    assert rows == [
+        ("llm", "local", True, "offline"),
+        ("llm-fallback", "groq", True, "assistant"),
+        ("llm-fallback", "custom", False, None),
+        ("stt", "whisper-local", True, "offline"),
+        ("tts", "espeak", True, "offline"),
+        ("embeddings", "openai", False, None),
+    ]
+    custom = report["providers"][2]
+    assert custom["field"] == "llm_fallback_providers.fallbacks[1]"
+    assert custom["missing"] == ["base_url"]
+    assert "CALLWRIGHT_CUSTOM_LLM_BASE_URL" in custom["message"]
+    assert "skip this fallback" in custom["message"]
+    embeddings = report["providers"][5]
+    assert "all-MiniLM-L6-v2" in embeddings["message"]
+
+    # Disabled fallbacks are not checked; the offline embedding model needs nothing.
+    patched = await client.patch(
+        f"/api/v1/assistants/{assistant['id']}",
+        json={
+            "llm_fallback_providers": {"enabled": False},
+            "rag_settings": {"embedding_model": "all-MiniLM-L6-v2"},
+        },
+        headers=tenant.headers,
+    )
+    assert patched.status_code == 200, patched.text
+    report = await _validate(client, tenant, assistant["id"])
+    assert report["ok"] is True, report
+    assert [c["kind"] for c in report["providers"]] == ["llm", "stt", "tts", "embeddings"]
+
+
+async def test_twilio_is_checked_for_each_account_with_numbers(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    await _credential(
+        client,
+        tenant,
+        provider="twilio",
+        account_sid=ACCOUNT_SID,
+        auth_token="f9e8d7c6b5a4f9e8d7c6b5a4f9e8d7c6",
+    )
+    assistant = await _assistant(
+        client,
+        tenant,
+        llm_provider="local",
+        stt_settings={"model": "whisper-local"},
+        tts_settings={"provider": "espeak"},
+    )
+    report = await _validate(client, tenant, assistant["id"])
+    assert "telephony" not in _by_kind(report)  # no number rings it yet
+
+    number = await client.post(
+        "/api/v1/phone-numbers",
+        json={"number": "+14155550199", "assistant_id": assistant["id"]},
+        headers=tenant.headers,
+    )
+    assert number.status_code == 201, number.text
+    telephony = _by_kind(await _validate(client, tenant, assistant["id"]))["telephony"]
+    assert (telephony["provider"], telephony["ok"], telephony["source"]) == (
+        "twilio",
+        True,
+        "organization",
+    )
+    assert "+14155550199" in telephony["message"]
+    assert ACCOUNT_SID in telephony["message"]
+
+    listed = await client.get("/api/v1/credentials", headers=tenant.headers)
+    (twilio,) = listed.json()
+    await client.delete(f"/api/v1/credentials/{twilio['id']}", headers=tenant.headers)
+    report = await _validate(client, tenant, assistant["id"])
+    telephony = _by_kind(report)["telephony"]
+    assert (report["ok"], telephony["ok"], telephony["missing"]) == (False, False, ["auth_token"])
+
+
+async def test_validation_is_scoped_like_the_assistant(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    assistant = await _assistant(client, tenant, external_id="front-desk")
+    assert (await _validate(client, tenant, "front-desk"))["assistant_id"] == assistant["id"]
+    foreign = await client.post(
+        f"/api/v1/assistants/{assistant['id']}/validate", headers=other_tenant.headers
+    )
+    assert foreign.status_code == 404
+    member = await make_tenant(app, "Acme", scope="user", organization_id=tenant.organization_id)
+    hidden = await client.post(
+        f"/api/v1/assistants/{assistant['id']}/validate", headers=member.headers
+    )
+    assert hidden.status_code == 404  # a user-scoped key sees only its own assistants
+    malformed = await client.post(
+        "/api/v1/assistants/not%20an%20id/validate", headers=tenant.headers
+    )
+    assert malformed.status_code == 400
+    assert (await client.post(f"/api/v1/assistants/{assistant['id']}/validate")).status_code == 401
+
+
+# -- voice providers seed 001 names that callwright does not support -------------------
+
+
+@pytest.mark.parametrize("provider", ["playht", "edmo"])
+async def test_an_unsupported_voice_provider_is_refused_on_save(
+    client: httpx.AsyncClient, tenant: Tenant, provider: str
+) -> None:
+    created = await client.post(
+        "/api/v1/assistants",
+        json={"name": "x", "tts_settings": {"provider": provider}},
+        headers=tenant.headers,
+    )
+    assert created.status_code == 422
+    (detail,) = created.json()["details"]
+    assert detail["field"] == "tts_settings.provider"
+    assert f"voice provider {provider!r} is not supported" in detail["message"]
+    assert "elevenlabs, cartesia, deepgram, openai, azure" in detail["message"]
+
+    assistant = await _assistant(client, tenant)
+    path = f"/api/v1/assistants/{assistant['id']}"
+    for method in ("PATCH", "PUT"):
+        body = {"name": "x", "tts_settings": {"provider": provider}}
+        updated = await client.request(method, path, json=body, headers=tenant.headers)
+        assert updated.status_code == 422, updated.text
+        assert provider in updated.json()["details"][0]["message"]
+
+    imported = await client.post(
+        "/api/v1/assistants/import?format=vapi",
+        json={"name": "x", "voice": {"provider": provider, "voiceId": "v"}},
+        headers=tenant.headers,
+    )
+    assert imported.status_code == 422
+    (detail,) = imported.json()["details"]
+    assert detail["field"] == "voice.provider"
+    assert f"{provider!r} is not supported by callwright" in detail["message"]
+    assert "11labs, azure, cartesia, deepgram, openai" in detail["message"]

@@ -1,0 +1,188 @@
+"""Helpers for the knowledge base tests: a deterministic embedder, documents made in
+each format, assistants, and waiting for the background processor."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from fastapi import FastAPI
+
+from callwright.domain.knowledge.context import KnowledgeContext
+from callwright.domain.knowledge.embedders import EmbedderRegistry, OpenAIKey
+from callwright.providers.protocols import Embeddings
+from tests.conftest import Tenant
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+class HashingEmbeddings:
+    """Bag of words hashed into ``dimensions`` buckets, L2-normalised: texts sharing
+    words score high, texts sharing none score 0. Deterministic and instant; records
+    what it embedded."""
+
+    def __init__(self, model: str = "all-MiniLM-L6-v2", dimensions: int = 256) -> None:
+        self.model = model
+        self.dimensions = dimensions
+        self.calls: list[list[str]] = []
+
+    def vector(self, text: str) -> list[float]:
+        counts = np.zeros(self.dimensions, dtype=np.float64)
+        for word in _WORD.findall(text.lower()):
+            digest = hashlib.blake2b(word.encode(), digest_size=4).digest()
+            counts[int.from_bytes(digest, "little") % self.dimensions] += 1.0
+        norm = float(np.linalg.norm(counts))
+        if norm == 0:
+            counts[0] = 1.0
+            norm = 1.0
+        return [float(x) for x in counts / norm]
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        self.calls.append(list(texts))
+        return [self.vector(text) for text in texts]
+
+
+def install_embedder(app: FastAPI, embedder: Embeddings | None = None) -> HashingEmbeddings:
+    """Make ``app``'s knowledge base embed with ``embedder`` (a fresh hashing one)."""
+    fake = embedder or HashingEmbeddings()
+    context: KnowledgeContext = app.state.knowledge
+    context.embedders = EmbedderRegistry(offline=lambda: fake)
+    assert isinstance(fake, HashingEmbeddings)
+    return fake
+
+
+@pytest.fixture
+def embedder(app: FastAPI) -> HashingEmbeddings:
+    return install_embedder(app)
+
+
+async def create_assistant(client: httpx.AsyncClient, tenant: Tenant, **rag: Any) -> dict[str, Any]:
+    body = {"name": "Support", "rag_settings": {"enabled": True, **rag}}
+    response = await client.post("/api/v1/assistants", json=body, headers=tenant.headers)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def upload(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    assistant_id: int | str,
+    filename: str,
+    data: bytes,
+    content_type: str = "application/octet-stream",
+    *,
+    expect: int = 201,
+) -> dict[str, Any]:
+    response = await client.post(
+        f"/api/v1/assistants/{assistant_id}/documents",
+        files={"file": (filename, data, content_type)},
+        headers=tenant.headers,
+    )
+    assert response.status_code == expect, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def add_text(
+    client: httpx.AsyncClient, tenant: Tenant, assistant_id: int | str, text: str, **fields: Any
+) -> dict[str, Any]:
+    response = await client.post(
+        f"/api/v1/assistants/{assistant_id}/documents",
+        json={"text": text, **fields},
+        headers=tenant.headers,
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def wait_processed(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    assistant_id: int | str,
+    document_id: int,
+    *,
+    timeout_s: float = 60.0,
+) -> dict[str, Any]:
+    """Poll the document until it is ready or failed (a hang detector, not a timing
+    assertion)."""
+    url = f"/api/v1/assistants/{assistant_id}/documents/{document_id}"
+    async with asyncio.timeout(timeout_s):
+        while True:
+            response = await client.get(url, headers=tenant.headers)
+            assert response.status_code == 200, response.text
+            body: dict[str, Any] = response.json()
+            if body["status"] in ("ready", "failed"):
+                return body
+            await asyncio.sleep(0.02)
+
+
+async def search(
+    client: httpx.AsyncClient, tenant: Tenant, assistant_id: int | str, query: str, **fields: Any
+) -> dict[str, Any]:
+    response = await client.post(
+        f"/api/v1/assistants/{assistant_id}/knowledge/search",
+        json={"query": query, **fields},
+        headers=tenant.headers,
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+# -- documents in each format ----------------------------------------------------------
+
+
+def make_pdf(pages: Sequence[str]) -> bytes:
+    """A PDF with one page per text (fpdf2; core font, so Latin-1 text only)."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=11)
+    for text in pages:
+        pdf.add_page()
+        pdf.multi_cell(0, 6, text)
+    return bytes(pdf.output())
+
+
+def make_docx(blocks: Sequence[tuple[str, str]]) -> bytes:
+    """A DOCX from (kind, text): kind is "h1", "h2", "p" or "table" (cells split by |)."""
+    import docx
+
+    document = docx.Document()
+    for kind, text in blocks:
+        if kind.startswith("h"):
+            document.add_heading(text, level=int(kind[1]))
+        elif kind == "table":
+            rows = [row.split("|") for row in text.split("\n")]
+            table = document.add_table(rows=len(rows), cols=len(rows[0]))
+            for r, row in enumerate(rows):
+                for c, cell in enumerate(row):
+                    table.cell(r, c).text = cell.strip()
+        else:
+            document.add_paragraph(text)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+__all__ = [
+    "HashingEmbeddings",
+    "OpenAIKey",
+    "add_text",
+    "create_assistant",
+    "install_embedder",
+    "make_docx",
+    "make_pdf",
+    "search",
+    "upload",
+    "wait_processed",
+]

@@ -12,7 +12,7 @@ import os
 import secrets
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     twilio_api_base_url: str = "https://api.twilio.com"
     # How long a carrier or browser has to open a call's media stream after it is issued.
     stream_token_ttl_s: int = Field(default=300, ge=5)
+    # Observability: Prometheus text at /metrics (protect it with a token, or keep it
+    # behind the firewall); logs as text or one JSON object per line.
+    metrics_enabled: bool = True
+    metrics_token: str | None = None
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
     # How long the recording link in an end-of-call report stays valid.
     recording_link_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
     # Offline models: load them at start-up rather than on the first call.

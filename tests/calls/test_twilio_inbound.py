@@ -202,6 +202,8 @@ async def test_inbound_call_end_to_end(settings: Settings, receiver: Receiver) -
             "Sorry, and on Sundays?",
         ]
         assert len(record["turns"]) >= 2
+        caller_turns = [turn for turn in record["turns"] if turn["turn"] > 0]
+        assert all(turn["stt_final_ms"] is not None for turn in caller_turns), caller_turns
         assert record["usage"]["llm"]["completion_tokens"] > 0
         assert record["usage"]["tts"]["characters"] > len(LONG_REPLY)
         assert record["usage"]["stt"]["seconds"] > 3

@@ -144,6 +144,14 @@ async def test_web_call_transcript_and_record(settings: Settings) -> None:
             "Yes, every day.",
         ]
         assert record["recording_url"] == f"/api/v1/calls/{body['call_id']}/recording"
+        # The process metrics saw the call, its turns and the HTTP requests.
+        async with httpx.AsyncClient(base_url=lab.base_url) as anonymous:
+            exposition = (await anonymous.get("/metrics")).text
+        assert 'callwright_calls_ended_total{end_reason="customer-ended-call",type="webCall"}' in (
+            exposition
+        )
+        assert "callwright_turn_stage_seconds_bucket" in exposition
+        assert 'route="/api/v1/calls/web"' in exposition
         # The token was single-use.
         with pytest.raises(websockets.InvalidStatus):
             async with websockets.connect(body["ws_url"]):
@@ -212,6 +220,9 @@ async def test_capacity_refuses_new_calls_cleanly(settings: Settings) -> None:
         tenant = await make_tenant(lab.app)
         assistant_id = await _assistant(lab, tenant)
         first = (await _start(lab, tenant, {"assistant_id": assistant_id})).json()
+        # Issued but not yet connected, the first call already holds the only place.
+        burst = await _start(lab, tenant, {"assistant_id": assistant_id})
+        assert burst.status_code == 503
         async with open_page(first["ws_url"]) as page:
             await page.wait_for(lambda: page.audio_bytes > 0)
             refused = await _start(lab, tenant, {"assistant_id": assistant_id})

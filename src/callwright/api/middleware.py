@@ -17,7 +17,7 @@ from callwright.api.ratelimit import RateLimiter
 
 __all__ = ["BodySizeLimitMiddleware", "IpRateLimitMiddleware"]
 
-_EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})
+_EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 async def _send_error(

@@ -65,8 +65,10 @@ def serve(host: str, port: int) -> None:
     import uvicorn
 
     from callwright.api.app import create_app
+    from callwright.observability.logging import configure_logging
 
     settings = _settings()
+    configure_logging(json=settings.log_format == "json", level=settings.log_level)
 
     async def prepare() -> None:
         engine = create_engine(settings.resolved_database_url)
@@ -86,7 +88,14 @@ def serve(host: str, port: int) -> None:
     click.echo(
         f"callwright {settings.resolved_database_url.split('://')[0]} on http://{host}:{port}"
     )
-    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True)
+    # log_config=None: uvicorn's loggers go through the handlers configured above.
+    uvicorn.run(
+        create_app(settings, freeze_heap_after_startup=True),
+        host=host,
+        port=port,
+        proxy_headers=True,
+        log_config=None,
+    )
 
 
 async def _bootstrap_first_run(session: AsyncSession) -> None:

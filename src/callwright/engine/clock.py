@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import time
 from typing import Protocol
 
 __all__ = ["Clock", "MonotonicClock", "VirtualClock"]
@@ -20,10 +21,12 @@ class Clock(Protocol):
 
 
 class MonotonicClock:
-    """The event loop's own clock."""
+    """Real time: ``time.monotonic()`` (the event loop's clock on asyncio; uvloop's loop
+    clock has 1 ms steps that stand still within one loop iteration, too coarse for
+    per-turn timings)."""
 
     def now(self) -> float:
-        return asyncio.get_running_loop().time()
+        return time.monotonic()
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

@@ -30,6 +30,7 @@ class Playback:
     def __init__(self) -> None:
         self._segments: list[_Segment] = []
         self._cursor_end = 0.0
+        self._interrupted_at: float | None = None
 
     def begin(self, text: str, mark: str) -> None:
         self._segments.append(_Segment(text, mark))
@@ -46,7 +47,15 @@ class Playback:
     def complete(self) -> None:
         self._segments[-1].complete = True
 
+    def interrupt(self, now: float) -> None:
+        """The caller barged in at ``now``: nothing after it counts as heard, whatever
+        marks arrive later."""
+        if self._interrupted_at is None:
+            self._interrupted_at = now
+
     def confirm(self, mark: str) -> bool:
+        if self._interrupted_at is not None:
+            return False
         for segment in self._segments:
             if segment.mark == mark:
                 segment.confirmed = True
@@ -65,6 +74,8 @@ class Playback:
         return " ".join(segment.text for segment in self._segments)
 
     def heard_text(self, now: float) -> str:
+        if self._interrupted_at is not None:
+            now = min(now, self._interrupted_at)
         heard: list[str] = []
         for segment in self._segments:
             if segment.confirmed or (

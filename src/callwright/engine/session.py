@@ -342,13 +342,13 @@ class CallSession:
         self._turn_text, self._interim, self._interim_words = [], "", 0
         self._speech_since_commit = False
         self._finalise_requested = False
-        self._pending_stt_final_at = None
         timing = TurnTiming(
             next(self._turns),
             user_stopped_at=self._detector.last_speech_at,
             end_of_turn_at=now,
             stt_final_at=self._pending_stt_final_at,
         )
+        self._pending_stt_final_at = None
         self._take_user_turn(text, timing)
 
     def _take_user_turn(self, text: str, timing: TurnTiming) -> None:
@@ -378,6 +378,10 @@ class CallSession:
         if not self._barge_in.should_interrupt(now=now, speaking_s=speaking_s, words=words):
             return
         self._barge_in.record(now)
+        if self._playback is not None:
+            # What was heard is decided now: the marks a clear makes the far end echo
+            # back (Twilio returns every pending one) must not count as played.
+            self._playback.interrupt(now)
         heard = self._playback.heard_text(now) if self._playback else ""
         self._emit(Interruption(now, heard))
         reply.cancel()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -44,6 +45,8 @@ from callwright.engine.replies import Retriever, runner_for
 from callwright.engine.session import CallSession
 from callwright.engine.tools import CustomTool, ToolExecutor
 from callwright.errors import NotFound, ServiceBusy
+from callwright.observability import metrics
+from callwright.observability.logging import bind_call
 from callwright.providers.protocols import ChatMessage
 from callwright.runtime.hooks import end_call_url_hook
 from callwright.runtime.recorder import CallRecorder, StereoRecording
@@ -126,6 +129,8 @@ class CallRuntime:
         self._webhooks = webhooks
         self._knowledge = knowledge
         self._active: dict[int, _Active] = {}
+        # Calls issued but not yet connected hold a place until their token expires.
+        self._reserved: dict[int, float] = {}
 
     # -- capacity and control ---------------------------------------------------------
 
@@ -133,13 +138,24 @@ class CallRuntime:
     def active_calls(self) -> int:
         return len(self._active)
 
-    def check_capacity(self) -> None:
-        """Refuse a new call when this process is full (``ServiceBusy``, a 503)."""
-        if len(self._active) >= self._settings.max_concurrent_calls:
+    def check_capacity(self, call_type: str = "webCall") -> None:
+        """Refuse a new call when this process is full (``ServiceBusy``, a 503): calls
+        running and calls issued whose stream has not connected yet both count."""
+        now = time.monotonic()
+        for call_id, expires in list(self._reserved.items()):
+            if expires < now:
+                del self._reserved[call_id]
+        if len(self._active) + len(self._reserved) >= self._settings.max_concurrent_calls:
+            metrics.call_refused(call_type)
             raise ServiceBusy(
                 f"this server is at its limit of {self._settings.max_concurrent_calls} "
                 "concurrent calls; try again shortly"
             )
+
+    def reserve(self, call_id: int) -> None:
+        """Hold a place for an issued call until its stream connects (or its token
+        expires), so a burst of new calls cannot overshoot the limit."""
+        self._reserved[call_id] = time.monotonic() + self._settings.stream_token_ttl_s
 
     def session_of(self, call_id: int) -> CallSession | None:
         """The live session of a call running in this process, if any."""
@@ -214,6 +230,13 @@ class CallRuntime:
         """Run a call whose media stream is open on ``transport`` until it ends, then
         write its record. ``extra_sink`` also hears every session event (the browser's
         live transcript). Returns why it ended."""
+        self._reserved.pop(call_id, None)
+        with bind_call(call_id):
+            return await self._run_call(call_id, transport, extra_sink)
+
+    async def _run_call(
+        self, call_id: int, transport: Transport, extra_sink: EventSink | None
+    ) -> EndReason:
         try:
             prepared = await self.prepare(call_id)
             providers, choices = await self._providers(
@@ -271,6 +294,7 @@ class CallRuntime:
         if self._webhooks is not None:
             self._webhooks.register_tools(call_id, {t.name: t.public_config() for t in tools})
         active = self._active[call_id] = _Active(session, transport)
+        metrics.call_started(call.type)
         reason = EndReason.PIPELINE_ERROR
         try:
             async with asyncio.TaskGroup() as group:
@@ -294,8 +318,25 @@ class CallRuntime:
             )
             if self._webhooks is not None:
                 self._webhooks.forget(call_id)
+            self._observe(call.type, recorder, choices)
             active.done.set()
         return recorder.end_reason or reason
+
+    @staticmethod
+    def _observe(call_type: str, recorder: CallRecorder, choices: Sequence[ProviderChoice]) -> None:
+        """The finished call in the process metrics: its end, its turns, the provider
+        that failed it and the turns a fallback LLM answered."""
+        reason = recorder.end_reason or EndReason.PIPELINE_ERROR
+        metrics.call_ended(call_type, reason.value)
+        primary = next((c.chosen for c in choices if c.kind == "llm"), None)
+        for row in recorder.turns:
+            metrics.turn_recorded(row)
+            answered = row.get("llm_provider")
+            if primary and answered and answered != primary:
+                metrics.llm_fallback(primary, answered)
+        if reason is EndReason.PIPELINE_ERROR and recorder.end_detail:
+            provider, _, _ = recorder.end_detail.partition(":")
+            metrics.provider_error("call", provider.strip()[:40] or "unknown")
 
     @staticmethod
     def _shutdown_drop(recorder: CallRecorder, transport: Transport) -> None:
@@ -310,6 +351,7 @@ class CallRuntime:
     async def end_unstarted(self, call_id: int, reason: EndReason, detail: str | None) -> None:
         """Finish the record of a call that never had a session (not answered, busy,
         refused, or failed before its first frame); a no-op for a finished call."""
+        self._reserved.pop(call_id, None)
         async with self._session_factory() as db:
             call = await db.get(Call, call_id)
             if call is None or call.status == "ended":

@@ -144,7 +144,7 @@ async def voice_webhook(request: Request, session: DbSession, state: StateDep) -
     if number.assistant_id is None:
         return _twiml(reject_twiml("rejected"))
     try:
-        state.calls.check_capacity()
+        state.calls.check_capacity("inboundPhoneCall")
     except ServiceBusy:
         logger.warning("refusing an incoming call to %s: at capacity", number.number)
         return _twiml(reject_twiml("busy"))
@@ -164,6 +164,7 @@ async def voice_webhook(request: Request, session: DbSession, state: StateDep) -
     token, call.stream_nonce = issue_stream_token(
         state.settings.resolved_secret_key(), call.id, state.settings.stream_token_ttl_s
     )
+    state.calls.reserve(call.id)
     stream = stream_url(public_base_url(state.settings, request), "/telephony/twilio/stream")
     return _twiml(connect_stream_twiml(stream, {"token": token}))
 

@@ -37,7 +37,9 @@ _DIRECTIONS = {"inboundPhoneCall": "inbound", "outboundPhoneCall": "outbound", "
 class LiveCalls(Protocol):
     """What the call runtime offers the API."""
 
-    def check_capacity(self) -> None: ...
+    def check_capacity(self, call_type: str = "webCall") -> None: ...
+
+    def reserve(self, call_id: int) -> None: ...
 
     def session_of(self, call_id: int) -> CallSession | None: ...
 
@@ -152,6 +154,7 @@ class CallService:
         await self._session.flush()
         token = self._issue(call)
         await self._session.flush()
+        self._live.reserve(call.id)
         return call, token, stream_url(self._public_base, f"/api/v1/calls/web/stream?token={token}")
 
     async def create_phone_call(self, body: CallIn) -> Call:
@@ -175,7 +178,7 @@ class CallService:
                 f"{number.number}: set the assistant's twilio_config or the organization's "
                 "twilio credential"
             )
-        self._live.check_capacity()
+        self._live.check_capacity("outboundPhoneCall")
         call = new_call(
             organization_id=self._principal.organization_id,
             user_id=self._principal.user_id,
@@ -217,6 +220,7 @@ class CallService:
             )
         call.provider_call_id = str(placed.get("sid") or "") or None
         await self._session.flush()
+        self._live.reserve(call.id)
         return call
 
     async def end(self, call_id: int) -> Call:

@@ -41,6 +41,7 @@ from sqlalchemy.orm import aliased
 from callwright import __version__
 from callwright.domain.signing import signing_secret_for
 from callwright.engine.tools import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from callwright.observability import metrics
 from callwright.security.crypto import SecretDecryptionError
 from callwright.settings import Settings
 from callwright.store.base import utcnow
@@ -321,7 +322,10 @@ class WebhookDispatcher:
                 .execution_options(synchronize_session=False)
             )
             await session.commit()
-        _log_outcome(claim, attempts, values.get("status", PENDING), error, _rowcount(result))
+        status = values.get("status", PENDING)
+        _log_outcome(claim, attempts, status, error, _rowcount(result))
+        outcome = {DELIVERED: "delivered", FAILED: "failed"}.get(status, "retry")
+        metrics.webhook_delivery(outcome, duration_ms / 1000)  # type: ignore[arg-type]
 
     async def _release(self, claim: _Claim) -> None:
         try:

@@ -1,0 +1,109 @@
+"""The benchmark scripts import and parse their options (no load is run here)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+SCRIPTS = (
+    "load",
+    "load_caller",
+    "load_report",
+    "load_server",
+    "api_throughput",
+    "offline_providers",
+)
+
+
+@pytest.fixture
+def bench() -> Iterator[ModuleType]:
+    """The benchmarks folder on the path; its generically named modules forgotten
+    afterwards."""
+    saved = list(sys.path)  # the scripts put themselves and src/ on the path too
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        yield importlib.import_module("load")
+    finally:
+        sys.path[:] = saved
+        for name in SCRIPTS:
+            sys.modules.pop(name, None)
+
+
+def script(name: str) -> ModuleType:
+    return importlib.import_module(name)
+
+
+@pytest.mark.usefixtures("bench")
+def test_load_defaults_and_refusals(capsys: pytest.CaptureFixture[str]) -> None:
+    load = script("load")
+    args = load.parse_args([])
+    assert args.calls == [1, 5, 10, 20, 40]
+    assert args.databases == ["sqlite", "postgres"]
+    assert args.max_calls == 40  # one more call than the largest N is refused
+    assert (args.stt_final_ms, args.llm_first_token_ms, args.tts_first_audio_ms) == (100, 200, 100)
+    flags = load.server_flags(load.parse_args(["--calls", "2,3", "--server-gc-freeze"]))
+    assert "--max-calls=3" in flags
+    assert "--gc-freeze" in flags
+    assert "--vad=silero" in flags
+    for bad in (["--databases", "mysql"], ["--calls", "0"], ["--calls", "x"]):
+        with pytest.raises(SystemExit) as exit_:
+            load.parse_args(bad)
+        assert exit_.value.code == 2
+    assert "mysql" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("bench")
+def test_load_server_options(tmp_path: Path) -> None:
+    server = script("load_server")
+    data, ready = str(tmp_path / "data"), str(tmp_path / "ready.json")
+    args = server.parse_args(["--port", "1", "--data-dir", data, "--ready-file", ready])
+    assert (args.vad, args.loop, args.llm_token_ms) == ("silero", "uvloop", 20)
+    with pytest.raises(SystemExit):
+        server.parse_args(["--data-dir", data])  # --port and --ready-file are required
+    # The scripted conversation is what the caller plays: one barge-in, every turn heard.
+    assert sum(turn.barge_in_after_s is not None for turn in server.SCRIPT) == 1
+    assert all(
+        (BENCHMARKS.parent / "tests/fixtures/audio" / t.clip).exists() for t in server.SCRIPT
+    )
+
+
+@pytest.mark.usefixtures("bench")
+def test_report_helpers() -> None:
+    report = script("load_report")
+    assert report.percentiles([]) == {}
+    assert report.percentiles([float(v) for v in range(1, 101)]) == {
+        "p50": 51.0,
+        "p95": 95.0,
+        "p99": 99.0,
+        "n": 100,
+    }
+    phases = [
+        {"calls": 1, "failed_or_lost": 0, "platform_ms": {"p95": 20.0}},
+        {"calls": 5, "failed_or_lost": 0, "platform_ms": {"p95": 40.0}},
+        {"calls": 10, "failed_or_lost": 1, "platform_ms": {"p95": 30.0}},
+        {"calls": 20, "failed_or_lost": 0, "platform_ms": {"p95": 45.0}},
+    ]
+    # The first N that fails either test ends the count: 20 does not rescue 10.
+    assert report.largest_good_n(phases) == 5
+
+
+@pytest.mark.usefixtures("bench")
+def test_api_throughput_and_offline_providers_options() -> None:
+    api = script("api_throughput")
+    args = api.parse_args([])
+    assert args.concurrency == [1, 8, 32]
+    with pytest.raises(SystemExit):
+        api.parse_args(["--concurrency", "0"])
+    offline = script("offline_providers")
+    assert offline.parse_args([]).only == ["whisper", "piper", "espeak", "smollm2", "minilm"]
+    assert offline.parse_args(["--only", "espeak"]).only == ["espeak"]
+    with pytest.raises(SystemExit):
+        offline.parse_args(["--only", "gpt5"])

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import uvicorn
 import websockets
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -32,33 +31,11 @@ from callwright.providers.fakes import EnergyVAD, ScriptedLLM, ScriptedSTT, Tone
 from callwright.runtime.registry import ProviderChoice, ProviderFactory
 from callwright.settings import Settings
 from callwright.telephony.twilio_signature import twilio_signature
+from tests.vendor_fakes import serve
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "twilio-auth-token-0123456789"
 FRAME_BYTES = 160  # 20 ms of 8 kHz μ-law
-
-
-class _Server(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # the test owns signals
-        pass
-
-
-@contextlib.asynccontextmanager
-async def serve(app: Any, listener: socket.socket, *, lifespan: str = "on") -> AsyncIterator[None]:
-    config = uvicorn.Config(
-        app, lifespan=lifespan, log_config=None, access_log=False, timeout_graceful_shutdown=5
-    )
-    server = _Server(config)
-    async with asyncio.TaskGroup() as group:
-        task = group.create_task(server.serve(sockets=[listener]))
-        while not server.started:
-            if task.done():
-                raise RuntimeError("the server did not start")
-            await asyncio.sleep(0.01)
-        try:
-            yield
-        finally:
-            server.should_exit = True
 
 
 def listener() -> socket.socket:
@@ -391,7 +368,10 @@ async def phone_lab(
     )
     app = create_app(configured, provider_factory=providers.factory())
     try:
-        async with serve(twilio.app(), api_socket, lifespan="off"), serve(app, app_socket):
+        async with (
+            serve(twilio.app(), listener=api_socket),
+            serve(app, listener=app_socket, lifespan="on"),
+        ):
             yield PhoneLab(base_url, app, twilio, providers)
     finally:
         api_socket.close()

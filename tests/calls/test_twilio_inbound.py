@@ -70,7 +70,7 @@ async def receiver() -> AsyncIterator[Receiver]:
         return Response(status_code=204)
 
     try:
-        async with serve(app, sock, lifespan="off"):
+        async with serve(app, listener=sock):
             yield target
     finally:
         sock.close()

@@ -255,17 +255,21 @@ class _Server(uvicorn.Server):
 
 
 @contextlib.asynccontextmanager
-async def serve(app: Any) -> AsyncIterator[str]:
-    """Serve ``app`` (HTTP and WebSocket) on 127.0.0.1 at a free port for the duration
-    of the block; yields its base URL (``http://127.0.0.1:<port>``). Shuts down cleanly
-    on exit."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
+async def serve(
+    app: Any, *, listener: socket.socket | None = None, lifespan: str = "off"
+) -> AsyncIterator[str]:
+    """Serve ``app`` (HTTP and WebSocket) on 127.0.0.1 for the duration of the block;
+    yields its base URL (``http://127.0.0.1:<port>``). ``listener``: a socket already
+    bound (when the URL must be known before the app is built), else a free port.
+    ``lifespan="on"`` runs the app's start-up and shutdown. Shuts down cleanly."""
+    if listener is None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     config = uvicorn.Config(
         app,
-        lifespan="off",
+        lifespan=lifespan,  # type: ignore[arg-type]
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=2,

@@ -6,58 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import uvicorn
 
 from callwright.providers.protocols import TTS, TTSOptions
+from tests.vendor_fakes import serve as serve  # the shared helper, for these tests
 from tests.vendor_fakes.tts_support import Received, speech_seconds
 
 TONE_HZ = 440.0
 SENTENCE = "Hello, thanks for calling. How can I help you today?"
 LONG_SENTENCE = "This answer goes on for quite a while, long enough to be interrupted midway."
-
-
-class _Server(uvicorn.Server):
-    """uvicorn that leaves the test runner's signal handlers alone."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-@contextlib.asynccontextmanager
-async def serve(app: Any) -> AsyncIterator[str]:
-    """Serve ``app`` on a free loopback port; yields ``http://127.0.0.1:<port>``. The
-    server task is owned here and awaited on the way out."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        lifespan="off",
-        log_config=None,
-        access_log=False,
-        ws="websockets-sansio",
-        timeout_graceful_shutdown=1,
-    )
-    server = _Server(config)
-    task = asyncio.create_task(server.serve(sockets=[listener]))
-    try:
-        async with asyncio.timeout(10):
-            while not server.started:
-                if task.done():
-                    raise RuntimeError("the fake vendor did not start")
-                await asyncio.sleep(0.005)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        listener.close()
 
 
 @dataclass

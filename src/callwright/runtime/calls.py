@@ -80,13 +80,12 @@ class PreparedCall:
 
 
 class CallWebhooks(Protocol):
-    """Queues a call's webhook events (in the outbox, delivered elsewhere)."""
+    """Queues a call's webhook events (in the outbox, delivered elsewhere; the outbox
+    wakes this process's dispatcher when the transaction commits)."""
 
     async def send(
         self, session: AsyncSession, call: Call, url: str, kind: str, data: Mapping[str, Any]
     ) -> None: ...
-
-    def wake(self) -> None: ...
 
     def register_tools(self, call_id: int, tools: Mapping[str, Mapping[str, Any]]) -> None:
         """The call's custom tools (name → definition) for its tool-call messages."""
@@ -214,8 +213,6 @@ class CallRuntime:
             if self._webhooks is not None and webhook_url:
                 await self._webhooks.send(db, call, webhook_url, "status-update", {})
             await db.commit()
-        if self._webhooks is not None and webhook_url:
-            self._webhooks.wake()
         retrieve = None
         if self._knowledge is not None:
             # Reconciles the documents with rag_settings and warms index and embedder.
@@ -368,8 +365,6 @@ class CallRuntime:
                 await self._webhooks.send(db, call, webhook_url, "status-update", {})
                 await self._webhooks.send(db, call, webhook_url, "end-of-call-report", {})
             await db.commit()
-        if self._webhooks is not None:
-            self._webhooks.wake()
 
     async def _webhook_url_of(self, db: AsyncSession, call: Call) -> str | None:
         if call.assistant_id is None:
@@ -397,7 +392,6 @@ class CallRuntime:
                     if call is not None:
                         await self._webhooks.send(db, call, prepared.webhook_url, kind, data)
                         await db.commit()
-                self._webhooks.wake()
             except Exception:  # a webhook must never take the call down
                 logger.exception("call %s: could not queue the %s webhook", call_id, kind)
 
@@ -451,5 +445,3 @@ class CallRuntime:
                 await self._webhooks.send(db, call, prepared.webhook_url, "status-update", {})
                 await self._webhooks.send(db, call, prepared.webhook_url, "end-of-call-report", {})
             await db.commit()
-        if self._webhooks is not None and prepared.webhook_url:
-            self._webhooks.wake()

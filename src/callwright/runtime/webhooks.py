@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.domain.calls.tokens import recording_signature
 from callwright.domain.webhooks import messages
-from callwright.domain.webhooks.outbox import enqueue, notify
+from callwright.domain.webhooks.outbox import enqueue
 from callwright.settings import Settings
 from callwright.store.models import Call
 
@@ -70,6 +70,3 @@ class OutboxCallWebhooks:
             payload=payload,
             call_id=call.id,
         )
-
-    def wake(self) -> None:
-        notify()

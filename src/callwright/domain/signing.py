@@ -4,6 +4,11 @@ the end-call URL, all with one scheme (``engine.tools.sign``; decisions 007 and 
 Until an organization rotates it, the secret is derived from the server's secret key
 (nothing stored, every node agrees); rotating stores a random one, encrypted. The API
 shows it whole — receivers need it to verify — but only to organization-scoped keys.
+
+``signing_secret_for`` reads the secret in the caller's transaction. Code that signs
+many requests (the webhook dispatcher) uses a ``SigningSecretCache`` instead: a few
+seconds of staleness across processes buys one query per organization per few seconds
+rather than one per request.
 """
 
 from __future__ import annotations
@@ -11,11 +16,17 @@ from __future__ import annotations
 import asyncio
 import functools
 import secrets
+import threading
+import time
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import event, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from callwright.domain.principal import Principal
 from callwright.errors import Forbidden, NotFound
@@ -25,13 +36,28 @@ from callwright.store.base import utcnow
 from callwright.store.models import Organization
 
 __all__ = [
+    "CACHE_TTL_S",
     "SigningSecret",
+    "SigningSecretCache",
     "SigningSecretService",
     "rotate_signing_secret",
     "signing_secret_for",
 ]
 
 _SECRET_BYTES = 32
+# How long a cached secret is used without asking the database: the longest a rotation
+# made by another server process goes unnoticed by this one.
+CACHE_TTL_S = 5.0
+# Past this many organizations, expired entries are dropped before another is added.
+_CACHE_PRUNE_AT = 1024
+
+# Development's key file, read once per data directory: it is written once and never
+# changes under a running server (whose SecretBox is built from it at start-up too).
+_resolved_keys: dict[Path, str] = {}
+# Every live cache of the process, for a rotation to invalidate; and the lock that
+# keeps a cache's check-then-store and an invalidation from interleaving across threads.
+_caches: weakref.WeakSet[SigningSecretCache] = weakref.WeakSet()
+_lock = threading.Lock()
 
 
 @functools.lru_cache(maxsize=8)
@@ -42,8 +68,13 @@ def _box(secret_key: str) -> SecretBox:
 async def _secret_key(settings: Settings) -> str:
     if settings.secret_key:
         return settings.secret_key
-    # Development reads (or creates) the key file: file I/O stays off the loop.
-    return await asyncio.to_thread(settings.resolved_secret_key)
+    key = _resolved_keys.get(settings.data_dir)
+    if key is None:
+        # Development reads (or creates) the key file: file I/O stays off the loop,
+        # once per process rather than once per signed request.
+        key = await asyncio.to_thread(settings.resolved_secret_key)
+        _resolved_keys[settings.data_dir] = key
+    return key
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,16 +103,90 @@ async def signing_secret_for(
     session: AsyncSession, settings: Settings, organization_id: int
 ) -> str:
     """The HMAC key for ``organization_id``'s outgoing requests, for the runtime (no
-    principal involved). Raises ``SecretDecryptionError`` if the server's secret key
-    changed since the secret was rotated."""
+    principal involved), as the caller's transaction sees it (never cached). Raises
+    ``SecretDecryptionError`` if the server's secret key changed since the secret was
+    rotated."""
     return (await _current(session, settings, organization_id)).secret
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    secret: str
+    expires: float
+
+
+class SigningSecretCache:
+    """Organizations' current signing secrets as this process last read them, so that
+    signing a request costs no query, key file read, HKDF or decryption (one per
+    dispatcher: a cache belongs to one database, through its session factory).
+
+    An entry is used for ``ttl_s`` seconds from the read that filled it, so a rotation
+    committed by another server process signs this one's requests within ``ttl_s``. A
+    rotation committed in this process (``rotate_signing_secret``) drops the
+    organization from every cache at once, and a read that was under way at that moment
+    is not kept, since it may have seen the old secret."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        *,
+        ttl_s: float = CACHE_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._sessions = sessions
+        self._settings = settings
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._entries: dict[int, _Entry] = {}
+        self._generation = 0  # bumped by every invalidation
+        with _lock:
+            _caches.add(self)
+
+    async def get(self, organization_id: int) -> str:
+        """The organization's secret, read in a session of its own when not cached.
+        Raises ``NotFound`` or ``SecretDecryptionError`` as ``signing_secret_for`` does;
+        neither is cached, so the next request tries again."""
+        now = self._clock()
+        entry = self._entries.get(organization_id)
+        if entry is not None and entry.expires > now:
+            return entry.secret
+        generation = self._generation
+        async with self._sessions() as session:
+            secret = await signing_secret_for(session, self._settings, organization_id)
+        self._store(organization_id, _Entry(secret, now + self._ttl_s), generation)
+        return secret
+
+    def _store(self, organization_id: int, entry: _Entry, generation: int) -> None:
+        with _lock:
+            if generation != self._generation:
+                return  # a rotation committed during the read: it may have seen the old one
+            if len(self._entries) >= _CACHE_PRUNE_AT:
+                now = self._clock()
+                self._entries = {k: e for k, e in self._entries.items() if e.expires > now}
+            self._entries[organization_id] = entry
+
+    def invalidate(self, organization_id: int) -> None:
+        """Forget the organization's secret, and any read of it still under way."""
+        with _lock:
+            self._generation += 1
+            self._entries.pop(organization_id, None)
+
+
+def _invalidate_everywhere(organization_id: int, _session: Session) -> None:
+    with _lock:
+        caches = list(_caches)
+    for cache in caches:
+        cache.invalidate(organization_id)
 
 
 async def rotate_signing_secret(
     session: AsyncSession, settings: Settings, organization_id: int
 ) -> str:
     """Store a new random secret (encrypted) in the caller's transaction; it signs
-    everything sent after the commit. Returns it in clear."""
+    everything sent after the commit. Returns it in clear. This process's caches drop
+    the old secret when the transaction commits — not before, or a read in between
+    could cache the old secret again; other processes' caches within ``CACHE_TTL_S``."""
     secret = secrets.token_hex(_SECRET_BYTES)
     encrypted = _box(await _secret_key(settings)).encrypt(secret)
     result = await session.execute(
@@ -92,6 +197,12 @@ async def rotate_signing_secret(
     )
     if getattr(result, "rowcount", 0) != 1:
         raise NotFound(f"organization {organization_id} not found")
+    event.listen(
+        session.sync_session,
+        "after_commit",
+        functools.partial(_invalidate_everywhere, organization_id),
+        once=True,
+    )
     return secret
 
 

@@ -382,18 +382,60 @@ class CallRuntime:
         prepared: PreparedCall,
         queue: asyncio.Queue[tuple[str, dict[str, Any]] | None],
     ) -> None:
+        """Turn the call's transcript lines and tool calls into webhook events until the
+        sentinel ``None`` (nothing after it is written). Whatever piled up while the
+        last batch was written goes in one transaction: a burst costs one commit."""
         if self._webhooks is None or not prepared.webhook_url:
             return
-        while (item := await queue.get()) is not None:
-            kind, data = item
+        while True:
+            batch, ended = await self._next_webhook_batch(queue)
+            if batch:
+                await self._write_webhook_batch(
+                    call_id, self._webhooks, prepared.webhook_url, batch
+                )
+            if ended:
+                return
+
+    @staticmethod
+    async def _next_webhook_batch(
+        queue: asyncio.Queue[tuple[str, dict[str, Any]] | None],
+    ) -> tuple[list[tuple[str, dict[str, Any]]], bool]:
+        """The events queued so far, oldest first (waiting for the first), and whether
+        the sentinel came after them."""
+        batch: list[tuple[str, dict[str, Any]]] = []
+        item = await queue.get()
+        while item is not None:
+            batch.append(item)
             try:
-                async with self._session_factory() as db:
-                    call = await db.get(Call, call_id)
-                    if call is not None:
-                        await self._webhooks.send(db, call, prepared.webhook_url, kind, data)
-                        await db.commit()
-            except Exception:  # a webhook must never take the call down
-                logger.exception("call %s: could not queue the %s webhook", call_id, kind)
+                item = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return batch, False
+        return batch, True
+
+    async def _write_webhook_batch(
+        self,
+        call_id: int,
+        webhooks: CallWebhooks,
+        url: str,
+        batch: Sequence[tuple[str, dict[str, Any]]],
+    ) -> None:
+        """Queue ``batch`` in order, in one session and one commit. An event that cannot
+        be made is skipped and the rest still go; a failed commit loses the batch and is
+        logged, since a webhook must never take the call down."""
+        try:
+            async with self._session_factory() as db:
+                call = await db.get(Call, call_id)
+                if call is None:
+                    return
+                for kind, data in batch:
+                    try:
+                        await webhooks.send(db, call, url, kind, data)
+                    except Exception:
+                        logger.exception("call %s: could not queue the %s webhook", call_id, kind)
+                await db.commit()
+        except Exception:
+            kinds = ", ".join(kind for kind, _ in batch)
+            logger.exception("call %s: could not queue the webhooks %s", call_id, kinds)
 
     async def _finish(
         self,

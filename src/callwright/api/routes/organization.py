@@ -52,6 +52,7 @@ async def get_signing_secret(signing: SigningDep, response: Response) -> Signing
     "/signing-secret/rotate", operation_id="rotate_signing_secret", responses=errors(401, 403)
 )
 async def rotate_signing_secret(signing: SigningDep, response: Response) -> SigningSecretOut:
-    """Replace the secret with a new random one; everything sent after this request is
-    signed with it (events already queued included). Organization-scoped keys only."""
+    """Replace the secret with a new random one; everything this server process sends
+    after this request is signed with it (events already queued included), other
+    processes within 5 s. Organization-scoped keys only."""
     return _view(await signing.rotate(), response)

@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from callwright import __version__
-from callwright.domain.signing import signing_secret_for
+from callwright.domain.signing import SigningSecretCache
 from callwright.engine.tools import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from callwright.observability import metrics
 from callwright.security.crypto import SecretDecryptionError
@@ -120,6 +120,9 @@ class WebhookDispatcher:
         self._lease = timedelta(seconds=self._timeout_s + _LEASE_MARGIN_S)
         self._poll_s = settings.webhook_poll_interval_seconds
         self._concurrency = settings.webhook_max_concurrent_deliveries
+        # Each delivery is signed with its organization's current secret: read through
+        # a cache, not once per request (a rotation elsewhere is seen within its TTL).
+        self._secrets = SigningSecretCache(session_factory, settings)
 
     async def run(self) -> None:
         """Deliver until cancelled. Database and network trouble is logged and retried
@@ -232,10 +235,7 @@ class WebhookDispatcher:
     async def _deliver(self, client: httpx.AsyncClient, claim: _Claim) -> None:
         try:
             try:
-                async with self._sessions() as session:
-                    secret = await signing_secret_for(
-                        session, self._settings, claim.organization_id
-                    )
+                secret = await self._secrets.get(claim.organization_id)
             except SecretDecryptionError as exc:
                 await self._record(claim, None, f"cannot sign: {exc}", 0.0)
                 return

@@ -31,6 +31,7 @@ from callwright.engine.audio import (
     mulaw_encode,
     pcm16_rms_dbfs,
 )
+from callwright.engine.audio import _halfband_taps as _halfband_taps
 
 RATE_PAIRS = [(8000, 16000), (16000, 8000), (22050, 8000), (24000, 16000)]
 ALL_PCM16 = np.arange(-32768, 32768, dtype="<i2").tobytes()
@@ -198,6 +199,87 @@ def test_reset_drops_pending_audio() -> None:
 
     out = chunked(resampler, speechlike(8000, 0.5), 320)
     assert len(out) // 2 == 8000
+
+
+def halfband_reference(samples: npt.NDArray[np.int64], *, up: bool) -> npt.NDArray[np.int64]:
+    """The textbook form, whole signal at once: zero-stuff (up), convolve with all 97
+    taps, drop the 48-sample delay, keep every other output (down)."""
+    taps = _halfband_taps()
+    if not samples.size:
+        return samples
+    if up:
+        high = np.zeros(2 * samples.size)
+        high[::2] = samples
+        filtered = np.convolve(high, 2 * taps)[48 : 48 + high.size]
+    else:
+        filtered = np.convolve(samples.astype(np.float64), taps)[48 : 48 + samples.size : 2]
+    return np.clip(np.rint(filtered), -32768, 32767).astype(np.int64)
+
+
+def loud_test_signal(rate: int, size: int, seed: int) -> npt.NDArray[np.int64]:
+    """Speech-like tones plus full-scale square-wave bursts, whose overshoot must clip."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(size) / rate
+    mix = 0.4 * np.sin(2 * np.pi * 440 * t) + 0.3 * rng.standard_normal(size)
+    bursts: npt.NDArray[np.float64] = np.sign(np.sin(2 * np.pi * 1000 * t)) * (
+        rng.random(size) < 0.3
+    )
+    return np.clip(np.rint(32767 * (mix + bursts)), -32768, 32767).astype(np.int64)
+
+
+@given(
+    up=st.booleans(),
+    seed=st.integers(0, 2**16),
+    sizes=st.lists(st.integers(min_value=0, max_value=700), min_size=1, max_size=25),
+)
+def test_halfband_matches_the_zero_stuffed_reference(up: bool, seed: int, sizes: list[int]) -> None:
+    """Chunk by chunk, the polyphase filter gives the full convolution's samples within
+    1 LSB, and each chunk gives as many as the full-rate filter has ready by then."""
+    in_rate, out_rate = (8000, 16000) if up else (16000, 8000)
+    signal = loud_test_signal(in_rate, sum(sizes), seed)
+    resampler = Resampler(in_rate, out_rate)
+    outputs: list[npt.NDArray[np.int64]] = []
+    consumed = 0
+    for index, size in enumerate(sizes):
+        chunk = pcm(signal[consumed : consumed + size])
+        consumed += size
+        outputs.append(samples_of(resampler.process(chunk, last=index == len(sizes) - 1)))
+        if index < len(sizes) - 1:  # ready: all but the last 3 ms of input
+            ready = max(0, 2 * consumed - 48) if up else max(0, (consumed - 47) // 2)
+            assert sum(out.size for out in outputs) == ready
+
+    streamed = np.concatenate(outputs)
+    reference = halfband_reference(signal, up=up)
+    assert streamed.size == reference.size
+    assert np.all(np.abs(streamed - reference) <= 1)
+
+
+@pytest.mark.parametrize("sizes", [[1, 3, 319, 5, 321, 77, 1], [161] * 12, [47, 49, 95, 97, 0, 2]])
+def test_halfband_downsampling_of_odd_length_chunks(sizes: list[int]) -> None:
+    """Odd-length chunks flip which input sample is an output's centre tap."""
+    signal = loud_test_signal(16000, sum(sizes), seed=3)
+    resampler = Resampler(16000, 8000)
+    bounds = np.cumsum([0, *sizes])
+    streamed = b"".join(
+        resampler.process(pcm(signal[start:end]), last=end == bounds[-1])
+        for start, end in itertools.pairwise(bounds)
+    )
+    reference = halfband_reference(signal, up=False)
+    assert samples_of(streamed).size == reference.size == (signal.size + 1) // 2
+    assert np.max(np.abs(samples_of(streamed) - reference)) <= 1
+
+
+@pytest.mark.parametrize(("in_rate", "out_rate"), [(8000, 16000), (16000, 8000)])
+def test_an_empty_chunk_yields_nothing(in_rate: int, out_rate: int) -> None:
+    """An empty chunk (an empty Twilio payload, a TTS chunk of headers only) is no audio,
+    not a reason to emit samples."""
+    audio = speechlike(in_rate, 0.1)
+    with_gap = Resampler(in_rate, out_rate)
+    first = with_gap.process(audio[:400])
+    assert with_gap.process(b"") == b""
+    rest = with_gap.process(audio[400:], last=True)
+
+    assert first + rest == Resampler(in_rate, out_rate).process(audio, last=True)
 
 
 def test_resampler_rejects_bad_input() -> None:

@@ -12,6 +12,7 @@ stream messages: they go through Twilio's REST API (``CallControl``).
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
 import json
 from collections import deque
@@ -34,6 +35,8 @@ __all__ = ["CallControl", "StreamStart", "TwilioMediaStream", "read_start"]
 
 _SAMPLE_RATE = 8000
 _SERVICE_RESTART = 1012
+_INBOUND_TRACKS = ("inbound", "inbound_track")
+_JSON = json.JSONDecoder()  # json.loads's own configuration
 
 
 class CallControl(Protocol):
@@ -88,6 +91,11 @@ class TwilioMediaStream:
     def __init__(self, websocket: WebSocket, start: StreamStart, control: CallControl) -> None:
         self._websocket = websocket
         self._stream_sid = start.stream_sid
+        # Outbound media messages are this + base64 (never needs escaping) + '"}}',
+        # byte for byte what json.dumps of the message dict gives, at a fraction of it.
+        self._media_prefix = (
+            '{"event":"media","streamSid":' + json.dumps(start.stream_sid) + ',"media":{"payload":"'
+        )
         self._control = control
         # Events raised outside the stream (answering-machine detection arrives on a
         # separate webhook); delivered between stream messages, at most 20 ms late.
@@ -118,17 +126,18 @@ class TwilioMediaStream:
                 return
 
     async def _send(self, message: dict[str, Any]) -> None:
+        await self._send_text(json.dumps(message, separators=(",", ":")))
+
+    async def _send_text(self, text: str) -> None:
         if self._websocket.application_state != WebSocketState.CONNECTED:
             return
         # The caller may be gone; the receive side reports it.
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-            await self._websocket.send_text(json.dumps(message, separators=(",", ":")))
+            await self._websocket.send_text(text)
 
     async def send_audio(self, pcm16: bytes) -> None:
-        payload = base64.b64encode(mulaw_encode(pcm16)).decode()
-        await self._send(
-            {"event": "media", "streamSid": self._stream_sid, "media": {"payload": payload}}
-        )
+        payload = base64.b64encode(mulaw_encode(pcm16)).decode("ascii")
+        await self._send_text(self._media_prefix + payload + '"}}')
 
     async def clear_audio(self) -> None:
         await self._send({"event": "clear", "streamSid": self._stream_sid})
@@ -148,15 +157,28 @@ class TwilioMediaStream:
         await self._control.transfer(destination)
 
 
+def _load_json(text: str) -> Any:
+    """``json.loads(text)``. Twilio's frames are compact JSON with no whitespace around
+    them, which the C scanner alone reads: json.loads's Python wrapper (type checks,
+    two whitespace regexes) is ~40 % of its time on a media frame. Anything else goes
+    through json.loads itself, so what is accepted or refused does not change."""
+    try:
+        message, end = _JSON.raw_decode(text)
+    except ValueError:
+        return json.loads(text)
+    return message if end == len(text) else json.loads(text)
+
+
 def _parse(text: str) -> TransportEvent | None:
     try:
-        message = json.loads(text)
+        message = _load_json(text)
         kind = message["event"]
         if kind == "media":
             media = message["media"]
-            if media.get("track", "inbound") not in ("inbound", "inbound_track"):
+            if media.get("track", "inbound") not in _INBOUND_TRACKS:
                 return None
-            return AudioReceived(mulaw_decode(base64.b64decode(media["payload"])))
+            # binascii directly: base64.b64decode only adds a str → bytes copy.
+            return AudioReceived(mulaw_decode(binascii.a2b_base64(media["payload"])))
         if kind == "dtmf":
             return DtmfReceived(str(message["dtmf"]["digit"]))
         if kind == "mark":

@@ -109,8 +109,10 @@ def server_flags(args: argparse.Namespace) -> list[str]:
         f"--llm-token-ms={args.llm_token_ms}",
         f"--tts-first-audio-ms={args.tts_first_audio_ms}",
         f"--tts-speed={args.tts_speed}",
-        "--vad=silero",
+        f"--vad={args.vad}",
+        f"--vad-batch-window-ms={args.vad_batch_window_ms}",
         f"--loop={args.server_loop}",
+        f"--ws={args.server_ws}",
     ]
     if args.server_gc_freeze:
         flags.append("--gc-freeze")
@@ -414,7 +416,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--llm-token-ms", type=float, default=20)
     parser.add_argument("--tts-first-audio-ms", type=float, default=100)
     parser.add_argument("--tts-speed", type=float, default=5.0)
+    parser.add_argument(
+        "--vad",
+        choices=("silero", "silero-unbatched"),
+        default="silero",
+        help="silero-unbatched: the 16 kHz model one frame per run (the earlier baseline)",
+    )
+    parser.add_argument("--vad-batch-window-ms", type=float, default=5.0)
     parser.add_argument("--server-loop", choices=("uvloop", "asyncio"), default="uvloop")
+    parser.add_argument(
+        "--server-ws",
+        choices=("auto", "websockets", "websockets-sansio", "wsproto"),
+        default="auto",
+    )
     parser.add_argument("--client-loop", choices=("uvloop", "asyncio"), default="uvloop")
     parser.add_argument(
         "--no-webhooks",

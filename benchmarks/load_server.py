@@ -139,17 +139,46 @@ class PacedToneTTS:
             yield audio[offset : offset + step]
 
 
-def provider_factory(latencies: Latencies, vad: str) -> ProviderFactory:
+@dataclass
+class UnbatchedSilero:
+    """The VAD as it ran before batching (the baseline for A/B runs): Silero's 16 kHz
+    model, one frame per model run."""
+
+    detector: Any
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.detector.sample_rate)
+
+    @property
+    def frame_samples(self) -> int:
+        return int(self.detector.frame_samples)
+
+    async def probability(self, pcm16_frame: bytes) -> float:
+        return float(self.detector.speech_probability(pcm16_frame))
+
+    def reset(self) -> None:
+        self.detector.reset()
+
+
+def provider_factory(latencies: Latencies, vad: str, vad_window_ms: float) -> ProviderFactory:
     clock = MonotonicClock()
-    if vad == "silero":
+    if vad != "energy":
         from callwright.providers.vad.silero import SileroVAD, load_model
 
         load_model()  # once, before the first call
 
+    def detector(sample_rate: int) -> VAD:
+        if vad == "silero":  # as callwright.runtime.registry builds it
+            rate = 8_000 if sample_rate == 8_000 else 16_000
+            return SileroVAD(rate, batch_window_s=vad_window_ms / 1000)
+        if vad == "silero-unbatched":
+            return UnbatchedSilero(SileroVAD(16_000))
+        return EnergyVAD()
+
     async def build(
         settings: Mapping[str, Any], organization_id: int, sample_rate: int
     ) -> tuple[SessionProviders, list[ProviderChoice]]:
-        detector: VAD = SileroVAD(16_000) if vad == "silero" else EnergyVAD()
         providers = SessionProviders(
             llms=(
                 ScriptedLLM(
@@ -168,7 +197,7 @@ def provider_factory(latencies: Latencies, vad: str) -> ProviderFactory:
                 speed=latencies.tts_speed,
                 seconds_per_char=latencies.tts_seconds_per_char,
             ),
-            vad=detector,
+            vad=detector(sample_rate),
         )
         choices = [
             ProviderChoice("llm", "openai", "scripted-llm", "benchmark"),
@@ -338,7 +367,9 @@ async def serve(args: argparse.Namespace) -> None:
         tts_first_audio_s=args.tts_first_audio_ms / 1000,
         tts_speed=args.tts_speed,
     )
-    app = create_app(settings, provider_factory=provider_factory(latencies, args.vad))
+    app = create_app(
+        settings, provider_factory=provider_factory(latencies, args.vad, args.vad_batch_window_ms)
+    )
     metrics = default_metrics()
     diagnostics = LoopDiagnostics()
 
@@ -360,6 +391,7 @@ async def serve(args: argparse.Namespace) -> None:
         log_level="warning",
         access_log=False,
         proxy_headers=True,
+        ws=args.ws,
         timeout_graceful_shutdown=10,
     )
     server = uvicorn.Server(config)
@@ -395,12 +427,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--llm-token-ms", type=float, default=20)
     parser.add_argument("--tts-first-audio-ms", type=float, default=100)
     parser.add_argument("--tts-speed", type=float, default=5.0, help="× real time")
-    parser.add_argument("--vad", choices=("silero", "energy"), default="silero")
+    parser.add_argument(
+        "--vad",
+        choices=("silero", "silero-unbatched", "energy"),
+        default="silero",
+        help="silero: batched, at the line's rate, as callwright runs it; "
+        "silero-unbatched: 16 kHz, one frame per run (the earlier baseline)",
+    )
+    parser.add_argument("--vad-batch-window-ms", type=float, default=5.0)
     parser.add_argument(
         "--loop",
         choices=("uvloop", "asyncio"),
         default="uvloop",
         help="uvloop is what `callwright serve` picks when installed",
+    )
+    parser.add_argument(
+        "--ws",
+        choices=("auto", "websockets", "websockets-sansio", "wsproto"),
+        default="auto",
+        help="uvicorn's WebSocket implementation (auto is what `callwright serve` uses)",
     )
     parser.add_argument("--lag-interval-ms", type=float, default=20)
     parser.add_argument(

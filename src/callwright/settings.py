@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     recording_link_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
     # Offline models: load them at start-up rather than on the first call.
     warm_up_models: bool = False
+    # Silero VAD frames of all calls queued within this window run as one batch (cheaper
+    # per call under load; a VAD decision is 32 ms coarse anyway). 0: no waiting.
+    vad_batch_window_ms: float = Field(default=5.0, ge=0, le=20)
 
     # Cloud providers: the server-wide keys, the last resort after an assistant's own key
     # and its organization's stored credential (decision 010). Each key is also read

@@ -172,6 +172,29 @@ def test_eager_emits_trailing_exclamation_and_question_at_once() -> None:
     assert chunker.push("14 now。") == ["Call 3.14 now。"]
 
 
+def test_eager_ends_a_first_sentence_at_a_period_after_a_plain_word() -> None:
+    chunker = SentenceChunker(eager=True)
+    assert chunker.push("Sure") == []
+    assert chunker.push(".") == ["Sure."]  # not held for the next token
+    # Later sentences wait as before: audio is already playing, nothing is gained.
+    assert chunker.push(" We open at nine in the morning") == []
+    assert chunker.push(".") == []
+    assert chunker.push(" Bye") == ["We open at nine in the morning."]
+
+
+@pytest.mark.parametrize(
+    "opening",
+    ["Call 3.", "Visit the U.S.", "Apples, pears etc.", "See Mr.", "I.", '"Sure.', "Ok J."],
+)
+def test_eager_holds_a_first_period_that_may_not_end_the_sentence(opening: str) -> None:
+    chunker = SentenceChunker(eager=True, min_chars=0)
+    assert chunker.push(opening) == []
+
+
+def test_eager_period_is_not_used_without_eager() -> None:
+    assert SentenceChunker().push("Sure.") == []
+
+
 def test_eager_may_split_before_a_closing_quote() -> None:
     assert chunk('Say "yes!" loudly.', list('Say "yes!" loudly.'), eager=True, min_chars=0) == [
         'Say "yes!',

@@ -229,7 +229,8 @@ async def _rounds(
         request = build_request(config, messages, hooks.specs)
         timing.llm_request_at = timing.llm_request_at or clock.now()
         first, events = await _open_stream(llms, request, clock, first_token_timeout_s, timing)
-        chunker = SentenceChunker()
+        # Eager: the first sentence goes to the TTS at its final token, not one later.
+        chunker = SentenceChunker(eager=True)
         calls: list[ToolCall] = []
 
         async with contextlib.aclosing(events):

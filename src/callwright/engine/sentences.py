@@ -23,7 +23,11 @@ makes the output independent of how the stream was cut into tokens. A sentence i
 emitted in the same ``push`` whenever the deciding character is already there
 (``".\\n\\n"`` tokens, newlines, whitespace inside the delta). ``eager=True`` emits at a
 trailing ``!``, ``?`` or ``。！？`` at once, accepting that a following ``!``, ``"`` or
-``)`` then opens the next chunk.
+``)`` then opens the next chunk; and, in a reply's first sentence only (the one the
+caller waits for), a trailing period after a plain word of two or more letters that is
+not an abbreviation (``Sure.``, ``Certainly.``, not ``3.``, ``U.S.``, ``etc.``): it saves
+one token's wait on every turn, and LLM tokenizers keep ``.com`` or ``.5`` together, so
+a period that ends a delta after a word is nearly always a sentence's end.
 
 Each character is examined a bounded number of times: scanning resumes where it stopped,
 and a held candidate is re-read within a fixed window; the buffer keeps only the text
@@ -130,7 +134,10 @@ class SentenceChunker:
         while j < limit and buf[j] in _CLOSERS:
             j += 1
         if j == n:
-            if self._eager and not _EAGER_STOPS.isdisjoint(core):
+            if self._eager and (
+                not _EAGER_STOPS.isdisjoint(core)
+                or (core == "." and not self._emitted_any and self._plain_word_before(buf, i))
+            ):
                 return _BOUNDARY, j
             return _HOLD, i
         if not _CJK_STOPS.isdisjoint(core):
@@ -170,6 +177,20 @@ class SentenceChunker:
             before = buf[max(self._sentence_start, start - 3) : start].rstrip()
             return start == self._first_content(buf) or before.endswith(":")
         return False
+
+    def _plain_word_before(self, buf: str, i: int) -> bool:
+        """Whether the period at ``i`` follows a plain word (two or more letters, no
+        opening quote, not an abbreviation): ``Sure.``, not ``3.``, ``U.S.``, ``etc.``."""
+        start = i
+        floor = max(self._sentence_start, i - _MAX_WORD - 1)
+        while start > floor and not buf[start - 1].isspace():
+            start -= 1
+        word = buf[start:i]
+        return (
+            2 <= len(word) <= _MAX_WORD
+            and word.isalpha()
+            and word.lower() not in self._abbreviations
+        )
 
     def _first_content(self, buf: str) -> int | None:
         if self._content_start is None:

@@ -262,7 +262,7 @@ class CallSession:
         for_stt = at_vad_rate if self._denoise is None else self._denoise.process(at_vad_rate)
         await self._stt_stream.push_audio(self._to_stt.process(for_stt))
         for frame in self._vad_frames.push(at_vad_rate):
-            self._on_vad_frame(self._providers.vad.speech_probability(frame))
+            self._on_vad_frame(await self._providers.vad.probability(frame))
 
     def _on_vad_frame(self, probability: float) -> None:
         now = self._clock.now()

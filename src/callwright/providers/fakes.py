@@ -63,6 +63,9 @@ class EnergyVAD:
     def speech_probability(self, pcm16_frame: bytes) -> float:
         return 1.0 if _is_loud(pcm16_frame) else 0.0
 
+    async def probability(self, pcm16_frame: bytes) -> float:
+        return self.speech_probability(pcm16_frame)
+
     def reset(self) -> None:
         return None
 

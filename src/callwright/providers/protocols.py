@@ -205,12 +205,13 @@ class TTS(Protocol):
 
 class VAD(Protocol):
     """Voice activity: the probability that a fixed-size frame holds speech. Cheap
-    enough (well under a millisecond) to call on the event loop per frame."""
+    enough (well under a millisecond) to run on the event loop per frame; async so
+    that an implementation may batch several calls' frames into one model run."""
 
     sample_rate: int
     frame_samples: int
 
-    def speech_probability(self, pcm16_frame: bytes) -> float: ...
+    async def probability(self, pcm16_frame: bytes) -> float: ...
 
     def reset(self) -> None: ...
 

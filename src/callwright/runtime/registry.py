@@ -184,7 +184,11 @@ def build_providers(
                 choice.chosen,
                 choice.reason,
             )
-    providers = SessionProviders(llms=tuple(llms), stt=stt, tts=tts, vad=SileroVAD())
+    # Phone audio is 8 kHz: Silero's 8 kHz model hears all of it, for 0.8× the cost
+    # of the 16 kHz one and no resampling on the way in.
+    window_ms = (server or Settings()).vad_batch_window_ms
+    vad = SileroVAD(8_000 if sample_rate == 8_000 else 16_000, batch_window_s=window_ms / 1000)
+    providers = SessionProviders(llms=tuple(llms), stt=stt, tts=tts, vad=vad)
     return providers, choices
 
 

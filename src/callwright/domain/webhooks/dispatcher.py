@@ -16,12 +16,18 @@ no answer within the timeout) is a failed attempt. Delivery is at least once: an
 attempt whose outcome could not be recorded (crash, database down) is made again, so
 receivers de-duplicate on the event id. Events of one call to one URL go in order,
 one at a time; other events go concurrently, a few at once.
+
+Every outbox commit and every finished delivery wakes the dispatcher. It then waits
+``_GATHER_S`` (15 ms) before it claims, so that a burst of wake-ups is served by one
+claim instead of one each. The price is latency: an event's delivery starts up to
+15 ms later than the wake-up that made it due (its commit, or the end of the delivery
+before it in its call's order), so a call's queued events pay it once per step. An
+event found by the periodic poll pays nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import logging
@@ -33,7 +39,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import CursorResult, Integer, bindparam, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
@@ -44,7 +50,7 @@ from callwright.engine.tools import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from callwright.observability import metrics
 from callwright.security.crypto import SecretDecryptionError
 from callwright.settings import Settings
-from callwright.store.base import utcnow
+from callwright.store.base import UtcDateTime, utcnow
 from callwright.store.models import WebhookDelivery, WebhookEvent
 
 from .outbox import DELIVERED, FAILED, PENDING, subscribe
@@ -67,6 +73,10 @@ _LEASE_MARGIN_S = 30.0
 _RELEASE_TIMEOUT_S = 5.0
 _ERROR_BODY_BYTES = 300
 _MAX_RESTART_DELAY_S = 60.0
+# After a wake-up (not after a poll timed out), wait this long before claiming: the
+# commits and finished deliveries of a burst wake the dispatcher within milliseconds
+# of each other, and one claim then serves them all. Bounds the latency it adds.
+_GATHER_S = 0.015
 
 
 def retry_delay(
@@ -96,6 +106,58 @@ class _Claim:
 
 def _rowcount(result: Any) -> int:
     return result.rowcount if isinstance(result, CursorResult) else 0
+
+
+# The claim's statements, built once: each claim only binds its values. (Built per
+# claim, the aliased subquery made SQLAlchemy derive a new cache key every time.)
+_NOW = bindparam("now", type_=UtcDateTime())
+_LEASE_FREE = or_(WebhookEvent.locked_until.is_(None), WebhookEvent.locked_until < _NOW)
+_earlier = aliased(WebhookEvent, name="earlier")
+# Events of one call to one URL go in order: not before an older one is done.
+_BLOCKED = (
+    select(_earlier.id)
+    .where(
+        _earlier.call_id == WebhookEvent.call_id,
+        _earlier.url == WebhookEvent.url,
+        _earlier.status == PENDING,
+        _earlier.id < WebhookEvent.id,
+    )
+    .exists()
+)
+# Up to :limit due events, oldest due first, free of a live lease and not blocked.
+_DUE = (
+    select(
+        WebhookEvent.id,
+        WebhookEvent.event_id,
+        WebhookEvent.organization_id,
+        WebhookEvent.call_id,
+        WebhookEvent.event_type,
+        WebhookEvent.url,
+        WebhookEvent.payload,
+        WebhookEvent.attempts,
+    )
+    .where(
+        WebhookEvent.status == PENDING,
+        WebhookEvent.next_attempt_at <= _NOW,
+        _LEASE_FREE,
+        ~_BLOCKED,
+    )
+    .order_by(WebhookEvent.next_attempt_at, WebhookEvent.id)
+    .limit(bindparam("limit", type_=Integer()))
+)
+# Takes the lease on one row found by _DUE if it is still as it was seen.
+_TAKE = (
+    update(WebhookEvent)
+    .where(
+        WebhookEvent.id == bindparam("row_id"),
+        WebhookEvent.status == PENDING,
+        WebhookEvent.attempts == bindparam("seen_attempts"),
+        WebhookEvent.next_attempt_at <= _NOW,
+        _LEASE_FREE,
+    )
+    .values(locked_until=bindparam("lease", type_=UtcDateTime()))
+    .execution_options(synchronize_session=False)
+)
 
 
 class WebhookDispatcher:
@@ -162,65 +224,31 @@ class WebhookDispatcher:
                         )
                     if claims and len(claims) == free:
                         continue  # every slot filled: more may be due once one frees
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self._poll_s):
-                            await wake.wait()
+                    if await _woken(wake, self._poll_s):
+                        await asyncio.sleep(_GATHER_S)  # let the rest of a burst arrive
 
     # -- claiming ----------------------------------------------------------------------
 
     async def _claim(self, limit: int) -> list[_Claim]:
+        """Lease up to ``limit`` due events (``_DUE``, then ``_TAKE`` per row): the
+        events this dispatcher is now the only one to deliver, oldest due first."""
         now = utcnow()
         lease = now + self._lease
-        earlier = aliased(WebhookEvent)
-        # Events of one call to one URL go in order: not before an older one is done.
-        blocked = (
-            select(earlier.id)
-            .where(
-                earlier.call_id == WebhookEvent.call_id,
-                earlier.url == WebhookEvent.url,
-                earlier.status == PENDING,
-                earlier.id < WebhookEvent.id,
-            )
-            .exists()
-        )
-        lease_free = or_(WebhookEvent.locked_until.is_(None), WebhookEvent.locked_until < now)
-        due = (
-            select(
-                WebhookEvent.id,
-                WebhookEvent.event_id,
-                WebhookEvent.organization_id,
-                WebhookEvent.call_id,
-                WebhookEvent.event_type,
-                WebhookEvent.url,
-                WebhookEvent.payload,
-                WebhookEvent.attempts,
-            )
-            .where(
-                WebhookEvent.status == PENDING,
-                WebhookEvent.next_attempt_at <= now,
-                lease_free,
-                ~blocked,
-            )
-            .order_by(WebhookEvent.next_attempt_at, WebhookEvent.id)
-            .limit(limit)
-        )
         claims: list[_Claim] = []
         try:
             async with self._sessions() as session:
-                for row in (await session.execute(due)).all():
+                due = await session.execute(_DUE, {"now": now, "limit": limit})
+                for row in due.all():
                     # Compare-and-set: only one process's UPDATE matches; a concurrent
                     # claimer (or an attempt recorded meanwhile) makes this one miss.
                     taken = await session.execute(
-                        update(WebhookEvent)
-                        .where(
-                            WebhookEvent.id == row.id,
-                            WebhookEvent.status == PENDING,
-                            WebhookEvent.attempts == row.attempts,
-                            WebhookEvent.next_attempt_at <= now,
-                            lease_free,
-                        )
-                        .values(locked_until=lease)
-                        .execution_options(synchronize_session=False)
+                        _TAKE,
+                        {
+                            "row_id": row.id,
+                            "seen_attempts": row.attempts,
+                            "now": now,
+                            "lease": lease,
+                        },
                     )
                     if _rowcount(taken) == 1:
                         claims.append(_Claim(**row._asdict(), lease=lease))
@@ -339,6 +367,16 @@ class WebhookDispatcher:
                 await session.commit()
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             logger.warning("webhook %s: lease not released (%s); it expires", claim.event_id, exc)
+
+
+async def _woken(wake: asyncio.Event, timeout_s: float) -> bool:
+    """Wait for ``wake`` at most ``timeout_s``: whether it was set (not timed out)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            await wake.wait()
+    except TimeoutError:
+        return False
+    return True
 
 
 def _finished(in_flight: set[int], event_row_id: int, wake: asyncio.Event, _task: object) -> None:

@@ -10,8 +10,9 @@ metrics). Three endpoints, one after the other at each concurrency:
 - ``/bench/bare``: a bare ASGI callable mounted on the app (the server, the middleware
   stack, no FastAPI routing, no dependencies): the floor;
 - ``/bench/route``: a FastAPI route returning a constant (routing and serialisation);
-- ``/api/v1/assistants/{id}``: authentication (API key digest → database), the per-key
-  budget, the assistant read from the database, decryption, validation and rendering.
+- ``/api/v1/assistants/{id}``: authentication (API key digest → the process's key cache,
+  the database once per key per 5 s), the per-key budget, the assistant read from the
+  database, decryption, validation and rendering.
 
 The client is a small keep-alive HTTP/1.1 client on asyncio streams (one connection
 per concurrent worker), lighter than httpx so that the server is what is measured; its

@@ -1,17 +1,24 @@
 """Dependencies: the request's unit of work, the authenticated principal, and the
-services built on them. ``Annotated`` aliases keep handler signatures short."""
+services built on them. ``Annotated`` aliases keep handler signatures short.
+
+Every dependency is ``async def`` (FastAPI runs a plain ``def`` one in a worker thread,
+a thread hop per dependency per request), and the chain is kept shallow: the app state
+comes from the request rather than from a dependency of its own, and services take the
+``Authenticated`` result directly. FastAPI re-walks a dependency's whole subtree each
+time it appears, cached or not, so each level costs on every request.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from callwright.api.ratelimit import RateLimiter
-from callwright.domain.accounts.service import AccountsService
+from callwright.domain.accounts.service import AccountsService, ApiKeyCache
 from callwright.domain.assistants.service import AssistantService
 from callwright.domain.principal import Principal
 from callwright.domain.tools.service import ToolService
@@ -55,6 +62,8 @@ class AppState:
     rate_limiter: RateLimiter
     calls: CallRuntime
     recordings: RecordingStore
+    # Lately authenticated API keys (a few seconds), so that a request skips their queries.
+    api_key_cache: ApiKeyCache = field(default_factory=ApiKeyCache)
 
 
 def public_base_url(settings: Settings, request: Request) -> str:
@@ -66,18 +75,24 @@ def public_base_url(settings: Settings, request: Request) -> str:
     return f"{scheme}://{url.netloc}"
 
 
-def get_state(request: Request) -> AppState:
+def _app_state(request: Request) -> AppState:
     state: AppState = request.app.state.callwright
     return state
+
+
+async def get_state(request: Request) -> AppState:
+    return _app_state(request)
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-async def get_db_session(state: StateDep) -> AsyncIterator[AsyncSession]:
+async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One unit of work per request: committed once when the handler returns,
-    rolled back if it raises. Services flush; only this commits."""
-    async with state.session_factory() as session:
+    rolled back if it raises. Services flush; only this commits. For a read-only
+    request the commit only ends the read transaction (a rollback would cost the same
+    round trip): reads write nothing, API-key last-used times at most once a minute."""
+    async with _app_state(request).session_factory() as session:
         try:
             yield session
             await session.commit()
@@ -107,14 +122,17 @@ class Authenticated:
     auth_session: AuthSession | None
 
 
-async def authenticate(request: Request, session: DbSession, state: StateDep) -> Authenticated:
+async def authenticate(request: Request, session: DbSession) -> Authenticated:
     """Bearer, then x-api-key, then the auth-token cookie. A credential that is
-    present but wrong is a 401: it never falls through to the next method."""
-    accounts = AccountsService(session)
+    present but wrong is a 401: it never falls through to the next method. An API key
+    that authenticated in the last few seconds costs no query (``ApiKeyCache``); a
+    cookie session is read every time."""
+    state = _app_state(request)
+    accounts = AccountsService(session, state.api_key_cache)
     api_key = _bearer_token(request) or request.headers.get("x-api-key")
     auth_session: AuthSession | None = None
     if api_key:
-        principal, _ = await accounts.authenticate_api_key(api_key)
+        principal = await accounts.authenticate_api_key(api_key)
     elif (cookie := request.cookies.get(AUTH_COOKIE)) is not None:
         principal, auth_session = await accounts.authenticate_session(cookie)
         if request.method not in _SAFE_METHODS:
@@ -144,11 +162,11 @@ async def authenticate(request: Request, session: DbSession, state: StateDep) ->
 AuthenticatedDep = Annotated[Authenticated, Depends(authenticate)]
 
 
-def current_principal(authenticated: AuthenticatedDep) -> Principal:
+async def current_principal(authenticated: AuthenticatedDep) -> Principal:
     return authenticated.principal
 
 
-def current_auth_session(authenticated: AuthenticatedDep) -> AuthSession | None:
+async def current_auth_session(authenticated: AuthenticatedDep) -> AuthSession | None:
     return authenticated.auth_session
 
 
@@ -156,18 +174,20 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 CurrentAuthSession = Annotated[AuthSession | None, Depends(current_auth_session)]
 
 
-def get_accounts(session: DbSession) -> AccountsService:
-    return AccountsService(session)
+async def get_accounts(request: Request, session: DbSession) -> AccountsService:
+    return AccountsService(session, _app_state(request).api_key_cache)
 
 
-def get_assistants(
-    session: DbSession, principal: CurrentPrincipal, state: StateDep
+async def get_assistants(
+    request: Request, session: DbSession, authenticated: AuthenticatedDep
 ) -> AssistantService:
-    return AssistantService(session, principal, state.secret_box)
+    return AssistantService(session, authenticated.principal, _app_state(request).secret_box)
 
 
-def get_tools(session: DbSession, principal: CurrentPrincipal, state: StateDep) -> ToolService:
-    return ToolService(session, principal, state.secret_box)
+async def get_tools(
+    request: Request, session: DbSession, authenticated: AuthenticatedDep
+) -> ToolService:
+    return ToolService(session, authenticated.principal, _app_state(request).secret_box)
 
 
 AccountsDep = Annotated[AccountsService, Depends(get_accounts)]

@@ -37,7 +37,7 @@ router = APIRouter(prefix="/api/v1/calls", tags=["calls"], route_class=Callwrigh
 CallIdPath = Annotated[int, Path(description="The call's id.", ge=1, le=2**63 - 1)]
 
 
-def get_calls(
+async def get_calls(
     request: Request, session: DbSession, principal: CurrentPrincipal, state: StateDep
 ) -> CallService:
     return CallService(

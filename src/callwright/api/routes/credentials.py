@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api/v1/credentials", tags=["credentials"], route_cla
 CredentialIdPath = Annotated[int, Path(description="The credential's id.", ge=1, le=2**63 - 1)]
 
 
-def get_credentials(
+async def get_credentials(
     session: DbSession, principal: CurrentPrincipal, state: StateDep
 ) -> CredentialService:
     return CredentialService(session, principal, state.secret_box)

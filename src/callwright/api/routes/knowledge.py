@@ -56,7 +56,7 @@ class MalformedJson(BadRequest):
     code = "malformed_json"
 
 
-def get_knowledge(
+async def get_knowledge(
     request: Request, session: DbSession, principal: CurrentPrincipal
 ) -> KnowledgeService:
     context: KnowledgeContext = request.app.state.knowledge

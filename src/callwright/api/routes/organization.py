@@ -21,7 +21,7 @@ router = APIRouter(
 )
 
 
-def get_signing(
+async def get_signing(
     session: DbSession, principal: CurrentPrincipal, state: StateDep
 ) -> SigningSecretService:
     return SigningSecretService(session, principal, state.settings)

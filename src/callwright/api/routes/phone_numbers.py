@@ -26,7 +26,7 @@ router = APIRouter(
 NumberIdPath = Annotated[int, Path(description="The phone number's id.", ge=1, le=2**63 - 1)]
 
 
-def get_numbers(
+async def get_numbers(
     request: Request, session: DbSession, principal: CurrentPrincipal, state: StateDep
 ) -> PhoneNumberService:
     return PhoneNumberService(

@@ -19,7 +19,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1/assistants", tags=["assistants"], route_class=CallwrightRoute)
 
 
-def get_validator(
+async def get_validator(
     session: DbSession, principal: CurrentPrincipal, state: StateDep
 ) -> AssistantValidator:
     return AssistantValidator(session, principal, state.secret_box, state.settings)

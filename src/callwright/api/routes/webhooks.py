@@ -22,7 +22,9 @@ __all__ = ["WebhookEventsDep", "router"]
 router = APIRouter(prefix="/api/v1/webhook-events", tags=["webhooks"], route_class=CallwrightRoute)
 
 
-def get_webhook_events(session: DbSession, principal: CurrentPrincipal) -> WebhookEventService:
+async def get_webhook_events(
+    session: DbSession, principal: CurrentPrincipal
+) -> WebhookEventService:
     return WebhookEventService(session, principal)
 
 

@@ -1,15 +1,28 @@
 """Rules for organizations, users, API keys and dashboard sessions.
 
 Services flush but never commit: the request's unit of work commits once.
+
+An API key's successful authentication is kept for a few seconds by an ``ApiKeyCache``
+(one per app, so per database): without it every API request paid two queries before
+doing anything. Revoking a key drops it from this process's caches when the revoking
+transaction commits; other server processes stop accepting it within
+``API_KEY_CACHE_TTL_S``.
 """
 
 from __future__ import annotations
 
+import functools
+import threading
+import time
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from callwright.domain.principal import KeyScope, Principal
 from callwright.errors import Conflict, Forbidden, NotFound, Unauthorized
@@ -20,10 +33,92 @@ from callwright.store.models import ApiKey, AuthSession, Organization, User
 
 from .repository import AccountsRepository, ApiKeyRepository
 
-__all__ = ["AccountsService", "LoginResult", "normalise_email"]
+__all__ = [
+    "API_KEY_CACHE_TTL_S",
+    "AccountsService",
+    "ApiKeyCache",
+    "LoginResult",
+    "normalise_email",
+]
 
 # last_used_at is a hint, not an audit log: write it at most once a minute per key.
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
+# How long a successful API-key authentication is reused without asking the database:
+# the longest a revocation (or a user's deactivation) made by another server process, or
+# straight in the database, goes unnoticed by this one.
+API_KEY_CACHE_TTL_S = 5.0
+# Past this many cached keys, expired entries are dropped before another is added; if
+# none has expired, the oldest goes.
+_CACHE_PRUNE_AT = 4096
+
+# Every live cache of the process, for a revocation to invalidate; and the lock that keeps
+# a cache's check-then-store and an invalidation from interleaving across threads.
+_caches: weakref.WeakSet[ApiKeyCache] = weakref.WeakSet()
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    principal: Principal
+    expires: float
+
+
+class ApiKeyCache:
+    """Principals of API keys that authenticated lately, by the key's SHA-256 digest
+    (never the key itself). Only successes are kept: a wrong or revoked key costs its
+    query every time, as before.
+
+    An entry is used for ``ttl_s`` seconds from the read that filled it. A revocation
+    committed in this process drops the key from every cache at once, and a read that was
+    under way at that moment is not kept, since it may have seen the key still valid.
+    The entry holds exactly the principal the database read built (organization, user,
+    scope, key id), and a digest belongs to one key, so tenancy is what it was."""
+
+    def __init__(
+        self, *, ttl_s: float = API_KEY_CACHE_TTL_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._entries: dict[str, _Entry] = {}
+        self._generation = 0  # bumped by every invalidation
+        with _lock:
+            _caches.add(self)
+
+    @property
+    def generation(self) -> int:
+        """Taken before a database read and handed to ``store`` after it."""
+        return self._generation
+
+    def get(self, key_hash: str) -> Principal | None:
+        entry = self._entries.get(key_hash)
+        if entry is None or entry.expires <= self._clock():
+            return None
+        return entry.principal
+
+    def store(self, key_hash: str, principal: Principal, generation: int) -> None:
+        """Keep ``principal`` unless an invalidation happened since ``generation``."""
+        with _lock:
+            if generation != self._generation:
+                return  # a revocation committed during the read: it may have missed it
+            if len(self._entries) >= _CACHE_PRUNE_AT:
+                now = self._clock()
+                self._entries = {k: e for k, e in self._entries.items() if e.expires > now}
+                if len(self._entries) >= _CACHE_PRUNE_AT:
+                    del self._entries[next(iter(self._entries))]
+            self._entries[key_hash] = _Entry(principal, self._clock() + self._ttl_s)
+
+    def invalidate(self, key_hash: str) -> None:
+        """Forget the key, and any read of it still under way."""
+        with _lock:
+            self._generation += 1
+            self._entries.pop(key_hash, None)
+
+
+def _invalidate_everywhere(key_hash: str, _session: Session) -> None:
+    with _lock:
+        caches = list(_caches)
+    for cache in caches:
+        cache.invalidate(key_hash)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +135,10 @@ def normalise_email(email: str) -> str:
 
 
 class AccountsService:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, key_cache: ApiKeyCache | None = None) -> None:
         self._session = session
         self._accounts = AccountsRepository(session)
+        self._key_cache = key_cache
 
     async def create_organization(self, name: str) -> Organization:
         return await self._accounts.add_organization(name)
@@ -83,16 +179,39 @@ class AccountsService:
         return list(await ApiKeyRepository(self._session, principal).list())
 
     async def revoke_api_key(self, principal: Principal, key_id: int) -> ApiKey:
+        """Revoke in the caller's transaction. This process's key caches drop the key when
+        it commits (not before: a read in between could cache it again); even when it was
+        already revoked, in case another process did it within the caches' TTL."""
         key = await ApiKeyRepository(self._session, principal).get(key_id)
         if key is None:
             raise NotFound(f"API key {key_id} not found")
         if key.revoked_at is None:
             key.revoked_at = utcnow()
             await self._session.flush()
+        event.listen(
+            self._session.sync_session,
+            "after_commit",
+            functools.partial(_invalidate_everywhere, key.key_hash),
+            once=True,
+        )
         return key
 
-    async def authenticate_api_key(self, presented: str) -> tuple[Principal, ApiKey]:
-        key = await self._accounts.get_api_key_by_hash(digest(presented))
+    async def authenticate_api_key(self, presented: str) -> Principal:
+        """The key's principal: from the key cache when it authenticated there lately,
+        else from the database (which refreshes the cache)."""
+        key_hash = digest(presented)
+        cache = self._key_cache
+        if cache is None:
+            return await self._authenticate_api_key_hash(key_hash)
+        principal = cache.get(key_hash)
+        if principal is None:
+            generation = cache.generation
+            principal = await self._authenticate_api_key_hash(key_hash)
+            cache.store(key_hash, principal, generation)
+        return principal
+
+    async def _authenticate_api_key_hash(self, key_hash: str) -> Principal:
+        key = await self._accounts.get_api_key_by_hash(key_hash)
         if key is None or key.revoked_at is not None:
             raise Unauthorized("invalid or revoked API key")
         user = await self._accounts.get_user(key.user_id)
@@ -103,14 +222,13 @@ class AccountsService:
             key.last_used_at = now
             await self._session.flush()
         scope: KeyScope = "user" if key.scope == "user" else "organization"
-        principal = Principal(
+        return Principal(
             organization_id=key.organization_id,
             user_id=key.user_id,
             scope=scope,
             auth_method="api_key",
             api_key_id=key.id,
         )
-        return principal, key
 
     async def login(self, email: str, password: str, ttl: timedelta) -> LoginResult:
         user = await self._accounts.get_user_by_email(normalise_email(email))

@@ -16,23 +16,21 @@ from __future__ import annotations
 import asyncio
 import functools
 import secrets
-import threading
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
 
 from callwright.domain.principal import Principal
 from callwright.errors import Forbidden, NotFound
 from callwright.security.crypto import SecretBox, organization_signing_secret
 from callwright.settings import Settings
 from callwright.store.base import utcnow
+from callwright.store.cache import CacheFamily, ExpiringCache
 from callwright.store.models import Organization
 
 __all__ = [
@@ -54,10 +52,6 @@ _CACHE_PRUNE_AT = 1024
 # Development's key file, read once per data directory: it is written once and never
 # changes under a running server (whose SecretBox is built from it at start-up too).
 _resolved_keys: dict[Path, str] = {}
-# Every live cache of the process, for a rotation to invalidate; and the lock that
-# keeps a cache's check-then-store and an invalidation from interleaving across threads.
-_caches: weakref.WeakSet[SigningSecretCache] = weakref.WeakSet()
-_lock = threading.Lock()
 
 
 @functools.lru_cache(maxsize=8)
@@ -109,10 +103,7 @@ async def signing_secret_for(
     return (await _current(session, settings, organization_id)).secret
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    secret: str
-    expires: float
+_SIGNING_SECRETS: CacheFamily[int] = CacheFamily()
 
 
 class SigningSecretCache:
@@ -120,11 +111,10 @@ class SigningSecretCache:
     signing a request costs no query, key file read, HKDF or decryption (one per
     dispatcher: a cache belongs to one database, through its session factory).
 
-    An entry is used for ``ttl_s`` seconds from the read that filled it, so a rotation
-    committed by another server process signs this one's requests within ``ttl_s``. A
-    rotation committed in this process (``rotate_signing_secret``) drops the
-    organization from every cache at once, and a read that was under way at that moment
-    is not kept, since it may have seen the old secret."""
+    An entry is used for ``ttl_s`` seconds, so a rotation committed by another server
+    process signs this one's requests within ``ttl_s``; one committed in this process
+    (``rotate_signing_secret``) drops the organization from every cache at once
+    (``store.cache``)."""
 
     def __init__(
         self,
@@ -136,48 +126,22 @@ class SigningSecretCache:
     ) -> None:
         self._sessions = sessions
         self._settings = settings
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._entries: dict[int, _Entry] = {}
-        self._generation = 0  # bumped by every invalidation
-        with _lock:
-            _caches.add(self)
+        self._secrets: ExpiringCache[int, str] = ExpiringCache(
+            _SIGNING_SECRETS, ttl_s=ttl_s, clock=clock, max_entries=_CACHE_PRUNE_AT
+        )
 
     async def get(self, organization_id: int) -> str:
         """The organization's secret, read in a session of its own when not cached.
         Raises ``NotFound`` or ``SecretDecryptionError`` as ``signing_secret_for`` does;
         neither is cached, so the next request tries again."""
-        now = self._clock()
-        entry = self._entries.get(organization_id)
-        if entry is not None and entry.expires > now:
-            return entry.secret
-        generation = self._generation
+        secret = self._secrets.get(organization_id)
+        if secret is not None:
+            return secret
+        generation = self._secrets.generation
         async with self._sessions() as session:
             secret = await signing_secret_for(session, self._settings, organization_id)
-        self._store(organization_id, _Entry(secret, now + self._ttl_s), generation)
+        self._secrets.store(organization_id, secret, generation)
         return secret
-
-    def _store(self, organization_id: int, entry: _Entry, generation: int) -> None:
-        with _lock:
-            if generation != self._generation:
-                return  # a rotation committed during the read: it may have seen the old one
-            if len(self._entries) >= _CACHE_PRUNE_AT:
-                now = self._clock()
-                self._entries = {k: e for k, e in self._entries.items() if e.expires > now}
-            self._entries[organization_id] = entry
-
-    def invalidate(self, organization_id: int) -> None:
-        """Forget the organization's secret, and any read of it still under way."""
-        with _lock:
-            self._generation += 1
-            self._entries.pop(organization_id, None)
-
-
-def _invalidate_everywhere(organization_id: int, _session: Session) -> None:
-    with _lock:
-        caches = list(_caches)
-    for cache in caches:
-        cache.invalidate(organization_id)
 
 
 async def rotate_signing_secret(
@@ -197,12 +161,7 @@ async def rotate_signing_secret(
     )
     if getattr(result, "rowcount", 0) != 1:
         raise NotFound(f"organization {organization_id} not found")
-    event.listen(
-        session.sync_session,
-        "after_commit",
-        functools.partial(_invalidate_everywhere, organization_id),
-        once=True,
-    )
+    _SIGNING_SECRETS.invalidate_after_commit(session, organization_id)
     return secret
 
 

@@ -11,24 +11,20 @@ transaction commits; other server processes stop accepting it within
 
 from __future__ import annotations
 
-import functools
-import threading
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from callwright.domain.principal import KeyScope, Principal
 from callwright.errors import Conflict, Forbidden, NotFound, Unauthorized
 from callwright.security.passwords import hash_password, verify_password
 from callwright.security.tokens import digest, display_prefix, new_api_key, new_session_token
 from callwright.store.base import utcnow
+from callwright.store.cache import CacheFamily, ExpiringCache
 from callwright.store.models import ApiKey, AuthSession, Organization, User
 
 from .repository import AccountsRepository, ApiKeyRepository
@@ -47,78 +43,21 @@ _LAST_USED_RESOLUTION = timedelta(minutes=1)
 # the longest a revocation (or a user's deactivation) made by another server process, or
 # straight in the database, goes unnoticed by this one.
 API_KEY_CACHE_TTL_S = 5.0
-# Past this many cached keys, expired entries are dropped before another is added; if
-# none has expired, the oldest goes.
-_CACHE_PRUNE_AT = 4096
-
-# Every live cache of the process, for a revocation to invalidate; and the lock that keeps
-# a cache's check-then-store and an invalidation from interleaving across threads.
-_caches: weakref.WeakSet[ApiKeyCache] = weakref.WeakSet()
-_lock = threading.Lock()
+_API_KEYS: CacheFamily[str] = CacheFamily()
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    principal: Principal
-    expires: float
-
-
-class ApiKeyCache:
+class ApiKeyCache(ExpiringCache[str, Principal]):
     """Principals of API keys that authenticated lately, by the key's SHA-256 digest
     (never the key itself). Only successes are kept: a wrong or revoked key costs its
-    query every time, as before.
-
-    An entry is used for ``ttl_s`` seconds from the read that filled it. A revocation
-    committed in this process drops the key from every cache at once, and a read that was
-    under way at that moment is not kept, since it may have seen the key still valid.
-    The entry holds exactly the principal the database read built (organization, user,
-    scope, key id), and a digest belongs to one key, so tenancy is what it was."""
+    query every time. A revocation committed in this process drops the key from every
+    cache at once (``store.cache``). The entry holds exactly the principal the database
+    read built (organization, user, scope, key id), and a digest belongs to one key, so
+    tenancy is what it was."""
 
     def __init__(
         self, *, ttl_s: float = API_KEY_CACHE_TTL_S, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._entries: dict[str, _Entry] = {}
-        self._generation = 0  # bumped by every invalidation
-        with _lock:
-            _caches.add(self)
-
-    @property
-    def generation(self) -> int:
-        """Taken before a database read and handed to ``store`` after it."""
-        return self._generation
-
-    def get(self, key_hash: str) -> Principal | None:
-        entry = self._entries.get(key_hash)
-        if entry is None or entry.expires <= self._clock():
-            return None
-        return entry.principal
-
-    def store(self, key_hash: str, principal: Principal, generation: int) -> None:
-        """Keep ``principal`` unless an invalidation happened since ``generation``."""
-        with _lock:
-            if generation != self._generation:
-                return  # a revocation committed during the read: it may have missed it
-            if len(self._entries) >= _CACHE_PRUNE_AT:
-                now = self._clock()
-                self._entries = {k: e for k, e in self._entries.items() if e.expires > now}
-                if len(self._entries) >= _CACHE_PRUNE_AT:
-                    del self._entries[next(iter(self._entries))]
-            self._entries[key_hash] = _Entry(principal, self._clock() + self._ttl_s)
-
-    def invalidate(self, key_hash: str) -> None:
-        """Forget the key, and any read of it still under way."""
-        with _lock:
-            self._generation += 1
-            self._entries.pop(key_hash, None)
-
-
-def _invalidate_everywhere(key_hash: str, _session: Session) -> None:
-    with _lock:
-        caches = list(_caches)
-    for cache in caches:
-        cache.invalidate(key_hash)
+        super().__init__(_API_KEYS, ttl_s=ttl_s, clock=clock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,12 +127,7 @@ class AccountsService:
         if key.revoked_at is None:
             key.revoked_at = utcnow()
             await self._session.flush()
-        event.listen(
-            self._session.sync_session,
-            "after_commit",
-            functools.partial(_invalidate_everywhere, key.key_hash),
-            once=True,
-        )
+        _API_KEYS.invalidate_after_commit(self._session, key.key_hash)
         return key
 
     async def authenticate_api_key(self, presented: str) -> Principal:

@@ -1,6 +1,6 @@
 """Concurrent simulated phone calls against a real server process, over real WebSockets.
 
-    .venv/bin/python benchmarks/load.py [--calls 1,5,10,20,40] [--databases sqlite,postgres]
+    .venv/bin/python benchmarks/load.py [--calls 1,10,20,40,60,80] [--databases sqlite,postgres]
 
 For each database it starts ``load_server.py`` (the real app on uvicorn, providers of
 fixed latency: STT final 100 ms, LLM first token 200 ms, TTS first audio 100 ms), sets
@@ -20,7 +20,8 @@ Per N it reports (see benchmarks/README.md for the definitions):
   platform time (``callwright.observability.metrics.platform_ms``), p50/p95/p99;
   and the caller's own voice-to-voice (last speech frame sent → first audio back);
 - outbound jitter: RFC 3550-style transit-time differences of consecutive audio
-  messages within a sentence against the TTS's own pacing; mid-sentence underruns;
+  messages within a sentence against the TTS's own pacing, as the caller receives them
+  and as the server sent them; mid-sentence underruns;
 - the server's event-loop lag (a 20 ms timer's lateness) p99;
 - server CPU-seconds per call-minute, memory per call (psutil);
 - failed or lost calls: any caller-side failure, or a record that is not complete.
@@ -373,7 +374,8 @@ async def run_database(
                     f"{phase['platform_ms'].get('p50')}/{phase['platform_ms'].get('p95')}/"
                     f"{phase['platform_ms'].get('p99')} ms, client v2v p95 "
                     f"{phase['client_voice_to_voice_ms'].get('p95')} ms, jitter p99 "
-                    f"{phase['outbound_jitter_ms'].get('p99')} ms, loop lag p99 "
+                    f"{phase['outbound_jitter_ms'].get('p99')} ms (server sends "
+                    f"{phase['server_send_jitter_ms'].get('p99')} ms), loop lag p99 "
                     f"{phase['server_loop_lag_ms'].get('p99')} ms, cpu/call-min "
                     f"{phase['server_cpu_s_per_call_minute']} s, failed "
                     f"{phase['failed_or_lost']}",
@@ -396,7 +398,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--calls",
-        default="1,5,10,20,40",
+        default="1,10,20,40,60,80",
         type=lambda s: [int(x) for x in s.split(",")],
         help="concurrent calls per phase",
     )

@@ -126,6 +126,8 @@ def summarise(
             [r.clear_after_speech_ms for r in results if r.clear_after_speech_ms is not None]
         ),
         "outbound_jitter_ms": percentiles([j for r in results for j in r.jitter_ms]),
+        # The same, from the server's send times: its pacing without the way to the caller.
+        "server_send_jitter_ms": server_lag.pop("send_jitter_ms", {}),
         "underruns_within_sentence": sum(r.underruns for r in results),
         "gaps_between_sentences": sum(r.sentence_gaps for r in results),
         "server_loop_lag_ms": server_lag,
@@ -201,7 +203,8 @@ def write_results(report: dict[str, Any], out: Path) -> None:
             "of Python).",
             "",
             "| N | failed | platform p50/p95/p99 ms | engine p95 | sentence wait p95 | "
-            "provider p50 | server v2v p50/p95 | caller v2v p50/p95/p99 | jitter p99 | "
+            "provider p50 | server v2v p50/p95 | caller v2v p50/p95/p99 | "
+            "jitter p99: caller / server sends | "
             "underruns | loop lag p99 | stalls: own CPU / not scheduled s | gen2 GC max ms | "
             "CPU s/call-min | cores | MB/call |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -216,7 +219,8 @@ def write_results(report: dict[str, Any], out: Path) -> None:
                 f" | {q('platform_engine_ms', 'p95')} | {q('platform_sentence_wait_ms', 'p95')}"
                 f" | {q('provider_ms', 'p50')} | {q('server_voice_to_voice_ms', 'p50', 'p95')}"
                 f" | {q('client_voice_to_voice_ms', 'p50', 'p95', 'p99')}"
-                f" | {q('outbound_jitter_ms', 'p99')} | {p['underruns_within_sentence']}"
+                f" | {q('outbound_jitter_ms', 'p99')} / {q('server_send_jitter_ms', 'p99')}"
+                f" | {p['underruns_within_sentence']}"
                 f" | {q('server_loop_lag_ms', 'p99')} | {stalls(p)} | {gc_max(p)}"
                 f" | {p['server_cpu_s_per_call_minute']}"
                 f" | {p['server_cores_used']} | {p['memory_per_call_mb']} |"
@@ -254,6 +258,13 @@ def plot(report: dict[str, Any], path: Path) -> None:
             "-",
             marker="o",
             label=f"{name} outbound jitter p99",
+        )
+        jitter.plot(
+            ns,
+            series("server_send_jitter_ms", "p99"),
+            "-.",
+            marker="^",
+            label=f"{name} server send jitter p99",
         )
         jitter.plot(
             ns,

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import itertools
 import json
 import os
 import secrets
@@ -322,6 +323,55 @@ class LoopDiagnostics:
         return report
 
 
+class SendPacing:
+    """When the server wrote each outbound audio message, per stream, taken where the
+    transport sends it (``TwilioMediaStream.send_audio`` wrapped in this process only):
+    the server's own pacing, apart from what loopback TCP and the caller's process add
+    on the way. Jitter is computed as the caller computes it, per sentence (a mark ends
+    one, a ``clear`` drops it), without the sentence's last message (the resampler's
+    flush, sent at once)."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self.jitter_s: list[float] = []
+        self._sentences: dict[str, list[float]] = {}
+
+    def install(self) -> None:
+        from callwright.transports.twilio import TwilioMediaStream
+
+        pacing = self
+        send_audio, mark = TwilioMediaStream.send_audio, TwilioMediaStream.mark
+        clear_audio = TwilioMediaStream.clear_audio
+
+        async def timed_send_audio(stream: TwilioMediaStream, pcm16: bytes) -> None:
+            pacing._sentences.setdefault(id(stream), []).append(time.monotonic())
+            await send_audio(stream, pcm16)
+
+        async def timed_mark(stream: TwilioMediaStream, name: str) -> None:
+            pacing._end_sentence(id(stream))
+            await mark(stream, name)
+
+        async def timed_clear_audio(stream: TwilioMediaStream) -> None:
+            pacing._sentences.pop(id(stream), None)  # a barge-in: the sentence was cut
+            await clear_audio(stream)
+
+        TwilioMediaStream.send_audio = timed_send_audio  # type: ignore[method-assign]
+        TwilioMediaStream.clear_audio = timed_clear_audio  # type: ignore[method-assign]
+        TwilioMediaStream.mark = timed_mark  # type: ignore[method-assign]
+
+    def _end_sentence(self, stream: int) -> None:
+        sent = self._sentences.pop(stream, [])[:-1]
+        self.jitter_s.extend(
+            abs((later - earlier) - self.interval_s) for earlier, later in itertools.pairwise(sent)
+        )
+
+    def report(self, reset: bool) -> dict[str, Any]:
+        report = _percentiles(self.jitter_s)  # in ms
+        if reset:
+            self.jitter_s = []
+        return report
+
+
 _BARE_BODY = b'{"status":"ok"}'
 
 
@@ -372,9 +422,11 @@ async def serve(args: argparse.Namespace) -> None:
     )
     metrics = default_metrics()
     diagnostics = LoopDiagnostics()
+    pacing = SendPacing(interval_s=0.1 / latencies.tts_speed)
+    pacing.install()
 
     async def loop_lag(reset: bool = False) -> dict[str, Any]:
-        return diagnostics.report(reset)
+        return diagnostics.report(reset) | {"send_jitter_ms": pacing.report(reset)}
 
     app.add_api_route("/bench/loop-lag", loop_lag, methods=["GET"], include_in_schema=False)
     app.add_api_route("/bench/gc-freeze", _gc_freeze, methods=["POST"], include_in_schema=False)

@@ -17,7 +17,9 @@ import websockets
 
 from callwright.api.app import create_app
 from callwright.domain.calls.repository import new_call
+from callwright.engine.session import SessionProviders
 from callwright.providers.fakes import speech
+from callwright.runtime.registry import ProviderChoice, ProviderFactory
 from callwright.settings import Settings
 from tests.calls.harness import FakeProviders, PhoneLab, phone_lab
 from tests.conftest import Tenant, make_tenant
@@ -230,6 +232,43 @@ async def test_capacity_refuses_new_calls_cleanly(settings: Settings) -> None:
             assert refused.json()["code"] == "busy"
             assert page.audio_bytes > 0
             assert not page.closed.is_set()
+
+
+class _SlowToStart(FakeProviders):
+    """Providers whose set-up waits for ``go``: a call connected but still starting."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.starting = asyncio.Event()
+        self.go = asyncio.Event()
+
+    def factory(self) -> ProviderFactory:
+        build = super().factory()
+
+        async def slow(
+            settings: Any, organization_id: int, sample_rate: int
+        ) -> tuple[SessionProviders, list[ProviderChoice]]:
+            self.starting.set()
+            await self.go.wait()
+            return await build(settings, organization_id, sample_rate)
+
+        return slow
+
+
+async def test_a_call_still_starting_keeps_its_place(settings: Settings) -> None:
+    providers = _SlowToStart()
+    async with phone_lab(settings, providers, max_concurrent_calls=1) as lab:
+        tenant = await make_tenant(lab.app)
+        assistant_id = await _assistant(lab, tenant)
+        first = (await _start(lab, tenant, {"assistant_id": assistant_id})).json()
+        async with open_page(first["ws_url"]) as page:
+            await asyncio.wait_for(providers.starting.wait(), 10)
+            # Connected, its session not yet running: the place is still taken.
+            refused = await _start(lab, tenant, {"assistant_id": assistant_id})
+            assert refused.status_code == 503
+            providers.go.set()
+            await page.wait_for(lambda: page.audio_bytes > 0)
+            assert (await _start(lab, tenant, {"assistant_id": assistant_id})).status_code == 503
 
 
 async def test_calls_left_open_by_a_crash_are_closed_on_start(settings: Settings) -> None:

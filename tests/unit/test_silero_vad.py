@@ -4,7 +4,9 @@ and the recurrent state belongs to each detector and is cleared by ``reset``."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import wave
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -201,3 +203,14 @@ async def test_one_detector_cannot_queue_two_frames() -> None:
     with pytest.raises(RuntimeError, match="still queued"):
         vad.speech_probability(bytes(1024))
     await first
+
+
+def test_a_finished_event_loop_leaves_nothing_behind() -> None:
+    loop = asyncio.new_event_loop()
+    vad = SileroVAD()
+    assert 0.0 <= loop.run_until_complete(vad.probability(bytes(1024))) <= 1.0
+    loop.close()
+    gone = weakref.ref(loop)
+    del loop
+    gc.collect()
+    assert gone() is None  # the batcher kept for it went with it

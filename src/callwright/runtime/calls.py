@@ -226,10 +226,14 @@ class CallRuntime:
     ) -> EndReason:
         """Run a call whose media stream is open on ``transport`` until it ends, then
         write its record. ``extra_sink`` also hears every session event (the browser's
-        live transcript). Returns why it ended."""
-        self._reserved.pop(call_id, None)
-        with bind_call(call_id):
-            return await self._run_call(call_id, transport, extra_sink)
+        live transcript). Returns why it ended. The call's reserved place is held until
+        its session is registered as active, so a call still starting (its record read,
+        its providers set up) is never counted nowhere."""
+        try:
+            with bind_call(call_id):
+                return await self._run_call(call_id, transport, extra_sink)
+        finally:
+            self._reserved.pop(call_id, None)
 
     async def _run_call(
         self, call_id: int, transport: Transport, extra_sink: EventSink | None
@@ -291,6 +295,7 @@ class CallRuntime:
         if self._webhooks is not None:
             self._webhooks.register_tools(call_id, {t.name: t.public_config() for t in tools})
         active = self._active[call_id] = _Active(session, transport)
+        self._reserved.pop(call_id, None)  # counted as active from here
         metrics.call_started(call.type)
         reason = EndReason.PIPELINE_ERROR
         try:

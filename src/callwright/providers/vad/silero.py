@@ -142,10 +142,10 @@ class SileroVAD:
         loop = asyncio.get_running_loop()
         batcher = _batchers.get(loop)
         if batcher is None:
-            batcher = _batchers[loop] = _Batcher(loop, self._session)
+            batcher = _batchers[loop] = _Batcher(self._session)
         self._queued = True
         try:
-            return await batcher.submit(self, model_input)
+            return await batcher.submit(loop, self, model_input)
         finally:
             self._queued = False
 
@@ -170,24 +170,27 @@ class _Queued:
 class _Batcher:
     """The frames queued on one event loop, run as one model call per sample rate."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, session: Any) -> None:
-        self._loop = loop
+    def __init__(self, session: Any) -> None:
+        # No reference to the loop: it is this batcher's key in a weak dictionary.
         self._session = session
         self._queued: list[_Queued] = []
         self._scheduled = False
 
     def submit(
-        self, detector: SileroVAD, model_input: npt.NDArray[np.float32]
+        self,
+        loop: asyncio.AbstractEventLoop,
+        detector: SileroVAD,
+        model_input: npt.NDArray[np.float32],
     ) -> asyncio.Future[float]:
-        answer: asyncio.Future[float] = self._loop.create_future()
+        answer: asyncio.Future[float] = loop.create_future()
         self._queued.append(_Queued(detector, model_input, detector._generation, answer))
         if not self._scheduled:
             self._scheduled = True
             window = detector.batch_window_s
             if window > 0 and len(_detectors) > 1:
-                self._loop.call_later(window, self._run)
+                loop.call_later(window, self._run)
             else:
-                self._loop.call_soon(self._run)
+                loop.call_soon(self._run)
         return answer
 
     def _run(self) -> None:

@@ -45,14 +45,17 @@ def script(name: str) -> ModuleType:
 def test_load_defaults_and_refusals(capsys: pytest.CaptureFixture[str]) -> None:
     load = script("load")
     args = load.parse_args([])
-    assert args.calls == [1, 5, 10, 20, 40]
+    assert args.calls == [1, 10, 20, 40, 60, 80]
     assert args.databases == ["sqlite", "postgres"]
-    assert args.max_calls == 40  # one more call than the largest N is refused
+    assert args.max_calls == 80  # one more call than the largest N is refused
     assert (args.stt_final_ms, args.llm_first_token_ms, args.tts_first_audio_ms) == (100, 200, 100)
-    flags = load.server_flags(load.parse_args(["--calls", "2,3", "--server-gc-freeze"]))
+    flags = load.server_flags(load.parse_args(["--calls", "2,3"]))
     assert "--max-calls=3" in flags
-    assert "--gc-freeze" in flags
+    assert "--gc-freeze" in flags  # as `callwright serve` freezes its heap
     assert "--vad=silero" in flags
+    assert "--gc-freeze" not in load.server_flags(load.parse_args(["--no-server-gc-freeze"]))
+    unbatched = load.server_flags(load.parse_args(["--vad", "silero-unbatched"]))
+    assert "--vad=silero-unbatched" in unbatched
     for bad in (["--databases", "mysql"], ["--calls", "0"], ["--calls", "x"]):
         with pytest.raises(SystemExit) as exit_:
             load.parse_args(bad)

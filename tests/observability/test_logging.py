@@ -143,7 +143,11 @@ def root_logging() -> Iterator[None]:
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
     uvicorn_saved = {
-        name: (list(logging.getLogger(name).handlers), logging.getLogger(name).propagate)
+        name: (
+            list(logging.getLogger(name).handlers),
+            logging.getLogger(name).propagate,
+            logging.getLogger(name).level,
+        )
         for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
     }
     try:
@@ -154,13 +158,16 @@ def root_logging() -> Iterator[None]:
         for handler in saved[0]:
             root.addHandler(handler)
         root.setLevel(saved[1])
-        for name, (handlers, propagate) in uvicorn_saved.items():
+        for name, (handlers, propagate, level) in uvicorn_saved.items():
             logging.getLogger(name).handlers[:] = handlers
             logging.getLogger(name).propagate = propagate
+            logging.getLogger(name).setLevel(level)
 
 
 @pytest.mark.usefixtures("root_logging")
 def test_configure_logging_json_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    # As an earlier uvicorn.Config(log_level="warning") in the same process leaves it.
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
     configure_logging(json=True, level="DEBUG")
     with bind_call(9, 3):
         logging.getLogger("callwright.engine.session").debug("turn committed")

@@ -136,3 +136,5 @@ def configure_logging(*, json: bool = False, level: int | str = logging.INFO) ->
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()
         uvicorn_logger.propagate = True
+        # A level left by an earlier uvicorn.Config(log_level=...) would filter first.
+        uvicorn_logger.setLevel(logging.NOTSET)

@@ -138,11 +138,13 @@ class _Capture:
 
 
 class _NoControl:
+    """A call control the benchmark never uses: sending audio touches no REST API."""
+
     async def hang_up(self) -> None:
-        raise NotImplementedError
+        raise AssertionError("the audio benchmark never hangs up")
 
     async def transfer(self, destination: str) -> None:
-        raise NotImplementedError
+        raise AssertionError("the audio benchmark never transfers")
 
 
 def _drive(coroutine: Any) -> None:

@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Environment", "Settings", "SettingsError"]
@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     """Everything the process needs to know about its surroundings."""
 
     model_config = SettingsConfigDict(env_prefix="CALLWRIGHT_", extra="ignore")
+    # resolved_secret_key's read of the development key file, with the directory it read.
+    _key_file_read: tuple[Path, str] | None = PrivateAttr(default=None)
 
     environment: Environment = Environment.DEVELOPMENT
     data_dir: Path = Path(".callwright")
@@ -198,12 +200,19 @@ class Settings(BaseSettings):
         """
         if self.secret_key:
             return self.secret_key
+        # The file is read once per settings object (the app does it at start-up), not
+        # on every stream token or signed link: it never changes under a running server.
+        cached = self._key_file_read
+        if cached is not None and cached[0] == self.data_dir:
+            return cached[1]
         key_file = self.data_dir / "secret_key"
         if key_file.exists():
-            return key_file.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(key)
+            key = key_file.read_text().strip()
+        else:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            key = secrets.token_urlsafe(48)
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(key)
+        self._key_file_read = (self.data_dir, key)
         return key

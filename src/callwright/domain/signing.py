@@ -13,13 +13,11 @@ rather than one per request.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import select, update
@@ -49,26 +47,10 @@ CACHE_TTL_S = 5.0
 # Past this many organizations, expired entries are dropped before another is added.
 _CACHE_PRUNE_AT = 1024
 
-# Development's key file, read once per data directory: it is written once and never
-# changes under a running server (whose SecretBox is built from it at start-up too).
-_resolved_keys: dict[Path, str] = {}
-
 
 @functools.lru_cache(maxsize=8)
 def _box(secret_key: str) -> SecretBox:
     return SecretBox(secret_key)
-
-
-async def _secret_key(settings: Settings) -> str:
-    if settings.secret_key:
-        return settings.secret_key
-    key = _resolved_keys.get(settings.data_dir)
-    if key is None:
-        # Development reads (or creates) the key file: file I/O stays off the loop,
-        # once per process rather than once per signed request.
-        key = await asyncio.to_thread(settings.resolved_secret_key)
-        _resolved_keys[settings.data_dir] = key
-    return key
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +68,7 @@ async def _current(
     row = (await session.execute(query)).one_or_none()
     if row is None:
         raise NotFound(f"organization {organization_id} not found")
-    key = await _secret_key(settings)
+    key = settings.resolved_secret_key()
     stored: str | None = row[0]
     if stored:
         return SigningSecret(_box(key).decrypt(stored), "rotated")
@@ -152,7 +134,7 @@ async def rotate_signing_secret(
     the old secret when the transaction commits — not before, or a read in between
     could cache the old secret again; other processes' caches within ``CACHE_TTL_S``."""
     secret = secrets.token_hex(_SECRET_BYTES)
-    encrypted = _box(await _secret_key(settings)).encrypt(secret)
+    encrypted = _box(settings.resolved_secret_key()).encrypt(secret)
     result = await session.execute(
         update(Organization)
         .where(Organization.id == organization_id)

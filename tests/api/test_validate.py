@@ -264,3 +264,37 @@ async def test_an_unsupported_voice_provider_is_refused_on_save(
     assert detail["field"] == "voice.provider"
     assert f"{provider!r} is not supported by callwright" in detail["message"]
     assert "11labs, azure, cartesia, deepgram, openai" in detail["message"]
+
+
+async def test_validate_says_which_key_goes_to_which_endpoint(
+    client: httpx.AsyncClient, tenant: Tenant, settings: Settings
+) -> None:
+    # Issue 13, finding 1: an assistant naming only an endpoint was told it would get
+    # "api_key from environment, base_url from assistant" -- the server's key, sent to it.
+    settings.openai_api_key = "sk-server-0123456789abcdef"
+    assistant = await _assistant(
+        client,
+        tenant,
+        llm_provider_config={"base_url": "https://collector.example/v1"},
+        tts_settings={"provider": "espeak"},
+    )
+    llm = _by_kind(await _validate(client, tenant, assistant["id"]))["llm"]
+    assert (llm["ok"], llm["missing"], llm["source"]) == (False, ["api_key"], None)
+    assert llm["endpoint_source"] == "assistant"
+    assert "llm_provider_config.base_url is set" in llm["message"]
+    assert "llm_provider_config.api_key must be too" in llm["message"]
+
+    # Without its own endpoint the assistant is served by the server's key, which goes
+    # to the vendor's endpoint, and the report says so.
+    await client.patch(
+        f"/api/v1/assistants/{assistant['id']}",
+        json={"llm_provider_config": {"base_url": None}},
+        headers=tenant.headers,
+    )
+    report = await _validate(client, tenant, assistant["id"])
+    llm = _by_kind(report)["llm"]
+    assert (llm["ok"], llm["source"], llm["endpoint_source"]) == (True, "environment", "vendor")
+    assert llm["message"] == (
+        "ready: requested; api_key from environment, sent to the vendor's endpoint"
+    )
+    assert "sk-server" not in str(report)

@@ -320,9 +320,9 @@ async def test_the_openai_key_is_the_assistants_then_the_organizations_then_the_
     assert await key_for(other["id"], server) == OpenAIKey(
         "sk-org-0123456789", "https://proxy.example.com/v1"
     )
-    assert await key_for(own["id"], server) == OpenAIKey(
-        "sk-own-0123456789", "https://proxy.example.com/v1"
-    )
+    # A key goes only to the endpoint stored beside it (decision 013): the assistant's
+    # own key, with no endpoint of its own, goes to OpenAI, not the organization's proxy.
+    assert await key_for(own["id"], server) == OpenAIKey("sk-own-0123456789")
 
 
 # -- chunking_strategy, chunk_size, chunk_overlap ---------------------------------------------

@@ -192,20 +192,122 @@ def test_the_transcriber_key_comes_from_the_organization_then_the_environment() 
     assert "stt_settings" not in (missing.problem() or "")  # nowhere to set it there
 
 
-def test_the_endpoint_resolves_independently_of_the_key() -> None:
+def test_a_key_goes_to_the_endpoint_stored_beside_it_else_the_vendors() -> None:
     document = _document(llm_provider="openai")
     credentials = {"openai": {"api_key": STORED}}
-    server = _server(openai_base_url="http://proxy.internal/v1")
+    server = _server(openai_api_key=SERVER, openai_base_url="http://proxy.internal/v1")
+    # The organization names no endpoint: its key goes to the vendor's endpoint on this
+    # server (the operator's base URL for the vendor).
     resolved = _find(document, "llm", credentials, server)
     assert (resolved.api_key, resolved.base_url) == (STORED, "http://proxy.internal/v1")
-    assert resolved.reason() == "requested; api_key from organization, base_url from environment"
+    assert resolved.reason() == (
+        "requested; api_key from organization, sent to base_url from environment"
+    )
+    assert not resolved.tenant_endpoint
 
     credentials["openai"]["base_url"] = "https://org.example/v1"
-    assert _find(document, "llm", credentials, server).base_url == "https://org.example/v1"
-    own = _document(
-        llm_provider="openai", llm_provider_config={"base_url": "https://own.example/v1"}
+    stored = _find(document, "llm", credentials, server)
+    assert (stored.api_key, stored.base_url) == (STORED, "https://org.example/v1")
+    assert (
+        stored.reason()
+        == "requested; api_key from organization, sent to base_url from organization"
     )
+    assert stored.tenant_endpoint
+
+    own = _document(
+        llm_provider="openai",
+        llm_provider_config={"api_key": OWN, "base_url": "https://own.example/v1"},
+    )
+    assert (_find(own, "llm", credentials, server).api_key) == OWN
     assert _find(own, "llm", credentials, server).base_url == "https://own.example/v1"
+    # An assistant key without an endpoint goes to the vendor's, not the organization's.
+    own_key_only = _document(llm_provider="openai", llm_provider_config={"api_key": OWN})
+    assert _find(own_key_only, "llm", credentials, server).base_url == "http://proxy.internal/v1"
+    assert _find(own_key_only, "llm", credentials, _server()).reason() == (
+        "requested; api_key from assistant, sent to the vendor's endpoint"
+    )
+
+
+# kind -> an assistant document that names its own endpoint for that kind, but no key
+_FOREIGN_ENDPOINT = "https://collector.example/v1"
+_ENDPOINT_ONLY: dict[str, tuple[dict[str, Any], str, str]] = {
+    "llm": (
+        _document(llm_provider="openai", llm_provider_config={"base_url": _FOREIGN_ENDPOINT}),
+        "openai",
+        "openai_api_key",
+    ),
+    "llm-fallback": (
+        _document(
+            llm_provider="local",
+            llm_fallback_providers={
+                "enabled": True,
+                "fallbacks": [{"provider": "groq", "base_url": _FOREIGN_ENDPOINT}],
+            },
+        ),
+        "groq",
+        "groq_api_key",
+    ),
+    "stt": (
+        # The resource has no stt provider_config yet; resolution already reads one.
+        {
+            **_document(stt_settings={"model": "nova-3"}),
+            "stt_settings": {"model": "nova-3", "provider_config": {"base_url": _FOREIGN_ENDPOINT}},
+        },
+        "deepgram",
+        "deepgram_api_key",
+    ),
+    "tts": (
+        _document(
+            tts_settings={
+                "provider": "elevenlabs",
+                "provider_config": {"base_url": _FOREIGN_ENDPOINT},
+            }
+        ),
+        "elevenlabs",
+        "elevenlabs_api_key",
+    ),
+    "embeddings": (
+        _document(
+            llm_provider="openai",
+            llm_provider_config={"base_url": _FOREIGN_ENDPOINT},
+            rag_settings={"enabled": True, "embedding_model": "text-embedding-3-small"},
+        ),
+        "openai",
+        "openai_api_key",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(_ENDPOINT_ONLY))
+def test_credentials_never_follow_a_foreign_url(kind: str) -> None:
+    # Issue 13, finding 1: an assistant that names only an endpoint got the server's
+    # (or its organization's) key sent there.
+    document, account, setting = _ENDPOINT_ONLY[kind]
+    resolved = _find(document, kind, {account: {"api_key": STORED}}, _server(**{setting: SERVER}))
+    assert resolved.api_key is None
+    assert resolved.base_url == _FOREIGN_ENDPOINT
+    assert (resolved.ok, resolved.missing) == (False, ("api_key",))
+    problem = resolved.problem() or ""
+    assert "base_url is set, so" in problem
+    assert ".api_key must be too" in problem
+    assert "sent only to their own endpoints" in problem
+
+
+def test_an_organization_endpoint_gets_only_the_organization_key() -> None:
+    document = _document(llm_provider="openai")
+    server = _server(openai_api_key=SERVER)
+    # A credential that names an endpoint but holds no key cannot borrow the server's.
+    credentials: dict[str, dict[str, str]] = {"openai": {"base_url": _FOREIGN_ENDPOINT}}
+    resolved = _find(document, "llm", credentials, server)
+    assert (resolved.api_key, resolved.ok) == (None, False)
+    assert resolved.base_url == _FOREIGN_ENDPOINT
+
+
+def test_a_custom_endpoint_named_by_the_assistant_is_called_without_a_key() -> None:
+    document = _document(llm_provider="custom", llm_provider_config={"base_url": _FOREIGN_ENDPOINT})
+    resolved = _find(document, "llm", {}, _server(custom_llm_api_key=SERVER))
+    assert (resolved.ok, resolved.api_key, resolved.base_url) == (True, None, _FOREIGN_ENDPOINT)
+    assert resolved.reason() == "requested; no key, base_url from assistant"
 
 
 def test_azure_needs_a_region_unless_a_base_url_replaces_it() -> None:
@@ -214,7 +316,20 @@ def test_azure_needs_a_region_unless_a_base_url_replaces_it() -> None:
     assert missing.missing == ("region",)
     assert "tts_settings.provider_config.region" in (missing.problem() or "")
     assert "AZURE_SPEECH_REGION" in (missing.problem() or "")
-    assert _find(document, "tts", {"azure": {"region": "westeurope"}}, _server()).ok
+    # The region is part of the endpoint: it comes with the key, or from the server.
+    assert not _find(document, "tts", {"azure": {"region": "westeurope"}}, _server()).ok
+    assert _find(document, "tts", {}, _server(azure_speech_region="westeurope")).ok
+    stored = _find(
+        _without_own_key(document, "tts"),
+        "tts",
+        {"azure": {"api_key": STORED, "region": "westeurope"}},
+        _server(azure_speech_region="eastus"),
+    )
+    assert (stored.ok, stored.region, stored.sources["region"]) == (
+        True,
+        "westeurope",
+        "organization",
+    )
     regional = _find(document, "tts", {}, _server(azure_tts_base_url="https://speech.internal"))
     assert (regional.ok, regional.needs) == (True, ("api_key",))
 
@@ -230,7 +345,9 @@ def test_groq_and_xai_default_to_their_own_endpoints() -> None:
     for vendor, url in (("groq", "https://api.groq.com/openai/v1"), ("xai", "https://api.x.ai/v1")):
         resolved = _find(_document(llm_provider=vendor), "llm", {vendor: {"api_key": STORED}}, None)
         assert (resolved.base_url, resolved.sources["base_url"]) == (url, "default")
-        assert resolved.reason() == "requested; api_key from organization"
+        assert resolved.reason() == (
+            "requested; api_key from organization, sent to the vendor's endpoint"
+        )
 
 
 def test_offline_models_need_nothing() -> None:
@@ -289,9 +406,10 @@ def test_each_kind_gets_its_vendors_adapter_when_its_key_resolves(cloud: CloudPr
         ("assemblyai", "assemblyai"),
         ("elevenlabs", "elevenlabs"),
     ]
-    assert kinds["llm"].reason == "requested; api_key from assistant"
-    assert kinds["stt"].reason == "requested; api_key from environment"
-    assert kinds["tts"].reason == "requested; api_key from organization"
+    endpoint = ", sent to the vendor's endpoint"
+    assert kinds["llm"].reason == "requested; api_key from assistant" + endpoint
+    assert kinds["stt"].reason == "requested; api_key from environment" + endpoint
+    assert kinds["tts"].reason == "requested; api_key from organization" + endpoint
     for choice in choices:
         assert not any(key in choice.reason for key in (OWN, STORED, SERVER))
 
@@ -450,7 +568,9 @@ async def test_the_call_factory_reads_the_calls_organization_credentials(
     providers, choices = await factory(_document(), 42, 16000)
     assert asked == [42]
     assert isinstance(providers.stt, DeepgramSTT)
-    assert _by_kind(choices)["stt"].reason == "requested; api_key from organization"
+    assert _by_kind(choices)["stt"].reason == (
+        "requested; api_key from organization, sent to the vendor's endpoint"
+    )
 
 
 async def test_the_offline_factory_never_uses_a_key() -> None:

@@ -305,8 +305,8 @@ async def test_a_simulated_call_runs_on_each_vendor(
     llm_source = "environment" if llm == "custom" else "organization"
     assert f"api_key from {llm_source}" in chosen["llm"].reason
     assert "base_url from environment" in chosen["llm"].reason
-    assert "api_key from environment, base_url from environment" in chosen["stt"].reason
-    assert "api_key from assistant, base_url from environment" in chosen["tts"].reason
+    assert "api_key from environment, sent to base_url from environment" in chosen["stt"].reason
+    assert "api_key from assistant, sent to base_url from environment" in chosen["tts"].reason
     for choice in result.providers:  # the call record never holds a key
         assert not any(fake.key in choice.reason for fake in (llm_fake, stt_fake, tts_fake))
 

@@ -24,7 +24,7 @@ from callwright.store.models import PhoneNumber
 
 from .lookup import organization_credentials
 from .resolution import Resolved, resolve
-from .schemas import AssistantValidation, ProviderCheck
+from .schemas import AssistantValidation, EndpointSource, ProviderCheck
 
 __all__ = ["AssistantValidator"]
 
@@ -42,6 +42,11 @@ _MEANWHILE = {
     "embeddings": "until then retrieval uses the offline all-MiniLM-L6-v2",
 }
 _TWILIO_NEEDS = ["account_sid", "auth_token"]
+_ENDPOINT_SOURCES: dict[str, EndpointSource] = {
+    "assistant": "assistant",
+    "organization": "organization",
+    "environment": "environment",
+}
 
 
 class AssistantValidator:
@@ -130,6 +135,10 @@ def _check(resolved: Resolved) -> ProviderCheck:
         problem = resolved.problem() or "not configured"
         message = f"{problem}; {_MEANWHILE[resolved.kind]}"
     source = resolved.source if resolved.source != "default" else None
+    endpoint: EndpointSource | None = None
+    if not resolved.offline and resolved.account is not None:
+        found = resolved.sources.get("base_url") or resolved.sources.get("region")
+        endpoint = _ENDPOINT_SOURCES.get(found or "default", "vendor")
     return ProviderCheck(
         kind=resolved.kind,
         provider=resolved.vendor,
@@ -138,5 +147,6 @@ def _check(resolved: Resolved) -> ProviderCheck:
         needs=list(resolved.needs),
         missing=list(resolved.missing),
         source=source,
+        endpoint_source=endpoint,
         message=message,
     )

@@ -1,8 +1,7 @@
 """Which key, endpoint and region serve each provider an assistant configures
-(decision 010).
+(decision 010, decision 013).
 
-Every value a provider needs is looked for in three places, independently, and the
-first one found wins:
+A key is looked for in three places, and the first one that has it wins:
 
 1. **the assistant**, in its own settings for that provider: ``llm_provider_config``
    (the primary LLM), the fallback's entry (``llm_fallback_providers.fallbacks[i]``),
@@ -12,6 +11,14 @@ first one found wins:
 2. **the organization's** stored credential for the vendor (``/api/v1/credentials``);
 3. **the server's environment** (``Settings``: ``CALLWRIGHT_OPENAI_API_KEY`` or
    ``OPENAI_API_KEY``, ``CALLWRIGHT_DEEPGRAM_BASE_URL``, ...).
+
+**A key is sent only to the endpoint it was configured for.** The endpoint (base URL
+and region) comes from the same place as the key, or, where that place names none,
+from the vendor's endpoint on this server: the operator's base URL for the vendor
+(``CALLWRIGHT_<VENDOR>_BASE_URL``), else the vendor's public API. So a server or
+organization key never follows an endpoint an assistant names: an assistant that
+overrides the endpoint must bring its own key (vendors that need no key, the custom
+OpenAI-compatible server, are then called without one).
 
 A provider missing a value it needs is served by the offline model of its kind at call
 time, and the assistant's validation reports it. Resolution is pure: the caller loads
@@ -50,6 +57,8 @@ Kind = Literal["llm", "llm-fallback", "stt", "tts", "embeddings"]
 Credentials = Mapping[str, Mapping[str, Any]]
 
 _VALUE_NAMES = ("api_key", "base_url", "region")
+# What says where a key is sent: it always comes from the same place as the key.
+_ENDPOINT_NAMES = ("base_url", "region")
 # Kinds whose assistant settings have a place for a key (the resource has none for STT).
 _OWN_FIELDS = frozenset({"llm", "llm-fallback", "tts"})
 
@@ -151,6 +160,8 @@ class Resolved:
     values: Mapping[str, str] = field(default_factory=dict, repr=False)
     sources: Mapping[str, Source] = field(default_factory=dict)
     model: str | None = None
+    # The assistant names an endpoint but no key: no other key may be sent there.
+    refused_endpoint: bool = False
 
     @property
     def offline(self) -> bool:
@@ -185,16 +196,27 @@ class Resolved:
     def region(self) -> str | None:
         return self.values.get("region")
 
+    @property
+    def tenant_endpoint(self) -> bool:
+        """Whether the endpoint is one a user gave (the assistant's or the
+        organization's base URL), which the outbound-URL policy must check on every
+        connection; the operator's and the vendor's own endpoints are trusted."""
+        return self.sources.get("base_url") in ("assistant", "organization")
+
     def reason(self) -> str:
-        """Why it serves as requested: where each value came from, never a value."""
+        """Why it serves as requested: which key goes to which endpoint, by where each
+        came from, never a value."""
         if self.offline:
             return "requested (offline model)"
-        found = [
+        endpoint = [
             f"{name} from {self.sources[name]}"
-            for name in _VALUE_NAMES
+            for name in _ENDPOINT_NAMES
             if self.sources.get(name) not in (None, "default")
         ]
-        return "requested; " + ", ".join(found) if found else "requested"
+        where = " and ".join(endpoint) if endpoint else "the vendor's endpoint"
+        if "api_key" in self.sources:
+            return f"requested; api_key from {self.sources['api_key']}, sent to {where}"
+        return f"requested; no key, {where}" if endpoint else "requested"
 
     def problem(self) -> str | None:
         """What is missing and where it may be configured, or None when nothing is."""
@@ -205,6 +227,16 @@ class Resolved:
         if not self.missing:
             return None
         account = self.account
+        if self.refused_endpoint:
+            named = " and ".join(
+                f"{self.where}.{name}"
+                for name in _ENDPOINT_NAMES
+                if self.sources.get(name) == "assistant"
+            )
+            return (
+                f"{named} is set, so {self.where}.api_key must be too: the organization's "
+                f"and the server's {account.label} keys are sent only to their own endpoints"
+            )
         wanted = " and ".join(self.missing)
         places = []
         if self.kind in _OWN_FIELDS:
@@ -344,37 +376,70 @@ class _Lookup:
         if account_name is None:
             return Resolved(kind, vendor, where, None, needs=("provider",), model=model_name)
         account = ACCOUNTS[account_name]
-        values: dict[str, str] = {}
-        sources: dict[str, Source] = {}
-        for name in _VALUE_NAMES:
-            found = self._value(name, own, account)
-            if found is not None:
-                values[name], sources[name] = found
+        values, sources, refused = self._paired(account, own)
         return Resolved(
-            kind, vendor, where, account, _needs(account, values), values, sources, model_name
+            kind,
+            vendor,
+            where,
+            account,
+            _needs(account, values),
+            values,
+            sources,
+            model_name,
+            refused_endpoint=refused,
         )
 
-    def _value(
-        self, name: str, own: Mapping[str, Any], account: Account
-    ) -> tuple[str, Source] | None:
-        if _present(own.get(name)):
-            return str(own[name]).strip(), "assistant"
+    def _paired(
+        self, account: Account, own: Mapping[str, Any]
+    ) -> tuple[dict[str, str], dict[str, Source], bool]:
+        """The key and the endpoint it goes to, from one place. The third value is
+        True when the assistant names an endpoint but no key, so no key may be used."""
+        server = self._server_values(account)
+        places: list[tuple[Source, dict[str, str]]] = [("assistant", _present_values(own))]
         if account.stored:
             stored = self._credentials.get(account.name) or {}
-            if _present(stored.get(name)):
-                return str(stored[name]).strip(), "organization"
-        setting = {
+            places.append(("organization", _present_values(stored)))
+        places.append(("environment", server))
+        for source, found in places:
+            endpoint = {name: found[name] for name in _ENDPOINT_NAMES if name in found}
+            if "api_key" not in found and not endpoint:
+                continue
+            if "api_key" not in found and source != "environment":
+                # An endpoint without a key: only a keyless vendor may be called there,
+                # and never with a key from somewhere else.
+                values = dict(endpoint)
+                return values, dict.fromkeys(values, source), account.needs_key
+            values, sources = dict(found), dict.fromkeys(found, source)
+            if not endpoint:  # the key goes to the vendor's endpoint on this server
+                for name in _ENDPOINT_NAMES:
+                    if name in server:
+                        values[name], sources[name] = server[name], "environment"
+            if "base_url" not in values and account.default_base_url is not None:
+                values["base_url"], sources["base_url"] = account.default_base_url, "default"
+            return values, sources, False
+        values, sources = {}, {}
+        if account.default_base_url is not None:
+            values["base_url"], sources["base_url"] = account.default_base_url, "default"
+        return values, sources, False
+
+    def _server_values(self, account: Account) -> dict[str, str]:
+        if self._server is None:
+            return {}
+        settings = {
             "api_key": account.key_setting,
             "base_url": account.base_url_setting,
             "region": account.region_setting,
-        }[name]
-        if setting is not None and self._server is not None:
-            configured = getattr(self._server, setting)
+        }
+        found = {}
+        for name, setting in settings.items():
+            configured = getattr(self._server, setting) if setting is not None else None
             if _present(configured):
-                return str(configured).strip(), "environment"
-        if name == "base_url" and account.default_base_url is not None:
-            return account.default_base_url, "default"
-        return None
+                found[name] = str(configured).strip()
+        return found
+
+
+def _present_values(place: Mapping[str, Any]) -> dict[str, str]:
+    return {name: str(place[name]).strip() for name in _VALUE_NAMES if _present(place.get(name))}
 
 
 def _needs(account: Account, values: Mapping[str, str]) -> tuple[str, ...]:

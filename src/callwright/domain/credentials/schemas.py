@@ -21,6 +21,7 @@ __all__ = [
     "CredentialPatch",
     "CredentialProvider",
     "CredentialResponse",
+    "EndpointSource",
     "ProviderCheck",
 ]
 
@@ -96,6 +97,7 @@ class CredentialResponse(BaseModel):
 
 CheckKind = Literal["llm", "llm-fallback", "stt", "tts", "embeddings", "telephony"]
 CheckSource = Literal["assistant", "organization", "environment", "offline"]
+EndpointSource = Literal["assistant", "organization", "environment", "vendor"]
 
 
 class ProviderCheck(BaseModel):
@@ -109,6 +111,12 @@ class ProviderCheck(BaseModel):
     needs: list[str]
     missing: list[str]
     source: CheckSource | None
+    endpoint_source: EndpointSource | None = Field(
+        None,
+        description="Where the endpoint its key is sent to comes from: the same place as "
+        "the key, or the vendor's endpoint (the server's base URL for the vendor, else the "
+        "vendor's public API). A key is never sent to an endpoint from anywhere else."
+    )
     message: str
 
 

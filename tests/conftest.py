@@ -32,6 +32,7 @@ POSTGRES_ADMIN_DSN = os.environ.get(
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 40
+LOOPBACK_FAKES = "127.0.0.1"
 
 
 def _unavailable(reason: str) -> None:
@@ -119,6 +120,10 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         redis_url=None,
         rate_limit_per_key_per_minute=10_000,
         rate_limit_per_ip_per_minute=10_000,
+        # The tests' own fakes (vendors, webhook receivers, tool servers) listen on
+        # 127.0.0.1: they are reached through the operator's setting, as an internal
+        # host would be, not around the outbound-URL policy.
+        outbound_allowed_hosts=LOOPBACK_FAKES,
     )
 
 

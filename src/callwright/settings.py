@@ -108,6 +108,15 @@ class Settings(BaseSettings):
     # per call under load; a VAD decision is 32 ms coarse anyway). 0: no waiting.
     vad_batch_window_ms: float = Field(default=5.0, ge=0, le=20)
 
+    # The outbound-URL policy (security/outbound.py) for every URL a user gives the server
+    # to call (webhooks, end_call_url, tools, an assistant's or organization's provider
+    # base_url, knowledge URLs): https only, never an internal address. Allowed hosts
+    # (comma-separated host names, addresses or networks, each host with an optional
+    # port: "ollama.internal:11434, 10.0.0.0/8") may be internal and may use http://;
+    # outbound_allow_http allows http:// to public hosts too.
+    outbound_allowed_hosts: str = ""
+    outbound_allow_http: bool = False
+
     # Cloud providers: the server-wide keys, the last resort after an assistant's own key
     # and its organization's stored credential (decision 010). Each key is also read
     # from the vendor's conventional variable; base URLs point a vendor elsewhere (a

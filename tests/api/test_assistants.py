@@ -304,4 +304,14 @@ async def test_custom_tools_are_validated_on_save(
     assert refused.status_code == 422
     fields = {detail["field"] for detail in refused.json()["details"]}
     assert "tools_settings.custom_tools[1].function.name" in fields
-    assert "tools_settings.custom_tools[1].server.url" in fields
+    # A well-formed tool whose server is plain http: the outbound-URL policy says no.
+    plain = {**bad, "function": {"name": "plain_http"}}
+    refused = await client.post(
+        "/api/v1/assistants",
+        json={"name": "t", "tools_settings": {"custom_tools": [good, plain]}},
+        headers=tenant.headers,
+    )
+    assert refused.status_code == 422
+    (detail,) = refused.json()["details"]
+    assert detail["field"] == "tools_settings.custom_tools[1].server.url"
+    assert "must be an https:// URL" in detail["message"]

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from callwright.domain.knowledge.context import KnowledgeContext
+from callwright.security.outbound import OutboundPolicy
 from callwright.store.models import KnowledgeChunk
 from tests.conftest import Tenant
 from tests.knowledge.conftest import (
@@ -325,12 +326,12 @@ async def test_url_documents_are_fetched_in_the_background(
             headers={"content-type": "text/html; charset=utf-8"},
         )
 
-    async def public(host: str) -> list[str]:
+    async def public(host: str, port: int) -> list[str]:
         return ["93.184.215.14"]
 
     context: KnowledgeContext = app.state.knowledge
     context.http_transport = httpx.MockTransport(handler)
-    context.resolve = public
+    context.outbound = OutboundPolicy(resolver=public)
     assistant = await create_assistant(client, tenant, similarity_threshold=0.1)
     created = await client.post(
         f"/api/v1/assistants/{assistant['id']}/documents",
@@ -358,14 +359,27 @@ async def test_url_to_a_private_address_fails_with_the_reason(
     def handler(request: httpx.Request) -> httpx.Response:
         raise AssertionError("must not be fetched")
 
+    async def inside(host: str, port: int) -> list[str]:
+        return ["10.0.0.7"]
+
     context: KnowledgeContext = app.state.knowledge
     context.http_transport = httpx.MockTransport(handler)
+    context.outbound = OutboundPolicy(resolver=inside)
     assistant = await create_assistant(client, tenant)
+    # A literal inside address is refused when the document is added...
+    refused = await client.post(
+        f"/api/v1/assistants/{assistant['id']}/documents",
+        json={"url": "https://169.254.169.254/latest/meta-data/"},
+        headers=tenant.headers,
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["details"][0]["field"] == "url"
+    # ... a name that resolves inside, when it is fetched.
     created = await client.post(
         f"/api/v1/assistants/{assistant['id']}/documents",
-        json={"url": "http://127.0.0.1:8000/admin"},
+        json={"url": "https://wiki.example.com/admin"},
         headers=tenant.headers,
     )
     done = await wait_processed(client, tenant, assistant["id"], created.json()["id"])
     assert done["status"] == "failed"
-    assert "private or reserved address" in done["error"]
+    assert "resolves to a private address (10.0.0.7)" in done["error"]

@@ -8,6 +8,7 @@ import pytest
 from callwright.domain.knowledge.fetching import fetch_document
 from callwright.domain.knowledge.parsing import DocumentRejected
 from callwright.errors import PayloadTooLarge
+from callwright.security.outbound import OutboundPolicy
 
 ADDRESSES = {
     "docs.example.com": ["93.184.215.14"],
@@ -17,10 +18,13 @@ ADDRESSES = {
 }
 
 
-async def resolve(host: str) -> list[str]:
+async def resolve(host: str, port: int) -> list[str]:
     if host not in ADDRESSES:
         raise OSError(f"{host}: name does not resolve")
     return ADDRESSES[host]
+
+
+POLICY = OutboundPolicy(resolver=resolve)
 
 
 def serving(routes: dict[str, httpx.Response]) -> httpx.MockTransport:
@@ -31,25 +35,25 @@ def serving(routes: dict[str, httpx.Response]) -> httpx.MockTransport:
 
 
 async def fetch(url: str, transport: httpx.MockTransport, max_bytes: int = 1000) -> bytes:
-    fetched = await fetch_document(url, max_bytes=max_bytes, resolve=resolve, transport=transport)
+    fetched = await fetch_document(url, max_bytes=max_bytes, outbound=POLICY, transport=transport)
     return fetched.content
 
 
 @pytest.mark.parametrize(
     "url",
     [
-        "http://127.0.0.1/",
-        "http://169.254.169.254/latest/meta-data/",  # cloud metadata
-        "http://[::1]:8000/",
+        "https://127.0.0.1/",
+        "https://169.254.169.254/latest/meta-data/",  # cloud metadata
+        "https://[::1]:8000/",
         "https://intranet.example.com/wiki",
         "https://mixed.example.com/",
         "https://v6.example.com/",
-        "http://0.0.0.0/",
+        "https://0.0.0.0/",
     ],
 )
 async def test_private_and_reserved_addresses_are_refused(url: str) -> None:
     transport = serving({})
-    with pytest.raises(DocumentRejected, match="private or reserved"):
+    with pytest.raises(DocumentRejected, match="does not call internal addresses"):
         await fetch(url, transport)
 
 
@@ -75,8 +79,10 @@ async def test_redirect_loops_errors_and_unknown_hosts() -> None:
         await fetch("https://docs.example.com/missing", serving({}))
     with pytest.raises(DocumentRejected, match="does not resolve"):
         await fetch("https://nowhere.example.com/", serving({}))
-    with pytest.raises(DocumentRejected, match="only http"):
+    with pytest.raises(DocumentRejected, match="https"):
         await fetch("ftp://docs.example.com/file", serving({}))
+    with pytest.raises(DocumentRejected, match="must be an https:// URL"):
+        await fetch("http://docs.example.com/file", serving({}))
 
 
 async def test_the_body_is_cut_off_past_the_limit() -> None:
@@ -102,7 +108,7 @@ async def test_a_public_document_is_fetched() -> None:
         }
     )
     fetched = await fetch_document(
-        "https://docs.example.com/faq.txt", max_bytes=100, resolve=resolve, transport=transport
+        "https://docs.example.com/faq.txt", max_bytes=100, outbound=POLICY, transport=transport
     )
     assert (fetched.content, fetched.content_type, fetched.url) == (
         b"hello",

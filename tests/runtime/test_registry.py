@@ -5,6 +5,8 @@ which adapter serves each kind, at which rate, and what the call record says."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -15,6 +17,7 @@ from pydantic import AliasChoices
 from callwright.domain.assistants.schemas import AssistantIn
 from callwright.domain.credentials.resolution import Resolved, resolve, stt_vendor
 from callwright.engine.clock import VirtualClock
+from callwright.providers.errors import ProviderError
 from callwright.providers.fakes import ScriptedLLM, ScriptedSTT, ToneTTS
 from callwright.providers.llm.anthropic import AnthropicLLM
 from callwright.providers.llm.openai import OpenAILLM
@@ -32,7 +35,10 @@ from callwright.runtime.registry import (
     cloud_provider_factory,
     offline_provider_factory,
 )
+from callwright.security.outbound import OutboundPolicy
 from callwright.settings import Settings
+from tests.vendor_fakes import Reply, serve
+from tests.vendor_fakes.openai_chat import FakeOpenAI
 
 pytest.importorskip("onnxruntime", reason="Silero VAD needs the offline extra")
 
@@ -578,3 +584,94 @@ async def test_the_offline_factory_never_uses_a_key() -> None:
     providers, choices = await offline_provider_factory(StubOffline())(document, 1, 16000)
     assert [llm.name for llm in providers.llms] == ["local"]
     assert "cloud providers are not enabled" in _by_kind(choices)["llm"].reason
+
+
+# -- keys and endpoints on the wire (issue 13, findings 1 and 2) ---------------------------
+
+
+async def _ask(llm: LLM) -> list[Any]:
+    request = LLMRequest(messages=(ChatMessage("user", "hello"),), model="gpt-4o-mini")
+    events: list[Any] = []
+    with contextlib.suppress(ProviderError):
+        async for event in llm.stream(request):
+            events.append(event)
+    return events
+
+
+async def test_the_servers_key_never_reaches_an_endpoint_an_assistant_names() -> None:
+    # The probe: with the server's OpenAI key set, an assistant naming only its own
+    # base_url received that key. The collector here is the assistant's URL; a keyless
+    # custom fallback points there too, so requests do reach it, without any key.
+    collector = FakeOpenAI("whatever")
+    collector.script(Reply(("hi",)))
+    async with serve(collector) as url:
+        document = _document(
+            llm_provider="openai",
+            llm_provider_config={"base_url": f"{url}/v1"},
+            llm_fallback_providers={
+                "enabled": True,
+                "fallbacks": [{"provider": "custom", "base_url": f"{url}/v1"}],
+            },
+        )
+        cloud = CloudProviders(OutboundPolicy(allowed_hosts="127.0.0.1"))
+        try:
+            providers, choices = build_providers(
+                document,
+                StubOffline(),
+                cloud=cloud,
+                credentials={"openai": {"api_key": STORED}},
+                server=_server(openai_api_key=SERVER),
+            )
+            assert "llm_provider_config.api_key must be too" in _by_kind(choices)["llm"].reason
+            for llm in providers.llms:
+                await _ask(llm)
+        finally:
+            await cloud.aclose()
+    assert collector.received, "the keyless fallback should have called the collector"
+    for request in collector.received:
+        sent = json.dumps(request.headers)
+        assert SERVER not in sent
+        assert STORED not in sent
+
+
+async def test_a_tenant_endpoint_is_reached_only_as_the_outbound_policy_allows() -> None:
+    vendor = FakeOpenAI(STORED)
+    vendor.script(Reply(("We open at nine.",)))
+    async with serve(vendor) as url:
+        port = url.rsplit(":", 1)[1]
+        document = _document(llm_provider="openai")
+        # The organization's credential names the endpoint beside its key.
+        credentials = {"openai": {"api_key": STORED, "base_url": f"{url}/v1"}}
+
+        async def served(policy: OutboundPolicy) -> tuple[list[Any] | None, str]:
+            """What the LLM answers (None when the call runs offline) and why."""
+            cloud, offline = CloudProviders(policy), StubOffline()
+            try:
+                providers, choices = build_providers(
+                    document, offline, cloud=cloud, credentials=credentials, server=_server()
+                )
+                (llm,) = providers.llms
+                events = None if llm is offline.local_llm else await _ask(llm)
+                return events, _by_kind(choices)["llm"].reason
+            finally:
+                await cloud.aclose()
+
+        # Allowed (as the operator would allow an internal LLM): it answers.
+        events, reason = await served(OutboundPolicy(allowed_hosts=f"127.0.0.1:{port}"))
+        assert events is not None
+        assert TextDelta("We open at nine.") in events
+        assert reason.endswith("api_key from organization, sent to base_url from organization")
+        # Not allowed: no adapter is made, the call runs offline and says why.
+        events, reason = await served(OutboundPolicy(allow_http=True))
+        assert events is None
+        assert "base_url refused" in reason
+        assert "loopback" in reason
+        # A name that passes the check but resolves inside is refused on connecting.
+        credentials["openai"]["base_url"] = f"http://llm.rebind.test:{port}/v1"
+
+        async def rebinding(host: str, port: int) -> list[str]:
+            return ["127.0.0.1"]
+
+        events, reason = await served(OutboundPolicy(allow_http=True, resolver=rebinding))
+        assert events == []
+    assert len(vendor.received) == 1  # only the allowed request arrived

@@ -29,8 +29,11 @@ from callwright.engine.tools import (
 )
 from callwright.errors import ValidationFailed
 from callwright.providers.protocols import ToolCall
+from callwright.security.outbound import OutboundPolicy
 
 ORG_SECRET = "org-signing-secret"
+# The stub tool server listens on loopback, allowed as an operator allows an inside host.
+LOOPBACK = OutboundPolicy(allowed_hosts="127.0.0.1")
 CALL = {
     "id": "call_123",
     "orgId": "org_1",
@@ -113,7 +116,9 @@ async def tool_server() -> AsyncIterator[ToolServerStub]:
 
 async def test_request_has_the_vapi_tool_calls_shape(tool_server: ToolServerStub) -> None:
     [tool] = parse_custom_tools([tool_entry(url=tool_server.url, secret="vapi-style")])
-    async with ToolExecutor([tool], signing_secret=ORG_SECRET, call=CALL) as executor:
+    async with ToolExecutor(
+        [tool], signing_secret=ORG_SECRET, call=CALL, outbound=LOOPBACK
+    ) as executor:
         [result] = await executor.execute([ToolCall("call_a", "get_weather", '{"city": "Paris"}')])
 
     assert result.error is None
@@ -143,7 +148,7 @@ async def test_request_has_the_vapi_tool_calls_shape(tool_server: ToolServerStub
 async def test_signature_secret_and_custom_headers_are_sent(tool_server: ToolServerStub) -> None:
     entry = tool_entry(url=tool_server.url, secret="vapi-style", headers={"X-Api-Key": "k-1"})
     async with ToolExecutor(
-        parse_custom_tools([entry]), signing_secret=ORG_SECRET, call=CALL
+        parse_custom_tools([entry]), signing_secret=ORG_SECRET, call=CALL, outbound=LOOPBACK
     ) as ex:
         await ex.execute([ToolCall("call_a", "get_weather", '{"city": "Oslo"}')])
 
@@ -161,7 +166,9 @@ async def test_signature_secret_and_custom_headers_are_sent(tool_server: ToolSer
 
 async def test_no_vapi_secret_header_unless_configured(tool_server: ToolServerStub) -> None:
     tools = parse_custom_tools([tool_entry(url=tool_server.url)])
-    async with ToolExecutor(tools, signing_secret=ORG_SECRET, call=CALL) as executor:
+    async with ToolExecutor(
+        tools, signing_secret=ORG_SECRET, call=CALL, outbound=LOOPBACK
+    ) as executor:
         await executor.execute([ToolCall("call_a", "get_weather", '{"city": "Rome"}')])
     assert "x-vapi-secret" not in tool_server.requests[0].headers
 
@@ -176,7 +183,9 @@ async def test_calls_to_one_server_share_a_request_and_map_back_by_id(
         ToolCall("call_a", "get_weather", '{"city": "Paris"}'),
         ToolCall("call_b", "get_forecast", '{"city": "Lima"}'),
     ]
-    async with ToolExecutor(tools, signing_secret=ORG_SECRET, call=CALL) as executor:
+    async with ToolExecutor(
+        tools, signing_secret=ORG_SECRET, call=CALL, outbound=LOOPBACK
+    ) as executor:
         results = await executor.execute(calls)
 
     [request] = tool_server.requests
@@ -198,7 +207,9 @@ async def test_unreachable_server_is_an_error_result() -> None:
     url = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
     sock.close()  # nothing listens there now
     tools = parse_custom_tools([tool_entry(url=url)])
-    async with ToolExecutor(tools, signing_secret=ORG_SECRET, call=CALL) as executor:
+    async with ToolExecutor(
+        tools, signing_secret=ORG_SECRET, call=CALL, outbound=LOOPBACK
+    ) as executor:
         [result] = await executor.execute([ToolCall("call_a", "get_weather", "{}")])
     assert result.error is not None
     assert result.error.startswith("could not reach the tool server")
@@ -431,22 +442,33 @@ def test_defaults() -> None:
     ("url", "ok"),
     [
         ("https://tools.example/hook", True),
-        ("http://127.0.0.1:8080/hook", True),
-        ("http://localhost/hook", True),
-        ("http://tools.example/hook", False),
-        ("http://10.0.0.5/hook", False),
+        # Which schemes and hosts may be called is the outbound-URL policy's decision.
+        ("http://tools.example/hook", True),
         ("ftp://tools.example/hook", False),
         ("tools.example/hook", False),
         ("https://", False),
     ],
 )
-def test_server_url_must_be_https_except_local(url: str, ok: bool) -> None:
+def test_server_url_must_be_an_absolute_http_url(url: str, ok: bool) -> None:
     if ok:
         assert parse_custom_tools([tool_entry(url=url)])[0].server.url == url
     else:
         assert parse_error_fields([tool_entry(url=url)]) == [
             "tools_settings.custom_tools[0].server.url"
         ]
+
+
+@pytest.mark.parametrize("policy", [OutboundPolicy(), OutboundPolicy(allow_http=True)])
+async def test_a_tool_server_on_the_inside_is_never_called(
+    tool_server: ToolServerStub, policy: OutboundPolicy
+) -> None:
+    # Issue 13, finding 2: a tool on http://127.0.0.1 (or a private address over https)
+    # was called with the organization's signature and the tool's secret headers.
+    tools = parse_custom_tools([tool_entry(url=tool_server.url, secret="vapi-style")])
+    async with ToolExecutor(tools, signing_secret=ORG_SECRET, call=CALL, outbound=policy) as run:
+        [result] = await run.execute([ToolCall("call_a", "get_weather", '{"city": "Oslo"}')])
+    assert result.error is not None
+    assert tool_server.requests == []
 
 
 @pytest.mark.parametrize("name", ["", "get weather", "x" * 65, "météo", "a.b"])

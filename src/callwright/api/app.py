@@ -54,7 +54,8 @@ from callwright.runtime.registry import (
 )
 from callwright.runtime.webhooks import OutboxCallWebhooks
 from callwright.security.crypto import SecretBox
-from callwright.settings import Settings
+from callwright.security.outbound import OutboundPolicy
+from callwright.settings import Settings, SettingsError
 from callwright.store.database import create_engine, create_session_factory
 from callwright.store.migrate import check_at_head
 
@@ -83,9 +84,13 @@ def create_app(
     ``warm_up_models``). ``freeze_heap_after_startup`` (the server process, not tests
     that build many apps) moves start-up's objects out of the garbage collector's way."""
     settings = settings or Settings()
+    try:
+        outbound = OutboundPolicy.from_settings(settings)
+    except ValueError as exc:
+        raise SettingsError(f"CALLWRIGHT_OUTBOUND_ALLOWED_HOSTS: {exc}") from exc
     rate_limiter = create_rate_limiter(settings.redis_url, settings.redis_namespace)
     offline = OfflineProviders()
-    cloud = CloudProviders()
+    cloud = CloudProviders(outbound)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -105,7 +110,9 @@ def create_app(
             async def signing_secret(session: AsyncSession, organization_id: int) -> str:
                 return await signing_secret_for(session, settings, organization_id)
 
-            documents_context = KnowledgeContext(session_factory, secret_box, settings=settings)
+            documents_context = KnowledgeContext(
+                session_factory, secret_box, settings=settings, outbound=outbound
+            )
             calls = CallRuntime(
                 settings=settings,
                 session_factory=session_factory,
@@ -130,6 +137,7 @@ def create_app(
                 rate_limiter=rate_limiter,
                 calls=calls,
                 recordings=recordings,
+                outbound=outbound,
             )
             app.state.knowledge = documents_context
             # Background work lives as long as the app, and ends before the engine does.

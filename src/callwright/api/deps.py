@@ -26,6 +26,7 @@ from callwright.errors import CsrfFailed, RateLimited, Unauthorized
 from callwright.runtime.calls import CallRuntime
 from callwright.runtime.recordings import RecordingStore
 from callwright.security.crypto import SecretBox
+from callwright.security.outbound import OutboundPolicy
 from callwright.security.tokens import digests_equal
 from callwright.settings import Settings
 from callwright.store.models import AuthSession
@@ -62,6 +63,8 @@ class AppState:
     rate_limiter: RateLimiter
     calls: CallRuntime
     recordings: RecordingStore
+    # The outbound-URL policy every user-given URL is checked against (decision 014).
+    outbound: OutboundPolicy
     # Lately authenticated API keys (a few seconds), so that a request skips their queries.
     api_key_cache: ApiKeyCache = field(default_factory=ApiKeyCache)
 
@@ -181,13 +184,17 @@ async def get_accounts(request: Request, session: DbSession) -> AccountsService:
 async def get_assistants(
     request: Request, session: DbSession, authenticated: AuthenticatedDep
 ) -> AssistantService:
-    return AssistantService(session, authenticated.principal, _app_state(request).secret_box)
+    state = _app_state(request)
+    return AssistantService(
+        session, authenticated.principal, state.secret_box, outbound=state.outbound
+    )
 
 
 async def get_tools(
     request: Request, session: DbSession, authenticated: AuthenticatedDep
 ) -> ToolService:
-    return ToolService(session, authenticated.principal, _app_state(request).secret_box)
+    state = _app_state(request)
+    return ToolService(session, authenticated.principal, state.secret_box, outbound=state.outbound)
 
 
 AccountsDep = Annotated[AccountsService, Depends(get_accounts)]

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callwright.domain.accounts.service import AccountsService
 from callwright.domain.assistants.service import load_assistant_for_call
 from callwright.errors import CallwrightError
+from callwright.security.outbound import OutboundPolicy
 from callwright.settings import Settings, SettingsError
 from callwright.store.database import create_engine, create_session_factory
 from callwright.store.migrate import DatabaseNotMigrated, check_at_head, upgrade_to_head
@@ -169,6 +170,7 @@ def simulate_command(assistant_id: int, script_path: Path, as_json: bool) -> Non
                     tools=tools,
                     signing_secret=signing_secret,
                     retrieve=retrieve,
+                    outbound=OutboundPolicy.from_settings(settings),
                 )
         finally:
             await offline.aclose()

@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AnyHttpUrl, StringConstraints, TypeAdapter
 
+from callwright.security.outbound import OUTBOUND_URL
+
 __all__ = [
     "E164_PATTERN",
     "EXTERNAL_ID_PATTERN",
@@ -14,6 +16,7 @@ __all__ = [
     "ExternalId",
     "HttpUrlString",
     "NonEmptyStr",
+    "OutboundUrlString",
     "is_external_id",
 ]
 
@@ -37,6 +40,9 @@ HttpUrlString = Annotated[
     StringConstraints(max_length=2048, pattern=_HTTP_URL_PATTERN),
     AfterValidator(_check_http_url),
 ]
+# A URL the server calls on a user's behalf: checked by the outbound-URL policy when the
+# resource is saved (domain.validation.check_outbound_urls) and on every connection.
+OutboundUrlString = Annotated[HttpUrlString, OUTBOUND_URL]
 E164Number = Annotated[str, StringConstraints(pattern=E164_PATTERN)]
 
 

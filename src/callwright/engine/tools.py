@@ -41,6 +41,7 @@ from pydantic import (
 from callwright.domain.validation import summary, validation_details
 from callwright.errors import ValidationFailed
 from callwright.providers.protocols import ChatMessage, ToolCall, ToolSpec
+from callwright.security.outbound import OUTBOUND_URL, STRICT, OutboundPolicy, OutboundRefused
 
 __all__ = [
     "BUILTIN_TOOL_NAMES",
@@ -65,7 +66,6 @@ TIMESTAMP_HEADER = "X-Callwright-Timestamp"
 VAPI_SECRET_HEADER = "X-Vapi-Secret"  # noqa: S105 (a header name)
 MAX_RESPONSE_BYTES = 64 * 1024
 
-_LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
 # Set by the executor; a configured header must not forge or break them.
 _RESERVED_HEADERS = frozenset(
@@ -75,14 +75,16 @@ _RESERVED_HEADERS = frozenset(
 )
 
 
-def _https_url(value: str) -> str:
+def _http_url(value: str) -> str:
+    # Which schemes and hosts may be called is the outbound-URL policy's to say, when
+    # the tool is saved and again when it is called (security.outbound).
     try:
         url = httpx.URL(value)
     except httpx.InvalidURL as exc:
         raise ValueError(f"not a valid URL: {exc}") from exc
-    if url.host and (url.scheme == "https" or (url.scheme == "http" and url.host in _LOCAL_HOSTS)):
+    if url.host and url.scheme in ("https", "http"):
         return value
-    raise ValueError("must be an https:// URL (http:// only for 127.0.0.1 or localhost)")
+    raise ValueError("must be an absolute https:// URL")
 
 
 def _plain_headers(value: dict[str, str]) -> dict[str, str]:
@@ -121,7 +123,7 @@ class ToolServer(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
-    url: Annotated[str, StringConstraints(max_length=2048), AfterValidator(_https_url)]
+    url: Annotated[str, StringConstraints(max_length=2048), AfterValidator(_http_url), OUTBOUND_URL]
     secret: _Secret | None = Field(None, repr=False)
     timeout_seconds: float = Field(20, ge=1, le=120, alias="timeoutSeconds")
     headers: _Headers = Field(default_factory=dict, repr=False, max_length=50)
@@ -252,7 +254,10 @@ class ToolExecutor:
     has ``error`` set. Owns one HTTP client, released by ``aclose()`` / ``async with``.
 
     ``call`` is the ``message.call`` object the tool servers receive (``id``, ``orgId``,
-    ``assistantId``, ``type``, ``customer``...); ``signing_secret`` is the organization's."""
+    ``assistantId``, ``type``, ``customer``...); ``signing_secret`` is the organization's.
+    Every request is checked by ``outbound``, the operator's outbound-URL policy: its
+    URL before it is sent, the address it resolves to when it connects (``transport``
+    replaces the connection, for tests that serve no sockets)."""
 
     def __init__(
         self,
@@ -264,6 +269,7 @@ class ToolExecutor:
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         transport: httpx.AsyncBaseTransport | None = None,
         wall_clock: Callable[[], float] = time.time,
+        outbound: OutboundPolicy = STRICT,
     ) -> None:
         if not signing_secret:
             raise ValueError("signing_secret must not be empty")
@@ -275,8 +281,9 @@ class ToolExecutor:
         self._context: dict[str, Any] = json.loads(json.dumps(context))
         self._max_bytes = max_response_bytes
         self._wall_clock = wall_clock
+        self._outbound = outbound
         self._client = httpx.AsyncClient(
-            transport=transport,
+            transport=transport or outbound.http_transport(),
             follow_redirects=False,
             headers={"User-Agent": "callwright", "Accept-Encoding": "identity"},
         )
@@ -319,12 +326,18 @@ class ToolExecutor:
             headers[VAPI_SECRET_HEADER] = server.secret
         started = time.monotonic()
         try:
+            self._outbound.check_url(server.url)
             async with asyncio.timeout(timeout_s):
                 reply = await self._send(server.url, body, headers, timeout_s)
             outcomes = _outcomes(reply, [call.id for _, call, _, _ in batch])
         except (TimeoutError, httpx.TimeoutException):
             outcomes = [(None, f"timed out after {timeout_s:g} s")] * len(batch)
+        except OutboundRefused as exc:
+            logger.warning("tool server %s refused by the outbound-URL policy: %s", server.url, exc)
+            outcomes = [(None, "the tool server's URL is not allowed")] * len(batch)
         except httpx.HTTPError as exc:
+            # A connection the outbound-URL policy refused says why here, not to the model.
+            logger.warning("tool server %s: %s: %s", server.url, type(exc).__name__, exc)
             reason = f"could not reach the tool server ({type(exc).__name__})"
             outcomes = [(None, reason)] * len(batch)
         except _Failed as exc:

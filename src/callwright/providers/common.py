@@ -28,6 +28,7 @@ from callwright.providers.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from callwright.security.outbound import OutboundPolicy, OutboundRefused
 
 if TYPE_CHECKING:
     import openai
@@ -103,9 +104,13 @@ def http_client(
     *,
     read_timeout_s: float = FIRST_BYTE_TIMEOUT_S,
     transport: httpx.AsyncBaseTransport | None = None,
+    outbound: OutboundPolicy | None = None,
 ) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` with the adapters' deadlines: connect within
-    ``CONNECT_TIMEOUT_S``, and no more than ``read_timeout_s`` between bytes."""
+    ``CONNECT_TIMEOUT_S``, and no more than ``read_timeout_s`` between bytes. With
+    ``outbound`` (an endpoint a user gave), every connection goes through that policy."""
+    if transport is None and outbound is not None:
+        transport = outbound.http_transport()
     return httpx.AsyncClient(
         base_url=base_url,
         headers=dict(headers or {}),
@@ -152,11 +157,16 @@ async def connect_websocket(
     subprotocols: list[str] | None = None,
     open_timeout_s: float = CONNECT_TIMEOUT_S,
     close_timeout_s: float = 10.0,
+    outbound: OutboundPolicy | None = None,
 ) -> ClientConnection:
     """Connect to a vendor's WebSocket, translating refusals and failures into
-    ``ProviderError``s (a 401 handshake is ``ProviderAuthError``). The caller closes it:
-    for one block, ``open_websocket``; a client that reconnects manages its own."""
+    ``ProviderError``s (a 401 handshake is ``ProviderAuthError``). With ``outbound``
+    (an endpoint a user gave) the connection goes to an address that policy checked.
+    The caller closes it: for one block, ``open_websocket``; a client that reconnects
+    manages its own."""
     try:
+        async with asyncio.timeout(open_timeout_s):
+            target = await outbound.websocket_options(url) if outbound is not None else {}
         return await connect(
             url,
             additional_headers=dict(headers or {}),
@@ -164,7 +174,10 @@ async def connect_websocket(
             open_timeout=open_timeout_s,
             close_timeout=close_timeout_s,
             max_size=2**24,
+            **target,
         )
+    except OutboundRefused as exc:
+        raise ProviderRequestError(provider, f"endpoint refused: {exc}") from exc
     except websockets.InvalidStatus as exc:
         response = exc.response
         detail = response.body.decode("utf-8", "replace") if response.body else ""
@@ -185,12 +198,18 @@ async def open_websocket(
     *,
     subprotocols: list[str] | None = None,
     open_timeout_s: float = CONNECT_TIMEOUT_S,
+    outbound: OutboundPolicy | None = None,
 ) -> AsyncGenerator[ClientConnection, None]:
     """Connect to a vendor's WebSocket; refusals and failures become ``ProviderError``s
     (a 401 handshake is ``ProviderAuthError``, a drop mid-stream ``ProviderUnavailable``).
     """
     websocket = await connect_websocket(
-        provider, url, headers, subprotocols=subprotocols, open_timeout_s=open_timeout_s
+        provider,
+        url,
+        headers,
+        subprotocols=subprotocols,
+        open_timeout_s=open_timeout_s,
+        outbound=outbound,
     )
     try:
         yield websocket

@@ -53,6 +53,7 @@ from callwright.runtime.recorder import CallRecorder, StereoRecording
 from callwright.runtime.recordings import RecordingStore
 from callwright.runtime.registry import ProviderChoice, ProviderFactory
 from callwright.security.crypto import SecretBox
+from callwright.security.outbound import OutboundPolicy
 from callwright.settings import Settings
 from callwright.store.base import utcnow
 from callwright.store.models import Call
@@ -127,6 +128,8 @@ class CallRuntime:
         self._signing_secret = signing_secret
         self._webhooks = webhooks
         self._knowledge = knowledge
+        # Tool servers and end_call_url are users' URLs (security.outbound).
+        self._outbound = OutboundPolicy.from_settings(settings)
         self._active: dict[int, _Active] = {}
         # Calls issued but not yet connected hold a place until their token expires.
         self._reserved: dict[int, float] = {}
@@ -274,7 +277,12 @@ class CallRuntime:
 
         call_info = {"id": str(call.id), "type": call.type, "assistantId": call.assistant_id}
         executor = (
-            ToolExecutor(tools, signing_secret=prepared.signing_secret, call=call_info)
+            ToolExecutor(
+                tools,
+                signing_secret=prepared.signing_secret,
+                call=call_info,
+                outbound=self._outbound,
+            )
             if tools
             else None
         )
@@ -285,7 +293,10 @@ class CallRuntime:
             clock,
             sink,
             on_end=end_call_url_hook(
-                config.end_call_url, call_info, signing_secret=prepared.signing_secret
+                config.end_call_url,
+                call_info,
+                signing_secret=prepared.signing_secret,
+                outbound=self._outbound,
             ),
             custom_tools=executor.specs() if executor else (),
             run_custom_tools=runner_for(executor) if executor else None,

@@ -16,6 +16,7 @@ import httpx
 from callwright.engine.events import EndReason
 from callwright.engine.session import EndCallHook
 from callwright.engine.tools import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from callwright.security.outbound import STRICT, OutboundPolicy, OutboundRefused
 
 __all__ = ["end_call_url_hook"]
 
@@ -28,10 +29,12 @@ def end_call_url_hook(
     call: Mapping[str, Any],
     *,
     signing_secret: str | None = None,
+    outbound: OutboundPolicy = STRICT,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> EndCallHook | None:
     """A hook that POSTs ``{"type": "call-ended", "call", "endedReason", "endedAt"}`` to
-    ``url`` (signed like tool calls when a secret is given), or None without a URL."""
+    ``url`` (signed like tool calls when a secret is given), or None without a URL.
+    The URL and the address it connects to are checked by ``outbound``."""
     if not url:
         return None
 
@@ -51,11 +54,14 @@ def end_call_url_hook(
             headers[TIMESTAMP_HEADER] = timestamp
             headers[SIGNATURE_HEADER] = sign(signing_secret, timestamp, body)
         try:
-            async with httpx.AsyncClient(transport=transport, timeout=_TIMEOUT_S) as client:
+            outbound.check_url(url)
+            async with httpx.AsyncClient(
+                transport=transport or outbound.http_transport(), timeout=_TIMEOUT_S
+            ) as client:
                 response = await client.post(url, content=body, headers=headers)
             if response.status_code >= 300:
                 logger.warning("end_call_url %s answered %s", url, response.status_code)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, OutboundRefused) as exc:
             logger.warning("end_call_url %s failed: %s", url, exc)
 
     return post

@@ -9,6 +9,12 @@ an idle client behind until the next restart.
 
 Adapters are imported when first needed: a vendor's module never slows down or breaks
 start-up, or the calls of assistants that do not use it.
+
+An endpoint a user gave (an assistant's or organization's ``base_url``) is checked by
+the operator's outbound-URL policy before its adapter is made (a refused one is a
+setup failure: the call runs offline and its record says why), and every connection
+that adapter makes goes through the policy (decision 014). The operator's and the
+vendors' own endpoints are trusted as configured.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Any, TypeVar
 
 from callwright.domain.credentials.resolution import Resolved
 from callwright.providers.protocols import LLM, STT, TTS, LLMEvent, LLMRequest
+from callwright.security.outbound import STRICT, OutboundPolicy, OutboundRefused
 
 __all__ = ["CloudProviders", "PinnedModel"]
 
@@ -50,8 +57,20 @@ class PinnedModel:
 class CloudProviders:
     """Process-wide cloud adapters, created on first use and closed by ``aclose``."""
 
-    def __init__(self) -> None:
-        self._adapters: dict[tuple[str | int | None, ...], Any] = {}
+    def __init__(self, outbound: OutboundPolicy = STRICT) -> None:
+        self._adapters: dict[tuple[str | int | bool | None, ...], Any] = {}
+        self._outbound = outbound
+
+    def _guard(self, resolved: Resolved) -> OutboundPolicy | None:
+        """The policy an adapter's connections go through: for an endpoint a user gave,
+        checked now (``ValueError`` when refused), else none."""
+        if not resolved.tenant_endpoint:
+            return None
+        try:
+            self._outbound.check_url(resolved.base_url or "")
+        except OutboundRefused as exc:
+            raise ValueError(f"base_url refused: {exc}") from exc
+        return self._outbound
 
     def __len__(self) -> int:
         return len(self._adapters)
@@ -59,7 +78,16 @@ class CloudProviders:
     def _get(self, resolved: Resolved, kind: str, rate: int | None, create: Callable[[], T]) -> T:
         # The key enters the cache key as a digest only.
         digest = hashlib.sha256((resolved.api_key or "").encode()).hexdigest()
-        cache_key = (kind, resolved.vendor, digest, resolved.base_url, resolved.region, rate)
+        guarded = resolved.tenant_endpoint
+        cache_key = (
+            kind,
+            resolved.vendor,
+            digest,
+            resolved.base_url,
+            resolved.region,
+            rate,
+            guarded,
+        )
         if cache_key not in self._adapters:
             self._adapters[cache_key] = create()
         adapter: T = self._adapters[cache_key]
@@ -68,46 +96,46 @@ class CloudProviders:
     def llm(self, resolved: Resolved) -> LLM:
         """The chat model for a resolved LLM (raises ``ValueError`` / ``ProviderError``
         when the adapter refuses its configuration, ``ImportError`` when absent)."""
-        key, base_url = resolved.api_key or "", resolved.base_url
+        key, base_url, guard = resolved.api_key or "", resolved.base_url, self._guard(resolved)
         if resolved.vendor == "anthropic":
 
             def create() -> LLM:
                 from callwright.providers.llm.anthropic import AnthropicLLM
 
-                return AnthropicLLM(key, base_url=base_url)
+                return AnthropicLLM(key, base_url=base_url, outbound=guard)
 
         elif resolved.vendor == "gemini":
 
             def create() -> LLM:
                 from callwright.providers.llm.gemini import GeminiLLM
 
-                return GeminiLLM(key, base_url=base_url)
+                return GeminiLLM(key, base_url=base_url, outbound=guard)
 
         else:  # openai, groq, xai, custom: one protocol, told apart by endpoint and name
 
             def create() -> LLM:
                 from callwright.providers.llm.openai import OpenAILLM
 
-                return OpenAILLM(key, base_url=base_url, name=resolved.vendor)
+                return OpenAILLM(key, base_url=base_url, name=resolved.vendor, outbound=guard)
 
         return self._get(resolved, "llm", None, create)
 
     def stt(self, resolved: Resolved) -> STT:
         """The transcriber for a resolved STT (errors as for ``llm``)."""
-        key, base_url = resolved.api_key or "", resolved.base_url
+        key, base_url, guard = resolved.api_key or "", resolved.base_url, self._guard(resolved)
         if resolved.vendor == "deepgram":
 
             def create() -> STT:
                 from callwright.providers.stt.deepgram import DeepgramSTT
 
-                return DeepgramSTT(key, base_url=base_url, sample_rate=_STT_RATE)
+                return DeepgramSTT(key, base_url=base_url, sample_rate=_STT_RATE, outbound=guard)
 
         elif resolved.vendor == "assemblyai":
 
             def create() -> STT:
                 from callwright.providers.stt.assemblyai import AssemblyAISTT
 
-                return AssemblyAISTT(key, base_url=base_url, sample_rate=_STT_RATE)
+                return AssemblyAISTT(key, base_url=base_url, sample_rate=_STT_RATE, outbound=guard)
 
         elif resolved.vendor == "whisper":
             model = resolved.model if resolved.model in _TRANSCRIPTION_MODELS else "whisper-1"
@@ -115,7 +143,7 @@ class CloudProviders:
             def create() -> STT:
                 from callwright.providers.stt.openai_transcribe import OpenAITranscriptionSTT
 
-                return OpenAITranscriptionSTT(key, base_url=base_url, model=model)
+                return OpenAITranscriptionSTT(key, base_url=base_url, model=model, outbound=guard)
 
         else:
             raise ValueError(f"no cloud transcriber is called {resolved.vendor!r}")
@@ -140,32 +168,34 @@ class CloudProviders:
             self._tts_factory(resolved, _TTS_FALLBACK_RATE),
         )
 
-    @staticmethod
-    def _tts_factory(resolved: Resolved, rate: int) -> Callable[[], TTS]:
+    def _tts_factory(self, resolved: Resolved, rate: int) -> Callable[[], TTS]:
         key, base_url, vendor = resolved.api_key or "", resolved.base_url, resolved.vendor
+        guard = self._guard(resolved)
 
         def create() -> TTS:
             if vendor == "elevenlabs":
                 from callwright.providers.tts.elevenlabs import ElevenLabsTTS
 
-                return ElevenLabsTTS(key, base_url=base_url, sample_rate=rate)
+                return ElevenLabsTTS(key, base_url=base_url, sample_rate=rate, outbound=guard)
             if vendor == "cartesia":
                 from callwright.providers.tts.cartesia import CartesiaTTS
 
-                return CartesiaTTS(key, base_url=base_url, sample_rate=rate)
+                return CartesiaTTS(key, base_url=base_url, sample_rate=rate, outbound=guard)
             if vendor == "deepgram":
                 from callwright.providers.tts.deepgram_aura import DeepgramAuraTTS
 
-                return DeepgramAuraTTS(key, base_url=base_url, sample_rate=rate)
+                return DeepgramAuraTTS(key, base_url=base_url, sample_rate=rate, outbound=guard)
             if vendor == "openai":
                 from callwright.providers.tts.openai_speech import OpenAISpeechTTS
 
-                return OpenAISpeechTTS(key, base_url=base_url)
+                return OpenAISpeechTTS(key, base_url=base_url, outbound=guard)
             if vendor == "azure":
                 from callwright.providers.tts.azure import AzureTTS
 
                 region = resolved.region or ""
-                return AzureTTS(key, region=region, base_url=base_url, sample_rate=rate)
+                return AzureTTS(
+                    key, region=region, base_url=base_url, sample_rate=rate, outbound=guard
+                )
             raise ValueError(f"no cloud voice is called {vendor!r}")
 
         return create

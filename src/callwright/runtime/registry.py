@@ -38,6 +38,7 @@ from callwright.providers.errors import ProviderError, ProviderUnavailable
 from callwright.providers.protocols import LLM, STT, TTS
 from callwright.runtime.providers_cloud import CloudProviders, PinnedModel
 from callwright.security.crypto import SecretBox
+from callwright.security.outbound import OutboundPolicy
 from callwright.settings import Settings
 from callwright.store.database import create_engine, create_session_factory
 
@@ -349,7 +350,7 @@ async def process_provider_factory(
     with its own database engine for the credentials and its own cloud adapters,
     both closed on exit."""
     engine = create_engine(server.resolved_database_url)
-    cloud = CloudProviders()
+    cloud = CloudProviders(OutboundPolicy.from_settings(server))
     credentials = stored_credentials(
         create_session_factory(engine), SecretBox(server.resolved_secret_key())
     )

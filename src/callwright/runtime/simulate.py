@@ -56,6 +56,7 @@ from callwright.runtime.registry import (
     offline_provider_factory,
 )
 from callwright.security.crypto import SecretBox
+from callwright.security.outbound import STRICT, OutboundPolicy
 from callwright.settings import Settings
 from callwright.store.database import create_engine, create_session_factory
 from callwright.transports.loopback import LoopbackTransport
@@ -198,13 +199,15 @@ async def simulate(
     tools: Sequence[CustomTool] = (),
     signing_secret: str | None = None,
     retrieve: Retriever | None = None,
+    outbound: OutboundPolicy = STRICT,
 ) -> SimulationResult:
     """Run one simulated call in real time; returns its transcript, end and timings.
     ``providers`` picks the call's providers as the server does (``cloud_provider_factory``:
     the keys of the assistant, of ``organization_id``, of the environment); without it
     everything runs offline. The caller's voice is always an offline one. ``tools``
     (inline and stored custom tools) run as signed webhooks; ``retrieve``
-    (``knowledge_retriever``) adds knowledge-base passages to each turn."""
+    (``knowledge_retriever``) adds knowledge-base passages to each turn. Tool servers
+    and ``end_call_url`` are checked by ``outbound``, the operator's policy."""
     clock = MonotonicClock()
     transport = LoopbackTransport(clock, sample_rate=_ENGINE_RATE)
     build = providers or offline_provider_factory(offline)
@@ -228,10 +231,13 @@ async def simulate(
         config.end_call_url,
         {"assistantId": assistant_id, "type": "simulated"},
         signing_secret=signing_secret,
+        outbound=outbound,
     )
     call_info = {"id": "simulated", "type": "simulated", "assistantId": assistant_id}
     executor = (
-        ToolExecutor(tools, signing_secret=signing_secret or "unsigned", call=call_info)
+        ToolExecutor(
+            tools, signing_secret=signing_secret or "unsigned", call=call_info, outbound=outbound
+        )
         if tools
         else None
     )
@@ -288,7 +294,12 @@ async def knowledge_retriever(
     here first, so a simulation right after an upload works without a server running."""
     engine = create_engine(settings.resolved_database_url)
     box = SecretBox(settings.resolved_secret_key())
-    context = KnowledgeContext(create_session_factory(engine), box, settings=settings)
+    context = KnowledgeContext(
+        create_session_factory(engine),
+        box,
+        settings=settings,
+        outbound=OutboundPolicy.from_settings(settings),
+    )
     try:
         async with context.session_factory() as session:
             assistant = await load_assistant_for_call(session, box, assistant_id)

@@ -27,7 +27,7 @@ CredentialIdPath = Annotated[int, Path(description="The credential's id.", ge=1,
 async def get_credentials(
     session: DbSession, principal: CurrentPrincipal, state: StateDep
 ) -> CredentialService:
-    return CredentialService(session, principal, state.secret_box)
+    return CredentialService(session, principal, state.secret_box, outbound=state.outbound)
 
 
 CredentialsDep = Annotated[CredentialService, Depends(get_credentials)]

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from callwright.domain.types import E164Number, ExternalId, HttpUrlString, NonEmptyStr
+from callwright.domain.types import E164Number, ExternalId, NonEmptyStr, OutboundUrlString
 
 __all__ = [
     "DEFAULT_IDLE_MESSAGE",
@@ -64,7 +64,7 @@ class LlmProviderConfig(Strict):
     """Connection to the LLM provider. ``api_key`` is encrypted at rest and masked."""
 
     api_key: Annotated[str, Field(max_length=4096)] | None = None
-    base_url: HttpUrlString | None = None
+    base_url: OutboundUrlString | None = None
     model: Annotated[str, Field(min_length=1, max_length=200)] | None = "gpt-4o-mini"
     custom_config: FreeForm = Field(default_factory=dict)
 
@@ -191,7 +191,7 @@ class RagSettings(Strict):
 class LlmFallback(Strict):
     provider: LlmProvider
     api_key: Annotated[str, Field(max_length=4096)] | None = None
-    base_url: HttpUrlString | None = None
+    base_url: OutboundUrlString | None = None
     model: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
 
@@ -210,7 +210,7 @@ class AssistantFields(Strict):
     llm_provider_config: LlmProviderConfig = Field(default_factory=LlmProviderConfig)
     twilio_config: TwilioConfig = Field(default_factory=TwilioConfig)
     llm_settings: LlmSettings = Field(default_factory=LlmSettings)
-    webhook_url: HttpUrlString | None = None
+    webhook_url: OutboundUrlString | None = None
     interruption_settings: InterruptionSettings = Field(default_factory=InterruptionSettings)
     tts_settings: TtsSettings = Field(default_factory=TtsSettings)
     stt_settings: SttSettings = Field(default_factory=SttSettings)
@@ -240,7 +240,7 @@ class AssistantFields(Strict):
     maintain_context: bool = False
     mode: AssistantMode = "pipeline"
     end_call_trigger_phrase: Annotated[str, Field(min_length=1, max_length=500)] | None = None
-    end_call_url: HttpUrlString | None = None
+    end_call_url: OutboundUrlString | None = None
     tool_ids: Annotated[list[Annotated[int, Field(ge=1, le=2**63 - 1)]], Field(max_length=100)] = (
         Field(default_factory=list)
     )

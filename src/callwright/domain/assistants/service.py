@@ -7,7 +7,7 @@ values: the row plus its decrypted settings, from which views are rendered.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,11 +22,17 @@ from callwright.domain.secrets import (
 )
 from callwright.domain.tools.repository import ToolRepository
 from callwright.domain.types import is_external_id
-from callwright.domain.validation import summary, validate_as
+from callwright.domain.validation import (
+    check_outbound_urls,
+    outbound_urls,
+    summary,
+    validate_as,
+)
 from callwright.domain.views import public_view
 from callwright.engine.tools import parse_custom_tools
 from callwright.errors import Conflict, MalformedId, NotFound, ValidationFailed
 from callwright.security.crypto import SecretBox
+from callwright.security.outbound import STRICT, OutboundPolicy
 from callwright.store.base import utcnow
 from callwright.store.models import Assistant
 
@@ -90,11 +96,24 @@ def merge_settings(
     return merged
 
 
-def check_rules(settings: AssistantIn) -> None:
-    """Rules across fields, checked on the final document (after a merge)."""
+def check_rules(
+    settings: AssistantIn, outbound: OutboundPolicy, *, at: Sequence[int | str] = ()
+) -> None:
+    """Rules across fields, checked on the final document (after a merge); ``at`` is
+    where the settings sit in the request body (call overrides)."""
     # Custom tools are free-form in the resource; here they must be valid function
     # tools, so that a bad tool is a 422 now and not a failure mid-call.
-    parse_custom_tools(settings.tools_settings.custom_tools)
+    tools = parse_custom_tools(settings.tools_settings.custom_tools)
+    # Every URL the server would call for this assistant, free-form places included.
+    also: list[tuple[tuple[int | str, ...], str]] = [
+        ((*at, "tools_settings", "custom_tools", index, *location), url)
+        for index, tool in enumerate(tools)
+        for location, url in outbound_urls(tool)
+    ]
+    voice_endpoint = settings.tts_settings.provider_config.get("base_url")
+    if isinstance(voice_endpoint, str):
+        also.append(((*at, "tts_settings", "provider_config", "base_url"), voice_endpoint))
+    check_outbound_urls(settings, outbound, at=at, also=also)
     rag = settings.rag_settings
     if rag.chunk_overlap >= rag.chunk_size:
         raise ValidationFailed(
@@ -111,9 +130,17 @@ def check_rules(settings: AssistantIn) -> None:
 
 
 class AssistantService:
-    def __init__(self, session: AsyncSession, principal: Principal, box: SecretBox) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        box: SecretBox,
+        *,
+        outbound: OutboundPolicy = STRICT,
+    ) -> None:
         self._principal = principal
         self._box = box
+        self._outbound = outbound
         self._assistants = AssistantRepository(session, principal)
         self._tools = ToolRepository(session, principal)
 
@@ -183,7 +210,7 @@ class AssistantService:
     async def create(self, settings: AssistantIn) -> StoredAssistant:
         # Nothing is stored yet, so a masked value here can only be a mistake.
         restore_masked_secrets(settings.model_dump(mode="json"), {})
-        check_rules(settings)
+        check_rules(settings, self._outbound)
         await self._check_external_id(settings, excluding=None)
         await self._check_tool_ids(settings, already=[])
         row = Assistant(
@@ -211,7 +238,7 @@ class AssistantService:
         return await self._save(row, settings)
 
     async def _save(self, row: Assistant, settings: AssistantIn) -> StoredAssistant:
-        check_rules(settings)
+        check_rules(settings, self._outbound)
         await self._check_external_id(settings, excluding=row.id)
         await self._check_tool_ids(settings, already=row.config.get("tool_ids", []))
         self._write(row, settings)

@@ -13,13 +13,14 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.domain.assistants.schemas import AssistantIn
-from callwright.domain.assistants.service import AssistantService, merge_settings
+from callwright.domain.assistants.service import AssistantService, check_rules, merge_settings
 from callwright.domain.principal import Principal
 from callwright.domain.validation import validate_as
 from callwright.engine.events import EndReason
 from callwright.engine.session import CallSession
 from callwright.errors import Conflict, NotFound, ValidationFailed
 from callwright.security.crypto import SecretBox
+from callwright.security.outbound import OutboundPolicy
 from callwright.settings import Settings
 from callwright.store.models import Call
 from callwright.telephony.accounts import twilio_account_for
@@ -128,7 +129,12 @@ class CallService:
             raise Conflict(f"assistant {assistant_id} is not active")
         if overrides:
             merged = merge_settings(AssistantIn, stored.settings.model_dump(mode="json"), overrides)
-            validate_as(AssistantIn, merged)  # a bad override is a 422 now, not mid-call
+            # A bad override is a 422 now, not mid-call.
+            check_rules(
+                validate_as(AssistantIn, merged),
+                OutboundPolicy.from_settings(self._settings),
+                at=("assistant_overrides",),
+            )
 
     def _issue(self, call: Call) -> str:
         token, nonce = issue_stream_token(

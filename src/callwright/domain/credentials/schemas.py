@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from callwright.security.outbound import OUTBOUND_URL
+
 __all__ = [
     "AssistantValidation",
     "CheckKind",
@@ -43,7 +45,9 @@ CredentialProvider = Literal[
 Secret = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4096)]
 # WebSocket vendors (Deepgram, ElevenLabs, ...) are also reachable as ws(s)://.
 EndpointUrl = Annotated[
-    str, StringConstraints(max_length=2048, pattern=r"^(https?|wss?)://[^\s/?#]+[^\s]*$")
+    str,
+    StringConstraints(max_length=2048, pattern=r"^(https?|wss?)://[^\s/?#]+[^\s]*$"),
+    OUTBOUND_URL,
 ]
 Region = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{2,40}$")]
 AccountSid = Annotated[str, StringConstraints(pattern=r"^AC[0-9a-fA-F]{32}$")]
@@ -115,7 +119,7 @@ class ProviderCheck(BaseModel):
         None,
         description="Where the endpoint its key is sent to comes from: the same place as "
         "the key, or the vendor's endpoint (the server's base URL for the vendor, else the "
-        "vendor's public API). A key is never sent to an endpoint from anywhere else."
+        "vendor's public API). A key is never sent to an endpoint from anywhere else.",
     )
     message: str
 

@@ -21,9 +21,10 @@ from callwright.domain.secrets import (
     mask_secrets,
     restore_masked_secrets,
 )
-from callwright.domain.validation import summary, validate_as
+from callwright.domain.validation import check_outbound_urls, summary, validate_as
 from callwright.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from callwright.security.crypto import SecretBox
+from callwright.security.outbound import STRICT, OutboundPolicy
 from callwright.store.base import utcnow
 from callwright.store.models import ProviderCredential
 
@@ -83,9 +84,17 @@ class StoredCredential:
 
 
 class CredentialService:
-    def __init__(self, session: AsyncSession, principal: Principal, box: SecretBox) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        box: SecretBox,
+        *,
+        outbound: OutboundPolicy = STRICT,
+    ) -> None:
         self._principal = principal
         self._box = box
+        self._outbound = outbound
         self._credentials = CredentialRepository(session, principal)
 
     # -- reading ---------------------------------------------------------------------
@@ -134,6 +143,7 @@ class CredentialService:
         body = validate_as(CredentialIn, restore_masked_secrets(document, {}))
         config = body.model_dump(exclude={"provider"}, exclude_none=True)
         check_fields(body.provider, config)
+        check_outbound_urls(body, self._outbound)
         if await self._credentials.provider_in_use(body.provider):
             raise _duplicate(body.provider)
         row = ProviderCredential(
@@ -156,6 +166,7 @@ class CredentialService:
         body = validate_as(CredentialIn, {**merged, "provider": row.provider})
         config = body.model_dump(exclude={"provider"}, exclude_none=True)
         check_fields(row.provider, config)
+        check_outbound_urls(body, self._outbound)
         return await self._store(row, config, new=False)
 
     async def delete(self, credential_id: int) -> None:

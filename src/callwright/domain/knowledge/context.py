@@ -20,10 +20,10 @@ from callwright.domain.knowledge.embedders import (
     OpenAIKey,
     openai_key_for,
 )
-from callwright.domain.knowledge.fetching import Resolver, system_resolver
 from callwright.domain.knowledge.index import VectorIndexes
 from callwright.providers.protocols import Embeddings
 from callwright.security.crypto import SecretBox
+from callwright.security.outbound import STRICT, OutboundPolicy
 from callwright.settings import Settings
 from callwright.store.base import utcnow
 from callwright.store.models import KnowledgeBase, KnowledgeDocument
@@ -55,7 +55,8 @@ class KnowledgeContext:
     box: SecretBox
     embedders: EmbedderRegistry = field(default_factory=EmbedderRegistry)
     indexes: VectorIndexes = field(default_factory=VectorIndexes)
-    resolve: Resolver = system_resolver
+    # URL documents are fetched as the operator's outbound-URL policy allows.
+    outbound: OutboundPolicy = STRICT
     http_transport: httpx.AsyncBaseTransport | None = None
     max_document_bytes: int = MAX_DOCUMENT_BYTES
     # The server's settings: where the environment's OpenAI key comes from.

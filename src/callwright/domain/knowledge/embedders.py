@@ -4,10 +4,11 @@
 - ``text-embedding-3-small`` / ``-3-large`` / ``-ada-002``: OpenAI when a key is found,
   else the offline MiniLM (the choice says why).
 
-The OpenAI key is looked up like a call's (decision 010): the assistant's own
+The OpenAI key is looked up like a call's (decisions 010 and 013): the assistant's own
 (``llm_provider`` openai, ``llm_provider_config.api_key`` and ``base_url``), then the
 organization's stored ``openai`` credential, then the server's ``OPENAI_API_KEY`` /
-``OPENAI_BASE_URL``, each value on its own.
+``OPENAI_BASE_URL``; the key goes only to the endpoint stored beside it, and a user's
+endpoint is reached only through the operator's outbound-URL policy.
 
 Every chunk stores the model that actually embedded it, and a search embeds its query
 with the model that serves the assistant now; an index holds one model's vectors only.
@@ -19,13 +20,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.providers.protocols import Embeddings
 from callwright.security.crypto import SecretBox
+from callwright.security.outbound import OutboundPolicy, OutboundRefused
 from callwright.settings import Settings
 
 __all__ = [
@@ -47,6 +49,8 @@ OPENAI_MODELS: Final = frozenset(
 class OpenAIKey:
     api_key: str
     base_url: str | None = None
+    # The policy every connection goes through when the endpoint is a user's.
+    outbound: OutboundPolicy | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +75,14 @@ def _openai(key: OpenAIKey, model: str) -> Embeddings:
     # Imported on use: the OpenAI adapter is optional and the offline path must not need it.
     from callwright.providers.embeddings.openai import OpenAIEmbeddings
 
-    embeddings: Embeddings = OpenAIEmbeddings(key.api_key, model=model, base_url=key.base_url)
+    if key.outbound is not None and key.base_url is not None:
+        try:
+            key.outbound.check_url(key.base_url)
+        except OutboundRefused as exc:
+            raise ValueError(f"base_url refused: {exc}") from exc
+    embeddings: Embeddings = OpenAIEmbeddings(
+        key.api_key, model=model, base_url=key.base_url, outbound=key.outbound
+    )
     return embeddings
 
 
@@ -109,7 +120,10 @@ class EmbedderRegistry:
             return self._instances[cache_key]
         if key is None:
             raise ValueError(f"{choice.model} needs an OpenAI key")
-        fingerprint = hashlib.sha256(f"{key.api_key}\0{key.base_url}".encode()).hexdigest()
+        guarded = key.outbound is not None
+        fingerprint = hashlib.sha256(
+            f"{key.api_key}\0{key.base_url}\0{guarded}".encode()
+        ).hexdigest()
         cache_key = (choice.model, fingerprint)
         if cache_key not in self._instances:
             self._instances[cache_key] = self._openai_factory(key, choice.model)
@@ -146,4 +160,5 @@ async def openai_key_for(
     resolved = resolve(document, {"openai": credential} if credential else {}, server).embeddings
     if resolved is None or resolved.api_key is None:
         return None
-    return OpenAIKey(resolved.api_key, resolved.base_url)
+    guard = OutboundPolicy.from_settings(server or Settings()) if resolved.tenant_endpoint else None
+    return OpenAIKey(resolved.api_key, resolved.base_url, guard)

@@ -1,22 +1,17 @@
 """Fetching a document from a URL the user gave, without letting it reach inside.
 
-The server fetches on the user's behalf, so the URL must not be a way into the
-server's own network (SSRF): every address the host name resolves to must be public
-(not loopback, private, link-local, multicast, reserved or unspecified), redirects are
-followed by hand (at most five) and each hop is checked the same way, the body is read
-as a stream and cut off past the size limit, and the whole fetch has a deadline.
-
-The connection is made by name after the check, so a DNS answer that changes between
-the check and the connection (rebinding) is not caught; the check stops the common
-case of a URL pointing at internal addresses.
+The server fetches on the user's behalf, so the URL goes through the operator's
+outbound-URL policy (``security.outbound``): https only, and every address the host
+name resolves to must be public unless the operator allowed the host. Redirects are
+followed by hand (at most five) and each hop is checked the same way before it is
+requested; the connection itself is made to an address the policy checked, so a DNS
+answer that changes between the check and the connection gains nothing. The body is
+read as a stream and cut off past the size limit, and the whole fetch has a deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import socket
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urljoin, urlsplit
@@ -25,14 +20,14 @@ import httpx
 
 from callwright.domain.knowledge.parsing import DocumentRejected
 from callwright.errors import PayloadTooLarge
+from callwright.security.outbound import STRICT, OutboundPolicy, OutboundRefused
 
-__all__ = ["FetchedDocument", "Resolver", "fetch_document", "system_resolver"]
-
-Resolver = Callable[[str], Awaitable[list[str]]]
+__all__ = ["FetchedDocument", "fetch_document"]
 
 _MAX_REDIRECTS: Final = 5
 _TIMEOUT_S: Final = 30.0
 _USER_AGENT: Final = "callwright-knowledge/1 (+https://github.com/callwright)"
+_DEFAULT_PORTS: Final = {"https": 443, "http": 80}
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,46 +37,33 @@ class FetchedDocument:
     url: str  # after redirects
 
 
-async def system_resolver(host: str) -> list[str]:
-    """Every address ``host`` resolves to (the event loop's resolver, off-thread)."""
-    infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
-
-
-async def _check_public(url: str, resolve: Resolver) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise DocumentRejected(f"cannot fetch {url!r}: only http(s) URLs with a host")
-    host = parts.hostname
+async def _check(url: str, outbound: OutboundPolicy) -> None:
+    """Refuse a hop the policy refuses, naming why (before anything is requested)."""
     try:
-        addresses = [ipaddress.ip_address(host)]
-    except ValueError:
-        try:
-            addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in await resolve(host)]
-        except OSError as exc:
-            raise DocumentRejected(f"cannot fetch {url!r}: {host} does not resolve") from exc
-    if not addresses:
-        raise DocumentRejected(f"cannot fetch {url!r}: {host} does not resolve")
-    for address in addresses:
-        if not address.is_global or address.is_multicast:
-            raise DocumentRejected(
-                f"cannot fetch {url!r}: {host} is a private or reserved address ({address})"
-            )
+        outbound.check_url(url)
+        parts = urlsplit(url)
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower(), 443)
+        await outbound.addresses(parts.hostname or "", port)
+    except OutboundRefused as exc:
+        raise DocumentRejected(f"cannot fetch {url!r}: {exc}") from exc
+    except OSError as exc:
+        raise DocumentRejected(f"cannot fetch {url!r}: {exc}") from exc
 
 
 async def fetch_document(
     url: str,
     *,
     max_bytes: int,
-    resolve: Resolver = system_resolver,
+    outbound: OutboundPolicy = STRICT,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> FetchedDocument:
-    """GET ``url`` (public addresses only), at most ``max_bytes`` of body."""
+    """GET ``url`` as ``outbound`` allows, at most ``max_bytes`` of body (``transport``
+    replaces the connection, for tests that serve no sockets)."""
     try:
         async with (
             asyncio.timeout(_TIMEOUT_S),
             httpx.AsyncClient(
-                transport=transport,
+                transport=transport or outbound.http_transport(),
                 follow_redirects=False,
                 timeout=httpx.Timeout(10.0),
                 headers={"User-Agent": _USER_AGENT},
@@ -89,7 +71,7 @@ async def fetch_document(
         ):
             current = url
             for _ in range(_MAX_REDIRECTS + 1):
-                await _check_public(current, resolve)
+                await _check(current, outbound)
                 async with client.stream("GET", current) as response:
                     if response.is_redirect and "location" in response.headers:
                         current = urljoin(current, response.headers["location"])

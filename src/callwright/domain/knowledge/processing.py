@@ -287,7 +287,7 @@ class DocumentProcessor:
             fetched = await fetch_document(
                 url,
                 max_bytes=self._context.max_document_bytes,
-                resolve=self._context.resolve,
+                outbound=self._context.outbound,
                 transport=self._context.http_transport,
             )
             content, content_type = fetched.content, fetched.content_type

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from callwright.domain.knowledge.parsing import DocumentFormat
-from callwright.domain.types import HttpUrlString
+from callwright.domain.types import OutboundUrlString
 
 __all__ = [
     "DocumentResponse",
@@ -29,8 +29,10 @@ class DocumentSource(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    url: HttpUrlString | None = Field(
-        None, description="An http(s) URL the server fetches (public addresses only)."
+    url: OutboundUrlString | None = Field(
+        None,
+        description="An https URL the server fetches (public addresses only, unless the "
+        "operator allows the host).",
     )
     text: Annotated[str, Field(min_length=1)] | None = Field(
         None, description="The document's text."

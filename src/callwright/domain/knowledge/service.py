@@ -26,6 +26,7 @@ from callwright.domain.knowledge.repository import KnowledgeRepository
 from callwright.domain.knowledge.retrieval import chunk_metadata, search_chunks
 from callwright.domain.knowledge.schemas import DocumentSource, SearchRequest
 from callwright.domain.principal import Principal
+from callwright.domain.validation import check_outbound_urls
 from callwright.errors import NotFound, PayloadTooLarge
 from callwright.store.base import utcnow
 from callwright.store.models import KnowledgeDocument
@@ -199,6 +200,7 @@ class KnowledgeService:
             )
         else:
             assert body.url is not None
+            check_outbound_urls(body, self.context.outbound)
             path_name = PurePosixPath(urlsplit(body.url).path).name
             document = await self._add(
                 assistant,

@@ -20,11 +20,12 @@ from callwright.domain.secrets import (
     encrypt_secrets,
     restore_masked_secrets,
 )
-from callwright.domain.validation import field_path, summary
+from callwright.domain.validation import check_outbound_urls, field_path, summary
 from callwright.domain.views import public_view
 from callwright.engine.tools import CustomTool, parse_custom_tools
 from callwright.errors import Conflict, NotFound, ValidationFailed
 from callwright.security.crypto import SecretBox
+from callwright.security.outbound import STRICT, OutboundPolicy
 from callwright.store.base import utcnow
 from callwright.store.models import Tool
 
@@ -61,9 +62,17 @@ def parse_tool(document: Any) -> CustomTool:
 
 
 class ToolService:
-    def __init__(self, session: AsyncSession, principal: Principal, box: SecretBox) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        box: SecretBox,
+        *,
+        outbound: OutboundPolicy = STRICT,
+    ) -> None:
         self._principal = principal
         self._box = box
+        self._outbound = outbound
         self._tools = ToolRepository(session, principal)
 
     # -- reading ---------------------------------------------------------------------
@@ -109,6 +118,7 @@ class ToolService:
     async def create(self, document: dict[str, Any]) -> StoredTool:
         # Nothing is stored yet, so a masked value here can only be a mistake.
         tool = parse_tool(restore_masked_secrets(document, {}))
+        check_outbound_urls(tool, self._outbound)
         await self._check_name(tool, excluding=None)
         row = Tool(
             organization_id=self._principal.organization_id,
@@ -124,6 +134,7 @@ class ToolService:
         stored = self._load(row).tool.model_dump(mode="json", by_alias=True)
         merged = merge_settings(CustomTool, stored, restore_masked_secrets(patch, stored))
         tool = parse_tool(merged)
+        check_outbound_urls(tool, self._outbound)
         await self._check_name(tool, excluding=row.id)
         return await self._store(row, tool, new=False)
 

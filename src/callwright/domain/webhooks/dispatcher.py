@@ -49,6 +49,7 @@ from callwright.domain.signing import SigningSecretCache
 from callwright.engine.tools import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from callwright.observability import metrics
 from callwright.security.crypto import SecretDecryptionError
+from callwright.security.outbound import OutboundPolicy, OutboundRefused
 from callwright.settings import Settings
 from callwright.store.base import UtcDateTime, utcnow
 from callwright.store.models import WebhookDelivery, WebhookEvent
@@ -173,10 +174,15 @@ class WebhookDispatcher:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         rng: Callable[[], float] = random.random,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         self._sessions = session_factory
         self._settings = settings
-        self._transport = transport
+        # Receivers are users' URLs: the operator's outbound-URL policy (``outbound``
+        # replaces it in tests) checks each delivery's URL and the address it connects
+        # to (``transport`` replaces the connection: tests only).
+        self._outbound = outbound or OutboundPolicy.from_settings(settings)
+        self._transport = transport or self._outbound.http_transport()
         self._rng = rng
         self._timeout_s = settings.webhook_delivery_timeout_seconds
         self._lease = timedelta(seconds=self._timeout_s + _LEASE_MARGIN_S)
@@ -298,6 +304,10 @@ class WebhookDispatcher:
             SIGNATURE_HEADER: sign(secret, timestamp, body),
         }
         status_code: int | None = None
+        try:
+            self._outbound.check_url(claim.url)
+        except OutboundRefused as exc:
+            return None, f"not delivered: {exc}"
         try:
             # The whole exchange is bounded: a receiver that trickles cannot hold a slot.
             async with (

@@ -26,6 +26,7 @@ import openai
 
 from callwright.providers.common import CONNECT_TIMEOUT_S, translate_openai_error
 from callwright.providers.errors import ProviderRequestError, ProviderUnavailable
+from callwright.security.outbound import OutboundPolicy
 
 __all__ = ["OpenAIEmbeddings"]
 
@@ -79,6 +80,7 @@ class OpenAIEmbeddings:
         max_retries: int = 2,
         max_batch: int = _MAX_INPUTS,
         max_batch_chars: int = 150_000,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         if not api_key:
             raise ValueError("an OpenAI API key is required")
@@ -91,6 +93,7 @@ class OpenAIEmbeddings:
         self.dimensions: int = dimensions or native or 0
         self._sent_dimensions = self.dimensions if self.dimensions != native else openai.omit
         self._api_key = api_key
+        self._outbound = outbound
         self._base_url = base_url or _DEFAULT_BASE_URL
         self._timeout_s, self._max_retries = timeout_s, max_retries
         self._max_batch, self._max_batch_chars = max_batch, max_batch_chars
@@ -119,6 +122,11 @@ class OpenAIEmbeddings:
                 base_url=self._base_url,
                 max_retries=self._max_retries,
                 timeout=openai.Timeout(self._timeout_s, connect=CONNECT_TIMEOUT_S),
+                http_client=(
+                    openai.DefaultAsyncHttpxClient(transport=self._outbound.httpx2_transport())
+                    if self._outbound is not None
+                    else None
+                ),
             )
         try:
             response = await self._client.embeddings.create(

@@ -51,6 +51,7 @@ from callwright.providers.protocols import (
     ToolCall,
     Usage,
 )
+from callwright.security.outbound import OutboundPolicy
 
 __all__ = ["AnthropicLLM"]
 
@@ -100,6 +101,7 @@ class AnthropicLLM:
         base_url: str | None = None,
         default_model: str = _DEFAULT_MODEL,
         first_byte_timeout_s: float = FIRST_BYTE_TIMEOUT_S,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         if not api_key:
             raise ProviderAuthError(_PROVIDER, "no API key configured")
@@ -111,6 +113,11 @@ class AnthropicLLM:
         self._client = anthropic.AsyncAnthropic(
             api_key=api_key,
             base_url=base_url,
+            http_client=(
+                anthropic.DefaultAsyncHttpxClient(transport=outbound.httpx2_transport())
+                if outbound is not None
+                else None
+            ),
             max_retries=0,
             timeout=httpx2.Timeout(read_timeout_s, connect=CONNECT_TIMEOUT_S),
         )

@@ -54,6 +54,7 @@ from callwright.providers.protocols import (
     ToolCall,
     Usage,
 )
+from callwright.security.outbound import OutboundPolicy
 
 __all__ = ["GeminiLLM"]
 
@@ -87,6 +88,7 @@ class GeminiLLM:
         base_url: str | None = None,
         default_model: str = _DEFAULT_MODEL,
         first_byte_timeout_s: float = FIRST_BYTE_TIMEOUT_S,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         if not api_key:
             raise ProviderAuthError(_PROVIDER, "no API key configured")
@@ -98,7 +100,10 @@ class GeminiLLM:
         # Thought signatures of the function calls this adapter has seen, by call id.
         self._signatures: OrderedDict[str, str] = OrderedDict()
         self._client = http_client(
-            base_url or _BASE_URL, {"x-goog-api-key": api_key}, read_timeout_s=read_timeout_s
+            base_url or _BASE_URL,
+            {"x-goog-api-key": api_key},
+            read_timeout_s=read_timeout_s,
+            outbound=outbound,
         )
 
     async def aclose(self) -> None:

@@ -50,6 +50,7 @@ from callwright.providers.protocols import (
     ToolCall,
     Usage,
 )
+from callwright.security.outbound import OutboundPolicy
 
 __all__ = ["OpenAILLM"]
 
@@ -89,6 +90,7 @@ class OpenAILLM:
         name: str = "openai",
         default_model: str = _DEFAULT_MODEL,
         first_byte_timeout_s: float = FIRST_BYTE_TIMEOUT_S,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         self.name = name
         self._official = base_url is None or urlsplit(base_url).hostname == _OPENAI_HOST
@@ -102,6 +104,11 @@ class OpenAILLM:
         self._client = openai.AsyncOpenAI(
             api_key=api_key or _NO_KEY,
             base_url=base_url,
+            http_client=(
+                openai.DefaultAsyncHttpxClient(transport=outbound.httpx2_transport())
+                if outbound is not None
+                else None
+            ),
             max_retries=0,
             timeout=httpx2.Timeout(read_timeout_s, connect=CONNECT_TIMEOUT_S),
         )

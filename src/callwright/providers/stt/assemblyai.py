@@ -54,6 +54,7 @@ from callwright.providers.errors import (
     ProviderUnavailable,
 )
 from callwright.providers.protocols import STTOptions, Transcript, Word
+from callwright.security.outbound import OutboundPolicy
 
 __all__ = ["AssemblyAISTT", "AssemblyAIStream", "streaming_query"]
 
@@ -127,10 +128,12 @@ class AssemblyAISTT:
         sample_rate: int = 16_000,
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
         first_result_timeout_s: float = FIRST_BYTE_TIMEOUT_S,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         if not api_key:
             raise ValueError("an AssemblyAI API key is required")
         self._api_key = api_key
+        self._outbound = outbound
         self._base_url = base_url or _DEFAULT_BASE_URL
         self.sample_rate = sample_rate
         self.connect_timeout_s = connect_timeout_s
@@ -145,6 +148,7 @@ class AssemblyAISTT:
             {"Authorization": self._api_key},
             open_timeout_s=self.connect_timeout_s,
             close_timeout_s=2.0,
+            outbound=self._outbound,
         )
         try:
             async with asyncio.timeout(self.first_result_timeout_s):

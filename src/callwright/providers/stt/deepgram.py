@@ -39,6 +39,7 @@ from callwright.providers.common import (
 from callwright.providers.protocols import STTOptions
 from callwright.providers.stt.deepgram_stream import PROVIDER as _PROVIDER
 from callwright.providers.stt.deepgram_stream import DeepgramStream
+from callwright.security.outbound import OutboundPolicy
 
 __all__ = ["DeepgramSTT", "DeepgramStream", "listen_query"]
 
@@ -110,10 +111,12 @@ class DeepgramSTT:
         max_reconnect_attempts: int = 3,
         reconnect_backoff_s: float = 0.25,
         reconnect_buffer_s: float = 10.0,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         if not api_key:
             raise ValueError("a Deepgram API key is required")
         self._api_key = api_key
+        self._outbound = outbound
         self._base_url = base_url or _DEFAULT_BASE_URL
         self.sample_rate = sample_rate
         self.keepalive_interval_s = keepalive_interval_s
@@ -131,5 +134,10 @@ class DeepgramSTT:
     async def _connect(self, url: str) -> ClientConnection:
         headers = {"Authorization": f"Token {self._api_key}"}
         return await connect_websocket(
-            _PROVIDER, url, headers, open_timeout_s=self.connect_timeout_s, close_timeout_s=2.0
+            _PROVIDER,
+            url,
+            headers,
+            open_timeout_s=self.connect_timeout_s,
+            close_timeout_s=2.0,
+            outbound=self._outbound,
         )

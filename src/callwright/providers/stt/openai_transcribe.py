@@ -37,6 +37,7 @@ from callwright.providers.common import (
 )
 from callwright.providers.errors import ProviderError
 from callwright.providers.protocols import STTOptions, Transcript
+from callwright.security.outbound import OutboundPolicy
 
 __all__ = ["OpenAITranscriptionSTT", "OpenAITranscriptionStream", "wav_bytes"]
 
@@ -79,10 +80,12 @@ class OpenAITranscriptionSTT:
         max_retries: int = 0,
         max_utterance_s: float = 60.0,
         pre_roll_s: float = 0.3,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         if not api_key:
             raise ValueError("an OpenAI API key is required")
         self._api_key = api_key
+        self._outbound = outbound
         self._base_url = base_url or _DEFAULT_BASE_URL
         self.model = model
         self.sample_rate = sample_rate
@@ -109,6 +112,11 @@ class OpenAITranscriptionSTT:
         client = openai.AsyncOpenAI(
             api_key=self._api_key,
             base_url=self._base_url,
+            http_client=(
+                openai.DefaultAsyncHttpxClient(transport=self._outbound.httpx2_transport())
+                if self._outbound is not None
+                else None
+            ),
             max_retries=self.max_retries,
             timeout=openai.Timeout(self.timeout_s, connect=CONNECT_TIMEOUT_S),
         )

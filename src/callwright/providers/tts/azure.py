@@ -24,6 +24,7 @@ from callwright.providers.common import FIRST_BYTE_TIMEOUT_S, http_client
 from callwright.providers.errors import ProviderRequestError
 from callwright.providers.protocols import TTSOptions
 from callwright.providers.tts.streaming import WarnOnce, stream_http, vendor_url
+from callwright.security.outbound import OutboundPolicy
 
 __all__ = ["DEFAULT_AZURE_VOICE", "AzureTTS", "build_ssml"]
 
@@ -74,6 +75,7 @@ class AzureTTS:
         base_url: str | None = None,
         sample_rate: int = 16000,
         first_byte_timeout_s: float = FIRST_BYTE_TIMEOUT_S,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         if sample_rate not in _OUTPUT_FORMATS:
             rates = ", ".join(map(str, _OUTPUT_FORMATS))
@@ -82,6 +84,7 @@ class AzureTTS:
             raise ValueError(f"Azure region must be a region name such as 'eastus', not {region!r}")
         self.sample_rate = sample_rate
         self._api_key = api_key
+        self._outbound = outbound
         self._base_url = base_url or f"https://{region}.tts.speech.microsoft.com"
         vendor_url(self._base_url)  # refuse a malformed URL now
         self._first_byte_timeout_s = first_byte_timeout_s
@@ -104,6 +107,7 @@ class AzureTTS:
                     "User-Agent": "callwright",
                 },
                 read_timeout_s=self._first_byte_timeout_s,
+                outbound=self._outbound,
             )
         audio = stream_http(
             _PROVIDER,

@@ -35,6 +35,7 @@ from callwright.providers.tts.streaming import (
     vendor_url,
     within_deadlines,
 )
+from callwright.security.outbound import OutboundPolicy
 
 __all__ = [
     "CARTESIA_VERSION",
@@ -74,12 +75,14 @@ class CartesiaTTS:
         base_url: str | None = None,
         sample_rate: int = 16000,
         first_byte_timeout_s: float = FIRST_BYTE_TIMEOUT_S,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         if sample_rate not in _SAMPLE_RATES:
             rates = ", ".join(map(str, _SAMPLE_RATES))
             raise ValueError(f"Cartesia streams {rates} Hz audio, not {sample_rate} Hz")
         self.sample_rate = sample_rate
         self._api_key = api_key
+        self._outbound = outbound
         self._url = vendor_url(
             base_url or DEFAULT_CARTESIA_BASE_URL, "/tts/websocket", websocket=True
         )
@@ -91,7 +94,9 @@ class CartesiaTTS:
             return
         request, version = self._request(text.strip(), options)
         headers = {"X-API-Key": self._api_key, "Cartesia-Version": version}
-        async with open_websocket(_PROVIDER, self._url, headers) as websocket:
+        async with open_websocket(
+            _PROVIDER, self._url, headers, outbound=self._outbound
+        ) as websocket:
             await websocket.send(json.dumps(request))
             audio = within_deadlines(
                 _PROVIDER,

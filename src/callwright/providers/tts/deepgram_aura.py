@@ -31,6 +31,7 @@ from callwright.providers.tts.streaming import (
     vendor_url,
     within_deadlines,
 )
+from callwright.security.outbound import OutboundPolicy
 
 __all__ = ["DEFAULT_AURA_MODEL", "DEFAULT_DEEPGRAM_BASE_URL", "DeepgramAuraTTS"]
 
@@ -60,12 +61,14 @@ class DeepgramAuraTTS:
         base_url: str | None = None,
         sample_rate: int = 16000,
         first_byte_timeout_s: float = FIRST_BYTE_TIMEOUT_S,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         if sample_rate not in _SAMPLE_RATES:
             rates = ", ".join(map(str, _SAMPLE_RATES))
             raise ValueError(f"Deepgram Aura streams {rates} Hz audio, not {sample_rate} Hz")
         self.sample_rate = sample_rate
         self._api_key = api_key
+        self._outbound = outbound
         self._base_url = base_url or DEFAULT_DEEPGRAM_BASE_URL
         vendor_url(self._base_url, websocket=True)  # refuse a malformed URL now
         self._first_byte_timeout_s = first_byte_timeout_s
@@ -86,7 +89,7 @@ class DeepgramAuraTTS:
                 query[key] = query_value(_PROVIDER, key, value)
         url = vendor_url(self._base_url, "/v1/speak", query, websocket=True)
         headers = {"Authorization": f"Token {self._api_key}"}
-        async with open_websocket(_PROVIDER, url, headers) as websocket:
+        async with open_websocket(_PROVIDER, url, headers, outbound=self._outbound) as websocket:
             await websocket.send(json.dumps({"type": "Speak", "text": text.strip()}))
             await websocket.send(json.dumps({"type": "Flush"}))
             audio = within_deadlines(_PROVIDER, self._audio(websocket), self._first_byte_timeout_s)

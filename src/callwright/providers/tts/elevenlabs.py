@@ -45,6 +45,7 @@ from callwright.providers.tts.streaming import (
     within_deadlines,
 )
 from callwright.providers.tts.voices import elevenlabs_voice_id
+from callwright.security.outbound import OutboundPolicy
 
 __all__ = ["DEFAULT_ELEVENLABS_BASE_URL", "DEFAULT_ELEVENLABS_MODEL", "ElevenLabsTTS"]
 
@@ -90,12 +91,14 @@ class ElevenLabsTTS:
         base_url: str | None = None,
         sample_rate: int = 16000,
         first_byte_timeout_s: float = FIRST_BYTE_TIMEOUT_S,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         if sample_rate not in _OUTPUT_FORMATS:
             rates = ", ".join(map(str, _OUTPUT_FORMATS))
             raise ValueError(f"ElevenLabs streams {rates} Hz audio, not {sample_rate} Hz")
         self.sample_rate = sample_rate
         self._api_key = api_key
+        self._outbound = outbound
         self._base_url = base_url or DEFAULT_ELEVENLABS_BASE_URL
         vendor_url(self._base_url, websocket=True)  # refuse a malformed URL now
         self._first_byte_timeout_s = first_byte_timeout_s
@@ -105,7 +108,9 @@ class ElevenLabsTTS:
         if not text.strip():
             return
         url, first_message = self._request(options)
-        async with open_websocket(_PROVIDER, url, {"xi-api-key": self._api_key}) as websocket:
+        async with open_websocket(
+            _PROVIDER, url, {"xi-api-key": self._api_key}, outbound=self._outbound
+        ) as websocket:
             await websocket.send(json.dumps(first_message))
             # Text must end with a space; flush makes it speak this sentence at once.
             await websocket.send(json.dumps({"text": text.strip() + " ", "flush": True}))

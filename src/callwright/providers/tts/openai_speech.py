@@ -20,6 +20,7 @@ import httpx
 from callwright.providers.common import FIRST_BYTE_TIMEOUT_S, http_client
 from callwright.providers.protocols import TTSOptions
 from callwright.providers.tts.streaming import WarnOnce, passthrough, stream_http, vendor_url
+from callwright.security.outbound import OutboundPolicy
 
 __all__ = [
     "DEFAULT_OPENAI_BASE_URL",
@@ -76,8 +77,10 @@ class OpenAISpeechTTS:
         base_url: str | None = None,
         first_byte_timeout_s: float = FIRST_BYTE_TIMEOUT_S,
         strict_voices: bool | None = None,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         self._api_key = api_key
+        self._outbound = outbound
         self._base_url = (base_url or DEFAULT_OPENAI_BASE_URL).rstrip("/")
         vendor_url(self._base_url)  # refuse a malformed URL now
         if strict_voices is None:
@@ -95,6 +98,7 @@ class OpenAISpeechTTS:
                 self._base_url + "/",
                 {"Authorization": f"Bearer {self._api_key}"},
                 read_timeout_s=self._first_byte_timeout_s,
+                outbound=self._outbound,
             )
         body = json.dumps(self._body(text.strip(), options))
         audio = stream_http(

@@ -269,3 +269,70 @@ async def test_tools_for_call_returns_inline_then_stored_tools(
     assert tools[0].server.url == "https://inline.example.com/book"  # inline wins
     assert tools[1].server.secret == SERVER_SECRET  # decrypted
     assert tools[1].server.headers == {"Authorization": BEARER, "X-Region": "eu"}
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["id", "organization_id", "user_id", "created_at", "updated_at", "orgId", "createdAt"],
+)
+async def test_identity_fields_are_refused_on_create_and_patch(
+    client: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant, field: str
+) -> None:
+    value = other_tenant.organization_id if "org" in field.lower() else 424242
+    refused = await client.post(
+        "/api/v1/tools", json=_tool("sneaky") | {field: value}, headers=tenant.headers
+    )
+    assert refused.status_code == 422, refused.text
+    assert [(d["field"], d["type"]) for d in refused.json()["details"]] == [
+        (field, "extra_forbidden")
+    ]
+    assert (await client.get("/api/v1/tools", headers=tenant.headers)).json() == []
+
+    created = await _create(client, tenant)
+    path = f"/api/v1/tools/{created['id']}"
+    patched = await client.patch(path, json={"async": True, field: value}, headers=tenant.headers)
+    assert patched.status_code == 422, patched.text
+    assert [d["field"] for d in patched.json()["details"]] == [field]
+    assert (await client.get(path, headers=tenant.headers)).json() == created  # unchanged
+
+
+async def test_identity_keys_stored_before_the_rule_are_dropped_when_read(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    created = await _create(client, tenant)
+    forged = {
+        "id": 999_999,
+        "organization_id": other_tenant.organization_id,
+        "user_id": other_tenant.user_id,
+        "orgId": str(other_tenant.organization_id),
+        "createdAt": "2020-01-01T00:00:00Z",
+    }
+    async with app.state.callwright.session_factory() as session:
+        row = await session.get(Tool, created["id"])
+        assert row is not None
+        row.config = {**row.config, **forged}
+        await session.commit()
+
+    path = f"/api/v1/tools/{created['id']}"
+    fetched = (await client.get(path, headers=tenant.headers)).json()
+    assert fetched == created
+    assert "orgId" not in fetched
+    assistant = await client.post(
+        "/api/v1/assistants",
+        json={"name": "a", "tool_ids": [created["id"]]},
+        headers=tenant.headers,
+    )
+    box = app.state.callwright.secret_box
+    async with app.state.callwright.session_factory() as session:
+        stored = await load_assistant_for_call(session, box, assistant.json()["id"])
+        (tool,) = await tools_for_call(session, box, stored)
+    # What the tool's server is sent carries no forged identity either.
+    assert not set(tool.public_config()) & set(forged)
+
+    # The next write stores the document without them.
+    patched = await client.patch(path, json={"async": True}, headers=tenant.headers)
+    assert patched.status_code == 200, patched.text
+    async with app.state.callwright.session_factory() as session:
+        row = await session.get(Tool, created["id"])
+        assert row is not None
+        assert not set(row.config) & set(forged)

@@ -2,7 +2,9 @@
 merging, secrets, soft delete; and ``tools_for_call``, an assistant's tools at call time.
 
 The stored row keeps the function name in a column and the whole tool (Vapi's
-function-tool object) in one JSON document whose secrets are encrypted.
+function-tool object) in one JSON document whose secrets are encrypted. Identity and
+timestamps are the row's columns: a body that tries to set them is refused, and a
+document stored before that rule keeps working because they are dropped when read.
 """
 
 from __future__ import annotations
@@ -30,10 +32,51 @@ from callwright.store.models import Tool
 
 from .repository import ToolRepository, live_tools_of_organization
 
-__all__ = ["StoredTool", "ToolService", "parse_tool", "tools_for_call"]
+__all__ = [
+    "SERVER_OWNED_FIELDS",
+    "StoredTool",
+    "ToolService",
+    "parse_tool",
+    "refuse_server_owned_fields",
+    "tools_for_call",
+]
 
 # Where parse_custom_tools puts an entry's errors: tools_settings.custom_tools[i].
 _CUSTOM_TOOLS_LOCATION_PARTS = 3
+
+SERVER_OWNED_FIELDS = frozenset(
+    {"id", "organization_id", "user_id", "created_at", "updated_at", "deleted_at"}
+    # Vapi's spelling of the same fields, as its exported tool objects carry them.
+    | {"orgId", "userId", "createdAt", "updatedAt", "deletedAt"}
+)
+"""Top-level keys a tool body may not carry. Every other resource refuses them because
+its models forbid unknown fields; a tool accepts unknown Vapi fields, so these are
+named here."""
+
+
+def refuse_server_owned_fields(document: dict[str, Any]) -> None:
+    """A 422 naming each identity or timestamp field in a tool body (create or PATCH)."""
+    details = [
+        {
+            "field": key,
+            "message": "is set by the server and cannot be written",
+            "type": "extra_forbidden",
+            "loc": ["body", key],
+        }
+        for key in document
+        if key in SERVER_OWNED_FIELDS
+    ]
+    if details:
+        raise ValidationFailed(summary(details), details=details)
+
+
+def _stored_tool(row: Tool, box: SecretBox) -> CustomTool:
+    """The row's tool, decrypted. Identity keys a document stored before they were
+    refused may still hold are dropped: the row's columns are the only identity."""
+    document = decrypt_secrets(row.config, box)
+    return CustomTool.model_validate(
+        {key: value for key, value in document.items() if key not in SERVER_OWNED_FIELDS}
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +112,7 @@ class ToolService:
     # -- reading ---------------------------------------------------------------------
 
     def _load(self, row: Tool) -> StoredTool:
-        return StoredTool(row, CustomTool.model_validate(decrypt_secrets(row.config, self._box)))
+        return StoredTool(row, _stored_tool(row, self._box))
 
     async def _find(self, tool_id: int, *, for_update: bool = False) -> Tool:
         row = await self._tools.get(tool_id, for_update=for_update)
@@ -107,6 +150,7 @@ class ToolService:
         return self._load(row)
 
     async def create(self, document: dict[str, Any]) -> StoredTool:
+        refuse_server_owned_fields(document)
         # Nothing is stored yet, so a masked value here can only be a mistake.
         tool = parse_tool(restore_masked_secrets(document, {}))
         await self._check_name(tool, excluding=None)
@@ -120,6 +164,7 @@ class ToolService:
     async def update(self, tool_id: int, patch: dict[str, Any]) -> StoredTool:
         """PATCH: ``function`` and ``server`` merge; lists and free-form maps are
         replaced. A masked secret sent back keeps the stored secret."""
+        refuse_server_owned_fields(patch)
         row = await self._find(tool_id, for_update=True)
         stored = self._load(row).tool.model_dump(mode="json", by_alias=True)
         merged = merge_settings(CustomTool, stored, restore_masked_secrets(patch, stored))
@@ -150,7 +195,7 @@ async def tools_for_call(
         row = by_id.get(tool_id)
         if row is None:
             continue
-        tool = CustomTool.model_validate(decrypt_secrets(row.config, box))
+        tool = _stored_tool(row, box)
         if tool.name not in names:
             names.add(tool.name)
             tools.append(tool)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from callwright.domain.assistants.service import load_assistant_for_call
 from callwright.domain.tools.service import tools_for_call
 from callwright.store.models import Tool
-from tests.conftest import Tenant
+from tests.conftest import Tenant, make_tenant
 
 SERVER_SECRET = "whsec-0123456789abcdefghij"
 BEARER = "Bearer tok-0123456789abcdefghij"
@@ -240,6 +240,81 @@ async def test_assistant_tool_ids_must_be_live_tools_of_the_organization(
         "/api/v1/assistants", json={"name": "c", "tool_ids": [mine["id"]]}, headers=tenant.headers
     )
     assert fresh.status_code == 422
+
+
+async def test_a_user_scoped_key_can_reference_only_tools_it_can_read(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    """Issue 13, finding 3: a user-scoped key that cannot GET an organization tool
+    must not be able to put it on its assistant (and so use its secret headers)."""
+    member = await make_tenant(app, "Acme", scope="user", organization_id=tenant.organization_id)
+    other_member = await make_tenant(
+        app, "Acme", scope="user", organization_id=tenant.organization_id
+    )
+    org_tool = await _create(client, tenant, name="org_tool")
+    theirs = await _create(client, other_member, name="their_tool")
+    mine = await _create(client, member, name="my_tool")
+    assert (
+        await client.get(f"/api/v1/tools/{org_tool['id']}", headers=member.headers)
+    ).status_code == 404
+
+    def refused_as_missing(response: httpx.Response, tool_id: int) -> None:
+        assert response.status_code == 422, response.text
+        assert response.json() == {
+            "error": "invalid value for tool_ids[0]",
+            "code": "validation_failed",
+            "details": [
+                {
+                    "field": "tool_ids[0]",
+                    "message": f"no tool {tool_id} found",
+                    "type": "not_found",
+                    "loc": ["body", "tool_ids", 0],
+                }
+            ],
+        }
+
+    for tool_id in (org_tool["id"], theirs["id"], 999_999):
+        created = await client.post(
+            "/api/v1/assistants", json={"name": "a", "tool_ids": [tool_id]}, headers=member.headers
+        )
+        refused_as_missing(created, tool_id)
+        imported = await client.post(
+            "/api/v1/assistants/import",
+            json={"name": "a", "tool_ids": [tool_id]},
+            headers=member.headers,
+        )
+        refused_as_missing(imported, tool_id)  # the same answer for each: nothing leaks
+
+    assistant = await client.post(
+        "/api/v1/assistants", json={"name": "a", "tool_ids": [mine["id"]]}, headers=member.headers
+    )
+    assert assistant.status_code == 201, assistant.text
+    path = f"/api/v1/assistants/{assistant.json()['id']}"
+    patched = await client.patch(
+        path, json={"tool_ids": [mine["id"], org_tool["id"]]}, headers=member.headers
+    )
+    assert patched.status_code == 422
+    assert [d["field"] for d in patched.json()["details"]] == ["tool_ids[1]"]
+    replaced = await client.put(
+        path, json={"name": "a", "tool_ids": [org_tool["id"]]}, headers=member.headers
+    )
+    assert replaced.status_code == 422
+    assert (await client.get(path, headers=member.headers)).json()["tool_ids"] == [mine["id"]]
+
+    # An organization-scoped key reads every tool of the organization.
+    by_org = await client.patch(
+        path, json={"tool_ids": [mine["id"], org_tool["id"]]}, headers=tenant.headers
+    )
+    assert by_org.status_code == 200, by_org.text
+    # The member may still edit the rest of its assistant: that is no new reference
+    # (its calls leave the tool out, see tests/calls/test_tool_scopes.py)...
+    renamed = await client.patch(path, json={"name": "b"}, headers=member.headers)
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json()["tool_ids"] == [mine["id"], org_tool["id"]]
+    # ...but a copy is a new assistant, whose references are the member's own.
+    copied = await client.post(f"{path}/duplicate", headers=member.headers)
+    assert copied.status_code == 422
+    assert [d["field"] for d in copied.json()["details"]] == ["tool_ids[1]"]
 
 
 async def test_tools_for_call_returns_inline_then_stored_tools(

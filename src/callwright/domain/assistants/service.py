@@ -36,6 +36,7 @@ from .schemas import AssistantIn
 __all__ = [
     "AssistantService",
     "StoredAssistant",
+    "check_rules",
     "load_assistant_for_call",
     "parse_assistant_identifier",
 ]

@@ -130,7 +130,7 @@ async def test_sending_the_mask_back_keeps_the_secret(
         stored = await load_assistant_for_call(
             session, app.state.callwright.secret_box, assistant.json()["id"]
         )
-        (tool,) = await tools_for_call(session, app.state.callwright.secret_box, stored)
+        (tool,) = (await tools_for_call(session, app.state.callwright.secret_box, stored)).tools
     assert tool.server.url == "https://other.example.com/hook"
     assert tool.server.secret == SERVER_SECRET
     assert tool.server.headers["Authorization"] == BEARER
@@ -339,8 +339,13 @@ async def test_tools_for_call_returns_inline_then_stored_tools(
     box = app.state.callwright.secret_box
     async with app.state.callwright.session_factory() as session:
         stored = await load_assistant_for_call(session, box, assistant.json()["id"])
-        tools = await tools_for_call(session, box, stored)
+        call_tools = await tools_for_call(session, box, stored)
+    tools = call_tools.tools
     assert [tool.name for tool in tools] == ["book", "get_weather"]
+    # The deleted one is said, not silently dropped; the shadowed one is not refused.
+    assert [(left.tool_id, left.reason) for left in call_tools.left_out] == [
+        (deleted["id"], "not a live tool of the assistant's organization")
+    ]
     assert tools[0].server.url == "https://inline.example.com/book"  # inline wins
     assert tools[1].server.secret == SERVER_SECRET  # decrypted
     assert tools[1].server.headers == {"Authorization": BEARER, "X-Region": "eu"}
@@ -400,7 +405,7 @@ async def test_identity_keys_stored_before_the_rule_are_dropped_when_read(
     box = app.state.callwright.secret_box
     async with app.state.callwright.session_factory() as session:
         stored = await load_assistant_for_call(session, box, assistant.json()["id"])
-        (tool,) = await tools_for_call(session, box, stored)
+        (tool,) = (await tools_for_call(session, box, stored)).tools
     # What the tool's server is sent carries no forged identity either.
     assert not set(tool.public_config()) & set(forged)
 

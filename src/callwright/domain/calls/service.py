@@ -83,6 +83,7 @@ def call_view(call: Call) -> dict[str, Any]:
         "messages": call.messages,
         "tool_calls": call.tool_calls,
         "knowledge": call.knowledge,
+        "tools_left_out": call.tools_left_out,
         "turns": call.turns,
         "usage": call.usage,
         "providers": call.providers,
@@ -163,6 +164,7 @@ class CallService:
         call = new_call(
             organization_id=self._principal.organization_id,
             user_id=self._principal.user_id,
+            placed_by_scope=self._principal.scope,
             assistant_id=body.assistant_id,
             type="webCall",
             status="queued",
@@ -206,6 +208,7 @@ class CallService:
         call = new_call(
             organization_id=self._principal.organization_id,
             user_id=self._principal.user_id,
+            placed_by_scope=self._principal.scope,
             assistant_id=body.assistant_id,
             type="outboundPhoneCall",
             status="queued",

@@ -9,6 +9,7 @@ document stored before that rule keeps working because they are dropped when rea
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +35,9 @@ from .repository import ToolRepository, live_tools_of_organization
 
 __all__ = [
     "SERVER_OWNED_FIELDS",
+    "CallTools",
     "StoredTool",
+    "ToolLeftOut",
     "ToolService",
     "parse_tool",
     "refuse_server_owned_fields",
@@ -179,24 +182,72 @@ class ToolService:
         await self._tools.flush()
 
 
+@dataclass(frozen=True, slots=True)
+class ToolLeftOut:
+    """A stored tool the assistant names that a call may not use, and why."""
+
+    tool_id: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallTools:
+    """The custom tools a call runs, and the stored ones it was refused."""
+
+    tools: list[CustomTool]
+    left_out: list[ToolLeftOut]
+
+
+# One reason per kind of call, whatever the cause (deleted, another user's, never
+# existed): the call record is read by the key that placed the call, and must not tell
+# it which of the ids it cannot read exist.
+_NOT_LIVE = "not a live tool of the assistant's organization"
+_NOT_READABLE = "not a live tool that the key which placed the call can read"
+
+
 async def tools_for_call(
-    session: AsyncSession, box: SecretBox, assistant: StoredAssistant
-) -> list[CustomTool]:
-    """The assistant's inline ``custom_tools`` followed by its live ``tool_ids`` tools
-    (in ``tool_ids`` order), decrypted; on a name clash the inline tool wins. Deleted or
-    unknown ids are skipped: a tool deleted after the assistant was saved."""
+    session: AsyncSession,
+    box: SecretBox,
+    assistant: StoredAssistant,
+    *,
+    placed_by: Principal | None = None,
+) -> CallTools:
+    """The assistant's inline ``custom_tools`` followed by its ``tool_ids`` tools (in
+    ``tool_ids`` order), decrypted; on a name clash the inline tool wins.
+
+    ``assistant`` carries the call's settings (overrides merged). A stored tool is used
+    only while it is live (not deleted) and belongs to the assistant's organization;
+    when the call was placed by an API principal (``placed_by``: a web or outbound
+    call), it must also be one that principal can read, as its own repository query
+    decides — a user-scoped key only its own user's tools, whoever put the id on the
+    assistant (an organization-scoped key, or a user-scoped one before references were
+    checked when saved). An inbound call has no principal: the assistant's organization
+    decides, as the assistant and the number's binding are the organization's own
+    configuration and every id saved on it is checked against whoever saved it. Every
+    id left out is in ``left_out`` with the reason."""
     tools = parse_custom_tools(assistant.settings.tools_settings.custom_tools)
     names = {tool.name for tool in tools}
-    rows = await live_tools_of_organization(
-        session, assistant.row.organization_id, assistant.settings.tool_ids
-    )
+    tool_ids = assistant.settings.tool_ids
+    organization_id = assistant.row.organization_id
+    rows: Sequence[Tool]
+    if placed_by is None:
+        rows = await live_tools_of_organization(session, organization_id, tool_ids)
+        reason = _NOT_LIVE
+    else:
+        reason = _NOT_READABLE
+        same_organization = placed_by.organization_id == organization_id
+        rows = (
+            await ToolRepository(session, placed_by).readable(tool_ids) if same_organization else []
+        )
     by_id = {row.id: row for row in rows}
-    for tool_id in assistant.settings.tool_ids:
+    left_out: dict[int, ToolLeftOut] = {}
+    for tool_id in tool_ids:
         row = by_id.get(tool_id)
         if row is None:
+            left_out.setdefault(tool_id, ToolLeftOut(tool_id, reason))
             continue
         tool = _stored_tool(row, box)
         if tool.name not in names:
             names.add(tool.name)
             tools.append(tool)
-    return tools
+    return CallTools(tools, list(left_out.values()))

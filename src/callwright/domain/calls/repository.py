@@ -133,7 +133,8 @@ def placing_principal(call: Call) -> Principal | None:
         return None
     scope: KeyScope = "user" if call.placed_by_scope == "user" else "organization"
     # A deleted user's row is gone (user_id NULL): user id 0 owns nothing, so a
-    # user-scoped principal without its user reads nothing of anyone's.
+    # user-scoped principal without its user reads nothing of anyone's. Repositories
+    # filter by organization, user and scope only; the auth method does not matter.
     return Principal(call.organization_id, call.user_id or 0, scope, "api_key")
 
 

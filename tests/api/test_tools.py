@@ -14,7 +14,7 @@ from sqlalchemy import select
 from callwright.domain.assistants.service import load_assistant_for_call
 from callwright.domain.tools.service import tools_for_call
 from callwright.store.models import Tool
-from tests.conftest import Tenant
+from tests.conftest import Tenant, make_tenant
 
 SERVER_SECRET = "whsec-0123456789abcdefghij"
 BEARER = "Bearer tok-0123456789abcdefghij"
@@ -130,7 +130,7 @@ async def test_sending_the_mask_back_keeps_the_secret(
         stored = await load_assistant_for_call(
             session, app.state.callwright.secret_box, assistant.json()["id"]
         )
-        (tool,) = await tools_for_call(session, app.state.callwright.secret_box, stored)
+        (tool,) = (await tools_for_call(session, app.state.callwright.secret_box, stored)).tools
     assert tool.server.url == "https://other.example.com/hook"
     assert tool.server.secret == SERVER_SECRET
     assert tool.server.headers["Authorization"] == BEARER
@@ -242,6 +242,81 @@ async def test_assistant_tool_ids_must_be_live_tools_of_the_organization(
     assert fresh.status_code == 422
 
 
+async def test_a_user_scoped_key_can_reference_only_tools_it_can_read(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    """Issue 13, finding 3: a user-scoped key that cannot GET an organization tool
+    must not be able to put it on its assistant (and so use its secret headers)."""
+    member = await make_tenant(app, "Acme", scope="user", organization_id=tenant.organization_id)
+    other_member = await make_tenant(
+        app, "Acme", scope="user", organization_id=tenant.organization_id
+    )
+    org_tool = await _create(client, tenant, name="org_tool")
+    theirs = await _create(client, other_member, name="their_tool")
+    mine = await _create(client, member, name="my_tool")
+    assert (
+        await client.get(f"/api/v1/tools/{org_tool['id']}", headers=member.headers)
+    ).status_code == 404
+
+    def refused_as_missing(response: httpx.Response, tool_id: int) -> None:
+        assert response.status_code == 422, response.text
+        assert response.json() == {
+            "error": "invalid value for tool_ids[0]",
+            "code": "validation_failed",
+            "details": [
+                {
+                    "field": "tool_ids[0]",
+                    "message": f"no tool {tool_id} found",
+                    "type": "not_found",
+                    "loc": ["body", "tool_ids", 0],
+                }
+            ],
+        }
+
+    for tool_id in (org_tool["id"], theirs["id"], 999_999):
+        created = await client.post(
+            "/api/v1/assistants", json={"name": "a", "tool_ids": [tool_id]}, headers=member.headers
+        )
+        refused_as_missing(created, tool_id)
+        imported = await client.post(
+            "/api/v1/assistants/import",
+            json={"name": "a", "tool_ids": [tool_id]},
+            headers=member.headers,
+        )
+        refused_as_missing(imported, tool_id)  # the same answer for each: nothing leaks
+
+    assistant = await client.post(
+        "/api/v1/assistants", json={"name": "a", "tool_ids": [mine["id"]]}, headers=member.headers
+    )
+    assert assistant.status_code == 201, assistant.text
+    path = f"/api/v1/assistants/{assistant.json()['id']}"
+    patched = await client.patch(
+        path, json={"tool_ids": [mine["id"], org_tool["id"]]}, headers=member.headers
+    )
+    assert patched.status_code == 422
+    assert [d["field"] for d in patched.json()["details"]] == ["tool_ids[1]"]
+    replaced = await client.put(
+        path, json={"name": "a", "tool_ids": [org_tool["id"]]}, headers=member.headers
+    )
+    assert replaced.status_code == 422
+    assert (await client.get(path, headers=member.headers)).json()["tool_ids"] == [mine["id"]]
+
+    # An organization-scoped key reads every tool of the organization.
+    by_org = await client.patch(
+        path, json={"tool_ids": [mine["id"], org_tool["id"]]}, headers=tenant.headers
+    )
+    assert by_org.status_code == 200, by_org.text
+    # The member may still edit the rest of its assistant: that is no new reference
+    # (its calls leave the tool out, see tests/calls/test_tool_scopes.py)...
+    renamed = await client.patch(path, json={"name": "b"}, headers=member.headers)
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json()["tool_ids"] == [mine["id"], org_tool["id"]]
+    # ...but a copy is a new assistant, whose references are the member's own.
+    copied = await client.post(f"{path}/duplicate", headers=member.headers)
+    assert copied.status_code == 422
+    assert [d["field"] for d in copied.json()["details"]] == ["tool_ids[1]"]
+
+
 async def test_tools_for_call_returns_inline_then_stored_tools(
     app: FastAPI, client: httpx.AsyncClient, tenant: Tenant
 ) -> None:
@@ -264,8 +339,80 @@ async def test_tools_for_call_returns_inline_then_stored_tools(
     box = app.state.callwright.secret_box
     async with app.state.callwright.session_factory() as session:
         stored = await load_assistant_for_call(session, box, assistant.json()["id"])
-        tools = await tools_for_call(session, box, stored)
+        call_tools = await tools_for_call(session, box, stored)
+    tools = call_tools.tools
     assert [tool.name for tool in tools] == ["book", "get_weather"]
+    # The deleted one is said, not silently dropped; the shadowed one is not refused.
+    assert [(left.tool_id, left.reason) for left in call_tools.left_out] == [
+        (deleted["id"], "not a live tool of the assistant's organization")
+    ]
     assert tools[0].server.url == "https://inline.example.com/book"  # inline wins
     assert tools[1].server.secret == SERVER_SECRET  # decrypted
     assert tools[1].server.headers == {"Authorization": BEARER, "X-Region": "eu"}
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["id", "organization_id", "user_id", "created_at", "updated_at", "orgId", "createdAt"],
+)
+async def test_identity_fields_are_refused_on_create_and_patch(
+    client: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant, field: str
+) -> None:
+    value = other_tenant.organization_id if "org" in field.lower() else 424242
+    refused = await client.post(
+        "/api/v1/tools", json=_tool("sneaky") | {field: value}, headers=tenant.headers
+    )
+    assert refused.status_code == 422, refused.text
+    assert [(d["field"], d["type"]) for d in refused.json()["details"]] == [
+        (field, "extra_forbidden")
+    ]
+    assert (await client.get("/api/v1/tools", headers=tenant.headers)).json() == []
+
+    created = await _create(client, tenant)
+    path = f"/api/v1/tools/{created['id']}"
+    patched = await client.patch(path, json={"async": True, field: value}, headers=tenant.headers)
+    assert patched.status_code == 422, patched.text
+    assert [d["field"] for d in patched.json()["details"]] == [field]
+    assert (await client.get(path, headers=tenant.headers)).json() == created  # unchanged
+
+
+async def test_identity_keys_stored_before_the_rule_are_dropped_when_read(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    created = await _create(client, tenant)
+    forged = {
+        "id": 999_999,
+        "organization_id": other_tenant.organization_id,
+        "user_id": other_tenant.user_id,
+        "orgId": str(other_tenant.organization_id),
+        "createdAt": "2020-01-01T00:00:00Z",
+    }
+    async with app.state.callwright.session_factory() as session:
+        row = await session.get(Tool, created["id"])
+        assert row is not None
+        row.config = {**row.config, **forged}
+        await session.commit()
+
+    path = f"/api/v1/tools/{created['id']}"
+    fetched = (await client.get(path, headers=tenant.headers)).json()
+    assert fetched == created
+    assert "orgId" not in fetched
+    assistant = await client.post(
+        "/api/v1/assistants",
+        json={"name": "a", "tool_ids": [created["id"]]},
+        headers=tenant.headers,
+    )
+    box = app.state.callwright.secret_box
+    async with app.state.callwright.session_factory() as session:
+        stored = await load_assistant_for_call(session, box, assistant.json()["id"])
+        (tool,) = (await tools_for_call(session, box, stored)).tools
+    # What the tool's server is sent carries no forged identity either.
+    assert not set(tool.public_config()) & set(forged)
+
+    # The next write stores the document without them.
+    patched = await client.patch(path, json={"async": True}, headers=tenant.headers)
+    assert patched.status_code == 200, patched.text
+    async with app.state.callwright.session_factory() as session:
+        row = await session.get(Tool, created["id"])
+        assert row is not None
+        assert not set(row.config) & set(forged)

@@ -221,7 +221,7 @@ async def test_placing_calls_validates_first(settings: Settings) -> None:
         for patch, status in (
             ({"customer_number": "07700 900123"}, 422),
             ({"assistant_id": 999_999}, 422),
-            ({"phone_number_id": 999_999}, 404),
+            ({"phone_number_id": 999_999}, 422),
             ({"assistant_overrides": {"max_duration_seconds": "soon"}}, 422),
             ({"unknown_field": 1}, 422),
         ):

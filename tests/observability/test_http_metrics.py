@@ -66,6 +66,7 @@ async def test_requests_are_labelled_by_route_template_not_path() -> None:
     async with client(tiny_app(metrics)) as http:
         for item_id in (1, 2, 3):
             assert (await http.get(f"/items/{item_id}")).status_code == 200
+        assert (await http.get("/items/4?token=stream-secret")).status_code == 200
         assert (await http.get("/items/not-a-number")).status_code == 422
         assert (await http.get("/wp-admin/login.php")).status_code == 404
         assert (await http.get("/nothing/here")).status_code == 404
@@ -73,16 +74,17 @@ async def test_requests_are_labelled_by_route_template_not_path() -> None:
         assert (await http.post("/items/1")).status_code == 405
     requests = "callwright_http_requests_total"
     template = "/items/{item_id}"
-    assert sample(metrics, requests, method="GET", route=template, status="200") == 3
+    assert sample(metrics, requests, method="GET", route=template, status="200") == 4
     assert sample(metrics, requests, method="GET", route=template, status="422") == 1
     assert sample(metrics, requests, method="GET", route=UNMATCHED, status="404") == 2
     assert sample(metrics, requests, method="GET", route="/bare/{path}", status="204") == 1
     assert sample(metrics, requests, method="POST", route=template, status="405") == 1
     duration = "callwright_http_request_duration_seconds_count"
-    assert sample(metrics, duration, method="GET", route=template) == 4
-    # No series carries a raw path.
+    assert sample(metrics, duration, method="GET", route=template) == 5
+    # No series carries a raw path, nor a query string's credential.
     exposition = metrics.exposition().decode()
     assert "/items/1" not in exposition
+    assert "stream-secret" not in exposition
     assert "wp-admin" not in exposition
 
 

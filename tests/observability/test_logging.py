@@ -190,3 +190,25 @@ def test_configure_logging_text(capsys: pytest.CaptureFixture[str]) -> None:
     first, second = capsys.readouterr().err.splitlines()
     assert first.endswith("INFO callwright.x [call 9]: hello")
     assert second.endswith("INFO callwright.x: bye")
+
+
+@pytest.mark.usefixtures("root_logging")
+@pytest.mark.parametrize("as_json", [True, False])
+def test_configure_logging_redacts_query_credentials_in_messages_and_tracebacks(
+    capsys: pytest.CaptureFixture[str], as_json: bool
+) -> None:
+    configure_logging(json=as_json)
+    try:
+        raise RuntimeError("POST https://tools.test/hook?api_key=k-secret failed")
+    except RuntimeError:
+        logging.getLogger("callwright.x").exception("calling %s", "wss://h/s?token=t-secret")
+    err = capsys.readouterr().err
+    assert "k-secret" not in err
+    assert "t-secret" not in err
+    assert "api_key=[redacted]" in err
+    if as_json:
+        [entry] = [json.loads(line) for line in err.splitlines()]
+        assert entry["message"] == "calling wss://h/s?token=[redacted]"
+        assert "api_key=[redacted] failed" in entry["exception"]
+    else:
+        assert "calling wss://h/s?token=[redacted]" in err

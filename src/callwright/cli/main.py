@@ -145,11 +145,13 @@ def simulate_command(assistant_id: int, script_path: Path, as_json: bool) -> Non
     async def load(session: AsyncSession) -> tuple[dict[str, Any], list[CustomTool], str, int]:
         box = SecretBox(settings.resolved_secret_key())
         stored = await load_assistant_for_call(session, box, assistant_id)
-        tools = await tools_for_call(session, box, stored)
+        call_tools = await tools_for_call(session, box, stored)
+        for left in call_tools.left_out:
+            click.echo(f"stored tool {left.tool_id} left out: {left.reason}", err=True)
         # The organization's current secret: rotated, or derived until first rotated.
         secret = await signing_secret_for(session, settings, stored.row.organization_id)
         document = stored.settings.model_dump(mode="json")
-        return document, tools, secret, stored.row.organization_id
+        return document, call_tools.tools, secret, stored.row.organization_id
 
     document, tools, signing_secret, organization_id = _in_unit_of_work(settings, load)
 

@@ -11,6 +11,12 @@ logger::
 
 Fields passed with ``extra={…}`` are added too (values that are not JSON become
 strings). With ``json=False`` lines are plain text, ``[call 42]`` after the logger.
+
+Both formats redact credentials carried in a URL's query string — a browser call's
+``?token=``, a signed recording link's ``signature=``, an ``api_key=`` — as
+``token=[redacted]``, wherever the URL appears in the line (uvicorn's access and
+WebSocket lines, a message, an exception). The whole line is redacted, not the message
+alone, so a URL inside a traceback or an extra is covered too.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json as jsonlib
 import logging
+import re
 import sys
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -25,12 +32,16 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 __all__ = [
+    "REDACTED",
     "CallContextFilter",
     "JsonFormatter",
     "bind_call",
     "bound_call",
     "configure_logging",
+    "redact_secrets",
 ]
+
+REDACTED: Final = "[redacted]"
 
 _call_id: ContextVar[int | str | None] = ContextVar("callwright_call_id", default=None)
 _assistant_id: ContextVar[int | str | None] = ContextVar("callwright_assistant_id", default=None)
@@ -44,6 +55,20 @@ _STANDARD: Final = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None
     "assistant_id",
 }
 _TEXT_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s%(call)s: %(message)s"
+# A query parameter whose name says it is a credential (token, stream_token, signature,
+# api_key, x-api-key, secret, password, auth…, key), after ``?``, ``&`` or ``;``. The
+# value stops where a URL's query value would end in a log line: ``&``, whitespace, a
+# quote, or a backslash (the escape before a quote inside a JSON string).
+_SECRET_IN_QUERY: Final = re.compile(
+    r"(?i)([?&;](?:[\w.-]*(?:token|secret|signature|passw(?:or)?d|api[_-]?key|auth|credential)"
+    r"[\w.-]*|key|sig)=)[^&\s\"'<>#\\]*"
+)
+
+
+def redact_secrets(text: str) -> str:
+    """``text`` with every credential-like query parameter's value replaced by
+    ``[redacted]``: ``/stream?token=eyJ…`` becomes ``/stream?token=[redacted]``."""
+    return _SECRET_IN_QUERY.sub(rf"\g<1>{REDACTED}", text)
 
 
 @contextlib.contextmanager
@@ -108,14 +133,14 @@ class JsonFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _STANDARD and key not in entry:
                 entry[key] = value
-        return jsonlib.dumps(entry, default=str, ensure_ascii=False)
+        return redact_secrets(jsonlib.dumps(entry, default=str, ensure_ascii=False))
 
 
 class _TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         call_id = getattr(record, "call_id", None) or _call_id.get()
         record.call = f" [call {call_id}]" if call_id is not None else ""
-        return super().format(record)
+        return redact_secrets(super().format(record))
 
 
 def configure_logging(*, json: bool = False, level: int | str = logging.INFO) -> None:

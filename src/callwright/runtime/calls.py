@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callwright.domain.assistants.schemas import AssistantIn
 from callwright.domain.assistants.service import load_assistant_for_call, merge_settings
-from callwright.domain.calls.repository import previous_conversation
+from callwright.domain.calls.repository import placing_principal, previous_conversation
 from callwright.domain.knowledge.context import KnowledgeContext
 from callwright.domain.knowledge.retrieval import knowledge_retriever_for
 from callwright.domain.tools.service import tools_for_call
@@ -206,9 +206,24 @@ class CallRuntime:
                     if line.get("text"):
                         previous.append(ChatMessage(line["role"], line["text"]))
             secret = await self._signing_secret(db, call.organization_id)
-            tools = await tools_for_call(db, self._box, stored)
             if call.overrides:
                 stored = replace(stored, settings=validate_as(AssistantIn, document))
+            # With the overrides merged: tools named for this call only act too.
+            call_tools = await tools_for_call(
+                db, self._box, stored, placed_by=placing_principal(call)
+            )
+            tools = call_tools.tools
+            call.tools_left_out = [
+                {"tool_id": left.tool_id, "reason": left.reason} for left in call_tools.left_out
+            ]
+            for left in call_tools.left_out:
+                logger.warning(
+                    "call %s of assistant %s: stored tool %s left out: %s",
+                    call.id,
+                    call.assistant_id,
+                    left.tool_id,
+                    left.reason,
+                )
             call.status = "in-progress"
             call.started_at = utcnow()
             call.updated_at = call.started_at

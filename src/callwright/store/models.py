@@ -243,6 +243,10 @@ class Call(Base):
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
+    # With user_id, the principal that placed an API call: "organization" | "user" (the
+    # key's scope). None for inbound calls, which no principal placed. At call time the
+    # assistant's stored tools must be readable by that principal.
+    placed_by_scope: Mapped[str | None] = mapped_column(String(20))
     assistant_id: Mapped[int | None] = mapped_column(
         ForeignKey("assistants.id", ondelete="SET NULL")
     )
@@ -270,6 +274,9 @@ class Call(Base):
     tool_calls: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument)
     # Knowledge-base retrieval per caller turn: the query and the passages used.
     knowledge: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument, default=list)
+    # The assistant's stored tools (tool_ids) this call could not use, and why:
+    # [{tool_id, reason}], written when the call starts.
+    tools_left_out: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument, default=list)
     turns: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument)
     usage: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
     providers: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument)

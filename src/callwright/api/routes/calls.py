@@ -58,7 +58,7 @@ def _view(call: object) -> CallResponse:
 
 
 @router.post(
-    "", operation_id="create_call", status_code=201, responses=errors(401, 404, 409, 422, 502, 503)
+    "", operation_id="create_call", status_code=201, responses=errors(401, 409, 422, 502, 503)
 )
 async def create_call(body: CallIn, calls: CallsDep) -> CallResponse:
     """Place an outbound phone call: the assistant calls ``customer_number`` from the

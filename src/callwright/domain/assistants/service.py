@@ -7,7 +7,7 @@ values: the row plus its decrypted settings, from which views are rendered.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.domain.principal import Principal
+from callwright.domain.references import check_tool_ids
 from callwright.domain.secrets import (
     decrypt_secrets,
     encrypt_secrets,
@@ -22,12 +23,7 @@ from callwright.domain.secrets import (
 )
 from callwright.domain.tools.repository import ToolRepository
 from callwright.domain.types import is_external_id
-from callwright.domain.validation import (
-    check_outbound_urls,
-    outbound_urls,
-    summary,
-    validate_as,
-)
+from callwright.domain.validation import check_outbound_urls, outbound_urls, validate_as
 from callwright.domain.views import public_view
 from callwright.engine.tools import parse_custom_tools
 from callwright.errors import Conflict, MalformedId, NotFound, ValidationFailed
@@ -42,6 +38,7 @@ from .schemas import AssistantIn
 __all__ = [
     "AssistantService",
     "StoredAssistant",
+    "check_rules",
     "load_assistant_for_call",
     "parse_assistant_identifier",
 ]
@@ -181,25 +178,6 @@ class AssistantService:
         ):
             raise Conflict(f"external_id {settings.external_id!r} is already in use")
 
-    async def _check_tool_ids(self, settings: AssistantIn, already: Collection[int]) -> None:
-        """New references must be live tools of the organization. Ids the assistant
-        already held are left alone, so deleting a tool does not block later edits
-        (the call-time resolver skips it)."""
-        new = [tool_id for tool_id in settings.tool_ids if tool_id not in already]
-        live = await self._tools.live_ids(new)
-        details = [
-            {
-                "field": f"tool_ids[{index}]",
-                "message": f"no tool {tool_id} in this organization",
-                "type": "not_found",
-                "loc": ["body", "tool_ids", index],
-            }
-            for index, tool_id in enumerate(settings.tool_ids)
-            if tool_id in new and tool_id not in live
-        ]
-        if details:
-            raise ValidationFailed(summary(details), details=details)
-
     def _write(self, row: Assistant, settings: AssistantIn) -> None:
         document = settings.model_dump(mode="json")
         for field in _COLUMN_FIELDS:
@@ -212,7 +190,7 @@ class AssistantService:
         restore_masked_secrets(settings.model_dump(mode="json"), {})
         check_rules(settings, self._outbound)
         await self._check_external_id(settings, excluding=None)
-        await self._check_tool_ids(settings, already=[])
+        await check_tool_ids(self._tools, settings.tool_ids)
         row = Assistant(
             organization_id=self._principal.organization_id,
             user_id=self._principal.user_id,
@@ -240,7 +218,7 @@ class AssistantService:
     async def _save(self, row: Assistant, settings: AssistantIn) -> StoredAssistant:
         check_rules(settings, self._outbound)
         await self._check_external_id(settings, excluding=row.id)
-        await self._check_tool_ids(settings, already=row.config.get("tool_ids", []))
+        await check_tool_ids(self._tools, settings.tool_ids, already=row.config.get("tool_ids", []))
         self._write(row, settings)
         await self._assistants.flush()
         return self._load(row)

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callwright.domain.principal import Principal
+from callwright.domain.principal import KeyScope, Principal
 from callwright.store.base import utcnow
 from callwright.store.models import Call
 
@@ -22,6 +22,7 @@ __all__ = [
     "close_orphaned_calls",
     "consume_stream_nonce",
     "new_call",
+    "placing_principal",
     "previous_conversation",
 ]
 
@@ -95,12 +96,15 @@ def new_call(
     to_number: str | None = None,
     phone_number_id: int | None = None,
     provider_call_id: str | None = None,
+    placed_by_scope: KeyScope | None = None,
 ) -> Call:
-    """A call row with an empty record."""
+    """A call row with an empty record. ``placed_by_scope`` is the scope of the
+    principal placing an API call (with ``user_id``, who it is); None when none did."""
     now = utcnow()
     return Call(
         organization_id=organization_id,
         user_id=user_id,
+        placed_by_scope=placed_by_scope,
         assistant_id=assistant_id,
         phone_number_id=phone_number_id,
         type=type,
@@ -113,12 +117,25 @@ def new_call(
         messages=[],
         tool_calls=[],
         knowledge=[],
+        tools_left_out=[],
         turns=[],
         usage={},
         providers=[],
         created_at=now,
         updated_at=now,
     )
+
+
+def placing_principal(call: Call) -> Principal | None:
+    """The principal that placed ``call`` through the API, as its repositories see it;
+    None for a call no principal placed (inbound) or placed before this was recorded."""
+    if call.placed_by_scope not in ("organization", "user"):
+        return None
+    scope: KeyScope = "user" if call.placed_by_scope == "user" else "organization"
+    # A deleted user's row is gone (user_id NULL): user id 0 owns nothing, so a
+    # user-scoped principal without its user reads nothing of anyone's. Repositories
+    # filter by organization, user and scope only; the auth method does not matter.
+    return Principal(call.organization_id, call.user_id or 0, scope, "api_key")
 
 
 async def consume_stream_nonce(session: AsyncSession, call_id: int, nonce: str) -> bool:

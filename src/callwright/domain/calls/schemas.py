@@ -12,6 +12,7 @@ __all__ = [
     "CallIn",
     "CallResponse",
     "SayIn",
+    "ToolLeftOut",
     "WebCallIn",
     "WebCallResponse",
 ]
@@ -71,6 +72,13 @@ class SayIn(_Strict):
     end_call_after_spoken: bool = False
 
 
+class ToolLeftOut(BaseModel):
+    """One of the assistant's stored tools (``tool_ids``) the call could not use."""
+
+    tool_id: int
+    reason: str
+
+
 class CallResponse(BaseModel):
     """A call and its record."""
 
@@ -94,6 +102,10 @@ class CallResponse(BaseModel):
     messages: list[dict[str, Any]]
     tool_calls: list[dict[str, Any]]
     knowledge: list[dict[str, Any]]
+    tools_left_out: list[ToolLeftOut] = Field(
+        description="The assistant's stored tools this call could not use (deleted, or "
+        "not readable by the key that placed the call), and why."
+    )
     turns: list[dict[str, Any]]
     usage: dict[str, Any]
     providers: list[dict[str, Any]]

@@ -13,8 +13,15 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.domain.assistants.schemas import AssistantIn
-from callwright.domain.assistants.service import AssistantService, check_rules, merge_settings
+from callwright.domain.assistants.service import (
+    AssistantService,
+    StoredAssistant,
+    check_rules,
+    merge_settings,
+)
 from callwright.domain.principal import Principal
+from callwright.domain.references import check_tool_ids, unknown_reference
+from callwright.domain.tools.repository import ToolRepository
 from callwright.domain.validation import validate_as
 from callwright.engine.events import EndReason
 from callwright.engine.session import CallSession
@@ -77,6 +84,7 @@ def call_view(call: Call) -> dict[str, Any]:
         "messages": call.messages,
         "tool_calls": call.tool_calls,
         "knowledge": call.knowledge,
+        "tools_left_out": call.tools_left_out,
         "turns": call.turns,
         "usage": call.usage,
         "providers": call.providers,
@@ -116,25 +124,35 @@ class CallService:
     async def list(self, filters: CallFilters, *, skip: int, limit: int) -> list[Call]:
         return list(await self._calls.list(filters, skip=skip, limit=limit))
 
-    async def _assistant_for_call(self, assistant_id: int, overrides: dict[str, Any]) -> None:
+    async def _assistant_for_call(
+        self, assistant_id: int, overrides: dict[str, Any]
+    ) -> StoredAssistant:
+        """The assistant the principal may call with; its overrides are checked like a
+        PATCH (a bad override is a 422 now, not a failure mid-call), and tools they
+        name must be tools the principal can read."""
         try:
             stored = await AssistantService(self._session, self._principal, self._box).get(
                 str(assistant_id)
             )
         except NotFound as exc:
-            raise ValidationFailed(
-                f"assistant_id {assistant_id} is not an assistant of this organization"
-            ) from exc
+            raise unknown_reference(["assistant_id"], f"no assistant {assistant_id} found") from exc
         if not stored.row.is_active:
             raise Conflict(f"assistant {assistant_id} is not active")
         if overrides:
             merged = merge_settings(AssistantIn, stored.settings.model_dump(mode="json"), overrides)
             # A bad override is a 422 now, not mid-call.
+            settings = validate_as(AssistantIn, merged)
             check_rules(
-                validate_as(AssistantIn, merged),
-                OutboundPolicy.from_settings(self._settings),
-                at=("assistant_overrides",),
+                settings, OutboundPolicy.from_settings(self._settings), at=("assistant_overrides",)
             )
+            if "tool_ids" in overrides:
+                # Named by the caller for this call: every one is a new reference.
+                await check_tool_ids(
+                    ToolRepository(self._session, self._principal),
+                    settings.tool_ids,
+                    location=("assistant_overrides", "tool_ids"),
+                )
+        return stored
 
     def _issue(self, call: Call) -> str:
         token, nonce = issue_stream_token(
@@ -150,6 +168,7 @@ class CallService:
         call = new_call(
             organization_id=self._principal.organization_id,
             user_id=self._principal.user_id,
+            placed_by_scope=self._principal.scope,
             assistant_id=body.assistant_id,
             type="webCall",
             status="queued",
@@ -167,10 +186,15 @@ class CallService:
         """Place an outbound call through the number's Twilio account."""
         from callwright.domain.phone_numbers.service import PhoneNumberService, twilio_urls
 
-        await self._assistant_for_call(body.assistant_id, body.assistant_overrides)
-        number = await PhoneNumberService(
-            self._session, self._principal, self._box, self._settings, self._public_base
-        ).get(body.phone_number_id)
+        stored = await self._assistant_for_call(body.assistant_id, body.assistant_overrides)
+        try:
+            number = await PhoneNumberService(
+                self._session, self._principal, self._box, self._settings, self._public_base
+            ).get(body.phone_number_id)
+        except NotFound as exc:
+            raise unknown_reference(
+                ["phone_number_id"], f"no phone number {body.phone_number_id} found"
+            ) from exc
         account = await twilio_account_for(
             self._session,
             self._box,
@@ -188,6 +212,7 @@ class CallService:
         call = new_call(
             organization_id=self._principal.organization_id,
             user_id=self._principal.user_id,
+            placed_by_scope=self._principal.scope,
             assistant_id=body.assistant_id,
             type="outboundPhoneCall",
             status="queued",
@@ -202,11 +227,8 @@ class CallService:
         token = self._issue(call)
         _, status_url = twilio_urls(self._public_base)
         base = self._public_base
-        settings = await AssistantService(self._session, self._principal, self._box).get(
-            str(body.assistant_id)
-        )
         voicemail = body.assistant_overrides.get(
-            "voicemail_message", settings.settings.voicemail_message
+            "voicemail_message", stored.settings.voicemail_message
         )
         async with TwilioClient(
             account.account_sid,

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.domain.assistants.service import AssistantService
 from callwright.domain.principal import Principal
+from callwright.domain.references import unknown_reference
 from callwright.errors import Conflict, NotFound, ValidationFailed
 from callwright.security.crypto import SecretBox
 from callwright.settings import Settings
@@ -98,10 +99,9 @@ class PhoneNumberService:
         try:
             await AssistantService(self._session, self._principal, self._box).get(str(assistant_id))
         except NotFound as exc:
-            raise ValidationFailed(
-                f"assistant_id {assistant_id} is not an assistant of this organization",
-                details=[{"loc": ["body", "assistant_id"], "msg": "unknown assistant"}],
-            ) from exc
+            # The principal's own query decides: another user's assistant, for a
+            # user-scoped key, is refused exactly like one that does not exist.
+            raise unknown_reference(["assistant_id"], f"no assistant {assistant_id} found") from exc
 
     async def _account(self, assistant_id: int | None, account_sid: str | None) -> TwilioAccount:
         account = await twilio_account_for(

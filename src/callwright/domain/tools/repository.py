@@ -49,17 +49,20 @@ class ToolRepository:
             query = query.where(Tool.id != excluding)
         return (await self._session.execute(query.limit(1))).first() is not None
 
-    async def live_ids(self, tool_ids: Collection[int]) -> set[int]:
-        """Which of ``tool_ids`` are live tools of the organization (an assistant may
-        reference any of them, whoever created it)."""
+    async def readable_ids(self, tool_ids: Collection[int]) -> set[int]:
+        """Which of ``tool_ids`` the principal may read, and so reference: live tools
+        of its organization, and only its own user's for a user-scoped key."""
         if not tool_ids:
             return set()
-        query = select(Tool.id).where(
-            Tool.organization_id == self._principal.organization_id,
-            Tool.deleted_at.is_(None),
-            Tool.id.in_(set(tool_ids)),
-        )
-        return set((await self._session.execute(query)).scalars().all())
+        query = self._visible().where(Tool.id.in_(set(tool_ids)))
+        return set((await self._session.execute(query.with_only_columns(Tool.id))).scalars())
+
+    async def readable(self, tool_ids: Collection[int]) -> Sequence[Tool]:
+        """The tools among ``tool_ids`` the principal may read (any order)."""
+        if not tool_ids:
+            return []
+        query = self._visible().where(Tool.id.in_(set(tool_ids)))
+        return (await self._session.execute(query)).scalars().all()
 
     async def add(self, tool: Tool) -> Tool:
         if tool.organization_id != self._principal.organization_id:

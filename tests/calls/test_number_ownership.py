@@ -246,3 +246,62 @@ async def test_an_assistants_twilio_config_is_proven_before_it_serves_a_number(
             right = await api.patch(path, json={"assistant_id": ids["Right"]})
             assert right.status_code == 200, right.text
             assert right.json()["assistant_id"] == ids["Right"]
+
+
+async def test_another_organizations_call_sid_does_not_shadow_a_call(settings: Settings) -> None:
+    """A CallSid is Twilio's, but any organization with a number of its own can sign a
+    voice webhook naming one. The victim's callbacks still find the victim's call (on
+    a number of the account Twilio names) and verify with the victim's token."""
+    async with phone_lab(settings, FakeProviders()) as lab:
+        other_account, other_token = "AC" + "fedcba9876543210" * 2, "other-account-token-0123"
+        lab.twilio.tokens[other_account] = other_token
+        lab.twilio.own(NUMBER)
+        lab.twilio.own(UNOWNED, other_account)
+        victim = await make_tenant(lab.app, "Acme")
+        attacker = await make_tenant(lab.app, "Globex")
+        ids = {}
+        for tenant, account_sid, token, number in (
+            (victim, ACCOUNT_SID, AUTH_TOKEN, NUMBER),
+            (attacker, other_account, other_token, UNOWNED),
+        ):
+            async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+                assistant = await api.post(
+                    "/api/v1/assistants",
+                    json={
+                        "name": "Desk",
+                        "twilio_config": {"account_sid": account_sid, "auth_token": token},
+                    },
+                )
+                registered = await api.post(
+                    "/api/v1/phone-numbers",
+                    json={"number": number, "assistant_id": assistant.json()["id"]},
+                )
+                assert registered.status_code == 201, registered.text
+                ids[tenant] = (assistant.json()["id"], registered.json()["id"])
+
+        async with httpx.AsyncClient(base_url=lab.base_url, headers=victim.headers) as api:
+            assistant_id, number_id = ids[victim]
+            placed = await api.post(
+                "/api/v1/calls",
+                json={
+                    "assistant_id": assistant_id,
+                    "phone_number_id": number_id,
+                    "customer_number": "+447700900123",
+                },
+            )
+            assert placed.status_code == 201, placed.text
+        call_sid = placed.json()["provider_call_id"]
+
+        # The attacker's own number, its own token, the victim's CallSid.
+        shadow = _voice_params(UNOWNED) | {"AccountSid": other_account, "CallSid": call_sid}
+        answered = await twilio_post(
+            lab.base_url, "/telephony/twilio/voice", shadow, token=other_token
+        )
+        assert answered.status_code == 200, answered.text
+
+        ringing = {"AccountSid": ACCOUNT_SID, "CallSid": call_sid, "CallStatus": "ringing"}
+        status = await twilio_post(lab.base_url, "/telephony/twilio/status", ringing)
+        assert status.status_code == 204, status.text
+        async with httpx.AsyncClient(base_url=lab.base_url, headers=victim.headers) as api:
+            call = (await api.get(f"/api/v1/calls/{placed.json()['id']}")).json()
+        assert call["status"] == "ringing"

@@ -1,8 +1,10 @@
 """Credentials API: CRUD, per-provider fields, secrets encrypted and masked, one per
-provider per organization, tenant isolation, write scope, and the runtime's look-up."""
+provider per organization, tenant isolation, write scope, the runtime's look-up, and
+Twilio credentials proven with (a local fake of) Twilio before they are stored."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -10,13 +12,29 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from callwright.api.app import create_app
 from callwright.domain.credentials.lookup import organization_credential, organization_credentials
+from callwright.settings import Settings
 from callwright.store.models import ProviderCredential
+from tests.calls.harness import FakeTwilioApi, unreachable_url
 from tests.conftest import Tenant, make_tenant
 
 OPENAI_KEY = "sk-proj-0123456789abcdefWXYZ"
 AUTH_TOKEN = "f9e8d7c6b5a4f9e8d7c6b5a4f9e8d7c6"
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+OTHER_ACCOUNT_SID = "AC" + "fedcba9876543210" * 2
+
+
+@pytest.fixture
+async def twilio() -> AsyncIterator[FakeTwilioApi]:
+    fake = FakeTwilioApi(tokens={ACCOUNT_SID: AUTH_TOKEN})
+    async with fake.serving():
+        yield fake
+
+
+@pytest.fixture
+def settings(settings: Settings, twilio: FakeTwilioApi) -> Settings:
+    return settings.model_copy(update={"twilio_api_base_url": twilio.base_url})
 
 
 async def _create(client: httpx.AsyncClient, tenant: Tenant, **body: Any) -> dict[str, Any]:
@@ -249,3 +267,74 @@ async def test_malformed_ids_and_missing_credentials(
     assert (await client.get("/api/v1/credentials/999", headers=tenant.headers)).status_code == 404
     assert (await client.get("/api/v1/credentials/abc", headers=tenant.headers)).status_code == 422
     assert (await client.get("/api/v1/credentials")).status_code == 401
+
+
+async def test_twilio_credentials_are_proven_with_twilio_when_stored(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, twilio: FakeTwilioApi
+) -> None:
+    """Naming an account is not owning it: Twilio must accept the token, on create and
+    on every change; a refusal or an outage stores nothing."""
+    for account_sid, token in ((ACCOUNT_SID, "made-up-token"), (OTHER_ACCOUNT_SID, AUTH_TOKEN)):
+        refused = await _refused(
+            client, tenant, {"provider": "twilio", "account_sid": account_sid, "auth_token": token}
+        )
+        assert refused["code"] == "validation_failed"
+        assert _fields(refused) == {"auth_token"}
+        assert refused["error"].startswith("Twilio refused these credentials")
+        assert account_sid in refused["error"]
+        assert token not in str(refused)
+    asked = [(method, path) for method, path, _ in twilio.requests]
+    assert asked == [
+        ("GET", f"/2010-04-01/Accounts/{ACCOUNT_SID}.json"),
+        ("GET", f"/2010-04-01/Accounts/{OTHER_ACCOUNT_SID}.json"),
+    ]
+    assert (await client.get("/api/v1/credentials", headers=tenant.headers)).json() == []
+
+    created = await _create(
+        client, tenant, provider="twilio", account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN
+    )
+    path = f"/api/v1/credentials/{created['id']}"
+    wrong = await client.patch(path, json={"auth_token": "made-up-token"}, headers=tenant.headers)
+    assert wrong.status_code == 422, wrong.text
+    assert _fields(wrong.json()) == {"auth_token"}
+    moved = await client.patch(
+        path, json={"account_sid": OTHER_ACCOUNT_SID}, headers=tenant.headers
+    )
+    assert moved.status_code == 422, moved.text
+    twilio.down = True
+    rotated_token = "0123456789abcdef0123456789abcdef"
+    outage = await client.patch(path, json={"auth_token": rotated_token}, headers=tenant.headers)
+    assert outage.status_code == 502, outage.text
+    assert outage.json()["code"] == "carrier_unavailable"
+
+    state = app.state.callwright
+    async with state.session_factory() as session:
+        kept = await organization_credential(
+            session, state.secret_box, tenant.organization_id, "twilio"
+        )
+    assert kept == {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN}
+
+    # Rotated at Twilio, then here: the new token is proven and stored.
+    twilio.down = False
+    twilio.tokens[ACCOUNT_SID] = rotated_token
+    rotated = await client.patch(path, json={"auth_token": rotated_token}, headers=tenant.headers)
+    assert rotated.status_code == 200, rotated.text
+    assert rotated.json()["auth_token"] == "012…cdef"
+
+
+async def test_twilio_out_of_reach_is_a_502_and_nothing_is_stored(settings: Settings) -> None:
+    sock, url = unreachable_url()
+    app = create_app(settings.model_copy(update={"twilio_api_base_url": url}))
+    try:
+        async with app.router.lifespan_context(app):
+            tenant = await make_tenant(app)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+                body = {"provider": "twilio", "account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN}
+                refused = await _refused(http, tenant, body, 502)
+                assert refused["code"] == "carrier_unavailable"
+                assert refused["error"].startswith("Twilio could not be reached")
+                listed = await http.get("/api/v1/credentials", headers=tenant.headers)
+                assert listed.json() == []
+    finally:
+        sock.close()

@@ -3,12 +3,18 @@ server, finds no 5xx and no response that the document does not describe."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import queue
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 
+from tests.calls.harness import FakeTwilioApi
 from tests.server import environment, live_server
 
 ST = str(Path(sys.executable).with_name("st"))
@@ -23,14 +29,43 @@ CHECKS = ",".join(
 )
 
 
+@contextlib.contextmanager
+def twilio_knowing_no_account() -> Iterator[str]:
+    """The local fake of Twilio's REST API, on a thread of its own: it refuses every
+    AccountSid and AuthToken the fuzzer makes up, as Twilio would. Yields its URL."""
+    started: queue.Queue[tuple[str, asyncio.AbstractEventLoop, asyncio.Event]] = queue.Queue()
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        async with FakeTwilioApi(tokens={}).serving() as url:
+            started.put((url, asyncio.get_running_loop(), stop))
+            await stop.wait()
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    thread.start()
+    url, loop, stop = started.get(timeout=30)
+    try:
+        yield url
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=30)
+
+
 def test_schemathesis_finds_no_5xx_and_no_schema_violation(
     database_url: str, tmp_path: Path
 ) -> None:
+    with twilio_knowing_no_account() as twilio_url:
+        _fuzz(database_url, tmp_path, twilio_url)
+
+
+def _fuzz(database_url: str, tmp_path: Path, twilio_url: str) -> None:
     env = environment(
         database_url,
         tmp_path / "data",
         CALLWRIGHT_RATE_LIMIT_PER_KEY_PER_MINUTE="1000000",
         CALLWRIGHT_RATE_LIMIT_PER_IP_PER_MINUTE="1000000",
+        # Stored Twilio credentials are proven with Twilio: never the real one here.
+        CALLWRIGHT_TWILIO_API_BASE_URL=twilio_url,
     )
     with live_server(env, tmp_path / "server.log") as server:
         assert server.bootstrap_api_key, server.output

@@ -5,6 +5,7 @@ support, refused with a clear 422 when an assistant is saved."""
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -12,19 +13,30 @@ import pytest
 from fastapi import FastAPI
 
 from callwright.settings import Settings
+from tests.calls.harness import FakeTwilioApi
 from tests.conftest import Tenant, make_tenant
 
 SERVER_DEEPGRAM_KEY = "dg-server-0123456789abcdef"
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+TWILIO_TOKEN = "f9e8d7c6b5a4f9e8d7c6b5a4f9e8d7c6"
 
 
 @pytest.fixture
-def settings(settings: Settings) -> Settings:
-    """The server has a Deepgram key in its environment, and nothing else."""
+async def twilio() -> AsyncIterator[FakeTwilioApi]:
+    fake = FakeTwilioApi(tokens={ACCOUNT_SID: TWILIO_TOKEN})
+    async with fake.serving():
+        yield fake
+
+
+@pytest.fixture
+def settings(settings: Settings, twilio: FakeTwilioApi) -> Settings:
+    """The server has a Deepgram key in its environment, and nothing else; its Twilio
+    is the local fake."""
     for name in Settings.model_fields:
         if name.endswith(("_api_key", "_speech_key", "_speech_region")):
             setattr(settings, name, None)
     settings.deepgram_api_key = SERVER_DEEPGRAM_KEY
+    settings.twilio_api_base_url = twilio.base_url
     return settings
 
 
@@ -165,15 +177,12 @@ async def test_fallbacks_embeddings_and_offline_models_are_reported(
 
 
 async def test_twilio_is_checked_for_each_account_with_numbers(
-    client: httpx.AsyncClient, tenant: Tenant
+    client: httpx.AsyncClient, tenant: Tenant, twilio: FakeTwilioApi
 ) -> None:
     await _credential(
-        client,
-        tenant,
-        provider="twilio",
-        account_sid=ACCOUNT_SID,
-        auth_token="f9e8d7c6b5a4f9e8d7c6b5a4f9e8d7c6",
+        client, tenant, provider="twilio", account_sid=ACCOUNT_SID, auth_token=TWILIO_TOKEN
     )
+    twilio.own("+14155550199", ACCOUNT_SID)
     assistant = await _assistant(
         client,
         tenant,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
 import json
 import socket
 import time
@@ -83,37 +84,98 @@ class FakeProviders:
 
 @dataclass
 class FakeTwilioApi:
-    """Twilio's REST API as far as callwright uses it; records every request."""
+    """Twilio's REST API as far as callwright uses it, for any number of accounts: each
+    AccountSid authenticates with its AuthToken (HTTP basic, as Twilio documents; a
+    wrong or unknown pair is Twilio's 401 body) and owns the numbers given to it with
+    ``own``. ``down`` makes every request a 503. Records every request."""
 
-    numbers: set[str] = field(default_factory=set)
+    tokens: dict[str, str] = field(default_factory=lambda: {ACCOUNT_SID: AUTH_TOKEN})
+    owners: dict[str, str] = field(default_factory=dict)  # E.164 number -> AccountSid
     requests: list[tuple[str, str, dict[str, list[str]]]] = field(default_factory=list)
     on_create_call: Callable[[dict[str, list[str]]], Awaitable[None]] | None = None
+    down: bool = False
+    base_url: str = ""  # set by ``serving``
+
+    def own(self, number: str, account_sid: str = ACCOUNT_SID) -> None:
+        self.owners[number] = account_sid
+
+    @staticmethod
+    def number_sid(number: str) -> str:
+        return "PN" + hashlib.sha256(number.encode()).hexdigest()[:32]
+
+    def _number(self, number: str, account_sid: str) -> dict[str, Any]:
+        sid = self.number_sid(number)
+        return {
+            "sid": sid,
+            "account_sid": account_sid,
+            "phone_number": number,
+            "friendly_name": number,
+            "status": "in-use",
+            "voice_url": "",
+            "voice_method": "POST",
+            "api_version": "2010-04-01",
+            "uri": f"/2010-04-01/Accounts/{account_sid}/IncomingPhoneNumbers/{sid}.json",
+        }
 
     def app(self) -> FastAPI:
         api = FastAPI()
-        prefix = f"/2010-04-01/Accounts/{ACCOUNT_SID}"
+        prefix = "/2010-04-01/Accounts/{account_sid}"
 
-        def authorised(request: Request) -> bool:
-            expected = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+        def authorised(request: Request, account_sid: str) -> bool:
+            token = self.tokens.get(account_sid)
+            if token is None:
+                return False
+            expected = base64.b64encode(f"{account_sid}:{token}".encode()).decode()
             return request.headers.get("authorization") == f"Basic {expected}"
 
         async def record(request: Request) -> dict[str, list[str]]:
             form: dict[str, list[str]] = {}
             for key, value in (await request.form()).multi_items():
                 form.setdefault(key, []).append(str(value))
+            for key, value in request.query_params.multi_items():
+                form.setdefault(key, []).append(value)
             self.requests.append((request.method, request.url.path, form))
             return form
 
-        def denied() -> JSONResponse:
+        def refused(request: Request, account_sid: str) -> Response | None:
+            if self.down:
+                return JSONResponse(
+                    {"code": 20503, "message": "Service unavailable", "status": 503},
+                    status_code=503,
+                )
+            if authorised(request, account_sid):
+                return None
             return JSONResponse(
-                {"code": 20003, "message": "Authenticate", "status": 401}, status_code=401
+                {
+                    "code": 20003,
+                    "message": "Authenticate",
+                    "more_info": "https://www.twilio.com/docs/errors/20003",
+                    "status": 401,
+                },
+                status_code=401,
+            )
+
+        @api.get(prefix + ".json")
+        async def fetch_account(account_sid: str, request: Request) -> Response:
+            await record(request)
+            if (answer := refused(request, account_sid)) is not None:
+                return answer
+            return JSONResponse(
+                {
+                    "sid": account_sid,
+                    "owner_account_sid": account_sid,
+                    "friendly_name": "Fake account",
+                    "status": "active",
+                    "type": "Full",
+                    "uri": f"/2010-04-01/Accounts/{account_sid}.json",
+                }
             )
 
         @api.post(prefix + "/Calls.json")
-        async def create_call(request: Request) -> Response:
-            if not authorised(request):
-                return denied()
+        async def create_call(account_sid: str, request: Request) -> Response:
             form = await record(request)
+            if (answer := refused(request, account_sid)) is not None:
+                return answer
             sid = "CA" + uuid.uuid4().hex
             if self.on_create_call is not None:
                 asyncio.get_running_loop().create_task(self.on_create_call(form | {"Sid": [sid]}))
@@ -123,31 +185,76 @@ class FakeTwilioApi:
             )
 
         @api.post(prefix + "/Calls/{call_sid}.json")
-        async def update_call(call_sid: str, request: Request) -> Response:
-            if not authorised(request):
-                return denied()
+        async def update_call(account_sid: str, call_sid: str, request: Request) -> Response:
             form = await record(request)
+            if (answer := refused(request, account_sid)) is not None:
+                return answer
             return JSONResponse({"sid": call_sid, "status": form.get("Status", ["in-progress"])[0]})
 
         @api.get(prefix + "/IncomingPhoneNumbers.json")
-        async def list_numbers(request: Request) -> Response:
-            if not authorised(request):
-                return denied()
-            self.requests.append(("GET", request.url.path, {}))
-            number = request.query_params.get("PhoneNumber", "")
-            found = (
-                [{"sid": "PN" + "1" * 32, "phone_number": number}] if number in self.numbers else []
+        async def list_numbers(account_sid: str, request: Request) -> Response:
+            await record(request)
+            if (answer := refused(request, account_sid)) is not None:
+                return answer
+            # Twilio matches partial numbers too: a prefix of an owned number finds it.
+            wanted = request.query_params.get("PhoneNumber", "")
+            found = [
+                self._number(number, owner)
+                for number, owner in sorted(self.owners.items())
+                if owner == account_sid and wanted in number
+            ]
+            uri = f"/2010-04-01/Accounts/{account_sid}/IncomingPhoneNumbers.json"
+            return JSONResponse(
+                {
+                    "incoming_phone_numbers": found,
+                    "start": 0,
+                    "end": max(len(found) - 1, 0),
+                    "page": 0,
+                    "page_size": 50,
+                    "uri": uri,
+                    "first_page_uri": uri,
+                    "next_page_uri": None,
+                    "previous_page_uri": None,
+                }
             )
-            return JSONResponse({"incoming_phone_numbers": found})
 
         @api.post(prefix + "/IncomingPhoneNumbers/{number_sid}.json")
-        async def update_number(number_sid: str, request: Request) -> Response:
-            if not authorised(request):
-                return denied()
+        async def update_number(account_sid: str, number_sid: str, request: Request) -> Response:
             form = await record(request)
-            return JSONResponse({"sid": number_sid, "voice_url": form["VoiceUrl"][0]})
+            if (answer := refused(request, account_sid)) is not None:
+                return answer
+            owned = {
+                self.number_sid(number): number
+                for number, owner in self.owners.items()
+                if owner == account_sid
+            }
+            if number_sid not in owned:
+                return JSONResponse(
+                    {
+                        "code": 20404,
+                        "message": "The requested resource was not found",
+                        "status": 404,
+                    },
+                    status_code=404,
+                )
+            body = self._number(owned[number_sid], account_sid) | {"voice_url": form["VoiceUrl"][0]}
+            return JSONResponse(body)
 
         return api
+
+    @contextlib.asynccontextmanager
+    async def serving(self) -> AsyncIterator[str]:
+        """Serve this fake on a free loopback port; yields (and keeps) its base URL."""
+        async with serve(self.app()) as url:
+            self.base_url = url
+            yield url
+
+
+def unreachable_url() -> tuple[socket.socket, str]:
+    """A loopback port that is bound but never listens: connecting is refused at once
+    (close the socket when done)."""
+    sock = listener()
+    return sock, f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 # -- Twilio's side of a call --------------------------------------------------------------

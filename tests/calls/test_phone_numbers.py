@@ -1,6 +1,7 @@
 """The Phone Numbers API: E.164, one live row per number per Twilio account, the
-assistant must be the organization's, credentials must exist, and assigning a number
-can point its voice webhook here through Twilio's API."""
+assistant must be the organization's, credentials must exist, Twilio must confirm the
+account owns the number, and assigning a number can point its voice webhook here
+through Twilio's API."""
 
 from __future__ import annotations
 
@@ -42,14 +43,18 @@ async def test_phone_number_lifecycle(settings: Settings) -> None:
                 assert response.status_code == 422, bad
                 assert response.json()["details"][0]["loc"][-1] == "number"
 
-            # Twilio does not know the number: configuring its webhook fails as a 502.
+            # Twilio does not list the number among the account's: not registered.
             unknown = await api.post(
                 "/api/v1/phone-numbers",
                 json={"number": NUMBER, "assistant_id": assistant_id, "configure_webhook": True},
             )
-            assert unknown.status_code == 502
-            assert unknown.json()["code"] == "carrier_error"
+            assert unknown.status_code == 422
+            assert unknown.json()["details"][0]["field"] == "number"
+            assert "Twilio does not confirm" in unknown.json()["error"]
+            assert (await api.get("/api/v1/phone-numbers")).json() == []
+            assert not [r for r in lab.twilio.requests if r[0] == "POST"]  # nothing configured
 
+            lab.twilio.own(NUMBER)
             created = await api.post(
                 "/api/v1/phone-numbers",
                 json={"number": NUMBER, "assistant_id": assistant_id, "name": "Main line"},
@@ -64,14 +69,15 @@ async def test_phone_number_lifecycle(settings: Settings) -> None:
             )
             assert duplicate.status_code == 409
 
-            lab.twilio.numbers.add(NUMBER)
             patched = await api.patch(
                 f"/api/v1/phone-numbers/{number['id']}",
                 json={"name": "Sales", "configure_webhook": True},
             )
             assert patched.status_code == 200, patched.text
             assert patched.json()["name"] == "Sales"
-            assert lab.twilio.requests[-1][2]["VoiceUrl"] == [number["voice_url"]]
+            method, path, form = lab.twilio.requests[-1]
+            assert path.endswith(f"/IncomingPhoneNumbers/{lab.twilio.number_sid(NUMBER)}.json")
+            assert (method, form["VoiceUrl"]) == ("POST", [number["voice_url"]])
             unassigned = await api.patch(
                 f"/api/v1/phone-numbers/{number['id']}", json={"assistant_id": None}
             )

@@ -89,7 +89,7 @@ async def _setup(lab: PhoneLab, tenant: Tenant, webhook_url: str | None) -> tupl
             },
         )
         assert assistant.status_code == 201, assistant.text
-        lab.twilio.numbers.add(OUR_NUMBER)
+        lab.twilio.own(OUR_NUMBER)
         number = await api.post(
             "/api/v1/phone-numbers",
             json={
@@ -140,7 +140,7 @@ async def test_inbound_call_end_to_end(settings: Settings, receiver: Receiver) -
         configured = [
             r
             for r in lab.twilio.requests
-            if r[1].endswith("/IncomingPhoneNumbers/PN" + "1" * 32 + ".json")
+            if r[1].endswith(f"/IncomingPhoneNumbers/{lab.twilio.number_sid(OUR_NUMBER)}.json")
         ]
         assert configured[0][2]["VoiceUrl"] == [f"{lab.base_url}/telephony/twilio/voice"]
 

@@ -41,6 +41,7 @@ async def _setup(lab: PhoneLab, tenant: Tenant, **assistant: Any) -> tuple[int, 
             },
         )
         assert created.status_code == 201, created.text
+        lab.twilio.own(OUR_NUMBER)
         number = await api.post(
             "/api/v1/phone-numbers",
             json={"number": OUR_NUMBER, "assistant_id": created.json()["id"]},
@@ -231,6 +232,36 @@ async def test_placing_calls_validates_first(settings: Settings) -> None:
         # Another organization can use neither the assistant nor the number.
         assert (await _place(lab, other, good)).status_code == 422
         assert not [r for r in lab.twilio.requests if r[1].endswith("/Calls.json")]
+
+
+async def test_credentials_twilio_refuses_do_not_place_a_call(settings: Settings) -> None:
+    """An assistant's twilio_config is not proven when it is saved; placing a call with
+    it lets Twilio decide, and a refusal is the caller's 422, with no call stored."""
+    async with phone_lab(settings, FakeProviders()) as lab:
+        tenant = await make_tenant(lab.app)
+        assistant_id, number_id = await _setup(lab, tenant)
+        async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+            changed = await api.patch(
+                f"/api/v1/assistants/{assistant_id}",
+                json={"twilio_config": {"auth_token": "a-token-twilio-never-issued"}},
+            )
+            assert changed.status_code == 200, changed.text
+        placed = await _place(
+            lab,
+            tenant,
+            {
+                "assistant_id": assistant_id,
+                "phone_number_id": number_id,
+                "customer_number": CUSTOMER,
+            },
+        )
+        assert placed.status_code == 422, placed.text
+        assert placed.json()["error"].startswith(
+            f"Twilio refused the credentials of account {ACCOUNT_SID}"
+        )
+        assert "the assistant's twilio_config" in placed.json()["error"]
+        async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+            assert (await api.get("/api/v1/calls")).json() == []
 
 
 async def test_transfer_and_dtmf_on_a_phone_call(settings: Settings) -> None:

@@ -338,7 +338,7 @@ async def _stored(url: str, assistant: AssistantIn, llm: str, llm_key: str) -> i
             user = await accounts.create_user(organization.id, "cli@vendors.test", "pw")
             principal = Principal(organization.id, user.id, "organization", "api_key")
             box = SecretBox(SECRET)
-            await CredentialService(session, principal, box).create(
+            await CredentialService(session, principal, box, Settings()).create(
                 {"provider": llm, "api_key": llm_key}
             )
             stored = await AssistantService(session, principal, box).create(assistant)

@@ -1,11 +1,17 @@
 """Which Twilio credentials serve a number or a call: the assigned assistant's own
 ``twilio_config`` when it is for the number's account, else the organization's
 stored ``twilio`` credential for that account. The account (AccountSid) is what Twilio
-names in every request, so it is always matched, never assumed."""
+names in every request, so it is always matched, never assumed; and only the given
+organization's credentials are ever consulted.
+
+Neither source is taken on trust: the organization's credential is proven with Twilio
+when it is stored, and whichever one serves a number is proven to own it when the
+number is registered or assigned (``domain.phone_numbers``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,8 +25,18 @@ __all__ = ["TwilioAccount", "twilio_account_for"]
 
 @dataclass(frozen=True, slots=True)
 class TwilioAccount:
+    """One Twilio account's credentials and where they were found."""
+
     account_sid: str
     auth_token: str
+    source: Literal["assistant", "organization"]
+
+    @property
+    def where(self) -> str:
+        """Where the caller can correct these credentials, for error messages."""
+        if self.source == "assistant":
+            return "the assistant's twilio_config"
+        return "the organization's twilio credential"
 
 
 async def twilio_account_for(
@@ -45,10 +61,10 @@ async def twilio_account_for(
                 and config.auth_token
                 and (account_sid is None or config.account_sid == account_sid)
             ):
-                return TwilioAccount(config.account_sid, config.auth_token)
+                return TwilioAccount(config.account_sid, config.auth_token, "assistant")
     credential = await organization_credential(session, box, organization_id, "twilio")
     if credential is not None:
         sid, token = credential.get("account_sid"), credential.get("auth_token")
         if sid and token and (account_sid is None or sid == account_sid):
-            return TwilioAccount(str(sid), str(token))
+            return TwilioAccount(str(sid), str(token), "organization")
     return None

@@ -1,12 +1,23 @@
 """The slice of Twilio's REST API (2010-04-01) callwright uses, on httpx's async client:
-placing a call (with answering-machine detection), updating a live call (hang up,
-redirect to new TwiML for a transfer or a message), and pointing a number's voice
-webhook at this server. Requests are form-encoded with HTTP basic auth (AccountSid,
-AuthToken), as Twilio documents; ``base_url`` points the client at a local fake in tests.
+proving an account's credentials (fetching the Account) and that the account owns a
+number (reading its IncomingPhoneNumbers), placing a call (with answering-machine
+detection), updating a live call (hang up, redirect to new TwiML for a transfer or a
+message), and pointing a number's voice webhook at this server. Requests are
+form-encoded with HTTP basic auth (AccountSid, AuthToken), as Twilio documents;
+``base_url`` is the operator's ``twilio_api_base_url`` (a local fake in tests).
+
+Errors, all ``TwilioError`` (502 to our API's caller unless a service translates them)::
+
+    TwilioError (502, carrier_error)                  Twilio refused the request
+    ├── TwilioAuthenticationFailed (502, carrier_authentication_failed)
+    │                                                 401: these credentials do not
+    │                                                 authenticate (or name no account)
+    └── TwilioUnavailable (502, carrier_unavailable)  unreachable, timed out, or 5xx
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
@@ -17,8 +28,10 @@ import httpx
 from callwright.errors import CallwrightError
 
 __all__ = [
+    "TwilioAuthenticationFailed",
     "TwilioClient",
     "TwilioError",
+    "TwilioUnavailable",
     "connect_stream_twiml",
     "dial_twiml",
     "hangup_twiml",
@@ -27,13 +40,30 @@ __all__ = [
 
 _TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 _XML = '<?xml version="1.0" encoding="UTF-8"?>'
+# The AccountSid is part of every URL path: anything else must never reach one.
+_ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
+_NUMBER_SID = re.compile(r"PN[0-9a-fA-F]{32}")
 
 
 class TwilioError(CallwrightError):
-    """Twilio refused a request or could not be reached (502 to our API's caller)."""
+    """Twilio refused a request (502 to our API's caller)."""
 
     status_code = 502
     code = "carrier_error"
+
+
+class TwilioAuthenticationFailed(TwilioError):
+    """Twilio did not accept the AccountSid and AuthToken (HTTP 401), or they name no
+    account it knows. Services turn this into a 422 naming where the credentials live."""
+
+    code = "carrier_authentication_failed"
+
+
+class TwilioUnavailable(TwilioError):
+    """Twilio could not be reached, did not answer in time, or failed (5xx): nothing
+    about the request is known, so nothing that depends on it is stored."""
+
+    code = "carrier_unavailable"
 
 
 def connect_stream_twiml(stream_url: str, parameters: Mapping[str, str]) -> str:
@@ -77,9 +107,12 @@ class TwilioClient:
         base_url: str = "https://api.twilio.com",
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        if not _ACCOUNT_SID.fullmatch(account_sid):
+            raise TwilioAuthenticationFailed(f"{account_sid!r} is not a Twilio AccountSid")
         self.account_sid = account_sid
+        self._account = f"/Accounts/{account_sid}"
         self._client = httpx.AsyncClient(
-            base_url=f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}",
+            base_url=f"{base_url.rstrip('/')}/2010-04-01",
             auth=(account_sid, auth_token),
             timeout=_TIMEOUT,
             transport=transport,
@@ -97,17 +130,47 @@ class TwilioClient:
     async def _post(self, path: str, form: Sequence[tuple[str, str]]) -> dict[str, Any]:
         # Repeated keys (StatusCallbackEvent) are how Twilio takes a list.
         try:
-            response = await self._client.post(path, content=urlencode(list(form)), headers=_FORM)
+            response = await self._client.post(
+                self._account + path, content=urlencode(list(form)), headers=_FORM
+            )
         except httpx.HTTPError as exc:
-            raise TwilioError(f"Twilio could not be reached: {exc}") from exc
+            raise _unreachable(exc) from exc
         return _json_or_raise(response)
 
-    async def _get(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
+    async def _get(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         try:
-            response = await self._client.get(path, params=dict(params))
+            response = await self._client.get(self._account + path, params=dict(params or {}))
         except httpx.HTTPError as exc:
-            raise TwilioError(f"Twilio could not be reached: {exc}") from exc
+            raise _unreachable(exc) from exc
+        if response.status_code == 404:
+            # Every read here is of the account or one of its lists, so only the account
+            # itself can be missing: these credentials name none that Twilio knows.
+            raise TwilioAuthenticationFailed(
+                f"Twilio knows no account {self.account_sid} for these credentials"
+            )
         return _json_or_raise(response)
+
+    async def fetch_account(self) -> dict[str, Any]:
+        """The Account resource: proves that the AccountSid and AuthToken authenticate
+        (``TwilioAuthenticationFailed`` when they do not)."""
+        return await self._get(".json")
+
+    async def find_incoming_number(self, phone_number: str) -> dict[str, Any] | None:
+        """The account's IncomingPhoneNumber resource for exactly ``phone_number`` (E.164),
+        or None when the account does not own it. Twilio's ``PhoneNumber`` filter also
+        matches partial numbers, so only an entry for this very number, of this very
+        account, counts."""
+        found = await self._get("/IncomingPhoneNumbers.json", {"PhoneNumber": phone_number})
+        entries = found.get("incoming_phone_numbers")
+        for entry in entries if isinstance(entries, list) else []:
+            if (
+                isinstance(entry, dict)
+                and entry.get("phone_number") == phone_number
+                and entry.get("account_sid", self.account_sid) == self.account_sid
+                and _NUMBER_SID.fullmatch(str(entry.get("sid")))
+            ):
+                return entry
+        return None
 
     async def create_call(
         self,
@@ -154,18 +217,12 @@ class TwilioClient:
         return await self._post(f"/Calls/{call_sid}.json", form)
 
     async def configure_number(
-        self, phone_number: str, *, voice_url: str, status_callback: str
+        self, number_sid: str, *, voice_url: str, status_callback: str
     ) -> dict[str, Any]:
-        """Point ``phone_number``'s voice webhook (and status callback) at this server."""
-        found = await self._get("/IncomingPhoneNumbers.json", {"PhoneNumber": phone_number})
-        numbers = found.get("incoming_phone_numbers") or []
-        if not numbers:
-            raise TwilioError(
-                f"{phone_number} is not a number of Twilio account {self.account_sid}"
-            )
-        sid = numbers[0]["sid"]
+        """Point a number's voice webhook (and status callback) at this server;
+        ``number_sid`` is its IncomingPhoneNumber SID (``find_incoming_number``)."""
         return await self._post(
-            f"/IncomingPhoneNumbers/{sid}.json",
+            f"/IncomingPhoneNumbers/{number_sid}.json",
             [
                 ("VoiceUrl", voice_url),
                 ("VoiceMethod", "POST"),
@@ -178,6 +235,11 @@ class TwilioClient:
 _FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
+def _unreachable(exc: httpx.HTTPError) -> TwilioUnavailable:
+    reason = str(exc) or type(exc).__name__
+    return TwilioUnavailable(f"Twilio could not be reached ({reason}); try again later")
+
+
 def _json_or_raise(response: httpx.Response) -> dict[str, Any]:
     try:
         body = response.json()
@@ -186,7 +248,10 @@ def _json_or_raise(response: httpx.Response) -> dict[str, Any]:
     if response.is_success:
         return body if isinstance(body, dict) else {}
     message = body.get("message") if isinstance(body, dict) else None
-    raise TwilioError(
-        f"Twilio answered {response.status_code}: {message or response.text[:200]}",
-        details=[{"twilio_code": body.get("code")}] if isinstance(body, dict) else None,
-    )
+    text = f"Twilio answered {response.status_code}: {message or response.text[:200]}"
+    details = [{"twilio_code": body.get("code")}] if isinstance(body, dict) else None
+    if response.status_code == 401:
+        raise TwilioAuthenticationFailed(text, details=details)
+    if response.status_code >= 500:
+        raise TwilioUnavailable(f"{text}; try again later", details=details)
+    raise TwilioError(text, details=details)

@@ -27,7 +27,7 @@ CredentialIdPath = Annotated[int, Path(description="The credential's id.", ge=1,
 async def get_credentials(
     session: DbSession, principal: CurrentPrincipal, state: StateDep
 ) -> CredentialService:
-    return CredentialService(session, principal, state.secret_box, outbound=state.outbound)
+    return CredentialService(session, principal, state.secret_box, state.settings)
 
 
 CredentialsDep = Annotated[CredentialService, Depends(get_credentials)]
@@ -47,12 +47,13 @@ async def list_credentials(credentials: CredentialsDep) -> list[CredentialRespon
     "",
     operation_id="create_credential",
     status_code=201,
-    responses=errors(401, 403, 409, 422),
+    responses=errors(401, 403, 409, 422, 502),
 )
 async def create_credential(body: CredentialIn, credentials: CredentialsDep) -> CredentialResponse:
     """Store a provider's credential for the organization (409 if it has one already).
     ``api_key`` for every provider but twilio (``base_url`` optional; azure also needs
-    ``region`` or ``base_url``); twilio takes ``account_sid`` and ``auth_token``.
+    ``region`` or ``base_url``); twilio takes ``account_sid`` and ``auth_token``, which
+    Twilio must accept (422 otherwise; 502 while it cannot be reached, nothing stored).
     Secrets are encrypted at rest and masked. Organization-scoped keys only."""
     return _view(await credentials.create(body.model_dump(exclude_unset=True)))
 
@@ -68,13 +69,14 @@ async def get_credential(
 @router.patch(
     "/{credential_id}",
     operation_id="update_credential",
-    responses=errors(401, 403, 404, 422),
+    responses=errors(401, 403, 404, 422, 502),
 )
 async def update_credential(
     credential_id: CredentialIdPath, body: CredentialPatch, credentials: CredentialsDep
 ) -> CredentialResponse:
     """Change the fields sent (null removes an optional one). A masked secret sent back
-    keeps the stored secret; the provider cannot change. Organization-scoped keys only."""
+    keeps the stored secret; the provider cannot change. Changed Twilio credentials are
+    proven with Twilio as on create. Organization-scoped keys only."""
     return _view(await credentials.update(credential_id, body.model_dump(exclude_unset=True)))
 
 

@@ -5,6 +5,10 @@ and the Media Streams WebSocket itself.
 Every HTTP request must carry a valid ``X-Twilio-Signature`` from the auth token of
 the account it names (403 otherwise); the stream must present the single-use token
 that the TwiML carried (closed with 1008 otherwise).
+
+The token is always that of one organization: the one holding the number (one live row
+per account and number, registered only once Twilio confirmed the account owns it), or
+for a callback the one whose call has this CallSid on a number of the named account.
 """
 
 from __future__ import annotations
@@ -91,7 +95,7 @@ async def _verified(
     if number is not None:
         organization_id, assistant_id = number.organization_id, number.assistant_id
     else:
-        call = await _call_by_sid(session, params.get("CallSid", ""))
+        call = await _call_by_sid(session, params.get("CallSid", ""), account_sid)
         if call is not None:
             organization_id, assistant_id = call.organization_id, call.assistant_id
     account = None
@@ -111,10 +115,23 @@ async def _verified(
     return TwilioRequest(params, account)
 
 
-async def _call_by_sid(session: AsyncSession, call_sid: str) -> Call | None:
+async def _call_by_sid(session: AsyncSession, call_sid: str, account_sid: str) -> Call | None:
+    """The call with this CallSid on a number of this account. A CallSid alone is not
+    enough: any organization can sign a voice webhook for its own number naming any
+    CallSid, and its call must not shadow another organization's for that account."""
     if not call_sid:
         return None
-    query = select(Call).where(Call.provider_call_id == call_sid).order_by(Call.id.desc()).limit(1)
+    query = (
+        select(Call)
+        .join(PhoneNumber, PhoneNumber.id == Call.phone_number_id)
+        .where(
+            Call.provider_call_id == call_sid,
+            PhoneNumber.provider == "twilio",
+            PhoneNumber.provider_account == account_sid,
+        )
+        .order_by(Call.id.desc())
+        .limit(1)
+    )
     return (await session.execute(query)).scalar_one_or_none()
 
 
@@ -174,7 +191,7 @@ async def status_callback(request: Request, session: DbSession, state: StateDep)
     """Call progress from Twilio: ringing, answered, and final statuses. A call that
     ends without ever opening its stream (busy, no answer, failed) is finished here."""
     twilio = await _verified(request, state, session)
-    call = await _call_by_sid(session, twilio.get("CallSid"))
+    call = await _call_by_sid(session, twilio.get("CallSid"), twilio.account.account_sid)
     if call is None or call.status == "ended":
         return Response(status_code=204)
     status = twilio.get("CallStatus")
@@ -195,7 +212,7 @@ async def status_callback(request: Request, session: DbSession, state: StateDep)
 async def amd_callback(request: Request, session: DbSession, state: StateDep) -> Response:
     """Answering-machine detection's verdict (``AnsweredBy``) for an outbound call."""
     twilio = await _verified(request, state, session)
-    call = await _call_by_sid(session, twilio.get("CallSid"))
+    call = await _call_by_sid(session, twilio.get("CallSid"), twilio.account.account_sid)
     kind = _AMD.get(twilio.get("AnsweredBy"))
     if call is None or kind is None:
         return Response(status_code=204)

@@ -31,7 +31,11 @@ from callwright.security.outbound import OutboundPolicy
 from callwright.settings import Settings
 from callwright.store.models import Call
 from callwright.telephony.accounts import twilio_account_for
-from callwright.telephony.twilio_rest import TwilioClient, connect_stream_twiml
+from callwright.telephony.twilio_rest import (
+    TwilioAuthenticationFailed,
+    TwilioClient,
+    connect_stream_twiml,
+)
 
 from .repository import CallFilters, CallRepository, new_call
 from .schemas import CallIn, WebCallIn
@@ -230,22 +234,29 @@ class CallService:
         voicemail = body.assistant_overrides.get(
             "voicemail_message", stored.settings.voicemail_message
         )
-        async with TwilioClient(
-            account.account_sid,
-            account.auth_token,
-            base_url=self._settings.twilio_api_base_url,
-            transport=self._twilio_transport,
-        ) as client:
-            placed = await client.create_call(
-                to=body.customer_number,
-                from_=number.number,
-                twiml=connect_stream_twiml(
-                    stream_url(self._public_base, "/telephony/twilio/stream"), {"token": token}
-                ),
-                status_callback=status_url,
-                machine_detection=bool(voicemail),
-                amd_callback=f"{base}/telephony/twilio/amd",
-            )
+        try:
+            async with TwilioClient(
+                account.account_sid,
+                account.auth_token,
+                base_url=self._settings.twilio_api_base_url,
+                transport=self._twilio_transport,
+            ) as client:
+                placed = await client.create_call(
+                    to=body.customer_number,
+                    from_=number.number,
+                    twiml=connect_stream_twiml(
+                        stream_url(self._public_base, "/telephony/twilio/stream"), {"token": token}
+                    ),
+                    status_callback=status_url,
+                    machine_detection=bool(voicemail),
+                    amd_callback=f"{base}/telephony/twilio/amd",
+                )
+        except TwilioAuthenticationFailed as exc:
+            # Twilio's answer decides: credentials it refuses are the caller's to fix.
+            raise ValidationFailed(
+                f"Twilio refused the credentials of account {account.account_sid} "
+                f"({account.where}): correct them and place the call again"
+            ) from exc
         call.provider_call_id = str(placed.get("sid") or "") or None
         await self._session.flush()
         self._live.reserve(call.id)

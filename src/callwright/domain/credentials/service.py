@@ -4,6 +4,10 @@ credential per provider per organization, secrets encrypted and masked, soft del
 Only organization-scoped keys may write: a credential serves every assistant of the
 organization, which a user-scoped key cannot otherwise reach. Any key may read the
 (masked) list, to see what its assistants can rely on.
+
+A Twilio credential is proven before it is stored: Twilio must accept its AccountSid and
+AuthToken (a claimed AccountSid with a made-up token is refused, 422), and when Twilio
+cannot be reached nothing is stored (``TwilioUnavailable``, 502).
 """
 
 from __future__ import annotations
@@ -24,14 +28,16 @@ from callwright.domain.secrets import (
 from callwright.domain.validation import check_outbound_urls, summary, validate_as
 from callwright.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from callwright.security.crypto import SecretBox
-from callwright.security.outbound import STRICT, OutboundPolicy
+from callwright.security.outbound import OutboundPolicy
+from callwright.settings import Settings
 from callwright.store.base import utcnow
 from callwright.store.models import ProviderCredential
+from callwright.telephony.twilio_rest import TwilioAuthenticationFailed, TwilioClient
 
 from .repository import CredentialRepository
 from .schemas import CredentialIn
 
-__all__ = ["CredentialService", "StoredCredential", "check_fields"]
+__all__ = ["CredentialService", "StoredCredential", "check_fields", "prove_twilio_credentials"]
 
 _FIELDS = ("api_key", "base_url", "region", "account_sid", "auth_token")
 _KEYED = (frozenset({"api_key"}), frozenset({"api_key", "base_url"}))
@@ -83,18 +89,33 @@ class StoredCredential:
         }
 
 
+async def prove_twilio_credentials(config: dict[str, Any], settings: Settings) -> None:
+    """Refuse (422, naming ``auth_token``) an AccountSid and AuthToken that Twilio does
+    not accept; Twilio out of reach propagates as ``TwilioUnavailable``."""
+    try:
+        async with TwilioClient(
+            config["account_sid"], config["auth_token"], base_url=settings.twilio_api_base_url
+        ) as client:
+            await client.fetch_account()
+    except TwilioAuthenticationFailed as exc:
+        message = (
+            f"Twilio refused these credentials: auth_token is not the AuthToken of account "
+            f"{config['account_sid']}"
+        )
+        raise ValidationFailed(
+            message, details=[_detail("auth_token", message, "refused")]
+        ) from exc
+
+
 class CredentialService:
     def __init__(
-        self,
-        session: AsyncSession,
-        principal: Principal,
-        box: SecretBox,
-        *,
-        outbound: OutboundPolicy = STRICT,
+        self, session: AsyncSession, principal: Principal, box: SecretBox, settings: Settings
     ) -> None:
         self._principal = principal
         self._box = box
-        self._outbound = outbound
+        self._settings = settings
+        # An endpoint stored beside a key is a user's URL (security.outbound).
+        self._outbound = OutboundPolicy.from_settings(settings)
         self._credentials = CredentialRepository(session, principal)
 
     # -- reading ---------------------------------------------------------------------
@@ -146,6 +167,8 @@ class CredentialService:
         check_outbound_urls(body, self._outbound)
         if await self._credentials.provider_in_use(body.provider):
             raise _duplicate(body.provider)
+        if body.provider == "twilio":
+            await prove_twilio_credentials(config, self._settings)
         row = ProviderCredential(
             organization_id=self._principal.organization_id,
             provider=body.provider,
@@ -167,6 +190,8 @@ class CredentialService:
         config = body.model_dump(exclude={"provider"}, exclude_none=True)
         check_fields(row.provider, config)
         check_outbound_urls(body, self._outbound)
+        if row.provider == "twilio" and config != stored:
+            await prove_twilio_credentials(config, self._settings)
         return await self._store(row, config, new=False)
 
     async def delete(self, credential_id: int) -> None:

@@ -4,10 +4,12 @@ each format, assistants, and waiting for the background processor."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import io
 import re
-from collections.abc import Sequence
+import zipfile
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import httpx
@@ -174,11 +176,50 @@ def make_docx(blocks: Sequence[tuple[str, str]]) -> bytes:
     return buffer.getvalue()
 
 
+WORD_NAMESPACE = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+
+
+def docx_with_body(body: Iterable[bytes], *, prolog: bytes = b"") -> bytes:
+    """A valid DOCX (python-docx's package) whose ``word/document.xml`` body is the
+    given WordprocessingML, written piece by piece (a 100 MB body never sits in memory);
+    ``prolog`` goes before the root element."""
+    template = zipfile.ZipFile(io.BytesIO(make_docx([("p", "placeholder")])))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in template.infolist():
+            if info.filename != "word/document.xml":
+                archive.writestr(info, template.read(info))
+        with archive.open("word/document.xml", "w", force_zip64=True) as part:
+            part.write(
+                b"<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n"
+                + prolog
+                + b'<w:document xmlns:w="'
+                + WORD_NAMESPACE.encode()
+                + b'"><w:body>'
+            )
+            for piece in body:
+                part.write(piece)
+            part.write(b"</w:body></w:document>")
+    return buffer.getvalue()
+
+
+@functools.cache
+def docx_bomb(unpacked_mb: int = 100) -> bytes:
+    """The finding's document: a valid DOCX whose document.xml is ``unpacked_mb`` MB of
+    repetitive paragraphs, deflated to a few hundred KB."""
+    paragraph = b"<w:p><w:r><w:t>All work and no play makes Jack a dull boy.</w:t></w:r></w:p>"
+    megabyte = paragraph * (1024 * 1024 // len(paragraph))
+    return docx_with_body(megabyte for _ in range(unpacked_mb))
+
+
 __all__ = [
+    "WORD_NAMESPACE",
     "HashingEmbeddings",
     "OpenAIKey",
     "add_text",
     "create_assistant",
+    "docx_bomb",
+    "docx_with_body",
     "install_embedder",
     "make_docx",
     "make_pdf",

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import json
+import os
 import secrets
 import socket
 import sys
@@ -17,6 +19,7 @@ import pytest
 
 import callwright
 from callwright.domain.knowledge.parse_isolation import ParserUnavailable, WorkerParser
+from callwright.domain.knowledge.parsing import ParseLimits
 from callwright.settings import Settings
 from tests.knowledge.conftest import Gate, docx_bomb, docx_with_body, gated_parser, worker_processes
 
@@ -135,6 +138,45 @@ async def test_a_cancelled_parse_kills_its_worker() -> None:
     await gate.started.wait()
     assert len(worker_processes()) == 1
     running.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await running
+    async with asyncio.timeout(30):  # a hang detector, not a timing assertion
+        await asyncio.wait([running])
+    assert running.cancelled()
     assert worker_processes() == []
+
+
+_WRITES_WITHOUT_END = """
+import sys
+out = sys.stdout.buffer
+for _ in range(64):
+    out.write(b"x" * 65536)
+with open(sys.argv[1], "w") as writing:  # a FIFO the test waits on
+    writing.write("writing\\n")
+while True:
+    out.write(b"x" * 65536)
+"""
+
+
+async def test_a_parse_cancelled_while_its_worker_writes_still_ends(tmp_path: Path) -> None:
+    # Cancelled while the worker writes: the reader stops, the pipe fills and is no
+    # longer read, yet the worker must be killed and reaped and the parse must end.
+    signal_path = tmp_path / "writing"
+    os.mkfifo(signal_path)
+    # Read and write ends both here, so the FIFO is not at EOF before the worker opens it.
+    signal_pipe = os.fdopen(os.open(signal_path, os.O_RDWR | os.O_NONBLOCK), "rb", buffering=0)
+    signals = asyncio.StreamReader()
+    transport, _ = await asyncio.get_running_loop().connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(signals), signal_pipe
+    )
+    command = (sys.executable, "-c", _WRITES_WITHOUT_END, str(signal_path))
+    parser = WorkerParser(limits=ParseLimits(max_chars=10**9), command=command)
+    try:
+        running = asyncio.create_task(parser.parse(b"anything", "txt"))
+        async with asyncio.timeout(30):  # hang detectors, not timing assertions
+            assert await signals.readline() == b"writing\n"  # 4 MB out, and more coming
+            running.cancel()
+            await asyncio.wait([running])
+        assert running.cancelled()
+    finally:
+        transport.close()
+    assert worker_processes() == []
+    gc.collect()  # a pipe left open shows here, as a ResourceWarning (an error)

@@ -58,6 +58,7 @@ _INHERITED_ENVIRONMENT: Final = (
     "TMPDIR",
 )
 _SEND_BYTES: Final = 256 * 1024
+_READ_BYTES: Final = 64 * 1024
 _REPLY_OVERHEAD_BYTES: Final = 1024 * 1024
 
 
@@ -152,10 +153,7 @@ class WorkerParser:
         finally:
             # Deadline, oversized reply, or the caller cancelled (shutdown, a lost
             # claim): the worker never outlives the parse.
-            if process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-                await process.wait()
+            await _stop(process)
         return await self._report(process.returncode, reply, label, stderr_tail)
 
     async def _start(self) -> asyncio.subprocess.Process:
@@ -264,14 +262,31 @@ class WorkerParser:
         )
 
 
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    """Kill the worker if it still runs, and reap it. ``wait`` returns only once the
+    worker's pipes have closed, and a pipe whose reader was cancelled (its buffer full,
+    its transport paused) is never seen to close: what is left in it is read and
+    dropped, which ends, since the writer is dead."""
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                while await stream.read(_READ_BYTES):
+                    pass
+    await process.wait()
+
+
 async def _read_reply(process: asyncio.subprocess.Process, reply: bytearray, limit: int) -> None:
     assert process.stdout is not None
-    while piece := await process.stdout.read(64 * 1024):
+    while piece := await process.stdout.read(_READ_BYTES):
+        if len(reply) > limit:
+            continue  # read to the end all the same: the pipe must close
         reply.extend(piece)
         if len(reply) > limit:
-            # Not a reply this parser writes: stop reading and stop the worker.
+            # Not a reply this parser writes: stop the worker.
             process.kill()
-            return
 
 
 async def _read_stderr(stream: asyncio.StreamReader, tail: deque[str]) -> None:

@@ -93,9 +93,9 @@ async def post_raw(
 
 
 async def create_assistant(client: httpx.AsyncClient, tenant: Tenant) -> int:
-    response = await client.post(
-        "/api/v1/assistants", json={"name": "Uploads"}, headers=tenant.headers
-    )
+    # Stored, not processed: these tests are about the request, not the parser.
+    body = {"name": "Uploads", "rag_settings": {"auto_process": False}}
+    response = await client.post("/api/v1/assistants", json=body, headers=tenant.headers)
     assert response.status_code == 201, response.text
     assistant_id: int = response.json()["id"]
     return assistant_id

@@ -117,6 +117,15 @@ class Settings(BaseSettings):
     outbound_allowed_hosts: str = ""
     outbound_allow_http: bool = False
 
+    # Knowledge documents are parsed in a worker process per document, never in the
+    # server's: its address space in MiB (RLIMIT_AS) and CPU seconds (RLIMIT_CPU; it is
+    # killed after twice that in wall-clock time). A document over either fails with
+    # the limit named. The unpacked limit counts the bytes decompressed from a DOCX as
+    # they are read (the zip's declared sizes are not trusted).
+    knowledge_parser_memory_mb: int = Field(default=1024, ge=64, le=65_536)
+    knowledge_parser_time_limit_s: int = Field(default=120, ge=1, le=3600)
+    knowledge_max_unpacked_bytes: int = Field(default=100 * 1024 * 1024, ge=1024 * 1024)
+
     # Cloud providers: the server-wide keys, the last resort after an assistant's own key
     # and its organization's stored credential (decision 010). Each key is also read
     # from the vendor's conventional variable; base URLs point a vendor elsewhere (a

@@ -4,14 +4,18 @@ each format, assistants, and waiting for the background processor."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import hashlib
 import io
 import re
-from collections.abc import Sequence
-from typing import Any
+import zipfile
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import numpy as np
+import psutil
 import pytest
 from fastapi import FastAPI
 
@@ -19,6 +23,9 @@ from callwright.domain.knowledge.context import KnowledgeContext
 from callwright.domain.knowledge.embedders import EmbedderRegistry, OpenAIKey
 from callwright.providers.protocols import Embeddings
 from tests.conftest import Tenant
+
+if TYPE_CHECKING:
+    from callwright.domain.knowledge.parse_isolation import WorkerParser
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -174,15 +181,95 @@ def make_docx(blocks: Sequence[tuple[str, str]]) -> bytes:
     return buffer.getvalue()
 
 
+# -- the parser's worker -----------------------------------------------------------------
+
+
+class Gate:
+    """Holds a worker half-fed: ``started`` is set once it has half of its document,
+    and it gets the rest when ``release`` is set."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+
+
+def gated_parser(gate: Gate, **options: Any) -> WorkerParser:
+    """A ``WorkerParser`` (real worker, real limits) that waits at ``gate`` mid-send."""
+    from callwright.domain.knowledge.parse_isolation import WorkerParser
+
+    class Gated(WorkerParser):
+        async def _send_document(self, stdin: asyncio.StreamWriter, data: bytes) -> None:
+            half = len(data) // 2
+            await super()._send_document(stdin, data[:half])
+            gate.started.set()
+            await gate.release.wait()
+            await super()._send_document(stdin, data[half:])
+
+    return Gated(**options)
+
+
+def worker_processes() -> list[psutil.Process]:
+    """This process's living parser workers (whatever their command, the parser gives
+    them their limits as ``--memory-mb``)."""
+    alive = []
+    for child in psutil.Process().children():
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            if child.status() != psutil.STATUS_ZOMBIE and "--memory-mb" in child.cmdline():
+                alive.append(child)
+    return alive
+
+
+WORD_NAMESPACE = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+
+
+def docx_with_body(body: Iterable[bytes], *, prolog: bytes = b"") -> bytes:
+    """A valid DOCX (python-docx's package) whose ``word/document.xml`` body is the
+    given WordprocessingML, written piece by piece (a 100 MB body never sits in memory);
+    ``prolog`` goes before the root element."""
+    template = zipfile.ZipFile(io.BytesIO(make_docx([("p", "placeholder")])))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in template.infolist():
+            if info.filename != "word/document.xml":
+                archive.writestr(info, template.read(info))
+        with archive.open("word/document.xml", "w", force_zip64=True) as part:
+            part.write(
+                b"<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n"
+                + prolog
+                + b'<w:document xmlns:w="'
+                + WORD_NAMESPACE.encode()
+                + b'"><w:body>'
+            )
+            for piece in body:
+                part.write(piece)
+            part.write(b"</w:body></w:document>")
+    return buffer.getvalue()
+
+
+@functools.cache
+def docx_bomb(unpacked_mb: int = 100) -> bytes:
+    """The finding's document: a valid DOCX whose document.xml is ``unpacked_mb`` MB of
+    repetitive paragraphs, deflated to a few hundred KB."""
+    paragraph = b"<w:p><w:r><w:t>All work and no play makes Jack a dull boy.</w:t></w:r></w:p>"
+    megabyte = paragraph * (1024 * 1024 // len(paragraph))
+    return docx_with_body(megabyte for _ in range(unpacked_mb))
+
+
 __all__ = [
+    "WORD_NAMESPACE",
+    "Gate",
     "HashingEmbeddings",
     "OpenAIKey",
     "add_text",
     "create_assistant",
+    "docx_bomb",
+    "docx_with_body",
+    "gated_parser",
     "install_embedder",
     "make_docx",
     "make_pdf",
     "search",
     "upload",
     "wait_processed",
+    "worker_processes",
 ]

@@ -12,6 +12,7 @@ import pytest
 from callwright.domain.knowledge import parsing
 from callwright.domain.knowledge.parsing import (
     DocumentRejected,
+    ParseLimits,
     UnsupportedDocumentType,
     detect_format,
     parse_document,
@@ -88,10 +89,11 @@ def test_pdf_without_text_is_rejected() -> None:
         parse_document(make_pdf([""]), "pdf")
 
 
-def test_pdf_page_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parsing, "MAX_PDF_PAGES", 2)
-    with pytest.raises(DocumentRejected, match="3 pages; the limit is 2"):
-        parse_document(make_pdf(["a", "b", "c"]), "pdf")
+def test_pdf_page_limit() -> None:
+    with pytest.raises(DocumentRejected, match=r"'three.pdf' \(PDF\) has 3 pages; the limit is 2"):
+        parse_document(
+            make_pdf(["a", "b", "c"]), "pdf", limits=ParseLimits(max_pdf_pages=2), name="three.pdf"
+        )
 
 
 def test_docx_headings_paragraphs_and_tables() -> None:
@@ -111,17 +113,14 @@ def test_docx_headings_paragraphs_and_tables() -> None:
     assert "Saturday | 10-14" in text
 
 
-def test_docx_that_is_not_a_zip_or_unpacks_too_far_is_rejected(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_docx_that_is_not_a_zip_or_not_a_document_is_rejected() -> None:
     with pytest.raises(DocumentRejected, match="not a zip"):
         parse_document(b"PK\x03\x04 not really", "docx")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("word/document.xml", "0" * 100_000)
-    monkeypatch.setattr(parsing, "MAX_DOCX_UNPACKED_BYTES", 50_000)
-    with pytest.raises(DocumentRejected, match="unpacks to 100000 bytes"):
-        parse_document(buffer.getvalue(), "docx")
+        archive.writestr("readme.txt", "hello")
+    with pytest.raises(DocumentRejected, match=r"'x\.docx' is not a DOCX"):
+        parse_document(buffer.getvalue(), "docx", name="x.docx")
 
 
 def test_csv_rows_describe_themselves() -> None:
@@ -149,10 +148,9 @@ def test_invalid_or_too_deep_json_is_rejected() -> None:
         parse_document(deep, "json")
 
 
-def test_extracted_text_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parsing, "MAX_EXTRACTED_CHARS", 10)
+def test_extracted_text_limit() -> None:
     with pytest.raises(DocumentRejected, match="the limit is 10"):
-        parse_document(b"more than ten characters", "txt")
+        parse_document(b"more than ten characters", "txt", limits=ParseLimits(max_chars=10))
 
 
 def test_nul_and_lone_surrogates_never_reach_the_database() -> None:

@@ -1,7 +1,10 @@
 """Pure ASGI middleware: request body size limit and the per-IP request budget.
 
 Both run before routing, so an oversized body or a flood from one address costs
-neither a database query nor JSON parsing.
+neither a database query nor JSON parsing. Routes that take large bodies (document
+uploads) are the exception to buffering: their bodies are counted as the route reads
+them, after it has authenticated the request, so an unauthenticated upload is refused
+before a byte of it is read.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from callwright.api.ratelimit import RateLimiter
+from callwright.errors import PayloadTooLarge
 
 __all__ = ["BodySizeLimitMiddleware", "IpRateLimitMiddleware"]
 
@@ -42,9 +46,31 @@ async def _send_error(
     await send({"type": "http.response.body", "body": body})
 
 
+def _counted(receive: Receive, max_bytes: int, too_large: str) -> Receive:
+    """``receive``, refusing the body once more than ``max_bytes`` have come: the
+    route reading it gets ``PayloadTooLarge`` (a 413 through the error handlers, and
+    the request's unit of work rolls back)."""
+    received = 0
+
+    async def counted() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > max_bytes:
+                raise PayloadTooLarge(too_large)
+        return message
+
+    return counted
+
+
 class BodySizeLimitMiddleware:
     """Refuses request bodies over ``max_bytes`` with 413, whether or not the client
-    declared a Content-Length (a chunked body is counted as it arrives)."""
+    declared a Content-Length (a chunked body is counted as it arrives).
+
+    Bodies are buffered before the app runs (an overflow costs the app nothing), except
+    on the ``larger`` routes: those authenticate before they read their body, so theirs
+    is passed through unread and counted as the route reads it."""
 
     def __init__(
         self,
@@ -61,10 +87,10 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        max_bytes = next(
-            (limit for pattern, limit in self.larger if pattern.match(scope["path"])),
-            self.max_bytes,
+        larger = next(
+            (limit for pattern, limit in self.larger if pattern.match(scope["path"])), None
         )
+        max_bytes = self.max_bytes if larger is None else larger
         too_large = f"request body exceeds {max_bytes} bytes"
         for name, value in scope["headers"]:
             if name == b"content-length":
@@ -76,6 +102,9 @@ class BodySizeLimitMiddleware:
                 if declared > max_bytes:
                     await _send_error(send, 413, too_large, "payload_too_large")
                     return
+        if larger is not None:
+            await self.app(scope, _counted(receive, max_bytes, too_large), send)
+            return
         # Buffer the (bounded) body so that an overflow is refused before the app runs.
         messages: list[Message] = []
         received = 0

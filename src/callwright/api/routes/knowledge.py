@@ -34,7 +34,9 @@ __all__ = ["DOCUMENTS_PATH", "router"]
 router = APIRouter(prefix="/api/v1/assistants", tags=["knowledge"], route_class=CallwrightRoute)
 
 DOCUMENTS_PATH = r"^/api/v1/assistants/[^/]+/documents$"
-"""Upload requests: the body size limit for them is the document limit."""
+"""Upload requests: the body size limit for them is the document limit, and their body
+reaches the route unread (``BodySizeLimitMiddleware`` counts it as it is read), so every
+handler on this path authenticates (``KnowledgeDep``) before it reads the body."""
 
 AssistantIdPath = Annotated[
     str, Path(description="The integer id, or the assistant's external_id.", max_length=200)

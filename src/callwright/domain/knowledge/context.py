@@ -1,6 +1,6 @@
 """What every part of the knowledge base shares in one process: the database, the
-secret box, the embedders, the vector indexes, the URL fetcher's options; and the
-rules that tie an assistant's ``rag_settings`` to its documents."""
+secret box, the embedders, the vector indexes, the URL fetcher's options, the document
+parser's worker limits; and the rules that tie an assistant's ``rag_settings`` to its documents."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from callwright.domain.knowledge.embedders import (
     openai_key_for,
 )
 from callwright.domain.knowledge.index import VectorIndexes
+from callwright.domain.knowledge.parse_isolation import WorkerParser
 from callwright.providers.protocols import Embeddings
 from callwright.security.crypto import SecretBox
 from callwright.security.outbound import STRICT, OutboundPolicy
@@ -64,6 +65,12 @@ class KnowledgeContext:
     # Tells the running processor (if any) about a document to process now; without
     # one, queued documents wait for a processor's next sweep.
     notify: Callable[[int], None] = field(default=lambda _document_id: None)
+    # Parses documents in worker processes, within the settings' knowledge_parser_*
+    # and knowledge_max_unpacked_bytes limits.
+    parser: WorkerParser = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.parser = WorkerParser.from_settings(self.settings)
 
     async def embedding_for(
         self, session: AsyncSession, assistant: StoredAssistant

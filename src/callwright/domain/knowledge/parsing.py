@@ -1,16 +1,20 @@
 """Documents → plain text sections, with where each section came from.
 
-Formats: txt, md, html, pdf (pypdf), docx (python-docx), csv, json. Every parser is
-blocking CPU work: call ``parse_document`` in a worker thread, never on the event loop.
+Formats: txt, md, html, pdf (pypdf), docx (streamed, ``docx_text``), csv, json. Every
+parser is blocking CPU work on untrusted bytes: the server runs ``parse_document`` in a
+worker process with memory and time limits (``parse_isolation``), never in its own.
 
 Structure that helps retrieval is kept as text: HTML and DOCX headings become Markdown
 ``#`` headings (so the ``markdown`` chunking strategy sees them), CSV rows become
 ``column: value`` lines, JSON becomes ``path: value`` lines. PDF pages are sections, so
 chunks know their page.
 
-Limits keep one upload from exhausting the process: the raw size is checked by the API
-(413); here the number of PDF pages, the unpacked size of a DOCX and the extracted text
-are bounded, and every failure is a ``DocumentRejected`` naming the reason (422), or
+Limits (``ParseLimits``) keep one upload from exhausting the worker, and are enforced
+while the document is read, not after: the raw size is checked by the API (413); here
+the number of PDF pages, the bytes a DOCX unpacks to and its compression ratio (counted
+as its members are decompressed) and the extracted text (counted as each format yields
+it, so extraction stops as soon as the limit is crossed). Every failure is a
+``DocumentRejected`` naming the document and the reason (422), or
 ``UnsupportedDocumentType`` (415) for a format we do not read.
 """
 
@@ -20,7 +24,6 @@ import csv
 import io
 import json
 import re
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -31,13 +34,19 @@ from callwright.errors import CallwrightError, ValidationFailed
 
 __all__ = [
     "CONTENT_TYPES",
+    "DEFAULT_MAX_UNPACKED_BYTES",
+    "MAX_COMPRESSION_RATIO",
     "MAX_EXTRACTED_CHARS",
+    "MAX_PDF_PAGES",
     "DocumentFormat",
     "DocumentRejected",
+    "ParseLimits",
     "ParsedDocument",
     "Section",
+    "TextBudget",
     "UnsupportedDocumentType",
     "detect_format",
+    "document_label",
     "parse_document",
 ]
 
@@ -45,7 +54,11 @@ DocumentFormat = Literal["txt", "md", "html", "pdf", "docx", "csv", "json"]
 
 MAX_EXTRACTED_CHARS: Final = 5_000_000
 MAX_PDF_PAGES: Final = 2_000
-MAX_DOCX_UNPACKED_BYTES: Final = 200 * 1024 * 1024
+# The default of Settings.knowledge_max_unpacked_bytes (settings cannot import domain).
+DEFAULT_MAX_UNPACKED_BYTES: Final = 100 * 1024 * 1024
+# Apache POI's default for OOXML (ZipSecureFile's minimum inflate ratio 0.01): real
+# documents compress a few to a few dozen times; deflate bombs, hundreds of times.
+MAX_COMPRESSION_RATIO: Final = 100
 _MAX_JSON_DEPTH: Final = 64
 
 _EXTENSIONS: Final[dict[str, DocumentFormat]] = {
@@ -89,6 +102,41 @@ class DocumentRejected(ValidationFailed):
 
 
 @dataclass(frozen=True, slots=True)
+class ParseLimits:
+    """How much one document may cost to read. ``max_unpacked_bytes`` counts the bytes
+    decompressed from an archive (DOCX), ``max_compression_ratio`` compares them with
+    the compressed bytes read so far, ``max_chars`` counts the text extracted."""
+
+    max_chars: int = MAX_EXTRACTED_CHARS
+    max_unpacked_bytes: int = DEFAULT_MAX_UNPACKED_BYTES
+    max_compression_ratio: int = MAX_COMPRESSION_RATIO
+    max_pdf_pages: int = MAX_PDF_PAGES
+
+
+def document_label(name: str | None) -> str:
+    """How messages name a document: its name quoted, else "the document"."""
+    return repr(name) if name else "the document"
+
+
+class TextBudget:
+    """The characters a document may yield, spent as each parser extracts them: the
+    parse stops at the first piece of text past the limit."""
+
+    def __init__(self, limit: int, name: str | None) -> None:
+        self.limit = limit
+        self.spent = 0
+        self._name = name
+
+    def spend(self, characters: int) -> None:
+        self.spent += characters
+        if self.spent > self.limit:
+            raise DocumentRejected(
+                f"{document_label(self._name)} holds more than {self.limit} characters of "
+                f"text; the limit is {self.limit}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
 class Section:
     """A stretch of the document's text; ``metadata`` says where it came from
     (``{"page": 3}`` for a PDF page)."""
@@ -99,6 +147,8 @@ class Section:
 
 @dataclass(frozen=True, slots=True)
 class ParsedDocument:
+    """A document's text, in sections, as its format's parser extracted it."""
+
     format: DocumentFormat
     sections: tuple[Section, ...]
 
@@ -123,23 +173,40 @@ def detect_format(filename: str | None, content_type: str | None) -> DocumentFor
     )
 
 
-def parse_document(data: bytes, document_format: DocumentFormat) -> ParsedDocument:
-    """Extract the text of ``data``; blocking (run it in a thread)."""
-    parser = _PARSERS[document_format]
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """What every format's parser gets: the bytes, the limits, the text budget."""
+
+    data: bytes
+    limits: ParseLimits
+    budget: TextBudget
+    name: str | None
+
+    @property
+    def label(self) -> str:
+        return document_label(self.name)
+
+
+def parse_document(
+    data: bytes,
+    document_format: DocumentFormat,
+    *,
+    limits: ParseLimits | None = None,
+    name: str | None = None,
+) -> ParsedDocument:
+    """Extract the text of ``data`` within ``limits``; messages name the document by
+    ``name``. Blocking CPU work on untrusted bytes: run it in a worker process."""
+    limits = limits or ParseLimits()
+    reading = _Reading(data, limits, TextBudget(limits.max_chars, name), name)
     sections = tuple(
         Section(clean, section.metadata)
-        for section in parser(data)
+        for section in _PARSERS[document_format](reading)
         if (clean := _clean(section.text)).strip()
     )
-    parsed = ParsedDocument(document_format, sections)
     if not sections:
-        raise DocumentRejected(f"the {document_format} document contains no text")
-    if parsed.char_count > MAX_EXTRACTED_CHARS:
-        raise DocumentRejected(
-            f"the document holds {parsed.char_count} characters of text; "
-            f"the limit is {MAX_EXTRACTED_CHARS}"
-        )
-    return parsed
+        raise DocumentRejected(f"{reading.label} ({document_format}) contains no text")
+    # Cleaning never lengthens text, so the budget spent while extracting bounds this.
+    return ParsedDocument(document_format, sections)
 
 
 # -- text formats ---------------------------------------------------------------------
@@ -177,8 +244,10 @@ def _decode(data: bytes) -> str:
             return data.decode("latin-1")
 
 
-def _plain(data: bytes) -> Iterator[Section]:
-    yield Section(_decode(data))
+def _plain(reading: _Reading) -> Iterator[Section]:
+    text = _decode(reading.data)
+    reading.budget.spend(len(text))
+    yield Section(text)
 
 
 class _HtmlText(HTMLParser):
@@ -193,102 +262,120 @@ class _HtmlText(HTMLParser):
         }
     )  # fmt: skip
 
-    def __init__(self) -> None:
+    def __init__(self, budget: TextBudget) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self._skipping = 0
+        self._budget = budget
+
+    def _add(self, text: str) -> None:
+        self._budget.spend(len(text))
+        self.parts.append(text)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self._SKIP:
             self._skipping += 1
         elif re.fullmatch(r"h[1-6]", tag):
-            self.parts.append("\n\n" + "#" * int(tag[1]) + " ")
+            self._add("\n\n" + "#" * int(tag[1]) + " ")
         elif tag in self._BLOCKS:
-            self.parts.append("\n")
+            self._add("\n")
         elif tag in ("td", "th"):
-            self.parts.append(" | ")
+            self._add(" | ")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self._SKIP:
             self._skipping = max(0, self._skipping - 1)
         elif re.fullmatch(r"h[1-6]", tag):
-            self.parts.append("\n\n")
+            self._add("\n\n")
         elif tag in self._BLOCKS:
-            self.parts.append("\n")
+            self._add("\n")
 
     def handle_data(self, data: str) -> None:
         if not self._skipping:
-            self.parts.append(data.replace("\n", " "))
+            self._add(data.replace("\n", " "))
 
 
-def _html(data: bytes) -> Iterator[Section]:
-    parser = _HtmlText()
-    parser.feed(_decode(data))
+def _html(reading: _Reading) -> Iterator[Section]:
+    parser = _HtmlText(reading.budget)
+    parser.feed(_decode(reading.data))
     parser.close()
     text = "".join(parser.parts)
     yield Section(re.sub(r"[ ]*\n[ ]*", "\n", text))
 
 
-def _csv(data: bytes) -> Iterator[Section]:
-    text = _decode(data)
+def _csv(reading: _Reading) -> Iterator[Section]:
+    text = _decode(reading.data)
     try:
         dialect: Any = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
     except csv.Error:
         dialect = csv.excel
+    header: list[str] | None = None
+    lines: list[str] = []
     try:
-        rows = list(csv.reader(io.StringIO(text), dialect))
+        # Row by row, so the text budget stops the reader at the first row past it.
+        for row in csv.reader(io.StringIO(text), dialect):
+            if not any(cell.strip() for cell in row):
+                continue
+            if header is None:
+                header = [cell.strip() for cell in row]
+                continue
+            # Each row describes itself ("name: Ada; city: Paris"), so a chunk of rows
+            # is understandable without the header line.
+            line = "; ".join(
+                f"{_column(header, i)}: {value.strip()}"
+                for i, value in enumerate(row)
+                if value.strip()
+            )
+            reading.budget.spend(len(line) + 1)
+            lines.append(line)
     except csv.Error as exc:
         raise DocumentRejected(f"the CSV cannot be read: {exc}") from exc
-    rows = [row for row in rows if any(cell.strip() for cell in row)]
-    if not rows:
+    if header is None:
         return
-    header = [cell.strip() for cell in rows[0]]
-    lines = []
-    for row in rows[1:]:
-        # Each row describes itself ("name: Ada; city: Paris"), so a chunk of rows
-        # is understandable without the header line.
-        cells = [
-            f"{header[i] if i < len(header) and header[i] else f'column {i + 1}'}: {value.strip()}"
-            for i, value in enumerate(row)
-            if value.strip()
-        ]
-        lines.append("; ".join(cells))
     if not lines:  # a header only
         lines = ["; ".join(header)]
+        reading.budget.spend(len(lines[0]))
     yield Section("\n".join(lines))
 
 
-def _json(data: bytes) -> Iterator[Section]:
+def _column(header: list[str], index: int) -> str:
+    return header[index] if index < len(header) and header[index] else f"column {index + 1}"
+
+
+def _json(reading: _Reading) -> Iterator[Section]:
     try:
-        document = json.loads(_decode(data))
+        document = json.loads(_decode(reading.data))
     except (json.JSONDecodeError, RecursionError) as exc:
         raise DocumentRejected(f"the JSON cannot be read: {exc}") from exc
     lines: list[str] = []
-    _flatten(document, "", lines, 0)
+    _flatten(document, "", lines, 0, reading.budget)
     yield Section("\n".join(lines))
 
 
-def _flatten(value: Any, path: str, lines: list[str], depth: int) -> None:
+def _flatten(value: Any, path: str, lines: list[str], depth: int, budget: TextBudget) -> None:
     if depth > _MAX_JSON_DEPTH:
         raise DocumentRejected(f"the JSON is nested deeper than {_MAX_JSON_DEPTH} levels")
     if isinstance(value, dict):
         for key, item in value.items():
-            _flatten(item, f"{path}.{key}" if path else str(key), lines, depth + 1)
+            _flatten(item, f"{path}.{key}" if path else str(key), lines, depth + 1, budget)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _flatten(item, f"{path}[{index}]", lines, depth + 1)
+            _flatten(item, f"{path}[{index}]", lines, depth + 1, budget)
     elif value is not None and str(value).strip():
         text = value if isinstance(value, str) else json.dumps(value)
-        lines.append(f"{path}: {text}" if path else text)
+        line = f"{path}: {text}" if path else text
+        budget.spend(len(line) + 1)
+        lines.append(line)
 
 
 # -- binary formats -------------------------------------------------------------------
 
 
-def _pdf(data: bytes) -> Iterator[Section]:
+def _pdf(reading: _Reading) -> Iterator[Section]:
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
+    data = reading.data
     if b"%PDF-" not in data[:1024]:
         raise DocumentRejected("the file is not a PDF (no %PDF- header)")
     try:
@@ -296,16 +383,14 @@ def _pdf(data: bytes) -> Iterator[Section]:
         if reader.is_encrypted:
             raise DocumentRejected("the PDF is encrypted")
         pages = reader.pages
-        if len(pages) > MAX_PDF_PAGES:
-            raise DocumentRejected(f"the PDF has {len(pages)} pages; the limit is {MAX_PDF_PAGES}")
-        extracted = 0
+        limit = reading.limits.max_pdf_pages
+        if len(pages) > limit:
+            raise DocumentRejected(
+                f"{reading.label} (PDF) has {len(pages)} pages; the limit is {limit}"
+            )
         for number, page in enumerate(pages, start=1):
             text = page.extract_text() or ""
-            extracted += len(text)
-            if extracted > MAX_EXTRACTED_CHARS:
-                raise DocumentRejected(
-                    f"the PDF holds more than {MAX_EXTRACTED_CHARS} characters of text"
-                )
+            reading.budget.spend(len(text))
             yield Section(text, {"page": number})
     except DocumentRejected:
         raise
@@ -314,45 +399,11 @@ def _pdf(data: bytes) -> Iterator[Section]:
         raise DocumentRejected(f"the PDF cannot be read: {exc or type(exc).__name__}") from exc
 
 
-def _docx(data: bytes) -> Iterator[Section]:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except zipfile.BadZipFile as exc:
-        raise DocumentRejected("the file is not a DOCX (not a zip archive)") from exc
-    if unpacked > MAX_DOCX_UNPACKED_BYTES:
-        raise DocumentRejected(
-            f"the DOCX unpacks to {unpacked} bytes; the limit is {MAX_DOCX_UNPACKED_BYTES}"
-        )
-    import docx
-    from docx.table import Table
+def _docx(reading: _Reading) -> Iterator[Section]:
+    # Imported here: the DOCX reader needs the types above.
+    from callwright.domain.knowledge.docx_text import docx_lines
 
-    try:
-        document = docx.Document(io.BytesIO(data))
-        lines: list[str] = []
-        for block in document.iter_inner_content():
-            if isinstance(block, Table):
-                for row in block.rows:
-                    cells = [cell.text.strip() for cell in row.cells]
-                    lines.append(" | ".join(cell for cell in cells if cell))
-                lines.append("")
-                continue
-            text = block.text.strip()
-            style = (block.style.name if block.style is not None else "") or ""
-            level = re.fullmatch(r"Heading (\d)", style)
-            if level and text:
-                lines.extend(["", "#" * int(level.group(1)) + " " + text, ""])
-            elif style == "Title" and text:
-                lines.extend(["# " + text, ""])
-            else:
-                lines.append(text)
-    except (KeyError, ValueError, zipfile.BadZipFile, AttributeError) as exc:
-        raise DocumentRejected(f"the DOCX cannot be read: {exc or type(exc).__name__}") from exc
-    except Exception as exc:  # lxml's XMLSyntaxError and docx's own errors
-        if type(exc).__module__.startswith(("lxml", "docx")):
-            raise DocumentRejected(f"the DOCX cannot be read: {exc}") from exc
-        raise
-    yield Section("\n".join(lines))
+    yield Section("\n".join(docx_lines(reading.data, reading.limits, reading.budget, reading.name)))
 
 
 _PARSERS: Final = {

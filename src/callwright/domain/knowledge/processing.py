@@ -3,7 +3,8 @@
 A worker claims a document with a compare-and-set on its row (a random token and a
 lease), so two workers — in this process or another server — never process the same
 document at once, and a document whose worker died is taken again when its lease
-expires. Then, off the event loop: fetch (URL documents), parse, chunk, count tokens;
+expires. Then, off the event loop: fetch (URL documents), parse (in a worker process with
+memory and time limits: ``parse_isolation``), chunk and count tokens (in a thread);
 embed in batches; and in **one transaction**, only if the claim still holds, replace the
 document's chunks, mark it ready and bump the assistant's generation. A failure marks
 the document failed with the reason and leaves none of its chunks searchable; a
@@ -37,12 +38,8 @@ from callwright.domain.knowledge.chunking import Chunk, chunk_document
 from callwright.domain.knowledge.context import KnowledgeContext, processing_fingerprint
 from callwright.domain.knowledge.fetching import fetch_document
 from callwright.domain.knowledge.index import encode_vector
-from callwright.domain.knowledge.parsing import (
-    DocumentFormat,
-    DocumentRejected,
-    detect_format,
-    parse_document,
-)
+from callwright.domain.knowledge.parse_isolation import ParserUnavailable
+from callwright.domain.knowledge.parsing import DocumentFormat, DocumentRejected, detect_format
 from callwright.domain.knowledge.tokens import count_tokens
 from callwright.errors import CallwrightError, NotFound
 from callwright.providers.errors import (
@@ -299,9 +296,14 @@ class DocumentProcessor:
             raise DocumentRejected("the document has no content")
         document_format: DocumentFormat = stored_format  # type: ignore[assignment]
         data = content
+        try:
+            # In a worker process with memory and time limits, never in this one.
+            parsed = await self._context.parser.parse(data, document_format, name=name)
+        except ParserUnavailable as exc:
+            raise _Retry(str(exc)) from exc
 
         def work() -> _Prepared:
-            parsed = parse_document(data, document_format)
+            # Chunking and counting work on at most the text limit's characters.
             chunks = chunk_document(
                 parsed, rag.chunking_strategy, rag.chunk_size, rag.chunk_overlap
             )

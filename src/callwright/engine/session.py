@@ -10,6 +10,10 @@
 - one reply task at a time (``_reply``): LLM → sentences → TTS → transport, with
   marks per sentence; barge-in cancels it, which is how speech stops within a frame.
 
+An LLM fault does not end the call: the LLMs are used as one that happens to be
+several (``llm_fallback``), and a reply none could give becomes error_message
+(``faults``).
+
 Nothing here blocks: provider calls are async, audio work is per-frame numpy.
 """
 
@@ -40,6 +44,7 @@ from callwright.engine.events import (
     TurnTiming,
     UserMessage,
 )
+from callwright.engine.faults import ReplyFailures, ReplyOutcome, guarded
 from callwright.engine.playback import Playback
 from callwright.engine.replies import (
     Retriever,
@@ -130,6 +135,7 @@ class CallSession:
         self._end_detail: str | None = None
         self._ended = asyncio.Event()
         self._group: asyncio.TaskGroup | None = None
+        self._failures = ReplyFailures.of(config)
         self._stt_stream: STTStream | None = None
         self._discard_utterance: Callable[[], None] | None = None
 
@@ -237,7 +243,7 @@ class CallSession:
         if mode == "assistant-speaks-first" and self.config.first_message:
             self._start_reply(self._say([self.config.first_message]), TurnTiming(0))
         elif mode == "assistant-speaks-first-with-model-generated-message":
-            self._start_reply(self._answer(TurnTiming(0)), TurnTiming(0))
+            self._start_answer(TurnTiming(0))
 
     # -- caller audio -----------------------------------------------------------------
 
@@ -360,7 +366,7 @@ class CallSession:
         if trigger and trigger in text.lower():
             self._finish(EndReason.CUSTOMER_SAID_END_CALL_PHRASE, self.config.end_call_message)
             return
-        self._start_reply(self._answer(timing, query=text), timing)
+        self._start_answer(timing, query=text)
 
     # -- barge-in ---------------------------------------------------------------------
 
@@ -389,24 +395,34 @@ class CallSession:
 
     # -- speaking ---------------------------------------------------------------------
 
+    def _start_answer(self, timing: TurnTiming, query: str | None = None) -> None:
+        """The LLM's reply; a failure of every LLM is settled when it has ended."""
+        outcome = ReplyOutcome()
+        answer = guarded(self._answer(timing, query=query), outcome)
+        self._start_reply(answer, timing, outcome=outcome)
+
     def _start_reply(
         self,
         sentences: AsyncGenerator[str, None],
         timing: TurnTiming,
         *,
         interruptible: bool = True,
+        outcome: ReplyOutcome | None = None,
     ) -> None:
         previous = self._reply
         if previous is not None and not previous.done():
             previous.cancel()
         self._reply_interruptible = interruptible
-        self._reply = self._spawn(self._speak(sentences, timing, previous))
+        self._reply = self._spawn(self._speak(sentences, timing, previous, outcome=outcome))
 
     async def _speak(
         self,
         sentences: AsyncGenerator[str, None],
         timing: TurnTiming,
         previous: asyncio.Task[None] | None,
+        *,
+        outcome: ReplyOutcome | None = None,
+        apology_for: str | None = None,
     ) -> None:
         if previous is not None:
             with contextlib.suppress(asyncio.CancelledError):
@@ -430,7 +446,22 @@ class CallSession:
                 while (remaining := playback.remaining_s(self._clock.now())) > 0:
                     await self._clock.sleep(remaining)
         finally:
-            self._record_reply(playback, timing)
+            self._record_reply(playback, timing, apology_for)
+        if outcome is not None:
+            await self._settle(outcome)
+
+    async def _settle(self, outcome: ReplyOutcome) -> None:
+        """After a reply no LLM could give: error_message, and the caller's next turn
+        tries again; or, after too many in a row, the goodbye and the end."""
+        after = self._failures.settle(outcome)
+        if after is None:
+            return
+        error = str(after.error)
+        logger.warning("no LLM answered (%d in a row): %s", self._failures.in_a_row, error)
+        if after.ends_call:
+            self._finish(EndReason.LLM_FAILED, after.message, detail=error)
+        elif after.message:
+            await self._speak(self._say([after.message]), TurnTiming(0), None, apology_for=error)
 
     async def _speak_sentence(self, sentence: str, playback: Playback, timing: TurnTiming) -> None:
         tts, rate = self._providers.tts, self._transport.sample_rate
@@ -458,14 +489,16 @@ class CallSession:
         timing.first_frame_out_at = timing.first_frame_out_at or now
         playback.sent(now, len(pcm16) / 2 / self._transport.sample_rate)
 
-    def _record_reply(self, playback: Playback, timing: TurnTiming) -> None:
+    def _record_reply(
+        self, playback: Playback, timing: TurnTiming, apology_for: str | None = None
+    ) -> None:
         now = self._clock.now()
         intended = playback.intended_text()
         heard = playback.heard_text(now)
         interrupted = heard != intended
         self._touch(now)
         if intended:
-            self._emit(AssistantMessage(heard, intended, interrupted, now))
+            self._emit(AssistantMessage(heard, intended, interrupted, now, apology_for))
             if heard:
                 self.history.append(ChatMessage("assistant", heard))
         self._emit(timing)
@@ -545,11 +578,11 @@ class CallSession:
 
     # -- ending -----------------------------------------------------------------------
 
-    def _finish(self, reason: EndReason, goodbye: str | None) -> None:
+    def _finish(self, reason: EndReason, goodbye: str | None, detail: str | None = None) -> None:
         """Say goodbye (not interruptible), wait until it has been played, hang up."""
 
         async def end() -> None:
-            self._set_ended(reason)
+            self._set_ended(reason, detail)
 
         self._finish_with(goodbye, end)
 

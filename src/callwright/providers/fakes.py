@@ -32,6 +32,7 @@ from callwright.providers.protocols import (
 
 __all__ = [
     "EnergyVAD",
+    "FailsAfter",
     "Hang",
     "ScriptedLLM",
     "ScriptedSTT",
@@ -143,7 +144,15 @@ class Hang:
     """A scripted reply that never produces a first token."""
 
 
-Reply = str | Sequence[ToolCall] | Exception | Hang | Callable[[LLMRequest], str]
+@dataclass(frozen=True, slots=True)
+class FailsAfter:
+    """A scripted reply that streams ``text`` and then fails with ``error``."""
+
+    text: str
+    error: Exception
+
+
+Reply = str | Sequence[ToolCall] | Exception | Hang | FailsAfter | Callable[[LLMRequest], str]
 
 
 @dataclass
@@ -169,12 +178,14 @@ class ScriptedLLM:
         await self.clock.sleep(self.first_token_s)
         if callable(reply):
             reply = reply(request)
+        if isinstance(reply, FailsAfter):
+            async for delta in self._tokens(reply.text):
+                yield delta
+            raise reply.error
         if isinstance(reply, str):
             tokens = reply.split(" ")
-            for index, token in enumerate(tokens):
-                if index:
-                    await self.clock.sleep(self.token_s)
-                yield TextDelta(token if index == 0 else " " + token)
+            async for delta in self._tokens(reply):
+                yield delta
             yield Usage(
                 prompt_tokens=sum(len((m.content or "").split()) for m in request.messages),
                 completion_tokens=len(tokens),
@@ -182,6 +193,12 @@ class ScriptedLLM:
             return
         for call in reply:
             yield call
+
+    async def _tokens(self, text: str) -> AsyncIterator[TextDelta]:
+        for index, token in enumerate(text.split(" ")):
+            if index:
+                await self.clock.sleep(self.token_s)
+            yield TextDelta(token if index == 0 else " " + token)
 
 
 @dataclass

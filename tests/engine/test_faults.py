@@ -1,7 +1,7 @@
 """Issue 13, finding 6: a provider fault is a sentence, not silence. A reply no LLM
 gives becomes error_message and the call goes on (max_error_messages of them in a
-row, then a goodbye and the end); an empty answer moves on to the fallback; the
-record names the LLM that answered each turn."""
+row, then a goodbye and the end); an empty answer moves on to the fallback; a failing
+voice or transcriber is replaced mid-call; the record names who served each turn."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ from callwright.engine.events import (
     AssistantMessage,
     EndReason,
     LlmError,
+    ProviderFailed,
     UserMessage,
 )
 from callwright.engine.llm_fallback import LAST_PROVIDER_TIMEOUT_S
 from callwright.providers.errors import ProviderUnavailable
-from callwright.providers.fakes import FailsAfter, Hang
+from callwright.providers.fakes import FailsAfter, Hang, speech
+from callwright.transports.loopback import LoopbackTransport
 from tests.engine.harness import Call, make_call, run_call
 from tests.engine.test_conversation import hang_up_after
 
@@ -187,3 +189,127 @@ async def test_the_turn_names_the_fallback_that_answered_and_the_llm_that_failed
     )
     assert (second.llm_provider, second.llm_errors) == ("scripted-llm", [])
     assert call.of(AssistantMessage)[0].apology_for is None
+
+
+# -- the voice --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fail_after_chunks", [0, 2])
+async def test_a_failing_voice_is_replaced_and_the_sentence_is_still_spoken(
+    fail_after_chunks: int,
+) -> None:
+    call = make_call(
+        utterances=("Hello?",),
+        replies=["Hi there. How can I help you today?"],
+        fallback_voices=("offline-voice",),
+    )
+    call.tts.fail_with = ProviderUnavailable("elevenlabs", "HTTP 500")
+    call.tts.fail_after_chunks = fail_after_chunks
+    await run_call(call, turns(1, gap_s=8))
+    (voice,) = call.voices
+    assert call.transcript[-1] == ("assistant", "Hi there. How can I help you today?", False)
+    # The primary failed once; the offline voice said the whole sentence, and the next.
+    assert [text for text, _ in call.tts.requests] == ["Hi there."]
+    assert [text for text, _ in voice.requests] == ["Hi there.", "How can I help you today?"]
+    (failed,) = call.of(ProviderFailed)
+    assert (failed.kind, failed.provider, failed.replacement) == (
+        "tts",
+        "tone-tts",
+        "offline-voice",
+    )
+    assert failed.error == "HTTP 500"
+    (timing,) = call.timings
+    assert timing.tts_provider == ("tone-tts" if fail_after_chunks else "offline-voice")
+    spoken = len("Hi there.How can I help you today?") * voice.seconds_per_char
+    partial = fail_after_chunks * call.tts.chunk_s
+    (user,) = call.of(UserMessage)
+    assert audio_seconds_between(call, user.at, call.end.at) == pytest.approx(
+        spoken + partial, abs=0.05
+    )
+
+
+async def test_a_voice_that_sends_no_audio_in_time_is_replaced() -> None:
+    call = make_call(
+        utterances=("Hello?",),
+        replies=["Hi there."],
+        fallback_voices=("offline-voice",),
+        first_audio_timeout_s=2.0,
+    )
+    call.tts.first_audio_s = 600.0
+    await run_call(call, turns(1, gap_s=8))
+    assert call.transcript[-1] == ("assistant", "Hi there.", False)
+    (failed,) = call.of(ProviderFailed)
+    assert failed.error == "no audio within 2 s"
+    (timing,) = call.timings
+    assert timing.tts_request_at is not None
+    assert timing.tts_first_audio_at is not None
+    (voice,) = call.voices
+    assert timing.tts_first_audio_at - timing.tts_request_at == pytest.approx(
+        2.0 + voice.first_audio_s, abs=0.02
+    )
+
+
+# -- the transcriber --------------------------------------------------------------------
+
+
+async def test_a_failed_transcriber_is_replaced_and_the_callers_next_words_are_heard() -> None:
+    call = make_call(
+        utterances=("Hello?",),
+        fallback_transcriber=("Are you still there?",),
+        replies=["Hi.", "Yes, I am."],
+    )
+
+    async def caller(transport: LoopbackTransport) -> None:
+        await transport.say(speech(0.6))
+        await transport.silence(4)
+        call.stt.fail_with = ProviderUnavailable("deepgram", "connection lost")
+        await transport.silence(1)
+        await transport.say(speech(0.8))
+        await transport.silence(4)
+        await transport.hang_up_caller()
+
+    await run_call(call, caller)
+    assert call.transcript == [
+        ("user", "Hello?", False),
+        ("assistant", "Hi.", False),
+        ("user", "Are you still there?", False),
+        ("assistant", "Yes, I am.", False),
+    ]
+    (failed,) = call.of(ProviderFailed)
+    assert (failed.kind, failed.provider, failed.replacement) == (
+        "stt",
+        "scripted-stt",
+        "offline-stt",
+    )
+    assert [timing.stt_provider for timing in call.timings] == ["scripted-stt", "offline-stt"]
+    assert call.end.reason is EndReason.CUSTOMER_ENDED_CALL
+
+
+async def test_the_words_being_said_when_the_transcriber_fails_reach_the_next_one() -> None:
+    call = make_call(
+        utterances=("Hello there?",),
+        fallback_transcriber=("Hello there?",),
+        replies=["Hi."],
+    )
+
+    async def caller(transport: LoopbackTransport) -> None:
+        await transport.say(speech(0.4))
+        call.stt.fail_with = ProviderUnavailable("deepgram", "connection lost")
+        await transport.say(speech(0.4))
+        await transport.silence(4)
+        await transport.hang_up_caller()
+
+    await run_call(call, caller)
+    assert call.transcript == [("user", "Hello there?", False), ("assistant", "Hi.", False)]
+    assert call.fallback_stt is not None
+    # All of the utterance, not only what came after the failure.
+    assert call.fallback_stt.speech_heard_s == pytest.approx(0.8, abs=0.03)
+
+
+async def test_a_transcriber_that_cannot_start_is_replaced_before_the_call_begins() -> None:
+    call = make_call(utterances=("Hello?",), fallback_transcriber=("Hello?",), replies=["Hi."])
+    call.stt.fail_with = ProviderUnavailable("deepgram", "HTTP 401")
+    await run_call(call, turns(1))
+    assert call.transcript == [("user", "Hello?", False), ("assistant", "Hi.", False)]
+    (failed,) = call.of(ProviderFailed)
+    assert (failed.provider, failed.replacement) == ("scripted-stt", "offline-stt")

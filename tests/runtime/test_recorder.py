@@ -1,6 +1,6 @@
-"""The call record of a call whose LLM failed: the apology marked as one, who
-answered each turn, tokens by the LLM that produced them, and the process metrics
-counting each failure."""
+"""The call record of a call whose providers failed: the apology marked as one, who
+served each turn, the transcriber or voice that was replaced, tokens by the LLM that
+produced them, and the process metrics counting each failure."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from callwright.engine.events import (
     CallEnded,
     EndReason,
     LlmError,
+    ProviderFailed,
     TurnTiming,
     UserMessage,
 )
@@ -29,15 +30,19 @@ def _failed_call() -> tuple[CallRecorder, list[tuple[str, dict[str, Any]]]]:
         TurnTiming(
             1,
             llm_errors=[LlmError("openai:gpt-4o-mini", "HTTP 500")],
+            stt_provider="deepgram",
         )
     )
     recorder(AssistantMessage(SORRY, SORRY, False, 102.0, apology_for="openai: HTTP 500"))
+    recorder(ProviderFailed("tts", "elevenlabs", "HTTP 503", "piper", 103.5))
     recorder(UserMessage("Are you there?", 104.0))
     recorder(
         TurnTiming(
             2,
             llm_provider="anthropic:claude-sonnet-4-5",
             llm_errors=[LlmError("openai:gpt-4o-mini", "no first token within 3.0 s")],
+            tts_provider="piper",
+            stt_provider="deepgram",
             prompt_tokens=30,
             completion_tokens=5,
         )
@@ -61,12 +66,24 @@ def test_the_apology_is_marked_as_one_in_the_transcript() -> None:
     assert ("transcript", apology) in notified  # the live transcript webhook carries it too
 
 
-def test_each_turn_names_the_llm_that_answered_and_those_that_failed() -> None:
+def test_each_turn_names_who_served_it_and_what_failed() -> None:
     recorder, _ = _failed_call()
     first, second = recorder.turns
-    assert first["llm_provider"] is None
+    assert (first["llm_provider"], first["stt_provider"]) == (None, "deepgram")
     assert first["llm_errors"] == [{"provider": "openai:gpt-4o-mini", "error": "HTTP 500"}]
-    assert second["llm_provider"] == "anthropic:claude-sonnet-4-5"
+    assert (second["llm_provider"], second["tts_provider"]) == (
+        "anthropic:claude-sonnet-4-5",
+        "piper",
+    )
+    assert recorder.failovers == [
+        {
+            "kind": "tts",
+            "requested": "elevenlabs",
+            "chosen": "piper",
+            "reason": "failed during the call: HTTP 503",
+            "seconds_from_start": 3.5,
+        }
+    ]
 
 
 def test_tokens_are_counted_for_the_llm_that_produced_them() -> None:
@@ -88,10 +105,12 @@ def test_the_metrics_count_every_failed_provider_and_each_fallback_answer() -> N
     errors = "callwright_provider_errors_total"
     fallbacks = "callwright_llm_fallbacks_total"
     llm_errors = _count(errors, kind="llm", provider="openai:gpt-4o-mini")
+    tts_errors = _count(errors, kind="tts", provider="elevenlabs")
     moved = {"from_provider": "openai:gpt-4o-mini", "to_provider": "anthropic:claude-sonnet-4-5"}
     moved_before = _count(fallbacks, **moved)
     CallRuntime._observe("webCall", recorder, "openai:gpt-4o-mini")
     assert _count(errors, kind="llm", provider="openai:gpt-4o-mini") == llm_errors + 2
+    assert _count(errors, kind="tts", provider="elevenlabs") == tts_errors + 1
     assert _count(fallbacks, **moved) == moved_before + 1
 
 

@@ -28,6 +28,7 @@ from callwright.providers.stt.assemblyai import AssemblyAISTT
 from callwright.providers.stt.deepgram import DeepgramSTT
 from callwright.providers.tts.elevenlabs import ElevenLabsTTS
 from callwright.providers.tts.openai_speech import OpenAISpeechTTS
+from callwright.runtime import registry
 from callwright.runtime.providers_cloud import NamedLLM, PinnedModel
 from callwright.runtime.registry import (
     CloudProviders,
@@ -422,6 +423,45 @@ async def test_the_turn_record_names_the_fallback_that_answered(cloud: CloudProv
     assert [sentence async for sentence in sentences] == ["Fine."]
     assert timing.llm_provider == "openai:gpt-4o"
     assert timing.llm_errors == [LlmError("openai:gpt-4o-mini", "HTTP 500")]
+
+
+def test_a_cloud_transcriber_and_voice_have_the_offline_ones_behind_them(
+    cloud: CloudProviders, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(registry, "_installed", lambda module: True)
+    offline = StubOffline()
+    document = _document(
+        stt_settings={"model": "nova-2"},
+        tts_settings={"provider": "elevenlabs", "provider_config": {"api_key": OWN}},
+    )
+    providers, _ = build_providers(
+        document, offline, cloud=cloud, credentials={"deepgram": {"api_key": STORED}}
+    )
+    assert isinstance(providers.stt, DeepgramSTT)
+    assert providers.stt_fallbacks == (offline.local_stt,)
+    assert isinstance(providers.tts, ElevenLabsTTS)
+    assert [voice.name for voice in providers.tts_fallbacks] == ["piper", "espeak"]
+
+
+def test_the_offline_voices_back_each_other_piper_only_when_installed(
+    cloud: CloudProviders, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    offline = StubOffline()
+    piper = _document(tts_settings={"provider": "piper"}, stt_settings={"model": "whisper-local"})
+    monkeypatch.setattr(registry, "_installed", lambda module: True)
+    providers, _ = build_providers(piper, offline, cloud=cloud)
+    assert providers.tts.name == "piper"
+    assert [voice.name for voice in providers.tts_fallbacks] == ["espeak"]
+    assert providers.stt_fallbacks == ()  # the offline transcriber has nothing behind it
+    espeak = _document(tts_settings={"provider": "espeak"})
+    providers, _ = build_providers(espeak, offline, cloud=cloud)
+    assert [voice.name for voice in providers.tts_fallbacks] == ["piper"]
+    monkeypatch.setattr(registry, "_installed", lambda module: False)
+    cloud_voice = _document(
+        tts_settings={"provider": "cartesia", "provider_config": {"api_key": OWN}}
+    )
+    providers, _ = build_providers(cloud_voice, offline, cloud=cloud)
+    assert [voice.name for voice in providers.tts_fallbacks] == ["espeak"]
 
 
 async def test_a_fallback_asks_for_its_own_model_without_the_primarys_custom_config() -> None:

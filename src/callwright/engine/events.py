@@ -20,6 +20,7 @@ __all__ = [
     "KnowledgeUsed",
     "LlmError",
     "Passage",
+    "ProviderFailed",
     "SessionEvent",
     "SpeechStarted",
     "SpeechStopped",
@@ -143,6 +144,18 @@ class KnowledgeUsed:
 
 
 @dataclass(frozen=True, slots=True)
+class ProviderFailed:
+    """A transcriber or voice failed during the call and ``replacement`` took over for
+    the rest of it (None: nothing was left to take over)."""
+
+    kind: str  # "stt" | "tts"
+    provider: str
+    error: str
+    replacement: str | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Interruption:
     at: float
     heard: str
@@ -186,8 +199,11 @@ class TurnTiming:
     tts_first_audio_at: float | None = None
     first_frame_out_at: float | None = None
     playback_confirmed_at: float | None = None
-    # Who served the turn: the LLM that answered (None: none did).
+    # Who served the turn: the LLM that answered (None: none did), the voice that spoke
+    # its first audio, the transcriber that heard the caller's words.
     llm_provider: str | None = None
+    tts_provider: str | None = None
+    stt_provider: str | None = None
     # The LLMs that failed this turn before one answered (or before giving up).
     llm_errors: list[LlmError] = field(default_factory=list)
     prompt_tokens: int = 0
@@ -206,6 +222,7 @@ SessionEvent = (
     | ToolCalled
     | ToolAnswered
     | KnowledgeUsed
+    | ProviderFailed
     | IdleReprompt
     | CallEnded
     | TurnTiming

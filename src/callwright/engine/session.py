@@ -10,9 +10,9 @@
 - one reply task at a time (``_reply``): LLM → sentences → TTS → transport, with
   marks per sentence; barge-in cancels it, which is how speech stops within a frame.
 
-An LLM fault does not end the call: the LLMs are used as one that happens to be
-several (``llm_fallback``), and a reply none could give becomes error_message
-(``faults``).
+Provider faults do not end the call: the LLMs, voices and transcribers are each used
+as one provider that happens to be several (``llm_fallback``, ``tts_fallback``,
+``stt_fallback``), and a reply no LLM could give becomes error_message (``faults``).
 
 Nothing here blocks: provider calls are async, audio work is per-frame numpy.
 """
@@ -44,6 +44,7 @@ from callwright.engine.events import (
     TurnTiming,
     UserMessage,
 )
+from callwright.engine.failover import failover_events
 from callwright.engine.faults import ReplyFailures, ReplyOutcome, guarded
 from callwright.engine.playback import Playback
 from callwright.engine.replies import (
@@ -53,6 +54,8 @@ from callwright.engine.replies import (
     builtin_tool_specs,
     llm_reply,
 )
+from callwright.engine.stt_fallback import FallbackSTT, FallbackSTTStream
+from callwright.engine.tts_fallback import FallbackTTS
 from callwright.engine.turns import BargeInPolicy, SpeechDetector
 from callwright.providers.errors import ProviderError
 from callwright.providers.protocols import (
@@ -61,7 +64,6 @@ from callwright.providers.protocols import (
     TTS,
     VAD,
     ChatMessage,
-    STTStream,
     ToolSpec,
 )
 from callwright.transports.protocol import (
@@ -83,12 +85,15 @@ _DTMF_QUIET_S = 1.5
 
 @dataclass(frozen=True, slots=True)
 class SessionProviders:
-    """The providers one call uses; ``llms`` is the primary then the fallbacks."""
+    """The providers one call uses; ``llms`` is the primary then the fallbacks, and the
+    transcriber and the voice have theirs (the offline ones, behind a cloud vendor)."""
 
     llms: Sequence[LLM]
     stt: STT
     tts: TTS
     vad: VAD
+    stt_fallbacks: Sequence[STT] = ()
+    tts_fallbacks: Sequence[TTS] = ()
 
 
 class _CallOver(Exception):
@@ -105,6 +110,7 @@ class CallSession:
         sink: EventSink,
         *,
         first_token_timeout_s: float = 3.0,
+        first_audio_timeout_s: float = 5.0,
         filler_after_s: float = 1.2,
         on_end: EndCallHook | None = None,
         custom_tools: tuple[ToolSpec, ...] = (),
@@ -135,15 +141,20 @@ class CallSession:
         self._end_detail: str | None = None
         self._ended = asyncio.Event()
         self._group: asyncio.TaskGroup | None = None
+        # Each kind as one provider that happens to be several (the offline ones last).
+        failed_over = failover_events(sink, clock)
+        voices = (providers.tts, *providers.tts_fallbacks)
+        self._tts = FallbackTTS(voices, clock, first_audio_timeout_s, failed_over)
+        self._stt = FallbackSTT((providers.stt, *providers.stt_fallbacks), failed_over)
         self._failures = ReplyFailures.of(config)
-        self._stt_stream: STTStream | None = None
+        self._stt_stream: FallbackSTTStream | None = None
         self._discard_utterance: Callable[[], None] | None = None
 
         vad = providers.vad
         self._vad_frame_s = vad.frame_samples / vad.sample_rate
         self._to_vad = Resampler(transport.sample_rate, vad.sample_rate)
         self._vad_frames = FrameSplitter(vad.frame_samples * 2)
-        self._to_stt = Resampler(vad.sample_rate, providers.stt.sample_rate)
+        self._to_stt = Resampler(vad.sample_rate, self._stt.sample_rate)
         # stt_settings.audio_denoising: only the transcriber hears the cleaned audio.
         # The VAD keeps the raw audio: turn-taking and barge-in must not wait the
         # suppressor's 16 ms, nor lose a quiet first syllable to a noise estimate that
@@ -205,7 +216,7 @@ class CallSession:
         return reason
 
     async def _converse(self) -> None:
-        self._stt_stream = await self._providers.stt.open_stream(self.config.stt)
+        self._stt_stream = await self._stt.open_stream(self.config.stt)
         # A transcriber that re-reads its whole utterance (whisper) is told, per silent
         # frame, to forget the silence between turns; streaming vendors have no such
         # method. Looked up once, not per frame.
@@ -353,6 +364,7 @@ class CallSession:
             user_stopped_at=self._detector.last_speech_at,
             end_of_turn_at=now,
             stt_final_at=self._pending_stt_final_at,
+            stt_provider=self._stt_stream.provider if self._stt_stream else None,
         )
         self._pending_stt_final_at = None
         self._take_user_turn(text, timing)
@@ -464,7 +476,7 @@ class CallSession:
             await self._speak(self._say([after.message]), TurnTiming(0), None, apology_for=error)
 
     async def _speak_sentence(self, sentence: str, playback: Playback, timing: TurnTiming) -> None:
-        tts, rate = self._providers.tts, self._transport.sample_rate
+        tts, rate = self._tts, self._transport.sample_rate
         to_transport = Resampler(tts.sample_rate, rate)
         mark = f"m{next(self._marks)}"
         playback.begin(sentence, mark)
@@ -472,7 +484,9 @@ class CallSession:
         # aclosing: a barge-in landing in _send must stop the synthesiser at once.
         async with contextlib.aclosing(tts.synthesize(sentence, self.config.tts)) as audio_stream:
             async for audio in audio_stream:
-                timing.tts_first_audio_at = timing.tts_first_audio_at or self._clock.now()
+                if timing.tts_first_audio_at is None:
+                    timing.tts_first_audio_at = self._clock.now()
+                    timing.tts_provider = tts.name
                 await self._send(to_transport.process(audio), playback, timing)
         await self._send(to_transport.process(b"", last=True), playback, timing)
         playback.complete()

@@ -338,6 +338,8 @@ class CallRuntime:
             answered = row.get("llm_provider")
             if lead_llm and answered and answered != lead_llm:
                 metrics.llm_fallback(lead_llm, answered)
+        for failover in recorder.failovers:
+            metrics.provider_error(failover["kind"], failover["requested"])
         if reason is EndReason.PIPELINE_ERROR and recorder.end_detail:
             provider, _, _ = recorder.end_detail.partition(":")
             metrics.provider_error("call", provider.strip()[:40] or "unknown")
@@ -484,10 +486,11 @@ class CallRuntime:
                 stt=chosen.get("stt", "unknown"),
                 tts=chosen.get("tts", "unknown"),
             )
+            # What served each kind at the start, then each mid-call failover.
             call.providers = [
                 {"kind": c.kind, "requested": c.requested, "chosen": c.chosen, "reason": c.reason}
                 for c in choices
-            ]
+            ] + recorder.failovers
             call.recording_key = recording_key
             call.stream_nonce = None
             if self._webhooks is not None and prepared.webhook_url:

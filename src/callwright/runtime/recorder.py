@@ -23,6 +23,7 @@ from callwright.engine.events import (
     CallEnded,
     EndReason,
     KnowledgeUsed,
+    ProviderFailed,
     SessionEvent,
     ToolAnswered,
     ToolCalled,
@@ -45,6 +46,8 @@ def timing_row(timing: TurnTiming) -> dict[str, Any]:
     return {
         "turn": timing.turn,
         "llm_provider": timing.llm_provider,
+        "tts_provider": timing.tts_provider,
+        "stt_provider": timing.stt_provider,
         "llm_errors": [{"provider": e.provider, "error": e.error} for e in timing.llm_errors],
         "endpointing_ms": ms(timing.end_of_turn_at, timing.user_stopped_at),
         "stt_final_ms": ms(timing.stt_final_at, timing.user_stopped_at),
@@ -67,7 +70,8 @@ class CallRecorder:
     """Collects a call's transcript, tool calls, timings and usage from session events.
     ``notify(kind, data)`` (non-blocking) hears each final transcript line and tool
     call as it happens, for webhooks. A line the assistant said because its reply
-    failed carries ``apology_for`` (the error)."""
+    failed carries ``apology_for`` (the error); a transcriber or voice that failed
+    mid-call is in ``failovers``, shaped like the call's provider choices."""
 
     started_at: float
     notify: Notify | None = None
@@ -75,6 +79,7 @@ class CallRecorder:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     knowledge: list[dict[str, Any]] = field(default_factory=list)
     turns: list[dict[str, Any]] = field(default_factory=list)
+    failovers: list[dict[str, Any]] = field(default_factory=list)
     # Tokens by the LLM that produced them: a fallback's answers are its own.
     tokens_by_llm: dict[str, dict[str, int]] = field(default_factory=dict)
     prompt_tokens: int = 0
@@ -122,6 +127,16 @@ class CallRecorder:
             used = knowledge_record(event)
             used["seconds_from_start"] = self._s(event.at)
             self.knowledge.append(used)
+        elif isinstance(event, ProviderFailed):
+            self.failovers.append(
+                {
+                    "kind": event.kind,
+                    "requested": event.provider,
+                    "chosen": event.replacement or "none",
+                    "reason": f"failed during the call: {event.error}",
+                    "seconds_from_start": self._s(event.at),
+                }
+            )
         elif isinstance(event, TurnTiming):
             self.prompt_tokens += event.prompt_tokens
             self.completion_tokens += event.completion_tokens

@@ -16,7 +16,10 @@ does, and the ``ProviderChoice`` says why, rather than the call failing mid-way:
 LLM fallbacks become adapters too, each asking for its own model; when the primary
 cannot be served, the first usable fallback answers first, and the local model serves
 only when no cloud LLM can. Each cloud LLM is named by its label (``openai:gpt-4o``,
-``#n`` added when two are alike), which is what a turn's record says answered it.
+``#n`` added when two are alike), which is what a turn's record says answered it. A
+cloud transcriber has the offline one behind it, and every voice the offline voices
+(Piper when installed, then espeak): the session fails over to them mid-call
+(``engine.stt_fallback``, ``engine.tts_fallback``).
 
 Models are heavy and clients keep connections, so ``OfflineProviders`` and
 ``CloudProviders`` hold one of each per process, shared by every call, and close them
@@ -35,7 +38,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callwright.domain.credentials.lookup import organization_credentials
-from callwright.domain.credentials.resolution import Resolution, Resolved, resolve
+from callwright.domain.credentials.resolution import OFFLINE_STT, Resolution, Resolved, resolve
 from callwright.engine.session import SessionProviders
 from callwright.providers.errors import ProviderError, ProviderUnavailable
 from callwright.providers.protocols import LLM, STT, TTS
@@ -191,7 +194,14 @@ def build_providers(
     # of the 16 kHz one and no resampling on the way in.
     window_ms = (server or Settings()).vad_batch_window_ms
     vad = SileroVAD(8_000 if sample_rate == 8_000 else 16_000, batch_window_s=window_ms / 1000)
-    providers = SessionProviders(llms=tuple(llms), stt=stt, tts=tts, vad=vad)
+    providers = SessionProviders(
+        llms=tuple(llms),
+        stt=stt,
+        tts=tts,
+        vad=vad,
+        stt_fallbacks=picker.stt_fallbacks(stt),
+        tts_fallbacks=picker.tts_fallbacks(tts),
+    )
     return providers, choices
 
 
@@ -248,6 +258,21 @@ class _Picker:
             choice = ProviderChoice("llm", primary.vendor, local.name, f"offline default: {reason}")
         _tell_apart(llms)
         return llms, [choice, *fallback_choices]
+
+    def stt_fallbacks(self, stt: STT) -> tuple[STT, ...]:
+        """The offline transcriber behind a cloud one (when the offline extra is in)."""
+        if stt.name == OFFLINE_STT:
+            return ()
+        try:
+            return (self._offline.stt(),)
+        except ImportError as exc:
+            logger.info("no offline transcriber to fall back to: %s", exc)
+            return ()
+
+    def tts_fallbacks(self, tts: TTS) -> tuple[TTS, ...]:
+        """The offline voices behind the call's voice: Piper (when installed), espeak."""
+        names = dict.fromkeys(name for name in (_offline_voice("piper"), "espeak"))
+        return tuple(self._offline.tts(name) for name in names if name != tts.name)
 
     def stt(self, resolved: Resolved) -> tuple[STT, ProviderChoice]:
         if resolved.offline:

@@ -78,6 +78,9 @@ async def test_put_replaces_and_resets_unsent_fields_to_defaults(
         ({"surprise": 1}, "surprise"),
         ({"llm_settings": {"temprature": 1}}, "llm_settings.temprature"),
         ({"rag_settings": {"chunk_size": 100, "chunk_overlap": 100}}, "rag_settings.chunk_overlap"),
+        ({"max_error_messages": -1}, "max_error_messages"),
+        ({"max_error_messages": 101}, "max_error_messages"),
+        ({"error_message": ["Sorry"]}, "error_message"),
     ],
 )
 async def test_bad_fields_are_422_naming_the_field(

@@ -9,6 +9,7 @@ from datetime import datetime
 import httpx
 from fastapi import FastAPI
 
+from callwright.domain.assistants.schemas import DEFAULT_ERROR_MESSAGE
 from tests.conftest import Tenant, make_tenant
 
 SEED_000_FIELDS = [
@@ -44,6 +45,8 @@ CALLWRIGHT_FIELDS = [
     "voicemail_message",
     "end_call_phrases",
     "max_duration_seconds",
+    "error_message",
+    "max_error_messages",
     "metadata",
     "filler_words_enabled",
     "filler_words",
@@ -150,6 +153,8 @@ async def test_seed_000_get_returns_every_field_with_its_default(
     assert list(body) == SEED_000_FIELDS[:20] + CALLWRIGHT_FIELDS + SEED_000_FIELDS[20:]
     for field, default in SEED_000_DEFAULTS.items():
         assert body[field] == default, field
+    # A reply no LLM could give is a sentence; three in a row end the call.
+    assert (body["error_message"], body["max_error_messages"]) == (DEFAULT_ERROR_MESSAGE, 2)
     assert body["name"] == "Customer Service Bot"
     assert body["id"] == assistant_id
     assert body["organization_id"] == tenant.organization_id

@@ -323,23 +323,46 @@ async def test_call_records_are_filtered_and_isolated(settings: Settings) -> Non
             assert refused.status_code == 422
 
 
-async def test_a_provider_failure_ends_the_call_with_its_reason(settings: Settings) -> None:
+async def test_an_llm_failure_is_a_sentence_and_the_record_says_so(settings: Settings) -> None:
+    """Issue 13, finding 6, end to end: every LLM failing is error_message (marked in the
+    record), the call goes on; the failure after max_error_messages ends the call with
+    its own reason, after end_call_message."""
     from callwright.providers.errors import ProviderUnavailable
 
+    sorry = "Sorry, a glitch. Say that again?"
     providers = FakeProviders(
-        utterances=("Hello?",), replies=[ProviderUnavailable("openai", "HTTP 503")]
+        utterances=("Hello?", "Hello again?"),
+        replies=[ProviderUnavailable("openai", "HTTP 503")] * 2,
     )
     async with phone_lab(settings, providers) as lab:
         tenant = await make_tenant(lab.app)
-        body = (await _start(lab, tenant, {"assistant_id": await _assistant(lab, tenant)})).json()
+        assistant_id = await _assistant(
+            lab, tenant, error_message=sorry, max_error_messages=1, end_call_message="Goodbye."
+        )
+        body = (await _start(lab, tenant, {"assistant_id": assistant_id})).json()
         async with open_page(body["ws_url"]) as page:
             await page.wait_for(lambda: page.audio_bytes > 0)
             await page.send_audio(speech(1.0))
+            await page.wait_for(lambda: sorry in page.transcripts("assistant"))
+            await page.send_audio(speech(1.0))
             await page.wait_for(lambda: page.closed.is_set())
+        assert page.messages[-1] == {"type": "call-ended", "reason": "pipeline-error-llm-failed"}
         record = await _ended(lab, tenant, body["call_id"])
-        assert record["end_reason"] == "pipeline-error"
-        assert "HTTP 503" in record["end_detail"]
-        assert page.messages[-1] == {"type": "call-ended", "reason": "pipeline-error"}
+        assert record["end_reason"] == "pipeline-error-llm-failed"
+        assert record["end_detail"] == "openai: HTTP 503"
+        said = [(m["text"], m.get("apology_for")) for m in record["messages"]]
+        assert said == [
+            ("Hello there.", None),
+            ("Hello?", None),
+            (sorry, "openai: HTTP 503"),
+            ("Hello again?", None),
+            ("Goodbye.", None),
+        ]
+        failed = [row["llm_errors"] for row in record["turns"] if row["turn"]]
+        assert failed == [[{"provider": "scripted-llm", "error": "HTTP 503"}]] * 2
+        async with httpx.AsyncClient(base_url=lab.base_url) as anonymous:
+            exposition = (await anonymous.get("/metrics")).text
+        assert 'callwright_provider_errors_total{kind="llm",provider="scripted-llm"}' in exposition
 
 
 async def test_server_shutdown_finishes_open_calls(settings: Settings) -> None:

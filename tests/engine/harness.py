@@ -22,7 +22,7 @@ from callwright.engine.events import (
 from callwright.engine.replies import Retriever, ToolRunner
 from callwright.engine.session import CallSession, EndCallHook, SessionProviders
 from callwright.providers.fakes import EnergyVAD, Reply, ScriptedLLM, ScriptedSTT, ToneTTS
-from callwright.providers.protocols import LLM, ChatMessage, ToolSpec
+from callwright.providers.protocols import LLM, STT, ChatMessage, ToolSpec
 from callwright.transports.loopback import LoopbackTransport
 
 Caller = Callable[[LoopbackTransport], Awaitable[None]]
@@ -41,6 +41,9 @@ class Call:
     events: list[SessionEvent] = field(default_factory=list)
     ended_hook: list[EndReason] = field(default_factory=list)
     fallbacks: tuple[LLM, ...] = ()
+    providers: SessionProviders | None = None
+    voices: tuple[ToneTTS, ...] = ()  # the fallback voices, in order
+    fallback_stt: ScriptedSTT | None = None
 
     def of(self, kind: type[Any]) -> list[Any]:
         return [event for event in self.events if isinstance(event, kind)]
@@ -78,6 +81,10 @@ def make_call(
     end_hook: Callable[[CallConfig], EndCallHook | None] | None = None,
     previous_conversation: tuple[ChatMessage, ...] = (),
     retrieve: Retriever | None = None,
+    wrap_stt: Callable[[ScriptedSTT], STT] | None = None,
+    fallback_voices: tuple[str, ...] = (),
+    fallback_transcriber: tuple[str, ...] | None = None,
+    first_audio_timeout_s: float = 5.0,
     **settings: Any,
 ) -> Call:
     settings.setdefault("idle_timeout", None)
@@ -92,6 +99,11 @@ def make_call(
         fallbacks = (ScriptedLLM(clock, list(fallback_replies), name="fallback"),)
     stt = ScriptedSTT.saying(clock, *utterances)
     tts = ToneTTS(clock)
+    voices = tuple(ToneTTS(clock, name=name) for name in fallback_voices)
+    fallback_stt = None
+    if fallback_transcriber is not None:
+        fallback_stt = ScriptedSTT.saying(clock, *fallback_transcriber)
+        fallback_stt.name = "offline-stt"
     events: list[SessionEvent] = []
     ended: list[EndReason] = []
 
@@ -100,20 +112,42 @@ def make_call(
 
     on_end = (end_hook(config) if end_hook else None) or record_end
 
+    providers = SessionProviders(
+        llms=(llm, *fallbacks),
+        stt=wrap_stt(stt) if wrap_stt else stt,
+        tts=tts,
+        vad=EnergyVAD(),
+        stt_fallbacks=(fallback_stt,) if fallback_stt is not None else (),
+        tts_fallbacks=voices,
+    )
     session = CallSession(
         config,
-        SessionProviders(llms=(llm, *fallbacks), stt=stt, tts=tts, vad=EnergyVAD()),
+        providers,
         transport,
         clock,
         events.append,
         on_end=on_end,
         first_token_timeout_s=first_token_timeout_s,
+        first_audio_timeout_s=first_audio_timeout_s,
         custom_tools=custom_tools,
         run_custom_tools=run_custom_tools,
         previous_conversation=previous_conversation,
         retrieve=retrieve,
     )
-    return Call(clock, transport, llm, stt, tts, session, events, ended, fallbacks)
+    return Call(
+        clock,
+        transport,
+        llm,
+        stt,
+        tts,
+        session,
+        events,
+        ended,
+        fallbacks,
+        providers,
+        voices,
+        fallback_stt,
+    )
 
 
 async def run_call(call: Call, caller: Caller, *, limit_s: float = 300.0) -> Call:

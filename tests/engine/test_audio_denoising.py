@@ -91,10 +91,11 @@ def recording_call(*, audio_denoising: bool) -> tuple[Call, RecordingSTT]:
         stt_settings={"audio_denoising": audio_denoising},
         utterances=("Do you deliver?",),
         replies=["We do."],
+        wrap_stt=RecordingSTT,
     )
-    stt = RecordingSTT(call.stt)
-    # The harness has no hook for the transcriber; both have the same sample rate.
-    call.session._providers = dataclasses.replace(call.session._providers, stt=stt)
+    assert call.providers is not None
+    stt = call.providers.stt
+    assert isinstance(stt, RecordingSTT)
     return call, stt
 
 

@@ -273,13 +273,6 @@ async def test_llm_fallback_providers_answer_the_same_turn(failure: Exception | 
     assert timing.llm_provider == "fallback"
 
 
-async def test_all_llms_failing_ends_the_call_with_a_pipeline_error() -> None:
-    call = make_call(utterances=("Hello?",), replies=[ProviderUnavailable("primary", "down")])
-    await run_call(call, hang_up_after(("say", 0.5), ("silence", 8)))
-    assert call.end.reason is EndReason.PIPELINE_ERROR
-    assert "down" in (call.end.detail or "")
-
-
 async def test_filler_words_cover_a_slow_first_sentence() -> None:
     call = make_call(
         filler_words_enabled=True,

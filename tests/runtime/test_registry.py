@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
@@ -17,7 +18,10 @@ from pydantic import AliasChoices
 from callwright.domain.assistants.schemas import AssistantIn
 from callwright.domain.credentials.resolution import Resolved, resolve, stt_vendor
 from callwright.engine.clock import VirtualClock
-from callwright.providers.errors import ProviderError
+from callwright.engine.config import CallConfig
+from callwright.engine.events import LlmError, TurnTiming
+from callwright.engine.replies import ToolHooks, llm_reply
+from callwright.providers.errors import ProviderError, ProviderUnavailable
 from callwright.providers.fakes import ScriptedLLM, ScriptedSTT, ToneTTS
 from callwright.providers.llm.anthropic import AnthropicLLM
 from callwright.providers.llm.openai import OpenAILLM
@@ -26,7 +30,8 @@ from callwright.providers.stt.assemblyai import AssemblyAISTT
 from callwright.providers.stt.deepgram import DeepgramSTT
 from callwright.providers.tts.elevenlabs import ElevenLabsTTS
 from callwright.providers.tts.openai_speech import OpenAISpeechTTS
-from callwright.runtime.providers_cloud import PinnedModel
+from callwright.runtime import registry
+from callwright.runtime.providers_cloud import NamedLLM, PinnedModel
 from callwright.runtime.registry import (
     CloudProviders,
     OfflineProviders,
@@ -402,7 +407,9 @@ def test_each_kind_gets_its_vendors_adapter_when_its_key_resolves(cloud: CloudPr
         sample_rate=8000,
     )
     (llm,) = providers.llms
-    assert isinstance(llm, OpenAILLM)
+    assert isinstance(llm, NamedLLM)
+    assert isinstance(llm.inner, OpenAILLM)
+    assert llm.name == "openai:gpt-4o-mini"
     assert isinstance(providers.stt, AssemblyAISTT)
     assert isinstance(providers.tts, ElevenLabsTTS)
     assert providers.tts.sample_rate == 8000  # μ-law for a phone line: no resampling
@@ -457,7 +464,7 @@ def test_a_primary_without_a_key_lets_the_first_usable_fallback_lead(
     (lead,) = providers.llms
     assert isinstance(lead, PinnedModel)
     assert isinstance(lead.inner, AnthropicLLM)
-    assert (lead.name, lead.model) == ("anthropic", "claude-sonnet-4-5")
+    assert (lead.name, lead.model) == ("anthropic:claude-sonnet-4-5", "claude-sonnet-4-5")
     assert [(c.kind, c.requested, c.chosen) for c in choices[:3]] == [
         ("llm", "openai", "anthropic"),
         ("llm-fallback", "groq", "none"),
@@ -480,11 +487,104 @@ def test_fallbacks_follow_the_primary_in_order(cloud: CloudProviders) -> None:
     providers, _ = build_providers(
         document, offline, cloud=cloud, credentials={"xai": {"api_key": STORED}}, server=_server()
     )
-    assert [llm.name for llm in providers.llms] == ["openai", "xai", "local"]
+    assert [llm.name for llm in providers.llms] == ["openai:gpt-4o-mini", "xai", "local"]
     assert providers.llms[2] is offline.local_llm
     disabled = {**document, "llm_fallback_providers": {"enabled": False, "fallbacks": []}}
     providers, _ = build_providers(disabled, offline, cloud=cloud, credentials={}, server=_server())
-    assert [llm.name for llm in providers.llms] == ["openai"]
+    assert [llm.name for llm in providers.llms] == ["openai:gpt-4o-mini"]
+
+
+def test_a_fallback_of_the_primarys_own_vendor_is_named_apart(cloud: CloudProviders) -> None:
+    """The turn's record names the LLM that answered: a fallback that is the primary's
+    vendor with another model (or another key for the same model) must not read as
+    the primary."""
+    document = _document(
+        llm_provider="openai",
+        llm_provider_config={"api_key": OWN, "model": "gpt-4o-mini"},
+        llm_fallback_providers={
+            "enabled": True,
+            "fallbacks": [
+                {"provider": "openai", "api_key": STORED, "model": "gpt-4o"},
+                {"provider": "openai", "api_key": SERVER, "model": "gpt-4o-mini"},
+            ],
+        },
+    )
+    providers, choices = build_providers(document, StubOffline(), cloud=cloud, server=_server())
+    assert [llm.name for llm in providers.llms] == [
+        "openai:gpt-4o-mini",
+        "openai:gpt-4o",
+        "openai:gpt-4o-mini#3",
+    ]
+    # The provider choices stay by vendor.
+    assert [(c.kind, c.chosen) for c in choices[:3]] == [
+        ("llm", "openai"),
+        ("llm-fallback", "openai"),
+        ("llm-fallback", "openai"),
+    ]
+
+
+async def test_the_turn_record_names_the_fallback_that_answered(cloud: CloudProviders) -> None:
+    clock = VirtualClock()
+    # One vendor's adapter, as the pool hands it out (named after the vendor only).
+    failing = [ProviderUnavailable("openai", "HTTP 500")]
+    primary = ScriptedLLM(clock, failing, first_token_s=0, name="openai")
+    backup = ScriptedLLM(clock, ["Fine."], first_token_s=0, token_s=0, name="openai")
+    llms = (NamedLLM(primary, "openai:gpt-4o-mini"), PinnedModel(backup, "gpt-4o"))
+    config = CallConfig.from_settings(_document())
+    timing = TurnTiming(1)
+    sentences = llm_reply(
+        config,
+        llms,
+        [ChatMessage("user", "Hi")],
+        clock,
+        timing,
+        ToolHooks(),
+        first_token_timeout_s=1.0,
+        filler_after_s=5.0,
+        filler_counter=itertools.count(),
+    )
+    assert [sentence async for sentence in sentences] == ["Fine."]
+    assert timing.llm_provider == "openai:gpt-4o"
+    assert timing.llm_errors == [LlmError("openai:gpt-4o-mini", "HTTP 500")]
+
+
+def test_a_cloud_transcriber_and_voice_have_the_offline_ones_behind_them(
+    cloud: CloudProviders, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(registry, "_installed", lambda module: True)
+    offline = StubOffline()
+    document = _document(
+        stt_settings={"model": "nova-2"},
+        tts_settings={"provider": "elevenlabs", "provider_config": {"api_key": OWN}},
+    )
+    providers, _ = build_providers(
+        document, offline, cloud=cloud, credentials={"deepgram": {"api_key": STORED}}
+    )
+    assert isinstance(providers.stt, DeepgramSTT)
+    assert providers.stt_fallbacks == (offline.local_stt,)
+    assert isinstance(providers.tts, ElevenLabsTTS)
+    assert [voice.name for voice in providers.tts_fallbacks] == ["piper", "espeak"]
+
+
+def test_the_offline_voices_back_each_other_piper_only_when_installed(
+    cloud: CloudProviders, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    offline = StubOffline()
+    piper = _document(tts_settings={"provider": "piper"}, stt_settings={"model": "whisper-local"})
+    monkeypatch.setattr(registry, "_installed", lambda module: True)
+    providers, _ = build_providers(piper, offline, cloud=cloud)
+    assert providers.tts.name == "piper"
+    assert [voice.name for voice in providers.tts_fallbacks] == ["espeak"]
+    assert providers.stt_fallbacks == ()  # the offline transcriber has nothing behind it
+    espeak = _document(tts_settings={"provider": "espeak"})
+    providers, _ = build_providers(espeak, offline, cloud=cloud)
+    assert [voice.name for voice in providers.tts_fallbacks] == ["piper"]
+    monkeypatch.setattr(registry, "_installed", lambda module: False)
+    cloud_voice = _document(
+        tts_settings={"provider": "cartesia", "provider_config": {"api_key": OWN}}
+    )
+    providers, _ = build_providers(cloud_voice, offline, cloud=cloud)
+    assert [voice.name for voice in providers.tts_fallbacks] == ["espeak"]
 
 
 async def test_a_fallback_asks_for_its_own_model_without_the_primarys_custom_config() -> None:
@@ -539,7 +639,9 @@ def test_adapters_are_shared_by_calls_with_the_same_key(cloud: CloudProviders) -
     def build(key: str) -> LLM:
         document = _document(llm_provider="openai", llm_provider_config={"api_key": key})
         providers, _ = build_providers(document, StubOffline(), cloud=cloud, server=_server())
-        return providers.llms[0]
+        llm = providers.llms[0]
+        assert isinstance(llm, NamedLLM)  # the call's own name over the shared adapter
+        return llm.inner
 
     first, again, other = build(OWN), build(OWN), build(STORED)
     assert first is again
@@ -551,7 +653,9 @@ async def test_adapters_are_closed_with_the_pool() -> None:
     cloud = CloudProviders()
     document = _document(llm_provider="openai", llm_provider_config={"api_key": OWN})
     providers, _ = build_providers(document, StubOffline(), cloud=cloud, server=_server())
-    llm = providers.llms[0]
+    named = providers.llms[0]
+    assert isinstance(named, NamedLLM)
+    llm = named.inner
     assert isinstance(llm, OpenAILLM)
     await cloud.aclose()
     assert len(cloud) == 0

@@ -70,6 +70,8 @@ class Fault(enum.Enum):
     SERVER_ERROR = "server_error"  # 500
     DISCONNECT = "disconnect"  # 200, the first event of the reply, then the socket drops
     SLOW_FIRST_BYTE = "slow_first_byte"  # nothing at all (not even headers) for slow_s
+    # 200 with the whole answer as one JSON object: a server that ignored "stream"
+    NOT_A_STREAM = "not_a_stream"
 
 
 @dataclass
@@ -137,6 +139,11 @@ class VendorFake(abc.ABC):
         """The reply as the vendor's SSE frames, in order."""
         ...
 
+    def whole(self, reply: Reply, request: Received) -> Any:
+        """The reply as one JSON body (``Fault.NOT_A_STREAM``): the vendor's
+        non-streaming answer where a fake knows it."""
+        return {"text": "".join(reply.text)}
+
     # -- the ASGI app -----------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -169,6 +176,10 @@ class VendorFake(abc.ABC):
             await _send_json(send, *self.error("invalid", problem))
             return
         reply = self.replies.popleft() if self.replies else Reply(("OK.",))
+        if self.fault is Fault.NOT_A_STREAM:
+            await _send_json(send, 200, {}, self.whole(reply, request))
+            self.completed += 1
+            return
         frames = self.frames(reply, request)
         await send(
             {

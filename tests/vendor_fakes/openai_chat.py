@@ -73,6 +73,28 @@ class FakeOpenAI(VendorFake):
                 return "Missing required parameter: 'tools[0].function.name'."
         return _invalid_messages(body.get("messages"))
 
+    def whole(self, reply: Reply, request: Received) -> Any:
+        """The non-streaming ``chat.completion`` object."""
+        return {
+            "id": "chatcmpl-fake0001",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": request.body["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "".join(reply.text)},
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": reply.prompt_tokens,
+                "completion_tokens": reply.completion_tokens,
+                "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+            },
+        }
+
     def frames(self, reply: Reply, request: Received) -> list[bytes]:
         body = request.body
         usage_wanted = bool((body.get("stream_options") or {}).get("include_usage"))

@@ -14,7 +14,18 @@ from typing import Any, Literal
 from callwright.engine.templating import render_template
 from callwright.providers.protocols import STTOptions, TTSOptions
 
-__all__ = ["BuiltinTool", "CallConfig", "EndpointingConfig", "InterruptionConfig", "LlmConfig"]
+__all__ = [
+    "ERROR_GOODBYE",
+    "BuiltinTool",
+    "CallConfig",
+    "EndpointingConfig",
+    "InterruptionConfig",
+    "LlmConfig",
+]
+
+# Said before hanging up when the LLM keeps failing and end_call_message is not set:
+# the caller must hear why the line goes dead, not just silence and a click.
+ERROR_GOODBYE = "I'm sorry, I can't continue this call right now. Please call back later. Goodbye."
 
 FirstMessageMode = Literal[
     "assistant-speaks-first",
@@ -93,6 +104,11 @@ class CallConfig:
     idle_timeout_s: float | None
     idle_message: str | None
     max_idle_messages: int
+    # error_message: said when every LLM failed a reply (the caller's next turn tries
+    # again); max_error_messages: failed replies in a row that get it. The next failure
+    # ends the call (EndReason.LLM_FAILED) after end_call_message, else ERROR_GOODBYE.
+    error_message: str | None
+    max_error_messages: int
     max_duration_s: float | None
     end_call_message: str | None
     end_call_tool: BuiltinTool
@@ -182,6 +198,8 @@ class CallConfig:
             idle_timeout_s=float(idle_timeout) if idle_timeout else None,
             idle_message=settings.get("idle_message"),
             max_idle_messages=settings.get("max_idle_messages") or 0,
+            error_message=settings.get("error_message"),
+            max_error_messages=settings.get("max_error_messages") or 0,
             max_duration_s=float(max_duration) if max_duration else None,
             end_call_message=settings.get("end_call_message"),
             end_call_tool=BuiltinTool(

@@ -18,7 +18,9 @@ __all__ = [
     "IdleReprompt",
     "Interruption",
     "KnowledgeUsed",
+    "LlmError",
     "Passage",
+    "ProviderFailed",
     "SessionEvent",
     "SpeechStarted",
     "SpeechStopped",
@@ -43,6 +45,9 @@ class EndReason(StrEnum):
     VOICEMAIL = "voicemail"
     ASSISTANT_FORWARDED_CALL = "assistant-forwarded-call"
     PIPELINE_ERROR = "pipeline-error"
+    # Every LLM failed on max_error_messages + 1 replies in a row (Vapi names its own
+    # "pipeline-error-<vendor>-llm-failed"; this is the vendor-neutral form).
+    LLM_FAILED = "pipeline-error-llm-failed"
     TRANSPORT_DROPPED = "transport-dropped"
     MANUALLY_CANCELED = "manually-canceled"
     CUSTOMER_BUSY = "customer-busy"
@@ -85,12 +90,14 @@ class UserMessage:
 @dataclass(frozen=True, slots=True)
 class AssistantMessage:
     """What the assistant said: ``text`` is what the caller heard (all of it unless
-    ``interrupted``); ``intended`` is what it meant to say."""
+    ``interrupted``); ``intended`` is what it meant to say. ``apology_for`` marks the
+    error_message said because no LLM could give the reply: it holds the error."""
 
     text: str
     intended: str
     interrupted: bool
     at: float
+    apology_for: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +144,18 @@ class KnowledgeUsed:
 
 
 @dataclass(frozen=True, slots=True)
+class ProviderFailed:
+    """A transcriber or voice failed during the call and ``replacement`` took over for
+    the rest of it (None: nothing was left to take over)."""
+
+    kind: str  # "stt" | "tts"
+    provider: str
+    error: str
+    replacement: str | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Interruption:
     at: float
     heard: str
@@ -153,6 +172,14 @@ class CallEnded:
     reason: EndReason
     at: float
     detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LlmError:
+    """One LLM that failed a turn (an error, no first token in time, an empty answer)."""
+
+    provider: str
+    error: str
 
 
 @dataclass(slots=True)
@@ -172,7 +199,13 @@ class TurnTiming:
     tts_first_audio_at: float | None = None
     first_frame_out_at: float | None = None
     playback_confirmed_at: float | None = None
+    # Who served the turn: the LLM that answered (None: none did), the voice that spoke
+    # its first audio, the transcriber that heard the caller's words.
     llm_provider: str | None = None
+    tts_provider: str | None = None
+    stt_provider: str | None = None
+    # The LLMs that failed this turn before one answered (or before giving up).
+    llm_errors: list[LlmError] = field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     marks: list[str] = field(default_factory=list)
@@ -189,6 +222,7 @@ SessionEvent = (
     | ToolCalled
     | ToolAnswered
     | KnowledgeUsed
+    | ProviderFailed
     | IdleReprompt
     | CallEnded
     | TurnTiming

@@ -1,27 +1,28 @@
 """One assistant reply from the LLM, as a stream of sentences for TTS.
 
-``llm_reply`` builds the request from the conversation and llm_settings, tries the
-primary provider then each fallback (on a ``ProviderError`` or no first token within
-the deadline, before anything was said; the last provider gets a longer deadline, as
-there is nothing left to fall back to), chunks the text into sentences as tokens
-arrive, says a filler word if the first sentence is late, and runs tool calls:
-built-in ones through ``ToolHooks``, custom ones through the tool runner, feeding the
-results back to the model for another round.
+``llm_reply`` builds the request from the conversation and llm_settings, has the
+call's LLMs answer it (``llm_fallback.open_answer``: the primary, else each fallback),
+chunks the text into sentences as tokens arrive, says a filler word if the first
+sentence is late, and runs tool calls: built-in ones through ``ToolHooks``, custom
+ones through the tool runner, feeding the results back to the model for another round.
+When no LLM answers, or the one answering fails mid-reply, its ``ProviderError``
+propagates out of the stream; the session turns it into a sentence (``engine.faults``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from callwright.engine.clock import Clock
 from callwright.engine.config import CallConfig
+from callwright.engine.deadlines import cancel_and_wait
 from callwright.engine.events import (
     EventSink,
     KnowledgeUsed,
@@ -30,13 +31,12 @@ from callwright.engine.events import (
     ToolCalled,
     TurnTiming,
 )
+from callwright.engine.llm_fallback import open_answer
 from callwright.engine.sentences import SentenceChunker
 from callwright.engine.tools import ToolExecutor
-from callwright.providers.errors import ProviderError, ProviderTimeout
 from callwright.providers.protocols import (
     LLM,
     ChatMessage,
-    LLMEvent,
     LLMRequest,
     TextDelta,
     ToolCall,
@@ -68,7 +68,6 @@ KNOWLEDGE_PREAMBLE = (
     "Use them if they are relevant; do not mention them otherwise.\n\n"
 )
 _MAX_TOOL_ROUNDS = 4
-_LAST_PROVIDER_TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -103,54 +102,6 @@ def build_request(
     )
 
 
-async def _first_event(
-    events: AsyncIterator[LLMEvent], clock: Clock, timeout_s: float, provider: str
-) -> LLMEvent | None:
-    """The stream's first event, or ``ProviderTimeout`` when it is late."""
-    waiter = asyncio.ensure_future(anext(events, None))
-    timer = asyncio.ensure_future(clock.sleep(timeout_s))
-    try:
-        done, _ = await asyncio.wait({waiter, timer}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        await _cancel(timer, waiter)
-    if waiter in done:
-        return waiter.result()
-    raise ProviderTimeout(provider, f"no first token within {timeout_s:.1f} s")
-
-
-async def _cancel(*futures: asyncio.Future[Any]) -> None:
-    """Cancel what is still pending and wait until it has stopped: a generator being
-    read by an orphaned task could not be closed ("already running")."""
-    pending = [future for future in futures if not future.done()]
-    for future in pending:
-        future.cancel()
-    if pending:
-        await asyncio.wait(pending)
-
-
-async def _open_stream(
-    llms: Sequence[LLM], request: LLMRequest, clock: Clock, timeout_s: float, timing: TurnTiming
-) -> tuple[LLMEvent | None, AsyncGenerator[LLMEvent, None]]:
-    """Try each provider in turn until one produces a first event."""
-    failures: list[ProviderError] = []
-    for index, llm in enumerate(llms):
-        events = llm.stream(request)
-        # The deadline is there to move on to a fallback; the last provider gets longer.
-        last = index == len(llms) - 1
-        deadline = max(timeout_s, _LAST_PROVIDER_TIMEOUT_S) if last else timeout_s
-        try:
-            first = await _first_event(events, clock, deadline, llm.name)
-        except ProviderError as error:
-            logger.warning("LLM %s failed, trying the next provider: %s", llm.name, error)
-            failures.append(error)
-            await events.aclose()
-            continue
-        timing.llm_provider = llm.name
-        timing.llm_first_token_at = clock.now()
-        return first, events
-    raise failures[-1] if failures else ProviderError("llm", "no provider configured")
-
-
 async def _with_filler(
     sentences: AsyncIterator[str],
     fillers: tuple[str, ...],
@@ -166,12 +117,12 @@ async def _with_filler(
             try:
                 done, _ = await asyncio.wait({first, timer}, return_when=asyncio.FIRST_COMPLETED)
             finally:
-                await _cancel(timer)
+                await cancel_and_wait(timer)
             if first not in done:
                 yield fillers[next(counter) % len(fillers)]
         sentence = await asyncio.shield(first)
     finally:
-        await _cancel(first)
+        await cancel_and_wait(first)
     if sentence is None:
         return
     yield sentence
@@ -228,15 +179,15 @@ async def _rounds(
             messages = [*history[:anchor], knowledge, *history[anchor:]]
         request = build_request(config, messages, hooks.specs)
         timing.llm_request_at = timing.llm_request_at or clock.now()
-        first, events = await _open_stream(llms, request, clock, first_token_timeout_s, timing)
+        head, events = await open_answer(llms, request, clock, first_token_timeout_s, timing)
         # Eager: the first sentence goes to the TTS at its final token, not one later.
         chunker = SentenceChunker(eager=True)
         calls: list[ToolCall] = []
 
         async with contextlib.aclosing(events):
-            pending: list[LLMEvent] = [first] if first is not None else []
+            pending = collections.deque(head)
             while True:
-                event = pending.pop() if pending else await anext(events, None)
+                event = pending.popleft() if pending else await anext(events, None)
                 if event is None:
                     break
                 if isinstance(event, TextDelta):

@@ -10,6 +10,10 @@
 - one reply task at a time (``_reply``): LLM → sentences → TTS → transport, with
   marks per sentence; barge-in cancels it, which is how speech stops within a frame.
 
+Provider faults do not end the call: the LLMs, voices and transcribers are each used
+as one provider that happens to be several (``llm_fallback``, ``tts_fallback``,
+``stt_fallback``), and a reply no LLM could give becomes error_message (``faults``).
+
 Nothing here blocks: provider calls are async, audio work is per-frame numpy.
 """
 
@@ -40,6 +44,8 @@ from callwright.engine.events import (
     TurnTiming,
     UserMessage,
 )
+from callwright.engine.failover import failover_events
+from callwright.engine.faults import ReplyFailures, ReplyOutcome, guarded
 from callwright.engine.playback import Playback
 from callwright.engine.replies import (
     Retriever,
@@ -48,6 +54,8 @@ from callwright.engine.replies import (
     builtin_tool_specs,
     llm_reply,
 )
+from callwright.engine.stt_fallback import FallbackSTT, FallbackSTTStream
+from callwright.engine.tts_fallback import FallbackTTS
 from callwright.engine.turns import BargeInPolicy, SpeechDetector
 from callwright.providers.errors import ProviderError
 from callwright.providers.protocols import (
@@ -56,7 +64,6 @@ from callwright.providers.protocols import (
     TTS,
     VAD,
     ChatMessage,
-    STTStream,
     ToolSpec,
 )
 from callwright.transports.protocol import (
@@ -78,12 +85,15 @@ _DTMF_QUIET_S = 1.5
 
 @dataclass(frozen=True, slots=True)
 class SessionProviders:
-    """The providers one call uses; ``llms`` is the primary then the fallbacks."""
+    """The providers one call uses; ``llms`` is the primary then the fallbacks, and the
+    transcriber and the voice have theirs (the offline ones, behind a cloud vendor)."""
 
     llms: Sequence[LLM]
     stt: STT
     tts: TTS
     vad: VAD
+    stt_fallbacks: Sequence[STT] = ()
+    tts_fallbacks: Sequence[TTS] = ()
 
 
 class _CallOver(Exception):
@@ -100,6 +110,7 @@ class CallSession:
         sink: EventSink,
         *,
         first_token_timeout_s: float = 3.0,
+        first_audio_timeout_s: float = 5.0,
         filler_after_s: float = 1.2,
         on_end: EndCallHook | None = None,
         custom_tools: tuple[ToolSpec, ...] = (),
@@ -130,14 +141,20 @@ class CallSession:
         self._end_detail: str | None = None
         self._ended = asyncio.Event()
         self._group: asyncio.TaskGroup | None = None
-        self._stt_stream: STTStream | None = None
+        # Each kind as one provider that happens to be several (the offline ones last).
+        failed_over = failover_events(sink, clock)
+        voices = (providers.tts, *providers.tts_fallbacks)
+        self._tts = FallbackTTS(voices, clock, first_audio_timeout_s, failed_over)
+        self._stt = FallbackSTT((providers.stt, *providers.stt_fallbacks), failed_over)
+        self._failures = ReplyFailures.of(config)
+        self._stt_stream: FallbackSTTStream | None = None
         self._discard_utterance: Callable[[], None] | None = None
 
         vad = providers.vad
         self._vad_frame_s = vad.frame_samples / vad.sample_rate
         self._to_vad = Resampler(transport.sample_rate, vad.sample_rate)
         self._vad_frames = FrameSplitter(vad.frame_samples * 2)
-        self._to_stt = Resampler(vad.sample_rate, providers.stt.sample_rate)
+        self._to_stt = Resampler(vad.sample_rate, self._stt.sample_rate)
         # stt_settings.audio_denoising: only the transcriber hears the cleaned audio.
         # The VAD keeps the raw audio: turn-taking and barge-in must not wait the
         # suppressor's 16 ms, nor lose a quiet first syllable to a noise estimate that
@@ -199,7 +216,7 @@ class CallSession:
         return reason
 
     async def _converse(self) -> None:
-        self._stt_stream = await self._providers.stt.open_stream(self.config.stt)
+        self._stt_stream = await self._stt.open_stream(self.config.stt)
         # A transcriber that re-reads its whole utterance (whisper) is told, per silent
         # frame, to forget the silence between turns; streaming vendors have no such
         # method. Looked up once, not per frame.
@@ -237,7 +254,7 @@ class CallSession:
         if mode == "assistant-speaks-first" and self.config.first_message:
             self._start_reply(self._say([self.config.first_message]), TurnTiming(0))
         elif mode == "assistant-speaks-first-with-model-generated-message":
-            self._start_reply(self._answer(TurnTiming(0)), TurnTiming(0))
+            self._start_answer(TurnTiming(0))
 
     # -- caller audio -----------------------------------------------------------------
 
@@ -347,6 +364,7 @@ class CallSession:
             user_stopped_at=self._detector.last_speech_at,
             end_of_turn_at=now,
             stt_final_at=self._pending_stt_final_at,
+            stt_provider=self._stt_stream.provider if self._stt_stream else None,
         )
         self._pending_stt_final_at = None
         self._take_user_turn(text, timing)
@@ -360,7 +378,7 @@ class CallSession:
         if trigger and trigger in text.lower():
             self._finish(EndReason.CUSTOMER_SAID_END_CALL_PHRASE, self.config.end_call_message)
             return
-        self._start_reply(self._answer(timing, query=text), timing)
+        self._start_answer(timing, query=text)
 
     # -- barge-in ---------------------------------------------------------------------
 
@@ -389,24 +407,34 @@ class CallSession:
 
     # -- speaking ---------------------------------------------------------------------
 
+    def _start_answer(self, timing: TurnTiming, query: str | None = None) -> None:
+        """The LLM's reply; a failure of every LLM is settled when it has ended."""
+        outcome = ReplyOutcome()
+        answer = guarded(self._answer(timing, query=query), outcome)
+        self._start_reply(answer, timing, outcome=outcome)
+
     def _start_reply(
         self,
         sentences: AsyncGenerator[str, None],
         timing: TurnTiming,
         *,
         interruptible: bool = True,
+        outcome: ReplyOutcome | None = None,
     ) -> None:
         previous = self._reply
         if previous is not None and not previous.done():
             previous.cancel()
         self._reply_interruptible = interruptible
-        self._reply = self._spawn(self._speak(sentences, timing, previous))
+        self._reply = self._spawn(self._speak(sentences, timing, previous, outcome=outcome))
 
     async def _speak(
         self,
         sentences: AsyncGenerator[str, None],
         timing: TurnTiming,
         previous: asyncio.Task[None] | None,
+        *,
+        outcome: ReplyOutcome | None = None,
+        apology_for: str | None = None,
     ) -> None:
         if previous is not None:
             with contextlib.suppress(asyncio.CancelledError):
@@ -430,10 +458,25 @@ class CallSession:
                 while (remaining := playback.remaining_s(self._clock.now())) > 0:
                     await self._clock.sleep(remaining)
         finally:
-            self._record_reply(playback, timing)
+            self._record_reply(playback, timing, apology_for)
+        if outcome is not None:
+            await self._settle(outcome)
+
+    async def _settle(self, outcome: ReplyOutcome) -> None:
+        """After a reply no LLM could give: error_message, and the caller's next turn
+        tries again; or, after too many in a row, the goodbye and the end."""
+        after = self._failures.settle(outcome)
+        if after is None:
+            return
+        error = str(after.error)
+        logger.warning("no LLM answered (%d in a row): %s", self._failures.in_a_row, error)
+        if after.ends_call:
+            self._finish(EndReason.LLM_FAILED, after.message, detail=error)
+        elif after.message:
+            await self._speak(self._say([after.message]), TurnTiming(0), None, apology_for=error)
 
     async def _speak_sentence(self, sentence: str, playback: Playback, timing: TurnTiming) -> None:
-        tts, rate = self._providers.tts, self._transport.sample_rate
+        tts, rate = self._tts, self._transport.sample_rate
         to_transport = Resampler(tts.sample_rate, rate)
         mark = f"m{next(self._marks)}"
         playback.begin(sentence, mark)
@@ -441,7 +484,9 @@ class CallSession:
         # aclosing: a barge-in landing in _send must stop the synthesiser at once.
         async with contextlib.aclosing(tts.synthesize(sentence, self.config.tts)) as audio_stream:
             async for audio in audio_stream:
-                timing.tts_first_audio_at = timing.tts_first_audio_at or self._clock.now()
+                if timing.tts_first_audio_at is None:
+                    timing.tts_first_audio_at = self._clock.now()
+                    timing.tts_provider = tts.name
                 await self._send(to_transport.process(audio), playback, timing)
         await self._send(to_transport.process(b"", last=True), playback, timing)
         playback.complete()
@@ -458,14 +503,16 @@ class CallSession:
         timing.first_frame_out_at = timing.first_frame_out_at or now
         playback.sent(now, len(pcm16) / 2 / self._transport.sample_rate)
 
-    def _record_reply(self, playback: Playback, timing: TurnTiming) -> None:
+    def _record_reply(
+        self, playback: Playback, timing: TurnTiming, apology_for: str | None = None
+    ) -> None:
         now = self._clock.now()
         intended = playback.intended_text()
         heard = playback.heard_text(now)
         interrupted = heard != intended
         self._touch(now)
         if intended:
-            self._emit(AssistantMessage(heard, intended, interrupted, now))
+            self._emit(AssistantMessage(heard, intended, interrupted, now, apology_for))
             if heard:
                 self.history.append(ChatMessage("assistant", heard))
         self._emit(timing)
@@ -545,11 +592,11 @@ class CallSession:
 
     # -- ending -----------------------------------------------------------------------
 
-    def _finish(self, reason: EndReason, goodbye: str | None) -> None:
+    def _finish(self, reason: EndReason, goodbye: str | None, detail: str | None = None) -> None:
         """Say goodbye (not interruptible), wait until it has been played, hang up."""
 
         async def end() -> None:
-            self._set_ended(reason)
+            self._set_ended(reason, detail)
 
         self._finish_with(goodbye, end)
 

@@ -4,7 +4,8 @@ The fake caller's "speech" is loud audio; silence is zeros. ``EnergyVAD`` hears 
 difference, ``ScriptedSTT`` turns each stretch of speech into the next scripted
 utterance (interim words as the caller talks, the whole text as final),
 ``ScriptedLLM`` answers from a script and records every request it received, and
-``ToneTTS`` produces audio whose length follows the text.
+``ToneTTS`` produces audio whose length follows the text. ``fail_with`` makes the
+transcriber's stream or the voice fail, as a vendor's outage would.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from callwright.providers.protocols import (
 
 __all__ = [
     "EnergyVAD",
+    "FailsAfter",
     "Hang",
     "ScriptedLLM",
     "ScriptedSTT",
@@ -82,10 +84,13 @@ class _ScriptedStream:
         return self._owner.utterances[0].split() if self._owner.utterances else []
 
     async def push_audio(self, pcm16: bytes) -> None:
+        if self._owner.fail_with is not None:
+            raise self._owner.fail_with
         duration = len(pcm16) / 2 / SAMPLE_RATE
         self._elapsed_s += duration
         if not _is_loud(pcm16):
             return
+        self._owner.speech_heard_s += duration
         self._spoken_s += duration
         words = self._current()
         count = min(len(words), int(self._spoken_s * self._owner.words_per_second))
@@ -118,7 +123,8 @@ class _ScriptedStream:
 
 @dataclass
 class ScriptedSTT:
-    """Each stretch of caller speech becomes the next of ``utterances``."""
+    """Each stretch of caller speech becomes the next of ``utterances``. While
+    ``fail_with`` is set, streams refuse audio with it and new ones do not open."""
 
     clock: Clock
     utterances: deque[str]
@@ -128,6 +134,8 @@ class ScriptedSTT:
     sample_rate: int = SAMPLE_RATE
     opened_with: list[STTOptions] = field(default_factory=list)
     finals: list[str] = field(default_factory=list)
+    speech_heard_s: float = 0.0  # loud audio pushed to any of its streams
+    fail_with: Exception | None = None
 
     @classmethod
     def saying(cls, clock: Clock, *utterances: str, **kwargs: float) -> ScriptedSTT:
@@ -135,6 +143,8 @@ class ScriptedSTT:
 
     async def open_stream(self, options: STTOptions) -> _ScriptedStream:
         self.opened_with.append(options)
+        if self.fail_with is not None:
+            raise self.fail_with
         return _ScriptedStream(self)
 
 
@@ -143,7 +153,15 @@ class Hang:
     """A scripted reply that never produces a first token."""
 
 
-Reply = str | Sequence[ToolCall] | Exception | Hang | Callable[[LLMRequest], str]
+@dataclass(frozen=True, slots=True)
+class FailsAfter:
+    """A scripted reply that streams ``text`` and then fails with ``error``."""
+
+    text: str
+    error: Exception
+
+
+Reply = str | Sequence[ToolCall] | Exception | Hang | FailsAfter | Callable[[LLMRequest], str]
 
 
 @dataclass
@@ -169,12 +187,14 @@ class ScriptedLLM:
         await self.clock.sleep(self.first_token_s)
         if callable(reply):
             reply = reply(request)
+        if isinstance(reply, FailsAfter):
+            async for delta in self._tokens(reply.text):
+                yield delta
+            raise reply.error
         if isinstance(reply, str):
             tokens = reply.split(" ")
-            for index, token in enumerate(tokens):
-                if index:
-                    await self.clock.sleep(self.token_s)
-                yield TextDelta(token if index == 0 else " " + token)
+            async for delta in self._tokens(reply):
+                yield delta
             yield Usage(
                 prompt_tokens=sum(len((m.content or "").split()) for m in request.messages),
                 completion_tokens=len(tokens),
@@ -183,10 +203,18 @@ class ScriptedLLM:
         for call in reply:
             yield call
 
+    async def _tokens(self, text: str) -> AsyncIterator[TextDelta]:
+        for index, token in enumerate(text.split(" ")):
+            if index:
+                await self.clock.sleep(self.token_s)
+            yield TextDelta(token if index == 0 else " " + token)
+
 
 @dataclass
 class ToneTTS:
-    """Audio of ``seconds_per_char`` per character, after ``first_audio_s``."""
+    """Audio of ``seconds_per_char`` per character, after ``first_audio_s``. While
+    ``fail_with`` is set, each sentence fails with it after ``fail_after_chunks``
+    chunks of audio."""
 
     clock: Clock
     first_audio_s: float = 0.1
@@ -195,12 +223,16 @@ class ToneTTS:
     name: str = "tone-tts"
     sample_rate: int = SAMPLE_RATE
     requests: list[tuple[str, TTSOptions]] = field(default_factory=list)
+    fail_with: Exception | None = None
+    fail_after_chunks: int = 0
 
     async def synthesize(self, text: str, options: TTSOptions) -> AsyncGenerator[bytes, None]:
         self.requests.append((text, options))
         await self.clock.sleep(self.first_audio_s)
         audio = speech(len(text) * self.seconds_per_char, self.sample_rate)
         step = int(self.chunk_s * self.sample_rate) * 2
-        for offset in range(0, len(audio), step):
+        for index, offset in enumerate(range(0, len(audio), step)):
+            if self.fail_with is not None and index == self.fail_after_chunks:
+                raise self.fail_with
             yield audio[offset : offset + step]
             await self.clock.sleep(0)

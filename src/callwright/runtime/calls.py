@@ -346,22 +346,26 @@ class CallRuntime:
             )
             if self._webhooks is not None:
                 self._webhooks.forget(call_id)
-            self._observe(call.type, recorder, choices)
+            self._observe(call.type, recorder, providers.llms[0].name if providers.llms else None)
             active.done.set()
         return recorder.end_reason or reason
 
     @staticmethod
-    def _observe(call_type: str, recorder: CallRecorder, choices: Sequence[ProviderChoice]) -> None:
-        """The finished call in the process metrics: its end, its turns, the provider
-        that failed it and the turns a fallback LLM answered."""
+    def _observe(call_type: str, recorder: CallRecorder, lead_llm: str | None) -> None:
+        """The finished call in the process metrics: its end, its turns, every provider
+        that failed during it, and the turns a fallback LLM answered (``lead_llm``: the
+        name of the LLM asked first)."""
         reason = recorder.end_reason or EndReason.PIPELINE_ERROR
         metrics.call_ended(call_type, reason.value)
-        primary = next((c.chosen for c in choices if c.kind == "llm"), None)
         for row in recorder.turns:
             metrics.turn_recorded(row)
+            for failed in row.get("llm_errors") or ():
+                metrics.provider_error("llm", failed["provider"])
             answered = row.get("llm_provider")
-            if primary and answered and answered != primary:
-                metrics.llm_fallback(primary, answered)
+            if lead_llm and answered and answered != lead_llm:
+                metrics.llm_fallback(lead_llm, answered)
+        for failover in recorder.failovers:
+            metrics.provider_error(failover["kind"], failover["requested"])
         if reason is EndReason.PIPELINE_ERROR and recorder.end_detail:
             provider, _, _ = recorder.end_detail.partition(":")
             metrics.provider_error("call", provider.strip()[:40] or "unknown")
@@ -508,10 +512,11 @@ class CallRuntime:
                 stt=chosen.get("stt", "unknown"),
                 tts=chosen.get("tts", "unknown"),
             )
+            # What served each kind at the start, then each mid-call failover.
             call.providers = [
                 {"kind": c.kind, "requested": c.requested, "chosen": c.chosen, "reason": c.reason}
                 for c in choices
-            ]
+            ] + recorder.failovers
             call.recording_key = recording_key
             call.stream_nonce = None
             if self._webhooks is not None and prepared.webhook_url:

@@ -28,7 +28,7 @@ from callwright.domain.credentials.resolution import Resolved
 from callwright.providers.protocols import LLM, STT, TTS, LLMEvent, LLMRequest
 from callwright.security.outbound import STRICT, OutboundPolicy, OutboundRefused
 
-__all__ = ["CloudProviders", "PinnedModel"]
+__all__ = ["CloudProviders", "NamedLLM", "PinnedModel", "llm_label"]
 
 T = TypeVar("T")
 
@@ -40,13 +40,32 @@ _OPENAI_SPEECH_RATE = 24_000
 _TRANSCRIPTION_MODELS = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
 
 
+def llm_label(vendor: str, model: str | None) -> str:
+    """What the call record calls an LLM: ``openai:gpt-4o-mini`` (the vendor alone when
+    the adapter's default model answers), so that a turn answered by a fallback of the
+    primary's own vendor says so."""
+    return f"{vendor}:{model}" if model else vendor
+
+
+class NamedLLM:
+    """The primary LLM under its label: adapters are pooled per vendor and key, so the
+    adapter's own name is the vendor's, whichever model a call asks it for."""
+
+    def __init__(self, llm: LLM, name: str) -> None:
+        self.name = name
+        self.inner = llm
+
+    def stream(self, request: LLMRequest) -> AsyncGenerator[LLMEvent, None]:
+        return self.inner.stream(request)
+
+
 class PinnedModel:
     """A fallback LLM: asks for its own model (or its adapter's default) rather than
     the primary's, and without the primary's ``custom_config``, which is meant for
-    the primary's vendor."""
+    the primary's vendor; named by its label unless ``name`` says otherwise."""
 
-    def __init__(self, llm: LLM, model: str | None) -> None:
-        self.name = llm.name
+    def __init__(self, llm: LLM, model: str | None, name: str | None = None) -> None:
+        self.name = name or llm_label(llm.name, model)
         self.inner = llm
         self.model = model
 

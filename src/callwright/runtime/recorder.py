@@ -23,6 +23,7 @@ from callwright.engine.events import (
     CallEnded,
     EndReason,
     KnowledgeUsed,
+    ProviderFailed,
     SessionEvent,
     ToolAnswered,
     ToolCalled,
@@ -45,6 +46,9 @@ def timing_row(timing: TurnTiming) -> dict[str, Any]:
     return {
         "turn": timing.turn,
         "llm_provider": timing.llm_provider,
+        "tts_provider": timing.tts_provider,
+        "stt_provider": timing.stt_provider,
+        "llm_errors": [{"provider": e.provider, "error": e.error} for e in timing.llm_errors],
         "endpointing_ms": ms(timing.end_of_turn_at, timing.user_stopped_at),
         "stt_final_ms": ms(timing.stt_final_at, timing.user_stopped_at),
         "llm_first_token_ms": ms(timing.llm_first_token_at, timing.llm_request_at),
@@ -65,7 +69,9 @@ Notify = Callable[[str, dict[str, Any]], None]
 class CallRecorder:
     """Collects a call's transcript, tool calls, timings and usage from session events.
     ``notify(kind, data)`` (non-blocking) hears each final transcript line and tool
-    call as it happens, for webhooks."""
+    call as it happens, for webhooks. A line the assistant said because its reply
+    failed carries ``apology_for`` (the error); a transcriber or voice that failed
+    mid-call is in ``failovers``, shaped like the call's provider choices."""
 
     started_at: float
     notify: Notify | None = None
@@ -73,6 +79,9 @@ class CallRecorder:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     knowledge: list[dict[str, Any]] = field(default_factory=list)
     turns: list[dict[str, Any]] = field(default_factory=list)
+    failovers: list[dict[str, Any]] = field(default_factory=list)
+    # Tokens by the LLM that produced them: a fallback's answers are its own.
+    tokens_by_llm: dict[str, dict[str, int]] = field(default_factory=dict)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     tts_characters: int = 0
@@ -95,6 +104,8 @@ class CallRecorder:
             }
             if event.interrupted:
                 line["intended"] = event.intended
+            if event.apology_for is not None:
+                line["apology_for"] = event.apology_for
             self.messages.append(line)
             if event.text:
                 self._notify("transcript", line)
@@ -116,10 +127,26 @@ class CallRecorder:
             used = knowledge_record(event)
             used["seconds_from_start"] = self._s(event.at)
             self.knowledge.append(used)
+        elif isinstance(event, ProviderFailed):
+            self.failovers.append(
+                {
+                    "kind": event.kind,
+                    "requested": event.provider,
+                    "chosen": event.replacement or "none",
+                    "reason": f"failed during the call: {event.error}",
+                    "seconds_from_start": self._s(event.at),
+                }
+            )
         elif isinstance(event, TurnTiming):
             self.prompt_tokens += event.prompt_tokens
             self.completion_tokens += event.completion_tokens
-            if event.turn > 0 or event.first_frame_out_at is not None:
+            if event.llm_provider is not None:
+                tokens = self.tokens_by_llm.setdefault(
+                    event.llm_provider, {"prompt_tokens": 0, "completion_tokens": 0}
+                )
+                tokens["prompt_tokens"] += event.prompt_tokens
+                tokens["completion_tokens"] += event.completion_tokens
+            if event.turn > 0 or event.first_frame_out_at is not None or event.llm_errors:
                 self.turns.append(timing_row(event))
         elif isinstance(event, CallEnded):
             self.end_reason, self.end_detail, self.ended_at = event.reason, event.detail, event.at
@@ -137,6 +164,7 @@ class CallRecorder:
                 "provider": llm,
                 "prompt_tokens": self.prompt_tokens,
                 "completion_tokens": self.completion_tokens,
+                "by_provider": self.tokens_by_llm,
             },
             "tts": {"provider": tts, "characters": self.tts_characters},
             "stt": {"provider": stt, "seconds": round(stt_seconds, 3)},

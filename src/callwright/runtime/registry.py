@@ -15,9 +15,15 @@ does, and the ``ProviderChoice`` says why, rather than the call failing mid-way:
 
 LLM fallbacks become adapters too, each asking for its own model; when the primary
 cannot be served, the first usable fallback answers first, and the local model serves
-only when no cloud LLM can. Models are heavy and clients keep connections, so
-``OfflineProviders`` and ``CloudProviders`` hold one of each per process, shared by
-every call, and close them on shutdown.
+only when no cloud LLM can. Each cloud LLM is named by its label (``openai:gpt-4o``,
+``#n`` added when two are alike), which is what a turn's record says answered it. A
+cloud transcriber has the offline one behind it, and every voice the offline voices
+(Piper when installed, then espeak): the session fails over to them mid-call
+(``engine.stt_fallback``, ``engine.tts_fallback``).
+
+Models are heavy and clients keep connections, so ``OfflineProviders`` and
+``CloudProviders`` hold one of each per process, shared by every call, and close them
+on shutdown.
 """
 
 from __future__ import annotations
@@ -32,11 +38,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callwright.domain.credentials.lookup import organization_credentials
-from callwright.domain.credentials.resolution import Resolution, Resolved, resolve
+from callwright.domain.credentials.resolution import OFFLINE_STT, Resolution, Resolved, resolve
 from callwright.engine.session import SessionProviders
 from callwright.providers.errors import ProviderError, ProviderUnavailable
 from callwright.providers.protocols import LLM, STT, TTS
-from callwright.runtime.providers_cloud import CloudProviders, PinnedModel
+from callwright.runtime.providers_cloud import CloudProviders, NamedLLM, PinnedModel, llm_label
 from callwright.security.crypto import SecretBox
 from callwright.security.outbound import OutboundPolicy
 from callwright.settings import Settings
@@ -189,7 +195,14 @@ def build_providers(
     # of the 16 kHz one and no resampling on the way in.
     window_ms = (server or Settings()).vad_batch_window_ms
     vad = SileroVAD(8_000 if sample_rate == 8_000 else 16_000, batch_window_s=window_ms / 1000)
-    providers = SessionProviders(llms=tuple(llms), stt=stt, tts=tts, vad=vad)
+    providers = SessionProviders(
+        llms=tuple(llms),
+        stt=stt,
+        tts=tts,
+        vad=vad,
+        stt_fallbacks=picker.stt_fallbacks(stt),
+        tts_fallbacks=picker.tts_fallbacks(tts),
+    )
     return providers, choices
 
 
@@ -216,7 +229,9 @@ class _Picker:
             llm = self._cloud.llm(resolved)
         except _SETUP_ERRORS as exc:
             return None, _setup_failed(resolved, exc)
-        return (PinnedModel(llm, resolved.model) if pinned else llm), resolved.reason()
+        label = llm_label(resolved.vendor, resolved.model)
+        named = PinnedModel(llm, resolved.model, label) if pinned else NamedLLM(llm, label)
+        return named, resolved.reason()
 
     def llms(self, resolution: Resolution) -> tuple[list[LLM], list[ProviderChoice]]:
         primary = resolution.llm
@@ -227,19 +242,38 @@ class _Picker:
             llm, why = self._llm(fallback, pinned=True)
             if llm is not None:
                 llms.append(llm)
-            chosen = llm.name if llm is not None else "none"
+            chosen = _vendor(llm) if llm is not None else "none"
             fallback_choices.append(ProviderChoice("llm-fallback", fallback.vendor, chosen, why))
         if lead is not None:
-            choice = ProviderChoice("llm", primary.vendor, lead.name, reason)
+            choice = ProviderChoice("llm", primary.vendor, _vendor(lead), reason)
         elif llms:
             choice = ProviderChoice(
-                "llm", primary.vendor, llms[0].name, f"{reason}; the first usable fallback leads"
+                "llm",
+                primary.vendor,
+                _vendor(llms[0]),
+                f"{reason}; the first usable fallback leads",
             )
         else:
             local = self._offline.llm()
             llms.append(local)
             choice = ProviderChoice("llm", primary.vendor, local.name, f"offline default: {reason}")
+        _tell_apart(llms)
         return llms, [choice, *fallback_choices]
+
+    def stt_fallbacks(self, stt: STT) -> tuple[STT, ...]:
+        """The offline transcriber behind a cloud one (when the offline extra is in)."""
+        if stt.name == OFFLINE_STT:
+            return ()
+        try:
+            return (self._offline.stt(),)
+        except ImportError as exc:
+            logger.info("no offline transcriber to fall back to: %s", exc)
+            return ()
+
+    def tts_fallbacks(self, tts: TTS) -> tuple[TTS, ...]:
+        """The offline voices behind the call's voice: Piper (when installed), espeak."""
+        names = dict.fromkeys(name for name in (_offline_voice("piper"), "espeak"))
+        return tuple(self._offline.tts(name) for name in names if name != tts.name)
 
     def stt(self, resolved: Resolved) -> tuple[STT, ProviderChoice]:
         if resolved.offline:
@@ -279,6 +313,22 @@ class _Picker:
         return self._offline.tts(name), ProviderChoice(
             "tts", resolved.vendor, name, f"offline default: {problem}"
         )
+
+
+def _vendor(llm: LLM) -> str:
+    """The vendor behind a named LLM (what the call's provider choices record)."""
+    inner = llm.inner if isinstance(llm, NamedLLM | PinnedModel) else llm
+    return inner.name
+
+
+def _tell_apart(llms: list[LLM]) -> None:
+    """Two LLMs of one label (one vendor and model, two keys or endpoints) get their
+    position added, so that the record still says which one answered."""
+    seen: set[str] = set()
+    for position, llm in enumerate(llms, start=1):
+        if llm.name in seen and isinstance(llm, NamedLLM | PinnedModel):
+            llm.name = f"{llm.name}#{position}"
+        seen.add(llm.name)
 
 
 def _offline_voice(requested: str) -> str:

@@ -273,9 +273,10 @@ def _result(events: list[SessionEvent], choices: list[ProviderChoice]) -> Simula
         if isinstance(event, UserMessage):
             transcript.append({"role": "user", "text": event.text, "interrupted": False})
         elif isinstance(event, AssistantMessage):
-            transcript.append(
-                {"role": "assistant", "text": event.text, "interrupted": event.interrupted}
-            )
+            line = {"role": "assistant", "text": event.text, "interrupted": event.interrupted}
+            if event.apology_for is not None:
+                line["apology_for"] = event.apology_for  # said because the reply failed
+            transcript.append(line)
         elif isinstance(event, TurnTiming) and event.turn > 0:
             turns.append(_timing_row(event))
         elif isinstance(event, CallEnded):

@@ -1,6 +1,7 @@
 """The engine's reply path with real adapters on vendor fakes: when the primary
-(OpenAI) fails with a 500, a 429, a mid-stream drop or no first byte at all, the same
-turn is answered by the fallback (Anthropic), and the turn's timing names it."""
+(OpenAI) fails with a 500, a 429, a mid-stream drop, no first byte at all or a 200
+that is not a stream, the same turn is answered by the fallback (Anthropic), and the
+turn's timing names it."""
 
 from __future__ import annotations
 
@@ -47,7 +48,13 @@ async def reply(llms: tuple[LLM, ...], config: CallConfig, timing: TurnTiming) -
 
 @pytest.mark.parametrize(
     "fault",
-    [Fault.SERVER_ERROR, Fault.RATE_LIMITED, Fault.DISCONNECT, Fault.SLOW_FIRST_BYTE],
+    [
+        Fault.SERVER_ERROR,
+        Fault.RATE_LIMITED,
+        Fault.DISCONNECT,
+        Fault.SLOW_FIRST_BYTE,
+        Fault.NOT_A_STREAM,
+    ],
 )
 async def test_the_fallback_answers_the_same_turn(fault: Fault) -> None:
     config = CallConfig.from_settings(AssistantIn(name="fallback").model_dump(mode="json"))

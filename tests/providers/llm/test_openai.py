@@ -76,6 +76,17 @@ async def test_streams_text_deltas_in_order_then_usage() -> None:
     ]
 
 
+async def test_a_200_that_is_not_a_stream_is_an_error_not_a_silent_answer() -> None:
+    fake = FakeOpenAI(KEY, fault=Fault.NOT_A_STREAM)
+    fake.script(Reply(("We open at nine.",)))
+    async with running(fake) as llm:
+        with pytest.raises(ProviderUnavailable) as caught:
+            await collect(as_llm(llm), LLMRequest(GREETING, model="gpt-4o-mini"))
+    assert fake.completed == 1  # the server did answer: with one JSON object
+    assert caught.value.provider == "openai"
+    assert "HTTP 200 (application/json) without a single stream event" in caught.value.message
+
+
 async def test_every_setting_reaches_the_wire() -> None:
     fake = FakeOpenAI(KEY)
     request = LLMRequest(

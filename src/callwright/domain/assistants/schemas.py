@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from callwright.domain.types import E164Number, ExternalId, NonEmptyStr, OutboundUrlString
 
 __all__ = [
+    "DEFAULT_ERROR_MESSAGE",
     "DEFAULT_IDLE_MESSAGE",
     "DEFAULT_SYSTEM_PROMPT",
     "AssistantFields",
@@ -31,6 +32,9 @@ __all__ = [
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant that can answer questions and help with tasks."
 DEFAULT_IDLE_MESSAGE = "Are you still there? I'm here to help if you need anything."
+DEFAULT_ERROR_MESSAGE = (
+    "I'm sorry, I'm having trouble answering right now. Could you say that again?"
+)
 
 LlmProvider = Literal["openai", "anthropic", "gemini", "xai", "groq", "custom", "local"]
 TtsProvider = Literal["elevenlabs", "cartesia", "deepgram", "openai", "azure", "piper", "espeak"]
@@ -233,6 +237,11 @@ class AssistantFields(Strict):
         default_factory=list
     )
     max_duration_seconds: Annotated[int, Field(ge=10, le=43_200)] | None = 1800
+    # Like idle_message / max_idle_messages: said when every LLM failed a reply (the
+    # caller's next turn tries again); after max_error_messages in a row, the next
+    # failure ends the call with end_call_message.
+    error_message: ShortText | None = DEFAULT_ERROR_MESSAGE
+    max_error_messages: Annotated[int, Field(ge=0, le=100)] = 2
     metadata: FreeForm = Field(default_factory=dict)
     filler_words_enabled: bool = False
     filler_words: Annotated[list[NonEmptyStr], Field(max_length=50)] = Field(default_factory=list)
@@ -290,6 +299,8 @@ class AssistantResponse(BaseModel):
     voicemail_message: str | None
     end_call_phrases: list[str]
     max_duration_seconds: int | None
+    error_message: str | None
+    max_error_messages: int
     metadata: FreeForm
     filler_words_enabled: bool
     filler_words: list[str]

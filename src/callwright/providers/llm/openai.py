@@ -15,7 +15,9 @@ sequences beyond OpenAI's four.
 Tool calls arrive as deltas keyed by ``index`` (id and name first, then argument
 fragments) and are yielded whole when the choice finishes. The SDK's own retries are
 off (the engine falls back to the next provider instead); its errors become
-``ProviderError``s here.
+``ProviderError``s here. So does a 200 whose body holds no stream event at all (a
+server that ignored ``"stream": true`` and sent one JSON object, or nothing): the SDK
+reads that as an empty stream, which would be a silent turn rather than a fallback.
 """
 
 from __future__ import annotations
@@ -127,7 +129,9 @@ class OpenAILLM:
             async with chunks:
                 calls: dict[int, _PartialCall] = {}
                 usage: Usage | None = None
+                streamed = False
                 async for chunk in chunks:
+                    streamed = True
                     if chunk.usage is not None:
                         usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
                     for choice in chunk.choices[:1]:  # n is 1: one choice, index 0
@@ -144,6 +148,8 @@ class OpenAILLM:
                         if choice.finish_reason is not None:
                             for done in _complete(calls):
                                 yield done
+                if not streamed:
+                    raise _not_a_stream(self.name, chunks.response.headers.get("content-type"))
                 for done in _complete(calls):  # a server that never said it finished
                     yield done
                 if usage is not None:
@@ -208,6 +214,14 @@ class OpenAILLM:
         with contextlib.suppress(ValueError):  # the SDK's own, more precise header
             retry_after = str(float(headers.get("retry-after-ms", "")) / 1000)
         return error_for_status(self.name, exc.status_code, exc.message, retry_after)
+
+
+def _not_a_stream(provider: str, content_type: str | None) -> ProviderError:
+    return ProviderUnavailable(
+        provider,
+        f"HTTP 200 ({content_type or 'no content type'}) without a single stream event: "
+        "the server did not stream its answer",
+    )
 
 
 def _is_reasoning_model(model: str) -> bool:

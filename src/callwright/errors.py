@@ -13,7 +13,13 @@
     ├── PayloadTooLarge (413, payload_too_large)
     ├── ValidationFailed (422, validation_failed)
     ├── RateLimited (429, rate_limited)
-    └── ServiceBusy (503, busy)
+    ├── ServiceBusy (503, busy)
+    │
+    │   defined beside the code that raises them:
+    ├── telephony.twilio_rest.TwilioError (502, carrier_error)
+    │   ├── TwilioAuthenticationFailed (502, carrier_authentication_failed)
+    │   └── TwilioUnavailable (502, carrier_unavailable)
+    └── domain.knowledge.parse_isolation.ParserUnavailable (503, parser_unavailable)
 
 Every error renders as ``{"error": "<message>", "code": "<code>", "details": [...]}``.
 Foreign exceptions are translated at the boundary (``raise ... from exc``).

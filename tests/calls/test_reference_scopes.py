@@ -68,7 +68,8 @@ async def _org_and_member(lab: PhoneLab) -> tuple[Tenant, Tenant, dict[str, int]
     member (user-scoped key) with its own assistant, number and tool."""
     admin = await make_tenant(lab.app)
     member = await make_tenant(lab.app, "Acme", scope="user", organization_id=admin.organization_id)
-    lab.twilio.numbers.update({ORG_NUMBER, MEMBER_NUMBER})
+    for number in (ORG_NUMBER, MEMBER_NUMBER):
+        lab.twilio.own(number)
     twilio = {"twilio_config": {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN}}
     ids: dict[str, int] = {}
     async with httpx.AsyncClient(base_url=lab.base_url, headers=admin.headers) as api:

@@ -30,7 +30,7 @@ from callwright.security.crypto import SecretBox
 from callwright.security.outbound import OutboundPolicy
 from callwright.settings import Settings
 from callwright.store.models import Call
-from callwright.telephony.accounts import twilio_account_for
+from callwright.telephony.accounts import TwilioAccount, twilio_account_for
 from callwright.telephony.twilio_rest import (
     TwilioAuthenticationFailed,
     TwilioClient,
@@ -235,12 +235,7 @@ class CallService:
             "voicemail_message", stored.settings.voicemail_message
         )
         try:
-            async with TwilioClient(
-                account.account_sid,
-                account.auth_token,
-                base_url=self._settings.twilio_api_base_url,
-                transport=self._twilio_transport,
-            ) as client:
+            async with self._twilio(account) as client:
                 placed = await client.create_call(
                     to=body.customer_number,
                     from_=number.number,
@@ -262,6 +257,14 @@ class CallService:
         self._live.reserve(call.id)
         return call
 
+    def _twilio(self, account: TwilioAccount) -> TwilioClient:
+        return TwilioClient(
+            account.account_sid,
+            account.auth_token,
+            base_url=self._settings.twilio_api_base_url,
+            transport=self._twilio_transport,
+        )
+
     async def end(self, call_id: int) -> Call:
         call = await self.get(call_id)
         if call.status == "ended":
@@ -278,12 +281,7 @@ class CallService:
                 assistant_id=call.assistant_id,
             )
             if account is not None:
-                async with TwilioClient(
-                    account.account_sid,
-                    account.auth_token,
-                    base_url=self._settings.twilio_api_base_url,
-                    transport=self._twilio_transport,
-                ) as client:
+                async with self._twilio(account) as client:
                     # "canceled" stops a call still ringing; "completed" hangs up a live one.
                     status = "canceled" if call.status in ("queued", "ringing") else "completed"
                     await client.update_call(call.provider_call_id, status=status)

@@ -4,6 +4,7 @@ whose schema is not the one this code needs."""
 from __future__ import annotations
 
 import subprocess
+import uuid
 from pathlib import Path
 
 import asyncpg
@@ -83,7 +84,8 @@ def test_admin_commands_refuse_an_unmigrated_database(tmp_path: Path) -> None:
 def test_serve_refuses_an_unmigrated_postgres_database(tmp_path: Path) -> None:
     import asyncio
 
-    name = "cw_unmigrated_" + tmp_path.name[-8:].replace("-", "_").lower()
+    # Unique per run: concurrent test runs share the one PostgreSQL server.
+    name = f"cw_unmigrated_{uuid.uuid4().hex[:12]}"
 
     async def admin(sql: str) -> None:
         connection = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)

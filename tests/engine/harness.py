@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from callwright.clock import VirtualClock
 from callwright.domain.assistants.schemas import AssistantIn
-from callwright.engine.clock import VirtualClock
 from callwright.engine.config import CallConfig
 from callwright.engine.events import (
     AssistantMessage,

@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 import numpy as np
 import numpy.typing as npt
 
+from callwright.audio.denoise import NoiseSuppressor
 from callwright.domain.assistants.schemas import AssistantIn
 from callwright.engine.config import CallConfig
-from callwright.engine.denoise import NoiseSuppressor
 from callwright.engine.events import SpeechStarted, SpeechStopped
 from callwright.providers.fakes import EnergyVAD, ScriptedSTT, speech
 from callwright.providers.protocols import STTOptions, STTStream, Transcript

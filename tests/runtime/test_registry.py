@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from pydantic import AliasChoices
 
+from callwright.clock import VirtualClock
 from callwright.domain.assistants.schemas import AssistantIn
 from callwright.domain.credentials.resolution import Resolved, resolve, stt_vendor
-from callwright.engine.clock import VirtualClock
 from callwright.engine.config import CallConfig
 from callwright.engine.events import LlmError, TurnTiming
 from callwright.engine.replies import ToolHooks, llm_reply

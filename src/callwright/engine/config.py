@@ -98,7 +98,7 @@ class CallConfig:
     interruption: InterruptionConfig
     stt: STTOptions
     # stt_settings.audio_denoising: stationary noise is removed from the caller's audio
-    # before the transcriber hears it (engine/denoise.py); the VAD hears it unchanged.
+    # before the transcriber hears it (audio/denoise.py); the VAD hears it unchanged.
     audio_denoising: bool
     tts: TTSOptions
     idle_timeout_s: float | None

@@ -26,10 +26,11 @@ import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from callwright.engine.audio import FrameSplitter, Resampler
-from callwright.engine.clock import Clock
+from callwright.audio.denoise import NoiseSuppressor
+from callwright.audio.framing import FrameSplitter
+from callwright.audio.resample import Resampler
+from callwright.clock import Clock
 from callwright.engine.config import CallConfig
-from callwright.engine.denoise import NoiseSuppressor
 from callwright.engine.events import (
     AssistantMessage,
     CallEnded,

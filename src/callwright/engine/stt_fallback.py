@@ -21,7 +21,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 
-from callwright.engine.audio import Resampler
+from callwright.audio.resample import Resampler
 from callwright.engine.failover import FailoverSink
 from callwright.providers.errors import ProviderError, ProviderUnavailable
 from callwright.providers.protocols import STT, STTOptions, STTStream, Transcript

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from callwright.engine.audio import pcm16_rms_dbfs
-from callwright.engine.clock import Clock
+from callwright.audio.loudness import pcm16_rms_dbfs
+from callwright.clock import Clock
 from callwright.providers.protocols import (
     LLMEvent,
     LLMRequest,

@@ -3,7 +3,7 @@ async methods; streams are async iterators of small frozen dataclasses. Adapters
 (one file per vendor) implement them; the engine never imports an adapter.
 
 Audio crossing these interfaces is PCM16 little-endian mono unless a format says
-otherwise (``callwright.engine.audio.AudioFormat``).
+otherwise (``callwright.audio.formats.AudioFormat``).
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callwright.clock import MonotonicClock
 from callwright.domain.assistants.schemas import AssistantIn
 from callwright.domain.assistants.service import load_assistant_for_call, merge_settings
 from callwright.domain.calls.repository import placing_principal, previous_conversation
@@ -38,7 +39,6 @@ from callwright.domain.knowledge.context import KnowledgeContext
 from callwright.domain.knowledge.retrieval import knowledge_retriever_for
 from callwright.domain.tools.service import tools_for_call
 from callwright.domain.validation import validate_as
-from callwright.engine.clock import MonotonicClock
 from callwright.engine.config import CallConfig
 from callwright.engine.events import EndReason, EventSink, SessionEvent
 from callwright.engine.replies import Retriever, runner_for

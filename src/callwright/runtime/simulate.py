@@ -28,12 +28,12 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from callwright.audio.resample import Resampler
+from callwright.clock import MonotonicClock
 from callwright.domain.assistants.service import load_assistant_for_call
 from callwright.domain.knowledge.context import KnowledgeContext
 from callwright.domain.knowledge.processing import DocumentProcessor
 from callwright.domain.knowledge.retrieval import knowledge_record, knowledge_retriever_for
-from callwright.engine.audio import Resampler
-from callwright.engine.clock import MonotonicClock
 from callwright.engine.config import CallConfig
 from callwright.engine.events import (
     AssistantMessage,

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
+from callwright.clock import MonotonicClock
 from callwright.domain.assistants.schemas import AssistantIn
-from callwright.engine.clock import MonotonicClock
 from callwright.engine.config import CallConfig
 from callwright.engine.events import TurnTiming
 from callwright.engine.replies import ToolHooks, llm_reply

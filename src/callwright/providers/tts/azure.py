@@ -19,7 +19,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import httpx
 
-from callwright.engine.audio import mulaw_decode
+from callwright.audio.codec import mulaw_decode
 from callwright.providers.common import FIRST_BYTE_TIMEOUT_S, http_client
 from callwright.providers.errors import ProviderRequestError
 from callwright.providers.protocols import TTSOptions

@@ -24,7 +24,7 @@ from urllib.parse import quote
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from callwright.engine.audio import mulaw_decode
+from callwright.audio.codec import mulaw_decode
 from callwright.providers.common import FIRST_BYTE_TIMEOUT_S, open_websocket
 from callwright.providers.errors import (
     ProviderAuthError,

@@ -7,8 +7,8 @@ import json
 import httpx
 
 from callwright.engine.events import EndReason
-from callwright.engine.tools import verify_signature
 from callwright.runtime.hooks import end_call_url_hook
+from callwright.security.signing import verify_signature
 from tests.engine.harness import make_call, run_call
 from tests.engine.test_conversation import hang_up_after
 

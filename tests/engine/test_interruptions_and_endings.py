@@ -329,7 +329,8 @@ async def test_custom_tools_run_as_signed_vapi_style_webhooks() -> None:
     import httpx
 
     from callwright.engine.replies import runner_for
-    from callwright.engine.tools import ToolExecutor, parse_custom_tools, verify_signature
+    from callwright.engine.tools import ToolExecutor, parse_custom_tools
+    from callwright.security.signing import verify_signature
 
     received: list[httpx.Request] = []
 

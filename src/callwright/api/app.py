@@ -39,7 +39,7 @@ from callwright.api.routes.metrics import metrics_router
 from callwright.domain.calls.repository import close_orphaned_calls
 from callwright.domain.knowledge.context import MAX_DOCUMENT_BYTES, KnowledgeContext
 from callwright.domain.knowledge.processing import DocumentProcessor
-from callwright.domain.signing import signing_secret_for
+from callwright.domain.signing_secrets import signing_secret_for
 from callwright.domain.webhooks.dispatcher import WebhookDispatcher
 from callwright.engine.events import EndReason
 from callwright.observability.eventloop import watch_event_loop

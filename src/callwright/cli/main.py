@@ -129,7 +129,7 @@ async def _bootstrap_first_run(session: AsyncSession) -> None:
 def simulate_command(assistant_id: int, script_path: Path, as_json: bool) -> None:
     """Run a simulated call against a stored assistant, with real speech, on the
     providers a real call would get (its keys, else the offline models)."""
-    from callwright.domain.signing import signing_secret_for
+    from callwright.domain.signing_secrets import signing_secret_for
     from callwright.domain.tools.service import tools_for_call
     from callwright.engine.tools import CustomTool
     from callwright.runtime.registry import OfflineProviders, process_provider_factory

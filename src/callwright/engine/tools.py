@@ -12,14 +12,12 @@ shape, run as signed webhooks. One model turn's calls to one server go in one re
 
 The server answers ``{"results": [{"toolCallId", "result" | "error"}]}`` (a non-string
 ``result`` is JSON-encoded for the model) or ``{"error": "..."}`` for the whole request.
-Receivers check the signature with ``verify_signature``.
+Receivers check the signature with ``security.signing.verify_signature``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
 import re
@@ -42,11 +40,10 @@ from callwright.domain.validation import summary, validation_details
 from callwright.errors import ValidationFailed
 from callwright.providers.protocols import ChatMessage, ToolCall, ToolSpec
 from callwright.security.outbound import OUTBOUND_URL, STRICT, OutboundPolicy, OutboundRefused
+from callwright.security.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 __all__ = [
     "BUILTIN_TOOL_NAMES",
-    "SIGNATURE_HEADER",
-    "TIMESTAMP_HEADER",
     "VAPI_SECRET_HEADER",
     "CustomTool",
     "ToolExecutor",
@@ -54,15 +51,11 @@ __all__ = [
     "ToolResult",
     "ToolServer",
     "parse_custom_tools",
-    "sign",
-    "verify_signature",
 ]
 
 logger = logging.getLogger(__name__)
 
 BUILTIN_TOOL_NAMES = frozenset({"end_call", "transfer_call"})
-SIGNATURE_HEADER = "X-Callwright-Signature"
-TIMESTAMP_HEADER = "X-Callwright-Timestamp"
 VAPI_SECRET_HEADER = "X-Vapi-Secret"  # noqa: S105 (a header name)
 MAX_RESPONSE_BYTES = 64 * 1024
 
@@ -207,36 +200,6 @@ class ToolResult:
 
     def to_message(self) -> ChatMessage:
         return ChatMessage(role="tool", content=self.result, tool_call_id=self.tool_call_id)
-
-
-def sign(secret: str | bytes, timestamp: int | str, body: bytes | str) -> str:
-    """The ``X-Callwright-Signature`` value: ``v1=`` + hex HMAC-SHA256 of ``"<ts>.<body>"``."""
-    key = secret.encode() if isinstance(secret, str) else secret
-    payload = f"{timestamp}.".encode() + (body.encode() if isinstance(body, str) else body)
-    return "v1=" + hmac.new(key, payload, hashlib.sha256).hexdigest()
-
-
-def verify_signature(
-    secret: str | bytes,
-    timestamp: str | int,
-    body: bytes | str,
-    signature: str,
-    *,
-    tolerance_s: float = 300,
-    now: float | None = None,
-) -> bool:
-    """Whether ``signature`` (the header; comma-separated ``v1=`` values allowed, for key
-    rotation) signs the raw ``body`` as received, and ``timestamp`` (the header) is within
-    ``tolerance_s`` of ``now`` (Unix seconds; default the wall clock), so a captured
-    request cannot be replayed later. Check before parsing the body."""
-    stamp = str(timestamp).strip()
-    if not re.fullmatch(r"[0-9]{1,12}", stamp):
-        return False
-    if abs((time.time() if now is None else now) - int(stamp)) > tolerance_s:
-        return False
-    expected = sign(secret, stamp, body).encode()
-    candidates = [part.encode() for part in re.split(r"[,\s]+", signature) if part]
-    return any(hmac.compare_digest(candidate, expected) for candidate in candidates)
 
 
 class _Failed(Exception):

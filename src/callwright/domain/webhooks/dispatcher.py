@@ -45,11 +45,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from callwright import __version__
-from callwright.domain.signing import SigningSecretCache
-from callwright.engine.tools import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from callwright.domain.signing_secrets import SigningSecretCache
 from callwright.observability import metrics
 from callwright.security.crypto import SecretDecryptionError
 from callwright.security.outbound import OutboundPolicy, OutboundRefused
+from callwright.security.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from callwright.settings import Settings
 from callwright.store.base import UtcDateTime, utcnow
 from callwright.store.models import WebhookDelivery, WebhookEvent

@@ -329,7 +329,7 @@ async def test_custom_tools_run_as_signed_vapi_style_webhooks() -> None:
     import httpx
 
     from callwright.engine.replies import runner_for
-    from callwright.engine.tools import ToolExecutor, parse_custom_tools
+    from callwright.engine.tools import ToolEndpoint, ToolExecutor, WebhookTool
     from callwright.security.signing import verify_signature
 
     received: list[httpx.Request] = []
@@ -342,19 +342,10 @@ async def test_custom_tools_run_as_signed_vapi_style_webhooks() -> None:
             200, json={"results": [{"toolCallId": i, "result": "shipped"} for i in ids]}
         )
 
-    tools = parse_custom_tools(
-        [
-            {
-                "type": "function",
-                "function": {
-                    "name": "order_status",
-                    "description": "Look up an order.",
-                    "parameters": {"type": "object", "properties": {}},
-                },
-                "server": {"url": "https://tools.example.com/hook", "secret": "vapi-secret"},
-            }
-        ]
-    )
+    parameters = {"type": "object", "properties": {}}
+    server = ToolEndpoint("https://tools.example.com/hook", "vapi-secret", 20, {})
+    public = {"type": "function", "function": {"name": "order_status", "parameters": parameters}}
+    tools = [WebhookTool(ToolSpec("order_status", "Look up an order.", parameters), server, public)]
     executor = ToolExecutor(
         tools,
         signing_secret="org-secret",

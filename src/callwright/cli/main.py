@@ -130,8 +130,8 @@ def simulate_command(assistant_id: int, script_path: Path, as_json: bool) -> Non
     """Run a simulated call against a stored assistant, with real speech, on the
     providers a real call would get (its keys, else the offline models)."""
     from callwright.domain.signing_secrets import signing_secret_for
+    from callwright.domain.tools.schemas import CustomTool
     from callwright.domain.tools.service import tools_for_call
-    from callwright.engine.tools import CustomTool
     from callwright.runtime.registry import OfflineProviders, process_provider_factory
     from callwright.runtime.simulate import knowledge_retriever, load_script, simulate
     from callwright.security.crypto import SecretBox

@@ -34,6 +34,7 @@ from callwright.domain.assistants.service import load_assistant_for_call
 from callwright.domain.knowledge.context import KnowledgeContext
 from callwright.domain.knowledge.processing import DocumentProcessor
 from callwright.domain.knowledge.retrieval import knowledge_record, knowledge_retriever_for
+from callwright.domain.tools.schemas import CustomTool
 from callwright.engine.config import CallConfig
 from callwright.engine.events import (
     AssistantMessage,
@@ -45,7 +46,7 @@ from callwright.engine.events import (
 )
 from callwright.engine.replies import Retriever, runner_for
 from callwright.engine.session import CallSession
-from callwright.engine.tools import CustomTool, ToolExecutor
+from callwright.engine.tools import ToolExecutor
 from callwright.errors import ValidationFailed
 from callwright.providers.protocols import TTS, TTSOptions
 from callwright.runtime.hooks import end_call_url_hook
@@ -236,7 +237,10 @@ async def simulate(
     call_info = {"id": "simulated", "type": "simulated", "assistantId": assistant_id}
     executor = (
         ToolExecutor(
-            tools, signing_secret=signing_secret or "unsigned", call=call_info, outbound=outbound
+            [tool.for_call() for tool in tools],
+            signing_secret=signing_secret or "unsigned",
+            call=call_info,
+            outbound=outbound,
         )
         if tools
         else None

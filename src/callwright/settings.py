@@ -17,6 +17,8 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from callwright.errors import InternalError
+
 __all__ = ["Environment", "Settings", "SettingsError"]
 
 _MIN_SECRET_KEY_LENGTH = 32
@@ -29,7 +31,7 @@ def _env(*names: str) -> AliasChoices:
     return AliasChoices(f"CALLWRIGHT_{names[0]}", *names)
 
 
-class SettingsError(RuntimeError):
+class SettingsError(InternalError):
     """The configuration cannot be used; the message says what to change."""
 
 

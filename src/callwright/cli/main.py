@@ -49,7 +49,7 @@ def _in_unit_of_work(settings: Settings, work: Callable[[AsyncSession], Awaitabl
 
     try:
         return asyncio.run(run())
-    except (CallwrightError, DatabaseNotMigrated) as exc:
+    except CallwrightError as exc:  # DatabaseNotMigrated included
         raise click.ClickException(str(exc)) from exc
 
 

@@ -13,12 +13,14 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from callwright.errors import InternalError
+
 __all__ = ["SecretBox", "SecretDecryptionError"]
 
 _TAG = "enc:v1:"
 
 
-class SecretDecryptionError(RuntimeError):
+class SecretDecryptionError(InternalError):
     """A stored secret cannot be decrypted: the secret key changed or the data is corrupt."""
 
 

@@ -37,6 +37,9 @@ class _RecordingStream:
     async def end_utterance(self) -> None:
         await self._inner.end_utterance()
 
+    def discard_utterance(self) -> None:
+        self._inner.discard_utterance()
+
     async def end_of_audio(self) -> None:
         await self._inner.end_of_audio()
 

@@ -155,7 +155,7 @@ class Hearing:
         # has not yet seen a pause (Silero is trained on noisy speech anyway).
         self._denoise = NoiseSuppressor(vad.sample_rate) if config.audio_denoising else None
         self._detector = SpeechDetector(turnoff_s=config.endpointing.vad_turnoff_s)
-        self.turn = CallerTurn()
+        self._turn = CallerTurn()
 
     @property
     def speaking(self) -> bool:
@@ -184,7 +184,7 @@ class Hearing:
         now = self._clock.now()
         detector = self._detector
         change = detector.update(probability, now, self._frame_s)
-        turn = self.turn
+        turn = self._turn
         if change == "started":
             self._emit(SpeechStarted(now))
             turn.state = CallerState.SPEAKING
@@ -216,27 +216,27 @@ class Hearing:
             if not text.strip():
                 continue
             if not transcript.is_final:
-                self.turn.heard_interim(text)
+                self._turn.heard_interim(text)
                 self._emit(TranscriptPartial(text, now))
                 if self._detector.speaking:
                     self._listener.caller_speaking(
-                        now, self._detector.speech_duration(now), self.turn.interim_words
+                        now, self._detector.speech_duration(now), self._turn.interim_words
                     )
                 continue
             self._emit(TranscriptFinal(text, now))
             if self._listener.assistant_replying():
                 # Caller speech that did not interrupt (a backchannel): not a turn.
-                self.turn.backchannel()
+                self._turn.backchannel()
                 continue
-            self.turn.heard_final(text.strip(), now)
+            self._turn.heard_final(text.strip(), now)
             self._consider_end_of_turn(now)
 
     # -- the end of the turn ----------------------------------------------------------
 
     def _consider_end_of_turn(self, now: float) -> None:
-        if self.turn.state is CallerState.QUIET:
+        if self._turn.state is CallerState.QUIET:
             return
-        action = self._policy.decide(now, self._detector.silence_s(now), self.turn)
+        action = self._policy.decide(now, self._detector.silence_s(now), self._turn)
         if action is TurnAction.WAIT:
             return
         if TurnAction.FINALISE in action:
@@ -246,7 +246,7 @@ class Hearing:
             self._commit(now)
 
     def _commit(self, now: float) -> None:
-        text, final_at = self.turn.take()
+        text, final_at = self._turn.take()
         timing = TurnTiming(
             0,  # numbered by the session, with the turns the caller typed (DTMF)
             user_stopped_at=self._detector.last_speech_at,

@@ -108,6 +108,9 @@ class _ScriptedStream:
         self._spoken_s, self._words_sent = 0.0, 0
         await self._queue.put(Transcript(text, True, 0.0, self._elapsed_s))
 
+    def discard_utterance(self) -> None:
+        """Nothing to drop: only loud audio counts towards an utterance."""
+
     async def end_of_audio(self) -> None:
         await self.end_utterance()
         await self._queue.put(None)

@@ -153,6 +153,16 @@ class STTStream(Protocol):
         ``Finalize``); its final transcript follows on ``transcripts``."""
         ...
 
+    def discard_utterance(self) -> None:
+        """The engine's voice activity detector heard no speech since the last final:
+        drop the audio buffered for the current utterance (a short pre-roll may stay,
+        for a first syllable the detector had not yet called speech). Called per
+        silent frame between turns, so it must be cheap and must not block. A
+        transcriber that re-reads its whole utterance (whisper, OpenAI's transcription
+        endpoint) would otherwise transcribe the silence again at every final; one that
+        streams to a vendor keeps nothing to drop and implements it as a no-op."""
+        ...
+
     async def end_of_audio(self) -> None:
         """No more audio: finalise what is pending, then end ``transcripts``."""
         ...

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from callwright.engine.events import EndReason
-from callwright.engine.session import EndCallHook
+from callwright.engine.lifecycle import EndCallHook
 from callwright.security.outbound import STRICT, OutboundPolicy, OutboundRefused
 from callwright.security.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 

@@ -214,6 +214,10 @@ class AssemblyAIStream:
         self._check_open("end_utterance")
         await self._flush_then(_FORCE_ENDPOINT)
 
+    def discard_utterance(self) -> None:
+        """Nothing to drop: AssemblyAI transcribes as audio arrives (what is buffered
+        here is under 100 ms, waiting to fill a chunk)."""
+
     async def end_of_audio(self) -> None:
         """Send ``Terminate``: the last turns follow, then ``transcripts()`` ends."""
         if self._error is not None:

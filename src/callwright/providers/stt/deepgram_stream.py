@@ -95,6 +95,10 @@ class DeepgramStream:
             self._finalize_at_s = self._pending_start_s + len(self._pending) / self._bytes_per_s
             await self._send(_FINALIZE)
 
+    def discard_utterance(self) -> None:
+        """Nothing to drop: Deepgram transcribes as audio arrives, and the audio kept
+        for a replay after a reconnect is trimmed by its finals."""
+
     async def end_of_audio(self) -> None:
         """Send ``CloseStream``: the last finals follow, then ``transcripts()`` ends."""
         if self._error is not None:

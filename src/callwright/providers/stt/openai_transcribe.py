@@ -7,8 +7,9 @@ This is not a streaming API, so a stream buffers the caller's audio and, on
 in one multipart request (``file``, ``model``, ``language``, ``prompt``,
 ``response_format=json``) and emits its text as one final ``Transcript``. There are no
 interims and no word timings (``json`` has neither; the transcript spans the
-utterance). Like the local whisper, a stream has ``discard_utterance()``, which the
-engine calls while nobody speaks, so silence between turns is never uploaded.
+utterance). Like the local whisper, a stream drops its buffer on
+``discard_utterance()``, which the engine calls while nobody speaks, so silence
+between turns is never uploaded.
 
 Options: ``model`` is used when it names an OpenAI transcription model, else the
 STT's ``model``; ``language`` "en-US" is sent as ISO-639-1 "en"; keywords and keyterms

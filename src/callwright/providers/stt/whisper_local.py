@@ -281,8 +281,8 @@ class LocalWhisperSTT:
 class LocalWhisperStream:
     """One call's transcription stream (see the module docstring for the flow).
 
-    Beyond ``STTStream``: ``end_utterance()`` finalises the current utterance and
-    starts the next; ``discard_utterance()`` drops buffered audio that held no speech.
+    ``end_utterance()`` finalises the current utterance and starts the next;
+    ``discard_utterance()`` drops buffered audio that held no speech.
     Times are seconds of audio pushed since the stream opened, so push all of the
     call's audio (silence too) and discard the silent stretches.
     """

@@ -186,12 +186,3 @@ async def tenant(app: FastAPI) -> Tenant:
 @pytest.fixture
 async def other_tenant(app: FastAPI) -> Tenant:
     return await make_tenant(app, "Globex")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if os.environ.get("CALLWRIGHT_LIVE") == "1":
-        return
-    skip_live = pytest.mark.skip(reason="talks to a real vendor: set CALLWRIGHT_LIVE=1")
-    for item in items:
-        if "live" in item.keywords:
-            item.add_marker(skip_live)

@@ -489,8 +489,15 @@ def test_fallbacks_follow_the_primary_in_order(cloud: CloudProviders) -> None:
     )
     assert [llm.name for llm in providers.llms] == ["openai:gpt-4o-mini", "xai", "local"]
     assert providers.llms[2] is offline.local_llm
-    disabled = {**document, "llm_fallback_providers": {"enabled": False, "fallbacks": []}}
-    providers, _ = build_providers(disabled, offline, cloud=cloud, credentials={}, server=_server())
+    # Disabled, the same usable fallbacks are left out.
+    disabled = {
+        **document,
+        "llm_fallback_providers": {**document["llm_fallback_providers"], "enabled": False},
+    }
+    assert disabled["llm_fallback_providers"]["fallbacks"]
+    providers, _ = build_providers(
+        disabled, offline, cloud=cloud, credentials={"xai": {"api_key": STORED}}, server=_server()
+    )
     assert [llm.name for llm in providers.llms] == ["openai:gpt-4o-mini"]
 
 

@@ -42,10 +42,11 @@ from callwright.runtime.registry import (
 )
 from callwright.security.outbound import OutboundPolicy
 from callwright.settings import Settings
+from tests.support.optional import require
 from tests.vendor_fakes import Reply, serve
 from tests.vendor_fakes.openai_chat import FakeOpenAI
 
-pytest.importorskip("onnxruntime", reason="Silero VAD needs the offline extra")
+require("onnxruntime", "Silero VAD needs the offline extra")
 
 OWN, STORED, SERVER = (
     "sk-own-0123456789abcdef",

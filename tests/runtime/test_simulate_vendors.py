@@ -29,7 +29,9 @@ from callwright.domain.assistants.schemas import AssistantIn
 from callwright.domain.assistants.service import AssistantService
 from callwright.domain.credentials.service import CredentialService
 from callwright.domain.principal import Principal
-from callwright.runtime.registry import CloudProviders, OfflineProviders, cloud_provider_factory
+from callwright.runtime.providers_cloud import CloudProviders
+from callwright.runtime.providers_offline import OfflineProviders
+from callwright.runtime.registry import cloud_provider_factory
 from callwright.runtime.simulate import Script, SimulationResult, simulate
 from callwright.security.crypto import SecretBox
 from callwright.settings import Settings

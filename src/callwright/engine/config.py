@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from callwright.engine.templating import render_template
 from callwright.providers.protocols import STTOptions, TTSOptions
+from callwright.providers.vendors import CATALOG
 
 __all__ = [
     "ERROR_GOODBYE",
@@ -187,13 +188,9 @@ class CallConfig:
             tts=TTSOptions(
                 voice_id=tts.get("voice_id"),
                 model_id=tts.get("model_id"),
-                latency=tts["latency"],
-                stability=tts["stability"],
-                similarity_boost=tts["similarity_boost"],
-                style=tts["style"],
-                use_speaker_boost=tts["use_speaker_boost"],
                 language=stt.get("language"),
                 extra=dict(tts.get("provider_config") or {}),
+                vendor=CATALOG.vendor_options("tts", tts.get("provider") or "", tts),
             ),
             idle_timeout_s=float(idle_timeout) if idle_timeout else None,
             idle_message=settings.get("idle_message"),

@@ -176,17 +176,15 @@ class STT(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class TTSOptions:
-    """tts_settings, as the synthesiser needs them."""
+    """tts_settings, as every synthesiser understands them. ``vendor`` holds the
+    vendor's own options (``ElevenLabsOptions``: stability, ...), built by its catalog
+    entry (``providers.vendors``) and read only by its adapter; others ignore it."""
 
     voice_id: str | None = None
     model_id: str | None = None
-    latency: int = 1
-    stability: float = 0.5
-    similarity_boost: float = 0.75
-    style: float = 0.0
-    use_speaker_boost: bool = True
     language: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    vendor: object = None
 
 
 class TTS(Protocol):

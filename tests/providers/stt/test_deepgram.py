@@ -15,7 +15,8 @@ from callwright.providers.errors import (
     ProviderUnavailable,
 )
 from callwright.providers.protocols import STTOptions
-from callwright.providers.stt.deepgram import DeepgramStream, DeepgramSTT
+from callwright.providers.stt.deepgram import DeepgramSTT
+from callwright.providers.stt.deepgram_stream import DeepgramStream
 from tests.providers.stt.support import collect, drain, push, serve, silence
 from tests.vendor_fakes.deepgram_listen import DeepgramListenFake
 

@@ -38,6 +38,7 @@ from typing import Any, Final
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from callwright.providers.catalog import Connection
 from callwright.providers.common import (
     CONNECT_TIMEOUT_S,
     FIRST_BYTE_TIMEOUT_S,
@@ -56,7 +57,7 @@ from callwright.providers.errors import (
 from callwright.providers.protocols import STTOptions, Transcript, Word
 from callwright.security.outbound import OutboundPolicy
 
-__all__ = ["AssemblyAISTT", "AssemblyAIStream", "streaming_query"]
+__all__ = ["AssemblyAISTT", "AssemblyAIStream", "create", "streaming_query"]
 
 _PROVIDER: Final = "assemblyai"
 _DEFAULT_BASE_URL: Final = "wss://streaming.assemblyai.com"
@@ -329,3 +330,10 @@ class AssemblyAIStream:
             await self._transcripts.put(transcript)
         else:
             self._transcripts.offer(transcript)  # full: the consumer is behind; skip it
+
+
+def create(c: Connection) -> AssemblyAISTT:
+    """The catalog's factory."""
+    return AssemblyAISTT(
+        c.api_key, base_url=c.base_url, sample_rate=c.sample_rate, outbound=c.outbound
+    )

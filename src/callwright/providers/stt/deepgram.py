@@ -30,6 +30,7 @@ from typing import Final
 
 from websockets.asyncio.client import ClientConnection
 
+from callwright.providers.catalog import Connection
 from callwright.providers.common import (
     CONNECT_TIMEOUT_S,
     FIRST_BYTE_TIMEOUT_S,
@@ -41,7 +42,7 @@ from callwright.providers.stt.deepgram_stream import PROVIDER as _PROVIDER
 from callwright.providers.stt.deepgram_stream import DeepgramStream
 from callwright.security.outbound import OutboundPolicy
 
-__all__ = ["DeepgramSTT", "DeepgramStream", "listen_query"]
+__all__ = ["DeepgramSTT", "create", "listen_query"]
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ class DeepgramSTT:
     async def open_stream(self, options: STTOptions) -> DeepgramStream:
         """Connect (auth and settings errors surface here) and start streaming."""
         url = websocket_url(self._base_url, _PATH, listen_query(options, self.sample_rate))
-        return DeepgramStream(self, url, await self._connect(url))
+        return DeepgramStream(self, lambda: self._connect(url), await self._connect(url))
 
     async def _connect(self, url: str) -> ClientConnection:
         headers = {"Authorization": f"Token {self._api_key}"}
@@ -141,3 +142,10 @@ class DeepgramSTT:
             close_timeout_s=2.0,
             outbound=self._outbound,
         )
+
+
+def create(c: Connection) -> DeepgramSTT:
+    """The catalog's factory."""
+    return DeepgramSTT(
+        c.api_key, base_url=c.base_url, sample_rate=c.sample_rate, outbound=c.outbound
+    )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal, NoReturn, get_args
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from pydantic import BaseModel, ConfigDict
 
@@ -15,6 +15,7 @@ from callwright.domain.assistants.schemas import AssistantIn
 from callwright.domain.secrets import is_secret_key, looks_masked
 from callwright.domain.validation import validate_as
 from callwright.errors import ValidationFailed
+from callwright.providers.vendors import CATALOG
 
 __all__ = [
     "CanonicalBuilder",
@@ -33,7 +34,11 @@ __all__ = [
     "unwrap_data",
 ]
 
-SttProvider = Literal["deepgram", "assemblyai", "whisper"]
+# The cloud transcribers the catalog lists (providers.vendors).
+if TYPE_CHECKING:
+    SttProvider = str
+else:
+    SttProvider = Literal[CATALOG.names("stt", offline=False)]
 # Vapi's real API spells AssemblyAI with a dash; accept both on import.
 _STT_PROVIDER_ALIASES = {"assembly-ai": "assemblyai"}
 # The model a provider gets when an import names the provider but no model.
@@ -141,8 +146,10 @@ def stt_model_on_import(
     implies another provider is refused: keeping it would silently switch vendors.
     """
     name = _STT_PROVIDER_ALIASES.get(expect_str(provider, provider_field), provider)
-    if name not in get_args(SttProvider):
-        fail(provider_field, f"{name!r} is not supported; use deepgram, assemblyai or whisper")
+    supported = CATALOG.names("stt", offline=False)
+    if name not in supported:
+        listed = f"{', '.join(supported[:-1])} or {supported[-1]}"
+        fail(provider_field, f"{name!r} is not supported; use {listed}")
     present, value = model
     if value is None and name in _STT_DEFAULT_MODELS:
         return True, _STT_DEFAULT_MODELS[name]

@@ -13,7 +13,7 @@ from callwright.domain.assistants.dialects._shared import SttProvider
 from callwright.domain.assistants.schemas import AssistantIn, LlmProvider, TtsProvider
 from callwright.domain.credentials.schemas import CREDENTIAL_PROVIDERS, CredentialIn
 from callwright.errors import ValidationFailed
-from callwright.providers.catalog import Account, Catalog, Vendor, account, environment
+from callwright.providers.catalog import Account, Catalog, Vendor, environment
 from callwright.providers.vendors import CATALOG
 from callwright.settings import Settings
 
@@ -104,7 +104,7 @@ def test_a_vendor_listed_twice_is_refused() -> None:
 
 
 def test_a_conventional_account_reads_its_vendors_variables() -> None:
-    made = account("acme", "Acme", identity=("user_id",))
+    made = Account.conventional("acme", "Acme", identity=("user_id",))
     assert made.fields == ("api_key", "user_id", "base_url")
     assert made.required == ("api_key", "user_id")
     assert made.needs({}) == ("api_key", "user_id")

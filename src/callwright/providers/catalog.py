@@ -9,7 +9,8 @@ so that adding a vendor is its adapter file plus one entry in ``providers.vendor
   required, where the server's own values are read (``ServerValue``: a ``Settings``
   attribute read by a typed callable, or environment variables), whether an
   organization may store it (``/api/v1/credentials``); None for an offline model;
-- ``adapter``: the module that implements it, imported when a call first needs it (a
+- ``module``: the module that implements it (by default
+  ``callwright.providers.<kind>.<name>``), imported when a call first needs it (a
   vendor's SDK never slows down start-up or the calls that do not use it). The module
   has ``create(connection) -> adapter``;
 - ``options``: whether the adapter module also has ``options(settings)``, which builds
@@ -42,7 +43,6 @@ __all__ = [
     "Kind",
     "ServerValue",
     "Vendor",
-    "account",
     "environment",
     "setting",
 ]
@@ -105,6 +105,34 @@ class Account:
     # Azure's endpoint is regional; a configured base_url replaces the region.
     needs_region: bool = False
 
+    @classmethod
+    def conventional(
+        cls,
+        name: str,
+        label: str,
+        identity: tuple[str, ...] = (),
+        *,
+        default_base_url: str | None = None,
+    ) -> Account:
+        """An account whose values are read from the conventional variables only:
+        ``CALLWRIGHT_<NAME>_API_KEY`` or ``<NAME>_API_KEY``, ``CALLWRIGHT_<NAME>_BASE_URL``,
+        and for each identity field ``CALLWRIGHT_<NAME>_<FIELD>`` or ``<NAME>_<FIELD>``
+        (a vendor without a ``Settings`` field of its own)."""
+        prefix = name.upper()
+
+        def variables(field_name: str) -> ServerValue:
+            variable = f"{prefix}_{field_name.upper()}"
+            return environment(f"CALLWRIGHT_{variable}", variable)
+
+        return cls(
+            name,
+            label,
+            variables("api_key"),
+            environment(f"CALLWRIGHT_{prefix}_BASE_URL"),
+            identity=tuple((field_name, variables(field_name)) for field_name in identity),
+            default_base_url=default_base_url,
+        )
+
     @property
     def server_values(self) -> dict[str, ServerValue]:
         """Every field of the account and where the server's value of it is read."""
@@ -136,32 +164,6 @@ class Account:
         return tuple(needs)
 
 
-def account(
-    name: str,
-    label: str,
-    *,
-    identity: tuple[str, ...] = (),
-    default_base_url: str | None = None,
-) -> Account:
-    """An account whose values are read from the conventional variables only:
-    ``CALLWRIGHT_<NAME>_API_KEY`` or ``<NAME>_API_KEY``, ``CALLWRIGHT_<NAME>_BASE_URL``,
-    and for each identity field ``CALLWRIGHT_<NAME>_<FIELD>`` or ``<NAME>_<FIELD>``."""
-    prefix = name.upper()
-
-    def variables(field_name: str) -> ServerValue:
-        variable = f"{prefix}_{field_name.upper()}"
-        return environment(f"CALLWRIGHT_{variable}", variable)
-
-    return Account(
-        name,
-        label,
-        variables("api_key"),
-        environment(f"CALLWRIGHT_{prefix}_BASE_URL"),
-        identity=tuple((field_name, variables(field_name)) for field_name in identity),
-        default_base_url=default_base_url,
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class Connection:
     """What an adapter is made with: the resolved values (the key and the endpoint it
@@ -186,12 +188,13 @@ class Connection:
 @dataclass(frozen=True, slots=True)
 class Vendor:
     """One vendor of one kind. ``account`` None is an offline model (served by the
-    process's own models); ``adapter`` is the module with ``create(Connection)``."""
+    process's own models); ``adapter`` is the module with ``create(Connection)``.
+    Embeddings are served by ``domain.knowledge.embedders``, not through ``create``."""
 
     kind: Kind
     name: str
     account: Account | None = None
-    adapter: str | None = None
+    module: str | None = None
     options: bool = False
     output_rate: int | None = None
     # An offline model's optional extra: (the module it needs, how to install it).
@@ -200,6 +203,14 @@ class Vendor:
     @property
     def offline(self) -> bool:
         return self.account is None
+
+    @property
+    def adapter(self) -> str | None:
+        """The adapter's module: ``module``, else ``callwright.providers.<kind>.<name>``
+        (None for an offline model, which the process's own models serve)."""
+        if self.offline:
+            return None
+        return self.module or f"callwright.providers.{self.kind}.{self.name}"
 
     def _module(self) -> Any:
         if self.adapter is None:

@@ -94,31 +94,29 @@ _AZURE = Account(
 
 _LOCAL_LLM = "the local-llm extra (pip install 'callwright[local-llm]')"
 _OFFLINE = "the offline extra (pip install 'callwright[offline]')"
-_LLM = "callwright.providers.llm"
-_STT = "callwright.providers.stt"
-_TTS = "callwright.providers.tts"
+_SPEECH = "callwright.providers.tts.openai_speech"
 
 CATALOG = Catalog(
     [
         # LLMs (groq, xai and custom speak OpenAI's protocol at their own endpoints).
-        Vendor("llm", "openai", _OPENAI, f"{_LLM}.openai"),
-        Vendor("llm", "anthropic", _ANTHROPIC, f"{_LLM}.anthropic"),
-        Vendor("llm", "gemini", _GEMINI, f"{_LLM}.gemini"),
-        Vendor("llm", "xai", _XAI, f"{_LLM}.openai"),
-        Vendor("llm", "groq", _GROQ, f"{_LLM}.openai"),
-        Vendor("llm", "custom", _CUSTOM, f"{_LLM}.openai"),
+        Vendor("llm", "openai", _OPENAI),
+        Vendor("llm", "anthropic", _ANTHROPIC),
+        Vendor("llm", "gemini", _GEMINI),
+        Vendor("llm", "xai", _XAI, "callwright.providers.llm.openai"),
+        Vendor("llm", "groq", _GROQ, "callwright.providers.llm.openai"),
+        Vendor("llm", "custom", _CUSTOM, "callwright.providers.llm.openai"),
         Vendor("llm", "local", extra=("llama_cpp", _LOCAL_LLM)),
         # Transcribers (an assistant names a model; the vendor is derived from it).
-        Vendor("stt", "deepgram", _DEEPGRAM, f"{_STT}.deepgram"),
-        Vendor("stt", "assemblyai", _ASSEMBLYAI, f"{_STT}.assemblyai"),
-        Vendor("stt", "whisper", _OPENAI, f"{_STT}.openai_transcribe"),
+        Vendor("stt", "deepgram", _DEEPGRAM),
+        Vendor("stt", "assemblyai", _ASSEMBLYAI),
+        Vendor("stt", "whisper", _OPENAI, "callwright.providers.stt.openai_transcribe"),
         Vendor("stt", "whisper-local", extra=("faster_whisper", _OFFLINE)),
         # Voices.
-        Vendor("tts", "elevenlabs", _ELEVENLABS, f"{_TTS}.elevenlabs", options=True),
-        Vendor("tts", "cartesia", _CARTESIA, f"{_TTS}.cartesia"),
-        Vendor("tts", "deepgram", _DEEPGRAM, f"{_TTS}.deepgram_aura"),
-        Vendor("tts", "openai", _OPENAI, f"{_TTS}.openai_speech", output_rate=24_000),
-        Vendor("tts", "azure", _AZURE, f"{_TTS}.azure"),
+        Vendor("tts", "elevenlabs", _ELEVENLABS, options=True),
+        Vendor("tts", "cartesia", _CARTESIA),
+        Vendor("tts", "deepgram", _DEEPGRAM, "callwright.providers.tts.deepgram_aura"),
+        Vendor("tts", "openai", _OPENAI, _SPEECH, output_rate=24_000),
+        Vendor("tts", "azure", _AZURE),
         Vendor("tts", "piper"),
         Vendor("tts", "espeak"),
         # Embeddings for retrieval (served by domain.knowledge.embedders).

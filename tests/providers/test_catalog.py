@@ -146,3 +146,27 @@ def test_credential_fields_follow_the_catalogs_accounts() -> None:
         with pytest.raises(ValidationFailed) as refused:
             check_fields(found.name, {**document, "account_sid": "AC" + "0" * 32})
         assert refused.value.details[0]["field"] == "account_sid"
+
+
+def test_a_calls_options_carry_its_vendors_own_options() -> None:
+    """The engine's per-call options hold what the assistant's vendors alone read."""
+    from callwright.engine.config import CallConfig
+    from callwright.providers.stt.assemblyai import AssemblyAIOptions
+    from callwright.providers.stt.deepgram import DeepgramOptions
+    from callwright.providers.tts.elevenlabs import ElevenLabsOptions
+
+    stt = {"model": "universal-streaming", "punctuate": False, "smart_format": False}
+    tts = {"provider": "elevenlabs", "stability": 0.2, "latency": 3}
+    config = CallConfig.from_settings(
+        AssistantIn(name="x", stt_settings=stt, tts_settings=tts).model_dump(mode="json")
+    )
+    assert config.stt.vendor == AssemblyAIOptions(format_turns=False)
+    assert config.tts.vendor == ElevenLabsOptions(latency=3, stability=0.2)
+    deepgram = {"model": "nova-3", "smart_format": False}
+    config = CallConfig.from_settings(
+        AssistantIn(
+            name="x", stt_settings=deepgram, tts_settings={"provider": "cartesia"}
+        ).model_dump(mode="json")
+    )
+    assert config.stt.vendor == DeepgramOptions(smart_format=False)
+    assert config.tts.vendor is None  # Cartesia reads only what every voice does

@@ -16,7 +16,7 @@ import pytest
 from pydantic import AliasChoices
 
 from callwright.domain.assistants.schemas import AssistantIn
-from callwright.domain.credentials.resolution import Resolved, resolve, stt_vendor
+from callwright.domain.credentials.resolution import Resolved, resolve
 from callwright.engine.clock import VirtualClock
 from callwright.engine.config import CallConfig
 from callwright.engine.events import LlmError, TurnTiming
@@ -30,6 +30,7 @@ from callwright.providers.stt.assemblyai import AssemblyAISTT
 from callwright.providers.stt.deepgram import DeepgramSTT
 from callwright.providers.tts.elevenlabs import ElevenLabsTTS
 from callwright.providers.tts.openai_speech import OpenAISpeechTTS
+from callwright.providers.vendors import stt_vendor
 from callwright.runtime import providers_offline
 from callwright.runtime.providers_cloud import CloudProviders, NamedLLM, PinnedModel
 from callwright.runtime.providers_offline import OfflineProviders

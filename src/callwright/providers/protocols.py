@@ -129,18 +129,21 @@ class Transcript:
 
 @dataclass(frozen=True, slots=True)
 class STTOptions:
-    """stt_settings, as the transcriber needs them."""
+    """stt_settings, as every transcriber understands them. A keyword's intensifier
+    says boost (> 0) or suppress (< 0); ``vendor`` holds the vendor's own options
+    (``DeepgramOptions``: smart_format), built by its catalog entry
+    (``providers.vendors``) and read only by its adapter."""
 
     model: str | None = None
     language: str | None = "en-US"
     punctuate: bool = True
     interim_results: bool = True
-    smart_format: bool = True
     keywords: tuple[tuple[str, float], ...] = ()  # (keyword, intensifier)
     keyterms: tuple[str, ...] = ()
     endpointing_ms: int = 500
     utterance_end_ms: int = 1000
     extra: Mapping[str, Any] = field(default_factory=dict)
+    vendor: object = None
 
 
 class STTStream(Protocol):

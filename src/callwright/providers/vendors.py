@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from callwright.providers.catalog import Account, Catalog, Vendor, setting
 
-__all__ = ["CATALOG"]
+__all__ = ["CATALOG", "stt_cloud_vendor", "stt_vendor"]
 
 _OPENAI = Account(
     "openai",
@@ -107,8 +107,8 @@ CATALOG = Catalog(
         Vendor("llm", "custom", _CUSTOM, "callwright.providers.llm.openai"),
         Vendor("llm", "local", extra=("llama_cpp", _LOCAL_LLM)),
         # Transcribers (an assistant names a model; the vendor is derived from it).
-        Vendor("stt", "deepgram", _DEEPGRAM),
-        Vendor("stt", "assemblyai", _ASSEMBLYAI),
+        Vendor("stt", "deepgram", _DEEPGRAM, options=True),
+        Vendor("stt", "assemblyai", _ASSEMBLYAI, options=True),
         Vendor("stt", "whisper", _OPENAI, "callwright.providers.stt.openai_transcribe"),
         Vendor("stt", "whisper-local", extra=("faster_whisper", _OFFLINE)),
         # Voices.
@@ -124,3 +124,24 @@ CATALOG = Catalog(
         Vendor("embeddings", "all-MiniLM-L6-v2"),
     ]
 )
+
+
+def stt_cloud_vendor(model: str | None) -> str:
+    """The cloud transcriber an STT model implies (the canonical resource stores only
+    the model): nova* Deepgram, whisper* and gpt-4o-*transcribe OpenAI ("whisper"),
+    universal*, assemblyai*, best and nano AssemblyAI; anything else Deepgram."""
+    name = (model or "").lower()
+    if name.startswith("nova"):
+        return "deepgram"
+    if name.startswith("whisper") or (name.startswith("gpt-4o") and "transcribe" in name):
+        return "whisper"
+    if name.startswith(("universal", "assemblyai")) or name in {"best", "nano"}:
+        return "assemblyai"
+    return "deepgram"
+
+
+def stt_vendor(model: str | None) -> str:
+    """The transcriber an STT model names: the offline one by its own name, else the
+    cloud vendor it implies."""
+    offline = CATALOG.offline_name("stt")
+    return offline if (model or "").lower() == offline else stt_cloud_vendor(model)

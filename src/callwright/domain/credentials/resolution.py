@@ -32,10 +32,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from callwright.domain.assistants.dialects._shared import stt_provider_for
 from callwright.providers.catalog import ENDPOINT_FIELDS, Account
 from callwright.providers.catalog import Kind as VendorKind
-from callwright.providers.vendors import CATALOG
+from callwright.providers.vendors import CATALOG, stt_vendor
 from callwright.settings import Settings
 
 __all__ = [
@@ -45,7 +44,6 @@ __all__ = [
     "Resolved",
     "Source",
     "resolve",
-    "stt_vendor",
 ]
 
 Source = Literal["assistant", "organization", "environment", "default", "offline"]
@@ -56,14 +54,6 @@ Credentials = Mapping[str, Mapping[str, Any]]
 _OWN_FIELDS = frozenset({"llm", "llm-fallback", "tts"})
 OFFLINE_STT = CATALOG.offline_name("stt")
 _OFFLINE_EMBEDDINGS = CATALOG.offline_name("embeddings")
-
-
-def stt_vendor(model: str | None) -> str:
-    """The transcriber an STT model names: ``whisper-local`` (offline) or the vendor
-    the dialects derive from the model (nova* deepgram, whisper* OpenAI, ...)."""
-    if (model or "").lower() == OFFLINE_STT:
-        return OFFLINE_STT
-    return stt_provider_for(model)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from callwright.domain.assistants.schemas import AssistantIn
 from callwright.domain.secrets import is_secret_key, looks_masked
 from callwright.domain.validation import validate_as
 from callwright.errors import ValidationFailed
-from callwright.providers.vendors import CATALOG
+from callwright.providers.vendors import CATALOG, stt_cloud_vendor
 
 __all__ = [
     "CanonicalBuilder",
@@ -30,7 +30,6 @@ __all__ = [
     "iso_timestamp",
     "lookup",
     "stt_model_on_import",
-    "stt_provider_for",
     "unwrap_data",
 ]
 
@@ -124,19 +123,6 @@ def ids_from_strings(values: Any, field: str) -> list[int]:
     return ids
 
 
-def stt_provider_for(model: str | None) -> SttProvider:
-    """The transcription vendor implied by an STT model name (the canonical resource
-    stores only the model)."""
-    name = (model or "").lower()
-    if name.startswith("nova"):
-        return "deepgram"
-    if name.startswith("whisper") or (name.startswith("gpt-4o") and "transcribe" in name):
-        return "whisper"
-    if name.startswith(("universal", "assemblyai")) or name in {"best", "nano"}:
-        return "assemblyai"
-    return "deepgram"
-
-
 def stt_model_on_import(
     provider: Any, model: tuple[bool, Any], provider_field: str, model_field: str
 ) -> tuple[bool, Any]:
@@ -153,7 +139,7 @@ def stt_model_on_import(
     present, value = model
     if value is None and name in _STT_DEFAULT_MODELS:
         return True, _STT_DEFAULT_MODELS[name]
-    if value is not None and stt_provider_for(expect_str(value, model_field)) != name:
+    if value is not None and stt_cloud_vendor(expect_str(value, model_field)) != name:
         fail(model_field, f"model {value!r} does not belong to provider {name!r}")
     return present, value
 

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import RootModel
 
 from callwright.domain.assistants.schemas import FirstMessageMode, LlmProvider
-from callwright.providers.vendors import CATALOG
+from callwright.providers.vendors import CATALOG, stt_cloud_vendor
 
 from ._shared import (
     CanonicalBuilder,
@@ -49,7 +49,6 @@ from ._shared import (
     iso_timestamp,
     lookup,
     stt_model_on_import,
-    stt_provider_for,
 )
 
 __all__ = [
@@ -180,7 +179,7 @@ def render(public: dict[str, Any]) -> dict[str, Any]:
             "voiceId": tts["voice_id"],
         },
         "transcriber": {
-            "provider": stt_provider_for(stt["model"]),
+            "provider": stt_cloud_vendor(stt["model"]),
             "model": stt["model"],
             "language": stt["language"],
         },

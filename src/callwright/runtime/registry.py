@@ -6,11 +6,11 @@ assistant's own, its organization's stored credential, the server's environment:
 ``domain.credentials.resolution``); otherwise the offline provider of the same kind
 does, and the ``ProviderChoice`` says why, rather than the call failing mid-way:
 
-| kind | cloud adapters (``providers_cloud``) | offline provider |
+| kind | cloud adapters | offline provider |
 |---|---|---|
-| LLM | openai, anthropic, gemini, groq, xai, custom | ``local``: llama.cpp (local-llm extra) |
-| STT | deepgram, assemblyai, whisper (OpenAI) | ``whisper-local``: whisper tiny.en |
-| TTS | elevenlabs, cartesia, deepgram, openai, azure | Piper (worker process), else espeak |
+| LLM | the catalog's (``providers.vendors``) | ``local``: llama.cpp (local-llm extra) |
+| STT | the catalog's | ``whisper-local``: whisper tiny.en |
+| TTS | the catalog's | Piper (worker process), else espeak |
 | VAD | | Silero (ONNX) |
 
 LLM fallbacks become adapters too, each asking for its own model; when the primary

@@ -51,6 +51,7 @@ from tests.vendor_fakes.gemini import FakeGemini
 from tests.vendor_fakes.openai_audio import OpenAIAudioFake
 from tests.vendor_fakes.openai_chat import FakeOpenAI
 from tests.vendor_fakes.openai_speech import OpenAISpeechFake
+from tests.vendor_fakes.playht import USER_ID, PlayHTFake
 
 pytest.importorskip("onnxruntime", reason="Silero VAD needs the offline extra")
 pytestmark = pytest.mark.skipif(
@@ -165,6 +166,7 @@ _TTS_FAKES: dict[str, tuple[Callable[[str], Any], str, str]] = {
     ),
     "openai": (lambda key: OpenAISpeechFake(api_key=key), "CALLWRIGHT_OPENAI_BASE_URL", "{url}/v1"),
     "azure": (lambda key: AzureTTSFake(api_key=key), "CALLWRIGHT_AZURE_TTS_BASE_URL", "{url}"),
+    "playht": (lambda key: PlayHTFake(api_key=key), "CALLWRIGHT_PLAYHT_BASE_URL", "{url}"),
 }
 _VOICES = {
     "elevenlabs": "rachel",
@@ -172,7 +174,10 @@ _VOICES = {
     "deepgram": "aura-2-thalia-en",
     "openai": "alloy",
     "azure": "en-US-JennyNeural",
+    "playht": "s3://voice-cloning-zero-shot/d9ff78ba-d016-47f6-b0ef-dd630f59414e/female-cs/manifest.json",
 }
+# What a voice's account needs beside its key, from the same place (the assistant).
+_TTS_IDENTITY = {"playht": {"user_id": USER_ID}}
 _MODELS = {
     "openai": "gpt-4o-mini",
     "anthropic": "claude-haiku-4-5",
@@ -206,6 +211,7 @@ COMBINATIONS = [
     ("groq", "deepgram", "azure"),
     ("xai", "assemblyai", "openai"),
     ("custom", "deepgram", "elevenlabs"),
+    ("anthropic", "deepgram", "playht"),
 ]
 
 
@@ -219,7 +225,7 @@ def _assistant(llm: str, stt: str, tts: str, tts_key: str) -> AssistantIn:
         tts_settings={
             "provider": tts,
             "voice_id": _VOICES[tts],
-            "provider_config": {"api_key": tts_key},
+            "provider_config": {"api_key": tts_key, **_TTS_IDENTITY.get(tts, {})},
         },
     )
 

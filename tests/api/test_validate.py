@@ -238,7 +238,7 @@ async def test_validation_is_scoped_like_the_assistant(
 # -- voice providers seed 001 names that callwright does not support -------------------
 
 
-@pytest.mark.parametrize("provider", ["playht", "edmo"])
+@pytest.mark.parametrize("provider", ["edmo"])
 async def test_an_unsupported_voice_provider_is_refused_on_save(
     client: httpx.AsyncClient, tenant: Tenant, provider: str
 ) -> None:
@@ -270,7 +270,7 @@ async def test_an_unsupported_voice_provider_is_refused_on_save(
     (detail,) = imported.json()["details"]
     assert detail["field"] == "voice.provider"
     assert f"{provider!r} is not supported by callwright" in detail["message"]
-    assert "11labs, azure, cartesia, deepgram, openai" in detail["message"]
+    assert "11labs, azure, cartesia, deepgram, playht, openai" in detail["message"]
 
 
 async def test_validate_says_which_key_goes_to_which_endpoint(

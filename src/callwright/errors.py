@@ -16,7 +16,7 @@
     ├── ServiceBusy (503, busy)
     │
     │   defined beside the code that raises them:
-    ├── telephony.twilio_rest.TwilioError (502, carrier_error)
+    ├── transports.twilio.rest.TwilioError (502, carrier_error)
     │   ├── TwilioAuthenticationFailed (502, carrier_authentication_failed)
     │   └── TwilioUnavailable (502, carrier_unavailable)
     └── domain.knowledge.parse_isolation.ParserUnavailable (503, parser_unavailable)

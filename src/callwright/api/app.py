@@ -44,11 +44,12 @@ from callwright.domain.webhooks.dispatcher import WebhookDispatcher
 from callwright.engine.events import EndReason
 from callwright.observability.eventloop import watch_event_loop
 from callwright.observability.middleware import HttpMetricsMiddleware
-from callwright.runtime.calls import CallRuntime, ProviderFactory
+from callwright.runtime.calls import CallRuntime
 from callwright.runtime.recordings import recording_store_for
 from callwright.runtime.registry import (
     CloudProviders,
     OfflineProviders,
+    ProviderFactory,
     cloud_provider_factory,
     stored_credentials,
 )

@@ -25,6 +25,7 @@ from callwright.domain.calls.schemas import (
 from callwright.domain.calls.service import CallService, call_view
 from callwright.domain.calls.tokens import read_stream_token, verify_recording_signature
 from callwright.errors import Forbidden, NotFound
+from callwright.store.call_status import CallStatus
 from callwright.store.models import Call
 from callwright.transports.browser import BrowserTransport
 
@@ -82,9 +83,7 @@ async def create_web_call(body: WebCallIn, calls: CallsDep) -> WebCallResponse:
 async def list_calls(
     calls: CallsDep,
     assistant_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
-    status: Annotated[
-        Literal["queued", "ringing", "in-progress", "forwarding", "ended"] | None, Query()
-    ] = None,
+    status: Annotated[CallStatus | None, Query()] = None,
     direction: Annotated[Literal["inbound", "outbound", "web"] | None, Query()] = None,
     created_after: Annotated[datetime | None, Query()] = None,
     created_before: Annotated[datetime | None, Query()] = None,
@@ -171,9 +170,8 @@ async def web_call_stream(websocket: WebSocket, token: str = "") -> None:
     except ValueError:
         await websocket.close(code=1008, reason="invalid or expired call token")
         return
-    async with state.session_factory() as db:
+    async with state.session_factory.begin() as db:
         accepted = await consume_stream_nonce(db, claim.call_id, claim.nonce)
-        await db.commit()
     if not accepted:
         await websocket.close(code=1008, reason="this call token has been used")
         return

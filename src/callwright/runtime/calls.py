@@ -168,7 +168,7 @@ class CallRuntime:
         try:
             prepared = await self.prepare(call_id)
             providers, choices = await self._providers(
-                prepared.settings,
+                prepared.assistant.settings.model_dump(mode="json"),
                 prepared.call.organization_id,
                 transport.sample_rate,
             )

@@ -1,19 +1,20 @@
 """Everything a call needs before its first frame is answered: the assistant with the
-call's overrides merged, the session's config snapshot, the tools it may use, the same
-caller's previous conversation (``maintain_context``), the organization's signing
-secret and the warmed knowledge retriever. Preparing marks the call in progress."""
+call's overrides merged (validated once: the one settings object the call runs on),
+the session's config snapshot, the tools it may use, the same caller's previous
+conversation (``maintain_context``), the organization's signing secret and the warmed
+knowledge retriever. Preparing marks the call in progress."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callwright.domain.assistants.schemas import AssistantIn
 from callwright.domain.assistants.service import (
+    StoredAssistant,
     load_assistant_for_call,
     merge_settings,
 )
@@ -46,16 +47,27 @@ SigningSecret = Callable[[AsyncSession, int], Awaitable[str]]
 
 @dataclass(frozen=True, slots=True)
 class PreparedCall:
-    """Everything a call needs, loaded before the first frame is answered."""
+    """Everything a call needs, loaded before the first frame is answered.
+    ``assistant`` carries the call's settings (the stored assistant, overrides merged);
+    ``config`` is the engine's snapshot of them, with the call's variables rendered."""
 
     call: Call
-    settings: dict[str, Any]
+    assistant: StoredAssistant
     config: CallConfig
     previous: tuple[ChatMessage, ...]
     signing_secret: str
     webhook_url: str | None
     tools: tuple[CustomTool, ...]
     retrieve: Retriever | None = None
+
+
+def _with_overrides(stored: StoredAssistant, overrides: dict[str, object]) -> StoredAssistant:
+    """The assistant as this call runs it: its overrides merged like a PATCH."""
+    if not overrides:
+        return stored
+    document = stored.settings.model_dump(mode="json")
+    merged = merge_settings(AssistantIn, document, dict(overrides))
+    return replace(stored, settings=validate_as(AssistantIn, merged))
 
 
 async def prepare_call(
@@ -74,27 +86,25 @@ async def prepare_call(
         if call is None or call.assistant_id is None:
             raise NotFound(f"call {call_id} not found")
         stored = await load_assistant_for_call(db, box, call.assistant_id)
-        document = stored.settings.model_dump(mode="json")
-        if call.overrides:
-            merged = merge_settings(AssistantIn, document, call.overrides)
-            document = validate_as(AssistantIn, merged).model_dump(mode="json")
+        # With the overrides merged, tools named for this call only act too.
+        assistant = _with_overrides(stored, call.overrides)
+        settings = assistant.settings
         customer = call.to_number if call.type == "outboundPhoneCall" else call.from_number
         variables = {
             "customer": {"number": customer},
             "call": {"id": str(call.id), "type": call.type},
             **call.variables,
         }
-        config = CallConfig.from_settings(document, variables, assistant_id=call.assistant_id)
+        config = CallConfig.from_settings(
+            settings.model_dump(mode="json"), variables, assistant_id=call.assistant_id
+        )
         previous: list[ChatMessage] = []
         if config.maintain_context:
             for line in await previous_conversation(db, call, customer):
                 if line.get("text"):
                     previous.append(ChatMessage(line["role"], line["text"]))
         secret = await signing_secret(db, call.organization_id)
-        if call.overrides:
-            stored = replace(stored, settings=validate_as(AssistantIn, document))
-        # With the overrides merged: tools named for this call only act too.
-        call_tools = await tools_for_call(db, box, stored, placed_by=placing_principal(call))
+        call_tools = await tools_for_call(db, box, assistant, placed_by=placing_principal(call))
         for left in call_tools.left_out:
             logger.warning(
                 "call %s of assistant %s: stored tool %s left out: %s",
@@ -107,17 +117,17 @@ async def prepare_call(
             {"tool_id": left.tool_id, "reason": left.reason} for left in call_tools.left_out
         ]
         start_call(call, left_out)
-        webhook_url = document.get("webhook_url")
+        webhook_url = str(settings.webhook_url) if settings.webhook_url else None
         if webhooks is not None and webhook_url:
             await webhooks.send(db, call, webhook_url, "status-update", {})
         await db.commit()
     retrieve = None
     if knowledge is not None:
         # Reconciles the documents with rag_settings and warms index and embedder.
-        retrieve = await knowledge_retriever_for(knowledge, stored)
+        retrieve = await knowledge_retriever_for(knowledge, assistant)
     return PreparedCall(
         call,
-        document,
+        assistant,
         config,
         tuple(previous),
         secret,

@@ -1,5 +1,5 @@
 """The TwiML documents callwright answers Twilio with, or sends it for a live call:
-connect a Media Stream, transfer (``<Dial>``), hang up, refuse an incoming call.
+connect a Media Stream, transfer (``<Dial>``), refuse an incoming call.
 Every value is escaped: numbers, URLs and parameters come from users."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from xml.sax.saxutils import escape, quoteattr
 
-__all__ = ["connect_stream_twiml", "dial_twiml", "hangup_twiml", "reject_twiml"]
+__all__ = ["connect_stream_twiml", "dial_twiml", "reject_twiml"]
 
 _XML = '<?xml version="1.0" encoding="UTF-8"?>'
 
@@ -29,11 +29,6 @@ def dial_twiml(destination: str) -> str:
     """TwiML that transfers the call to ``destination`` (a phone number or SIP URI)."""
     noun = "Sip" if destination.startswith("sip:") else "Number"
     return f"{_XML}<Response><Dial><{noun}>{escape(destination)}</{noun}></Dial></Response>"
-
-
-def hangup_twiml() -> str:
-    """TwiML that ends the call."""
-    return f"{_XML}<Response><Hangup/></Response>"
 
 
 def reject_twiml(reason: str = "busy") -> str:

@@ -25,7 +25,7 @@ from callwright.errors import Forbidden, ServiceBusy
 from callwright.security.crypto import SecretBox
 from callwright.settings import Settings
 from callwright.store.call_status import CallStatus
-from callwright.store.models import Call, PhoneNumber
+from callwright.store.models import Call
 from callwright.transports.protocol import AnsweringMachine
 from callwright.transports.twilio.accounts import TwilioAccount
 from callwright.transports.twilio.callbacks import answering_machine
@@ -79,12 +79,6 @@ class SignedRequest:
         return self.params.get(name, "")
 
 
-@dataclass(frozen=True, slots=True)
-class _Verified:
-    request: SignedRequest
-    account: TwilioAccount
-
-
 class TwilioCalls:
     """Twilio's webhooks about calls, in one request's unit of work (flushed, never
     committed here)."""
@@ -103,39 +97,34 @@ class TwilioCalls:
         self._live = live
         self._public_base = public_base
 
-    async def _verified(
-        self, request: SignedRequest, *, number: PhoneNumber | None = None
-    ) -> _Verified:
-        account_sid = request.get("AccountSid")
-        organization_id: int | None = None
-        assistant_id: int | None = None
-        if number is not None:
-            organization_id, assistant_id = number.organization_id, number.assistant_id
-        else:
-            call = await call_by_carrier_sid(self._session, request.get("CallSid"), account_sid)
-            if call is not None:
-                organization_id, assistant_id = call.organization_id, call.assistant_id
-        account = None
-        if organization_id is not None:
-            account = await twilio_account_for(
-                self._session,
-                self._box,
-                organization_id=organization_id,
-                assistant_id=assistant_id,
-                account_sid=account_sid,
-            )
+    async def _verify(
+        self, request: SignedRequest, organization_id: int, assistant_id: int | None
+    ) -> None:
+        """``Forbidden`` unless ``request`` is signed with the auth token of the account
+        it names, as that organization (and its assistant) hold it."""
+        account = await twilio_account_for(
+            self._session,
+            self._box,
+            organization_id=organization_id,
+            assistant_id=assistant_id,
+            account_sid=request.get("AccountSid"),
+        )
         if account is None or not verify_twilio_signature(
             account.auth_token, request.url, request.params.items(), request.signature
         ):
             raise Forbidden(_NOT_VERIFIED)
-        return _Verified(request, account)
 
-    async def _call_of(self, request: SignedRequest) -> Call | None:
-        """The call a callback is about, once the request is verified."""
-        verified = await self._verified(request)
-        return await call_by_carrier_sid(
-            self._session, request.get("CallSid"), verified.account.account_sid
+    async def _call_of(self, request: SignedRequest) -> Call:
+        """The call a callback is about (its CallSid on a number of the account it
+        names), once the request is verified with that call's organization."""
+        call = await call_by_carrier_sid(
+            self._session, request.get("CallSid"), request.get("AccountSid")
         )
+        if call is None:
+            # No call of that account: nothing to verify the signature with.
+            raise Forbidden(_NOT_VERIFIED)
+        await self._verify(request, call.organization_id, call.assistant_id)
+        return call
 
     async def incoming_call(self, request: SignedRequest) -> str:
         """An incoming call to one of our numbers: the TwiML that answers it, connecting
@@ -145,7 +134,7 @@ class TwilioCalls:
         if number is None:
             # Nothing to verify the signature with: an unknown number is refused the same way.
             raise Forbidden(_NOT_VERIFIED)
-        await self._verified(request, number=number)
+        await self._verify(request, number.organization_id, number.assistant_id)
         if number.assistant_id is None:
             return reject_twiml("rejected")
         try:
@@ -178,7 +167,7 @@ class TwilioCalls:
         """Call progress: ringing, answered, and final statuses. A call that ends
         without ever opening its stream (busy, no answer, failed) is finished here."""
         call = await self._call_of(request)
-        if call is None or call.status == CallStatus.ENDED:
+        if call.status == CallStatus.ENDED:
             return
         status = request.get("CallStatus")
         if status == "ringing" and call.status == CallStatus.QUEUED:
@@ -197,7 +186,7 @@ class TwilioCalls:
         the call's id and the event for its stream; None when there is none to give."""
         call = await self._call_of(request)
         event = answering_machine(request.get("AnsweredBy"))
-        if call is None or event is None:
+        if event is None:
             return None
         return call.id, event
 

@@ -10,6 +10,7 @@
     │   └── CsrfFailed (403, csrf_failed)
     ├── NotFound (404, not_found)
     ├── Conflict (409, conflict)
+    │   └── domain.calls.repository.IllegalCallTransition (409, illegal_call_transition)
     ├── PayloadTooLarge (413, payload_too_large)
     ├── ValidationFailed (422, validation_failed)
     ├── RateLimited (429, rate_limited)

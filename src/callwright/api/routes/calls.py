@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from callwright.api.deps import CurrentPrincipal, DbSession, StateDep, public_base_url
 from callwright.api.openapi import errors
 from callwright.api.routing import CallwrightRoute
-from callwright.domain.calls.repository import CallFilters, consume_stream_nonce
+from callwright.domain.calls.repository import CallFilters, consume_stream_nonce, load_call
 from callwright.domain.calls.schemas import (
     CallIn,
     CallResponse,
@@ -26,7 +26,6 @@ from callwright.domain.calls.service import CallService, call_view
 from callwright.domain.calls.tokens import read_stream_token, verify_recording_signature
 from callwright.errors import Forbidden, NotFound
 from callwright.store.call_status import CallStatus
-from callwright.store.models import Call
 from callwright.transports.browser import BrowserTransport
 
 __all__ = ["router"]
@@ -142,7 +141,7 @@ async def get_call_recording_signed(
         state.settings.resolved_secret_key(), call_id, expires, signature
     ):
         raise Forbidden("the recording link is invalid or has expired")
-    call = await session.get(Call, call_id)
+    call = await load_call(session, call_id)
     data = await state.recordings.get(call.recording_key) if call and call.recording_key else None
     if data is None:
         raise NotFound(f"call {call_id} has no recording")

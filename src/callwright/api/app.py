@@ -44,11 +44,11 @@ from callwright.domain.webhooks.dispatcher import WebhookDispatcher
 from callwright.engine.events import EndReason
 from callwright.observability.eventloop import watch_event_loop
 from callwright.observability.middleware import HttpMetricsMiddleware
-from callwright.runtime.calls import CallRuntime, ProviderFactory
+from callwright.runtime.calls import CallRuntime
 from callwright.runtime.providers_cloud import CloudProviders
 from callwright.runtime.providers_offline import OfflineProviders
 from callwright.runtime.recordings import recording_store_for
-from callwright.runtime.registry import cloud_provider_factory, stored_credentials
+from callwright.runtime.registry import ProviderFactory, cloud_provider_factory, stored_credentials
 from callwright.runtime.webhooks import OutboxCallWebhooks
 from callwright.security.crypto import SecretBox
 from callwright.security.outbound import OutboundPolicy

@@ -71,7 +71,7 @@ class AssistantValidator:
         self, stored: StoredAssistant, credentials: dict[str, dict[str, Any]]
     ) -> list[ProviderCheck]:
         """One check per Twilio account whose numbers ring this assistant. The account
-        is matched, never assumed: the same rule as ``telephony.accounts``."""
+        is matched, never assumed: the same rule as ``domain.phone_numbers.accounts``."""
         query = (
             select(PhoneNumber.provider_account, PhoneNumber.number)
             .where(

@@ -33,7 +33,7 @@ from callwright.security.outbound import OutboundPolicy
 from callwright.settings import Settings
 from callwright.store.base import utcnow
 from callwright.store.models import ProviderCredential
-from callwright.telephony.twilio_rest import TwilioAuthenticationFailed, TwilioClient
+from callwright.transports.twilio.rest import TwilioAuthenticationFailed, TwilioClient
 
 from .repository import CredentialRepository
 from .schemas import IDENTITY_FIELDS, CredentialIn

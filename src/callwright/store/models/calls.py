@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, String, Text
+from sqlalchemy import Enum, Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callwright.store.base import Base, BigIntPK, JsonDocument, UtcDateTime, utcnow
+from callwright.store.call_status import CallStatus
 
 __all__ = ["Call"]
 
@@ -45,8 +46,16 @@ class Call(Base):
     )
     # "inboundPhoneCall" | "outboundPhoneCall" | "webCall" (Vapi's call types)
     type: Mapped[str] = mapped_column(String(24))
-    # "queued" | "ringing" | "in-progress" | "forwarding" | "ended"
-    status: Mapped[str] = mapped_column(String(16))
+    # VARCHAR(16) holding the enum's values, as before it was one: no CHECK, no type.
+    status: Mapped[CallStatus] = mapped_column(
+        Enum(
+            CallStatus,
+            native_enum=False,
+            create_constraint=False,
+            length=16,
+            values_callable=lambda statuses: [status.value for status in statuses],
+        )
+    )
     from_number: Mapped[str | None] = mapped_column(String(32))
     to_number: Mapped[str | None] = mapped_column(String(32))
     provider_call_id: Mapped[str | None] = mapped_column(String(64))

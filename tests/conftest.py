@@ -35,6 +35,16 @@ TEST_SECRET_KEY = "test-secret-key-" + "x" * 40
 LOOPBACK_FAKES = "127.0.0.1"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``live`` reach real vendors: they run only with CALLWRIGHT_LIVE=1."""
+    if os.environ.get("CALLWRIGHT_LIVE") == "1":
+        return
+    skip = pytest.mark.skip(reason="talks to a real vendor: set CALLWRIGHT_LIVE=1")
+    for item in items:
+        if "live" in item.keywords:
+            item.add_marker(skip)
+
+
 async def _migrate(url: str) -> None:
     engine = create_engine(url)
     try:

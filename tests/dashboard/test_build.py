@@ -1,0 +1,48 @@
+"""The dashboard's build is the build of its committed sources, and the editor's field
+catalog names every setting of the Assistant resource."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.conftest import IN_CI
+from tests.dashboard.sources import SOURCES, built_manifest, sources_digest
+
+
+def test_the_served_build_is_built_from_the_current_sources() -> None:
+    manifest = built_manifest()
+    if manifest is None:
+        reason = "the dashboard is not built (./dev builds it)"
+        if IN_CI:
+            pytest.fail(f"{reason}; CI=true: it must be", pytrace=False)
+        pytest.skip(reason)
+    assert manifest["sources_sha256"] == sources_digest(), (
+        "the dashboard build is stale: its sources changed since it was built "
+        "(./dev rebuilds it; or `node build.mjs` in dashboard/)"
+    )
+
+
+def test_the_digest_changes_with_any_source_and_ignores_node_modules(tmp_path: Any) -> None:
+    folder = tmp_path / "dashboard"
+    (folder / "src").mkdir(parents=True)
+    (folder / "src" / "main.jsx").write_text("one")
+    (folder / "package-lock.json").write_text("{}")
+    before = sources_digest(folder)
+
+    (folder / "node_modules" / "preact").mkdir(parents=True)
+    (folder / "node_modules" / "preact" / "index.js").write_text("vendor")
+    assert sources_digest(folder) == before
+
+    (folder / "src" / "main.jsx").write_text("two")
+    assert sources_digest(folder) != before
+
+
+def test_the_lockfile_pins_every_package_of_the_manifest() -> None:
+    package = json.loads((SOURCES / "package.json").read_text())
+    lock = json.loads((SOURCES / "package-lock.json").read_text())
+    declared = {**package["dependencies"], **package["devDependencies"]}
+    for name, version in declared.items():
+        assert lock["packages"][f"node_modules/{name}"]["version"] == version, name

@@ -2,12 +2,18 @@ import { render } from "preact";
 import { useCallback, useEffect, useState } from "preact/hooks";
 
 import { ApiError, api } from "./api.js";
+import { AssistantEditor } from "./pages/assistant-editor.jsx";
+import { AssistantList } from "./pages/assistant-list.jsx";
 import { SignIn } from "./pages/sign-in.jsx";
 import { Link, match, navigate, useLocation } from "./router.jsx";
 import "./styles.css";
 
 // Pages by path, first match wins; each gets the path's named parts as props.
-const PAGES = [];
+const PAGES = [
+  ["/app/assistants", AssistantList],
+  ["/app/assistants/new", AssistantEditor],
+  ["/app/assistants/:id", AssistantEditor],
+];
 
 function Shell({ me, onSignOut, children }) {
   const { path } = useLocation();

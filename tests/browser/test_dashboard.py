@@ -181,3 +181,154 @@ def test_a_wrong_password_shows_the_apis_error(tab: Tab) -> None:
     expect(page.locator("#sign-in-error")).to_have_text(expected.json()["error"])
     expect(page.locator("#signed-in-as")).to_have_count(0)
     tab.shoot("sign-in-refused")
+
+
+def test_the_list_searches_filters_and_pages_newest_first(tab: Tab) -> None:
+    server = tab.server
+    names = [f"Listed {index:02d}" for index in range(22)]
+    for name in names:
+        server.create({"name": name})
+    server.create({"name": "Listed support line", "description": "Tier 1"})
+    server.create({"name": "Listed dormant", "is_active": False})
+    newest_first = ["Listed dormant", "Listed support line", *reversed(names)]
+
+    tab.sign_in()
+    page = tab.page
+    page.get_by_label("Search by name").fill("listed")
+    page.get_by_role("button", name="Search").click()
+    rows = page.locator("#assistants tbody tr td:first-child a")
+    expect(rows).to_have_text(newest_first[:20])
+    expect(page.locator("#previous-page")).to_be_disabled()
+    tab.shoot("assistants")
+
+    page.get_by_role("button", name="Next").click()
+    expect(rows).to_have_text(newest_first[20:])
+    expect(page.locator("#next-page")).to_be_disabled()
+    expect(page).to_have_url(re.compile(r"[?&]page=2"))
+
+    page.get_by_label("Search by name").fill("SUPPORT")
+    page.get_by_role("button", name="Search").click()
+    expect(rows).to_have_text(["Listed support line"])
+
+    page.get_by_label("Search by name").fill("listed d")
+    page.get_by_role("button", name="Search").click()
+    expect(rows).to_have_text(["Listed dormant"])
+    page.get_by_label("Active only").check()
+    expect(page.locator("#no-assistants")).to_be_visible()
+
+    # The filters live in the URL: a reload keeps them.
+    page.reload()
+    expect(page.get_by_label("Active only")).to_be_checked()
+    expect(page.get_by_label("Search by name")).to_have_value("listed d")
+
+
+def test_create_in_the_editor_with_the_422_shown_on_its_field(tab: Tab) -> None:
+    tab.sign_in()
+    page = tab.page
+    page.get_by_role("link", name="New assistant").click()
+    expect(page.get_by_role("heading", name="New assistant")).to_be_visible()
+
+    # Every field says its default, read from the API's schema.
+    expect(page.locator("#f-llm_settings-temperature-help")).to_contain_text("Default: 0.5")
+    expect(page.locator("#f-tts_settings-provider-help")).to_contain_text("Default: elevenlabs")
+    expect(page.locator("#f-stt_settings-endpointing-silence_threshold")).to_have_value("500")
+    tab.shoot("assistant-new")
+
+    page.get_by_label("Name").fill("Front desk")
+    page.fill("#f-llm_settings-temperature", "5")
+    page.fill("#f-llm_settings-welcome_message", "Hello, front desk speaking.")
+    page.get_by_role("button", name="Create").click()
+
+    temperature = page.locator("#f-llm_settings-temperature")
+    error = page.locator("#f-llm_settings-temperature-error")
+    expect(error).to_contain_text("less than or equal to 2")
+    expect(temperature).to_have_attribute("aria-invalid", "true")
+    expect(temperature).to_be_focused()
+    expect(page.locator("#editor-error")).to_contain_text("llm_settings.temperature")
+    expect(page.locator(".groups a[data-invalid='true']")).to_have_text(["Model"])
+    tab.shoot("assistant-invalid")
+    assert _stored_names(tab.server) == []  # nothing was stored
+
+    temperature.fill("0.7")
+    page.get_by_role("button", name="Create").click()
+    expect(page).to_have_url(re.compile(r"/assistants/\d+$"))
+    expect(page.get_by_role("heading", name="Front desk")).to_be_visible()
+    expect(error).to_have_count(0)
+
+    identifier = page.url.rsplit("/", 1)[1]
+    stored = tab.server.api("GET", f"/api/v1/assistants/{identifier}").json()
+    assert stored["name"] == "Front desk"
+    assert stored["llm_settings"]["temperature"] == 0.7
+    assert stored["llm_settings"]["welcome_message"] == "Hello, front desk speaking."
+    assert stored["tts_settings"]["provider"] == "elevenlabs"
+    tab.shoot("assistant-editor")
+
+
+def _stored_names(server: Server) -> list[str]:
+    response = server.api("GET", "/api/v1/assistants", params={"name": "Front desk"})
+    return [row["name"] for row in response.json()]
+
+
+def test_secrets_are_masked_and_kept_when_saved(tab: Tab) -> None:
+    key = "sk-dashboard-secret-0123456789abcdef"
+    created = tab.server.create({"name": "Keyed", "llm_provider_config": {"api_key": key}})
+
+    tab.sign_in()
+    page = tab.page
+    page.goto(f"{tab.server.url}/app/assistants/{created['id']}")
+    api_key = page.locator("#f-llm_provider_config-api_key")
+    expect(api_key).to_have_value("")
+    expect(api_key).to_have_attribute("placeholder", re.compile(r"sk-…cdef"))
+    assert key not in page.content()
+
+    page.fill("#f-description", "Saved from the dashboard")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#editor-status")).to_have_text("Saved.")
+
+    stored = tab.server.api("GET", f"/api/v1/assistants/{created['id']}").json()
+    assert stored["description"] == "Saved from the dashboard"
+    assert stored["llm_provider_config"]["api_key"] == created["llm_provider_config"]["api_key"]
+
+
+def test_duplicate_deactivate_and_delete(tab: Tab) -> None:
+    original = tab.server.create({"name": "Doomed", "llm_settings": {"max_tokens": 77}})
+
+    tab.sign_in()
+    page = tab.page
+    page.goto(f"{tab.server.url}/app/assistants/{original['id']}")
+    page.get_by_role("button", name="Duplicate").click()
+    expect(page.get_by_role("heading", name="Doomed (copy)")).to_be_visible()
+    copy_id = page.url.rsplit("/", 1)[1]
+    assert copy_id != str(original["id"])
+    copy = tab.server.api("GET", f"/api/v1/assistants/{copy_id}").json()
+    assert copy["llm_settings"]["max_tokens"] == 77
+
+    page.get_by_role("button", name="Deactivate").click()
+    expect(page.locator("#editor-status")).to_have_text("Deactivated.")
+    expect(page.get_by_role("button", name="Activate")).to_be_visible()
+    assert tab.server.api("GET", f"/api/v1/assistants/{copy_id}").json()["is_active"] is False
+
+    page.get_by_role("button", name="Delete").click()
+    page.get_by_role("button", name="Delete it").click()
+    expect(page).to_have_url(f"{tab.server.url}/app/assistants")
+    assert tab.server.api("GET", f"/api/v1/assistants/{copy_id}").status_code == 404
+    assert tab.server.api("GET", f"/api/v1/assistants/{original['id']}").status_code == 200
+
+
+def test_the_editor_is_usable_on_a_phone(
+    browser: Browser, server: Server, screenshots: Path
+) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    context.set_default_timeout(STEP_MS)
+    tab = Tab(context.new_page(), server, screenshots)
+    try:
+        tab.sign_in()
+        page = tab.page
+        page.goto(f"{server.url}/app/assistants/new")
+        expect(page.get_by_role("button", name="Create")).to_be_visible()
+        # Nothing wider than the screen: no sideways scrolling.
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 390
+        tab.shoot("assistant-new-phone")
+    finally:
+        context.close()

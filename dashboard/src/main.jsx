@@ -3,6 +3,7 @@ import { useCallback, useEffect, useState } from "preact/hooks";
 
 import { ApiError, api } from "./api.js";
 import { AssistantEditor } from "./pages/assistant-editor.jsx";
+import { AssistantImport } from "./pages/assistant-import.jsx";
 import { AssistantList } from "./pages/assistant-list.jsx";
 import { SignIn } from "./pages/sign-in.jsx";
 import { Link, match, navigate, useLocation } from "./router.jsx";
@@ -12,6 +13,7 @@ import "./styles.css";
 const PAGES = [
   ["/app/assistants", AssistantList],
   ["/app/assistants/new", AssistantEditor],
+  ["/app/assistants/import", AssistantImport],
   ["/app/assistants/:id", AssistantEditor],
 ];
 

@@ -7,6 +7,7 @@ Needs Debian's ``chromium``, Playwright and the built dashboard (``./dev`` build
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -332,3 +333,64 @@ def test_the_editor_is_usable_on_a_phone(
         tab.shoot("assistant-new-phone")
     finally:
         context.close()
+
+
+def test_export_in_a_dialect_and_import_it_back(tab: Tab, tmp_path: Path) -> None:
+    original = tab.server.create(
+        {
+            "name": "Exported",
+            "first_message_mode": "assistant-waits-for-user",
+            "llm_settings": {"welcome_message": "Hi there", "temperature": 0.3},
+        }
+    )
+
+    tab.sign_in()
+    page = tab.page
+    page.goto(f"{tab.server.url}/app/assistants/{original['id']}")
+    page.get_by_label("Export format").select_option("vapi")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export").click()
+    exported_path = tmp_path / download.value.suggested_filename
+    download.value.save_as(exported_path)
+    assert exported_path.name == "exported.vapi.json"
+    exported = json.loads(exported_path.read_text())
+    assert exported["firstMessage"] == "Hi there"  # seed 001's camelCase
+    assert exported["model"]["temperature"] == 0.3
+
+    exported["name"] = "Imported"
+    page.goto(f"{tab.server.url}/app/assistants")
+    page.get_by_role("link", name="Import").click()
+    page.get_by_label("Format").select_option("vapi")
+    page.get_by_label("Document").fill(json.dumps({**exported, "maxDurationSeconds": 5}))
+    page.get_by_role("button", name="Import").click()
+    # The API's 422, field by field, named in the dialect's own terms.
+    expect(page.locator("#import-error li")).to_have_text(
+        ["maxDurationSeconds: Input should be greater than or equal to 10"]
+    )
+    tab.shoot("assistant-import-refused")
+
+    page.get_by_label("File").set_input_files(exported_path)
+    expect(page.get_by_label("Document")).to_have_value(exported_path.read_text())
+    page.get_by_label("Document").fill(json.dumps(exported))
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_role("heading", name="Imported")).to_be_visible()
+
+    imported = tab.server.api("GET", f"/api/v1/assistants/{page.url.rsplit('/', 1)[1]}").json()
+    assert imported["first_message_mode"] == "assistant-waits-for-user"
+    assert imported["llm_settings"]["welcome_message"] == "Hi there"
+    assert imported["llm_settings"]["temperature"] == 0.3
+
+
+def test_talk_to_it_opens_the_playground_on_that_assistant(tab: Tab) -> None:
+    tab.server.create({"name": "Another one"})
+    chosen = tab.server.create({"name": "Talk to me"})
+    tab.server.create({"name": "And another"})
+
+    tab.sign_in()
+    page = tab.page
+    page.goto(f"{tab.server.url}/app/assistants/{chosen['id']}")
+    page.get_by_role("link", name="Talk to it").click()
+
+    expect(page).to_have_url(f"{tab.server.url}/playground?assistant={chosen['id']}")
+    # The playground lists with the same cookie session and picks the named assistant.
+    expect(page.locator("#assistant")).to_have_value(str(chosen["id"]))

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 
 import { ApiError, api } from "../api.js";
+import { FORMATS } from "../dialects.js";
 import { FIELDS, GROUPS } from "../fields.js";
 import { Link, navigate } from "../router.jsx";
 import { describe, getPath, loadOpenApi, setPath } from "../schema.js";
@@ -158,6 +159,7 @@ export function AssistantEditor({ id }) {
   const [status, setStatus] = useState(null);
   const [busy, setBusy] = useState(false);
   const [confirmingDelete, setConfirmingDelete] = useState(false);
+  const [exportFormat, setExportFormat] = useState("canonical");
   const form = useRef(null);
 
   useEffect(() => {
@@ -177,7 +179,10 @@ export function AssistantEditor({ id }) {
 
   // After a refused save, take the keyboard to the first field the API named.
   useEffect(() => {
-    if (Object.keys(errors).length) form.current?.querySelector("[aria-invalid='true']")?.focus();
+    const first = form.current?.querySelector("[aria-invalid='true']");
+    if (!first) return;
+    first.focus({ preventScroll: true });
+    first.closest(".field")?.scrollIntoView({ block: "center" });
   }, [errors]);
 
   if (problem && !draft) {
@@ -276,6 +281,19 @@ export function AssistantEditor({ id }) {
       navigate("/app/assistants");
     });
 
+  // The API's own rendering in the chosen dialect, saved as a file (secrets stay masked).
+  const exportAs = () =>
+    act(async () => {
+      const rendered = await api.get(`/api/v1/assistants/${stored.id}`, { format: exportFormat });
+      const blob = new Blob([`${JSON.stringify(rendered, null, 2)}\n`], { type: "application/json" });
+      const link = window.document.createElement("a");
+      link.href = URL.createObjectURL(blob);
+      const slug = stored.name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "assistant";
+      link.download = `${slug}.${exportFormat}.json`;
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(link.href), 0);
+    });
+
   const unplaced = Object.entries(errors).filter(([field]) => !FIELDS.some((entry) => field === entry.path || field.startsWith(`${entry.path}.`)));
 
   return (
@@ -296,6 +314,22 @@ export function AssistantEditor({ id }) {
         <div class="actions">
           {stored && (
             <>
+              <span class="export">
+                <label for="export-format" class="visually-hidden">
+                  Export format
+                </label>
+                <select id="export-format" value={exportFormat} onChange={(event) => setExportFormat(event.currentTarget.value)}>
+                  {FORMATS.map((entry) => (
+                    <option value={entry.id}>{entry.label}</option>
+                  ))}
+                </select>
+                <button type="button" class="secondary" id="export" disabled={busy} onClick={exportAs}>
+                  Export
+                </button>
+              </span>
+              <a class="button secondary" id="talk" href={`/playground?assistant=${stored.id}`}>
+                Talk to it
+              </a>
               <button type="button" class="secondary" id="duplicate" disabled={busy} onClick={duplicate}>
                 Duplicate
               </button>

@@ -52,9 +52,14 @@ export function AssistantList() {
     <section class="list-page">
       <div class="page-head">
         <h1>Assistants</h1>
-        <Link href="/app/assistants/new" class="button" id="new-assistant">
-          New assistant
-        </Link>
+        <div class="actions">
+          <Link href="/app/assistants/import" class="button secondary" id="import-assistant">
+            Import
+          </Link>
+          <Link href="/app/assistants/new" class="button" id="new-assistant">
+            New assistant
+          </Link>
+        </div>
       </div>
       <form
         class="filters"

@@ -5,6 +5,8 @@ import { ApiError, api } from "./api.js";
 import { AssistantEditor } from "./pages/assistant-editor.jsx";
 import { AssistantImport } from "./pages/assistant-import.jsx";
 import { AssistantList } from "./pages/assistant-list.jsx";
+import { CallList } from "./pages/call-list.jsx";
+import { CallPage } from "./pages/call-page.jsx";
 import { SignIn } from "./pages/sign-in.jsx";
 import { Link, match, navigate, useLocation } from "./router.jsx";
 import "./styles.css";
@@ -15,6 +17,8 @@ const PAGES = [
   ["/app/assistants/new", AssistantEditor],
   ["/app/assistants/import", AssistantImport],
   ["/app/assistants/:id", AssistantEditor],
+  ["/app/calls", CallList],
+  ["/app/calls/:id", CallPage],
 ];
 
 function Shell({ me, onSignOut, children }) {
@@ -39,6 +43,9 @@ function Shell({ me, onSignOut, children }) {
         <nav aria-label="Sections">
           <Link href="/app/assistants" aria-current={section("/app/assistants")}>
             Assistants
+          </Link>
+          <Link href="/app/calls" aria-current={section("/app/calls")}>
+            Calls
           </Link>
         </nav>
         <div class="who">

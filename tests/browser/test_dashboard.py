@@ -394,3 +394,40 @@ def test_talk_to_it_opens_the_playground_on_that_assistant(tab: Tab) -> None:
     expect(page).to_have_url(f"{tab.server.url}/playground?assistant={chosen['id']}")
     # The playground lists with the same cookie session and picks the named assistant.
     expect(page.locator("#assistant")).to_have_value(str(chosen["id"]))
+
+
+def test_calls_filter_by_assistant_direction_and_day_and_open_one(tab: Tab) -> None:
+    server = tab.server
+    front = server.create({"name": "Calls front"})
+    back = server.create({"name": "Calls back"})
+    placed = []
+    for assistant in (front, back, front):
+        response = server.api("POST", "/api/v1/calls/web", json={"assistant_id": assistant["id"]})
+        assert response.status_code == 201, response.text
+        placed.append(response.json()["call_id"])
+
+    tab.sign_in()
+    page = tab.page
+    page.get_by_role("navigation", name="Sections").get_by_role("link", name="Calls").click()
+    page.get_by_label("Assistant").select_option(label="Calls front")
+    links = page.locator("#calls tbody tr td:first-child a")
+    expect(links).to_have_text([f"#{placed[2]}", f"#{placed[0]}"])  # newest first
+    tab.shoot("calls")
+
+    page.get_by_label("Direction").select_option("inbound")
+    expect(page.locator("#no-calls")).to_be_visible()
+    page.get_by_label("Direction").select_option("web")
+    expect(links).to_have_count(2)
+    status = server.api("GET", f"/api/v1/calls/{placed[0]}").json()["status"]
+    page.get_by_label("Status").select_option(status)
+    expect(links).to_have_count(2)
+    page.get_by_label("From").fill("2999-01-01")
+    expect(page.locator("#no-calls")).to_be_visible()
+    page.get_by_label("From").fill("")
+    expect(links).to_have_count(2)
+
+    links.last.click()
+    expect(page.get_by_role("heading", name=f"Call #{placed[0]}")).to_be_visible()
+    expect(page.locator("#call-status")).to_have_text(status)
+    expect(page.locator("#call-facts")).to_contain_text("Calls front")
+    expect(page.get_by_text("No transcript yet.")).to_be_visible()

@@ -2,6 +2,7 @@ import { render } from "preact";
 import { useCallback, useEffect, useState } from "preact/hooks";
 
 import { ApiError, api } from "./api.js";
+import { ApiKeys } from "./pages/api-keys.jsx";
 import { AssistantEditor } from "./pages/assistant-editor.jsx";
 import { AssistantImport } from "./pages/assistant-import.jsx";
 import { AssistantList } from "./pages/assistant-list.jsx";
@@ -19,6 +20,7 @@ const PAGES = [
   ["/app/assistants/:id", AssistantEditor],
   ["/app/calls", CallList],
   ["/app/calls/:id", CallPage],
+  ["/app/api-keys", ApiKeys],
 ];
 
 function Shell({ me, onSignOut, children }) {
@@ -46,6 +48,9 @@ function Shell({ me, onSignOut, children }) {
           </Link>
           <Link href="/app/calls" aria-current={section("/app/calls")}>
             Calls
+          </Link>
+          <Link href="/app/api-keys" aria-current={section("/app/api-keys")}>
+            API keys
           </Link>
         </nav>
         <div class="who">

@@ -431,3 +431,36 @@ def test_calls_filter_by_assistant_direction_and_day_and_open_one(tab: Tab) -> N
     expect(page.locator("#call-status")).to_have_text(status)
     expect(page.locator("#call-facts")).to_contain_text("Calls front")
     expect(page.get_by_text("No transcript yet.")).to_be_visible()
+
+
+def test_create_a_key_shown_once_then_revoke_it(tab: Tab) -> None:
+    tab.sign_in()
+    page = tab.page
+    page.get_by_role("navigation", name="Sections").get_by_role("link", name="API keys").click()
+
+    page.get_by_role("button", name="Create key").click()  # no name: the API's 422
+    expect(page.locator("#key-name-error")).to_contain_text("at least 1 character")
+    expect(page.get_by_label("Name")).to_have_attribute("aria-invalid", "true")
+
+    page.get_by_label("Name").fill("deploy bot")
+    page.get_by_label("Scope").select_option("user")
+    page.get_by_role("button", name="Create key").click()
+    key = page.locator("#created-key-value").inner_text()
+    assert key.startswith("cw_")
+    row = page.locator("#api-keys tbody tr", has_text="deploy bot")
+    expect(row).to_contain_text("user")
+    expect(row).to_contain_text(key[:8])
+    tab.shoot("api-keys")
+    bearer = {"Authorization": f"Bearer {key}"}
+    me = httpx.get(f"{tab.server.url}/api/v1/me", headers=bearer, timeout=30)
+    assert me.status_code == 200
+    assert me.json()["scope"] == "user"
+
+    row.get_by_role("button", name="Revoke the key deploy bot").click()
+    row.get_by_role("button", name="Revoke deploy bot").click()
+    expect(row.locator(".badge")).to_have_text("revoked")
+    expect(page.locator("#created-key")).to_have_count(0)
+    page.reload()
+    expect(page.locator("#created-key-value")).to_have_count(0)  # never shown again
+    refused = httpx.get(f"{tab.server.url}/api/v1/me", headers=bearer, timeout=30)
+    assert refused.status_code == 401

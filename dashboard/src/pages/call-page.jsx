@@ -2,6 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 
 import { api } from "../api.js";
 import { dateTime, duration } from "../format.js";
+import { STAGES as STACKED, stackTurn, unheardPart } from "../latency.js";
 import { Link } from "../router.jsx";
 
 // Per-turn stages as the call record names them (milliseconds).
@@ -16,8 +17,7 @@ const STAGES = [
 
 /** An assistant line: what the caller heard, and (struck through) what was cut off. */
 function Said({ line }) {
-  const intended = line.intended || "";
-  const unheard = line.interrupted && intended.startsWith(line.text) ? intended.slice(line.text.length) : "";
+  const unheard = unheardPart(line);
   return (
     <>
       <span class="text">{line.text}</span>
@@ -42,9 +42,63 @@ function Transcript({ messages }) {
   );
 }
 
+/** One stacked bar per turn, the stages in order, scaled to the slowest turn. */
+function LatencyChart({ turns }) {
+  const stacked = turns.map(stackTurn);
+  const longest = Math.max(...stacked.map((turn) => turn.total), 1);
+  const width = 640;
+  const row = 26;
+  const label = 56;
+  return (
+    <figure class="latency-chart">
+      <svg
+        id="latency-chart"
+        viewBox={`0 0 ${width + label + 70} ${stacked.length * row + 4}`}
+        role="img"
+        aria-label="Latency of each turn by stage"
+      >
+        {stacked.map((turn, index) => {
+          let x = label;
+          return (
+            <g data-turn={index + 1}>
+              <text x="0" y={index * row + 18} class="axis">
+                Turn {index + 1}
+              </text>
+              {STACKED.map((stage) => {
+                const span = (turn[stage.id] / longest) * width;
+                const rect = (
+                  <rect x={x} y={index * row + 4} width={span} height={row - 8} class={`stage-${stage.id}`} data-stage={stage.id} data-ms={Math.round(turn[stage.id])}>
+                    <title>
+                      {stage.label}: {Math.round(turn[stage.id])} ms
+                    </title>
+                  </rect>
+                );
+                x += span;
+                return rect;
+              })}
+              <text x={x + 6} y={index * row + 18} class="axis">
+                {Math.round(turn.total)} ms
+              </text>
+            </g>
+          );
+        })}
+      </svg>
+      <figcaption class="legend">
+        {STACKED.map((stage) => (
+          <span>
+            <i class={`swatch stage-${stage.id}`} aria-hidden="true" /> {stage.label}
+          </span>
+        ))}
+      </figcaption>
+    </figure>
+  );
+}
+
 function Turns({ turns }) {
   if (!turns.length) return <p class="empty">No turns measured.</p>;
   return (
+    <>
+    <LatencyChart turns={turns} />
     <table class="rows" id="turns">
       <thead>
         <tr>
@@ -65,6 +119,7 @@ function Turns({ turns }) {
         ))}
       </tbody>
     </table>
+    </>
   );
 }
 
@@ -120,7 +175,7 @@ export function CallPage({ id }) {
         <dt>Ended because</dt>
         <dd id="call-end-reason">
           {call.end_reason || "—"}
-          {call.end_detail && <span class="sub">{call.end_detail}</span>}
+          {call.end_detail && call.end_detail !== call.end_reason && <span class="sub">{call.end_detail}</span>}
         </dd>
         {call.customer_number && (
           <>

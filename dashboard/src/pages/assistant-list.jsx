@@ -16,6 +16,8 @@ export function AssistantList() {
   const [more, setMore] = useState(false);
   const [error, setError] = useState(null);
   const [typed, setTyped] = useState(search);
+  // Back and Forward change the search in the URL: the box follows.
+  useEffect(() => setTyped(search), [search]);
 
   useEffect(() => {
     let live = true;

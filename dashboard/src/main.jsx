@@ -8,6 +8,7 @@ import { AssistantImport } from "./pages/assistant-import.jsx";
 import { AssistantList } from "./pages/assistant-list.jsx";
 import { CallList } from "./pages/call-list.jsx";
 import { CallPage } from "./pages/call-page.jsx";
+import { Settings } from "./pages/settings.jsx";
 import { SignIn } from "./pages/sign-in.jsx";
 import { Link, match, navigate, useLocation } from "./router.jsx";
 import "./styles.css";
@@ -21,6 +22,7 @@ const PAGES = [
   ["/app/calls", CallList],
   ["/app/calls/:id", CallPage],
   ["/app/api-keys", ApiKeys],
+  ["/app/settings", Settings],
 ];
 
 function Shell({ me, onSignOut, children }) {
@@ -51,6 +53,9 @@ function Shell({ me, onSignOut, children }) {
           </Link>
           <Link href="/app/api-keys" aria-current={section("/app/api-keys")}>
             API keys
+          </Link>
+          <Link href="/app/settings" aria-current={section("/app/settings")}>
+            Settings
           </Link>
         </nav>
         <div class="who">

@@ -464,3 +464,36 @@ def test_create_a_key_shown_once_then_revoke_it(tab: Tab) -> None:
     expect(page.locator("#created-key-value")).to_have_count(0)  # never shown again
     refused = httpx.get(f"{tab.server.url}/api/v1/me", headers=bearer, timeout=30)
     assert refused.status_code == 401
+
+
+def test_the_signing_secret_is_revealed_on_demand_and_rotated(tab: Tab) -> None:
+    before = tab.server.api("GET", "/api/v1/organization/signing-secret").json()
+
+    tab.sign_in()
+    page = tab.page
+    page.get_by_role("navigation", name="Sections").get_by_role("link", name="Settings").click()
+    assert before["signing_secret"] not in page.content()
+    page.get_by_role("button", name="Reveal the secret").click()
+    expect(page.locator("#signing-secret-value")).to_have_text(before["signing_secret"])
+
+    page.get_by_role("button", name="Rotate…").click()
+    page.get_by_role("button", name="Rotate now").click()
+    expect(page.locator("#signing-status")).to_contain_text("Rotated")
+    after = tab.server.api("GET", "/api/v1/organization/signing-secret").json()
+    assert after["signing_secret"] != before["signing_secret"]
+    assert after["source"] == "rotated"
+    expect(page.locator("#signing-secret-value")).to_have_text(after["signing_secret"])
+
+
+def test_signing_in_by_keyboard_alone(tab: Tab) -> None:
+    page = tab.page
+    page.goto(f"{tab.server.url}/app/login")
+    page.locator("body").focus()
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Email")).to_be_focused()
+    page.keyboard.type(tab.server.email)
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Password")).to_be_focused()
+    page.keyboard.type(tab.server.password)
+    page.keyboard.press("Enter")
+    expect(page.locator("#signed-in-as")).to_have_text(tab.server.email)

@@ -323,14 +323,22 @@ def test_the_editor_is_usable_on_a_phone(
     context.set_default_timeout(STEP_MS)
     tab = Tab(context.new_page(), server, screenshots)
     try:
+        server.create({"name": "A rather long assistant name for a narrow phone screen"})
         tab.sign_in()
         page = tab.page
-        page.goto(f"{server.url}/app/assistants/new")
-        expect(page.get_by_role("button", name="Create")).to_be_visible()
-        # Nothing wider than the screen: no sideways scrolling.
-        width = page.evaluate("() => document.documentElement.scrollWidth")
-        assert width <= 390
-        tab.shoot("assistant-new-phone")
+        for path, ready in [
+            ("/app/assistants", "#assistants"),
+            ("/app/assistants/new", "#save"),
+            ("/app/calls", ".pager"),
+            ("/app/api-keys", "#api-keys"),
+            ("/app/settings", "#reveal-secret"),
+        ]:
+            page.goto(f"{server.url}{path}")
+            expect(page.locator(ready)).to_be_visible()
+            # Nothing wider than the screen: no sideways scrolling.
+            width = page.evaluate("() => document.documentElement.scrollWidth")
+            assert width <= 390, path
+            tab.shoot(f"phone-{path.rsplit('/', 1)[1]}")
     finally:
         context.close()
 

@@ -7,6 +7,7 @@ import { AssistantEditor } from "./pages/assistant-editor.jsx";
 import { AssistantImport } from "./pages/assistant-import.jsx";
 import { AssistantList } from "./pages/assistant-list.jsx";
 import { CallList } from "./pages/call-list.jsx";
+import { Credentials } from "./pages/credentials.jsx";
 import { CallPage } from "./pages/call-page.jsx";
 import { Settings } from "./pages/settings.jsx";
 import { SignIn } from "./pages/sign-in.jsx";
@@ -22,6 +23,7 @@ const PAGES = [
   ["/app/calls", CallList],
   ["/app/calls/:id", CallPage],
   ["/app/api-keys", ApiKeys],
+  ["/app/credentials", Credentials],
   ["/app/settings", Settings],
 ];
 
@@ -53,6 +55,9 @@ function Shell({ me, onSignOut, children }) {
           </Link>
           <Link href="/app/api-keys" aria-current={section("/app/api-keys")}>
             API keys
+          </Link>
+          <Link href="/app/credentials" aria-current={section("/app/credentials")}>
+            Credentials
           </Link>
           <Link href="/app/settings" aria-current={section("/app/settings")}>
             Settings

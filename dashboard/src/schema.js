@@ -77,3 +77,9 @@ export function setPath(document, path, value) {
   }
   target[parts[parts.length - 1]] = value;
 }
+
+/** The choices of `property` in the API's schema named `model` (an enum, maybe by $ref). */
+export function choicesOf(openapi, model, property) {
+  const found = unwrap(openapi, openapi.components.schemas[model]?.properties?.[property]).schema;
+  return found?.enum || [];
+}

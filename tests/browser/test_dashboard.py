@@ -331,6 +331,7 @@ def test_the_editor_is_usable_on_a_phone(
             ("/app/assistants/new", "#save"),
             ("/app/calls", ".pager"),
             ("/app/api-keys", "#api-keys"),
+            ("/app/credentials", "#add-credential"),
             ("/app/settings", "#reveal-secret"),
         ]:
             page.goto(f"{server.url}{path}")
@@ -505,3 +506,33 @@ def test_signing_in_by_keyboard_alone(tab: Tab) -> None:
     page.keyboard.type(tab.server.password)
     page.keyboard.press("Enter")
     expect(page.locator("#signed-in-as")).to_have_text(tab.server.email)
+
+
+def test_credentials_are_added_masked_refused_inline_and_deleted(tab: Tab) -> None:
+    key = "sk-organization-key-0123456789wxyz"
+    tab.sign_in()
+    page = tab.page
+    page.get_by_role("navigation", name="Sections").get_by_role("link", name="Credentials").click()
+    page.get_by_label("Provider").select_option("openai")
+    page.get_by_label("API key").fill(key)
+    # A loopback endpoint: the outbound-URL policy refuses it, named on its field.
+    page.get_by_label("Base URL").fill("http://127.0.0.1:9/v1")
+    page.get_by_role("button", name="Add credential").click()
+    expect(page.locator("#credential-base_url-error")).to_be_visible()
+    expect(page.get_by_label("Base URL")).to_have_attribute("aria-invalid", "true")
+    assert tab.server.api("GET", "/api/v1/credentials").json() == []
+
+    page.get_by_label("Base URL").fill("")
+    page.get_by_role("button", name="Add credential").click()
+    row = page.locator('#credentials tr[data-provider="openai"]')
+    expect(row).to_contain_text("sk-…wxyz")
+    assert key not in page.content()
+    expect(page.get_by_label("API key")).to_have_value("")  # not kept in the form either
+    stored = tab.server.api("GET", "/api/v1/credentials").json()
+    assert [credential["provider"] for credential in stored] == ["openai"]
+    tab.shoot("credentials")
+
+    row.get_by_role("button", name="Delete the openai credential").click()
+    row.get_by_role("button", name="Delete openai").click()
+    expect(page.locator("#no-credentials")).to_be_visible()
+    assert tab.server.api("GET", "/api/v1/credentials").json() == []

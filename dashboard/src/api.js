@@ -65,6 +65,34 @@ export async function request(method, path, { body, query } = {}) {
   return parsed;
 }
 
+/** A file as multipart (`field`), reporting upload progress as a 0–1 fraction; fetch
+ * cannot report it, XMLHttpRequest can. Resolves to the body, rejects with ApiError. */
+export function upload(path, field, file, onProgress) {
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open("POST", new URL(path, window.location.origin));
+    request.setRequestHeader("Accept", "application/json");
+    request.setRequestHeader("X-CSRF-Token", csrfToken());
+    request.upload.onprogress = (event) => {
+      if (event.lengthComputable) onProgress(event.loaded / event.total);
+    };
+    request.onerror = () => reject(new ApiError(0, { error: "the server cannot be reached" }));
+    request.onload = () => {
+      let parsed = null;
+      try {
+        parsed = request.responseText ? JSON.parse(request.responseText) : null;
+      } catch {
+        parsed = { error: request.responseText.slice(0, 200) };
+      }
+      if (request.status >= 200 && request.status < 300) resolve(parsed);
+      else reject(new ApiError(request.status, parsed));
+    };
+    const form = new FormData();
+    form.append(field, file, file.name);
+    request.send(form);
+  });
+}
+
 export const api = {
   get: (path, query) => request("GET", path, { query }),
   post: (path, body, query) => request("POST", path, { body, query }),

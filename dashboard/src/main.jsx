@@ -9,6 +9,7 @@ import { AssistantList } from "./pages/assistant-list.jsx";
 import { CallList } from "./pages/call-list.jsx";
 import { Credentials } from "./pages/credentials.jsx";
 import { CallPage } from "./pages/call-page.jsx";
+import { Knowledge } from "./pages/knowledge.jsx";
 import { Settings } from "./pages/settings.jsx";
 import { SignIn } from "./pages/sign-in.jsx";
 import { Link, match, navigate, useLocation } from "./router.jsx";
@@ -20,6 +21,7 @@ const PAGES = [
   ["/app/assistants/new", AssistantEditor],
   ["/app/assistants/import", AssistantImport],
   ["/app/assistants/:id", AssistantEditor],
+  ["/app/assistants/:id/knowledge", Knowledge],
   ["/app/calls", CallList],
   ["/app/calls/:id", CallPage],
   ["/app/api-keys", ApiKeys],

@@ -536,3 +536,48 @@ def test_credentials_are_added_masked_refused_inline_and_deleted(tab: Tab) -> No
     row.get_by_role("button", name="Delete openai").click()
     expect(page.locator("#no-credentials")).to_be_visible()
     assert tab.server.api("GET", "/api/v1/credentials").json() == []
+
+
+def test_upload_a_document_see_it_processed_search_it_and_delete_it(tab: Tab) -> None:
+    assistant = tab.server.create(
+        {
+            "name": "Knows things",
+            # The offline embedder: no key needed.
+            "rag_settings": {
+                "enabled": True,
+                "embedding_model": "all-MiniLM-L6-v2",
+                # MiniLM's cosine for a question and its answer sits well below 0.7.
+                "similarity_threshold": 0.3,
+            },
+        }
+    )
+    text = (
+        "Acme Bakery opens at seven in the morning and closes at six in the evening. "
+        "Sourdough is baked fresh every Tuesday and Friday."
+    )
+
+    tab.sign_in()
+    page = tab.page
+    page.goto(f"{tab.server.url}/app/assistants/{assistant['id']}")
+    page.get_by_role("link", name="Documents").click()
+    expect(page.get_by_role("heading", name="Knowledge")).to_be_visible()
+    page.get_by_label("Upload a document").set_input_files(
+        files=[{"name": "bakery.txt", "mimeType": "text/plain", "buffer": text.encode()}]
+    )
+    row = page.locator("#documents tbody tr", has_text="bakery.txt")
+    expect(row).to_be_visible()
+    # Processed in the background (a parser process, the offline embedder): the page
+    # polls until the status settles.
+    expect(row).to_have_attribute("data-status", "ready", timeout=120_000)
+    expect(row.locator(".badge")).to_have_text("ready")
+    tab.shoot("knowledge")
+
+    page.get_by_label("Search as a call would").fill("When does the bakery open?")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#passages li").first).to_contain_text("opens at seven")
+
+    row.get_by_role("button", name="Delete bakery.txt").click()
+    row.get_by_role("button", name="Delete bakery.txt").click()
+    expect(page.locator("#documents")).to_have_count(0)
+    documents = tab.server.api("GET", f"/api/v1/assistants/{assistant['id']}/documents").json()
+    assert documents == []

@@ -327,6 +327,9 @@ export function AssistantEditor({ id }) {
                   Export
                 </button>
               </span>
+              <Link class="button secondary" id="knowledge" href={`/app/assistants/${stored.id}/knowledge`}>
+                Documents
+              </Link>
               <a class="button secondary" id="talk" href={`/playground?assistant=${stored.id}`}>
                 Talk to it
               </a>

@@ -12,6 +12,7 @@ import { CallPage } from "./pages/call-page.jsx";
 import { Knowledge } from "./pages/knowledge.jsx";
 import { Settings } from "./pages/settings.jsx";
 import { SignIn } from "./pages/sign-in.jsx";
+import { Tools } from "./pages/tools.jsx";
 import { Link, match, navigate, useLocation } from "./router.jsx";
 import "./styles.css";
 
@@ -24,6 +25,7 @@ const PAGES = [
   ["/app/assistants/:id/knowledge", Knowledge],
   ["/app/calls", CallList],
   ["/app/calls/:id", CallPage],
+  ["/app/tools", Tools],
   ["/app/api-keys", ApiKeys],
   ["/app/credentials", Credentials],
   ["/app/settings", Settings],
@@ -54,6 +56,9 @@ function Shell({ me, onSignOut, children }) {
           </Link>
           <Link href="/app/calls" aria-current={section("/app/calls")}>
             Calls
+          </Link>
+          <Link href="/app/tools" aria-current={section("/app/tools")}>
+            Tools
           </Link>
           <Link href="/app/api-keys" aria-current={section("/app/api-keys")}>
             API keys

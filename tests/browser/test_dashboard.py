@@ -332,6 +332,7 @@ def test_the_editor_is_usable_on_a_phone(
             ("/app/calls", ".pager"),
             ("/app/api-keys", "#api-keys"),
             ("/app/credentials", "#add-credential"),
+            ("/app/tools", "#create-tool"),
             ("/app/settings", "#reveal-secret"),
         ]:
             page.goto(f"{server.url}{path}")
@@ -581,3 +582,33 @@ def test_upload_a_document_see_it_processed_search_it_and_delete_it(tab: Tab) ->
     expect(page.locator("#documents")).to_have_count(0)
     documents = tab.server.api("GET", f"/api/v1/assistants/{assistant['id']}/documents").json()
     assert documents == []
+
+
+def test_tools_are_created_with_errors_on_their_fields_and_deleted(tab: Tab) -> None:
+    tab.sign_in()
+    page = tab.page
+    page.get_by_role("navigation", name="Sections").get_by_role("link", name="Tools").click()
+    page.get_by_label("Function name").fill("book_table")
+    page.get_by_label("Description").fill("Books a table for the caller.")
+    page.get_by_label("Server URL").fill("http://127.0.0.1:9/hook")
+    page.get_by_role("button", name="Create tool").click()
+    # The outbound-URL policy's 422, on the field it names.
+    expect(page.locator("#tool-url-error")).to_be_visible()
+    expect(page.get_by_label("Server URL")).to_have_attribute("aria-invalid", "true")
+
+    page.get_by_label("Server URL").fill("https://tools.example.com/book")
+    page.get_by_label("Parameters").fill(
+        '{"type": "object", "properties": {"party": {"type": "integer"}}}'
+    )
+    page.get_by_role("button", name="Create tool").click()
+    row = page.locator("#tools tbody tr", has_text="book_table")
+    expect(row).to_contain_text("https://tools.example.com/book")
+    stored = tab.server.api("GET", "/api/v1/tools").json()
+    assert [tool["function"]["name"] for tool in stored] == ["book_table"]
+    assert stored[0]["function"]["parameters"]["properties"] == {"party": {"type": "integer"}}
+    tab.shoot("tools")
+
+    row.get_by_role("button", name="Delete the tool book_table").click()
+    row.get_by_role("button", name="Delete book_table").click()
+    expect(page.locator("#no-tools")).to_be_visible()
+    assert tab.server.api("GET", "/api/v1/tools").json() == []

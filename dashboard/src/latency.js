@@ -35,3 +35,30 @@ export function unheardPart(line) {
   if (!line.interrupted || !line.intended) return "";
   return line.intended.startsWith(line.text) ? line.intended.slice(line.text.length) : line.intended;
 }
+
+/** The p-th percentile (0–100) of `values` by linear interpolation; null when empty. */
+export function percentile(values, p) {
+  const sorted = values.filter((value) => typeof value === "number").sort((a, b) => a - b);
+  if (!sorted.length) return null;
+  const rank = (p / 100) * (sorted.length - 1);
+  const low = Math.floor(rank);
+  const high = Math.ceil(rank);
+  return sorted[low] + (sorted[high] - sorted[low]) * (rank - low);
+}
+
+/** Calls per local day over the `days` days ending today: [{day: "YYYY-MM-DD", count}]. */
+export function callsPerDay(calls, days, today = new Date()) {
+  const key = (date) =>
+    `${date.getFullYear()}-${String(date.getMonth() + 1).padStart(2, "0")}-${String(date.getDate()).padStart(2, "0")}`;
+  const counts = new Map();
+  for (let back = days - 1; back >= 0; back -= 1) {
+    const day = new Date(today.getFullYear(), today.getMonth(), today.getDate() - back);
+    counts.set(key(day), 0);
+  }
+  for (const call of calls) {
+    if (!call.started_at) continue;
+    const day = key(new Date(call.started_at));
+    if (counts.has(day)) counts.set(day, counts.get(day) + 1);
+  }
+  return [...counts].map(([day, count]) => ({ day, count }));
+}

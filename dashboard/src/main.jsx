@@ -10,6 +10,7 @@ import { CallList } from "./pages/call-list.jsx";
 import { Credentials } from "./pages/credentials.jsx";
 import { CallPage } from "./pages/call-page.jsx";
 import { Knowledge } from "./pages/knowledge.jsx";
+import { Overview } from "./pages/overview.jsx";
 import { Settings } from "./pages/settings.jsx";
 import { SignIn } from "./pages/sign-in.jsx";
 import { Tools } from "./pages/tools.jsx";
@@ -18,6 +19,7 @@ import "./styles.css";
 
 // Pages by path, first match wins; each gets the path's named parts as props.
 const PAGES = [
+  ["/app/overview", Overview],
   ["/app/assistants", AssistantList],
   ["/app/assistants/new", AssistantEditor],
   ["/app/assistants/import", AssistantImport],
@@ -51,6 +53,9 @@ function Shell({ me, onSignOut, children }) {
           callwright
         </Link>
         <nav aria-label="Sections">
+          <Link href="/app/overview" aria-current={section("/app/overview")}>
+            Overview
+          </Link>
           <Link href="/app/assistants" aria-current={section("/app/assistants")}>
             Assistants
           </Link>

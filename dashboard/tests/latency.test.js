@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { stackTurn, unheardPart } from "../src/latency.js";
+import { callsPerDay, percentile, stackTurn, unheardPart } from "../src/latency.js";
 
 test("the stages add up to voice to voice, the platform taking the rest", () => {
   const stacked = stackTurn({
@@ -43,4 +43,27 @@ test("the unheard part of an interrupted reply", () => {
   assert.equal(unheardPart(cut), " at nine.");
   assert.equal(unheardPart({ interrupted: true, text: "", intended: "Hello." }), "Hello.");
   assert.equal(unheardPart({ interrupted: false, text: "Hi.", intended: "Hi." }), "");
+});
+
+test("percentiles interpolate between the nearest ranks", () => {
+  assert.equal(percentile([], 50), null);
+  assert.equal(percentile([700], 95), 700);
+  assert.equal(percentile([400, 100, 300, 200], 50), 250);
+  assert.equal(percentile([100, 200, 300, 400, 500], 95), 480);
+  assert.equal(percentile([100, null, 300], 50), 200);
+});
+
+test("calls are counted on their local start day, every day of the window present", () => {
+  const today = new Date(2026, 11, 7, 15, 0);
+  const at = (day, hour) => new Date(2026, 11, day, hour).toISOString();
+  const counted = callsPerDay(
+    [{ started_at: at(7, 9) }, { started_at: at(7, 23) }, { started_at: at(5, 1) }, { started_at: at(1, 12) }, { started_at: null }],
+    3,
+    today,
+  );
+  assert.deepEqual(counted, [
+    { day: "2026-12-05", count: 1 },
+    { day: "2026-12-06", count: 0 },
+    { day: "2026-12-07", count: 2 },
+  ]);
 });

@@ -333,6 +333,7 @@ def test_the_editor_is_usable_on_a_phone(
             ("/app/api-keys", "#api-keys"),
             ("/app/credentials", "#add-credential"),
             ("/app/tools", "#create-tool"),
+            ("/app/overview", "#calls-per-day"),
             ("/app/settings", "#reveal-secret"),
         ]:
             page.goto(f"{server.url}{path}")

@@ -6,6 +6,7 @@ playground tests' live server (models warmed) and browser."""
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -115,6 +116,18 @@ def test_talk_to_an_assistant_then_read_the_calls_record(
         page.eval_on_selector("#recording", "audio => audio.play()")
         page.wait_for_function("() => document.querySelector('#recording').currentTime > 0.2")
         page.screenshot(path=screenshots / "call.png", full_page=True)
+
+        # The overview counts it today and takes its turns into the latency figures.
+        page.get_by_role("navigation", name="Sections").get_by_role("link", name="Overview").click()
+        expect(page.locator("#calls-in-progress")).to_have_text("0")
+        expect(page.locator("#calls-per-day g").last).to_have_attribute("data-count", "1")
+        latencies = sorted(
+            t["voice_to_voice_ms"] for t in record["turns"] if t["voice_to_voice_ms"]
+        )
+        if len(latencies) == 1:
+            expect(page.locator("#latency-p50")).to_have_text(f"{round(latencies[0])} ms")
+        expect(page.locator("#latency-p95")).to_have_text(re.compile(r"^\d+ ms$"))
+        page.screenshot(path=screenshots / "overview.png")
         assert errors == []
     finally:
         context.close()

@@ -82,3 +82,14 @@ async def test_another_organizations_assistants_are_never_found(
     await _create(client, other_tenant, "Support elsewhere")
 
     assert await _names(client, tenant, name="support") == []
+
+
+async def test_text_no_database_can_store_is_refused_not_a_500(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    response = await client.get(
+        "/api/v1/assistants", headers=tenant.headers, params={"name": "a\x00b"}
+    )
+
+    assert response.status_code in (400, 422), response.text
+    assert "name" in response.text

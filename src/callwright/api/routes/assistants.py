@@ -85,6 +85,8 @@ async def list_assistants(
         str | None,
         Query(
             max_length=200,
+            # A NUL is no text a database stores (PostgreSQL refuses it): a 422, not a 500.
+            pattern=r"^[^\x00]*$",
             description="Only assistants whose name contains this text (case-insensitive).",
         ),
     ] = None,

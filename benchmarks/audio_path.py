@@ -28,13 +28,8 @@ from starlette.websockets import WebSocketState
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from callwright.engine.audio import (  # noqa: E402
-    _HALFBAND_TAPS,
-    _HalfBand,
-    _halfband_taps,
-    mulaw_decode,
-    mulaw_encode,
-)
+from callwright.audio.codec import mulaw_decode, mulaw_encode  # noqa: E402
+from callwright.audio.resample import _HALFBAND_TAPS, _HalfBand, _halfband_taps  # noqa: E402
 from callwright.transports.protocol import (  # noqa: E402
     AudioReceived,
     CallerHungUp,
@@ -48,7 +43,7 @@ STREAM_SID = "MZ18ad3ab5a668481ce02b83e7395059f0"
 
 
 # ---------------------------------------------------------------------------------------
-# BASELINE: the implementations before this change, copied verbatim (engine/audio.py
+# BASELINE: the implementations before this change, copied verbatim (audio/resample.py
 # `_HalfBand` and transports/twilio.py `_parse` / `send_audio`'s message building).
 # ---------------------------------------------------------------------------------------
 

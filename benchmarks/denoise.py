@@ -21,7 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from callwright.engine.denoise import NoiseSuppressor  # noqa: E402
+from callwright.audio.denoise import NoiseSuppressor  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "audio"
 

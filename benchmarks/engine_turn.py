@@ -21,13 +21,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from callwright.domain.assistants.schemas import AssistantIn  # noqa: E402
-from callwright.engine.clock import MonotonicClock  # noqa: E402
-from callwright.engine.config import CallConfig  # noqa: E402
-from callwright.engine.events import SessionEvent, TurnTiming  # noqa: E402
-from callwright.engine.session import CallSession, SessionProviders  # noqa: E402
-from callwright.providers.fakes import EnergyVAD, ScriptedLLM, ScriptedSTT, ToneTTS, speech  # noqa: E402
-from callwright.transports.loopback import LoopbackTransport  # noqa: E402
+from callwright.clock import MonotonicClock
+from callwright.domain.assistants.schemas import AssistantIn
+from callwright.engine.config import CallConfig
+from callwright.engine.events import SessionEvent, TurnTiming
+from callwright.engine.session import CallSession, SessionProviders
+from callwright.providers.fakes import EnergyVAD, ScriptedLLM, ScriptedSTT, ToneTTS, speech
+from callwright.transports.loopback import LoopbackTransport
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -42,19 +42,24 @@ async def run(turns: int) -> dict[str, object]:
         name="bench",
         idle_timeout=None,
         max_duration_seconds=None,
-        stt_settings={"endpointing": {"silence_threshold": 200, "min_silence_duration": 200},
-                      "vad_turnoff": 200},
+        stt_settings={
+            "endpointing": {"silence_threshold": 200, "min_silence_duration": 200},
+            "vad_turnoff": 200,
+        },
     ).model_dump(mode="json")
     config = CallConfig.from_settings(settings)
     transport = LoopbackTransport(clock)
-    stt = ScriptedSTT.saying(clock, *(f"question number {i}" for i in range(turns)),
-                             final_latency_s=0.0)
-    llm = ScriptedLLM(clock, [f"Answer {i}. It is short." for i in range(turns)],
-                      first_token_s=0.0, token_s=0.0)
+    stt = ScriptedSTT.saying(
+        clock, *(f"question number {i}" for i in range(turns)), final_latency_s=0.0
+    )
+    llm = ScriptedLLM(
+        clock, [f"Answer {i}. It is short." for i in range(turns)], first_token_s=0.0, token_s=0.0
+    )
     tts = ToneTTS(clock, first_audio_s=0.0, seconds_per_char=0.01)
     events: list[SessionEvent] = []
-    session = CallSession(config, SessionProviders((llm,), stt, tts, EnergyVAD()), transport,
-                          clock, events.append)
+    session = CallSession(
+        config, SessionProviders((llm,), stt, tts, EnergyVAD()), transport, clock, events.append
+    )
 
     async def caller() -> None:
         for _ in range(turns):

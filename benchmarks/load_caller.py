@@ -34,7 +34,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from load_server import SCRIPT
 
-from callwright.engine.audio import mulaw_encode
+from callwright.audio.codec import mulaw_encode
 from callwright.telephony.twilio_signature import twilio_signature
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -91,7 +91,9 @@ def silero_hangover_ms(frames: tuple[bytes, ...], speech_end: int) -> float:
     """Replay the clip through the server's own intake (μ-law decode, 8 → 16 kHz,
     32 ms frames, Silero, the stop threshold) after a second of line silence; the line
     frame whose arrival completes Silero's last speech frame, against the last loud one."""
-    from callwright.engine.audio import FrameSplitter, Resampler, mulaw_decode
+    from callwright.audio.codec import mulaw_decode
+    from callwright.audio.framing import FrameSplitter
+    from callwright.audio.resample import Resampler
     from callwright.providers.vad.silero import SileroVAD
 
     detector = SileroVAD(16_000)

@@ -44,8 +44,8 @@ from starlette.types import Receive, Scope, Send
 
 from callwright.api.app import create_app
 from callwright.api.routes.metrics import metrics_router
+from callwright.clock import Clock, MonotonicClock
 from callwright.domain.accounts.service import AccountsService
-from callwright.engine.clock import Clock, MonotonicClock
 from callwright.engine.session import SessionProviders
 from callwright.observability.eventloop import LagSamples
 from callwright.observability.metrics import Metrics, default_metrics

@@ -1,10 +1,12 @@
-"""The one exception tree of callwright.
+"""The one exception tree of callwright: every error it raises on purpose is a
+``CallwrightError`` carrying an HTTP status and a machine code.
 
 ::
 
     CallwrightError (500, internal_error)
     ├── BadRequest (400, bad_request)
-    │   └── MalformedId (400, malformed_id)
+    │   ├── MalformedId (400, malformed_id)
+    │   └── api.routes.knowledge.MalformedJson (400, malformed_json)
     ├── Unauthorized (401, unauthorized)
     ├── Forbidden (403, forbidden)
     │   └── CsrfFailed (403, csrf_failed)
@@ -12,17 +14,36 @@
     ├── Conflict (409, conflict)
     ├── PayloadTooLarge (413, payload_too_large)
     ├── ValidationFailed (422, validation_failed)
+    │   └── domain.knowledge.parsing.DocumentRejected (422, document_rejected)
     ├── RateLimited (429, rate_limited)
     ├── ServiceBusy (503, busy)
+    ├── InternalError (500, internal_error)     the server's own set-up is wrong
+    │   ├── settings.SettingsError               the configuration cannot be used
+    │   ├── store.migrate.DatabaseNotMigrated    the schema is not at this code's head
+    │   └── security.crypto.SecretDecryptionError  a stored secret cannot be decrypted
     │
     │   defined beside the code that raises them:
+    ├── domain.knowledge.parsing.UnsupportedDocumentType (415, unsupported_media_type)
+    ├── domain.knowledge.parse_isolation.ParserUnavailable (503, parser_unavailable)
     ├── telephony.twilio_rest.TwilioError (502, carrier_error)
     │   ├── TwilioAuthenticationFailed (502, carrier_authentication_failed)
     │   └── TwilioUnavailable (502, carrier_unavailable)
-    └── domain.knowledge.parse_isolation.ParserUnavailable (503, parser_unavailable)
+    └── providers.errors.ProviderError (502, provider_error)   retryable unless said
+        ├── ProviderTimeout (502, provider_timeout)
+        ├── ProviderAuthError (502, provider_auth_failed)        not retryable
+        ├── ProviderRateLimited (502, provider_rate_limited)
+        ├── ProviderUnavailable (502, provider_unavailable)
+        └── ProviderRequestError (502, provider_request_refused)  not retryable
 
-Every error renders as ``{"error": "<message>", "code": "<code>", "details": [...]}``.
-Foreign exceptions are translated at the boundary (``raise ... from exc``).
+Every error renders as ``{"error": "<message>", "code": "<code>", "details": [...]}``,
+except an ``InternalError``: API callers get a bare "internal server error" (as for any
+unexpected exception) and the log gets the traceback. Foreign exceptions are translated
+at the boundary (``raise ... from exc``). One exception is not a ``CallwrightError``:
+``security.outbound.OutboundRefused`` is a ``ValueError`` that never leaves its
+callers, each of which translates it (a 422 naming the field, a ``ProviderError``, a
+failed tool call or webhook delivery). Private control-flow exceptions
+(``engine.session._CallOver``, ``engine.tools._Failed``, the knowledge worker's
+``_Retry`` and ``_BadRequest``) never leave their module.
 """
 
 from __future__ import annotations
@@ -35,6 +56,7 @@ __all__ = [
     "Conflict",
     "CsrfFailed",
     "Forbidden",
+    "InternalError",
     "MalformedId",
     "NotFound",
     "PayloadTooLarge",
@@ -117,3 +139,11 @@ class ServiceBusy(CallwrightError):
 
     status_code = 503
     code = "busy"
+
+
+class InternalError(CallwrightError):
+    """The server itself is misconfigured or its stored state unusable; nothing the
+    caller can fix (API callers see a bare "internal server error")."""
+
+    status_code = 500
+    code = "internal_error"

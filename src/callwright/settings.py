@@ -17,6 +17,8 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from callwright.errors import InternalError
+
 __all__ = ["Environment", "Settings", "SettingsError"]
 
 _MIN_SECRET_KEY_LENGTH = 32
@@ -29,7 +31,7 @@ def _env(*names: str) -> AliasChoices:
     return AliasChoices(f"CALLWRIGHT_{names[0]}", *names)
 
 
-class SettingsError(RuntimeError):
+class SettingsError(InternalError):
     """The configuration cannot be used; the message says what to change."""
 
 
@@ -143,6 +145,11 @@ class Settings(BaseSettings):
     cartesia_api_key: str | None = Field(None, validation_alias=_env("CARTESIA_API_KEY"))
     azure_speech_key: str | None = Field(None, validation_alias=_env("AZURE_SPEECH_KEY"))
     azure_speech_region: str | None = Field(None, validation_alias=_env("AZURE_SPEECH_REGION"))
+    # Vendors with no field of their own (``providers.vendors`` names their variables,
+    # e.g. PLAYHT_API_KEY) read them from the environment the settings were read from.
+    provider_environment: dict[str, str] = Field(
+        default_factory=lambda: dict(os.environ), repr=False, exclude=True
+    )
     # An OpenAI-compatible server for llm_provider "custom" (Ollama, vLLM, llama.cpp).
     custom_llm_base_url: str | None = None
     custom_llm_api_key: str | None = None

@@ -7,17 +7,14 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import IN_CI
+from tests.support.optional import unavailable
 
 CHROMIUM = Path("/usr/lib/chromium/chromium")
 
 
 def require_browser(*modules: tuple[str, str]) -> None:
     """Skip the calling module where the browser (or the named ``(module, extra)``
-    Python packages) are missing; under CI=true fail instead, so that a broken runner
-    cannot pass by skipping."""
+    Python packages) are missing; under CI=true fail instead (``unavailable``)."""
     missing = []
     if not CHROMIUM.exists():
         missing.append(f"Debian chromium ({CHROMIUM})")
@@ -28,10 +25,7 @@ def require_browser(*modules: tuple[str, str]) -> None:
             missing.append(f"{module} (the {extra} extra)")
     if not missing:
         return
-    reason = "the browser test needs " + ", ".join(missing)
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: it must run)", pytrace=False)
-    pytest.skip(reason, allow_module_level=True)
+    unavailable("the browser test needs " + ", ".join(missing))
 
 
 def launch_arguments(microphone: Path | None = None) -> list[str]:

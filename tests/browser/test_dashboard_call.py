@@ -15,9 +15,10 @@ import pytest
 from tests.browser import test_playground as playground
 from tests.browser.test_playground import CALL_STEP_MS, Server
 from tests.dashboard.sources import built_manifest
+from tests.support.optional import unavailable
 
 if built_manifest() is None:
-    pytest.skip("the dashboard is not built (./dev builds it)", allow_module_level=True)
+    unavailable("the dashboard is not built (./dev builds it)")
 
 from playwright.sync_api import Browser, expect
 

@@ -34,7 +34,7 @@ CALL_STEP_MS = 120_000
 
 require_browser(("faster_whisper", "offline"), ("llama_cpp", "local-llm"))
 
-from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, sync_playwright
 
 
 def _microphone_wav(path: Path) -> Path:

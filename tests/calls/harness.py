@@ -25,8 +25,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from callwright.api.app import create_app
-from callwright.engine.audio import mulaw_encode
-from callwright.engine.clock import MonotonicClock
+from callwright.audio.codec import mulaw_encode
+from callwright.clock import MonotonicClock
 from callwright.engine.session import SessionProviders
 from callwright.providers.fakes import EnergyVAD, ScriptedLLM, ScriptedSTT, ToneTTS, speech
 from callwright.runtime.registry import ProviderChoice, ProviderFactory

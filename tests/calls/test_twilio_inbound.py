@@ -21,8 +21,8 @@ import pytest
 import websockets
 from fastapi import FastAPI, Request, Response
 
-from callwright.domain.signing import signing_secret_for
-from callwright.engine.tools import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
+from callwright.domain.signing_secrets import signing_secret_for
+from callwright.security.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from callwright.settings import Settings
 from tests.calls.harness import (
     ACCOUNT_SID,

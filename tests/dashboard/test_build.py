@@ -8,21 +8,17 @@ import types
 import typing
 from typing import Any
 
-import pytest
 from pydantic import BaseModel
 
 from callwright.domain.assistants.schemas import AssistantIn
-from tests.conftest import IN_CI
 from tests.dashboard.sources import SOURCES, built_manifest, catalogued_fields, sources_digest
+from tests.support.optional import unavailable
 
 
 def test_the_served_build_is_built_from_the_current_sources() -> None:
     manifest = built_manifest()
     if manifest is None:
-        reason = "the dashboard is not built (./dev builds it)"
-        if IN_CI:
-            pytest.fail(f"{reason}; CI=true: it must be", pytrace=False)
-        pytest.skip(reason)
+        unavailable("the dashboard is not built (./dev builds it)")
     assert manifest["sources_sha256"] == sources_digest(), (
         "the dashboard build is stale: its sources changed since it was built "
         "(./dev rebuilds it; or `node build.mjs` in dashboard/)"

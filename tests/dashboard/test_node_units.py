@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
-import pytest
-
-from tests.conftest import IN_CI
 from tests.dashboard.sources import SOURCES
+from tests.support.optional import require_program
 
 
 def test_the_javascript_unit_tests_pass() -> None:
-    node = shutil.which("node")
-    if node is None:
-        if IN_CI:
-            pytest.fail("Node.js is missing (CI=true: ./dev installs it)", pytrace=False)
-        pytest.skip("Node.js is missing (./dev installs it)")
+    node = require_program("node", "the dashboard's JavaScript tests (./dev installs Node)")
     tests = sorted(str(path) for path in (SOURCES / "tests").glob("*.test.js"))
     assert tests, "no JavaScript tests found"
 

@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from callwright.clock import VirtualClock
 from callwright.domain.assistants.schemas import AssistantIn
-from callwright.engine.clock import VirtualClock
 from callwright.engine.config import CallConfig
 from callwright.engine.events import (
     AssistantMessage,
@@ -19,10 +19,12 @@ from callwright.engine.events import (
     TurnTiming,
     UserMessage,
 )
+from callwright.engine.lifecycle import EndCallHook
 from callwright.engine.replies import Retriever, ToolRunner
-from callwright.engine.session import CallSession, EndCallHook, SessionProviders
+from callwright.engine.session import CallSession, SessionProviders
+from callwright.engine.turns import EndOfTurnPolicy
 from callwright.providers.fakes import EnergyVAD, Reply, ScriptedLLM, ScriptedSTT, ToneTTS
-from callwright.providers.protocols import LLM, STT, ChatMessage, ToolSpec
+from callwright.providers.protocols import LLM, STT, VAD, ChatMessage, ToolSpec
 from callwright.transports.loopback import LoopbackTransport
 
 Caller = Callable[[LoopbackTransport], Awaitable[None]]
@@ -85,6 +87,8 @@ def make_call(
     fallback_voices: tuple[str, ...] = (),
     fallback_transcriber: tuple[str, ...] | None = None,
     first_audio_timeout_s: float = 5.0,
+    vad: VAD | None = None,
+    end_of_turn: EndOfTurnPolicy | None = None,
     **settings: Any,
 ) -> Call:
     settings.setdefault("idle_timeout", None)
@@ -116,7 +120,7 @@ def make_call(
         llms=(llm, *fallbacks),
         stt=wrap_stt(stt) if wrap_stt else stt,
         tts=tts,
-        vad=EnergyVAD(),
+        vad=vad or EnergyVAD(),
         stt_fallbacks=(fallback_stt,) if fallback_stt is not None else (),
         tts_fallbacks=voices,
     )
@@ -133,6 +137,7 @@ def make_call(
         run_custom_tools=run_custom_tools,
         previous_conversation=previous_conversation,
         retrieve=retrieve,
+        end_of_turn=end_of_turn,
     )
     return Call(
         clock,

@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 import numpy as np
 import numpy.typing as npt
 
+from callwright.audio.denoise import NoiseSuppressor
 from callwright.domain.assistants.schemas import AssistantIn
 from callwright.engine.config import CallConfig
-from callwright.engine.denoise import NoiseSuppressor
 from callwright.engine.events import SpeechStarted, SpeechStopped
 from callwright.providers.fakes import EnergyVAD, ScriptedSTT, speech
 from callwright.providers.protocols import STTOptions, STTStream, Transcript
@@ -36,6 +36,9 @@ class _RecordingStream:
 
     async def end_utterance(self) -> None:
         await self._inner.end_utterance()
+
+    def discard_utterance(self) -> None:
+        self._inner.discard_utterance()
 
     async def end_of_audio(self) -> None:
         await self._inner.end_of_audio()
@@ -85,8 +88,11 @@ def caller_audio() -> bytes:
     return np.clip(np.rint(voice + noise), -32768, 32767).astype("<i2").tobytes()
 
 
-def recording_call(*, audio_denoising: bool) -> tuple[Call, RecordingSTT]:
+def recording_call(
+    *, audio_denoising: bool, vad: RecordingVAD | None = None
+) -> tuple[Call, RecordingSTT]:
     call = make_call(
+        vad=vad,
         first_message_mode="assistant-waits-for-user",
         stt_settings={"audio_denoising": audio_denoising},
         utterances=("Do you deliver?",),
@@ -152,9 +158,8 @@ async def test_audio_denoising_false_feeds_the_transcriber_the_raw_audio() -> No
 
 
 async def test_audio_denoising_leaves_turn_taking_on_the_raw_audio() -> None:
-    call, _ = recording_call(audio_denoising=True)
     vad = RecordingVAD()
-    call.session._providers = dataclasses.replace(call.session._providers, vad=vad)
+    call, _ = recording_call(audio_denoising=True, vad=vad)
     await run_call(call, speak_over_noise)
     raw = caller_audio()
     assert b"".join(vad.frames) == raw[: len(raw) - len(raw) % (2 * vad.frame_samples)]

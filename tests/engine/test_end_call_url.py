@@ -6,9 +6,11 @@ import json
 
 import httpx
 
+from callwright.engine.config import CallConfig
 from callwright.engine.events import EndReason
-from callwright.engine.tools import verify_signature
+from callwright.engine.lifecycle import EndCallHook
 from callwright.runtime.hooks import end_call_url_hook
+from callwright.security.signing import verify_signature
 from tests.engine.harness import make_call, run_call
 from tests.engine.test_conversation import hang_up_after
 
@@ -20,19 +22,20 @@ async def test_end_call_url_receives_the_end_of_every_call() -> None:
         received.append(request)
         return httpx.Response(204)
 
+    def hook(config: CallConfig) -> EndCallHook | None:
+        return end_call_url_hook(
+            config.end_call_url,
+            {"id": "call-7"},
+            signing_secret="org-secret",
+            transport=httpx.MockTransport(receiver),
+        )
+
     call = make_call(
         end_call_trigger_phrase="bye",
         end_call_url="https://hooks.example.com/end",
         utterances=("Ok bye.",),
+        end_hook=hook,
     )
-    hook = end_call_url_hook(
-        call.session.config.end_call_url,
-        {"id": "call-7"},
-        signing_secret="org-secret",
-        transport=httpx.MockTransport(receiver),
-    )
-    assert hook is not None
-    call.session._on_end = hook
     await run_call(call, hang_up_after(("say", 0.5), ("silence", 30)))
 
     (request,) = received

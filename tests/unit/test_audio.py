@@ -1,4 +1,4 @@
-"""Engine audio: μ-law codec against audioop, streaming resampling, framing, loudness."""
+"""Audio: μ-law codec against audioop, streaming resampling, framing, loudness."""
 
 from __future__ import annotations
 
@@ -14,24 +14,21 @@ import soxr  # type: ignore[import-untyped]
 from hypothesis import given
 from hypothesis import strategies as st
 
-from callwright.engine.audio import (
+from callwright.audio.codec import mulaw_decode, mulaw_encode
+from callwright.audio.formats import (
     BROWSER_FORMAT,
     ENGINE_FORMAT,
     MULAW_SILENCE_BYTE,
     PCM16_SILENCE_BYTE,
-    RESAMPLER_QUALITY,
-    SILENCE_FLOOR_DBFS,
     TWILIO_FORMAT,
     AudioFormat,
-    FrameSplitter,
-    Resampler,
     duration_s,
     frame_bytes,
-    mulaw_decode,
-    mulaw_encode,
-    pcm16_rms_dbfs,
 )
-from callwright.engine.audio import _halfband_taps as _halfband_taps
+from callwright.audio.framing import FrameSplitter
+from callwright.audio.loudness import SILENCE_FLOOR_DBFS, pcm16_rms_dbfs
+from callwright.audio.resample import RESAMPLER_QUALITY, Resampler
+from callwright.audio.resample import _halfband_taps as _halfband_taps
 
 RATE_PAIRS = [(8000, 16000), (16000, 8000), (22050, 8000), (24000, 16000)]
 ALL_PCM16 = np.arange(-32768, 32768, dtype="<i2").tobytes()

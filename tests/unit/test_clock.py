@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from callwright.engine.clock import MonotonicClock, VirtualClock
+from callwright.clock import MonotonicClock, VirtualClock
 
 
 async def test_sleepers_wake_in_deadline_order_at_their_deadlines() -> None:

@@ -23,7 +23,7 @@ import numpy.typing as npt
 import pytest
 import soxr  # type: ignore[import-untyped]
 
-from callwright.engine.denoise import NoiseSuppressor
+from callwright.audio.denoise import NoiseSuppressor
 
 Signal = npt.NDArray[np.float64]
 

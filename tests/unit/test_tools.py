@@ -1,9 +1,10 @@
-"""Custom tools: parsing ``custom_tools`` entries, the signed ``tool-calls`` webhook
-(against a real HTTP server on 127.0.0.1 and a mock transport), and signature checks."""
+"""Custom tools as a call runs them: the signed ``tool-calls`` webhook, against a real
+HTTP server on 127.0.0.1 and a mock transport."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -20,16 +21,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from callwright.engine.tools import (
-    CustomTool,
-    ToolExecutor,
-    parse_custom_tools,
-    sign,
-    verify_signature,
-)
-from callwright.errors import ValidationFailed
+from callwright.domain.tools.schemas import parse_custom_tools
+from callwright.engine.tools import ToolExecutor, WebhookTool
 from callwright.providers.protocols import ToolCall
 from callwright.security.outbound import OutboundPolicy
+from callwright.security.signing import verify_signature
 
 ORG_SECRET = "org-signing-secret"
 # The stub tool server listens on loopback, allowed as an operator allows an inside host.
@@ -58,10 +54,16 @@ def tool_entry(
     }
 
 
-def with_timeout(tool: CustomTool, seconds: float) -> CustomTool:
+def webhook_tools(entries: list[Any]) -> list[WebhookTool]:
+    """Tools as a call runs them, from ``custom_tools`` entries."""
+    return [tool.for_call() for tool in parse_custom_tools(entries)]
+
+
+def with_timeout(tool: WebhookTool, seconds: float) -> WebhookTool:
     """Below the configurable 1 s minimum, so timeout tests take milliseconds."""
-    server = tool.server.model_copy(update={"timeout_seconds": seconds})
-    return tool.model_copy(update={"server": server})
+    return dataclasses.replace(
+        tool, server=dataclasses.replace(tool.server, timeout_seconds=seconds)
+    )
 
 
 # -- a real tool server on 127.0.0.1 ---------------------------------------------------
@@ -115,7 +117,7 @@ async def tool_server() -> AsyncIterator[ToolServerStub]:
 
 
 async def test_request_has_the_vapi_tool_calls_shape(tool_server: ToolServerStub) -> None:
-    [tool] = parse_custom_tools([tool_entry(url=tool_server.url, secret="vapi-style")])
+    [tool] = webhook_tools([tool_entry(url=tool_server.url, secret="vapi-style")])
     async with ToolExecutor(
         [tool], signing_secret=ORG_SECRET, call=CALL, outbound=LOOPBACK
     ) as executor:
@@ -148,7 +150,7 @@ async def test_request_has_the_vapi_tool_calls_shape(tool_server: ToolServerStub
 async def test_signature_secret_and_custom_headers_are_sent(tool_server: ToolServerStub) -> None:
     entry = tool_entry(url=tool_server.url, secret="vapi-style", headers={"X-Api-Key": "k-1"})
     async with ToolExecutor(
-        parse_custom_tools([entry]), signing_secret=ORG_SECRET, call=CALL, outbound=LOOPBACK
+        webhook_tools([entry]), signing_secret=ORG_SECRET, call=CALL, outbound=LOOPBACK
     ) as ex:
         await ex.execute([ToolCall("call_a", "get_weather", '{"city": "Oslo"}')])
 
@@ -165,7 +167,7 @@ async def test_signature_secret_and_custom_headers_are_sent(tool_server: ToolSer
 
 
 async def test_no_vapi_secret_header_unless_configured(tool_server: ToolServerStub) -> None:
-    tools = parse_custom_tools([tool_entry(url=tool_server.url)])
+    tools = webhook_tools([tool_entry(url=tool_server.url)])
     async with ToolExecutor(
         tools, signing_secret=ORG_SECRET, call=CALL, outbound=LOOPBACK
     ) as executor:
@@ -176,7 +178,7 @@ async def test_no_vapi_secret_header_unless_configured(tool_server: ToolServerSt
 async def test_calls_to_one_server_share_a_request_and_map_back_by_id(
     tool_server: ToolServerStub,
 ) -> None:
-    tools = parse_custom_tools(
+    tools = webhook_tools(
         [tool_entry("get_weather", tool_server.url), tool_entry("get_forecast", tool_server.url)]
     )
     calls = [
@@ -206,7 +208,7 @@ async def test_unreachable_server_is_an_error_result() -> None:
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
     sock.close()  # nothing listens there now
-    tools = parse_custom_tools([tool_entry(url=url)])
+    tools = webhook_tools([tool_entry(url=url)])
     async with ToolExecutor(
         tools, signing_secret=ORG_SECRET, call=CALL, outbound=LOOPBACK
     ) as executor:
@@ -221,13 +223,13 @@ async def test_unreachable_server_is_an_error_result() -> None:
 Handler = Callable[[httpx.Request], Coroutine[Any, Any, httpx.Response]]
 
 
-def executor_for(handler: Handler, *tools: CustomTool, **options: Any) -> ToolExecutor:
-    tools = tools or tuple(parse_custom_tools([tool_entry()]))
+def executor_for(handler: Handler, *tools: WebhookTool, **options: Any) -> ToolExecutor:
+    tools = tools or tuple(webhook_tools([tool_entry()]))
     transport = httpx.MockTransport(handler)
     return ToolExecutor(tools, signing_secret=ORG_SECRET, call=CALL, transport=transport, **options)
 
 
-async def run_one(handler: Handler, *tools: CustomTool, **options: Any) -> tuple[str, str | None]:
+async def run_one(handler: Handler, *tools: WebhookTool, **options: Any) -> tuple[str, str | None]:
     async with executor_for(handler, *tools, **options) as executor:
         [result] = await executor.execute([ToolCall("call_a", "get_weather", '{"city": "Paris"}')])
     return result.result, result.error
@@ -249,7 +251,7 @@ async def test_slow_server_times_out() -> None:
         await never.wait()
         raise AssertionError("unreachable")
 
-    [tool] = parse_custom_tools([tool_entry()])
+    [tool] = webhook_tools([tool_entry()])
     async with executor_for(hang, with_timeout(tool, 0.05)) as executor:
         [result] = await executor.execute([ToolCall("call_a", "get_weather", "{}")])
     assert result.error == "timed out after 0.05 s"
@@ -334,7 +336,7 @@ async def test_different_servers_are_called_concurrently() -> None:
         call_id = json.loads(request.content)["message"]["toolCallList"][0]["id"]
         return httpx.Response(200, json={"results": [{"toolCallId": call_id, "result": "ok"}]})
 
-    first, second = parse_custom_tools(
+    first, second = webhook_tools(
         [
             tool_entry("first", "https://a.example/hook"),
             tool_entry("second", "https://b.example/hook"),
@@ -402,185 +404,14 @@ def test_executor_requires_a_signing_secret() -> None:
         ToolExecutor([], signing_secret="", call=CALL)
 
 
-# -- parsing custom_tools --------------------------------------------------------------
-
-
-def parse_error_fields(entries: list[Any]) -> list[str]:
-    with pytest.raises(ValidationFailed) as caught:
-        parse_custom_tools(entries)
-    return [detail["field"] for detail in caught.value.details]
-
-
-def test_a_vapi_function_tool_parses_and_becomes_a_spec() -> None:
-    entry = tool_entry(timeoutSeconds=5, secret="s", headers={"Authorization": "Bearer t"})
-    entry |= {"async": True, "id": "tool_123", "orgId": "org_1", "rejectionPlan": {}}
-    [tool] = parse_custom_tools([entry])
-    assert tool.is_async is True
-    assert tool.server.timeout_seconds == 5
-    assert tool.model_extra == {"id": "tool_123", "orgId": "org_1", "rejectionPlan": {}}
-    spec = tool.to_spec()
-    assert (spec.name, spec.description) == ("get_weather", "get_weather for a city")
-    assert spec.parameters == {"type": "object", "properties": {"city": {"type": "string"}}}
-    assert "Bearer t" not in repr(tool)
-
-
-def test_defaults() -> None:
-    [tool] = parse_custom_tools(
-        [{"function": {"name": "ping"}, "server": {"url": "https://x.example"}}]
-    )
-    assert tool.server.timeout_seconds == 20
-    assert tool.to_spec().parameters == {"type": "object", "properties": {}}
-    assert (tool.type, tool.is_async, tool.server.secret, tool.server.headers) == (
-        "function",
-        False,
-        None,
-        {},
-    )
-
-
-@pytest.mark.parametrize(
-    ("url", "ok"),
-    [
-        ("https://tools.example/hook", True),
-        # Which schemes and hosts may be called is the outbound-URL policy's decision.
-        ("http://tools.example/hook", True),
-        ("ftp://tools.example/hook", False),
-        ("tools.example/hook", False),
-        ("https://", False),
-    ],
-)
-def test_server_url_must_be_an_absolute_http_url(url: str, ok: bool) -> None:
-    if ok:
-        assert parse_custom_tools([tool_entry(url=url)])[0].server.url == url
-    else:
-        assert parse_error_fields([tool_entry(url=url)]) == [
-            "tools_settings.custom_tools[0].server.url"
-        ]
-
-
 @pytest.mark.parametrize("policy", [OutboundPolicy(), OutboundPolicy(allow_http=True)])
 async def test_a_tool_server_on_the_inside_is_never_called(
     tool_server: ToolServerStub, policy: OutboundPolicy
 ) -> None:
     # Issue 13, finding 2: a tool on http://127.0.0.1 (or a private address over https)
     # was called with the organization's signature and the tool's secret headers.
-    tools = parse_custom_tools([tool_entry(url=tool_server.url, secret="vapi-style")])
+    tools = webhook_tools([tool_entry(url=tool_server.url, secret="vapi-style")])
     async with ToolExecutor(tools, signing_secret=ORG_SECRET, call=CALL, outbound=policy) as run:
         [result] = await run.execute([ToolCall("call_a", "get_weather", '{"city": "Oslo"}')])
     assert result.error is not None
     assert tool_server.requests == []
-
-
-@pytest.mark.parametrize("name", ["", "get weather", "x" * 65, "météo", "a.b"])
-def test_function_name_follows_openai_rules(name: str) -> None:
-    entry = tool_entry(name)
-    assert parse_error_fields([entry]) == ["tools_settings.custom_tools[0].function.name"]
-
-
-def test_missing_name_and_bad_entries_name_their_fields() -> None:
-    missing_name = tool_entry()
-    del missing_name["function"]["name"]
-    fields = parse_error_fields(
-        [
-            tool_entry("fine"),
-            missing_name,
-            {"type": "function", "function": {"name": "x"}},
-            "not an object",
-            tool_entry("typed") | {"type": "endCall"},
-        ]
-    )
-    assert fields == [
-        "tools_settings.custom_tools[1].function.name",
-        "tools_settings.custom_tools[2].server",
-        "tools_settings.custom_tools[3]",
-        "tools_settings.custom_tools[4].type",
-    ]
-
-
-@pytest.mark.parametrize("seconds", [0, 0.5, 121, 300])
-def test_timeout_must_be_between_1_and_120_seconds(seconds: float) -> None:
-    fields = parse_error_fields([tool_entry(timeoutSeconds=seconds)])
-    assert fields == ["tools_settings.custom_tools[0].server.timeoutSeconds"]
-
-
-def test_duplicate_and_builtin_names_are_rejected() -> None:
-    with pytest.raises(ValidationFailed) as caught:
-        parse_custom_tools([tool_entry("lookup"), tool_entry("end_call"), tool_entry("lookup")])
-    details = {d["field"]: d["message"] for d in caught.value.details}
-    assert "built-in" in details["tools_settings.custom_tools[1].function.name"]
-    assert "custom_tools[0]" in details["tools_settings.custom_tools[2].function.name"]
-    assert parse_error_fields([tool_entry("transfer_call")]) == [
-        "tools_settings.custom_tools[0].function.name"
-    ]
-
-
-@pytest.mark.parametrize(
-    "headers",
-    [
-        {"X-Callwright-Signature": "v1=forged"},
-        {"x-vapi-secret": "use server.secret"},
-        {"Content-Type": "text/plain"},
-        {"Bad Header": "x"},
-        {"X-Ok": "line\r\nInjected: yes"},
-    ],
-)
-def test_configured_headers_cannot_forge_or_inject(headers: dict[str, str]) -> None:
-    fields = parse_error_fields([tool_entry(headers=headers)])
-    assert fields == ["tools_settings.custom_tools[0].server.headers"]
-
-
-def test_parameters_must_be_an_object_schema() -> None:
-    entry = tool_entry()
-    entry["function"]["parameters"] = {"type": "array"}
-    assert parse_error_fields([entry]) == ["tools_settings.custom_tools[0].function.parameters"]
-
-
-# -- signatures ------------------------------------------------------------------------
-
-BODY = b'{"message":{"type":"tool-calls"}}'
-
-
-def test_signature_is_hmac_sha256_over_timestamp_dot_body() -> None:
-    digest = hmac.new(ORG_SECRET.encode(), b"1700000000." + BODY, hashlib.sha256).hexdigest()
-    assert sign(ORG_SECRET, 1_700_000_000, BODY) == f"v1={digest}"
-
-
-def test_signature_round_trip() -> None:
-    signature = sign(ORG_SECRET, 1_700_000_000, BODY)
-    assert verify_signature(ORG_SECRET, "1700000000", BODY, signature, now=1_700_000_010)
-    assert verify_signature(
-        ORG_SECRET.encode(), 1_700_000_000, BODY.decode(), signature, now=1_700_000_000
-    )
-
-
-def test_tampered_body_fails_verification() -> None:
-    signature = sign(ORG_SECRET, 1_700_000_000, BODY)
-    tampered = BODY.replace(b"tool-calls", b"tool-callz")
-    assert not verify_signature(ORG_SECRET, "1700000000", tampered, signature, now=1_700_000_000)
-
-
-def test_signature_for_another_timestamp_fails() -> None:
-    signature = sign(ORG_SECRET, 1_700_000_000, BODY)
-    assert not verify_signature(ORG_SECRET, "1700000001", BODY, signature, now=1_700_000_000)
-
-
-@pytest.mark.parametrize("now", [1_700_000_301, 1_699_999_699])
-def test_stale_or_future_timestamp_fails(now: float) -> None:
-    signature = sign(ORG_SECRET, 1_700_000_000, BODY)
-    assert not verify_signature(ORG_SECRET, "1700000000", BODY, signature, now=now)
-    assert verify_signature(ORG_SECRET, "1700000000", BODY, signature, now=now, tolerance_s=400)
-
-
-@pytest.mark.parametrize("timestamp", ["", "abc", "1.7e9", "-1700000000", "99999999999999"])
-def test_malformed_timestamp_fails(timestamp: str) -> None:
-    signature = sign(ORG_SECRET, timestamp, BODY)
-    assert not verify_signature(ORG_SECRET, timestamp, BODY, signature, now=1_700_000_000)
-
-
-def test_any_of_several_signatures_may_match() -> None:
-    good = sign(ORG_SECRET, 1_700_000_000, BODY)
-    old = sign("retired-secret", 1_700_000_000, BODY)
-    header = f"{old}, {good}"
-    assert verify_signature(ORG_SECRET, "1700000000", BODY, header, now=1_700_000_000)
-    assert not verify_signature(ORG_SECRET, "1700000000", BODY, "v1=zz, ", now=1_700_000_000)
-    assert not verify_signature(ORG_SECRET, "1700000000", BODY, "", now=1_700_000_000)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from starlette.websockets import WebSocketState
 
-from callwright.engine.audio import mulaw_decode, mulaw_encode
+from callwright.audio.codec import mulaw_decode, mulaw_encode
 from callwright.transports.protocol import (
     AudioReceived,
     CallerHungUp,

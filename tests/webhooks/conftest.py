@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callwright.domain.signing import signing_secret_for
+from callwright.domain.signing_secrets import signing_secret_for
 from callwright.domain.webhooks.dispatcher import WebhookDispatcher
 from callwright.domain.webhooks.outbox import enqueue
 from callwright.settings import Settings

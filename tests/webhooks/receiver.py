@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import uvicorn
 
-from callwright.engine.tools import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
+from callwright.security.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from tests.server import free_port
 
 Mode = Literal["ok", "unavailable", "error", "hold"]

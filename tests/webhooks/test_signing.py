@@ -8,8 +8,8 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callwright.domain.signing import signing_secret_for
-from callwright.security.crypto import organization_signing_secret
+from callwright.domain.signing_secrets import signing_secret_for
+from callwright.security.signing import organization_signing_secret
 from callwright.settings import Settings
 from callwright.store.models import Organization
 from tests.conftest import TEST_SECRET_KEY, Tenant, make_tenant

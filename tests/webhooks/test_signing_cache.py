@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callwright.domain.signing import (
+from callwright.domain.signing_secrets import (
     CACHE_TTL_S,
     SigningSecretCache,
     rotate_signing_secret,

@@ -41,19 +41,16 @@ from callwright.api.routes.metrics import metrics_router
 from callwright.domain.calls.repository import close_orphaned_calls
 from callwright.domain.knowledge.context import MAX_DOCUMENT_BYTES, KnowledgeContext
 from callwright.domain.knowledge.processing import DocumentProcessor
-from callwright.domain.signing import signing_secret_for
+from callwright.domain.signing_secrets import signing_secret_for
 from callwright.domain.webhooks.dispatcher import WebhookDispatcher
 from callwright.engine.events import EndReason
 from callwright.observability.eventloop import watch_event_loop
 from callwright.observability.middleware import HttpMetricsMiddleware
 from callwright.runtime.calls import CallRuntime, ProviderFactory
+from callwright.runtime.providers_cloud import CloudProviders
+from callwright.runtime.providers_offline import OfflineProviders
 from callwright.runtime.recordings import recording_store_for
-from callwright.runtime.registry import (
-    CloudProviders,
-    OfflineProviders,
-    cloud_provider_factory,
-    stored_credentials,
-)
+from callwright.runtime.registry import cloud_provider_factory, stored_credentials
 from callwright.runtime.webhooks import OutboxCallWebhooks
 from callwright.security.crypto import SecretBox
 from callwright.security.outbound import OutboundPolicy

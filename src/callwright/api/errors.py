@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from callwright.domain.validation import summary, validation_details
-from callwright.errors import CallwrightError, RateLimited
+from callwright.errors import CallwrightError, InternalError, RateLimited
 
 __all__ = ["ErrorBody", "error_response", "install_error_handlers"]
 
@@ -47,8 +47,11 @@ def error_response(
     return JSONResponse(body, status_code=status_code, headers=headers)
 
 
-async def _callwright_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _callwright_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, CallwrightError)
+    if isinstance(exc, InternalError):
+        # The server's own set-up is wrong: nothing for the caller to read or act on.
+        return await _unexpected(request, exc)
     headers = None
     if isinstance(exc, RateLimited):
         headers = {"Retry-After": str(exc.retry_after_seconds)}

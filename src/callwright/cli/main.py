@@ -49,7 +49,7 @@ def _in_unit_of_work(settings: Settings, work: Callable[[AsyncSession], Awaitabl
 
     try:
         return asyncio.run(run())
-    except (CallwrightError, DatabaseNotMigrated) as exc:
+    except CallwrightError as exc:  # DatabaseNotMigrated included
         raise click.ClickException(str(exc)) from exc
 
 
@@ -129,10 +129,11 @@ async def _bootstrap_first_run(session: AsyncSession) -> None:
 def simulate_command(assistant_id: int, script_path: Path, as_json: bool) -> None:
     """Run a simulated call against a stored assistant, with real speech, on the
     providers a real call would get (its keys, else the offline models)."""
-    from callwright.domain.signing import signing_secret_for
+    from callwright.domain.signing_secrets import signing_secret_for
+    from callwright.domain.tools.schemas import CustomTool
     from callwright.domain.tools.service import tools_for_call
-    from callwright.engine.tools import CustomTool
-    from callwright.runtime.registry import OfflineProviders, process_provider_factory
+    from callwright.runtime.providers_offline import OfflineProviders
+    from callwright.runtime.registry import process_provider_factory
     from callwright.runtime.simulate import knowledge_retriever, load_script, simulate
     from callwright.security.crypto import SecretBox
 

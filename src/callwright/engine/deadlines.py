@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
-from callwright.engine.clock import Clock
+from callwright.clock import Clock
 
 __all__ = ["cancel_and_wait", "within"]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from callwright.engine.clock import Clock
+from callwright.clock import Clock
 from callwright.engine.events import EventSink, ProviderFailed
 from callwright.providers.errors import ProviderError
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
-from callwright.engine.clock import Clock
+from callwright.clock import Clock
 from callwright.engine.deadlines import within
 from callwright.engine.events import LlmError, TurnTiming
 from callwright.providers.errors import ProviderError, ProviderTimeout, ProviderUnavailable

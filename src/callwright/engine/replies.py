@@ -20,7 +20,7 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from callwright.engine.clock import Clock
+from callwright.clock import Clock
 from callwright.engine.config import CallConfig
 from callwright.engine.deadlines import cancel_and_wait
 from callwright.engine.events import (

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 
-from callwright.engine.audio import Resampler
+from callwright.audio.resample import Resampler
 from callwright.engine.failover import FailoverSink
 from callwright.providers.errors import ProviderError, ProviderUnavailable
 from callwright.providers.protocols import STT, STTOptions, STTStream, Transcript
@@ -64,7 +64,7 @@ class FallbackSTT:
 
 class FallbackSTTStream:
     """The call's transcription stream over whichever transcriber serves it now
-    (``provider``). An ``STTStream``, plus ``discard_utterance`` for the session."""
+    (``provider``)."""
 
     def __init__(
         self,
@@ -83,7 +83,6 @@ class FallbackSTTStream:
         self._index = -1
         self._stream: STTStream | None = None
         self._to_current = Resampler(sample_rate, sample_rate)
-        self._discard: Callable[[], None] | None = None
         # Audio since the last final (bounded), and how much was ever kept: what a new
         # stream is given, and how the replay knows that more arrived meanwhile.
         self._recent = bytearray()
@@ -116,7 +115,6 @@ class FallbackSTTStream:
                 continue
             self._stream = stream
             self._to_current = Resampler(self._sample_rate, candidate.sample_rate)
-            self._discard = getattr(stream, "discard_utterance", None)
             return
         # Nothing left: at least one transcriber was tried, so both are known.
         assert failed is not None
@@ -154,8 +152,8 @@ class FallbackSTTStream:
     def discard_utterance(self) -> None:
         """Silence between turns: no need to replay it (a short pre-roll stays)."""
         del self._recent[: max(0, len(self._recent) - self._pre_roll)]
-        if self._discard is not None and self._failure is None:
-            self._discard()
+        if self._stream is not None and self._failure is None:
+            self._stream.discard_utterance()
 
     async def end_of_audio(self) -> None:
         if self._stream is not None and self._failure is None:

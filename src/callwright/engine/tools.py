@@ -1,5 +1,5 @@
-"""Custom function tools: ``tools_settings.custom_tools`` entries in Vapi's function-tool
-shape, run as signed webhooks. One model turn's calls to one server go in one request::
+"""Custom function tools, run as signed webhooks. One model turn's calls to one server
+go in one request::
 
     POST <server.url>
     X-Callwright-Timestamp: <unix seconds>
@@ -12,186 +12,70 @@ shape, run as signed webhooks. One model turn's calls to one server go in one re
 
 The server answers ``{"results": [{"toolCallId", "result" | "error"}]}`` (a non-string
 ``result`` is JSON-encoded for the model) or ``{"error": "..."}`` for the whole request.
-Receivers check the signature with ``verify_signature``.
+Receivers check the signature with ``security.signing.verify_signature``.
+
+The engine runs ``WebhookTool``s; the stored and inline tool schema they are built from
+(Vapi's function-tool object, ``CustomTool.for_call``) is the domain's
+(``domain.tools.schemas``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import httpx
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    ValidationError,
-)
 
-from callwright.domain.validation import summary, validation_details
-from callwright.errors import ValidationFailed
 from callwright.providers.protocols import ChatMessage, ToolCall, ToolSpec
-from callwright.security.outbound import OUTBOUND_URL, STRICT, OutboundPolicy, OutboundRefused
+from callwright.security.outbound import STRICT, OutboundPolicy, OutboundRefused
+from callwright.security.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 __all__ = [
     "BUILTIN_TOOL_NAMES",
-    "SIGNATURE_HEADER",
-    "TIMESTAMP_HEADER",
     "VAPI_SECRET_HEADER",
-    "CustomTool",
+    "ToolEndpoint",
     "ToolExecutor",
-    "ToolFunction",
     "ToolResult",
-    "ToolServer",
-    "parse_custom_tools",
-    "sign",
-    "verify_signature",
+    "WebhookTool",
 ]
 
 logger = logging.getLogger(__name__)
 
 BUILTIN_TOOL_NAMES = frozenset({"end_call", "transfer_call"})
-SIGNATURE_HEADER = "X-Callwright-Signature"
-TIMESTAMP_HEADER = "X-Callwright-Timestamp"
 VAPI_SECRET_HEADER = "X-Vapi-Secret"  # noqa: S105 (a header name)
 MAX_RESPONSE_BYTES = 64 * 1024
 
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
-# Set by the executor; a configured header must not forge or break them.
-_RESERVED_HEADERS = frozenset(
-    {"content-type", "content-length", "host", "transfer-encoding", "connection"}
-    | {"accept-encoding", SIGNATURE_HEADER.lower(), TIMESTAMP_HEADER.lower()}
-    | {VAPI_SECRET_HEADER.lower()}
-)
+
+@dataclass(frozen=True, slots=True)
+class ToolEndpoint:
+    """Where a tool's calls are POSTed (Vapi's ``server``): its URL, the secret sent as
+    ``X-Vapi-Secret``, how long to wait for the reply, and extra request headers."""
+
+    url: str
+    secret: str | None
+    timeout_seconds: float
+    headers: Mapping[str, str]
 
 
-def _http_url(value: str) -> str:
-    # Which schemes and hosts may be called is the outbound-URL policy's to say, when
-    # the tool is saved and again when it is called (security.outbound).
-    try:
-        url = httpx.URL(value)
-    except httpx.InvalidURL as exc:
-        raise ValueError(f"not a valid URL: {exc}") from exc
-    if url.host and url.scheme in ("https", "http"):
-        return value
-    raise ValueError("must be an absolute https:// URL")
+@dataclass(frozen=True, slots=True)
+class WebhookTool:
+    """A custom tool as the engine runs it: what the model sees (``spec``), where its
+    calls go (``server``), and the tool as its server is shown it in
+    ``toolWithToolCallList`` (``public_config``: without the server's secret and
+    headers)."""
 
-
-def _plain_headers(value: dict[str, str]) -> dict[str, str]:
-    for name, text in value.items():
-        if not _HEADER_NAME.match(name) or any(char in text for char in "\r\n\0"):
-            raise ValueError(f"{name!r} is not a valid header name and value")
-        if name.lower() in _RESERVED_HEADERS:
-            raise ValueError(f"{name!r} is set by callwright and cannot be configured")
-    return value
-
-
-def _not_builtin(value: str) -> str:
-    if value in BUILTIN_TOOL_NAMES:
-        raise ValueError(f"{value!r} is a built-in tool; configure tools_settings.{value}")
-    return value
-
-
-def _object_schema(value: dict[str, Any]) -> dict[str, Any]:
-    if value.get("type", "object") != "object":
-        raise ValueError('must be a JSON Schema with "type": "object"')
-    return value
-
-
-_ToolName = Annotated[
-    str, StringConstraints(pattern=r"^[a-zA-Z0-9_-]{1,64}$"), AfterValidator(_not_builtin)
-]
-_Secret = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-_Headers = Annotated[
-    dict[str, Annotated[str, StringConstraints(max_length=4096)]], AfterValidator(_plain_headers)
-]
-
-
-class ToolServer(BaseModel):
-    """Where the ``tool-calls`` webhook goes (Vapi's ``server``). Other Vapi fields
-    (``credentialId``, ``backoffPlan``...) are accepted but not used."""
-
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-    url: Annotated[str, StringConstraints(max_length=2048), AfterValidator(_http_url), OUTBOUND_URL]
-    secret: _Secret | None = Field(None, repr=False)
-    timeout_seconds: float = Field(20, ge=1, le=120, alias="timeoutSeconds")
-    headers: _Headers = Field(default_factory=dict, repr=False, max_length=50)
-
-
-class ToolFunction(BaseModel):
-    """What the model sees: a name by OpenAI's rules, a JSON Schema object."""
-
-    model_config = ConfigDict(extra="allow")
-
-    name: _ToolName
-    description: Annotated[str, StringConstraints(max_length=10_000)] = ""
-    parameters: Annotated[dict[str, Any], AfterValidator(_object_schema)] = Field(
-        default_factory=lambda: {"type": "object", "properties": {}}
-    )
-
-
-class CustomTool(BaseModel):
-    """One ``custom_tools`` entry. Unknown Vapi fields are accepted and echoed to the tool
-    server; ``async`` and ``messages`` are the engine's to honour (the executor always
-    waits for the reply)."""
-
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-    type: Literal["function"] = "function"
-    function: ToolFunction
-    server: ToolServer
-    is_async: bool = Field(False, alias="async")
-    messages: list[dict[str, Any]] = Field(default_factory=list, max_length=20)
+    spec: ToolSpec
+    server: ToolEndpoint
+    public_config: Mapping[str, Any]
 
     @property
     def name(self) -> str:
-        return self.function.name
-
-    def to_spec(self) -> ToolSpec:
-        return ToolSpec(self.function.name, self.function.description, self.function.parameters)
-
-    def public_config(self) -> dict[str, Any]:
-        """The tool as its server sees it: without the server's secret and headers."""
-        return self.model_dump(
-            mode="json", by_alias=True, exclude={"server": {"secret", "headers"}}
-        )
-
-
-def parse_custom_tools(raw: Sequence[Any]) -> list[CustomTool]:
-    """Validate ``tools_settings.custom_tools``; ``ValidationFailed`` names every bad
-    field as ``tools_settings.custom_tools[i].<field>``."""
-    tools: list[CustomTool] = []
-    errors: list[dict[str, Any]] = []
-    first_index: dict[str, int] = {}
-    for index, entry in enumerate(raw):
-        where = ("tools_settings", "custom_tools", index)
-        try:
-            tool = CustomTool.model_validate(entry)
-        except ValidationError as exc:
-            errors += [{**error, "loc": (*where, *error["loc"])} for error in exc.errors()]
-            continue
-        if tool.name in first_index:
-            message = f"duplicates the name of custom_tools[{first_index[tool.name]}]"
-            errors.append(
-                {"loc": (*where, "function", "name"), "msg": message, "type": "duplicate"}
-            )
-        first_index.setdefault(tool.name, index)
-        tools.append(tool)
-    if errors:
-        details = validation_details(errors)
-        raise ValidationFailed(summary(details), details=details)
-    return tools
+        return self.spec.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,42 +93,12 @@ class ToolResult:
         return ChatMessage(role="tool", content=self.result, tool_call_id=self.tool_call_id)
 
 
-def sign(secret: str | bytes, timestamp: int | str, body: bytes | str) -> str:
-    """The ``X-Callwright-Signature`` value: ``v1=`` + hex HMAC-SHA256 of ``"<ts>.<body>"``."""
-    key = secret.encode() if isinstance(secret, str) else secret
-    payload = f"{timestamp}.".encode() + (body.encode() if isinstance(body, str) else body)
-    return "v1=" + hmac.new(key, payload, hashlib.sha256).hexdigest()
-
-
-def verify_signature(
-    secret: str | bytes,
-    timestamp: str | int,
-    body: bytes | str,
-    signature: str,
-    *,
-    tolerance_s: float = 300,
-    now: float | None = None,
-) -> bool:
-    """Whether ``signature`` (the header; comma-separated ``v1=`` values allowed, for key
-    rotation) signs the raw ``body`` as received, and ``timestamp`` (the header) is within
-    ``tolerance_s`` of ``now`` (Unix seconds; default the wall clock), so a captured
-    request cannot be replayed later. Check before parsing the body."""
-    stamp = str(timestamp).strip()
-    if not re.fullmatch(r"[0-9]{1,12}", stamp):
-        return False
-    if abs((time.time() if now is None else now) - int(stamp)) > tolerance_s:
-        return False
-    expected = sign(secret, stamp, body).encode()
-    candidates = [part.encode() for part in re.split(r"[,\s]+", signature) if part]
-    return any(hmac.compare_digest(candidate, expected) for candidate in candidates)
-
-
 class _Failed(Exception):
     """A whole request failed; the message is for the model ("timed out after 20 s")."""
 
 
 # (position in the turn, the call, its tool, its parsed arguments)
-_Pending = tuple[int, ToolCall, CustomTool, dict[str, Any]]
+_Pending = tuple[int, ToolCall, WebhookTool, dict[str, Any]]
 
 
 class ToolExecutor:
@@ -261,7 +115,7 @@ class ToolExecutor:
 
     def __init__(
         self,
-        tools: Sequence[CustomTool],
+        tools: Sequence[WebhookTool],
         *,
         signing_secret: str | bytes,
         call: Mapping[str, Any],
@@ -274,7 +128,7 @@ class ToolExecutor:
         if not signing_secret:
             raise ValueError("signing_secret must not be empty")
         self._tools = {tool.name: tool for tool in tools}
-        self._public = {tool.name: tool.public_config() for tool in tools}
+        self._public = {tool.name: dict(tool.public_config) for tool in tools}
         self._secret = signing_secret
         # Round-tripped now, so a value JSON cannot carry fails here rather than mid-call.
         context = {"call": dict(call)} | ({"assistant": dict(assistant)} if assistant else {})
@@ -289,7 +143,7 @@ class ToolExecutor:
         )
 
     def specs(self) -> tuple[ToolSpec, ...]:
-        return tuple(tool.to_spec() for tool in self._tools.values())
+        return tuple(tool.spec for tool in self._tools.values())
 
     async def execute(self, tool_calls: Sequence[ToolCall]) -> list[ToolResult]:
         """One result per call, in the order given."""
@@ -317,7 +171,8 @@ class ToolExecutor:
         sent_at = self._wall_clock()
         body = self._body(batch, sent_at)
         timestamp = str(int(sent_at))
-        headers = server.headers | {
+        headers = {
+            **server.headers,
             "Content-Type": "application/json",
             TIMESTAMP_HEADER: timestamp,
             SIGNATURE_HEADER: sign(self._secret, timestamp, body),

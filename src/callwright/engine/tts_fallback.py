@@ -15,8 +15,8 @@ import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
-from callwright.engine.audio import Resampler
-from callwright.engine.clock import Clock
+from callwright.audio.resample import Resampler
+from callwright.clock import Clock
 from callwright.engine.deadlines import within
 from callwright.engine.failover import FailoverSink
 from callwright.providers.errors import ProviderError, ProviderTimeout

@@ -1,67 +1,146 @@
-"""Turn-taking rules as small objects: when the caller is speaking, and when their
-speech should stop the assistant (barge-in)."""
+"""Turn-taking rules as small objects: when the caller's turn is over (the
+``EndOfTurnPolicy``) and when their speech should stop the assistant (the
+``BargeInPolicy``), and the caller's turn in progress that both read.
+
+The session asks; a policy decides and keeps whatever state it needs. Both are asked
+on the audio path (once per voice-activity frame at most), so a policy must not block,
+await or allocate per frame: a smarter one (a model reading the words so far) runs its
+model elsewhere and answers from what it last concluded.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+import enum
+from dataclasses import dataclass, field
+from typing import Protocol
 
-from callwright.engine.config import InterruptionConfig
+from callwright.engine.config import EndpointingConfig, InterruptionConfig
 
-__all__ = ["BargeInPolicy", "SpeechDetector"]
+__all__ = [
+    "BargeInPolicy",
+    "CallerState",
+    "CallerTurn",
+    "EndOfTurnPolicy",
+    "SilenceEndOfTurn",
+    "TurnAction",
+]
 
-SpeechChange = Literal["started", "stopped"]
+
+class CallerState(enum.Enum):
+    """Where the caller's turn stands.
+
+    ``QUIET`` → ``SPEAKING`` when the voice activity detector hears speech start;
+    ``SPEAKING`` → ``PAUSED`` when it stops; ``PAUSED`` → ``SPEAKING`` when it starts
+    again. The turn goes back to ``QUIET`` when it is taken (committed), and when its
+    speech was a backchannel over the assistant (a final transcript while a reply
+    runs: not a turn of its own).
+    """
+
+    QUIET = "quiet"
+    SPEAKING = "speaking"
+    PAUSED = "paused"
 
 
 @dataclass(slots=True)
-class SpeechDetector:
-    """Turns per-frame speech probabilities into speech segments.
+class CallerTurn:
+    """The caller's turn in progress, as heard so far: ``finals`` (the transcriber's
+    final texts, in order), the latest ``interim`` text and its word count, and when
+    the last final arrived."""
 
-    Speech starts after ``start_s`` of frames above ``start_threshold`` and stops after
-    ``turnoff_s`` of frames below ``stop_threshold`` (hysteresis keeps a breath or a
-    quiet syllable from splitting a sentence).
+    state: CallerState = CallerState.QUIET
+    finals: list[str] = field(default_factory=list)
+    interim: str = ""
+    interim_words: int = 0
+    last_final_at: float | None = None
+
+    def heard_interim(self, text: str) -> None:
+        self.interim = text
+        self.interim_words = len(text.split())
+
+    def heard_final(self, text: str, now: float) -> None:
+        self.finals.append(text)
+        self.interim, self.interim_words = "", 0
+        self.last_final_at = now
+
+    def backchannel(self) -> None:
+        """The caller's speech did not interrupt the assistant: not a turn."""
+        self.interim, self.interim_words = "", 0
+        self.state = CallerState.QUIET
+
+    def take(self) -> tuple[str, float | None]:
+        """The turn's text (the finals, else the interim text) and when its last final
+        arrived; the turn starts over, quiet."""
+        text = " ".join(self.finals) or self.interim
+        final_at = self.last_final_at
+        self.finals, self.interim, self.interim_words = [], "", 0
+        self.last_final_at = None
+        self.state = CallerState.QUIET
+        return text, final_at
+
+
+class TurnAction(enum.Flag):
+    """What an ``EndOfTurnPolicy`` wants done now; ``FINALISE | COMMIT`` asks for both
+    (the transcriber's final is requested, then the turn is taken with what is in)."""
+
+    WAIT = 0
+    FINALISE = enum.auto()  # ask the transcriber for its final transcript now
+    COMMIT = enum.auto()  # the caller's turn is over: take it and answer
+
+
+# Built once: the policy answers with these on the audio path, never a new one.
+_FINALISE_AND_COMMIT = TurnAction.FINALISE | TurnAction.COMMIT
+
+
+class EndOfTurnPolicy(Protocol):
+    """Decides when the caller's turn is over.
+
+    ``speech_started`` is called when the caller starts (or resumes) speaking.
+    ``decide`` is called, while a turn is in progress (``turn.state`` is not
+    ``QUIET``), on every silent voice-activity frame and whenever a final transcript
+    joins the turn; ``silence_s`` is the time since the caller's last speech (0 while
+    they speak). It returns ``TurnAction.WAIT`` to let the turn go on. Both run on the
+    audio path: no blocking, no awaiting, no allocating.
     """
 
-    turnoff_s: float
-    start_s: float = 0.064
-    start_threshold: float = 0.5
-    stop_threshold: float = 0.35
-    speaking: bool = False
-    speech_started_at: float | None = None
-    last_speech_at: float | None = None
-    _candidate_since: float | None = None
+    def speech_started(self, now: float) -> None: ...
 
-    def update(self, probability: float, frame_end: float, frame_s: float) -> SpeechChange | None:
-        frame_start = frame_end - frame_s
-        if probability >= self.start_threshold or (
-            self.speaking and probability >= self.stop_threshold
-        ):
-            self.last_speech_at = frame_end
-            if self.speaking:
-                return None
-            if self._candidate_since is None:
-                self._candidate_since = frame_start
-            if frame_end - self._candidate_since >= self.start_s - 1e-9:
-                self.speaking = True
-                self.speech_started_at = self._candidate_since
-                self._candidate_since = None
-                return "started"
-            return None
-        self._candidate_since = None
-        if (
-            self.speaking
-            and self.last_speech_at is not None
-            and frame_end - self.last_speech_at >= self.turnoff_s - 1e-9
-        ):
-            self.speaking = False
-            return "stopped"
-        return None
+    def decide(self, now: float, silence_s: float, turn: CallerTurn) -> TurnAction: ...
 
-    def silence_s(self, now: float) -> float:
-        """Seconds since the last speech frame (infinite before any speech)."""
-        if self.speaking or self.last_speech_at is None:
-            return 0.0 if self.speaking else float("inf")
-        return now - self.last_speech_at
+
+class SilenceEndOfTurn:
+    """The default: the turn is over after enough silence, once its words are in.
+
+    ``min_silence_s`` of silence → the transcriber is asked for its final (Deepgram's
+    ``Finalize``); ``silence_threshold_s`` of silence and a final transcript → the turn
+    is taken. A final more than ``utterance_end_s`` late (after it was asked for) is not
+    waited for: the interim text is taken instead.
+    """
+
+    __slots__ = ("_endpointing", "_final_requested_at")
+
+    def __init__(self, endpointing: EndpointingConfig) -> None:
+        self._endpointing = endpointing
+        self._final_requested_at: float | None = None
+
+    def speech_started(self, now: float) -> None:
+        self._final_requested_at = None
+
+    def decide(self, now: float, silence_s: float, turn: CallerTurn) -> TurnAction:
+        endpointing = self._endpointing
+        finalise = False
+        if silence_s >= endpointing.min_silence_s and self._final_requested_at is None:
+            self._final_requested_at = now
+            finalise = True
+        if silence_s >= endpointing.silence_threshold_s and (
+            turn.finals or (turn.interim and self._final_overdue(now))
+        ):
+            self._final_requested_at = None
+            return _FINALISE_AND_COMMIT if finalise else TurnAction.COMMIT
+        return TurnAction.FINALISE if finalise else TurnAction.WAIT
+
+    def _final_overdue(self, now: float) -> bool:
+        requested = self._final_requested_at
+        return requested is not None and now - requested >= self._endpointing.utterance_end_s
 
 
 @dataclass(slots=True)

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from callwright.engine.audio import pcm16_rms_dbfs
-from callwright.engine.clock import Clock
+from callwright.audio.loudness import pcm16_rms_dbfs
+from callwright.clock import Clock
 from callwright.providers.protocols import (
     LLMEvent,
     LLMRequest,
@@ -107,6 +107,9 @@ class _ScriptedStream:
         self._owner.finals.append(text)
         self._spoken_s, self._words_sent = 0.0, 0
         await self._queue.put(Transcript(text, True, 0.0, self._elapsed_s))
+
+    def discard_utterance(self) -> None:
+        """Nothing to drop: only loud audio counts towards an utterance."""
 
     async def end_of_audio(self) -> None:
         await self.end_utterance()

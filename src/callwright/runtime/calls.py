@@ -31,19 +31,20 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callwright.clock import MonotonicClock
 from callwright.domain.assistants.schemas import AssistantIn
 from callwright.domain.assistants.service import load_assistant_for_call, merge_settings
 from callwright.domain.calls.repository import placing_principal, previous_conversation
 from callwright.domain.knowledge.context import KnowledgeContext
 from callwright.domain.knowledge.retrieval import knowledge_retriever_for
+from callwright.domain.tools.schemas import CustomTool
 from callwright.domain.tools.service import tools_for_call
 from callwright.domain.validation import validate_as
-from callwright.engine.clock import MonotonicClock
 from callwright.engine.config import CallConfig
 from callwright.engine.events import EndReason, EventSink, SessionEvent
 from callwright.engine.replies import Retriever, runner_for
 from callwright.engine.session import CallSession
-from callwright.engine.tools import CustomTool, ToolExecutor
+from callwright.engine.tools import ToolExecutor
 from callwright.errors import NotFound, ServiceBusy
 from callwright.observability import metrics
 from callwright.observability.logging import bind_call
@@ -293,7 +294,7 @@ class CallRuntime:
         call_info = {"id": str(call.id), "type": call.type, "assistantId": call.assistant_id}
         executor = (
             ToolExecutor(
-                tools,
+                [tool.for_call() for tool in tools],
                 signing_secret=prepared.signing_secret,
                 call=call_info,
                 outbound=self._outbound,

@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 
 from callwright.engine.events import EndReason
-from callwright.engine.session import EndCallHook
-from callwright.engine.tools import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from callwright.engine.lifecycle import EndCallHook
 from callwright.security.outbound import STRICT, OutboundPolicy, OutboundRefused
+from callwright.security.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 __all__ = ["end_call_url_hook"]
 

@@ -28,12 +28,13 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from callwright.audio.resample import Resampler
+from callwright.clock import MonotonicClock
 from callwright.domain.assistants.service import load_assistant_for_call
 from callwright.domain.knowledge.context import KnowledgeContext
 from callwright.domain.knowledge.processing import DocumentProcessor
 from callwright.domain.knowledge.retrieval import knowledge_record, knowledge_retriever_for
-from callwright.engine.audio import Resampler
-from callwright.engine.clock import MonotonicClock
+from callwright.domain.tools.schemas import CustomTool
 from callwright.engine.config import CallConfig
 from callwright.engine.events import (
     AssistantMessage,
@@ -45,16 +46,12 @@ from callwright.engine.events import (
 )
 from callwright.engine.replies import Retriever, runner_for
 from callwright.engine.session import CallSession
-from callwright.engine.tools import CustomTool, ToolExecutor
+from callwright.engine.tools import ToolExecutor
 from callwright.errors import ValidationFailed
 from callwright.providers.protocols import TTS, TTSOptions
 from callwright.runtime.hooks import end_call_url_hook
-from callwright.runtime.registry import (
-    OfflineProviders,
-    ProviderChoice,
-    ProviderFactory,
-    offline_provider_factory,
-)
+from callwright.runtime.providers_offline import OfflineProviders
+from callwright.runtime.registry import ProviderChoice, ProviderFactory, offline_provider_factory
 from callwright.security.crypto import SecretBox
 from callwright.security.outbound import STRICT, OutboundPolicy
 from callwright.settings import Settings
@@ -236,7 +233,10 @@ async def simulate(
     call_info = {"id": "simulated", "type": "simulated", "assistantId": assistant_id}
     executor = (
         ToolExecutor(
-            tools, signing_secret=signing_secret or "unsigned", call=call_info, outbound=outbound
+            [tool.for_call() for tool in tools],
+            signing_secret=signing_secret or "unsigned",
+            call=call_info,
+            outbound=outbound,
         )
         if tools
         else None

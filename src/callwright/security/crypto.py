@@ -13,12 +13,14 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-__all__ = ["SecretBox", "SecretDecryptionError", "organization_signing_secret"]
+from callwright.errors import InternalError
+
+__all__ = ["SecretBox", "SecretDecryptionError"]
 
 _TAG = "enc:v1:"
 
 
-class SecretDecryptionError(RuntimeError):
+class SecretDecryptionError(InternalError):
     """A stored secret cannot be decrypted: the secret key changed or the data is corrupt."""
 
 
@@ -50,19 +52,3 @@ class SecretBox:
             raise SecretDecryptionError(
                 "a stored secret cannot be decrypted: was CALLWRIGHT_SECRET_KEY changed?"
             ) from exc
-
-
-def organization_signing_secret(secret_key: str, organization_id: int) -> str:
-    """The HMAC key that signs an organization's outgoing requests (tool calls, the
-    end-call URL): derived from the server's secret key, so nothing extra is stored and
-    every server node agrees."""
-    return (
-        HKDF(
-            algorithm=hashes.SHA256(),
-            length=32,
-            salt=b"callwright-organization-signing",
-            info=f"organization:{organization_id}".encode(),
-        )
-        .derive(secret_key.encode())
-        .hex()
-    )

@@ -2,7 +2,7 @@
 dropped at once when this process commits a change to them.
 
 Two things are cached this way: authenticated API keys (``domain.accounts``) and
-organizations' signing secrets (``domain.signing``). Each kind is a ``CacheFamily``:
+organizations' signing secrets (``domain.signing_secrets``). Each kind is a ``CacheFamily``:
 every cache of that kind in the process (one per app or dispatcher), so that a change
 committed through any session invalidates all of them. Other processes see the change
 when their entry expires (``ttl_s``); that staleness bound is the whole contract.

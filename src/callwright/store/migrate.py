@@ -11,12 +11,14 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callwright.errors import InternalError
+
 __all__ = ["DatabaseNotMigrated", "alembic_config", "check_at_head", "upgrade_to_head"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-class DatabaseNotMigrated(RuntimeError):
+class DatabaseNotMigrated(InternalError):
     """The database schema is not at the revision this code expects."""
 
 

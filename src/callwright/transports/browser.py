@@ -21,17 +21,11 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from callwright.engine.events import (
-    AssistantMessage,
-    CallEnded,
-    SessionEvent,
-    TranscriptPartial,
-    UserMessage,
-)
 from callwright.transports.protocol import (
     AudioReceived,
     CallerHungUp,
@@ -40,16 +34,44 @@ from callwright.transports.protocol import (
     TransportEvent,
 )
 
-__all__ = ["BROWSER_SAMPLE_RATE", "BrowserTransport"]
+__all__ = [
+    "BROWSER_SAMPLE_RATE",
+    "BrowserTransport",
+    "CallEndedNotice",
+    "PageMessage",
+    "TranscriptLine",
+]
 
 BROWSER_SAMPLE_RATE = 16_000
 _SERVICE_RESTART = 1012
 _MAX_FRAME_BYTES = 64_000  # 2 s of audio: anything larger is not a live microphone
 
 
+@dataclass(frozen=True, slots=True)
+class TranscriptLine:
+    """A line of the live transcript shown on the page; ``interrupted`` is said of the
+    assistant's lines only (the caller barged in and heard part of it)."""
+
+    role: Literal["user", "assistant"]
+    text: str
+    final: bool
+    interrupted: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallEndedNotice:
+    """The call is over, and why (an end reason's wire value)."""
+
+    reason: str
+
+
+PageMessage = TranscriptLine | CallEndedNotice
+"""What the page is shown beside the call's audio (``BrowserTransport.show``)."""
+
+
 class BrowserTransport:
-    """The session's view of a browser's WebSocket; also an event sink that shows the
-    live transcript on the page (``on_event``), without blocking the session."""
+    """The session's view of a browser's WebSocket; ``show`` queues live transcript
+    messages for the page without blocking the caller, ``pump_transcripts`` sends them."""
 
     sample_rate = BROWSER_SAMPLE_RATE
 
@@ -58,7 +80,7 @@ class BrowserTransport:
         self._lock = asyncio.Lock()
         # Transcript messages wait here for the sender task (bounded: a page that stops
         # reading loses transcript lines, never stalls the call).
-        self._outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=128)
+        self._outbox: asyncio.Queue[PageMessage | None] = asyncio.Queue(maxsize=128)
         self.closed_for_shutdown = False
 
     # -- transport --------------------------------------------------------------------
@@ -120,36 +142,35 @@ class BrowserTransport:
 
     # -- live transcript ----------------------------------------------------------------
 
-    def on_event(self, event: SessionEvent) -> None:
-        message: dict[str, Any] | None = None
-        if isinstance(event, TranscriptPartial):
-            message = {"type": "transcript", "role": "user", "text": event.text, "final": False}
-        elif isinstance(event, UserMessage):
-            message = {"type": "transcript", "role": "user", "text": event.text, "final": True}
-        elif isinstance(event, AssistantMessage) and event.text:
-            message = {
-                "type": "transcript",
-                "role": "assistant",
-                "text": event.text,
-                "final": True,
-                "interrupted": event.interrupted,
-            }
-        elif isinstance(event, CallEnded):
-            message = {"type": "call-ended", "reason": event.reason.value}
-        if message is not None:
-            with contextlib.suppress(asyncio.QueueFull):
-                self._outbox.put_nowait(message)
+    def show(self, message: PageMessage) -> None:
+        """Queue ``message`` for the page; dropped if the page has stopped reading."""
+        with contextlib.suppress(asyncio.QueueFull):
+            self._outbox.put_nowait(message)
 
     async def pump_transcripts(self) -> None:
         """Send queued transcript messages until the call ends (run beside the call)."""
         while (message := await self._outbox.get()) is not None:
-            await self.send_json(message)
-            if message.get("type") == "call-ended":
+            await self.send_json(_render(message))
+            if isinstance(message, CallEndedNotice):
                 return
 
     def stop_pump(self) -> None:
         with contextlib.suppress(asyncio.QueueFull):
             self._outbox.put_nowait(None)
+
+
+def _render(message: PageMessage) -> dict[str, Any]:
+    if isinstance(message, CallEndedNotice):
+        return {"type": "call-ended", "reason": message.reason}
+    rendered: dict[str, Any] = {
+        "type": "transcript",
+        "role": message.role,
+        "text": message.text,
+        "final": message.final,
+    }
+    if message.interrupted is not None:
+        rendered["interrupted"] = message.interrupted
+    return rendered
 
 
 def _parse(text: str | None) -> TransportEvent | None:

@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from callwright.engine.clock import Clock
+from callwright.clock import Clock
 from callwright.transports.protocol import (
     AnsweringMachine,
     AudioReceived,

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from callwright.engine.audio import mulaw_decode, mulaw_encode
+from callwright.audio.codec import mulaw_decode, mulaw_encode
 from callwright.transports.protocol import (
     AudioReceived,
     CallerHungUp,

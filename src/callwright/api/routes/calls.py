@@ -25,6 +25,7 @@ from callwright.domain.calls.schemas import (
 from callwright.domain.calls.service import CallService, call_view
 from callwright.domain.calls.tokens import read_stream_token, verify_recording_signature
 from callwright.errors import Forbidden, NotFound
+from callwright.runtime.live_transcript import live_transcript
 from callwright.store.models import Call
 from callwright.transports.browser import BrowserTransport
 
@@ -183,7 +184,9 @@ async def web_call_stream(websocket: WebSocket, token: str = "") -> None:
     async with asyncio.TaskGroup() as group:
         pump = group.create_task(transport.pump_transcripts())
         try:
-            await state.calls.run_call(claim.call_id, transport, extra_sink=transport.on_event)
+            await state.calls.run_call(
+                claim.call_id, transport, extra_sink=live_transcript(transport)
+            )
         finally:
             transport.stop_pump()
             await asyncio.wait({pump}, timeout=2.0)

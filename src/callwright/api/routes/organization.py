@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Response
 from callwright.api.deps import CurrentPrincipal, DbSession, StateDep
 from callwright.api.openapi import errors
 from callwright.api.routing import CallwrightRoute
-from callwright.domain.signing import SigningSecret, SigningSecretService
+from callwright.domain.signing_secrets import SigningSecret, SigningSecretService
 from callwright.domain.webhooks.schemas import SigningSecretOut
-from callwright.engine.tools import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from callwright.security.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 __all__ = ["router"]
 

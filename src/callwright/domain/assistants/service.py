@@ -22,10 +22,10 @@ from callwright.domain.secrets import (
     restore_masked_secrets,
 )
 from callwright.domain.tools.repository import ToolRepository
+from callwright.domain.tools.schemas import parse_custom_tools
 from callwright.domain.types import is_external_id
 from callwright.domain.validation import check_outbound_urls, outbound_urls, validate_as
 from callwright.domain.views import public_view
-from callwright.engine.tools import parse_custom_tools
 from callwright.errors import Conflict, MalformedId, NotFound, ValidationFailed
 from callwright.security.crypto import SecretBox
 from callwright.security.outbound import STRICT, OutboundPolicy

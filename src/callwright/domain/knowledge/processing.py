@@ -36,18 +36,13 @@ from callwright.domain.assistants.service import load_assistant_for_call
 from callwright.domain.knowledge import repository
 from callwright.domain.knowledge.chunking import Chunk, chunk_document
 from callwright.domain.knowledge.context import KnowledgeContext, processing_fingerprint
+from callwright.domain.knowledge.documents import DocumentFormat, DocumentRejected, detect_format
 from callwright.domain.knowledge.fetching import fetch_document
 from callwright.domain.knowledge.index import encode_vector
 from callwright.domain.knowledge.parse_isolation import ParserUnavailable
-from callwright.domain.knowledge.parsing import DocumentFormat, DocumentRejected, detect_format
 from callwright.domain.knowledge.tokens import count_tokens
-from callwright.errors import CallwrightError, NotFound
-from callwright.providers.errors import (
-    ProviderError,
-    ProviderRateLimited,
-    ProviderTimeout,
-    ProviderUnavailable,
-)
+from callwright.errors import CallwrightError, InternalError, NotFound
+from callwright.providers.errors import ProviderRateLimited, ProviderTimeout, ProviderUnavailable
 from callwright.store.base import utcnow
 from callwright.store.models import Assistant, KnowledgeBase
 
@@ -192,15 +187,16 @@ class DocumentProcessor:
             return await self._process_claimed(document_id, token)
         except _Retry as retry:
             return await self._release(document_id, token, retry)
-        except (CallwrightError, ProviderError) as exc:
-            # Parse and fetch failures, limits, a missing model, a refused key: the reason
-            # is the document's error, for the user to act on.
+        except InternalError as exc:  # the server's set-up, not the document: as below
+            logger.exception("processing knowledge document %s failed", document_id)
+            return await self._fail(document_id, token, _internal_error(exc))
+        except CallwrightError as exc:
+            # Parse and fetch failures, limits, a missing model, a refused key (a
+            # ProviderError): the reason is the document's error, for the user to act on.
             return await self._fail(document_id, token, str(exc))
         except Exception as exc:
             logger.exception("processing knowledge document %s failed", document_id)
-            return await self._fail(
-                document_id, token, f"internal error while processing: {type(exc).__name__}"
-            )
+            return await self._fail(document_id, token, _internal_error(exc))
 
     async def _process_claimed(self, document_id: int, token: str) -> Outcome:
         context = self._context
@@ -362,3 +358,8 @@ class DocumentProcessor:
             )
         logger.info("knowledge document %s: retry in %.0f s (%s)", document_id, delay, retry)
         return Outcome(document_id, "pending", str(retry))
+
+
+def _internal_error(exc: Exception) -> str:
+    """A document's error when processing crashed: the type only (details are logged)."""
+    return f"internal error while processing: {type(exc).__name__}"

@@ -25,7 +25,6 @@ from callwright.domain.secrets import (
 )
 from callwright.domain.validation import check_outbound_urls, field_path, summary
 from callwright.domain.views import public_view
-from callwright.engine.tools import CustomTool, parse_custom_tools
 from callwright.errors import Conflict, NotFound, ValidationFailed
 from callwright.security.crypto import SecretBox
 from callwright.security.outbound import STRICT, OutboundPolicy
@@ -33,6 +32,7 @@ from callwright.store.base import utcnow
 from callwright.store.models import Tool
 
 from .repository import ToolRepository, live_tools_of_organization
+from .schemas import CustomTool, parse_custom_tools
 
 __all__ = [
     "SERVER_OWNED_FIELDS",
@@ -94,7 +94,7 @@ class StoredTool:
 
 
 def parse_tool(document: Any) -> CustomTool:
-    """Validate one tool with the engine's rules; errors name the body's fields
+    """Validate one tool with the inline tools' rules; errors name the body's fields
     (``function.name``), not the assistant's (``tools_settings.custom_tools[0]...``)."""
     try:
         (tool,) = parse_custom_tools([document])

@@ -7,8 +7,9 @@ This is not a streaming API, so a stream buffers the caller's audio and, on
 in one multipart request (``file``, ``model``, ``language``, ``prompt``,
 ``response_format=json``) and emits its text as one final ``Transcript``. There are no
 interims and no word timings (``json`` has neither; the transcript spans the
-utterance). Like the local whisper, a stream has ``discard_utterance()``, which the
-engine calls while nobody speaks, so silence between turns is never uploaded.
+utterance). Like the local whisper, a stream drops its buffer on
+``discard_utterance()``, which the engine calls while nobody speaks, so silence
+between turns is never uploaded.
 
 Options: ``model`` is used when it names an OpenAI transcription model, else the
 STT's ``model``; ``language`` "en-US" is sent as ISO-639-1 "en"; keywords and keyterms
@@ -30,6 +31,7 @@ from typing import Any, Final
 
 import openai
 
+from callwright.providers.catalog import Connection
 from callwright.providers.common import (
     CONNECT_TIMEOUT_S,
     StreamQueue,
@@ -39,7 +41,7 @@ from callwright.providers.errors import ProviderError
 from callwright.providers.protocols import STTOptions, Transcript
 from callwright.security.outbound import OutboundPolicy
 
-__all__ = ["OpenAITranscriptionSTT", "OpenAITranscriptionStream", "wav_bytes"]
+__all__ = ["OpenAITranscriptionSTT", "OpenAITranscriptionStream", "create", "wav_bytes"]
 
 _PROVIDER: Final = "openai"
 _DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
@@ -246,3 +248,12 @@ class OpenAITranscriptionStream:
         self._tasks.discard(task)
         if not task.cancelled():
             task.exception()  # already reported through transcripts(): mark it retrieved
+
+
+_TRANSCRIPTION_MODELS = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
+
+
+def create(c: Connection) -> OpenAITranscriptionSTT:
+    """The catalog's factory: the assistant's model when it is a transcription model."""
+    model = c.model if c.model in _TRANSCRIPTION_MODELS else "whisper-1"
+    return OpenAITranscriptionSTT(c.api_key, base_url=c.base_url, model=model, outbound=c.outbound)

@@ -1,5 +1,5 @@
 """The secret that signs an organization's outgoing requests: webhooks, tool calls and
-the end-call URL, all with one scheme (``engine.tools.sign``; decisions 007 and 008).
+the end-call URL, all with one scheme (``security.signing``; decisions 007 and 008).
 
 Until an organization rotates it, the secret is derived from the server's secret key
 (nothing stored, every node agrees); rotating stores a random one, encrypted. The API
@@ -25,7 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callwright.domain.principal import Principal
 from callwright.errors import Forbidden, NotFound
-from callwright.security.crypto import SecretBox, organization_signing_secret
+from callwright.security.crypto import SecretBox
+from callwright.security.signing import organization_signing_secret
 from callwright.settings import Settings
 from callwright.store.base import utcnow
 from callwright.store.cache import CacheFamily, ExpiringCache

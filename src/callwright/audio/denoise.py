@@ -47,6 +47,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from callwright.audio.formats import PCM16, require_whole_samples
+
 __all__ = ["NoiseSuppressor"]
 
 _FRAME_S: Final = 0.032  # analysis window; the hop is half of it
@@ -63,7 +65,6 @@ _HIGHPASS_STOP_HZ: Final = 70.0
 _HIGHPASS_PASS_HZ: Final = 110.0
 # Keeps the ratios finite on digital silence; far below the power of one LSB.
 _TINY_POWER: Final = 1e-12
-_PCM16: Final = np.dtype(np.int16).newbyteorder("<")
 
 
 class NoiseSuppressor:
@@ -151,9 +152,8 @@ class NoiseSuppressor:
 
     def process(self, pcm16: bytes) -> bytes:
         """Clean the next chunk; returns the audio now ready (a whole number of hops)."""
-        if len(pcm16) % 2:
-            raise ValueError(f"PCM16 audio must be an even number of bytes, not {len(pcm16)}")
-        samples = np.frombuffer(pcm16, dtype=_PCM16)
+        require_whole_samples(pcm16)
+        samples = np.frombuffer(pcm16, dtype=PCM16)
         hop, frame = self._hop, self._frame
         ready: list[bytes] = []
         start = 0
@@ -194,7 +194,7 @@ class NoiseSuppressor:
         self._overlap[:] = cleaned[hop:]
         np.rint(out, out=out)
         np.clip(out, -32768, 32767, out=out)
-        return out.astype(_PCM16).tobytes()
+        return out.astype(PCM16).tobytes()
 
     def _track_noise(self, power: npt.NDArray[np.float64]) -> None:
         smoothed = self._smoothed

@@ -1,0 +1,264 @@
+"""The assistant's side of a call: one reply at a time, spoken and accounted for.
+
+A reply is a stream of sentences (the LLM's, or fixed text). While the LLM keeps
+streaming into a bounded queue, each sentence goes to the voice, its audio to the
+transport, and a mark after it; ``Playback`` follows the far end's play cursor, so
+that what the caller actually heard is known when the reply ends or is cut short
+(a barge-in cancels the reply task, which is how speech stops within a frame). What
+was heard is what the history keeps for the next turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import AsyncGenerator
+from typing import Protocol
+
+from callwright.audio.resample import Resampler
+from callwright.clock import Clock
+from callwright.engine.config import CallConfig
+from callwright.engine.events import (
+    AssistantMessage,
+    EndReason,
+    EventSink,
+    Interruption,
+    TurnTiming,
+)
+from callwright.engine.faults import ReplyFailures, ReplyOutcome
+from callwright.engine.lifecycle import Farewell, Spawn
+from callwright.engine.playback import Playback
+from callwright.engine.tts_fallback import FallbackTTS
+from callwright.providers.protocols import ChatMessage
+from callwright.transports.protocol import Transport
+
+__all__ = ["AssistantListener", "Speaker", "spoken"]
+
+logger = logging.getLogger(__name__)
+
+_QUEUED_SENTENCES = 32
+
+
+async def spoken(*texts: str) -> AsyncGenerator[str, None]:
+    """Fixed text as a reply's sentences."""
+    for text in texts:
+        yield text
+
+
+class AssistantListener(Protocol):
+    """What the speaker tells the rest of the session."""
+
+    def assistant_active(self, now: float) -> None:
+        """The assistant spoke, or the far end confirmed it heard: the call is not idle."""
+        ...
+
+    def end(
+        self, reason: EndReason, detail: str | None = None, *, farewell: Farewell | None = None
+    ) -> None:
+        """End the call (the session's one way to)."""
+        ...
+
+
+class Speaker:
+    """Speaks the assistant's replies, one at a time, and knows what was heard.
+
+    ``start`` replaces the reply in progress (it is cancelled; the new one waits until
+    it has wound down); ``interrupt`` is a barge-in; ``stop`` cancels the reply unless
+    it is the task asking. Failed LLM replies are settled here (``engine.faults``):
+    error_message is said, or the call ends after too many in a row.
+    """
+
+    def __init__(
+        self,
+        config: CallConfig,
+        tts: FallbackTTS,
+        transport: Transport,
+        clock: Clock,
+        emit: EventSink,
+        history: list[ChatMessage],
+        *,
+        spawn: Spawn,
+        listener: AssistantListener,
+    ) -> None:
+        self._config = config
+        self._tts = tts
+        self._transport = transport
+        self._clock = clock
+        self._emit = emit
+        self._history = history
+        self._spawn = spawn
+        self._listener = listener
+        self._failures = ReplyFailures.of(config)
+        self._reply: asyncio.Task[None] | None = None
+        self._interruptible = True
+        self._playback: Playback | None = None
+        self._marks = itertools.count(1)
+        # The first mark of each turn, until the far end echoes it: playback confirmed.
+        self._awaiting_confirmation: dict[str, TurnTiming] = {}
+
+    @property
+    def current(self) -> asyncio.Task[None] | None:
+        """The reply task in progress (or the last one)."""
+        return self._reply
+
+    @property
+    def replying(self) -> bool:
+        return self._reply is not None and not self._reply.done()
+
+    @property
+    def interruptible(self) -> bool:
+        """Whether a reply is in progress that caller speech may cut short (a goodbye
+        may not)."""
+        return self._interruptible and self._reply is not None and not self._reply.done()
+
+    # -- starting and stopping --------------------------------------------------------
+
+    def start(
+        self,
+        sentences: AsyncGenerator[str, None],
+        timing: TurnTiming,
+        *,
+        interruptible: bool = True,
+        outcome: ReplyOutcome | None = None,
+    ) -> None:
+        """Speak ``sentences`` now, cutting off the reply in progress. With
+        ``outcome``, a reply that no LLM could give is settled when it has ended."""
+        previous = self._reply
+        if previous is not None and not previous.done():
+            previous.cancel()
+        self._interruptible = interruptible
+        self._reply = self._spawn(self._speak(sentences, timing, previous, outcome=outcome))
+
+    def say(self, text: str) -> None:
+        self.start(spoken(text), TurnTiming(0))
+
+    def say_last(self, text: str) -> None:
+        """The call's last words: not interruptible."""
+        self.start(spoken(text), TurnTiming(0), interruptible=False)
+
+    def stop(self) -> None:
+        """Cancel the reply in progress, unless it is the task asking (a reply that
+        ends the call ends on its own)."""
+        reply = self._reply
+        if reply is not None and not reply.done() and reply is not asyncio.current_task():
+            reply.cancel()
+
+    def interrupt(self, now: float) -> None:
+        """The caller barged in at ``now``: the reply stops, the far end's buffer is
+        cleared, and only what was heard until now counts."""
+        assert self._reply is not None
+        playback = self._playback
+        heard = ""
+        if playback is not None:
+            # What was heard is decided now: the marks a clear makes the far end echo
+            # back (Twilio returns every pending one) must not count as played.
+            playback.interrupt(now)
+            heard = playback.heard_text(now)
+        self._emit(Interruption(now, heard))
+        self._reply.cancel()
+        self._spawn(self._transport.clear_audio())
+
+    def on_mark(self, name: str) -> None:
+        """The far end played up to the mark ``name``."""
+        if self._playback is not None and self._playback.confirm(name):
+            self._listener.assistant_active(self._clock.now())
+        timing = self._awaiting_confirmation.pop(name, None)
+        if timing is not None:
+            timing.playback_confirmed_at = self._clock.now()
+
+    # -- one reply --------------------------------------------------------------------
+
+    async def _speak(
+        self,
+        sentences: AsyncGenerator[str, None],
+        timing: TurnTiming,
+        previous: asyncio.Task[None] | None,
+        *,
+        outcome: ReplyOutcome | None = None,
+        apology_for: str | None = None,
+    ) -> None:
+        if previous is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await previous
+        playback = self._playback = Playback()
+        # The LLM keeps streaming into the queue while TTS speaks earlier sentences.
+        queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=_QUEUED_SENTENCES)
+
+        async def produce() -> None:
+            # aclosing: a cancellation that lands in put() must still close the LLM stream.
+            async with contextlib.aclosing(sentences):
+                async for sentence in sentences:
+                    await queue.put(sentence)
+            await queue.put(None)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(produce())
+                while (sentence := await queue.get()) is not None:
+                    await self._speak_sentence(sentence, playback, timing)
+                while (remaining := playback.remaining_s(self._clock.now())) > 0:
+                    await self._clock.sleep(remaining)
+        finally:
+            self._record(playback, timing, apology_for)
+        if outcome is not None:
+            await self._settle(outcome)
+
+    async def _settle(self, outcome: ReplyOutcome) -> None:
+        """After a reply no LLM could give: error_message, and the caller's next turn
+        tries again; or, after too many in a row, the goodbye and the end."""
+        after = self._failures.settle(outcome)
+        if after is None:
+            return
+        error = str(after.error)
+        logger.warning("no LLM answered (%d in a row): %s", self._failures.in_a_row, error)
+        if after.ends_call:
+            self._listener.end(EndReason.LLM_FAILED, error, farewell=Farewell(after.message))
+        elif after.message:
+            await self._speak(spoken(after.message), TurnTiming(0), None, apology_for=error)
+
+    async def _speak_sentence(self, sentence: str, playback: Playback, timing: TurnTiming) -> None:
+        tts, rate = self._tts, self._transport.sample_rate
+        to_transport = Resampler(tts.sample_rate, rate)
+        mark = f"m{next(self._marks)}"
+        playback.begin(sentence, mark)
+        timing.tts_request_at = timing.tts_request_at or self._clock.now()
+        # aclosing: a barge-in landing in _send must stop the synthesiser at once.
+        async with contextlib.aclosing(tts.synthesize(sentence, self._config.tts)) as audio_stream:
+            async for audio in audio_stream:
+                if timing.tts_first_audio_at is None:
+                    timing.tts_first_audio_at = self._clock.now()
+                    timing.tts_provider = tts.name
+                await self._send(to_transport.process(audio), playback, timing)
+        await self._send(to_transport.process(b"", last=True), playback, timing)
+        playback.complete()
+        await self._transport.mark(mark)
+        timing.marks.append(mark)
+        if len(timing.marks) == 1:
+            self._awaiting_confirmation[mark] = timing
+
+    async def _send(self, pcm16: bytes, playback: Playback, timing: TurnTiming) -> None:
+        if not pcm16:
+            return
+        now = self._clock.now()
+        await self._transport.send_audio(pcm16)
+        timing.first_frame_out_at = timing.first_frame_out_at or now
+        playback.sent(now, len(pcm16) / 2 / self._transport.sample_rate)
+
+    def _record(self, playback: Playback, timing: TurnTiming, apology_for: str | None) -> None:
+        """The reply has ended (or was cut short): what was heard joins the history;
+        an end-call phrase heard in full ends the call."""
+        now = self._clock.now()
+        intended = playback.intended_text()
+        heard = playback.heard_text(now)
+        interrupted = heard != intended
+        self._listener.assistant_active(now)
+        if intended:
+            self._emit(AssistantMessage(heard, intended, interrupted, now, apology_for))
+            if heard:
+                self._history.append(ChatMessage("assistant", heard))
+        self._emit(timing)
+        phrase = next((p for p in self._config.end_call_phrases if p in heard.lower()), None)
+        if phrase and not interrupted:
+            self._listener.end(EndReason.ASSISTANT_SAID_END_CALL_PHRASE, phrase)

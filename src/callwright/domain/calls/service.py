@@ -184,23 +184,39 @@ class CallService:
                 )
         return stored
 
-    async def create_web_call(self, body: WebCallIn) -> tuple[Call, str, str]:
-        """A browser call: returns the call, its stream token and the WebSocket URL."""
-        await self._assistant_for_call(body.assistant_id, body.assistant_overrides)
-        self._live.check_capacity()
-        call = await add_call(
+    async def _add_queued(
+        self,
+        body: WebCallIn | CallIn,
+        type_: str,
+        *,
+        from_number: str | None = None,
+        to_number: str | None = None,
+        phone_number_id: int | None = None,
+    ) -> Call:
+        """A new call placed by this principal, queued, with the body's variables and
+        overrides (and a phone call's numbers)."""
+        return await add_call(
             self._session,
             new_call(
                 organization_id=self._principal.organization_id,
                 user_id=self._principal.user_id,
                 placed_by_scope=self._principal.scope,
                 assistant_id=body.assistant_id,
-                type="webCall",
+                type=type_,
                 status=CallStatus.QUEUED,
                 variables=body.variables,
                 overrides=body.assistant_overrides,
+                from_number=from_number,
+                to_number=to_number,
+                phone_number_id=phone_number_id,
             ),
         )
+
+    async def create_web_call(self, body: WebCallIn) -> tuple[Call, str, str]:
+        """A browser call: returns the call, its stream token and the WebSocket URL."""
+        await self._assistant_for_call(body.assistant_id, body.assistant_overrides)
+        self._live.check_capacity()
+        call = await self._add_queued(body, "webCall")
         token = issue_stream(call, self._settings)
         await self._session.flush()
         self._live.reserve(call.id)
@@ -231,21 +247,12 @@ class CallService:
                 "twilio credential"
             )
         self._live.check_capacity("outboundPhoneCall")
-        call = await add_call(
-            self._session,
-            new_call(
-                organization_id=self._principal.organization_id,
-                user_id=self._principal.user_id,
-                placed_by_scope=self._principal.scope,
-                assistant_id=body.assistant_id,
-                type="outboundPhoneCall",
-                status=CallStatus.QUEUED,
-                variables=body.variables,
-                overrides=body.assistant_overrides,
-                from_number=number.number,
-                to_number=body.customer_number,
-                phone_number_id=number.id,
-            ),
+        call = await self._add_queued(
+            body,
+            "outboundPhoneCall",
+            from_number=number.number,
+            to_number=body.customer_number,
+            phone_number_id=number.id,
         )
         token = issue_stream(call, self._settings)
         _, status_url = twilio_urls(self._public_base)

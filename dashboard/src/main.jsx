@@ -13,6 +13,7 @@ import { Knowledge } from "./pages/knowledge.jsx";
 import { Overview } from "./pages/overview.jsx";
 import { Settings } from "./pages/settings.jsx";
 import { SignIn } from "./pages/sign-in.jsx";
+import { Talk } from "./pages/talk.jsx";
 import { Tools } from "./pages/tools.jsx";
 import { Link, match, navigate, useLocation } from "./router.jsx";
 import "./styles.css";
@@ -25,6 +26,7 @@ const PAGES = [
   ["/app/assistants/import", AssistantImport],
   ["/app/assistants/:id", AssistantEditor],
   ["/app/assistants/:id/knowledge", Knowledge],
+  ["/app/assistants/:id/talk", Talk],
   ["/app/calls", CallList],
   ["/app/calls/:id", CallPage],
   ["/app/tools", Tools],

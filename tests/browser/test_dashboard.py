@@ -390,19 +390,25 @@ def test_export_in_a_dialect_and_import_it_back(tab: Tab, tmp_path: Path) -> Non
     assert imported["llm_settings"]["temperature"] == 0.3
 
 
-def test_talk_to_it_opens_the_playground_on_that_assistant(tab: Tab) -> None:
-    tab.server.create({"name": "Another one"})
+def test_talk_to_it_opens_a_call_page_and_a_missing_microphone_is_said(tab: Tab) -> None:
     chosen = tab.server.create({"name": "Talk to me"})
-    tab.server.create({"name": "And another"})
+    before = tab.server.api("GET", "/api/v1/calls").json()
 
     tab.sign_in()
     page = tab.page
     page.goto(f"{tab.server.url}/app/assistants/{chosen['id']}")
     page.get_by_role("link", name="Talk to it").click()
 
-    expect(page).to_have_url(f"{tab.server.url}/playground?assistant={chosen['id']}")
-    # The playground lists with the same cookie session and picks the named assistant.
-    expect(page.locator("#assistant")).to_have_value(str(chosen["id"]))
+    expect(page).to_have_url(f"{tab.server.url}/app/assistants/{chosen['id']}/talk")
+    expect(page.get_by_role("heading", name="Talk to Talk to me")).to_be_visible()
+    expect(page.get_by_role("button", name="End call")).to_be_disabled()
+    # This browser has no microphone: the call is not placed and the page says why.
+    page.get_by_role("button", name="Start call").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("alert")).to_contain_text("Could not start the call")
+    expect(page.locator("#talk-panel")).to_have_attribute("data-state", "ended")
+    expect(page.get_by_role("button", name="Call again")).to_be_enabled()
+    assert tab.server.api("GET", "/api/v1/calls").json() == before
 
 
 def test_calls_filter_by_assistant_direction_and_day_and_open_one(tab: Tab) -> None:

@@ -8,9 +8,13 @@ from __future__ import annotations
 import math
 import os
 import re
+import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.browser import test_playground as playground
@@ -30,9 +34,41 @@ browser = playground.browser
 monkeypatch_module = playground.monkeypatch_module
 
 
+class _Receiver(BaseHTTPRequestHandler):
+    """The assistant's webhook receiver: takes every event."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook_url() -> Iterator[str]:
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=receiver.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+        thread.join()
+
+
 def test_talk_to_an_assistant_then_read_the_calls_record(
-    server: Server, browser: Browser, tmp_path: Path
+    server: Server, browser: Browser, tmp_path: Path, webhook_url: str
 ) -> None:
+    patched = httpx.patch(
+        f"{server.url}/api/v1/assistants/{server.assistant_id}",
+        headers=server.headers,
+        json={"webhook_url": webhook_url},
+        timeout=30,
+    )
+    assert patched.status_code == 200, patched.text
     screenshots = Path(os.environ.get("CALLWRIGHT_SCREENSHOTS") or tmp_path)
     screenshots.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -114,7 +150,8 @@ def test_talk_to_an_assistant_then_read_the_calls_record(
         assert turn["voice_to_voice_ms"] > 0
         assert sum(stage_ms) == pytest.approx(max(turn["voice_to_voice_ms"], measured), abs=6)
 
-        # The stereo recording plays in the page's player, through the cookie session.
+        # The stereo recording, fetched once through the cookie session, plays from memory.
+        expect(page.locator("#recording")).to_have_attribute("src", re.compile(r"^blob:"))
         duration = page.eval_on_selector(
             "#recording",
             """audio => new Promise((resolve, reject) => {
@@ -126,6 +163,49 @@ def test_talk_to_an_assistant_then_read_the_calls_record(
         assert duration > 5  # 6 s of silence before the sentence alone
         page.eval_on_selector("#recording", "audio => audio.play()")
         page.wait_for_function("() => document.querySelector('#recording').currentTime > 0.2")
+
+        # Both channels drawn from the decoded recording: the caller's sentence on the
+        # left, the assistant's voice on the right (strokes in a 64-unit-high box).
+        loudest = page.locator("#waveforms path.wave").evaluate_all(
+            """paths => Object.fromEntries(paths.map(path => [
+                path.closest('svg').dataset.channel,
+                Math.max(...[...path.getAttribute('d').matchAll(/M[\\d.]+ ([\\d.]+)V([\\d.]+)/g)]
+                    .map(([, top, bottom]) => Number(bottom) - Number(top))),
+            ]))"""
+        )
+        assert set(loudest) == {"caller", "assistant"}
+        assert loudest["caller"] > 8, loudest
+        assert loudest["assistant"] > 8, loudest
+
+        # A line's time seeks there, and that line is the one highlighted as playing.
+        reply = page.locator('#transcript li[data-role="assistant"]').last
+        reply_at = next(
+            m["seconds_from_start"]
+            for m in reversed(record["messages"])
+            if m["role"] == "assistant"
+        )
+        reply.get_by_role("button", name=re.compile(r"^Play from")).click()
+        expect(reply).to_have_attribute("data-playing", "true")
+        assert page.eval_on_selector("#recording", "audio => audio.currentTime") >= reply_at - 0.01
+        expect(page.locator('#transcript li[data-playing="true"]')).to_have_count(1)
+        page.eval_on_selector("#recording", "audio => audio.pause()")
+
+        # The call's webhook events, delivered to the receiver, listed with their status.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(
+            event["event_type"] == "end-of-call-report" and event["status"] == "delivered"
+            for event in server.webhook_events(call_id)
+        ):
+            time.sleep(0.5)
+        page.reload()
+        delivered = page.locator(
+            '#webhook-deliveries tr[data-event-type="end-of-call-report"][data-status="delivered"]'
+        )
+        expect(delivered).to_have_count(1)
+        expect(page.locator("#webhook-deliveries tbody tr")).to_have_count(
+            len(server.webhook_events(call_id))
+        )
+        expect(page.locator("#call-usage")).to_contain_text("completion tokens")
         page.screenshot(path=screenshots / "call.png", full_page=True)
 
         # The overview counts it today and takes its turns into the latency figures.

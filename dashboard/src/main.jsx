@@ -11,6 +11,7 @@ import { Credentials } from "./pages/credentials.jsx";
 import { CallPage } from "./pages/call-page.jsx";
 import { Knowledge } from "./pages/knowledge.jsx";
 import { Overview } from "./pages/overview.jsx";
+import { PhoneNumbers } from "./pages/phone-numbers.jsx";
 import { Settings } from "./pages/settings.jsx";
 import { SignIn } from "./pages/sign-in.jsx";
 import { Talk } from "./pages/talk.jsx";
@@ -29,6 +30,7 @@ const PAGES = [
   ["/app/assistants/:id/talk", Talk],
   ["/app/calls", CallList],
   ["/app/calls/:id", CallPage],
+  ["/app/phone-numbers", PhoneNumbers],
   ["/app/tools", Tools],
   ["/app/api-keys", ApiKeys],
   ["/app/credentials", Credentials],
@@ -63,6 +65,9 @@ function Shell({ me, onSignOut, children }) {
           </Link>
           <Link href="/app/calls" aria-current={section("/app/calls")}>
             Calls
+          </Link>
+          <Link href="/app/phone-numbers" aria-current={section("/app/phone-numbers")}>
+            Phone numbers
           </Link>
           <Link href="/app/tools" aria-current={section("/app/tools")}>
             Tools

@@ -353,7 +353,7 @@ def test_the_editor_is_usable_on_a_phone(
     context.set_default_timeout(STEP_MS)
     tab = Tab(context.new_page(), server, screenshots)
     try:
-        server.create({"name": "A rather long assistant name for a narrow phone screen"})
+        long = server.create({"name": "A rather long assistant name for a narrow phone screen"})
         tab.sign_in()
         page = tab.page
         for path, ready in [
@@ -364,6 +364,7 @@ def test_the_editor_is_usable_on_a_phone(
             ("/app/credentials", "#add-credential"),
             ("/app/tools", "#create-tool"),
             ("/app/phone-numbers", "#add-number"),
+            (f"/app/assistants/{long['id']}/talk", "#start-call"),
             ("/app/overview", "#calls-per-day"),
             ("/app/settings", "#reveal-secret"),
         ]:

@@ -207,6 +207,12 @@ def test_talk_to_an_assistant_then_read_the_calls_record(
         )
         expect(page.locator("#call-usage")).to_contain_text("completion tokens")
         page.screenshot(path=screenshots / "call.png", full_page=True)
+        # On a phone: the waveforms and tables fit (wide tables scroll inside their panel).
+        page.set_viewport_size({"width": 390, "height": 844})
+        expect(page.locator("#waveforms svg")).to_have_count(2)
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+        page.screenshot(path=screenshots / "phone-call.png", full_page=True)
+        page.set_viewport_size({"width": 1280, "height": 900})
 
         # The overview counts it today and takes its turns into the latency figures.
         page.get_by_role("navigation", name="Sections").get_by_role("link", name="Overview").click()

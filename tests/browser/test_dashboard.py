@@ -30,7 +30,7 @@ require_browser()
 if built_manifest() is None:
     unavailable("the dashboard is not built (./dev builds it)")
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 # Hang detectors only: the machine is shared.
 STEP_MS = 30_000
@@ -736,3 +736,64 @@ def test_phone_numbers_are_proven_assigned_refused_on_their_field_and_deleted(
     page.get_by_role("button", name=f"Release {number}").click()
     expect(page.locator("#no-numbers")).to_be_visible()
     assert server.api("GET", "/api/v1/phone-numbers").json() == []
+
+
+def test_a_calls_tool_calls_knowledge_and_cost_are_shown(tab: Tab) -> None:
+    server = tab.server
+    assistant = server.create({"name": "Record reader"})
+    placed = server.api("POST", "/api/v1/calls/web", json={"assistant_id": assistant["id"]})
+    assert placed.status_code == 201, placed.text
+    call_id = placed.json()["call_id"]
+    page = tab.page
+
+    # The real record, with what a finished call with tools and knowledge would hold
+    # (this server runs no models, so no call here ever reaches them).
+    def enriched(route: Route) -> None:
+        record = route.fetch().json()
+        record["tool_calls"] = [
+            {
+                "id": "call_1",
+                "name": "book_table",
+                "arguments": {"party": 2},
+                "seconds_from_start": 12.5,
+                "result": "Booked for 8 pm.",
+            }
+        ]
+        record["knowledge"] = [
+            {
+                "query": "When do you open?",
+                "at": 3.25,
+                "seconds_from_start": 3.25,
+                "retrieval_ms": 4.2,
+                "passages": [
+                    {
+                        "chunk_id": 1,
+                        "document_id": 1,
+                        "source": "hours.txt",
+                        "score": 0.81234,
+                        "tokens": 12,
+                        "text": "We open at noon.",
+                    }
+                ],
+            }
+        ]
+        record["usage"] = {**record["usage"], "cost": {"llm": 0.0012, "total": 0.0031}}
+        route.fulfill(json=record)
+
+    page.route(f"{server.url}/api/v1/calls/{call_id}", enriched)
+    tab.sign_in()
+    page.goto(f"{server.url}/app/calls/{call_id}")
+    tool = page.locator('#tool-calls tr[data-tool="book_table"]')
+    expect(tool).to_contain_text("12.5 s")
+    expect(tool).to_contain_text('"party": 2')
+    expect(tool).to_contain_text("Booked for 8 pm.")
+    knowledge = page.locator("#call-knowledge details")
+    expect(knowledge.locator("summary")).to_contain_text("When do you open?")
+    expect(knowledge.locator("summary")).to_contain_text("1 passage in 4.2 ms")
+    knowledge.locator("summary").click()
+    expect(knowledge.locator(".passages li")).to_contain_text("We open at noon.")
+    expect(knowledge.locator(".passages li")).to_contain_text("score 0.812")
+    expect(page.locator("#call-cost")).to_contain_text("total")
+    expect(page.locator("#call-cost")).to_contain_text("0.0031")
+    # No server URL on this assistant: no deliveries, and the page says so.
+    expect(page.locator("#webhook-deliveries")).to_contain_text("No webhook events")

@@ -150,3 +150,39 @@ export function WebhookDeliveries({ callId }) {
     </section>
   );
 }
+
+const asText = (value) => (typeof value === "string" ? value : JSON.stringify(value, null, 2));
+
+/** The tools the model called: when, with which arguments, and what came back. */
+export function ToolCalls({ calls }) {
+  if (!calls.length) return null;
+  return (
+    <section class="panel" id="tool-calls">
+      <h2>Tool calls</h2>
+      <table class="rows">
+        <thead>
+          <tr>
+            <th scope="col">At</th>
+            <th scope="col">Tool</th>
+            <th scope="col">Arguments</th>
+            <th scope="col">Result</th>
+          </tr>
+        </thead>
+        <tbody>
+          {calls.map((call) => (
+            <tr data-tool={call.name}>
+              <td>{Number(call.seconds_from_start ?? 0).toFixed(1)} s</td>
+              <td>
+                <code>{call.name}</code>
+              </td>
+              <td>
+                <pre class="code">{asText(call.arguments ?? {})}</pre>
+              </td>
+              <td>{call.result === null || call.result === undefined ? <span class="sub">no answer</span> : <pre class="code">{asText(call.result)}</pre>}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}

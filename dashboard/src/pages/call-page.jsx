@@ -4,7 +4,7 @@ import { api } from "../api.js";
 import { dateTime, duration } from "../format.js";
 import { STAGES as STACKED, stackTurn } from "../latency.js";
 import { Link } from "../router.jsx";
-import { KnowledgeUsed, Usage, WebhookDeliveries } from "./call-details.jsx";
+import { KnowledgeUsed, ToolCalls, Usage, WebhookDeliveries } from "./call-details.jsx";
 import { RecordingAndTranscript } from "./call-recording.jsx";
 
 // Per-turn stages as the call record names them (milliseconds).
@@ -164,12 +164,7 @@ export function CallPage({ id }) {
         <h2>Turn latency</h2>
         <Turns turns={call.turns} />
       </section>
-      {call.tool_calls.length > 0 && (
-        <section class="panel">
-          <h2>Tool calls</h2>
-          <pre class="code">{JSON.stringify(call.tool_calls, null, 2)}</pre>
-        </section>
-      )}
+      <ToolCalls calls={call.tool_calls} />
       <KnowledgeUsed knowledge={call.knowledge} />
       <Usage call={call} />
       <WebhookDeliveries callId={call.id} />

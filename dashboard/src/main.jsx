@@ -11,8 +11,10 @@ import { Credentials } from "./pages/credentials.jsx";
 import { CallPage } from "./pages/call-page.jsx";
 import { Knowledge } from "./pages/knowledge.jsx";
 import { Overview } from "./pages/overview.jsx";
+import { PhoneNumbers } from "./pages/phone-numbers.jsx";
 import { Settings } from "./pages/settings.jsx";
 import { SignIn } from "./pages/sign-in.jsx";
+import { Talk } from "./pages/talk.jsx";
 import { Tools } from "./pages/tools.jsx";
 import { Link, match, navigate, useLocation } from "./router.jsx";
 import "./styles.css";
@@ -25,8 +27,10 @@ const PAGES = [
   ["/app/assistants/import", AssistantImport],
   ["/app/assistants/:id", AssistantEditor],
   ["/app/assistants/:id/knowledge", Knowledge],
+  ["/app/assistants/:id/talk", Talk],
   ["/app/calls", CallList],
   ["/app/calls/:id", CallPage],
+  ["/app/phone-numbers", PhoneNumbers],
   ["/app/tools", Tools],
   ["/app/api-keys", ApiKeys],
   ["/app/credentials", Credentials],
@@ -61,6 +65,9 @@ function Shell({ me, onSignOut, children }) {
           </Link>
           <Link href="/app/calls" aria-current={section("/app/calls")}>
             Calls
+          </Link>
+          <Link href="/app/phone-numbers" aria-current={section("/app/phone-numbers")}>
+            Phone numbers
           </Link>
           <Link href="/app/tools" aria-current={section("/app/tools")}>
             Tools

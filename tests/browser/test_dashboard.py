@@ -7,9 +7,11 @@ Needs Debian's ``chromium``, Playwright and the built dashboard (``./dev`` build
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +22,7 @@ import pytest
 
 from tests import server as live
 from tests.browser.chromium import CHROMIUM, launch_arguments, require_browser
+from tests.calls.harness import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi
 from tests.dashboard.sources import built_manifest
 from tests.support.optional import unavailable
 
@@ -27,7 +30,7 @@ require_browser()
 if built_manifest() is None:
     unavailable("the dashboard is not built (./dev builds it)")
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 # Hang detectors only: the machine is shared.
 STEP_MS = 30_000
@@ -59,9 +62,38 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def twilio() -> Iterator[FakeTwilioApi]:
+    """The calls tests' fake Twilio REST API, served from its own event loop in a thread
+    (these tests are synchronous) for the server to prove numbers with."""
+    fake = FakeTwilioApi()
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        async with fake.serving():
+            ready.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    try:
+        assert ready.wait(30), "the fake Twilio API did not start"
+        yield fake
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
+        loop.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, twilio: FakeTwilioApi) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("dashboard")
-    env = live.environment(f"sqlite+aiosqlite:///{root / 'callwright.db'}", root / "data")
+    env = live.environment(
+        f"sqlite+aiosqlite:///{root / 'callwright.db'}",
+        root / "data",
+        CALLWRIGHT_TWILIO_API_BASE_URL=twilio.base_url,
+    )
     with live.live_server(env, root / "server.log", timeout_s=60) as running:
         assert running.bootstrap_api_key, running.output
         password = re.search(r"(\S+@\S+) \(password (\S+)\)", running.output[0])
@@ -321,7 +353,7 @@ def test_the_editor_is_usable_on_a_phone(
     context.set_default_timeout(STEP_MS)
     tab = Tab(context.new_page(), server, screenshots)
     try:
-        server.create({"name": "A rather long assistant name for a narrow phone screen"})
+        long = server.create({"name": "A rather long assistant name for a narrow phone screen"})
         tab.sign_in()
         page = tab.page
         for path, ready in [
@@ -331,6 +363,8 @@ def test_the_editor_is_usable_on_a_phone(
             ("/app/api-keys", "#api-keys"),
             ("/app/credentials", "#add-credential"),
             ("/app/tools", "#create-tool"),
+            ("/app/phone-numbers", "#add-number"),
+            (f"/app/assistants/{long['id']}/talk", "#start-call"),
             ("/app/overview", "#calls-per-day"),
             ("/app/settings", "#reveal-secret"),
         ]:
@@ -390,19 +424,25 @@ def test_export_in_a_dialect_and_import_it_back(tab: Tab, tmp_path: Path) -> Non
     assert imported["llm_settings"]["temperature"] == 0.3
 
 
-def test_talk_to_it_opens_the_playground_on_that_assistant(tab: Tab) -> None:
-    tab.server.create({"name": "Another one"})
+def test_talk_to_it_opens_a_call_page_and_a_missing_microphone_is_said(tab: Tab) -> None:
     chosen = tab.server.create({"name": "Talk to me"})
-    tab.server.create({"name": "And another"})
+    before = tab.server.api("GET", "/api/v1/calls").json()
 
     tab.sign_in()
     page = tab.page
     page.goto(f"{tab.server.url}/app/assistants/{chosen['id']}")
     page.get_by_role("link", name="Talk to it").click()
 
-    expect(page).to_have_url(f"{tab.server.url}/playground?assistant={chosen['id']}")
-    # The playground lists with the same cookie session and picks the named assistant.
-    expect(page.locator("#assistant")).to_have_value(str(chosen["id"]))
+    expect(page).to_have_url(f"{tab.server.url}/app/assistants/{chosen['id']}/talk")
+    expect(page.get_by_role("heading", name="Talk to Talk to me")).to_be_visible()
+    expect(page.get_by_role("button", name="End call")).to_be_disabled()
+    # This browser has no microphone: the call is not placed and the page says why.
+    page.get_by_role("button", name="Start call").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("alert")).to_contain_text("Could not start the call")
+    expect(page.locator("#talk-panel")).to_have_attribute("data-state", "ended")
+    expect(page.get_by_role("button", name="Call again")).to_be_enabled()
+    assert tab.server.api("GET", "/api/v1/calls").json() == before
 
 
 def test_calls_filter_by_assistant_direction_and_day_and_open_one(tab: Tab) -> None:
@@ -583,7 +623,7 @@ def test_upload_a_document_see_it_processed_search_it_and_delete_it(tab: Tab) ->
     assert documents == []
 
 
-def test_tools_are_created_with_errors_on_their_fields_and_deleted(tab: Tab) -> None:
+def test_tools_are_created_and_edited_with_errors_on_their_fields_and_deleted(tab: Tab) -> None:
     tab.sign_in()
     page = tab.page
     page.get_by_role("navigation", name="Sections").get_by_role("link", name="Tools").click()
@@ -607,7 +647,153 @@ def test_tools_are_created_with_errors_on_their_fields_and_deleted(tab: Tab) -> 
     assert stored[0]["function"]["parameters"]["properties"] == {"party": {"type": "integer"}}
     tab.shoot("tools")
 
+    # Edit it: the form holds the stored tool, the API's 422 lands on its field again.
+    row.get_by_role("button", name="Edit the tool book_table").click()
+    expect(page.locator("#editing-tool")).to_contain_text("book_table")
+    expect(page.get_by_label("Server URL")).to_have_value("https://tools.example.com/book")
+    expect(page.get_by_label("Parameters")).to_have_value(re.compile(r'"party"'))
+    page.get_by_label("Server URL").fill("http://127.0.0.1:9/hook")
+    page.get_by_role("button", name="Save tool").click()
+    expect(page.locator("#tool-url-error")).to_be_visible()
+    assert tab.server.api("GET", "/api/v1/tools").json() == stored
+    page.get_by_label("Server URL").fill("https://tools.example.com/v2/book")
+    page.get_by_label("Description").fill("")
+    page.get_by_role("button", name="Save tool").click()
+    expect(row).to_contain_text("https://tools.example.com/v2/book")
+    expect(page.get_by_role("button", name="Create tool")).to_be_visible()
+    (edited,) = tab.server.api("GET", "/api/v1/tools").json()
+    assert edited["id"] == stored[0]["id"]
+    assert edited["server"]["url"] == "https://tools.example.com/v2/book"
+    assert not edited["function"].get("description")
+    assert edited["function"]["parameters"] == stored[0]["function"]["parameters"]
+
     row.get_by_role("button", name="Delete the tool book_table").click()
     row.get_by_role("button", name="Delete book_table").click()
     expect(page.locator("#no-tools")).to_be_visible()
     assert tab.server.api("GET", "/api/v1/tools").json() == []
+
+
+def test_phone_numbers_are_proven_assigned_refused_on_their_field_and_deleted(
+    tab: Tab, twilio: FakeTwilioApi
+) -> None:
+    server = tab.server
+    front = server.create({"name": "Front desk"})
+    back = server.create({"name": "Back office"})
+    stored = server.api(
+        "POST",
+        "/api/v1/credentials",
+        json={"provider": "twilio", "account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN},
+    )
+    assert stored.status_code == 201, stored.text
+    number = "+14155550142"
+
+    tab.sign_in()
+    page = tab.page
+    page.get_by_role("navigation", name="Sections").get_by_role(
+        "link", name="Phone numbers"
+    ).click()
+    expect(page.locator("#no-numbers")).to_be_visible()
+
+    # Not E.164: the API's 422 on the number's field, the keyboard taken there.
+    page.get_by_label("Number", exact=True).fill("555-0142")
+    page.get_by_role("button", name="Add number").click()
+    expect(page.locator("#number-number-error")).to_be_visible()
+    expect(page.get_by_label("Number", exact=True)).to_be_focused()
+    expect(page.get_by_label("Number", exact=True)).to_have_attribute("aria-invalid", "true")
+
+    # Well formed, but Twilio does not list it among the account's numbers.
+    page.get_by_label("Number", exact=True).fill(number)
+    page.get_by_role("button", name="Add number").click()
+    expect(page.locator("#number-number-error")).to_contain_text("Twilio")
+    assert server.api("GET", "/api/v1/phone-numbers").json() == []
+
+    twilio.own(number)
+    page.get_by_label("Name").fill("Main line")
+    page.locator("#number-assistant_id").select_option(label="Front desk")
+    page.get_by_role("button", name="Add number").click()
+    row = page.locator(f'#phone-numbers tr[data-number="{number}"]')
+    expect(row).to_contain_text("Main line")
+    expect(page.locator("#number-number-error")).to_be_hidden()
+    expect(page.get_by_label("Number", exact=True)).to_have_value("")
+    (listed,) = server.api("GET", "/api/v1/phone-numbers").json()
+    assert listed["assistant_id"] == front["id"]
+    # The number's voice webhook was pointed at this server through Twilio's API.
+    assert any(
+        method == "POST" and path.endswith(f"{twilio.number_sid(number)}.json")
+        for method, path, _ in twilio.requests
+    )
+    tab.shoot("phone-numbers")
+
+    with page.expect_response(
+        lambda response: response.request.method == "PATCH" and "/phone-numbers/" in response.url
+    ) as assigned:
+        row.get_by_label(f"Assistant answering {number}").select_option(label="Back office")
+    assert assigned.value.ok
+    got = server.api("GET", f"/api/v1/phone-numbers/{listed['id']}").json()
+    assert got["assistant_id"] == back["id"]
+
+    row.get_by_role("button", name=f"Delete the number {number}").click()
+    page.get_by_role("button", name=f"Release {number}").click()
+    expect(page.locator("#no-numbers")).to_be_visible()
+    assert server.api("GET", "/api/v1/phone-numbers").json() == []
+
+
+def test_a_calls_tool_calls_knowledge_and_cost_are_shown(tab: Tab) -> None:
+    server = tab.server
+    assistant = server.create({"name": "Record reader"})
+    placed = server.api("POST", "/api/v1/calls/web", json={"assistant_id": assistant["id"]})
+    assert placed.status_code == 201, placed.text
+    call_id = placed.json()["call_id"]
+    page = tab.page
+
+    # The real record, with what a finished call with tools and knowledge would hold
+    # (this server runs no models, so no call here ever reaches them).
+    def enriched(route: Route) -> None:
+        record = route.fetch().json()
+        record["tool_calls"] = [
+            {
+                "id": "call_1",
+                "name": "book_table",
+                "arguments": {"party": 2},
+                "seconds_from_start": 12.5,
+                "result": "Booked for 8 pm.",
+            }
+        ]
+        record["knowledge"] = [
+            {
+                "query": "When do you open?",
+                "at": 3.25,
+                "seconds_from_start": 3.25,
+                "retrieval_ms": 4.2,
+                "passages": [
+                    {
+                        "chunk_id": 1,
+                        "document_id": 1,
+                        "source": "hours.txt",
+                        "score": 0.81234,
+                        "tokens": 12,
+                        "text": "We open at noon.",
+                    }
+                ],
+            }
+        ]
+        record["usage"] = {**record["usage"], "cost": {"llm": 0.0012, "total": 0.0031}}
+        route.fulfill(json=record)
+
+    page.route(f"{server.url}/api/v1/calls/{call_id}", enriched)
+    tab.sign_in()
+    page.goto(f"{server.url}/app/calls/{call_id}")
+    tool = page.locator('#tool-calls tr[data-tool="book_table"]')
+    expect(tool).to_contain_text("12.5 s")
+    expect(tool).to_contain_text('"party": 2')
+    expect(tool).to_contain_text("Booked for 8 pm.")
+    knowledge = page.locator("#call-knowledge details")
+    expect(knowledge.locator("summary")).to_contain_text("When do you open?")
+    expect(knowledge.locator("summary")).to_contain_text("1 passage in 4.2 ms")
+    knowledge.locator("summary").click()
+    expect(knowledge.locator(".passages li")).to_contain_text("We open at noon.")
+    expect(knowledge.locator(".passages li")).to_contain_text("score 0.812")
+    expect(page.locator("#call-cost")).to_contain_text("total")
+    expect(page.locator("#call-cost")).to_contain_text("0.0031")
+    # No server URL on this assistant: no deliveries, and the page says so.
+    expect(page.locator("#webhook-deliveries")).to_contain_text("No webhook events")

@@ -83,6 +83,17 @@ class Server:
         record: dict[str, Any] = response.json()
         return record
 
+    def webhook_events(self, call_id: str) -> list[dict[str, Any]]:
+        response = httpx.get(
+            f"{self.url}/api/v1/webhook-events",
+            params={"call_id": call_id},
+            headers=self.headers,
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        events: list[dict[str, Any]] = response.json()
+        return events
+
 
 @pytest.fixture(scope="module")
 def server(
@@ -98,6 +109,8 @@ def server(
         root / "data",
         CALLWRIGHT_PUBLIC_URL=f"http://127.0.0.1:{port}",
         CALLWRIGHT_WARM_UP_MODELS="true",
+        # Webhooks may go to a receiver on this machine (the dashboard call test).
+        CALLWRIGHT_OUTBOUND_ALLOWED_HOSTS="127.0.0.1",
     )
     with live.live_server(env, root / "server.log", timeout_s=60) as running:
         assert running.bootstrap_api_key, running.output

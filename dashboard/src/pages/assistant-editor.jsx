@@ -330,9 +330,9 @@ export function AssistantEditor({ id }) {
               <Link class="button secondary" id="knowledge" href={`/app/assistants/${stored.id}/knowledge`}>
                 Documents
               </Link>
-              <a class="button secondary" id="talk" href={`/playground?assistant=${stored.id}`}>
+              <Link class="button secondary" id="talk" href={`/app/assistants/${stored.id}/talk`}>
                 Talk to it
-              </a>
+              </Link>
               <button type="button" class="secondary" id="duplicate" disabled={busy} onClick={duplicate}>
                 Duplicate
               </button>

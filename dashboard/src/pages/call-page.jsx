@@ -2,8 +2,10 @@ import { useEffect, useState } from "preact/hooks";
 
 import { api } from "../api.js";
 import { dateTime, duration } from "../format.js";
-import { STAGES as STACKED, stackTurn, unheardPart } from "../latency.js";
+import { STAGES as STACKED, stackTurn } from "../latency.js";
 import { Link } from "../router.jsx";
+import { KnowledgeUsed, ToolCalls, Usage, WebhookDeliveries } from "./call-details.jsx";
+import { RecordingAndTranscript } from "./call-recording.jsx";
 
 // Per-turn stages as the call record names them (milliseconds).
 const STAGES = [
@@ -14,33 +16,6 @@ const STAGES = [
   ["tts_first_audio_ms", "TTS first audio"],
   ["voice_to_voice_ms", "Voice to voice"],
 ];
-
-/** An assistant line: what the caller heard, and (struck through) what was cut off. */
-function Said({ line }) {
-  const unheard = unheardPart(line);
-  return (
-    <>
-      <span class="text">{line.text}</span>
-      {unheard && <del title="Not heard: the caller interrupted">{unheard}</del>}
-      {line.interrupted && <span class="badge off">interrupted</span>}
-    </>
-  );
-}
-
-function Transcript({ messages }) {
-  if (!messages.length) return <p class="empty">No transcript yet.</p>;
-  return (
-    <ol class="transcript" id="transcript">
-      {messages.map((line) => (
-        <li data-role={line.role} data-interrupted={line.interrupted ? "true" : undefined}>
-          <span class="who">{line.role === "user" ? "Caller" : "Assistant"}</span>
-          <span class="at">{Number(line.seconds_from_start ?? 0).toFixed(1)} s</span>
-          <p>{line.role === "assistant" ? <Said line={line} /> : line.text}</p>
-        </li>
-      ))}
-    </ol>
-  );
-}
 
 /** One stacked bar per turn, the stages in order, scaled to the slowest turn. */
 function LatencyChart({ turns }) {
@@ -184,33 +159,15 @@ export function CallPage({ id }) {
           </>
         )}
       </dl>
-      {call.recording_url && (
-        <section class="panel">
-          <h2>Recording</h2>
-          <audio controls preload="metadata" src={`/api/v1/calls/${call.id}/recording`} id="recording">
-            <a href={`/api/v1/calls/${call.id}/recording`}>Download the recording</a>
-          </audio>
-          <p class="hint">Left: the caller. Right: the assistant.</p>
-        </section>
-      )}
-      <section class="panel">
-        <h2>Transcript</h2>
-        <Transcript messages={call.messages} />
-      </section>
+      <RecordingAndTranscript call={call} />
       <section class="panel">
         <h2>Turn latency</h2>
         <Turns turns={call.turns} />
       </section>
-      {call.tool_calls.length > 0 && (
-        <section class="panel">
-          <h2>Tool calls</h2>
-          <pre class="code">{JSON.stringify(call.tool_calls, null, 2)}</pre>
-        </section>
-      )}
-      <section class="panel">
-        <h2>Usage and providers</h2>
-        <pre class="code" id="call-usage">{JSON.stringify({ usage: call.usage, providers: call.providers }, null, 2)}</pre>
-      </section>
+      <ToolCalls calls={call.tool_calls} />
+      <KnowledgeUsed knowledge={call.knowledge} />
+      <Usage call={call} />
+      <WebhookDeliveries callId={call.id} />
     </section>
   );
 }

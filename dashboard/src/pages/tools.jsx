@@ -13,8 +13,19 @@ const FIELD_PATHS = {
   url: "server.url",
 };
 
+/** A stored tool as the form edits it. */
+function formOf(tool) {
+  return {
+    name: tool.function.name,
+    description: tool.function.description || "",
+    parameters: JSON.stringify(tool.function.parameters ?? { type: "object", properties: {} }, null, 2),
+    url: tool.server?.url || "",
+    isAsync: Boolean(tool.async),
+  };
+}
+
 /** The organization's stored function tools (Vapi shape), referenced by assistants'
- * tool_ids: create, list, delete. */
+ * tool_ids: create, list, edit, delete. */
 export function Tools() {
   const [tools, setTools] = useState(null);
   const [form, setForm] = useState(EMPTY);
@@ -22,6 +33,8 @@ export function Tools() {
   const [problem, setProblem] = useState(null);
   const [confirming, setConfirming] = useState(null);
   const [busy, setBusy] = useState(false);
+  // The tool being edited (the form PATCHes it), or null: the form creates one.
+  const [editing, setEditing] = useState(null);
 
   const load = () =>
     api
@@ -40,7 +53,21 @@ export function Tools() {
     return messages.length ? messages.join("; ") : null;
   };
 
-  const create = async (event) => {
+  const edit = (tool) => {
+    setEditing(tool);
+    setForm(formOf(tool));
+    setErrors({});
+    setProblem(null);
+    document.getElementById("tool-name")?.focus();
+  };
+  const stopEditing = () => {
+    setEditing(null);
+    setForm(EMPTY);
+    setErrors({});
+    setProblem(null);
+  };
+
+  const save = async (event) => {
     event.preventDefault();
     setProblem(null);
     setErrors({});
@@ -54,13 +81,16 @@ export function Tools() {
     }
     const body = {
       type: "function",
-      function: { name: form.name, description: form.description || undefined, parameters },
+      // Editing, an emptied description is sent empty (PATCH keeps what is not sent).
+      function: { name: form.name, description: form.description || (editing ? "" : undefined), parameters },
       server: { url: form.url },
       async: form.isAsync,
     };
     setBusy(true);
     try {
-      await api.post("/api/v1/tools", body);
+      if (editing) await api.patch(`/api/v1/tools/${editing.id}`, body);
+      else await api.post("/api/v1/tools", body);
+      setEditing(null);
       setForm(EMPTY);
       await load();
     } catch (caught) {
@@ -119,7 +149,12 @@ export function Tools() {
         <h1>Tools</h1>
       </div>
       <p class="hint">Function tools the model may call; an assistant uses them by id (its “Stored tools”).</p>
-      <form class="panel credential-form" onSubmit={create} noValidate aria-label="Create a tool">
+      <form class="panel credential-form" onSubmit={save} noValidate aria-label={editing ? `Edit the tool ${editing.function.name}` : "Create a tool"}>
+        {editing && (
+          <p class="form-title" id="editing-tool">
+            Editing <code>{editing.function.name}</code> (id {editing.id})
+          </p>
+        )}
         {input("name", "Function name", "What the model calls, such as book_table.")}
         {input("url", "Server URL", "Receives the signed call with the arguments; its answer goes to the model.")}
         {input("description", "Description", "Tells the model when to call it.")}
@@ -131,8 +166,13 @@ export function Tools() {
         {input("parameters", "Parameters", "A JSON Schema of the arguments.", { rows: 5 })}
         <div class="actions">
           <button type="submit" id="create-tool" disabled={busy}>
-            Create tool
+            {editing ? "Save tool" : "Create tool"}
           </button>
+          {editing && (
+            <button type="button" class="secondary" id="cancel-edit" onClick={stopEditing}>
+              Cancel
+            </button>
+          )}
         </div>
       </form>
       {problem && (
@@ -180,9 +220,14 @@ export function Tools() {
                       </button>
                     </span>
                   ) : (
-                    <button type="button" class="secondary" aria-label={`Delete the tool ${tool.function.name}`} onClick={() => setConfirming(tool.id)}>
-                      Delete
-                    </button>
+                    <span class="inline-confirm">
+                      <button type="button" class="secondary" aria-label={`Edit the tool ${tool.function.name}`} onClick={() => edit(tool)}>
+                        Edit
+                      </button>
+                      <button type="button" class="secondary" aria-label={`Delete the tool ${tool.function.name}`} onClick={() => setConfirming(tool.id)}>
+                        Delete
+                      </button>
+                    </span>
                   )}
                 </td>
               </tr>

@@ -71,7 +71,9 @@ async def retriever_for(app: FastAPI, assistant_id: int) -> Retriever | None:
     context: KnowledgeContext = app.state.knowledge
     async with context.session_factory() as session:
         assistant = await load_assistant_for_call(session, context.box, assistant_id)
-    return await knowledge_retriever_for(context, assistant)
+    # The retrieval's own deadline (1.5 s of real time) is tested on its own; a loaded
+    # machine must not turn these tests into tests of it.
+    return await knowledge_retriever_for(context, assistant, timeout_s=60)
 
 
 async def talk(retrieve: Retriever | None, **settings: Any) -> Call:
@@ -225,3 +227,29 @@ async def test_only_caller_turns_retrieve_and_passages_sit_before_that_turn() ->
     assert [m.role for m in opener.messages] == ["system"]
     assert [m.role for m in answer.messages] == ["system", "assistant", "system", "user"]
     assert answer.messages[2].content == KNOWLEDGE_PREAMBLE + "Warranty: 36 months."
+
+
+async def test_a_retrieval_past_its_deadline_leaves_the_turn_without_passages(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, caplog: Any
+) -> None:
+    context: KnowledgeContext = app.state.knowledge
+    context.embedders = EmbedderRegistry()
+    context.settings = None
+    assistant = await create_assistant(client, tenant, similarity_threshold=0.3)
+    md = await upload(
+        client, tenant, assistant["id"], "store.md", STORE_MD.encode(), "text/markdown"
+    )
+    assert (await wait_processed(client, tenant, assistant["id"], md["id"]))["status"] == "ready"
+    async with context.session_factory() as session:
+        stored = await load_assistant_for_call(session, context.box, assistant["id"])
+    # A deadline no search can meet: the turn is answered without passages, and says why.
+    retrieve = await knowledge_retriever_for(context, stored, timeout_s=0)
+    assert retrieve is not None
+    assert await retrieve(QUESTION) == []
+    assert "this turn goes without passages" in caplog.text
+
+    # The same retriever with time to search finds the passage (the deadline, not the
+    # corpus, left the turn without one).
+    retrieve = await knowledge_retriever_for(context, stored, timeout_s=60)
+    assert retrieve is not None
+    assert await retrieve("When is the store open?") != []

@@ -315,3 +315,22 @@ async def test_transfer_and_dtmf_on_a_phone_call(settings: Settings) -> None:
         updates = [r for r in lab.twilio.requests if "/Calls/CA" in r[1]]
         twiml = updates[0][2]["Twiml"][0]
         assert "<Dial><Number>+14155550142</Number></Dial>" in twiml
+
+
+async def test_is_active_false_refuses_an_outbound_call(settings: Settings) -> None:
+    async with phone_lab(settings, FakeProviders()) as lab:
+        tenant = await make_tenant(lab.app)
+        assistant_id, number_id = await _setup(lab, tenant, is_active=False)
+        body = {"assistant_id": assistant_id, "phone_number_id": number_id}
+        refused = await _place(lab, tenant, body | {"customer_number": CUSTOMER})
+        assert refused.status_code == 409, refused.text
+        assert f"assistant {assistant_id} is not active" in refused.json()["error"]
+        assert not [r for r in lab.twilio.requests if r[1].endswith("/Calls.json")]
+        async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+            assert (await api.get("/api/v1/calls")).json() == []
+            activated = await api.patch(
+                f"/api/v1/assistants/{assistant_id}", json={"is_active": True}
+            )
+            assert activated.status_code == 200, activated.text
+        placed = await _place(lab, tenant, body | {"customer_number": CUSTOMER})
+        assert placed.status_code == 201, placed.text

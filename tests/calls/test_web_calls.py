@@ -428,3 +428,17 @@ async def test_a_live_calls_record_lists_the_knowledge_it_used(settings: Setting
         assert providers.llm is not None
         sent = "\n".join(m.content or "" for m in providers.llm.requests[0].messages)
         assert "drip tray" in sent
+
+
+async def test_is_active_false_refuses_a_web_call(settings: Settings) -> None:
+    async with phone_lab(settings, FakeProviders()) as lab:
+        tenant = await make_tenant(lab.app)
+        assistant_id = await _assistant(lab, tenant, is_active=False)
+        refused = await _start(lab, tenant, {"assistant_id": assistant_id})
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["code"] == "conflict"
+        assert f"assistant {assistant_id} is not active" in refused.json()["error"]
+        async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+            assert (await api.get("/api/v1/calls")).json() == []
+            await api.patch(f"/api/v1/assistants/{assistant_id}", json={"is_active": True})
+        assert (await _start(lab, tenant, {"assistant_id": assistant_id})).status_code == 201

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from callwright.engine.fillers import filler_words_for
 from callwright.engine.templating import render_template
 from callwright.providers.protocols import STTOptions, TTSOptions
 from callwright.providers.vendors import CATALOG, stt_vendor
@@ -118,7 +119,7 @@ class CallConfig:
     end_call_trigger_phrase: str | None  # the caller saying it ends the call (seed 004)
     end_call_url: str | None
     voicemail_message: str | None
-    filler_words: tuple[str, ...]  # empty when filler words are disabled
+    filler_words: tuple[str, ...]  # empty when disabled; a built-in list when none given
     maintain_context: bool  # start from the caller's previous conversation (seed 002)
     variables: Mapping[str, Any] = field(default_factory=dict)
 
@@ -216,9 +217,11 @@ class CallConfig:
             end_call_trigger_phrase=(settings.get("end_call_trigger_phrase") or "").lower() or None,
             end_call_url=settings.get("end_call_url"),
             voicemail_message=settings.get("voicemail_message"),
-            filler_words=tuple(settings.get("filler_words") or ())
-            if settings.get("filler_words_enabled")
-            else (),
+            filler_words=filler_words_for(
+                bool(settings.get("filler_words_enabled")),
+                settings.get("filler_words") or (),
+                stt.get("language"),
+            ),
             maintain_context=bool(settings.get("maintain_context")),
             variables=variables,
         )

@@ -334,3 +334,36 @@ async def test_is_active_false_refuses_an_outbound_call(settings: Settings) -> N
             assert activated.status_code == 200, activated.text
         placed = await _place(lab, tenant, body | {"customer_number": CUSTOMER})
         assert placed.status_code == 201, placed.text
+
+
+async def test_send_dtmf_navigates_an_ivr_on_an_outbound_call(settings: Settings) -> None:
+    """Called by an IVR menu, the model presses keys with ``send_dtmf``: Twilio's stream
+    receives them as touch tones in the μ-law audio, which decode back to the keys."""
+    from callwright.audio.codec import mulaw_decode
+    from callwright.providers.protocols import ToolCall
+    from tests.support.dtmf import detect_dtmf
+
+    providers = FakeProviders(
+        utterances=("For sales press one, then the pound key.",),
+        replies=[[ToolCall("call_1", "send_dtmf", '{"digits": "1#"}')], "Thank you."],
+    )
+    async with phone_lab(settings, providers) as lab:
+        tenant = await make_tenant(lab.app)
+        assistant_id, number_id = await _setup(
+            lab,
+            tenant,
+            llm_settings={"welcome_message": None},
+            first_message_mode="assistant-waits-for-user",
+            tools_settings={"enabled_tools": ["send_dtmf"]},
+        )
+        body = {"assistant_id": assistant_id, "phone_number_id": number_id}
+        call = (await _place(lab, tenant, body | {"customer_number": CUSTOMER})).json()
+        create = next(r for r in lab.twilio.requests if r[1].endswith("/Calls.json"))
+        stream_url, parameters = parse_stream_twiml(create[2]["Twiml"][0])
+        async with media_stream(stream_url, parameters, call["provider_call_id"]) as phone:
+            await phone.speak(1.0)
+            await phone.silence_until(lambda: len(phone.marks_echoed) >= 1)
+            await phone.stop()
+        record = await _record(lab, tenant, call["id"], "ended")
+        assert record["tool_calls"][0]["name"] == "send_dtmf"
+        assert detect_dtmf(mulaw_decode(bytes(phone.received_mulaw)), 8000) == "1#"

@@ -114,6 +114,8 @@ class CallConfig:
     max_duration_s: float | None
     end_call_message: str | None
     end_call_tool: BuiltinTool
+    # tools_settings.enabled_tools (engine.builtin_tools decides what they offer)
+    enabled_tools: frozenset[str]
     transfer_tool: BuiltinTool
     end_call_phrases: tuple[str, ...]  # the assistant saying one ends the call (Vapi)
     end_call_trigger_phrase: str | None  # the caller saying it ends the call (seed 004)
@@ -144,7 +146,7 @@ class CallConfig:
         max_duration = settings.get("max_duration_seconds")
         tools = settings["tools_settings"]
         end_call_tool, transfer_tool = tools["end_call"], tools["transfer_call"]
-        enabled_tools = set(tools.get("enabled_tools") or ())
+        enabled_tools = frozenset(tools.get("enabled_tools") or ())
         return cls(
             assistant_id=assistant_id,
             first_message_mode=settings["first_message_mode"],
@@ -205,6 +207,7 @@ class CallConfig:
                 scenarios=tuple(end_call_tool["scenarios"]),
                 message=end_call_tool.get("custom_message") or settings.get("end_call_message"),
             ),
+            enabled_tools=enabled_tools,
             transfer_tool=BuiltinTool(
                 enabled=(bool(transfer_tool["enabled"]) or "transfer_call" in enabled_tools)
                 and bool(transfer_tool["transfer_numbers"]),

@@ -116,7 +116,7 @@ CATALOG = Catalog(
         Vendor("tts", "cartesia", _CARTESIA),
         Vendor("tts", "deepgram", _DEEPGRAM, "callwright.providers.tts.deepgram_aura"),
         Vendor("tts", "openai", _OPENAI, _SPEECH, output_rate=24_000),
-        Vendor("tts", "azure", _AZURE),
+        Vendor("tts", "azure", _AZURE, options=True),
         Vendor(
             "tts",
             "playht",

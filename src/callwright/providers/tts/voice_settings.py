@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["DEFAULTS", "SUPPORT", "unsupported_voice_settings"]
+__all__ = ["DEFAULTS", "NEEDS", "SUPPORT", "unsupported_voice_settings"]
 
 # Each setting's default in the resource: a setting left at it asks for nothing.
 DEFAULTS: dict[str, Any] = {
@@ -24,6 +24,8 @@ DEFAULTS: dict[str, Any] = {
     "model_id": None,
 }
 
+# (vendor, setting) -> the provider_config key without which the setting does nothing.
+NEEDS: dict[tuple[str, str], str] = {("azure", "style"): "style"}
 # vendor -> setting -> what it does there (a setting not listed has no equivalent).
 SUPPORT: dict[str, dict[str, str]] = {
     "elevenlabs": {
@@ -43,7 +45,7 @@ SUPPORT: dict[str, dict[str, str]] = {
     "cartesia": {"model_id": "model_id (default sonic-2)"},
     "openai": {"model_id": "model (default tts-1)"},
     "deepgram": {"model_id": "the Aura model, when voice_id is not one"},
-    "azure": {},
+    "azure": {"style": "styledegree = 2 × style of provider_config.style's speaking style"},
     "piper": {},
     "espeak": {},
 }
@@ -53,8 +55,12 @@ def unsupported_voice_settings(vendor: str, tts_settings: Mapping[str, Any]) -> 
     """The voice settings changed from their defaults that ``vendor`` has no
     equivalent for, as ``tts_settings.<name>``."""
     supported = SUPPORT.get(vendor, {})
-    return [
-        f"tts_settings.{name}"
-        for name, default in DEFAULTS.items()
-        if name not in supported and tts_settings.get(name, default) != default
-    ]
+    config = tts_settings.get("provider_config") or {}
+    unsupported = []
+    for name, default in DEFAULTS.items():
+        if tts_settings.get(name, default) == default:
+            continue
+        needed = NEEDS.get((vendor, name))
+        if name not in supported or (needed is not None and config.get(needed) is None):
+            unsupported.append(f"tts_settings.{name}")
+    return unsupported

@@ -305,3 +305,25 @@ async def test_validate_says_which_key_goes_to_which_endpoint(
         "ready: requested; api_key from environment, sent to the vendor's endpoint"
     )
     assert "sk-server" not in str(report)
+
+
+async def test_voice_settings_a_voice_cannot_use_are_named_as_unsupported(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    """tts_settings.stability / latency changed on a voice without an equivalent:
+    /validate names them (a note, not a failure); the ones it maps are not named."""
+    cartesia = await _assistant(
+        client,
+        tenant,
+        tts_settings={"provider": "cartesia", "stability": 0.9, "latency": 3, "model_id": "x"},
+    )
+    voice = _by_kind(await _validate(client, tenant, cartesia["id"]))["tts"]
+    assert voice["unsupported"] == ["tts_settings.latency", "tts_settings.stability"]
+    assert "not supported by cartesia, no effect: tts_settings.latency" in voice["message"]
+    playht = await _assistant(
+        client, tenant, tts_settings={"provider": "playht", "stability": 0.9, "latency": 3}
+    )
+    voice = _by_kind(await _validate(client, tenant, playht["id"]))["tts"]
+    assert voice["unsupported"] == ["tts_settings.latency"]
+    untouched = await _assistant(client, tenant, tts_settings={"provider": "openai"})
+    assert _by_kind(await _validate(client, tenant, untouched["id"]))["tts"]["unsupported"] == []

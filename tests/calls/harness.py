@@ -293,6 +293,7 @@ class MediaStreamCall:
     call_sid: str
     received_media: int = 0
     received_audio_bytes: int = 0
+    received_mulaw: bytearray = field(default_factory=bytearray)
     marks_received: list[str] = field(default_factory=list)
     marks_echoed: list[str] = field(default_factory=list)
     clears: int = 0
@@ -322,6 +323,7 @@ class MediaStreamCall:
                     audio = base64.b64decode(message["media"]["payload"])
                     self.received_media += 1
                     self.received_audio_bytes += len(audio)
+                    self.received_mulaw += audio
                     self._playout_end = max(self._playout_end, now) + len(audio) / 8000
                 elif kind == "mark":
                     name = message["mark"]["name"]

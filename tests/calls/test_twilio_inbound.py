@@ -303,3 +303,37 @@ async def test_a_stream_without_a_valid_token_is_refused(settings: Settings) -> 
             await asyncio.wait_for(replay.closed.wait(), 5)
         assert replay.websocket.close_code == 1008
         assert isinstance(replay.websocket, websockets.ClientConnection)
+
+
+async def test_is_active_false_rejects_an_inbound_call_and_records_why(
+    settings: Settings,
+) -> None:
+    async with phone_lab(settings, FakeProviders()) as lab:
+        tenant = await make_tenant(lab.app)
+        assistant_id, _ = await _setup(lab, tenant, None)
+        async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+            deactivated = await api.patch(
+                f"/api/v1/assistants/{assistant_id}", json={"is_active": False}
+            )
+            assert deactivated.status_code == 200, deactivated.text
+            call_sid = "CA" + "ab" * 16
+            answer = await twilio_post(
+                lab.base_url, "/telephony/twilio/voice", _voice_params(call_sid)
+            )
+            assert answer.status_code == 200, answer.text
+            assert '<Reject reason="rejected"/>' in answer.text
+            assert "<Stream" not in answer.text
+            (call,) = (await api.get("/api/v1/calls")).json()
+            assert call["status"] == "ended"
+            assert call["end_reason"] == "assistant-not-active"
+            assert "is_active: false" in call["end_detail"]
+            assert (call["provider_call_id"], call["customer_number"]) == (call_sid, CALLER)
+            # Twilio's later status callback about the rejected call changes nothing.
+            completed = await twilio_post(
+                lab.base_url,
+                "/telephony/twilio/status",
+                _voice_params(call_sid) | {"CallStatus": "canceled"},
+            )
+            assert completed.status_code < 300
+            again = (await api.get(f"/api/v1/calls/{call['id']}")).json()
+            assert again["end_reason"] == "assistant-not-active"

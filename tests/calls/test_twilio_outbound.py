@@ -315,3 +315,55 @@ async def test_transfer_and_dtmf_on_a_phone_call(settings: Settings) -> None:
         updates = [r for r in lab.twilio.requests if "/Calls/CA" in r[1]]
         twiml = updates[0][2]["Twiml"][0]
         assert "<Dial><Number>+14155550142</Number></Dial>" in twiml
+
+
+async def test_is_active_false_refuses_an_outbound_call(settings: Settings) -> None:
+    async with phone_lab(settings, FakeProviders()) as lab:
+        tenant = await make_tenant(lab.app)
+        assistant_id, number_id = await _setup(lab, tenant, is_active=False)
+        body = {"assistant_id": assistant_id, "phone_number_id": number_id}
+        refused = await _place(lab, tenant, body | {"customer_number": CUSTOMER})
+        assert refused.status_code == 409, refused.text
+        assert f"assistant {assistant_id} is not active" in refused.json()["error"]
+        assert not [r for r in lab.twilio.requests if r[1].endswith("/Calls.json")]
+        async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+            assert (await api.get("/api/v1/calls")).json() == []
+            activated = await api.patch(
+                f"/api/v1/assistants/{assistant_id}", json={"is_active": True}
+            )
+            assert activated.status_code == 200, activated.text
+        placed = await _place(lab, tenant, body | {"customer_number": CUSTOMER})
+        assert placed.status_code == 201, placed.text
+
+
+async def test_send_dtmf_navigates_an_ivr_on_an_outbound_call(settings: Settings) -> None:
+    """Called by an IVR menu, the model presses keys with ``send_dtmf``: Twilio's stream
+    receives them as touch tones in the μ-law audio, which decode back to the keys."""
+    from callwright.audio.codec import mulaw_decode
+    from callwright.providers.protocols import ToolCall
+    from tests.support.dtmf import detect_dtmf
+
+    providers = FakeProviders(
+        utterances=("For sales press one, then the pound key.",),
+        replies=[[ToolCall("call_1", "send_dtmf", '{"digits": "1#"}')], "Thank you."],
+    )
+    async with phone_lab(settings, providers) as lab:
+        tenant = await make_tenant(lab.app)
+        assistant_id, number_id = await _setup(
+            lab,
+            tenant,
+            llm_settings={"welcome_message": None},
+            first_message_mode="assistant-waits-for-user",
+            tools_settings={"enabled_tools": ["send_dtmf"]},
+        )
+        body = {"assistant_id": assistant_id, "phone_number_id": number_id}
+        call = (await _place(lab, tenant, body | {"customer_number": CUSTOMER})).json()
+        create = next(r for r in lab.twilio.requests if r[1].endswith("/Calls.json"))
+        stream_url, parameters = parse_stream_twiml(create[2]["Twiml"][0])
+        async with media_stream(stream_url, parameters, call["provider_call_id"]) as phone:
+            await phone.speak(1.0)
+            await phone.silence_until(lambda: len(phone.marks_echoed) >= 1)
+            await phone.stop()
+        record = await _record(lab, tenant, call["id"], "ended")
+        assert record["tool_calls"][0]["name"] == "send_dtmf"
+        assert detect_dtmf(mulaw_decode(bytes(phone.received_mulaw)), 8000) == "1#"

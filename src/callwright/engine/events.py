@@ -55,6 +55,8 @@ class EndReason(StrEnum):
     CARRIER_FAILED_TO_CONNECT = "twilio-failed-to-connect-call"
     SERVER_SHUTDOWN = "server-shutdown"
     SERVER_RESTARTED = "server-restarted"
+    # An inbound call to a number whose assistant is not active (``is_active: false``).
+    ASSISTANT_NOT_ACTIVE = "assistant-not-active"
 
 
 @dataclass(frozen=True, slots=True)

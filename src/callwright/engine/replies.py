@@ -21,6 +21,13 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from dataclasses import dataclass, field
 
 from callwright.clock import Clock
+from callwright.engine.builtin_tools import (
+    BUILTIN_TOOL_NAMES,
+    END_CALL,
+    SEARCH_KNOWLEDGE,
+    SEND_DTMF,
+    TRANSFER_CALL,
+)
 from callwright.engine.config import CallConfig
 from callwright.engine.deadlines import cancel_and_wait
 from callwright.engine.events import (
@@ -51,7 +58,6 @@ __all__ = [
     "ToolHooks",
     "ToolRunner",
     "build_request",
-    "builtin_tool_specs",
     "llm_reply",
     "runner_for",
 ]
@@ -72,11 +78,15 @@ _MAX_TOOL_ROUNDS = 4
 
 @dataclass
 class ToolHooks:
-    """What the built-in tools do to the call, and the custom tools on offer."""
+    """What the built-in tools do to the call, and the custom tools on offer:
+    ``send_dtmf`` plays keypad tones into the call, ``search_knowledge`` is the call's
+    knowledge retriever."""
 
     specs: tuple[ToolSpec, ...] = ()
     end_call: Callable[[], None] | None = None
     transfer: Callable[[str], None] | None = None
+    send_dtmf: Callable[[str], Awaitable[None]] | None = None
+    search_knowledge: Retriever | None = None
     run_custom: ToolRunner | None = None
     emit: EventSink | None = None
     now: Callable[[], float] = field(default=lambda: 0.0)
@@ -231,24 +241,63 @@ async def _run_tools(calls: list[ToolCall], history: list[ChatMessage], hooks: T
     if hooks.emit is not None:
         for call in calls:
             hooks.emit(ToolCalled(call.id, call.name, call.arguments, hooks.now()))
-    builtin = [call for call in calls if call.name in ("end_call", "transfer_call")]
-    custom = [call for call in calls if call.name not in ("end_call", "transfer_call")]
-    for call in builtin:
-        if call.name == "end_call" and hooks.end_call is not None:
+    offered = {spec.name for spec in hooks.specs}
+    for call in calls:
+        if call.name == END_CALL and END_CALL in offered and hooks.end_call is not None:
             hooks.end_call()
             return False
-        if call.name == "transfer_call" and hooks.transfer is not None:
-            destination = _argument(call, "destination")
-            hooks.transfer(destination)
+        if call.name == TRANSFER_CALL and TRANSFER_CALL in offered and hooks.transfer:
+            hooks.transfer(_argument(call, "destination"))
             return False
-    if not custom or hooks.run_custom is None:
+    # Answered here: the built-ins that act and report back, and those not on offer.
+    answers = [(call, await _builtin_answer(call, hooks, offered)) for call in calls]
+    inline = [(call, answer) for call, answer in answers if answer is not None]
+    custom = [call for call, answer in answers if answer is None]
+    if hooks.run_custom is None:
+        custom = []  # no custom tools on this call: nothing to run them with
+    if not inline and not custom:
         return False
-    history.append(ChatMessage("assistant", None, tool_calls=tuple(custom)))
-    for call_id, result in await hooks.run_custom(custom):
+    history.append(
+        ChatMessage("assistant", None, tool_calls=tuple(call for call, _ in inline) + tuple(custom))
+    )
+    results = [(call.id, answer) for call, answer in inline]
+    if custom and hooks.run_custom is not None:
+        results += await hooks.run_custom(custom)
+    for call_id, result in results:
         history.append(ChatMessage("tool", result, tool_call_id=call_id))
         if hooks.emit is not None:
             hooks.emit(ToolAnswered(call_id, result, hooks.now()))
     return True
+
+
+async def _builtin_answer(call: ToolCall, hooks: ToolHooks, offered: set[str]) -> str | None:
+    """The result of a built-in tool call that reports back to the model (None for a
+    custom tool's call). A built-in the call does not offer is refused, never run."""
+    if call.name not in BUILTIN_TOOL_NAMES:
+        return None
+    if call.name not in offered:
+        return f"the tool {call.name!r} is not enabled on this call"
+    if call.name == SEND_DTMF and hooks.send_dtmf is not None:
+        digits = _argument(call, "digits")
+        try:
+            await hooks.send_dtmf(digits)
+        except ValueError as exc:
+            return f"no keys pressed: {exc}"
+        return f"pressed {digits}"
+    if call.name == SEARCH_KNOWLEDGE and hooks.search_knowledge is not None:
+        query = _argument(call, "query")
+        started = hooks.now()
+        try:
+            passages = tuple(await hooks.search_knowledge(query))
+        except Exception:
+            logger.warning("knowledge search failed", exc_info=True)
+            return "the knowledge base could not be searched"
+        if hooks.emit is not None:
+            hooks.emit(KnowledgeUsed(query, passages, hooks.now(), hooks.now() - started))
+        if not passages:
+            return "nothing in the knowledge base matches"
+        return "\n\n".join(passage.text for passage in passages)
+    return f"the tool {call.name!r} cannot act on this call"
 
 
 def _argument(call: ToolCall, name: str) -> str:
@@ -267,35 +316,3 @@ def runner_for(executor: ToolExecutor) -> ToolRunner:
         return [(result.tool_call_id, result.result) for result in await executor.execute(calls)]
 
     return run
-
-
-def builtin_tool_specs(config: CallConfig) -> tuple[ToolSpec, ...]:
-    """The end_call and transfer_call tools, when enabled, with their scenarios."""
-    specs: list[ToolSpec] = []
-    end_call = config.end_call_tool
-    if end_call.enabled:
-        when = "; ".join(end_call.scenarios) or "the conversation is over"
-        specs.append(
-            ToolSpec(
-                "end_call",
-                f"End the call. Use it when: {when}.",
-                {"type": "object", "properties": {}},
-            )
-        )
-    transfer = config.transfer_tool
-    if transfer.enabled:
-        when = "; ".join(transfer.scenarios) or "the caller asks for a person"
-        specs.append(
-            ToolSpec(
-                "transfer_call",
-                f"Transfer the call to a person. Use it when: {when}.",
-                {
-                    "type": "object",
-                    "properties": {
-                        "destination": {"type": "string", "enum": list(transfer.numbers)}
-                    },
-                    "required": ["destination"],
-                },
-            )
-        )
-    return tuple(specs)

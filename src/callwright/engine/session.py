@@ -31,7 +31,9 @@ from collections.abc import AsyncGenerator, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from callwright.audio.dtmf import dtmf_audio
 from callwright.clock import Clock
+from callwright.engine.builtin_tools import offered_tools
 from callwright.engine.config import CallConfig
 from callwright.engine.events import (
     EndReason,
@@ -47,7 +49,6 @@ from callwright.engine.replies import (
     Retriever,
     ToolHooks,
     ToolRunner,
-    builtin_tool_specs,
     llm_reply,
 )
 from callwright.engine.speaking import Speaker
@@ -127,7 +128,7 @@ class CallSession:
         self._emit = sink
         self._first_token_timeout_s = first_token_timeout_s
         self._filler_after_s = filler_after_s
-        self._tool_specs = builtin_tool_specs(config) + custom_tools
+        self._tool_specs = offered_tools(config, custom_tools, can_search=retrieve is not None)
         self._run_custom_tools = run_custom_tools
         self._fillers = itertools.count()
         self._group: asyncio.TaskGroup | None = None
@@ -289,6 +290,8 @@ class CallSession:
                 EndReason.ASSISTANT_ENDED_CALL, farewell=Farewell(end_call.message)
             ),
             transfer=self._transfer,
+            send_dtmf=self._send_dtmf,
+            search_knowledge=self._retrieve,
             run_custom=self._run_custom_tools,
             emit=self._emit,
             now=self._clock.now,
@@ -307,6 +310,11 @@ class CallSession:
             retrieve=self._retrieve if query else None,
             query=query,
         )
+
+    async def _send_dtmf(self, digits: str) -> None:
+        # The keys as tones in the call's audio: a carrier's media stream has no
+        # other way to send them (ValueError for a key that does not exist).
+        await self._transport.send_audio(dtmf_audio(digits, self._transport.sample_rate))
 
     def _transfer(self, destination: str) -> None:
         numbers = self.config.transfer_tool.numbers

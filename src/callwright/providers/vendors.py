@@ -116,8 +116,13 @@ CATALOG = Catalog(
         Vendor("tts", "cartesia", _CARTESIA),
         Vendor("tts", "deepgram", _DEEPGRAM, "callwright.providers.tts.deepgram_aura"),
         Vendor("tts", "openai", _OPENAI, _SPEECH, output_rate=24_000),
-        Vendor("tts", "azure", _AZURE),
-        Vendor("tts", "playht", Account.conventional("playht", "PlayHT", ("user_id",))),
+        Vendor("tts", "azure", _AZURE, options=True),
+        Vendor(
+            "tts",
+            "playht",
+            Account.conventional("playht", "PlayHT", ("user_id",)),
+            options=True,
+        ),
         Vendor("tts", "piper"),
         Vendor("tts", "espeak"),
         # Embeddings for retrieval (served by domain.knowledge.embedders).

@@ -31,7 +31,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callwright.clock import MonotonicClock
 from callwright.domain.assistants.service import load_assistant_for_call
-from callwright.domain.calls.repository import CallRecord, end_call, load_call, write_record
+from callwright.domain.calls.repository import (
+    CallRecord,
+    end_call,
+    load_call,
+    remember_assistant,
+    write_record,
+)
 from callwright.domain.knowledge.context import KnowledgeContext
 from callwright.engine.events import EndReason, EventSink, SessionEvent
 from callwright.engine.replies import runner_for
@@ -277,20 +283,30 @@ class CallRuntime:
             if call is None or call.status == CallStatus.ENDED:
                 return
             end_call(call, reason.value, detail)
-            webhook_url = await self._webhook_url_of(db, call)
+            webhook_url = await self._unstarted_assistant(db, call)
             if self._webhooks is not None and webhook_url:
                 await self._webhooks.send(db, call, webhook_url, "status-update", {})
                 await self._webhooks.send(db, call, webhook_url, "end-of-call-report", {})
             await db.commit()
 
-    async def _webhook_url_of(self, db: AsyncSession, call: Call) -> str | None:
+    async def _unstarted_assistant(self, db: AsyncSession, call: Call) -> str | None:
+        """Remember the assistant of a call that never started on it (the metadata its
+        webhooks carry), and return its webhook URL."""
         if call.assistant_id is None:
             return None
         try:
             stored = await load_assistant_for_call(db, self._box, call.assistant_id)
         except NotFound:
             return None
-        url = call.overrides.get("webhook_url") or stored.settings.webhook_url
+        # Free-form maps are replaced, not merged, by an override.
+        settings, overrides = stored.settings, call.overrides
+        remember_assistant(
+            call,
+            name=stored.row.name,
+            metadata=overrides.get("metadata", settings.metadata),
+            custom_settings=overrides.get("custom_settings", settings.custom_settings) or {},
+        )
+        url = overrides.get("webhook_url") or settings.webhook_url
         return str(url) if url else None
 
     async def _store_recording(

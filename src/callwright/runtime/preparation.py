@@ -22,6 +22,7 @@ from callwright.domain.calls.repository import (
     load_call,
     placing_principal,
     previous_conversation,
+    remember_assistant,
     start_call,
 )
 from callwright.domain.knowledge.context import KnowledgeContext
@@ -90,7 +91,11 @@ async def prepare_call(
         assistant = _with_overrides(stored, call.overrides)
         settings = assistant.settings
         customer = call.to_number if call.type == "outboundPhoneCall" else call.from_number
+        # The assistant's metadata and custom_settings are the templates' to read
+        # ({{metadata.plan}}); a call variable of the same name wins.
         variables = {
+            "metadata": settings.metadata,
+            "custom_settings": settings.custom_settings or {},
             "customer": {"number": customer},
             "call": {"id": str(call.id), "type": call.type},
             **call.variables,
@@ -117,6 +122,12 @@ async def prepare_call(
             {"tool_id": left.tool_id, "reason": left.reason} for left in call_tools.left_out
         ]
         start_call(call, left_out)
+        remember_assistant(
+            call,
+            name=stored.row.name,
+            metadata=settings.metadata,
+            custom_settings=settings.custom_settings or {},
+        )
         webhook_url = str(settings.webhook_url) if settings.webhook_url else None
         if webhooks is not None and webhook_url:
             await webhooks.send(db, call, webhook_url, "status-update", {})

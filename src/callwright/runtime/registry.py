@@ -31,7 +31,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -41,6 +41,7 @@ from callwright.domain.credentials.resolution import OFFLINE_STT, Resolution, Re
 from callwright.engine.session import SessionProviders
 from callwright.providers.errors import ProviderError
 from callwright.providers.protocols import LLM, STT, TTS
+from callwright.providers.tts.voice_settings import unsupported_voice_settings
 from callwright.providers.vendors import CATALOG
 from callwright.runtime.providers_cloud import CloudProviders, NamedLLM, PinnedModel, llm_label
 from callwright.runtime.providers_offline import OfflineProviders, offline_voice
@@ -110,6 +111,11 @@ def build_providers(
     llms, choices = picker.llms(resolution)
     stt, stt_choice = picker.stt(resolution.stt)
     tts, tts_choice = picker.tts(resolution.tts, sample_rate)
+    unsupported = unsupported_voice_settings(tts_choice.chosen, settings["tts_settings"])
+    if unsupported:
+        # Said in the record, not ignored silently: the voice has no equivalent.
+        note = f"not supported by {tts_choice.chosen}, no effect: {', '.join(unsupported)}"
+        tts_choice = replace(tts_choice, reason=f"{tts_choice.reason}; {note}")
     choices += [stt_choice, tts_choice]
     for choice in choices:
         if choice.requested != choice.chosen:

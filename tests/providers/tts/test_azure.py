@@ -122,3 +122,36 @@ def test_bad_construction_is_refused_at_once() -> None:
     with pytest.raises(ValueError, match="not 11025 Hz"):
         AzureTTS("key", region="eastus", sample_rate=11025)
     AzureTTS("key", region="anything at all", base_url="https://speech.example")
+
+
+def _azure_options(**tts: object) -> TTSOptions:
+    """The voice options a call of an assistant with these ``tts_settings`` hands the
+    adapter: the assistant's fields through the config snapshot and the catalog."""
+    from callwright.domain.assistants.schemas import AssistantIn
+    from callwright.engine.config import CallConfig
+
+    document = AssistantIn(name="voice", tts_settings={"provider": "azure", **tts}).model_dump(
+        mode="json"
+    )
+    return CallConfig.from_settings(document).tts
+
+
+async def test_style_is_the_styledegree_of_the_named_speaking_style(azure: Harness) -> None:
+    await synthesize(
+        azure.adapter(), options=_azure_options(style=0.8, provider_config={"style": "sad"})
+    )
+    assert azure.fake.spoken[-1].express_as == {"style": "sad", "styledegree": "1.6"}
+    # provider_config.style_degree wins; style left at 0 leaves Azure's default.
+    both = _azure_options(style=0.8, provider_config={"style": "sad", "style_degree": 0.5})
+    await synthesize(azure.adapter(), options=both)
+    assert azure.fake.spoken[-1].express_as == {"style": "sad", "styledegree": "0.5"}
+    await synthesize(azure.adapter(), options=_azure_options(provider_config={"style": "sad"}))
+    assert azure.fake.spoken[-1].express_as == {"style": "sad"}
+
+
+def test_style_without_a_named_speaking_style_is_unsupported_on_azure() -> None:
+    from callwright.providers.tts.voice_settings import unsupported_voice_settings
+
+    assert unsupported_voice_settings("azure", {"style": 0.8}) == ["tts_settings.style"]
+    named = {"style": 0.8, "provider_config": {"style": "sad"}}
+    assert unsupported_voice_settings("azure", named) == []

@@ -175,3 +175,38 @@ async def test_the_catalog_makes_the_adapter_with_both_values(playht: Harness) -
         assert_tone(await synthesize(tts), 8000)
     finally:
         await cloud.aclose()
+
+
+def _playht_options(**tts: object) -> TTSOptions:
+    """The voice options a call of an assistant with these ``tts_settings`` hands the
+    adapter: the assistant's fields through the config snapshot and the catalog."""
+    from callwright.engine.config import CallConfig
+
+    document = AssistantIn(
+        name="voice", tts_settings={"provider": "playht", "voice_id": VOICE, **tts}
+    ).model_dump(mode="json")
+    return CallConfig.from_settings(document).tts
+
+
+async def test_stability_similarity_boost_and_style_reach_playht(playht: Harness) -> None:
+    options = _playht_options(stability=0.8, similarity_boost=1.0, style=0.5)
+    await synthesize(playht.adapter(), options=options)
+    body = json.loads(playht.last.body)
+    assert {key: body.get(key) for key in ("temperature", "voice_guidance", "style_guidance")} == {
+        "temperature": 0.4,
+        "voice_guidance": 6.0,
+        "style_guidance": 15.5,
+    }
+
+
+async def test_voice_settings_left_at_their_defaults_leave_playhts_own(playht: Harness) -> None:
+    await synthesize(playht.adapter(), options=_playht_options(model_id="PlayDialog"))
+    body = json.loads(playht.last.body)
+    assert body["voice_engine"] == "PlayDialog"
+    assert not {"temperature", "voice_guidance", "style_guidance"} & set(body)
+
+
+async def test_provider_config_wins_over_a_mapped_voice_setting(playht: Harness) -> None:
+    options = _playht_options(stability=0.9, provider_config={"temperature": 1.5})
+    await synthesize(playht.adapter(), options=options)
+    assert json.loads(playht.last.body)["temperature"] == 1.5

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callwright.domain.principal import Principal
 from callwright.store.models import Assistant
 
-__all__ = ["AssistantRepository"]
+__all__ = ["AssistantRepository", "assistant_takes_calls"]
 
 
 class AssistantRepository:
@@ -83,3 +83,14 @@ class AssistantRepository:
 
     async def flush(self) -> None:
         await self._session.flush()
+
+
+async def assistant_takes_calls(session: AsyncSession, assistant_id: int) -> bool:
+    """Whether the assistant (of any organization: asked for a carrier's call, which
+    has no principal) exists, is not deleted and is active."""
+    query = select(Assistant.id).where(
+        Assistant.id == assistant_id,
+        Assistant.deleted_at.is_(None),
+        Assistant.is_active.is_(True),
+    )
+    return (await session.execute(query)).first() is not None

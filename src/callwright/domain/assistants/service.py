@@ -24,8 +24,14 @@ from callwright.domain.secrets import (
 from callwright.domain.tools.repository import ToolRepository
 from callwright.domain.tools.schemas import parse_custom_tools
 from callwright.domain.types import is_external_id
-from callwright.domain.validation import check_outbound_urls, outbound_urls, validate_as
+from callwright.domain.validation import (
+    check_outbound_urls,
+    outbound_urls,
+    validate_as,
+    validation_details,
+)
 from callwright.domain.views import public_view
+from callwright.engine.builtin_tools import BUILTIN_TOOL_NAMES, SEARCH_KNOWLEDGE
 from callwright.errors import Conflict, MalformedId, NotFound, ValidationFailed
 from callwright.security.crypto import SecretBox
 from callwright.security.outbound import STRICT, OutboundPolicy
@@ -111,6 +117,7 @@ def check_rules(
     if isinstance(voice_endpoint, str):
         also.append(((*at, "tts_settings", "provider_config", "base_url"), voice_endpoint))
     check_outbound_urls(settings, outbound, at=at, also=also)
+    _check_enabled_tools(settings, {tool.name for tool in tools}, at)
     rag = settings.rag_settings
     if rag.chunk_overlap >= rag.chunk_size:
         raise ValidationFailed(
@@ -246,6 +253,32 @@ class AssistantService:
             update={"name": name or f"{source.name} (copy)"[:200], "external_id": None}
         )
         return await self.create(validate_as(AssistantIn, copy.model_dump(mode="json")))
+
+
+def _check_enabled_tools(
+    settings: AssistantIn, custom_names: set[str], at: Sequence[int | str]
+) -> None:
+    """Every name in ``tools_settings.enabled_tools`` is a built-in tool or one of the
+    assistant's custom tools, and acts: ``search_knowledge`` needs the knowledge base."""
+    known = BUILTIN_TOOL_NAMES | custom_names
+    details = []
+    for index, name in enumerate(settings.tools_settings.enabled_tools):
+        if name not in known:
+            message = (
+                f"unknown tool {name!r}: enabled_tools names built-in tools "
+                f"({', '.join(sorted(BUILTIN_TOOL_NAMES))}) and this assistant's custom_tools"
+            )
+        elif name == SEARCH_KNOWLEDGE and not settings.rag_settings.enabled:
+            message = "search_knowledge needs rag_settings.enabled: true (a knowledge base)"
+        else:
+            continue
+        location = [*at, "tools_settings", "enabled_tools", index]
+        details.append({"loc": location, "msg": message, "type": "value_error"})
+    if details:
+        rendered = validation_details(details)
+        raise ValidationFailed(
+            "; ".join(f"{d['field']}: {d['message']}" for d in rendered), details=rendered
+        )
 
 
 async def load_assistant_for_call(

@@ -38,6 +38,7 @@ __all__ = [
     "new_call",
     "placing_principal",
     "previous_conversation",
+    "remember_assistant",
     "set_carrier_call_id",
     "set_status",
     "set_stream_nonce",
@@ -147,6 +148,7 @@ def new_call(
         tool_calls=[],
         knowledge=[],
         tools_left_out=[],
+        assistant_context={},
         turns=[],
         usage={},
         providers=[],
@@ -292,6 +294,18 @@ def start_call(call: Call, tools_left_out: Sequence[Mapping[str, Any]]) -> None:
     set_status(call, CallStatus.IN_PROGRESS)
     call.started_at = call.updated_at
     call.tools_left_out = [dict(left) for left in tools_left_out]
+
+
+def remember_assistant(
+    call: Call, *, name: str, metadata: Mapping[str, Any], custom_settings: Mapping[str, Any]
+) -> None:
+    """What the call's record and webhooks say of its assistant, as the call runs it
+    (its overrides merged): its name, ``metadata`` and ``custom_settings``."""
+    call.assistant_context = {
+        "name": name,
+        "metadata": dict(metadata),
+        "custom_settings": dict(custom_settings),
+    }
 
 
 def end_call(call: Call, reason: str, detail: str | None) -> None:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from callwright.store.call_status import CallStatus
 
 __all__ = [
+    "CallAssistant",
     "CallIn",
     "CallResponse",
     "SayIn",
@@ -81,6 +82,14 @@ class ToolLeftOut(BaseModel):
     reason: str
 
 
+class CallAssistant(BaseModel):
+    """What a call's record keeps of its assistant: the user's own data for it."""
+
+    name: str
+    metadata: dict[str, Any]
+    custom_settings: dict[str, Any]
+
+
 class CallResponse(BaseModel):
     """A call and its record."""
 
@@ -107,6 +116,10 @@ class CallResponse(BaseModel):
     tools_left_out: list[ToolLeftOut] = Field(
         description="The assistant's stored tools this call could not use (deleted, or "
         "not readable by the key that placed the call), and why."
+    )
+    assistant: CallAssistant | None = Field(
+        description="The assistant as the call ran it (its overrides merged): name, "
+        "metadata and custom_settings; null for a call that never reached it."
     )
     turns: list[dict[str, Any]]
     usage: dict[str, Any]

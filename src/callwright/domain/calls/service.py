@@ -115,6 +115,7 @@ def call_view(call: Call) -> dict[str, Any]:
         "tool_calls": call.tool_calls,
         "knowledge": call.knowledge,
         "tools_left_out": call.tools_left_out,
+        "assistant": call.assistant_context or None,
         "turns": call.turns,
         "usage": call.usage,
         "providers": call.providers,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callwright.domain.assistants.repository import assistant_takes_calls
 from callwright.domain.phone_numbers.accounts import twilio_account_for
 from callwright.domain.phone_numbers.repository import live_number
 from callwright.engine.events import EndReason
@@ -37,6 +38,7 @@ from .repository import (
     add_call,
     call_by_carrier_sid,
     consume_stream_nonce,
+    end_call,
     load_call,
     new_call,
     set_status,
@@ -129,7 +131,8 @@ class TwilioCalls:
     async def incoming_call(self, request: SignedRequest) -> str:
         """An incoming call to one of our numbers: the TwiML that answers it, connecting
         a Media Stream with a new single-use token (or refusing it: no assistant, or
-        this process at capacity)."""
+        this process at capacity, or its assistant not active: that call is recorded,
+        ended with the reason)."""
         number = await live_number(self._session, request.get("AccountSid"), request.get("To"))
         if number is None:
             # Nothing to verify the signature with: an unknown number is refused the same way.
@@ -137,25 +140,38 @@ class TwilioCalls:
         await self._verify(request, number.organization_id, number.assistant_id)
         if number.assistant_id is None:
             return reject_twiml("rejected")
+        call = new_call(
+            organization_id=number.organization_id,
+            user_id=number.user_id,
+            assistant_id=number.assistant_id,
+            type="inboundPhoneCall",
+            status=CallStatus.RINGING,
+            from_number=request.get("From") or None,
+            to_number=number.number,
+            phone_number_id=number.id,
+            provider_call_id=request.get("CallSid") or None,
+        )
+        if not await assistant_takes_calls(self._session, number.assistant_id):
+            logger.info(
+                "refusing an incoming call to %s: assistant %s is not active",
+                number.number,
+                number.assistant_id,
+            )
+            end_call(
+                call,
+                EndReason.ASSISTANT_NOT_ACTIVE,
+                f"assistant {number.assistant_id} is not active (is_active: false): "
+                "the call was rejected",
+            )
+            await add_call(self._session, call)
+            await self._session.flush()
+            return reject_twiml("rejected")
         try:
             self._live.check_capacity("inboundPhoneCall")
         except ServiceBusy:
             logger.warning("refusing an incoming call to %s: at capacity", number.number)
             return reject_twiml("busy")
-        call = await add_call(
-            self._session,
-            new_call(
-                organization_id=number.organization_id,
-                user_id=number.user_id,
-                assistant_id=number.assistant_id,
-                type="inboundPhoneCall",
-                status=CallStatus.RINGING,
-                from_number=request.get("From") or None,
-                to_number=number.number,
-                phone_number_id=number.id,
-                provider_call_id=request.get("CallSid") or None,
-            ),
-        )
+        await add_call(self._session, call)
         token = issue_stream(call, self._settings)
         await self._session.flush()
         self._live.reserve(call.id)

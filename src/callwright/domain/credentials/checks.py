@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.domain.assistants.service import AssistantService, StoredAssistant
 from callwright.domain.principal import Principal
+from callwright.providers.tts.voice_settings import unsupported_voice_settings
 from callwright.providers.vendors import CATALOG
 from callwright.security.crypto import SecretBox
 from callwright.settings import Settings
@@ -61,7 +62,8 @@ class AssistantValidator:
             self._session, self._box, stored.row.organization_id
         )
         resolution = resolve(stored.settings.model_dump(mode="json"), credentials, self._settings)
-        checks = [_check(resolved) for resolved in resolution.all()]
+        tts_settings = stored.settings.tts_settings.model_dump(mode="json")
+        checks = [_voice_notes(_check(resolved), tts_settings) for resolved in resolution.all()]
         checks += await self._telephony(stored, credentials)
         return AssistantValidation(
             assistant_id=stored.row.id, ok=all(check.ok for check in checks), providers=checks
@@ -115,6 +117,20 @@ class AssistantValidator:
                 )
             )
         return checks
+
+
+def _voice_notes(check: ProviderCheck, tts_settings: dict[str, Any]) -> ProviderCheck:
+    """The voice's check names the voice settings it has no equivalent for (changed
+    from their defaults, so they would do nothing): a note, not a failure."""
+    if check.kind != "tts":
+        return check
+    unsupported = unsupported_voice_settings(check.provider, tts_settings)
+    if not unsupported:
+        return check
+    note = f"not supported by {check.provider}, no effect: {', '.join(unsupported)}"
+    return check.model_copy(
+        update={"message": f"{check.message}; {note}", "unsupported": unsupported}
+    )
 
 
 def _check(resolved: Resolved) -> ProviderCheck:

@@ -154,6 +154,11 @@ class ProviderCheck(BaseModel):
         "vendor's public API). A key is never sent to an endpoint from anywhere else.",
     )
     message: str
+    unsupported: list[str] = Field(
+        default_factory=list,
+        description="Settings changed from their defaults that this provider has no "
+        "equivalent for (they do nothing with it), e.g. tts_settings.stability.",
+    )
 
 
 class AssistantValidation(BaseModel):

@@ -96,6 +96,14 @@ def vapi_call_object(call: Call) -> dict[str, Any]:
     body.update({name: value for name, value in optional.items() if value is not None})
     if (number := _customer_number(call)) is not None:
         body["customer"] = {"number": number}
+    if context := call.assistant_context:
+        # Vapi's ``call.assistant`` (CreateAssistantDTO) has ``name`` and ``metadata``;
+        # ``customSettings`` is callwright's own, beside them.
+        body["assistant"] = {
+            "name": context["name"],
+            "metadata": context["metadata"],
+            "customSettings": context["custom_settings"],
+        }
     if call.variables:
         body["assistantOverrides"] = {"variableValues": dict(call.variables)}
     if call.status == CallStatus.ENDED and (breakdown := _cost_breakdown(call.usage or {})):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncGenerator, Mapping
+from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
@@ -27,7 +28,7 @@ from callwright.providers.protocols import TTSOptions
 from callwright.providers.tts.streaming import WarnOnce, stream_http, vendor_url
 from callwright.security.outbound import OutboundPolicy
 
-__all__ = ["DEFAULT_AZURE_VOICE", "AzureTTS", "build_ssml", "create"]
+__all__ = ["DEFAULT_AZURE_VOICE", "AzureOptions", "AzureTTS", "build_ssml", "create", "options"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,22 @@ _PROSODY_VALUE = re.compile(
     r"|silent|x-soft|soft|loud|x-loud|default)$"
 )
 _STYLE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class AzureOptions:
+    """The voice setting Azure has an equivalent for: ``tts_settings.style`` (0–1) is
+    the ``styledegree`` (0.01–2, 2 × style) of the speaking style that
+    ``provider_config.style`` names; None (style left at 0) leaves Azure's default.
+    ``provider_config.style_degree`` wins."""
+
+    style_degree: float | None = None
+
+
+def options(settings: Mapping[str, Any]) -> AzureOptions:
+    """The catalog's options builder: from the assistant's validated ``tts_settings``."""
+    style = settings["style"]
+    return AzureOptions(style_degree=round(max(0.01, 2 * style), 3) if style else None)
 
 
 class AzureTTS:
@@ -98,7 +115,10 @@ class AzureTTS:
         voice = self._voice(options.voice_id)
         locale = _VOICE.fullmatch(voice)
         language = options.language or (locale.group(1) if locale else "en-US")
-        ssml = build_ssml(text.strip(), voice, language, options.extra)
+        extra = dict(options.extra)
+        if isinstance(options.vendor, AzureOptions) and options.vendor.style_degree is not None:
+            extra.setdefault("style_degree", options.vendor.style_degree)
+        ssml = build_ssml(text.strip(), voice, language, extra)
         if self._client is None:
             self._client = http_client(
                 self._base_url,

@@ -30,8 +30,9 @@ _NUMERIC_OPTIONS = {"rate": ("-s", 80, 450), "pitch": ("-p", 0, 99)}
 class EspeakTTS:
     """eSpeak NG voice. ``options.voice_id`` is used when it names an espeak-ng voice
     (``"en-gb"``, ``"gmw/en-US"``, ``"en-us+f3"``), else ``default_voice``.
-    ``options.extra`` may set ``rate`` (words a minute, 80–450, default 175) and
-    ``pitch`` (0–99, default 50). ``binary`` is the executable to run."""
+    ``options.extra`` may set ``rate`` (words a minute, 80–450, default 175) or
+    ``speed`` (a multiplier of 175, as the cloud voices take it) and ``pitch`` (0–99,
+    default 50). ``binary`` is the executable to run."""
 
     name = "espeak"
     sample_rate = 22050
@@ -151,4 +152,11 @@ def _numeric_flags(extra: Mapping[str, Any]) -> list[str]:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ProviderRequestError(_PROVIDER, f"{key} must be a number")
         flags += [flag, str(round(min(max(value, lowest), highest)))]
+    speed = extra.get("speed")
+    if extra.get("rate") is None and speed is not None:
+        # The speaking rate every voice understands (provider_config.speed, a
+        # multiplier of espeak's 175 words a minute).
+        if isinstance(speed, bool) or not isinstance(speed, int | float) or speed <= 0:
+            raise ProviderRequestError(_PROVIDER, "speed must be a positive number")
+        flags += ["-s", str(round(min(max(175 * speed, 80), 450)))]
     return flags

@@ -309,4 +309,17 @@ def _scales(extra: Mapping[str, Any]) -> dict[str, float | None]:
         ):
             raise ProviderRequestError(_PROVIDER, f"{key} must be a number from {low} to 10")
         scales[key] = None if value is None else float(value)
+    if scales["length_scale"] is None and (speed := _speed(extra)) is not None:
+        # The speaking rate every voice understands (provider_config.speed, a
+        # multiplier): Piper's length_scale is its inverse.
+        scales["length_scale"] = round(1 / speed, 4)
     return scales
+
+
+def _speed(extra: Mapping[str, Any]) -> float | None:
+    value = extra.get("speed")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.25 <= value <= 4:
+        raise ProviderRequestError(_PROVIDER, "speed must be a number from 0.25 to 4")
+    return float(value)

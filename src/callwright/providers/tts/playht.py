@@ -20,7 +20,8 @@ from __future__ import annotations
 import json
 import logging
 import struct
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -43,8 +44,10 @@ __all__ = [
     "DEFAULT_PLAYHT_BASE_URL",
     "DEFAULT_PLAYHT_ENGINE",
     "DEFAULT_PLAYHT_VOICE",
+    "PlayHTOptions",
     "PlayHTTTS",
     "create",
+    "options",
 ]
 
 logger = logging.getLogger(__name__)
@@ -63,6 +66,43 @@ _OWN_FIELDS = frozenset({"text", "voice", "voice_engine", "output_format", "samp
 # The credential's identity travels in a header, never in the body.
 _IDENTITY_FIELDS = frozenset({"user_id"})
 _VOICE_SCHEMES = ("s3://", "https://", "http://")
+
+
+@dataclass(frozen=True, slots=True)
+class PlayHTOptions:
+    """The voice settings PlayHT has an equivalent for, as its request fields (None:
+    left out, PlayHT's model default). From ``tts_settings``, each only when changed
+    from the resource's default, so an assistant that never set them sounds as before:
+    ``stability`` → ``temperature`` (0–2, less is steadier: 2 × (1 − stability)),
+    ``similarity_boost`` → ``voice_guidance`` (1–6), ``style`` → ``style_guidance``
+    (1–30). ``provider_config`` values of the same names win."""
+
+    temperature: float | None = None
+    voice_guidance: float | None = None
+    style_guidance: float | None = None
+
+    def fields(self) -> dict[str, float]:
+        values = {
+            "temperature": self.temperature,
+            "voice_guidance": self.voice_guidance,
+            "style_guidance": self.style_guidance,
+        }
+        return {name: value for name, value in values.items() if value is not None}
+
+
+def options(settings: Mapping[str, Any]) -> PlayHTOptions:
+    """The catalog's options builder: from the assistant's validated ``tts_settings``."""
+    stability, similarity, style = (
+        settings["stability"],
+        settings["similarity_boost"],
+        settings["style"],
+    )
+    return PlayHTOptions(
+        # PlayHT's temperature is exclusive of 0.
+        temperature=round(max(0.01, 2 * (1 - stability)), 3) if stability != 0.5 else None,
+        voice_guidance=round(1 + 5 * similarity, 3) if similarity != 0.75 else None,
+        style_guidance=round(1 + 29 * style, 3) if style != 0 else None,
+    )
 
 
 class PlayHTTTS:
@@ -136,7 +176,8 @@ class PlayHTTTS:
             self._client = None
 
     def _body(self, text: str, options: TTSOptions) -> dict[str, Any]:
-        body: dict[str, Any] = {}
+        own = options.vendor.fields() if isinstance(options.vendor, PlayHTOptions) else {}
+        body: dict[str, Any] = dict(own)
         for key, value in passthrough(options.extra).items():
             if key in _OWN_FIELDS:
                 self._warn(f"PlayHT provider_config.{key} is set by callwright; ignored")

@@ -76,6 +76,10 @@ class Call(Base):
     # The assistant's stored tools (tool_ids) this call could not use, and why:
     # [{tool_id, reason}], written when the call starts.
     tools_left_out: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument, default=list)
+    # The assistant as the call ran it (overrides merged): {name, metadata,
+    # custom_settings}, for the record and every webhook; written when the call starts
+    # (or ends unanswered).
+    assistant_context: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
     turns: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument)
     usage: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
     providers: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument)

@@ -22,6 +22,7 @@ from callwright.engine.events import (
 from callwright.engine.lifecycle import EndCallHook
 from callwright.engine.replies import Retriever, ToolRunner
 from callwright.engine.session import CallSession, SessionProviders
+from callwright.engine.speaking import SpeechCache
 from callwright.engine.turns import EndOfTurnPolicy
 from callwright.providers.fakes import EnergyVAD, Reply, ScriptedLLM, ScriptedSTT, ToneTTS
 from callwright.providers.protocols import LLM, STT, VAD, ChatMessage, ToolSpec
@@ -89,12 +90,14 @@ def make_call(
     first_audio_timeout_s: float = 5.0,
     vad: VAD | None = None,
     end_of_turn: EndOfTurnPolicy | None = None,
+    speech_cache: SpeechCache | None = None,
+    assistant_id: int | None = None,
     **settings: Any,
 ) -> Call:
     settings.setdefault("idle_timeout", None)
     settings.setdefault("max_duration_seconds", None)
     document = AssistantIn(name="test", **settings).model_dump(mode="json")
-    config = CallConfig.from_settings(document, variables or {})
+    config = CallConfig.from_settings(document, variables or {}, assistant_id=assistant_id)
     clock = VirtualClock()
     transport = LoopbackTransport(clock)
     llm = ScriptedLLM(clock, list(replies or []), first_token_s=llm_first_token_s)
@@ -138,6 +141,7 @@ def make_call(
         previous_conversation=previous_conversation,
         retrieve=retrieve,
         end_of_turn=end_of_turn,
+        speech_cache=speech_cache,
     )
     return Call(
         clock,

@@ -119,6 +119,9 @@ class CallConfig:
     voicemail_message: str | None
     filler_words: tuple[str, ...]  # empty when filler words are disabled
     maintain_context: bool  # start from the caller's previous conversation (seed 002)
+    # The first message is the same on every call (no variable changed it): its audio
+    # may be synthesised once and kept (engine.speaking's SpeechCache).
+    static_first_message: bool = False
     variables: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -223,5 +226,6 @@ class CallConfig:
             if settings.get("filler_words_enabled")
             else (),
             maintain_context=bool(settings.get("maintain_context")),
+            static_first_message=bool(template) and first_message == template,
             variables=variables,
         )

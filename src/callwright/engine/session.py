@@ -50,7 +50,7 @@ from callwright.engine.replies import (
     builtin_tool_specs,
     llm_reply,
 )
-from callwright.engine.speaking import Speaker
+from callwright.engine.speaking import Speaker, SpeechCache
 from callwright.engine.stt_fallback import FallbackSTT
 from callwright.engine.tts_fallback import FallbackTTS
 from callwright.engine.turns import BargeInPolicy, EndOfTurnPolicy, SilenceEndOfTurn
@@ -99,7 +99,8 @@ class _CallOver(Exception):
 class CallSession:
     """One call's conversation. ``run`` holds it until it ends; ``say`` and ``end``
     steer it from outside. ``end_of_turn`` replaces the silence-based end-of-turn
-    decision (``SilenceEndOfTurn``) with another ``EndOfTurnPolicy``."""
+    decision (``SilenceEndOfTurn``) with another ``EndOfTurnPolicy``; ``speech_cache``
+    keeps a static first message's audio between calls (the runtime's, in-process)."""
 
     def __init__(
         self,
@@ -118,6 +119,7 @@ class CallSession:
         previous_conversation: Sequence[ChatMessage] = (),
         retrieve: Retriever | None = None,
         end_of_turn: EndOfTurnPolicy | None = None,
+        speech_cache: SpeechCache | None = None,
     ) -> None:
         self.config = config
         self._llms = providers.llms
@@ -145,7 +147,15 @@ class CallSession:
         tts = FallbackTTS(voices, clock, first_audio_timeout_s, failed_over)
         stt = FallbackSTT((providers.stt, *providers.stt_fallbacks), failed_over)
         self._speaker = Speaker(
-            config, tts, transport, clock, sink, self.history, spawn=self._spawn, listener=self
+            config,
+            tts,
+            transport,
+            clock,
+            sink,
+            self.history,
+            spawn=self._spawn,
+            listener=self,
+            cache=speech_cache,
         )
         self._lifecycle = Lifecycle(self._speaker, self._spawn, transport, clock, sink, on_end)
         self._hearing = Hearing(
@@ -220,7 +230,7 @@ class CallSession:
     def _open(self) -> None:
         mode = self.config.first_message_mode
         if mode == "assistant-speaks-first" and self.config.first_message:
-            self._speaker.say(self.config.first_message)
+            self._speaker.greet(self.config.first_message, static=self.config.static_first_message)
         elif mode == "assistant-speaks-first-with-model-generated-message":
             self._start_answer(TurnTiming(0))
 

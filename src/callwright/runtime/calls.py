@@ -53,6 +53,7 @@ from callwright.runtime.hooks import end_call_url_hook
 from callwright.runtime.recorder import CallRecorder, StereoRecording
 from callwright.runtime.recordings import RecordingStore
 from callwright.runtime.registry import ProviderChoice, ProviderFactory
+from callwright.runtime.speech_cache import GreetingCache
 from callwright.security.crypto import SecretBox
 from callwright.security.outbound import OutboundPolicy
 from callwright.settings import Settings
@@ -134,6 +135,8 @@ class CallRuntime:
         self._active: dict[int, _Active] = {}
         # Calls issued but not yet connected hold a place until their token expires.
         self._reserved: dict[int, float] = {}
+        # Static first messages, synthesised once per assistant, voice and text.
+        self._greetings = GreetingCache()
 
     # -- capacity and control ---------------------------------------------------------
 
@@ -318,6 +321,7 @@ class CallRuntime:
             run_custom_tools=runner_for(executor) if executor else None,
             previous_conversation=prepared.previous,
             retrieve=prepared.retrieve,
+            speech_cache=self._greetings,
         )
         if self._webhooks is not None:
             self._webhooks.register_tools(call_id, {t.name: t.public_config() for t in tools})

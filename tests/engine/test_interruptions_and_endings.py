@@ -67,7 +67,7 @@ async def test_interruption_threshold_words_stop_the_assistant_and_clear_the_buf
 async def test_min_speaking_time_stops_the_assistant_without_enough_words() -> None:
     call = make_call(
         interruption_settings={"interruption_threshold": 50, "min_speaking_time": 0.4},
-        utterances=("When are you open?", "Hmm hmm."),
+        utterances=("When are you open?", "Well, about Sunday."),
         replies=[LONG_REPLY, "Yes?"],
     )
     await run_call(call, interrupting_caller(after_s=1.0, speak_s=1.0))

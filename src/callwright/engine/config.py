@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from callwright.engine.phrases import default_phrases
 from callwright.engine.templating import render_template
 from callwright.providers.protocols import STTOptions, TTSOptions
 
@@ -70,11 +71,15 @@ class EndpointingConfig:
 @dataclass(frozen=True, slots=True)
 class InterruptionConfig:
     """Barge-in: caller words, or seconds of caller speech, that stop the assistant;
-    and the cooldown after a barge-in during which no new one is taken."""
+    and the cooldown after a barge-in during which no new one is taken. Speech made
+    only of ``acknowledgement_phrases`` never stops it; one of the
+    ``interruption_phrases`` stops it below the thresholds (``engine.phrases``)."""
 
     min_words: int
     min_speaking_s: float
     cooldown_s: float
+    acknowledgement_phrases: tuple[str, ...] = ()
+    interruption_phrases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,11 +174,7 @@ class CallConfig:
                 silence_threshold_s=stt["endpointing"]["silence_threshold"] / 1000,
                 utterance_end_s=stt["utterance_end_ms"] / 1000,
             ),
-            interruption=InterruptionConfig(
-                min_words=interruption["interruption_threshold"],
-                min_speaking_s=interruption["min_speaking_time"],
-                cooldown_s=interruption["interruption_cooldown"],
-            ),
+            interruption=_interruption(interruption, stt.get("language")),
             stt=STTOptions(
                 model=stt.get("model"),
                 language=stt.get("language"),
@@ -229,3 +230,21 @@ class CallConfig:
             static_first_message=bool(template) and first_message == template,
             variables=variables,
         )
+
+
+def _interruption(interruption: Mapping[str, Any], language: str | None) -> InterruptionConfig:
+    """interruption_settings; a phrase list left null is the language's own."""
+    acknowledgements, interruptions = default_phrases(language)
+    chosen_acknowledgements = interruption.get("acknowledgement_phrases")
+    chosen_interruptions = interruption.get("interruption_phrases")
+    return InterruptionConfig(
+        min_words=interruption["interruption_threshold"],
+        min_speaking_s=interruption["min_speaking_time"],
+        cooldown_s=interruption["interruption_cooldown"],
+        acknowledgement_phrases=acknowledgements
+        if chosen_acknowledgements is None
+        else tuple(chosen_acknowledgements),
+        interruption_phrases=interruptions
+        if chosen_interruptions is None
+        else tuple(chosen_interruptions),
+    )

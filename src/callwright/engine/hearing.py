@@ -101,9 +101,10 @@ class CallerListener(Protocol):
         """The caller is speaking (each voiced frame): the call is not idle."""
         ...
 
-    def caller_speaking(self, now: float, speaking_s: float, words: int) -> None:
-        """The caller has spoken ``speaking_s`` seconds and ``words`` words so far: a
-        barge-in, if the assistant is speaking and the policy says so."""
+    def caller_speaking(self, now: float, speaking_s: float, words: int, text: str) -> None:
+        """The caller has spoken ``speaking_s`` seconds and ``words`` words so far
+        (``text``, the transcriber's interim): a barge-in, if the assistant is speaking
+        and the policy says so."""
         ...
 
     def caller_turn(self, text: str, timing: TurnTiming) -> None:
@@ -196,7 +197,9 @@ class Hearing:
                 turn.state = CallerState.PAUSED
         if detector.speaking:
             self._listener.caller_active(now)
-            self._listener.caller_speaking(now, detector.speech_duration(now), turn.interim_words)
+            self._listener.caller_speaking(
+                now, detector.speech_duration(now), turn.interim_words, turn.interim
+            )
             return
         if turn.state is CallerState.QUIET:
             # A transcriber that re-reads its whole utterance (whisper) forgets the
@@ -220,8 +223,9 @@ class Hearing:
                 self._turn.heard_interim(text)
                 self._emit(TranscriptPartial(text, now))
                 if self._detector.speaking:
+                    turn = self._turn
                     self._listener.caller_speaking(
-                        now, self._detector.speech_duration(now), self._turn.interim_words
+                        now, self._detector.speech_duration(now), turn.interim_words, turn.interim
                     )
                 continue
             self._emit(TranscriptFinal(text, now))

@@ -260,11 +260,12 @@ class CallSession:
     def assistant_replying(self) -> bool:
         return self._speaker.replying
 
-    def caller_speaking(self, now: float, speaking_s: float, words: int) -> None:
+    def caller_speaking(self, now: float, speaking_s: float, words: int, text: str) -> None:
         """Caller speech while the assistant speaks: a barge-in if the policy says so."""
         if not self._speaker.interruptible:
             return
-        if not self._barge_in.should_interrupt(now=now, speaking_s=speaking_s, words=words):
+        barge_in = self._barge_in
+        if not barge_in.should_interrupt(now=now, speaking_s=speaking_s, words=words, text=text):
             return
         self._barge_in.record(now)
         self._speaker.interrupt(now)

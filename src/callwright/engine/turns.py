@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from callwright.engine.config import EndpointingConfig, InterruptionConfig
+from callwright.engine.phrases import PhraseSet, words_of
 
 __all__ = [
     "BargeInPolicy",
@@ -143,23 +144,57 @@ class SilenceEndOfTurn:
         return requested is not None and now - requested >= self._endpointing.utterance_end_s
 
 
-@dataclass(slots=True)
+class _Words(enum.Enum):
+    """What the caller's words so far say about a barge-in."""
+
+    NONE = "none"  # no words yet (only the voice activity detector has heard them)
+    ACKNOWLEDGEMENT = "acknowledgement"  # nothing but backchannels: never interrupts
+    INTERRUPTION = "interruption"  # an interrupt word among them: interrupts at once
+    OTHER = "other"  # words: the thresholds decide
+
+
 class BargeInPolicy:
     """Whether caller speech over the assistant is an interruption.
 
-    It is when the caller has said at least ``min_words`` words, or spoken for at least
+    Never within ``cooldown_s`` of the last barge-in. Otherwise: never when the
+    caller's words so far are only acknowledgement phrases (a backchannel: "mhmm",
+    "yeah, okay"), at once when they hold an interruption phrase ("stop", "wait"), and
+    else when the caller has said at least ``min_words`` words or spoken for at least
     ``min_speaking_s`` seconds (whichever comes first; a zero disables that test, both
-    zero means any speech), and the last barge-in was at least ``cooldown_s`` ago.
+    zero means any speech).
     """
 
-    config: InterruptionConfig
-    last_barge_in_at: float | None = None
+    __slots__ = (
+        "_acknowledgements",
+        "_classified",
+        "_interruptions",
+        "_words",
+        "config",
+        "last_barge_in_at",
+    )
 
-    def should_interrupt(self, *, now: float, speaking_s: float, words: int) -> bool:
+    def __init__(self, config: InterruptionConfig) -> None:
+        self.config = config
+        self.last_barge_in_at: float | None = None
+        self._acknowledgements = PhraseSet(config.acknowledgement_phrases)
+        self._interruptions = PhraseSet(config.interruption_phrases)
+        # The last text classified and what it said: asked once per voice-activity
+        # frame, the words change only a few times a second.
+        self._classified = ""
+        self._words = _Words.NONE
+
+    def should_interrupt(
+        self, *, now: float, speaking_s: float, words: int, text: str = ""
+    ) -> bool:
         if (
             self.last_barge_in_at is not None
             and now - self.last_barge_in_at < self.config.cooldown_s
         ):
+            return False
+        said = self._classify(text)
+        if said is _Words.INTERRUPTION:
+            return True
+        if said is _Words.ACKNOWLEDGEMENT:
             return False
         by_words = self.config.min_words > 0 and words >= self.config.min_words
         by_time = self.config.min_speaking_s > 0 and speaking_s >= self.config.min_speaking_s
@@ -169,6 +204,28 @@ class BargeInPolicy:
             and (speaking_s > 0 or words > 0)
         )
         return by_words or by_time or anything
+
+    def is_backchannel(self, text: str) -> bool:
+        """Whether ``text`` (a final transcript) is nothing but acknowledgement phrases,
+        and no interruption phrase."""
+        words = words_of(text)
+        return not self._interruptions.occurs_in(words) and self._acknowledgements.covers(words)
+
+    def _classify(self, text: str) -> _Words:
+        """What the words so far (an interim transcript, still growing) say."""
+        if text is self._classified or text == self._classified:
+            return self._words
+        words = words_of(text)
+        if not words:
+            said = _Words.NONE
+        elif self._interruptions.occurs_in(words):
+            said = _Words.INTERRUPTION
+        elif self._acknowledgements.covers(words, unfinished=True):
+            said = _Words.ACKNOWLEDGEMENT
+        else:
+            said = _Words.OTHER
+        self._classified, self._words = text, said
+        return said
 
     def record(self, now: float) -> None:
         self.last_barge_in_at = now

@@ -391,7 +391,7 @@ async def test_a_barge_in_while_the_model_is_still_thinking_cancels_it_cleanly()
 
     async def caller(transport: LoopbackTransport) -> None:
         await transport.say(speech(0.6))
-        await transport.silence(1.8)  # the filler starts at 1.2 s; the model is still busy
+        await transport.silence(2.0)  # the filler plays from 2.5 s; the model is still busy
         await transport.say(speech(0.9))
         await transport.silence(8)
         await transport.say(speech(0.5))

@@ -81,10 +81,13 @@ class TranscriptFinal:
 
 @dataclass(frozen=True, slots=True)
 class UserMessage:
-    """A committed caller turn, as sent to the LLM."""
+    """A committed caller turn, as sent to the LLM. ``continues``: the caller went on
+    before hearing any answer to their previous turn (the answer was withdrawn), and
+    this text is that turn with what they added: it replaces it."""
 
     text: str
     at: float
+    continues: bool = False
 
 
 @dataclass(frozen=True, slots=True)

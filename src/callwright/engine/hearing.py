@@ -101,14 +101,19 @@ class CallerListener(Protocol):
         """The caller is speaking (each voiced frame): the call is not idle."""
         ...
 
+    def caller_started(self, now: float, started_at: float) -> None:
+        """The caller started speaking at ``started_at`` (detected at ``now``)."""
+        ...
+
     def caller_speaking(self, now: float, speaking_s: float, words: int, text: str) -> None:
         """The caller has spoken ``speaking_s`` seconds and ``words`` words so far
         (``text``, the transcriber's interim): a barge-in, if the assistant is speaking
         and the policy says so."""
         ...
 
-    def caller_turn(self, text: str, timing: TurnTiming) -> None:
-        """The caller's turn is over: ``text`` is what they said."""
+    def caller_turn(self, text: str, timing: TurnTiming, *, continues: bool = False) -> None:
+        """The caller's turn is over: ``text`` is what they said. With ``continues``,
+        it goes on from their previous turn (whose answer was withdrawn) and holds it."""
         ...
 
     def assistant_replying(self) -> bool:
@@ -191,6 +196,7 @@ class Hearing:
             self._emit(SpeechStarted(now))
             turn.state = CallerState.SPEAKING
             self._policy.speech_started(now)
+            self._listener.caller_started(now, detector.speech_started_at or now)
         elif change == "stopped":
             self._emit(SpeechStopped(now))
             if turn.state is CallerState.SPEAKING:
@@ -238,6 +244,11 @@ class Hearing:
 
     # -- the end of the turn ----------------------------------------------------------
 
+    def carry(self, text: str) -> None:
+        """The caller's last turn, ``text``, was not answered after all (they went on
+        before hearing the answer): the turn in progress continues it."""
+        self._turn.carry(text)
+
     def _consider_end_of_turn(self, now: float) -> None:
         if self._turn.state is CallerState.QUIET:
             return
@@ -251,6 +262,7 @@ class Hearing:
             self._commit(now)
 
     def _commit(self, now: float) -> None:
+        continues = bool(self._turn.carried)
         text, final_at = self._turn.take()
         timing = TurnTiming(
             0,  # numbered by the session, with the turns the caller typed (DTMF)
@@ -259,4 +271,4 @@ class Hearing:
             stt_final_at=final_at,
             stt_provider=self._stream.provider if self._stream else None,
         )
-        self._listener.caller_turn(text, timing)
+        self._listener.caller_turn(text, timing, continues=continues)

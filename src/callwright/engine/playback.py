@@ -31,6 +31,7 @@ class Playback:
         self._segments: list[_Segment] = []
         self._cursor_end = 0.0
         self._interrupted_at: float | None = None
+        self.withdrawn = False  # cut off before any of it reached the caller
 
     def begin(self, text: str, mark: str) -> None:
         self._segments.append(_Segment(text, mark))
@@ -53,6 +54,11 @@ class Playback:
         if self._interrupted_at is None:
             self._interrupted_at = now
 
+    def withdraw(self, now: float) -> None:
+        """The reply is withdrawn before the caller heard any of it."""
+        self.interrupt(now)
+        self.withdrawn = True
+
     def confirm(self, mark: str) -> bool:
         if self._interrupted_at is not None:
             return False
@@ -65,6 +71,10 @@ class Playback:
     @property
     def any_audio(self) -> bool:
         return any(segment.start is not None for segment in self._segments)
+
+    def playing_by(self, at: float) -> bool:
+        """Whether any of the audio had started playing at the far end by ``at``."""
+        return any(segment.start is not None and segment.start <= at for segment in self._segments)
 
     def remaining_s(self, now: float) -> float:
         """Seconds until everything sent so far has been played."""

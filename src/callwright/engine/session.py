@@ -179,6 +179,8 @@ class CallSession:
             reprompt=self._speaker.say,
         )
         self._turns = itertools.count(1)
+        # The caller's last turn as the history holds it, until it is answered.
+        self._unanswered: ChatMessage | None = None
         self._dtmf: list[str] = []
         self._dtmf_task: asyncio.Task[None] | None = None
 
@@ -260,6 +262,18 @@ class CallSession:
     def assistant_replying(self) -> bool:
         return self._speaker.replying
 
+    def caller_started(self, now: float, started_at: float) -> None:
+        """The caller speaks again before hearing any of the answer to their turn: the
+        answer is withdrawn and their turn goes on (one turn, answered once)."""
+        if not self._speaker.withdraw(now, started_at):
+            return
+        unanswered = self._unanswered
+        # Unless the answer got as far as a tool call (the history holds its round).
+        if unanswered is not None and unanswered.content and self.history[-1] is unanswered:
+            self.history.pop()
+            self._hearing.carry(unanswered.content)
+        self._unanswered = None
+
     def caller_speaking(self, now: float, speaking_s: float, words: int, text: str) -> None:
         """Caller speech while the assistant speaks: a barge-in if the policy says so."""
         if not self._speaker.interruptible:
@@ -270,12 +284,14 @@ class CallSession:
         self._barge_in.record(now)
         self._speaker.interrupt(now)
 
-    def caller_turn(self, text: str, timing: TurnTiming) -> None:
-        """A turn of the caller's (spoken or typed): answered, unless it ends the call."""
+    def caller_turn(self, text: str, timing: TurnTiming, *, continues: bool = False) -> None:
+        """A turn of the caller's (spoken or typed): answered, unless it ends the call.
+        With ``continues``, it replaces their previous turn, whose answer was withdrawn."""
         timing.turn = next(self._turns)
         now = self._clock.now()
-        self._emit(UserMessage(text, now))
-        self.history.append(ChatMessage("user", text))
+        self._emit(UserMessage(text, now, continues=continues))
+        message = self._unanswered = ChatMessage("user", text)
+        self.history.append(message)
         self._watchdogs.caller_took_turn()
         trigger = self.config.end_call_trigger_phrase
         if trigger and trigger in text.lower():
@@ -287,10 +303,12 @@ class CallSession:
     # -- answering --------------------------------------------------------------------
 
     def _start_answer(self, timing: TurnTiming, query: str | None = None) -> None:
-        """The LLM's reply; a failure of every LLM is settled when it has ended."""
+        """The LLM's reply; a failure of every LLM is settled when it has ended. The
+        answer to a caller's turn (``query``) is withdrawn if they go on before hearing
+        any of it."""
         outcome = ReplyOutcome()
         answer = guarded(self._answer(timing, query=query), outcome)
-        self._speaker.start(answer, timing, outcome=outcome)
+        self._speaker.start(answer, timing, outcome=outcome, withdrawable=query is not None)
 
     def _answer(self, timing: TurnTiming, query: str | None = None) -> AsyncGenerator[str, None]:
         end_call = self.config.end_call_tool

@@ -110,6 +110,8 @@ class Speaker:
         self._failures = ReplyFailures.of(config)
         self._reply: asyncio.Task[None] | None = None
         self._interruptible = True
+        # The reply answers a caller's turn: withdrawn if they go on before hearing it.
+        self._withdrawable = False
         self._playback: Playback | None = None
         self._marks = itertools.count(1)
         # The first mark of each turn, until the far end echoes it: playback confirmed.
@@ -140,15 +142,22 @@ class Speaker:
         interruptible: bool = True,
         outcome: ReplyOutcome | None = None,
         cached: bool = False,
+        withdrawable: bool = False,
     ) -> None:
         """Speak ``sentences`` now, cutting off the reply in progress. With
         ``outcome``, a reply that no LLM could give is settled when it has ended; with
-        ``cached``, its audio is taken from (or kept in) the speech cache."""
+        ``cached``, its audio is taken from (or kept in) the speech cache; a
+        ``withdrawable`` one (an answer to the caller) is ``withdraw``-n if the caller
+        speaks before hearing any of it."""
         previous = self._reply
         if previous is not None and not previous.done():
             previous.cancel()
         self._interruptible = interruptible
-        speaking = self._speak(sentences, timing, previous, outcome=outcome, cached=cached)
+        self._withdrawable = withdrawable
+        playback = self._playback = Playback()
+        speaking = self._speak(
+            sentences, timing, previous, playback, outcome=outcome, cached=cached
+        )
         self._reply = self._spawn(speaking)
 
     def say(self, text: str) -> None:
@@ -170,6 +179,28 @@ class Speaker:
         if reply is not None and not reply.done() and reply is not asyncio.current_task():
             reply.cancel()
 
+    def withdraw(self, now: float, speech_started_at: float) -> bool:
+        """The caller started speaking at ``speech_started_at``: if the reply in
+        progress answers them and none of its audio had reached them by then, it is
+        withdrawn at once (nothing was heard, so no interruption threshold applies) and
+        leaves no message. True if it was."""
+        reply, playback = self._reply, self._playback
+        if (
+            reply is None
+            or reply.done()
+            or not self._interruptible
+            or not self._withdrawable
+            or playback is None
+            or playback.playing_by(speech_started_at)
+        ):
+            return False
+        playback.withdraw(now)
+        self._interruptible = False
+        reply.cancel()
+        if playback.any_audio:  # sent, but not yet played: the far end must drop it
+            self._spawn(self._transport.clear_audio())
+        return True
+
     def interrupt(self, now: float) -> None:
         """The caller barged in at ``now``: the reply stops, the far end's buffer is
         cleared, and only what was heard until now counts."""
@@ -182,6 +213,7 @@ class Speaker:
             playback.interrupt(now)
             heard = playback.heard_text(now)
         self._emit(Interruption(now, heard))
+        self._interruptible = False
         self._reply.cancel()
         self._spawn(self._transport.clear_audio())
 
@@ -200,6 +232,7 @@ class Speaker:
         sentences: AsyncGenerator[str, None],
         timing: TurnTiming,
         previous: asyncio.Task[None] | None,
+        playback: Playback,
         *,
         outcome: ReplyOutcome | None = None,
         apology_for: str | None = None,
@@ -208,7 +241,6 @@ class Speaker:
         if previous is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await previous
-        playback = self._playback = Playback()
         # The LLM keeps streaming into the queue while TTS speaks earlier sentences.
         queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=_QUEUED_SENTENCES)
 
@@ -242,7 +274,11 @@ class Speaker:
         if after.ends_call:
             self._listener.end(EndReason.LLM_FAILED, error, farewell=Farewell(after.message))
         elif after.message:
-            await self._speak(spoken(after.message), TurnTiming(0), None, apology_for=error)
+            apology = self._playback = Playback()
+            self._withdrawable = False
+            await self._speak(
+                spoken(after.message), TurnTiming(0), None, apology, apology_for=error
+            )
 
     async def _speak_sentence(
         self, sentence: str, playback: Playback, timing: TurnTiming, *, cached: bool = False
@@ -321,7 +357,7 @@ class Speaker:
         heard = playback.heard_text(now)
         interrupted = heard != intended
         self._listener.assistant_active(now)
-        if intended:
+        if intended and not playback.withdrawn:
             self._emit(AssistantMessage(heard, intended, interrupted, now, apology_for))
             if heard:
                 self._history.append(ChatMessage("assistant", heard))

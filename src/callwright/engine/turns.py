@@ -46,13 +46,16 @@ class CallerState(enum.Enum):
 class CallerTurn:
     """The caller's turn in progress, as heard so far: ``finals`` (the transcriber's
     final texts, in order), the latest ``interim`` text and its word count, and when
-    the last final arrived."""
+    the last final arrived. ``carried`` is what the caller said before, if they went on
+    before hearing any answer to it (the answer was withdrawn): this turn continues it.
+    """
 
     state: CallerState = CallerState.QUIET
     finals: list[str] = field(default_factory=list)
     interim: str = ""
     interim_words: int = 0
     last_final_at: float | None = None
+    carried: str = ""
 
     def heard_interim(self, text: str) -> None:
         self.interim = text
@@ -63,18 +66,25 @@ class CallerTurn:
         self.interim, self.interim_words = "", 0
         self.last_final_at = now
 
+    def carry(self, text: str) -> None:
+        """``text`` was taken as a turn, but its answer was withdrawn before the caller
+        heard any of it: this turn goes on from it."""
+        self.carried = f"{text} {self.carried}".strip()
+
     def backchannel(self) -> None:
         """The caller's speech did not interrupt the assistant: not a turn."""
         self.interim, self.interim_words = "", 0
         self.state = CallerState.QUIET
 
     def take(self) -> tuple[str, float | None]:
-        """The turn's text (the finals, else the interim text) and when its last final
-        arrived; the turn starts over, quiet."""
-        text = " ".join(self.finals) or self.interim
+        """The turn's text (what it carried on from, then the finals, else the interim
+        text) and when its last final arrived; the turn starts over, quiet."""
+        said = " ".join(self.finals) or self.interim
+        text = f"{self.carried} {said}".strip() if self.carried else said
         final_at = self.last_final_at
         self.finals, self.interim, self.interim_words = [], "", 0
         self.last_final_at = None
+        self.carried = ""
         self.state = CallerState.QUIET
         return text, final_at
 
@@ -114,7 +124,8 @@ class SilenceEndOfTurn:
     ``min_silence_s`` of silence → the transcriber is asked for its final (Deepgram's
     ``Finalize``); ``silence_threshold_s`` of silence and a final transcript → the turn
     is taken. A final more than ``utterance_end_s`` late (after it was asked for) is not
-    waited for: the interim text is taken instead.
+    waited for: the interim text is taken instead, or, when the caller's speech gave no
+    words at all, the words the turn carried on from.
     """
 
     __slots__ = ("_endpointing", "_final_requested_at")
@@ -133,7 +144,7 @@ class SilenceEndOfTurn:
             self._final_requested_at = now
             finalise = True
         if silence_s >= endpointing.silence_threshold_s and (
-            turn.finals or (turn.interim and self._final_overdue(now))
+            turn.finals or ((turn.interim or turn.carried) and self._final_overdue(now))
         ):
             self._final_requested_at = None
             return _FINALISE_AND_COMMIT if finalise else TurnAction.COMMIT

@@ -92,7 +92,12 @@ class CallRecorder:
     def __call__(self, event: SessionEvent) -> None:
         if isinstance(event, UserMessage):
             line = {"role": "user", "text": event.text, "seconds_from_start": self._s(event.at)}
-            self.messages.append(line)
+            if event.continues and self.messages and self.messages[-1]["role"] == "user":
+                # The caller went on before hearing an answer: one turn, one line.
+                line["seconds_from_start"] = self.messages[-1]["seconds_from_start"]
+                self.messages[-1] = line
+            else:
+                self.messages.append(line)
             self._notify("transcript", line)
         elif isinstance(event, AssistantMessage):
             self.tts_characters += len(event.intended)

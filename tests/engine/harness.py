@@ -53,9 +53,11 @@ class Call:
 
     @property
     def transcript(self) -> list[tuple[str, str, bool]]:
+        """The turns taken: the caller's (not their asides over the assistant, which
+        ``of(UserMessage)`` lists) and the assistant's, heard text and interrupted."""
         rows: list[tuple[str, str, bool]] = []
         for event in self.events:
-            if isinstance(event, UserMessage):
+            if isinstance(event, UserMessage) and not event.aside:
                 rows.append(("user", event.text, False))
             elif isinstance(event, AssistantMessage):
                 rows.append(("assistant", event.text, event.interrupted))

@@ -111,6 +111,10 @@ class CallerListener(Protocol):
         and the policy says so."""
         ...
 
+    def caller_aside(self, text: str, now: float) -> None:
+        """The caller said ``text`` over the assistant without interrupting it."""
+        ...
+
     def caller_turn(self, text: str, timing: TurnTiming, *, continues: bool = False) -> None:
         """The caller's turn is over: ``text`` is what they said. With ``continues``,
         it goes on from their previous turn (whose answer was withdrawn) and holds it."""
@@ -236,8 +240,10 @@ class Hearing:
                 continue
             self._emit(TranscriptFinal(text, now))
             if self._listener.assistant_replying():
-                # Caller speech that did not interrupt (a backchannel): not a turn.
+                # Caller speech that did not interrupt (a backchannel): not a turn, but
+                # kept (the transcript, and the LLM with the next turn).
                 self._turn.backchannel()
+                self._listener.caller_aside(text.strip(), now)
                 continue
             self._turn.heard_final(text.strip(), now)
             self._consider_end_of_turn(now)

@@ -181,6 +181,9 @@ class CallSession:
         self._turns = itertools.count(1)
         # The caller's last turn as the history holds it, until it is answered.
         self._unanswered: ChatMessage | None = None
+        # What the caller said over the assistant without interrupting it, for the LLM
+        # with their next turn.
+        self._asides: list[str] = []
         self._dtmf: list[str] = []
         self._dtmf_task: asyncio.Task[None] | None = None
 
@@ -284,12 +287,20 @@ class CallSession:
         self._barge_in.record(now)
         self._speaker.interrupt(now)
 
+    def caller_aside(self, text: str, now: float) -> None:
+        """Said over the assistant without interrupting it: in the transcript now, and
+        given to the LLM with the caller's next turn."""
+        self._emit(UserMessage(text, now, aside=True))
+        self._asides.append(text)
+
     def caller_turn(self, text: str, timing: TurnTiming, *, continues: bool = False) -> None:
         """A turn of the caller's (spoken or typed): answered, unless it ends the call.
         With ``continues``, it replaces their previous turn, whose answer was withdrawn."""
         timing.turn = next(self._turns)
         now = self._clock.now()
         self._emit(UserMessage(text, now, continues=continues))
+        self.history.extend(ChatMessage("user", aside) for aside in self._asides)
+        self._asides.clear()
         message = self._unanswered = ChatMessage("user", text)
         self.history.append(message)
         self._watchdogs.caller_took_turn()

@@ -84,6 +84,7 @@ SEED_000_DEFAULTS = {
         "interruption_cooldown": 2,
         "acknowledgement_phrases": None,
         "interruption_phrases": None,
+        "false_interruption_timeout": None,
     },
     "tts_settings": {
         "provider": "elevenlabs",

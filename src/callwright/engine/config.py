@@ -73,13 +73,17 @@ class InterruptionConfig:
     """Barge-in: caller words, or seconds of caller speech, that stop the assistant;
     and the cooldown after a barge-in during which no new one is taken. Speech made
     only of ``acknowledgement_phrases`` never stops it; one of the
-    ``interruption_phrases`` stops it below the thresholds (``engine.phrases``)."""
+    ``interruption_phrases`` stops it below the thresholds (``engine.phrases``). A
+    barge-in whose speech gave no words (or only acknowledgements) by
+    ``false_interruption_timeout_s`` after the caller fell quiet was a false one: the
+    assistant says the rest (None: it stays silent)."""
 
     min_words: int
     min_speaking_s: float
     cooldown_s: float
     acknowledgement_phrases: tuple[str, ...] = ()
     interruption_phrases: tuple[str, ...] = ()
+    false_interruption_timeout_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,4 +251,5 @@ def _interruption(interruption: Mapping[str, Any], language: str | None) -> Inte
         interruption_phrases=interruptions
         if chosen_interruptions is None
         else tuple(chosen_interruptions),
+        false_interruption_timeout_s=interruption.get("false_interruption_timeout"),
     )

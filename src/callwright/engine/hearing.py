@@ -250,6 +250,21 @@ class Hearing:
 
     # -- the end of the turn ----------------------------------------------------------
 
+    def quiet_for(self, now: float) -> float:
+        """Seconds since the caller last spoke (0 while they speak)."""
+        return self._detector.silence_s(now)
+
+    def words_in_progress(self) -> str:
+        """What the caller's turn in progress has said so far (finals, then interim)."""
+        turn = self._turn
+        return " ".join((*turn.finals, turn.interim)).strip()
+
+    def drop_turn(self) -> str:
+        """The caller's speech in progress is no turn (a false interruption): it starts
+        over, quiet. Returns what it had said."""
+        text, _ = self._turn.take()
+        return text
+
     def carry(self, text: str) -> None:
         """The caller's last turn, ``text``, was not answered after all (they went on
         before hearing the answer): the turn in progress continues it."""

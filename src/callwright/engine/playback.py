@@ -84,22 +84,39 @@ class Playback:
         return " ".join(segment.text for segment in self._segments)
 
     def heard_text(self, now: float) -> str:
+        whole, words = self._heard(now)
+        heard = [segment.text for segment in self._segments[:whole]]
+        if words:
+            heard.append(" ".join(self._segments[whole].text.split()[:words]))
+        return " ".join(heard)
+
+    def unheard(self, now: float) -> list[str]:
+        """What was not heard by ``now`` (or the interruption): the rest of the sentence
+        being played, then the sentences after it, in order."""
+        whole, words = self._heard(now)
+        rest = [segment.text for segment in self._segments[whole:]]
+        if rest and words:
+            rest[0] = " ".join(rest[0].split()[words:])
+        return [text for text in rest if text]
+
+    def _heard(self, now: float) -> tuple[int, int]:
+        """How far the caller heard: whole segments, then words of the next one."""
         if self._interrupted_at is not None:
             now = min(now, self._interrupted_at)
-        heard: list[str] = []
-        for segment in self._segments:
+        for index, segment in enumerate(self._segments):
             if segment.confirmed or (
                 segment.complete and segment.end is not None and segment.end <= now
             ):
-                heard.append(segment.text)
                 continue
             if segment.start is None or segment.end is None or now <= segment.start:
-                break
+                return index, 0
             words = segment.text.split()
             # A segment still being synthesised has no known end: only its sent audio.
             fraction = min(1.0, (now - segment.start) / max(segment.end - segment.start, 1e-6))
-            count = int(len(words) * fraction)
-            if count:
-                heard.append(" ".join(words[:count]))
-            break
-        return " ".join(heard)
+            return index, int(len(words) * fraction)
+        return len(self._segments), 0
+
+    @property
+    def begun(self) -> int:
+        """How many sentences were begun (each a segment)."""
+        return len(self._segments)

@@ -77,6 +77,8 @@ __all__ = ["CallSession", "SessionProviders"]
 logger = logging.getLogger(__name__)
 
 _DTMF_QUIET_S = 1.5
+# How often a false interruption's window is looked at while the caller still speaks.
+_FALSE_INTERRUPTION_POLL_S = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +186,9 @@ class CallSession:
         # What the caller said over the assistant without interrupting it, for the LLM
         # with their next turn.
         self._asides: list[str] = []
+        # After a barge-in (false_interruption_timeout): resumes the assistant if the
+        # caller's speech turns out to hold no words.
+        self._resumption: asyncio.Task[None] | None = None
         self._dtmf: list[str] = []
         self._dtmf_task: asyncio.Task[None] | None = None
 
@@ -284,8 +289,35 @@ class CallSession:
         barge_in = self._barge_in
         if not barge_in.should_interrupt(now=now, speaking_s=speaking_s, words=words, text=text):
             return
-        self._barge_in.record(now)
-        self._speaker.interrupt(now)
+        barge_in.record(now)
+        unsaid = self._speaker.interrupt(now)
+        timeout = self.config.interruption.false_interruption_timeout_s
+        if timeout is not None and unsaid:
+            self._stop_resumption()
+            self._resumption = self._spawn(self._resume_if_false(unsaid, timeout))
+
+    async def _resume_if_false(self, unsaid: tuple[str, ...], timeout_s: float) -> None:
+        """Once the caller has been quiet ``timeout_s``: if their speech since the
+        barge-in gave no words, or only acknowledgements, and nothing else has started,
+        the assistant says what it had left unsaid."""
+        hearing = self._hearing
+        while (quiet := hearing.quiet_for(self._clock.now())) < timeout_s:
+            await self._clock.sleep(timeout_s - quiet if quiet > 0 else _FALSE_INTERRUPTION_POLL_S)
+        said = hearing.words_in_progress()
+        if (
+            self._speaker.replying
+            or self._lifecycle.state is not CallState.ACTIVE
+            or (said and not self._barge_in.is_backchannel(said))
+        ):
+            return
+        if said := hearing.drop_turn():
+            self.caller_aside(said, self._clock.now())
+        self._speaker.resume(unsaid)
+
+    def _stop_resumption(self) -> None:
+        if self._resumption is not None and self._resumption is not asyncio.current_task():
+            self._resumption.cancel()
+        self._resumption = None
 
     def caller_aside(self, text: str, now: float) -> None:
         """Said over the assistant without interrupting it: in the transcript now, and
@@ -295,7 +327,15 @@ class CallSession:
 
     def caller_turn(self, text: str, timing: TurnTiming, *, continues: bool = False) -> None:
         """A turn of the caller's (spoken or typed): answered, unless it ends the call.
-        With ``continues``, it replaces their previous turn, whose answer was withdrawn."""
+        With ``continues``, it replaces their previous turn, whose answer was withdrawn.
+        Just after a barge-in that may be false, a turn of acknowledgements only is an
+        aside: the assistant is about to resume."""
+        resumption = self._resumption
+        if resumption is not None and not resumption.done():
+            if self._barge_in.is_backchannel(text):
+                self.caller_aside(text, self._clock.now())
+                return
+            self._stop_resumption()
         timing.turn = next(self._turns)
         now = self._clock.now()
         self._emit(UserMessage(text, now, continues=continues))

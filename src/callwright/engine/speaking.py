@@ -113,6 +113,8 @@ class Speaker:
         # The reply answers a caller's turn: withdrawn if they go on before hearing it.
         self._withdrawable = False
         self._playback: Playback | None = None
+        # The reply's sentences so far (the LLM's, as they came), for a resumption.
+        self._sentences: list[str] = []
         self._marks = itertools.count(1)
         # The first mark of each turn, until the far end echoes it: playback confirmed.
         self._awaiting_confirmation: dict[str, TurnTiming] = {}
@@ -155,8 +157,10 @@ class Speaker:
         self._interruptible = interruptible
         self._withdrawable = withdrawable
         playback = self._playback = Playback()
+        written: list[str] = []
+        self._sentences = written
         speaking = self._speak(
-            sentences, timing, previous, playback, outcome=outcome, cached=cached
+            sentences, timing, previous, playback, written, outcome=outcome, cached=cached
         )
         self._reply = self._spawn(speaking)
 
@@ -201,21 +205,30 @@ class Speaker:
             self._spawn(self._transport.clear_audio())
         return True
 
-    def interrupt(self, now: float) -> None:
+    def interrupt(self, now: float) -> tuple[str, ...]:
         """The caller barged in at ``now``: the reply stops, the far end's buffer is
-        cleared, and only what was heard until now counts."""
+        cleared, and only what was heard until now counts. Returns what was left
+        unsaid: the rest of the sentence being played and the sentences after it (as
+        far as the LLM had written them)."""
         assert self._reply is not None
         playback = self._playback
         heard = ""
+        unsaid: tuple[str, ...] = ()
         if playback is not None:
             # What was heard is decided now: the marks a clear makes the far end echo
             # back (Twilio returns every pending one) must not count as played.
             playback.interrupt(now)
             heard = playback.heard_text(now)
+            unsaid = (*playback.unheard(now), *self._sentences[playback.begun :])
         self._emit(Interruption(now, heard))
         self._interruptible = False
         self._reply.cancel()
         self._spawn(self._transport.clear_audio())
+        return unsaid
+
+    def resume(self, unsaid: tuple[str, ...]) -> None:
+        """Say what a false interruption left unsaid (a new reply)."""
+        self.start(spoken(*unsaid), TurnTiming(0))
 
     def on_mark(self, name: str) -> None:
         """The far end played up to the mark ``name``."""
@@ -233,6 +246,7 @@ class Speaker:
         timing: TurnTiming,
         previous: asyncio.Task[None] | None,
         playback: Playback,
+        written: list[str],
         *,
         outcome: ReplyOutcome | None = None,
         apology_for: str | None = None,
@@ -248,6 +262,7 @@ class Speaker:
             # aclosing: a cancellation that lands in put() must still close the LLM stream.
             async with contextlib.aclosing(sentences):
                 async for sentence in sentences:
+                    written.append(sentence)
                     await queue.put(sentence)
             await queue.put(None)
 
@@ -276,8 +291,9 @@ class Speaker:
         elif after.message:
             apology = self._playback = Playback()
             self._withdrawable = False
+            self._sentences = []
             await self._speak(
-                spoken(after.message), TurnTiming(0), None, apology, apology_for=error
+                spoken(after.message), TurnTiming(0), None, apology, [], apology_for=error
             )
 
     async def _speak_sentence(

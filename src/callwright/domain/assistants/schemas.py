@@ -102,6 +102,9 @@ class InterruptionSettings(Strict):
     ``acknowledgement_phrases`` ("mhmm", "yeah") never stops the assistant, one of the
     ``interruption_phrases`` ("stop", "wait") stops it below the thresholds. Null takes
     the list for ``stt_settings.language`` (``engine.phrases``); a list replaces it.
+    After a barge-in whose speech gives no words (a noise, a cough, a backchannel)
+    within ``false_interruption_timeout`` seconds of the caller falling quiet, the
+    assistant says the rest of what it was saying; null (the default) leaves silence.
     """
 
     interruption_threshold: Annotated[int, Field(ge=0, le=100)] = 3
@@ -109,6 +112,7 @@ class InterruptionSettings(Strict):
     interruption_cooldown: Annotated[float, Field(ge=0, le=60)] = 2
     acknowledgement_phrases: Annotated[list[Phrase], Field(max_length=200)] | None = None
     interruption_phrases: Annotated[list[Phrase], Field(max_length=200)] | None = None
+    false_interruption_timeout: Annotated[float, Field(gt=0, le=10)] | None = None
 
     @field_validator("acknowledgement_phrases", "interruption_phrases")
     @classmethod

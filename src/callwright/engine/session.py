@@ -50,6 +50,7 @@ from callwright.engine.replies import (
     builtin_tool_specs,
     llm_reply,
 )
+from callwright.engine.resumption import Resumption
 from callwright.engine.speaking import Speaker, SpeechCache
 from callwright.engine.stt_fallback import FallbackSTT
 from callwright.engine.tts_fallback import FallbackTTS
@@ -77,8 +78,6 @@ __all__ = ["CallSession", "SessionProviders"]
 logger = logging.getLogger(__name__)
 
 _DTMF_QUIET_S = 1.5
-# How often a false interruption's window is looked at while the caller still speaks.
-_FALSE_INTERRUPTION_POLL_S = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,9 +185,23 @@ class CallSession:
         # What the caller said over the assistant without interrupting it, for the LLM
         # with their next turn.
         self._asides: list[str] = []
-        # After a barge-in (false_interruption_timeout): resumes the assistant if the
-        # caller's speech turns out to hold no words.
-        self._resumption: asyncio.Task[None] | None = None
+        # false_interruption_timeout: the assistant resumes after a barge-in that was
+        # no turn (the caller's speech gave no words).
+        timeout = config.interruption.false_interruption_timeout_s
+        self._resumption = (
+            Resumption(
+                timeout,
+                self._hearing,
+                self._speaker,
+                self._barge_in,
+                clock,
+                self._spawn,
+                active=lambda: self._lifecycle.state is CallState.ACTIVE,
+                aside=self.caller_aside,
+            )
+            if timeout is not None
+            else None
+        )
         self._dtmf: list[str] = []
         self._dtmf_task: asyncio.Task[None] | None = None
 
@@ -291,33 +304,8 @@ class CallSession:
             return
         barge_in.record(now)
         unsaid = self._speaker.interrupt(now)
-        timeout = self.config.interruption.false_interruption_timeout_s
-        if timeout is not None and unsaid:
-            self._stop_resumption()
-            self._resumption = self._spawn(self._resume_if_false(unsaid, timeout))
-
-    async def _resume_if_false(self, unsaid: tuple[str, ...], timeout_s: float) -> None:
-        """Once the caller has been quiet ``timeout_s``: if their speech since the
-        barge-in gave no words, or only acknowledgements, and nothing else has started,
-        the assistant says what it had left unsaid."""
-        hearing = self._hearing
-        while (quiet := hearing.quiet_for(self._clock.now())) < timeout_s:
-            await self._clock.sleep(timeout_s - quiet if quiet > 0 else _FALSE_INTERRUPTION_POLL_S)
-        said = hearing.words_in_progress()
-        if (
-            self._speaker.replying
-            or self._lifecycle.state is not CallState.ACTIVE
-            or (said and not self._barge_in.is_backchannel(said))
-        ):
-            return
-        if said := hearing.drop_turn():
-            self.caller_aside(said, self._clock.now())
-        self._speaker.resume(unsaid)
-
-    def _stop_resumption(self) -> None:
-        if self._resumption is not None and self._resumption is not asyncio.current_task():
-            self._resumption.cancel()
-        self._resumption = None
+        if self._resumption is not None:
+            self._resumption.after_barge_in(unsaid)
 
     def caller_aside(self, text: str, now: float) -> None:
         """Said over the assistant without interrupting it: in the transcript now, and
@@ -331,11 +319,11 @@ class CallSession:
         Just after a barge-in that may be false, a turn of acknowledgements only is an
         aside: the assistant is about to resume."""
         resumption = self._resumption
-        if resumption is not None and not resumption.done():
+        if resumption is not None and resumption.watching:
             if self._barge_in.is_backchannel(text):
                 self.caller_aside(text, self._clock.now())
                 return
-            self._stop_resumption()
+            resumption.stop()
         timing.turn = next(self._turns)
         now = self._clock.now()
         self._emit(UserMessage(text, now, continues=continues))

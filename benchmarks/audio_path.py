@@ -37,7 +37,7 @@ from callwright.transports.protocol import (  # noqa: E402
     PlaybackMarked,
     TransportEvent,
 )
-from callwright.transports.twilio import StreamStart, TwilioMediaStream, _parse  # noqa: E402
+from callwright.transports.twilio.media_stream import StreamStart, TwilioMediaStream, _parse  # noqa: E402
 
 STREAM_SID = "MZ18ad3ab5a668481ce02b83e7395059f0"
 
@@ -90,7 +90,7 @@ class BaselineHalfBand:
 
 
 def baseline_parse(text: str) -> TransportEvent | None:
-    """BASELINE ``transports.twilio._parse``."""
+    """BASELINE ``transports.twilio.media_stream._parse``."""
     try:
         message = json.loads(text)
         kind = message["event"]

@@ -34,7 +34,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from callwright.domain.knowledge.chunking import Chunk, ChunkingStrategy, chunk_document
-from callwright.domain.knowledge.parsing import ParsedDocument, detect_format, parse_document
+from callwright.domain.knowledge.documents import ParsedDocument, detect_format
+from callwright.domain.knowledge.parsing import parse_document
 
 DATA = Path(__file__).resolve().parent / "data" / "knowledge"
 STRATEGIES: tuple[ChunkingStrategy, ...] = ("recursive", "fixed", "sentence", "markdown")

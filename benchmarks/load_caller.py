@@ -35,7 +35,7 @@ from fastapi.responses import JSONResponse
 from load_server import SCRIPT
 
 from callwright.audio.codec import mulaw_encode
-from callwright.telephony.twilio_signature import twilio_signature
+from callwright.transports.twilio.signature import twilio_signature
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "load-test-auth-token-0123456789"  # noqa: S105 - the fake account's

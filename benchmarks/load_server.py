@@ -337,7 +337,7 @@ class SendPacing:
         self._sentences: dict[str, list[float]] = {}
 
     def install(self) -> None:
-        from callwright.transports.twilio import TwilioMediaStream
+        from callwright.transports.twilio.media_stream import TwilioMediaStream
 
         pacing = self
         send_audio, mark = TwilioMediaStream.send_audio, TwilioMediaStream.mark

@@ -3,7 +3,7 @@
 Storage tests run against both backends: a SQLite file copied from a migrated template
 per test, and a PostgreSQL database per test session (per xdist worker) built by the
 migrations and truncated before each test. Postgres and Redis are the local services;
-when CI=true a missing service fails the run instead of skipping.
+when CI=true a missing service fails the run instead of skipping (``tests.support.optional``).
 """
 
 from __future__ import annotations
@@ -26,19 +26,23 @@ from callwright.domain.accounts.service import AccountsService
 from callwright.settings import Settings
 from callwright.store.database import create_engine
 from callwright.store.migrate import upgrade_to_head
+from tests.support.optional import unavailable
 
 POSTGRES_ADMIN_DSN = os.environ.get(
     "CALLWRIGHT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 40
 LOOPBACK_FAKES = "127.0.0.1"
 
 
-def _unavailable(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: services must be up)")
-    pytest.skip(reason)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``live`` reach real vendors: they run only with CALLWRIGHT_LIVE=1."""
+    if os.environ.get("CALLWRIGHT_LIVE") == "1":
+        return
+    skip = pytest.mark.skip(reason="talks to a real vendor: set CALLWRIGHT_LIVE=1")
+    for item in items:
+        if "live" in item.keywords:
+            item.add_marker(skip)
 
 
 async def _migrate(url: str) -> None:
@@ -77,7 +81,7 @@ def postgres_url() -> Iterator[str]:
     try:
         asyncio.run(create())
     except (OSError, asyncpg.PostgresError) as exc:
-        _unavailable(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_DSN}: {exc}")
+        unavailable(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_DSN}: {exc}")
     base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     url = f"{base}/{name}"
     asyncio.run(_migrate(url))
@@ -186,12 +190,3 @@ async def tenant(app: FastAPI) -> Tenant:
 @pytest.fixture
 async def other_tenant(app: FastAPI) -> Tenant:
     return await make_tenant(app, "Globex")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if os.environ.get("CALLWRIGHT_LIVE") == "1":
-        return
-    skip_live = pytest.mark.skip(reason="talks to a real vendor: set CALLWRIGHT_LIVE=1")
-    for item in items:
-        if "live" in item.keywords:
-            item.add_marker(skip_live)

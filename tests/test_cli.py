@@ -11,8 +11,9 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import POSTGRES_ADMIN_DSN, _unavailable
+from tests.conftest import POSTGRES_ADMIN_DSN
 from tests.server import CALLWRIGHT, environment, live_server
+from tests.support.optional import unavailable
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -97,7 +98,7 @@ def test_serve_refuses_an_unmigrated_postgres_database(tmp_path: Path) -> None:
     try:
         asyncio.run(admin(f'CREATE DATABASE "{name}"'))
     except (OSError, asyncpg.PostgresError) as exc:
-        _unavailable(f"PostgreSQL is not reachable: {exc}")
+        unavailable(f"PostgreSQL is not reachable: {exc}")
     try:
         base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0]
         env = environment(f"{base}/{name}", tmp_path / "data")

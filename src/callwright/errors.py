@@ -12,6 +12,7 @@
     │   └── CsrfFailed (403, csrf_failed)
     ├── NotFound (404, not_found)
     ├── Conflict (409, conflict)
+    │   └── domain.calls.repository.IllegalCallTransition (409, illegal_call_transition)
     ├── PayloadTooLarge (413, payload_too_large)
     ├── ValidationFailed (422, validation_failed)
     │   └── domain.knowledge.parsing.DocumentRejected (422, document_rejected)
@@ -25,7 +26,7 @@
     │   defined beside the code that raises them:
     ├── domain.knowledge.parsing.UnsupportedDocumentType (415, unsupported_media_type)
     ├── domain.knowledge.parse_isolation.ParserUnavailable (503, parser_unavailable)
-    ├── telephony.twilio_rest.TwilioError (502, carrier_error)
+    ├── transports.twilio.rest.TwilioError (502, carrier_error)
     │   ├── TwilioAuthenticationFailed (502, carrier_authentication_failed)
     │   └── TwilioUnavailable (502, carrier_unavailable)
     └── providers.errors.ProviderError (502, provider_error)   retryable unless said

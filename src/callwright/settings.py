@@ -145,6 +145,11 @@ class Settings(BaseSettings):
     cartesia_api_key: str | None = Field(None, validation_alias=_env("CARTESIA_API_KEY"))
     azure_speech_key: str | None = Field(None, validation_alias=_env("AZURE_SPEECH_KEY"))
     azure_speech_region: str | None = Field(None, validation_alias=_env("AZURE_SPEECH_REGION"))
+    # Vendors with no field of their own (``providers.vendors`` names their variables,
+    # e.g. PLAYHT_API_KEY) read them from the environment the settings were read from.
+    provider_environment: dict[str, str] = Field(
+        default_factory=lambda: dict(os.environ), repr=False, exclude=True
+    )
     # An OpenAI-compatible server for llm_provider "custom" (Ollama, vLLM, llama.cpp).
     custom_llm_base_url: str | None = None
     custom_llm_api_key: str | None = None

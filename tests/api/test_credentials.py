@@ -152,7 +152,7 @@ async def test_one_credential_per_provider_per_organization(
 @pytest.mark.parametrize(
     ("body", "fields", "says"),
     [
-        ({"provider": "playht", "api_key": "k"}, {"provider"}, "openai"),
+        ({"provider": "rime", "api_key": "k"}, {"provider"}, "openai"),
         ({"provider": "openai"}, {"api_key"}, "required for openai"),
         ({"provider": "openai", "api_key": "  "}, {"api_key"}, "at least 1"),
         (
@@ -338,3 +338,19 @@ async def test_twilio_out_of_reach_is_a_502_and_nothing_is_stored(settings: Sett
                 assert listed.json() == []
     finally:
         sock.close()
+
+
+async def test_a_playht_credential_holds_its_user_id_beside_the_key(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    refused = await _refused(client, tenant, {"provider": "playht", "api_key": "ph-key-0123"})
+    assert _fields(refused) == {"user_id"}
+    created = await _create(
+        client, tenant, provider="playht", api_key="ph-key-0123456789", user_id=" user-42 "
+    )
+    assert created["user_id"] == "user-42"
+    assert created["api_key"] != "ph-key-0123456789"  # masked
+    refused = await _refused(
+        client, tenant, {"provider": "openai", "api_key": "sk-0123", "user_id": "user-42"}
+    )
+    assert _fields(refused) == {"user_id"}

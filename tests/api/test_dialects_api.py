@@ -162,7 +162,7 @@ async def test_import_names_the_bad_dialect_field(
 ) -> None:
     response = await client.post(
         "/api/v1/assistants/import?format=vapi",
-        json={"name": "x", "voice": {"provider": "playht", "voiceId": "v"}},
+        json={"name": "x", "voice": {"provider": "edmo", "voiceId": "v"}},
         headers=tenant.headers,
     )
     assert response.status_code == 422

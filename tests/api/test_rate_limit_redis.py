@@ -14,7 +14,8 @@ from fastapi import FastAPI
 
 from callwright.api.app import create_app
 from callwright.settings import Settings
-from tests.conftest import TEST_SECRET_KEY, _unavailable, make_tenant
+from tests.conftest import TEST_SECRET_KEY, make_tenant
+from tests.support.optional import unavailable
 
 REDIS_URL = os.environ.get("CALLWRIGHT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -29,7 +30,7 @@ async def namespace() -> AsyncIterator[str]:
         await client.ping()
     except (redis.RedisError, OSError) as exc:
         await client.aclose()
-        _unavailable(f"Redis is not reachable at {REDIS_URL}: {exc}")
+        unavailable(f"Redis is not reachable at {REDIS_URL}: {exc}")
     yield name
     keys = [key async for key in client.scan_iter(f"{name}:*")]
     if keys:

@@ -4,7 +4,6 @@ support, refused with a clear 422 when an assistant is saved."""
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,6 +14,7 @@ from fastapi import FastAPI
 from callwright.settings import Settings
 from tests.calls.harness import FakeTwilioApi
 from tests.conftest import Tenant, make_tenant
+from tests.support.optional import require_installed
 
 SERVER_DEEPGRAM_KEY = "dg-server-0123456789abcdef"
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -124,9 +124,7 @@ async def test_fallbacks_embeddings_and_offline_models_are_reported(
     client: httpx.AsyncClient, tenant: Tenant
 ) -> None:
     # Found, not imported: what the check itself looks at.
-    for module, extra in (("llama_cpp", "local-llm"), ("faster_whisper", "offline")):
-        if importlib.util.find_spec(module) is None:
-            pytest.skip(f"the {extra} extra is not installed")
+    require_installed("llama_cpp", "faster_whisper", why="the local-llm and offline extras")
     assistant = await _assistant(
         client,
         tenant,
@@ -240,7 +238,7 @@ async def test_validation_is_scoped_like_the_assistant(
 # -- voice providers seed 001 names that callwright does not support -------------------
 
 
-@pytest.mark.parametrize("provider", ["playht", "edmo"])
+@pytest.mark.parametrize("provider", ["edmo"])
 async def test_an_unsupported_voice_provider_is_refused_on_save(
     client: httpx.AsyncClient, tenant: Tenant, provider: str
 ) -> None:
@@ -272,7 +270,7 @@ async def test_an_unsupported_voice_provider_is_refused_on_save(
     (detail,) = imported.json()["details"]
     assert detail["field"] == "voice.provider"
     assert f"{provider!r} is not supported by callwright" in detail["message"]
-    assert "11labs, azure, cartesia, deepgram, openai" in detail["message"]
+    assert "11labs, azure, cartesia, deepgram, playht, openai" in detail["message"]
 
 
 async def test_validate_says_which_key_goes_to_which_endpoint(

@@ -10,7 +10,6 @@ and play through the page's AudioContext, its marks echoed. Needs Debian's
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import time
 import wave
@@ -23,9 +22,8 @@ import numpy as np
 import pytest
 
 from tests import server as live
-from tests.conftest import IN_CI
+from tests.browser.chromium import CHROMIUM, launch_arguments, require_browser
 
-CHROMIUM = Path("/usr/lib/chromium/chromium")
 # Piper saying "I would like to book a table for two." (16 kHz PCM16 mono).
 SPEECH = Path(__file__).parents[1] / "fixtures" / "audio" / "book_table.wav"
 WELCOME = "Hello, thanks for calling Acme."
@@ -34,28 +32,9 @@ WELCOME = "Hello, thanks for calling Acme."
 CALL_STEP_MS = 120_000
 
 
-def _require_browser() -> None:
-    """Skip where the browser (or the offline models) are missing; under CI=true
-    fail instead, so that a broken runner cannot pass by skipping."""
-    missing = []
-    if not CHROMIUM.exists():
-        missing.append(f"Debian chromium ({CHROMIUM})")
-    if importlib.util.find_spec("playwright") is None:
-        missing.append("Python Playwright (the dev extra)")
-    for module, extra in (("faster_whisper", "offline"), ("llama_cpp", "local-llm")):
-        if importlib.util.find_spec(module) is None:
-            missing.append(f"{module} (the {extra} extra)")
-    if not missing:
-        return
-    reason = "the browser test needs " + ", ".join(missing)
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: it must run)", pytrace=False)
-    pytest.skip(reason, allow_module_level=True)
+require_browser(("faster_whisper", "offline"), ("llama_cpp", "local-llm"))
 
-
-_require_browser()
-
-from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, sync_playwright
 
 
 def _microphone_wav(path: Path) -> Path:
@@ -140,19 +119,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
             headless=True,
-            args=[
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-audio-capture={wav}%noloop",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--autoplay-policy=no-user-gesture-required",
-            ],
+            args=launch_arguments(microphone=wav),
         )
         try:
             yield chromium

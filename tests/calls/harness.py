@@ -31,7 +31,7 @@ from callwright.engine.session import SessionProviders
 from callwright.providers.fakes import EnergyVAD, ScriptedLLM, ScriptedSTT, ToneTTS, speech
 from callwright.runtime.registry import ProviderChoice, ProviderFactory
 from callwright.settings import Settings
-from callwright.telephony.twilio_signature import twilio_signature
+from callwright.transports.twilio.signature import twilio_signature
 from tests.vendor_fakes import serve
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2

@@ -16,6 +16,7 @@ from callwright.runtime.recordings import (
 )
 from callwright.settings import Settings
 from tests.server import free_port
+from tests.support.optional import require
 
 
 async def test_local_store_round_trip_and_key_checks(tmp_path: Path) -> None:
@@ -31,7 +32,7 @@ async def test_local_store_round_trip_and_key_checks(tmp_path: Path) -> None:
 
 @pytest.fixture
 def s3_endpoint() -> Iterator[str]:
-    moto_server = pytest.importorskip("moto.server")
+    moto_server = require("moto.server", "the S3 store is tested against moto (dev extra)")
     port = free_port()
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

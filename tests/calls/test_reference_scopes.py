@@ -280,7 +280,7 @@ async def test_a_call_placed_by_a_user_scoped_key_never_runs_a_tool_it_cannot_re
             )
             assert shared.status_code == 200, shared.text
 
-        with caplog.at_level(logging.WARNING, logger="callwright.runtime.calls"):
+        with caplog.at_level(logging.WARNING, logger="callwright.runtime.preparation"):
             record = await _web_call(lab, member, assistant_id)
         assert servers.received["org"] == []  # the organization's tool was never called
         [(headers, body)] = servers.received["member"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from callwright.telephony.twilio_signature import twilio_signature, verify_twilio_signature
+from callwright.transports.twilio.signature import twilio_signature, verify_twilio_signature
 
 URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
 PARAMS = {

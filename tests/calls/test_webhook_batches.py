@@ -16,14 +16,18 @@ from fastapi import FastAPI
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callwright.runtime.calls import CallRuntime, PreparedCall
+from callwright.runtime.calls import CallRuntime
+from callwright.runtime.preparation import PreparedCall
+from callwright.runtime.webhook_writer import WebhookWriter
+from callwright.runtime.webhooks import OutboxCallWebhooks
 from callwright.settings import Settings
+from callwright.store.call_status import CallStatus
 from callwright.store.models import WebhookEvent
 from tests.conftest import Tenant
 from tests.webhooks.conftest import add_call, all_delivered, dispatching, eventually
 from tests.webhooks.receiver import Receiver
 
-Item = tuple[str, dict[str, Any]] | None
+Item = tuple[str, dict[str, Any]]
 HANG_S = 10.0  # a hang detector, never a performance assertion
 
 
@@ -80,8 +84,21 @@ async def prepared_call(
         json={"name": "Front desk", "webhook_url": webhook_url},
     )
     assert assistant.status_code == 201, assistant.text
-    call_id = await add_call(sessions, tenant.organization_id, assistant_id=assistant.json()["id"])
+    call_id = await add_call(
+        sessions,
+        tenant.organization_id,
+        status=CallStatus.RINGING,
+        assistant_id=assistant.json()["id"],
+    )
     return await runtime.prepare(call_id)
+
+
+def writer_for(
+    prepared: PreparedCall, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> WebhookWriter:
+    assert prepared.webhook_url is not None
+    webhooks = OutboxCallWebhooks(settings)
+    return WebhookWriter(prepared.call.id, webhooks, prepared.webhook_url, sessions)
 
 
 def line(index: int) -> Item:
@@ -119,13 +136,13 @@ async def test_a_burst_goes_in_one_transaction_and_arrives_in_order(
     receiver = Receiver()
     prepared = await prepared_call(client, sessions, tenant, runtime, receiver.url)
     call_id = prepared.call.id
-    queue: asyncio.Queue[Item] = asyncio.Queue(256)
+    writer = writer_for(prepared, settings, sessions)
     tool_call = {"id": "call_1", "name": "lookup", "arguments": '{"city": "Paris"}'}
 
     with outbox_transactions(app) as transactions:
         async with asyncio.timeout(HANG_S), asyncio.TaskGroup() as group:
-            writer = group.create_task(runtime._write_webhooks(call_id, prepared, queue))
-            queue.put_nowait(line(0))
+            writing = group.create_task(writer.run())
+            writer.notify(*line(0))
 
             async def first_written() -> bool:
                 return bool(transactions)
@@ -133,11 +150,11 @@ async def test_a_burst_goes_in_one_transaction_and_arrives_in_order(
             await eventually(first_written)  # the first line goes on its own
             # A burst while the writer is idle again (or still finishing): one batch.
             for index in range(1, 21):
-                queue.put_nowait(line(index))
-            queue.put_nowait(("tool-call", tool_call))
-            queue.put_nowait(line(21))
-            queue.put_nowait(None)
-            await writer
+                writer.notify(*line(index))
+            writer.notify("tool-call", tool_call)
+            writer.notify(*line(21))
+            writer.close()
+            await writing
 
     assert len(transactions) == 2
     expected = ["line 0", *(f"line {i}" for i in range(1, 21)), "tool lookup", "line 21"]
@@ -151,24 +168,28 @@ async def test_a_burst_goes_in_one_transaction_and_arrives_in_order(
 async def test_the_end_stops_the_writer_and_a_bad_event_costs_only_itself(
     app: FastAPI,
     client: httpx.AsyncClient,
+    settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
     tenant: Tenant,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     runtime: CallRuntime = app.state.callwright.calls
     prepared = await prepared_call(client, sessions, tenant, runtime, "http://127.0.0.1:9/hooks")
-    queue: asyncio.Queue[Item] = asyncio.Queue(256)
-    for item in [line(0), ("tool-call", {"id": "call_1"}), line(1), None, line(2)]:
-        queue.put_nowait(item)  # the tool call has no name: its message cannot be made
+    writer = writer_for(prepared, settings, sessions)
+    writer.notify(*line(0))
+    writer.notify("tool-call", {"id": "call_1"})  # no name: its message cannot be made
+    writer.notify(*line(1))
+    writer.close()
+    writer.notify(*line(2))
 
     with (
-        caplog.at_level(logging.ERROR, logger="callwright.runtime.calls"),
+        caplog.at_level(logging.ERROR, logger="callwright.runtime.webhook_writer"),
         outbox_transactions(app) as transactions,
     ):
         async with asyncio.timeout(HANG_S):
-            await runtime._write_webhooks(prepared.call.id, prepared, queue)
+            await writer.run()
 
     assert len(transactions) == 1
+    # Nothing after the end is written.
     assert await queued(sessions, prepared.call.id) == ["status-update", "line 0", "line 1"]
-    assert queue.get_nowait() == line(2)  # after the end: left alone
     assert "could not queue the tool-call webhook" in caplog.text

@@ -7,6 +7,7 @@ import pytest
 
 from callwright.engine.events import EndReason, TranscriptPartial
 from callwright.providers.fakes import speech
+from callwright.providers.tts.elevenlabs import ElevenLabsOptions
 from callwright.transports.loopback import LoopbackTransport
 from tests.engine.harness import make_call, run_call
 
@@ -175,7 +176,8 @@ async def test_stt_settings_reach_the_transcriber_and_tts_settings_the_synthesis
     assert (options.model, options.language, options.keyterms) == ("nova-3", "de-DE", ("Acme",))
     assert options.keywords == (("Zürich", 2.0),)
     _, tts_options = call.tts.requests[0]
-    assert (tts_options.voice_id, tts_options.stability, tts_options.extra) == (
+    assert isinstance(tts_options.vendor, ElevenLabsOptions)  # the default voice's own
+    assert (tts_options.voice_id, tts_options.vendor.stability, tts_options.extra) == (
         "joe",
         0.2,
         {"speed": 1.1},

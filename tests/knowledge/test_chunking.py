@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callwright.domain.knowledge.chunking import ChunkingStrategy, chunk_document, chunk_text
-from callwright.domain.knowledge.parsing import ParsedDocument, Section
+from callwright.domain.knowledge.documents import ParsedDocument, Section
 
 STRATEGIES: tuple[ChunkingStrategy, ...] = ("recursive", "fixed", "sentence", "markdown")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from callwright.domain.knowledge.documents import DocumentRejected
 from callwright.domain.knowledge.fetching import fetch_document
-from callwright.domain.knowledge.parsing import DocumentRejected
 from callwright.errors import PayloadTooLarge
 from callwright.security.outbound import OutboundPolicy
 

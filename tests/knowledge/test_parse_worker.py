@@ -18,8 +18,8 @@ import psutil
 import pytest
 
 import callwright
+from callwright.domain.knowledge.documents import ParseLimits
 from callwright.domain.knowledge.parse_isolation import ParserUnavailable, WorkerParser
-from callwright.domain.knowledge.parsing import ParseLimits
 from callwright.settings import Settings
 from tests.knowledge.conftest import Gate, docx_bomb, docx_with_body, gated_parser, worker_processes
 

@@ -9,18 +9,18 @@ import zipfile
 
 import pytest
 
-from callwright.domain.knowledge import parsing
-from callwright.domain.knowledge.parsing import (
+from callwright.domain.knowledge.documents import (
+    DocumentFormat,
     DocumentRejected,
     ParseLimits,
     UnsupportedDocumentType,
     detect_format,
-    parse_document,
 )
+from callwright.domain.knowledge.parsing import parse_document
 from tests.knowledge.conftest import make_docx, make_pdf
 
 
-def text_of(data: bytes, document_format: parsing.DocumentFormat) -> str:
+def text_of(data: bytes, document_format: DocumentFormat) -> str:
     return "\n\n".join(section.text for section in parse_document(data, document_format).sections)
 
 

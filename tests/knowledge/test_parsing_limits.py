@@ -11,12 +11,8 @@ import tracemalloc
 
 import pytest
 
-from callwright.domain.knowledge.parsing import (
-    DocumentFormat,
-    DocumentRejected,
-    ParseLimits,
-    parse_document,
-)
+from callwright.domain.knowledge.documents import DocumentFormat, DocumentRejected, ParseLimits
+from callwright.domain.knowledge.parsing import parse_document
 from tests.knowledge.conftest import docx_bomb, docx_with_body, make_docx, make_pdf
 
 OVER_A_THOUSAND: dict[DocumentFormat, bytes] = {

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
@@ -249,10 +247,6 @@ async def test_vectors_of_another_model_are_never_searched(
     assert len(found["results"]) == len(TOPICS)
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("callwright.providers.embeddings.openai") is None,
-    reason="the OpenAI embeddings adapter is not in this tree yet",
-)
 def test_the_real_registry_builds_the_openai_adapter_by_name() -> None:
     registry = EmbedderRegistry()
     key = OpenAIKey("sk-test-0123456789", "https://proxy.example.com/v1")
@@ -510,17 +504,26 @@ async def test_context_window_tokens_bounds_what_a_turn_gets(
     assert retrieve is not None
     roomy = await retrieve(query)
     assert len(roomy) == 8
+    assert [p.score for p in roomy] == sorted((p.score for p in roomy), reverse=True)
 
-    await patch_rag(client, tenant, assistant["id"], context_window_tokens=300)
+    # Room for three of the best passages and a shorter one, not for the fourth best.
+    budget = 350
+    await patch_rag(client, tenant, assistant["id"], context_window_tokens=budget)
     retrieve = await retriever(app, assistant["id"])
     assert retrieve is not None
     tight = await retrieve(query)
     assert 1 <= len(tight) < len(roomy)
-    assert total(tight) <= 300 - FRAMING_TOKENS
-    assert sum(p.tokens for p in tight) <= 300 - FRAMING_TOKENS
-    assert [p.chunk_id for p in tight] == [p.chunk_id for p in roomy][: len(tight)] or all(
-        p.chunk_id in {q.chunk_id for q in roomy} for p in tight
-    )
+    assert total(tight) <= budget - FRAMING_TOKENS
+    assert sum(p.tokens for p in tight) <= budget - FRAMING_TOKENS
+    # Best first, every passage that still fits what is left of the budget: one too
+    # long is passed over, not cut, and a shorter one after it still goes in.
+    left, fitting = budget - FRAMING_TOKENS, []
+    for passage in roomy:
+        if passage.tokens <= left:
+            fitting.append(passage.chunk_id)
+            left -= passage.tokens
+    assert fitting != [p.chunk_id for p in roomy][: len(fitting)]  # one was passed over
+    assert [p.chunk_id for p in tight] == fitting
 
     # A budget smaller than the best passage gives the part of it that fits.
     await patch_rag(client, tenant, assistant["id"], context_window_tokens=100)

@@ -16,7 +16,7 @@ from callwright.engine.events import (
     UserMessage,
 )
 from callwright.observability.metrics import default_metrics
-from callwright.runtime.calls import CallRuntime
+from callwright.runtime.call_metrics import observe_finished_call
 from callwright.runtime.recorder import CallRecorder
 
 SORRY = "Sorry, could you say that again?"
@@ -108,7 +108,7 @@ def test_the_metrics_count_every_failed_provider_and_each_fallback_answer() -> N
     tts_errors = _count(errors, kind="tts", provider="elevenlabs")
     moved = {"from_provider": "openai:gpt-4o-mini", "to_provider": "anthropic:claude-sonnet-4-5"}
     moved_before = _count(fallbacks, **moved)
-    CallRuntime._observe("webCall", recorder, "openai:gpt-4o-mini")
+    observe_finished_call("webCall", recorder, "openai:gpt-4o-mini")
     assert _count(errors, kind="llm", provider="openai:gpt-4o-mini") == llm_errors + 2
     assert _count(errors, kind="tts", provider="elevenlabs") == tts_errors + 1
     assert _count(fallbacks, **moved) == moved_before + 1
@@ -124,6 +124,6 @@ def test_a_turn_the_lead_llm_answered_is_no_fallback() -> None:
     lead_to_lead = {"from_provider": "openai:gpt-4o-mini", "to_provider": "openai:gpt-4o-mini"}
     to_other = {"from_provider": "openai:gpt-4o-mini", "to_provider": "openai:gpt-4o"}
     before = _count(fallbacks, **lead_to_lead), _count(fallbacks, **to_other)
-    CallRuntime._observe("webCall", recorder, "openai:gpt-4o-mini")
+    observe_finished_call("webCall", recorder, "openai:gpt-4o-mini")
     assert _count(fallbacks, **lead_to_lead) == before[0]
     assert _count(fallbacks, **to_other) == before[1] + 1

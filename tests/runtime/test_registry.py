@@ -17,7 +17,7 @@ from pydantic import AliasChoices
 
 from callwright.clock import VirtualClock
 from callwright.domain.assistants.schemas import AssistantIn
-from callwright.domain.credentials.resolution import Resolved, resolve, stt_vendor
+from callwright.domain.credentials.resolution import Resolved, resolve
 from callwright.engine.config import CallConfig
 from callwright.engine.events import LlmError, TurnTiming
 from callwright.engine.replies import ToolHooks, llm_reply
@@ -30,11 +30,11 @@ from callwright.providers.stt.assemblyai import AssemblyAISTT
 from callwright.providers.stt.deepgram import DeepgramSTT
 from callwright.providers.tts.elevenlabs import ElevenLabsTTS
 from callwright.providers.tts.openai_speech import OpenAISpeechTTS
-from callwright.runtime import registry
-from callwright.runtime.providers_cloud import NamedLLM, PinnedModel
+from callwright.providers.vendors import stt_vendor
+from callwright.runtime import providers_offline
+from callwright.runtime.providers_cloud import CloudProviders, NamedLLM, PinnedModel
+from callwright.runtime.providers_offline import OfflineProviders
 from callwright.runtime.registry import (
-    CloudProviders,
-    OfflineProviders,
     ProviderChoice,
     build_providers,
     cloud_provider_factory,
@@ -42,10 +42,11 @@ from callwright.runtime.registry import (
 )
 from callwright.security.outbound import OutboundPolicy
 from callwright.settings import Settings
+from tests.support.optional import require
 from tests.vendor_fakes import Reply, serve
 from tests.vendor_fakes.openai_chat import FakeOpenAI
 
-pytest.importorskip("onnxruntime", reason="Silero VAD needs the offline extra")
+require("onnxruntime", "Silero VAD needs the offline extra")
 
 OWN, STORED, SERVER = (
     "sk-own-0123456789abcdef",
@@ -489,8 +490,15 @@ def test_fallbacks_follow_the_primary_in_order(cloud: CloudProviders) -> None:
     )
     assert [llm.name for llm in providers.llms] == ["openai:gpt-4o-mini", "xai", "local"]
     assert providers.llms[2] is offline.local_llm
-    disabled = {**document, "llm_fallback_providers": {"enabled": False, "fallbacks": []}}
-    providers, _ = build_providers(disabled, offline, cloud=cloud, credentials={}, server=_server())
+    # Disabled, the same usable fallbacks are left out.
+    disabled = {
+        **document,
+        "llm_fallback_providers": {**document["llm_fallback_providers"], "enabled": False},
+    }
+    assert disabled["llm_fallback_providers"]["fallbacks"]
+    providers, _ = build_providers(
+        disabled, offline, cloud=cloud, credentials={"xai": {"api_key": STORED}}, server=_server()
+    )
     assert [llm.name for llm in providers.llms] == ["openai:gpt-4o-mini"]
 
 
@@ -551,7 +559,7 @@ async def test_the_turn_record_names_the_fallback_that_answered(cloud: CloudProv
 def test_a_cloud_transcriber_and_voice_have_the_offline_ones_behind_them(
     cloud: CloudProviders, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(registry, "_installed", lambda module: True)
+    monkeypatch.setattr(providers_offline, "_installed", lambda module: True)
     offline = StubOffline()
     document = _document(
         stt_settings={"model": "nova-2"},
@@ -571,7 +579,7 @@ def test_the_offline_voices_back_each_other_piper_only_when_installed(
 ) -> None:
     offline = StubOffline()
     piper = _document(tts_settings={"provider": "piper"}, stt_settings={"model": "whisper-local"})
-    monkeypatch.setattr(registry, "_installed", lambda module: True)
+    monkeypatch.setattr(providers_offline, "_installed", lambda module: True)
     providers, _ = build_providers(piper, offline, cloud=cloud)
     assert providers.tts.name == "piper"
     assert [voice.name for voice in providers.tts_fallbacks] == ["espeak"]
@@ -579,7 +587,7 @@ def test_the_offline_voices_back_each_other_piper_only_when_installed(
     espeak = _document(tts_settings={"provider": "espeak"})
     providers, _ = build_providers(espeak, offline, cloud=cloud)
     assert [voice.name for voice in providers.tts_fallbacks] == ["piper"]
-    monkeypatch.setattr(registry, "_installed", lambda module: False)
+    monkeypatch.setattr(providers_offline, "_installed", lambda module: False)
     cloud_voice = _document(
         tts_settings={"provider": "cartesia", "provider_config": {"api_key": OWN}}
     )

@@ -9,8 +9,6 @@ import json
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from callwright.domain.accounts.service import AccountsService
 from callwright.domain.assistants.schemas import AssistantIn
 from callwright.domain.assistants.service import AssistantService
@@ -19,9 +17,10 @@ from callwright.security.crypto import SecretBox
 from callwright.store.database import create_engine, create_session_factory
 from callwright.store.migrate import upgrade_to_head
 from tests.server import CALLWRIGHT, environment
+from tests.support.optional import require
 
-pytest.importorskip("faster_whisper", reason="the offline extra is not installed")
-pytest.importorskip("llama_cpp", reason="the local-llm extra is not installed")
+require("faster_whisper", "the offline extra is not installed")
+require("llama_cpp", "the local-llm extra is not installed")
 
 SECRET = "simulate-test-secret-key-" + "y" * 30
 

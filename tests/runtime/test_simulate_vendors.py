@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import shutil
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,9 @@ from callwright.domain.assistants.schemas import AssistantIn
 from callwright.domain.assistants.service import AssistantService
 from callwright.domain.credentials.service import CredentialService
 from callwright.domain.principal import Principal
-from callwright.runtime.registry import CloudProviders, OfflineProviders, cloud_provider_factory
+from callwright.runtime.providers_cloud import CloudProviders
+from callwright.runtime.providers_offline import OfflineProviders
+from callwright.runtime.registry import cloud_provider_factory
 from callwright.runtime.simulate import Script, SimulationResult, simulate
 from callwright.security.crypto import SecretBox
 from callwright.settings import Settings
@@ -37,6 +38,7 @@ from callwright.store.database import create_engine, create_session_factory
 from callwright.store.migrate import upgrade_to_head
 from tests.providers.stt.support import serve
 from tests.server import CALLWRIGHT, environment
+from tests.support.optional import require, require_program
 from tests.vendor_fakes import Reply
 from tests.vendor_fakes.anthropic_messages import FakeAnthropic
 from tests.vendor_fakes.assemblyai_stream import AssemblyAIStreamFake
@@ -49,11 +51,10 @@ from tests.vendor_fakes.gemini import FakeGemini
 from tests.vendor_fakes.openai_audio import OpenAIAudioFake
 from tests.vendor_fakes.openai_chat import FakeOpenAI
 from tests.vendor_fakes.openai_speech import OpenAISpeechFake
+from tests.vendor_fakes.playht import USER_ID, PlayHTFake
 
-pytest.importorskip("onnxruntime", reason="Silero VAD needs the offline extra")
-pytestmark = pytest.mark.skipif(
-    shutil.which("espeak-ng") is None, reason="the simulated caller speaks with espeak-ng"
-)
+require("onnxruntime", "Silero VAD needs the offline extra")
+require_program("espeak-ng", "the simulated caller speaks with espeak-ng")
 
 LINE = "What time do you open tomorrow?"
 WELCOME = "Hello, thanks for calling."
@@ -163,6 +164,7 @@ _TTS_FAKES: dict[str, tuple[Callable[[str], Any], str, str]] = {
     ),
     "openai": (lambda key: OpenAISpeechFake(api_key=key), "CALLWRIGHT_OPENAI_BASE_URL", "{url}/v1"),
     "azure": (lambda key: AzureTTSFake(api_key=key), "CALLWRIGHT_AZURE_TTS_BASE_URL", "{url}"),
+    "playht": (lambda key: PlayHTFake(api_key=key), "CALLWRIGHT_PLAYHT_BASE_URL", "{url}"),
 }
 _VOICES = {
     "elevenlabs": "rachel",
@@ -170,7 +172,10 @@ _VOICES = {
     "deepgram": "aura-2-thalia-en",
     "openai": "alloy",
     "azure": "en-US-JennyNeural",
+    "playht": "s3://voice-cloning-zero-shot/d9ff78ba-d016-47f6-b0ef-dd630f59414e/female-cs/manifest.json",
 }
+# What a voice's account needs beside its key, from the same place (the assistant).
+_TTS_IDENTITY = {"playht": {"user_id": USER_ID}}
 _MODELS = {
     "openai": "gpt-4o-mini",
     "anthropic": "claude-haiku-4-5",
@@ -204,6 +209,7 @@ COMBINATIONS = [
     ("groq", "deepgram", "azure"),
     ("xai", "assemblyai", "openai"),
     ("custom", "deepgram", "elevenlabs"),
+    ("anthropic", "deepgram", "playht"),
 ]
 
 
@@ -217,7 +223,7 @@ def _assistant(llm: str, stt: str, tts: str, tts_key: str) -> AssistantIn:
         tts_settings={
             "provider": tts,
             "voice_id": _VOICES[tts],
-            "provider_config": {"api_key": tts_key},
+            "provider_config": {"api_key": tts_key, **_TTS_IDENTITY.get(tts, {})},
         },
     )
 

@@ -439,7 +439,6 @@ def test_envelope_filler_words_are_comma_joined() -> None:
 @pytest.mark.parametrize(
     ("payload", "field"),
     [
-        ({"name": "x", "voice": {"provider": "playht", "voiceId": "v"}}, "voice.provider"),
         ({"name": "x", "voice": {"provider": "edmo"}}, "voice.provider"),
         ({"name": "x", "voice": {"provider": "polly"}}, "voice.provider"),
         ({"name": "x", "model": {"temperature": 5}}, "model.temperature"),

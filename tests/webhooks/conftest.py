@@ -19,6 +19,7 @@ from callwright.domain.webhooks.dispatcher import WebhookDispatcher
 from callwright.domain.webhooks.outbox import enqueue
 from callwright.settings import Settings
 from callwright.store.base import utcnow
+from callwright.store.call_status import CallStatus
 from callwright.store.models import Call, WebhookDelivery, WebhookEvent
 from tests.webhooks.receiver import Receiver
 
@@ -83,13 +84,17 @@ async def dispatching(
 
 
 async def add_call(
-    sessions: async_sessionmaker[AsyncSession], organization_id: int, **fields: Any
+    sessions: async_sessionmaker[AsyncSession],
+    organization_id: int,
+    *,
+    status: CallStatus = CallStatus.IN_PROGRESS,
+    **fields: Any,
 ) -> int:
     now = utcnow()
     row = Call(
         organization_id=organization_id,
         type="inboundPhoneCall",
-        status="in-progress",
+        status=status,
         from_number="+14155550100",
         to_number="+14155550199",
         variables={},

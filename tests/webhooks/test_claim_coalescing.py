@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callwright.domain.webhooks.dispatcher import _GATHER_S, WebhookDispatcher, _Claim
+from callwright.domain.webhooks.dispatcher import _GATHER_S, WebhookDispatcher
+from callwright.domain.webhooks.leases import Claim
 from callwright.settings import Settings
 from callwright.store.database import create_engine, create_session_factory
 from tests.conftest import Tenant
@@ -33,7 +34,7 @@ class CountingDispatcher(WebhookDispatcher):
         self.claims = 0
         self.claimed = 0
 
-    async def _claim(self, limit: int) -> list[_Claim]:
+    async def _claim(self, limit: int) -> list[Claim]:
         self.claims += 1
         taken = await super()._claim(limit)
         self.claimed += len(taken)

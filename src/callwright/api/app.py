@@ -7,6 +7,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.resources.abc import Traversable
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,7 @@ from callwright.api.routes import (
     auth,
     compat,
     credentials,
+    dashboard,
     health,
     knowledge,
     organization,
@@ -44,14 +46,11 @@ from callwright.domain.webhooks.dispatcher import WebhookDispatcher
 from callwright.engine.events import EndReason
 from callwright.observability.eventloop import watch_event_loop
 from callwright.observability.middleware import HttpMetricsMiddleware
-from callwright.runtime.calls import CallRuntime, ProviderFactory
+from callwright.runtime.calls import CallRuntime
+from callwright.runtime.providers_cloud import CloudProviders
+from callwright.runtime.providers_offline import OfflineProviders
 from callwright.runtime.recordings import recording_store_for
-from callwright.runtime.registry import (
-    CloudProviders,
-    OfflineProviders,
-    cloud_provider_factory,
-    stored_credentials,
-)
+from callwright.runtime.registry import ProviderFactory, cloud_provider_factory, stored_credentials
 from callwright.runtime.webhooks import OutboxCallWebhooks
 from callwright.security.crypto import SecretBox
 from callwright.security.outbound import OutboundPolicy
@@ -76,13 +75,15 @@ def create_app(
     *,
     provider_factory: ProviderFactory | None = None,
     freeze_heap_after_startup: bool = False,
+    dashboard_directory: Traversable = dashboard.DEFAULT_BUILD_DIRECTORY,
 ) -> FastAPI:
     """The app. ``provider_factory`` replaces the source of each call's providers (tests
     and embedders); by default a call gets its vendors' cloud adapters where their keys
     resolve (the assistant's, its organization's, the environment's) and this
     process's offline models otherwise, loaded on first use (or at start-up with
     ``warm_up_models``). ``freeze_heap_after_startup`` (the server process, not tests
-    that build many apps) moves start-up's objects out of the garbage collector's way."""
+    that build many apps) moves start-up's objects out of the garbage collector's way.
+    ``dashboard_directory`` holds the dashboard's build (``./dev`` writes it)."""
     settings = settings or Settings()
     try:
         outbound = OutboundPolicy.from_settings(settings)
@@ -187,7 +188,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for router in (
+    routers = [
         health.router,
         auth.router,
         api_keys.router,
@@ -203,10 +204,21 @@ def create_app(
         telephony.router,
         compat.router,
         playground.router,
-    ):
-        app.include_router(router)
+    ]
     if settings.metrics_enabled:
-        app.include_router(metrics_router(token=settings.metrics_token))
+        routers.append(metrics_router(token=settings.metrics_token))
+    for router in routers:
+        app.include_router(router)
+    # Last, checked against the first path segment of every other route (FastAPI's own
+    # /docs and /openapi.json included): a dashboard page never shadows the API.
+    taken = {
+        path.split("/")[1]
+        for route in [*app.routes, *(route for router in routers for route in router.routes)]
+        if (path := getattr(route, "path", None))
+    }
+    app.include_router(
+        dashboard.dashboard_router(dashboard.DashboardBuild.load(dashboard_directory), taken)
+    )
     # Outermost first: the IP budget is checked before the body is read.
     app.add_middleware(
         BodySizeLimitMiddleware,

@@ -132,7 +132,8 @@ def simulate_command(assistant_id: int, script_path: Path, as_json: bool) -> Non
     from callwright.domain.signing_secrets import signing_secret_for
     from callwright.domain.tools.schemas import CustomTool
     from callwright.domain.tools.service import tools_for_call
-    from callwright.runtime.registry import OfflineProviders, process_provider_factory
+    from callwright.runtime.providers_offline import OfflineProviders
+    from callwright.runtime.registry import process_provider_factory
     from callwright.runtime.simulate import knowledge_retriever, load_script, simulate
     from callwright.security.crypto import SecretBox
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from callwright.engine.phrases import default_phrases
 from callwright.engine.templating import render_template
 from callwright.providers.protocols import STTOptions, TTSOptions
+from callwright.providers.vendors import CATALOG, stt_vendor
 
 __all__ = [
     "ERROR_GOODBYE",
@@ -184,24 +185,20 @@ class CallConfig:
                 language=stt.get("language"),
                 punctuate=stt["punctuate"],
                 interim_results=stt["interim_results"],
-                smart_format=stt["smart_format"],
                 keywords=tuple((k["keyword"], float(k["intensifier"])) for k in stt["keywords"]),
                 keyterms=tuple(stt["keyterms"]),
                 endpointing_ms=stt["endpointing"]["silence_threshold"],
                 utterance_end_ms=stt["utterance_end_ms"],
                 extra={"audio_denoising": stt["audio_denoising"]},
+                vendor=CATALOG.vendor_options("stt", stt_vendor(stt.get("model")), stt),
             ),
             audio_denoising=bool(stt["audio_denoising"]),
             tts=TTSOptions(
                 voice_id=tts.get("voice_id"),
                 model_id=tts.get("model_id"),
-                latency=tts["latency"],
-                stability=tts["stability"],
-                similarity_boost=tts["similarity_boost"],
-                style=tts["style"],
-                use_speaker_boost=tts["use_speaker_boost"],
                 language=stt.get("language"),
                 extra=dict(tts.get("provider_config") or {}),
+                vendor=CATALOG.vendor_options("tts", tts.get("provider") or "", tts),
             ),
             idle_timeout_s=float(idle_timeout) if idle_timeout else None,
             idle_message=settings.get("idle_message"),

@@ -129,18 +129,21 @@ class Transcript:
 
 @dataclass(frozen=True, slots=True)
 class STTOptions:
-    """stt_settings, as the transcriber needs them."""
+    """stt_settings, as every transcriber understands them. A keyword's intensifier
+    says boost (> 0) or suppress (< 0); ``vendor`` holds the vendor's own options
+    (``DeepgramOptions``: smart_format), built by its catalog entry
+    (``providers.vendors``) and read only by its adapter."""
 
     model: str | None = None
     language: str | None = "en-US"
     punctuate: bool = True
     interim_results: bool = True
-    smart_format: bool = True
     keywords: tuple[tuple[str, float], ...] = ()  # (keyword, intensifier)
     keyterms: tuple[str, ...] = ()
     endpointing_ms: int = 500
     utterance_end_ms: int = 1000
     extra: Mapping[str, Any] = field(default_factory=dict)
+    vendor: object = None
 
 
 class STTStream(Protocol):
@@ -186,17 +189,15 @@ class STT(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class TTSOptions:
-    """tts_settings, as the synthesiser needs them."""
+    """tts_settings, as every synthesiser understands them. ``vendor`` holds the
+    vendor's own options (``ElevenLabsOptions``: stability, ...), built by its catalog
+    entry (``providers.vendors``) and read only by its adapter; others ignore it."""
 
     voice_id: str | None = None
     model_id: str | None = None
-    latency: int = 1
-    stability: float = 0.5
-    similarity_boost: float = 0.75
-    style: float = 0.0
-    use_speaker_boost: bool = True
     language: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    vendor: object = None
 
 
 class TTS(Protocol):

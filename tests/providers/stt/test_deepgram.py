@@ -15,7 +15,8 @@ from callwright.providers.errors import (
     ProviderUnavailable,
 )
 from callwright.providers.protocols import STTOptions
-from callwright.providers.stt.deepgram import DeepgramStream, DeepgramSTT
+from callwright.providers.stt.deepgram import DeepgramOptions, DeepgramSTT
+from callwright.providers.stt.deepgram_stream import DeepgramStream
 from tests.providers.stt.support import collect, drain, push, serve, silence
 from tests.vendor_fakes.deepgram_listen import DeepgramListenFake
 
@@ -75,12 +76,12 @@ async def test_every_setting_is_a_query_parameter_for_nova_2(fake: DeepgramListe
         language="en-GB",
         punctuate=False,
         interim_results=True,
-        smart_format=False,
         keywords=(("Callwright", 2.0), ("umm", -1.5)),
         keyterms=("Zurich", "table for two"),
         endpointing_ms=300,
         utterance_end_ms=1200,
         extra={"audio_denoising": True, "tag": "call-7", "diarize": False},
+        vendor=DeepgramOptions(smart_format=False),
     )
     stt = DeepgramSTT("dg-test-key", base_url=fake.url, sample_rate=8000)
     stream = await stt.open_stream(options)

@@ -13,12 +13,14 @@ from callwright.providers.tts.cartesia import CartesiaTTS
 from callwright.providers.tts.deepgram_aura import DeepgramAuraTTS
 from callwright.providers.tts.elevenlabs import ElevenLabsTTS
 from callwright.providers.tts.openai_speech import OpenAISpeechTTS
+from callwright.providers.tts.playht import PlayHTTTS
 from tests.providers.tts.support import Harness, Vendor, serve
 from tests.vendor_fakes.azure_tts import AzureTTSFake
 from tests.vendor_fakes.cartesia import CartesiaFake
 from tests.vendor_fakes.deepgram_speak import DeepgramSpeakFake
 from tests.vendor_fakes.elevenlabs import ElevenLabsFake
 from tests.vendor_fakes.openai_speech import OpenAISpeechFake
+from tests.vendor_fakes.playht import USER_ID, PlayHTFake
 
 VENDORS = {
     vendor.name: vendor
@@ -62,6 +64,14 @@ VENDORS = {
                 key, region="eastus", base_url=url, sample_rate=rate, first_byte_timeout_s=timeout
             ),
             (16000, 8000, 24000),
+        ),
+        Vendor(
+            "playht",
+            PlayHTFake,
+            lambda key, url, rate, timeout: PlayHTTTS(
+                key, user_id=USER_ID, base_url=url, sample_rate=rate, first_byte_timeout_s=timeout
+            ),
+            (16000, 8000, 24000, 44100),
         ),
     )
 }
@@ -112,4 +122,10 @@ async def openai_speech() -> AsyncIterator[Harness]:
 @pytest.fixture
 async def azure() -> AsyncIterator[Harness]:
     async with running(VENDORS["azure"]) as harness:
+        yield harness
+
+
+@pytest.fixture
+async def playht() -> AsyncIterator[Harness]:
+    async with running(VENDORS["playht"]) as harness:
         yield harness

@@ -14,7 +14,7 @@ from callwright.providers.errors import (
     ProviderUnavailable,
 )
 from callwright.providers.protocols import TTSOptions
-from callwright.providers.tts.elevenlabs import ElevenLabsTTS
+from callwright.providers.tts.elevenlabs import ElevenLabsOptions, ElevenLabsTTS
 from callwright.providers.tts.voices import ELEVENLABS_VOICES, elevenlabs_voice_id
 from tests.providers.tts.support import SENTENCE, Harness, assert_tone, synthesize
 
@@ -22,15 +22,11 @@ RACHEL = "21m00Tcm4TlvDq8ikWAM"
 
 
 async def test_every_setting_reaches_the_vendor(elevenlabs: Harness) -> None:
+    own = ElevenLabsOptions(
+        latency=3, stability=0.3, similarity_boost=0.9, style=0.25, use_speaker_boost=False
+    )
     options = TTSOptions(
-        voice_id="rachel",
-        model_id="eleven_turbo_v2_5",
-        latency=3,
-        stability=0.3,
-        similarity_boost=0.9,
-        style=0.25,
-        use_speaker_boost=False,
-        language="es-ES",
+        voice_id="rachel", model_id="eleven_turbo_v2_5", language="es-ES", vendor=own
     )
     await synthesize(elevenlabs.adapter(sample_rate=24000), options=options)
     seen = elevenlabs.last

@@ -81,6 +81,15 @@ async def list_assistants(
         bool, Query(description="Only assistants created by the caller's user.")
     ] = False,
     my_assistants: Annotated[bool, Query(description="Alias of my_assistants_only.")] = False,
+    name: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            # A NUL is no text a database stores (PostgreSQL refuses it): a 422, not a 500.
+            pattern=r"^[^\x00]*$",
+            description="Only assistants whose name contains this text (case-insensitive).",
+        ),
+    ] = None,
     response_format: FormatQuery = None,
 ) -> Response:
     """List the organization's assistants, newest first."""
@@ -89,6 +98,7 @@ async def list_assistants(
         limit=limit,
         active_only=active_only,
         mine_only=my_assistants_only or my_assistants,
+        name_contains=name,
     )
     if response_format in (None, "canonical"):
         return JSONResponse([_canonical(row) for row in rows])

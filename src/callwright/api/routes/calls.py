@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from callwright.api.deps import CurrentPrincipal, DbSession, StateDep, public_base_url
 from callwright.api.openapi import errors
 from callwright.api.routing import CallwrightRoute
-from callwright.domain.calls.repository import CallFilters, consume_stream_nonce
+from callwright.domain.calls.repository import CallFilters, consume_stream_nonce, load_call
 from callwright.domain.calls.schemas import (
     CallIn,
     CallResponse,
@@ -26,7 +26,7 @@ from callwright.domain.calls.service import CallService, call_view
 from callwright.domain.calls.tokens import read_stream_token, verify_recording_signature
 from callwright.errors import Forbidden, NotFound
 from callwright.runtime.live_transcript import live_transcript
-from callwright.store.models import Call
+from callwright.store.call_status import CallStatus
 from callwright.transports.browser import BrowserTransport
 
 __all__ = ["router"]
@@ -83,9 +83,7 @@ async def create_web_call(body: WebCallIn, calls: CallsDep) -> WebCallResponse:
 async def list_calls(
     calls: CallsDep,
     assistant_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
-    status: Annotated[
-        Literal["queued", "ringing", "in-progress", "forwarding", "ended"] | None, Query()
-    ] = None,
+    status: Annotated[CallStatus | None, Query()] = None,
     direction: Annotated[Literal["inbound", "outbound", "web"] | None, Query()] = None,
     created_after: Annotated[datetime | None, Query()] = None,
     created_before: Annotated[datetime | None, Query()] = None,
@@ -144,7 +142,7 @@ async def get_call_recording_signed(
         state.settings.resolved_secret_key(), call_id, expires, signature
     ):
         raise Forbidden("the recording link is invalid or has expired")
-    call = await session.get(Call, call_id)
+    call = await load_call(session, call_id)
     data = await state.recordings.get(call.recording_key) if call and call.recording_key else None
     if data is None:
         raise NotFound(f"call {call_id} has no recording")
@@ -172,9 +170,8 @@ async def web_call_stream(websocket: WebSocket, token: str = "") -> None:
     except ValueError:
         await websocket.close(code=1008, reason="invalid or expired call token")
         return
-    async with state.session_factory() as db:
+    async with state.session_factory.begin() as db:
         accepted = await consume_stream_nonce(db, claim.call_id, claim.nonce)
-        await db.commit()
     if not accepted:
         await websocket.close(code=1008, reason="this call token has been used")
         return

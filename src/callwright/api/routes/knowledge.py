@@ -18,7 +18,7 @@ from callwright.api.deps import CurrentPrincipal, DbSession
 from callwright.api.openapi import errors
 from callwright.api.routing import CallwrightRoute
 from callwright.domain.knowledge.context import KnowledgeContext
-from callwright.domain.knowledge.parsing import UnsupportedDocumentType
+from callwright.domain.knowledge.documents import UnsupportedDocumentType
 from callwright.domain.knowledge.schemas import (
     DocumentResponse,
     DocumentSource,

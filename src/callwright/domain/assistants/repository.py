@@ -43,9 +43,19 @@ class AssistantRepository:
         return (await self._session.execute(query)).scalar_one_or_none()
 
     async def list(
-        self, *, skip: int, limit: int, active_only: bool, mine_only: bool
+        self,
+        *,
+        skip: int,
+        limit: int,
+        active_only: bool,
+        mine_only: bool,
+        name_contains: str | None = None,
     ) -> Sequence[Assistant]:
         query = self._visible()
+        if name_contains:
+            # Case-insensitive substring; LIKE's wildcards in the text match themselves.
+            escaped = name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(Assistant.name.ilike(f"%{escaped}%", escape="\\"))
         if active_only:
             query = query.where(Assistant.is_active.is_(True))
         if mine_only:

@@ -8,12 +8,13 @@ setting silently ignored.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from callwright.domain.types import E164Number, ExternalId, NonEmptyStr, OutboundUrlString
 from callwright.engine.phrases import words_of
+from callwright.providers.vendors import CATALOG
 
 __all__ = [
     "DEFAULT_ERROR_MESSAGE",
@@ -37,8 +38,13 @@ DEFAULT_ERROR_MESSAGE = (
     "I'm sorry, I'm having trouble answering right now. Could you say that again?"
 )
 
-LlmProvider = Literal["openai", "anthropic", "gemini", "xai", "groq", "custom", "local"]
-TtsProvider = Literal["elevenlabs", "cartesia", "deepgram", "openai", "azure", "piper", "espeak"]
+# The vendors the catalog lists (providers.vendors), as the schema's enums.
+if TYPE_CHECKING:
+    LlmProvider = str
+    TtsProvider = str
+else:
+    LlmProvider = Literal[CATALOG.names("llm")]
+    TtsProvider = Literal[CATALOG.names("tts")]
 EmbeddingModel = Literal[
     "text-embedding-3-small",
     "text-embedding-3-large",
@@ -139,10 +145,10 @@ class TtsSettings(Strict):
     @field_validator("provider", mode="before")
     @classmethod
     def _supported_provider(cls, value: Any) -> Any:
-        # Seed 001 lists voices callwright does not speak (playht, edmo): name them and
-        # the ones it does, rather than fail later, mid-call.
-        if isinstance(value, str) and value not in get_args(TtsProvider):
-            supported = ", ".join(get_args(TtsProvider))
+        # Seed 001 lists voices callwright does not speak (edmo): name them and the ones
+        # it does, rather than fail later, mid-call.
+        if isinstance(value, str) and value not in CATALOG.names("tts"):
+            supported = ", ".join(CATALOG.names("tts"))
             raise ValueError(f"voice provider {value!r} is not supported; use one of {supported}")
         return value
 

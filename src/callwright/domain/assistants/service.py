@@ -163,10 +163,20 @@ class AssistantService:
         return self._load(await self._find(identifier))
 
     async def list(
-        self, *, skip: int, limit: int, active_only: bool, mine_only: bool
+        self,
+        *,
+        skip: int,
+        limit: int,
+        active_only: bool,
+        mine_only: bool,
+        name_contains: str | None = None,
     ) -> list[StoredAssistant]:
         rows = await self._assistants.list(
-            skip=skip, limit=limit, active_only=active_only, mine_only=mine_only
+            skip=skip,
+            limit=limit,
+            active_only=active_only,
+            mine_only=mine_only,
+            name_contains=name_contains,
         )
         return [self._load(row) for row in rows]
 

@@ -1,11 +1,17 @@
-"""Every query on calls. ``CallRepository`` is filtered to what a principal may see
-(its organization; a user-scoped key only its own user's calls); the module-level
-functions are for the runtime, which acts on a call it already identified (by a
-signed stream token or a carrier's verified request)."""
+"""Every query on calls, and every write of a call row. ``CallRepository`` is
+filtered to what a principal may see (its organization; a user-scoped key only its
+own user's calls); the module-level functions are for the runtime and the carrier's
+webhooks, which act on a call they already identified (by a signed stream token or a
+carrier's verified request).
+
+A call's status changes only here (``set_status`` and the writes built on it), and
+only as ``CallStatus.can_become`` allows: anything else is an
+``IllegalCallTransition``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,18 +19,40 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.domain.principal import KeyScope, Principal
+from callwright.errors import Conflict
 from callwright.store.base import utcnow
-from callwright.store.models import Call
+from callwright.store.call_status import CallStatus
+from callwright.store.models import Call, PhoneNumber
 
 __all__ = [
     "CallFilters",
+    "CallRecord",
     "CallRepository",
+    "IllegalCallTransition",
+    "add_call",
+    "call_by_carrier_sid",
     "close_orphaned_calls",
     "consume_stream_nonce",
+    "end_call",
+    "load_call",
     "new_call",
     "placing_principal",
     "previous_conversation",
+    "set_carrier_call_id",
+    "set_status",
+    "set_stream_nonce",
+    "start_call",
+    "stream_connected",
+    "write_record",
 ]
+
+
+class IllegalCallTransition(Conflict):
+    """A change of a call's status that ``CallStatus.can_become`` does not allow (an
+    ended call never starts again)."""
+
+    code = "illegal_call_transition"
+
 
 DIRECTION_TYPES = {
     "inbound": ("inboundPhoneCall",),
@@ -40,7 +68,7 @@ class CallFilters:
         self,
         *,
         assistant_id: int | None = None,
-        status: str | None = None,
+        status: CallStatus | None = None,
         direction: str | None = None,
         created_after: datetime | None = None,
         created_before: datetime | None = None,
@@ -89,7 +117,7 @@ def new_call(
     user_id: int | None,
     assistant_id: int,
     type: str,
-    status: str,
+    status: CallStatus,
     variables: dict[str, Any] | None = None,
     overrides: dict[str, Any] | None = None,
     from_number: str | None = None,
@@ -98,8 +126,9 @@ def new_call(
     provider_call_id: str | None = None,
     placed_by_scope: KeyScope | None = None,
 ) -> Call:
-    """A call row with an empty record. ``placed_by_scope`` is the scope of the
-    principal placing an API call (with ``user_id``, who it is); None when none did."""
+    """A call row with an empty record, not yet added (``add_call``). ``placed_by_scope``
+    is the scope of the principal placing an API call (with ``user_id``, who it is);
+    None when none did."""
     now = utcnow()
     return Call(
         organization_id=organization_id,
@@ -143,7 +172,7 @@ async def consume_stream_nonce(session: AsyncSession, call_id: int, nonce: str) 
     on whichever node the stream reaches, and never for a call that has ended."""
     result = await session.execute(
         update(Call)
-        .where(Call.id == call_id, Call.stream_nonce == nonce, Call.status != "ended")
+        .where(Call.id == call_id, Call.stream_nonce == nonce, Call.status != CallStatus.ENDED)
         .values(stream_nonce=None, updated_at=utcnow())
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -162,7 +191,7 @@ async def previous_conversation(
             Call.organization_id == call.organization_id,
             Call.assistant_id == call.assistant_id,
             Call.id != call.id,
-            Call.status == "ended",
+            Call.status == CallStatus.ENDED,
             (Call.from_number == customer_number) | (Call.to_number == customer_number),
         )
         .order_by(Call.created_at.desc(), Call.id.desc())
@@ -173,13 +202,14 @@ async def previous_conversation(
 
 
 async def close_orphaned_calls(session: AsyncSession) -> int:
-    """Calls left unfinished by a crash: ended with reason ``server-restarted``."""
+    """Calls left unfinished by a crash: ended with reason ``server-restarted`` (every
+    status but ended may become ended)."""
     now = utcnow()
     result = await session.execute(
         update(Call)
-        .where(Call.status != "ended")
+        .where(Call.status != CallStatus.ENDED)
         .values(
-            status="ended",
+            status=CallStatus.ENDED,
             end_reason="server-restarted",
             end_detail="the server stopped while the call was open",
             ended_at=now,
@@ -188,3 +218,125 @@ async def close_orphaned_calls(session: AsyncSession) -> int:
         )
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def add_call(session: AsyncSession, call: Call) -> Call:
+    """Insert a call built by ``new_call``; its id is known on return."""
+    session.add(call)
+    await session.flush()
+    return call
+
+
+async def load_call(session: AsyncSession, call_id: int) -> Call | None:
+    """A call by id, in any organization: for a caller that already identified it."""
+    return await session.get(Call, call_id)
+
+
+async def call_by_carrier_sid(
+    session: AsyncSession, call_sid: str, account_sid: str
+) -> Call | None:
+    """The call with this CallSid on a number of this Twilio account. A CallSid alone is
+    not enough: any organization can sign a voice webhook for its own number naming any
+    CallSid, and its call must not shadow another organization's for that account."""
+    if not call_sid:
+        return None
+    query = (
+        select(Call)
+        .join(PhoneNumber, PhoneNumber.id == Call.phone_number_id)
+        .where(
+            Call.provider_call_id == call_sid,
+            PhoneNumber.provider == "twilio",
+            PhoneNumber.provider_account == account_sid,
+        )
+        .order_by(Call.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+def set_status(call: Call, status: CallStatus) -> None:
+    """Change the call's status: the one place it changes."""
+    current = CallStatus(call.status)
+    if not current.can_become(status):
+        raise IllegalCallTransition(
+            f"call {call.id} is {current.value} and cannot become {status.value}"
+        )
+    call.status = status
+    call.updated_at = utcnow()
+
+
+def set_stream_nonce(call: Call, nonce: str) -> None:
+    """The nonce of the stream token just issued for ``call`` (``consume_stream_nonce``
+    clears it when the stream connects)."""
+    call.stream_nonce = nonce
+
+
+def set_carrier_call_id(call: Call, call_sid: str | None) -> None:
+    """The carrier's id of the call (Twilio's CallSid), once the carrier gave one."""
+    call.provider_call_id = call_sid or None
+
+
+def stream_connected(call: Call, call_sid: str, parameters: Mapping[str, str]) -> None:
+    """A carrier's stream opened for ``call``: the parameters its TwiML passed along
+    join the call's variables, and the CallSid is recorded if it was not yet known."""
+    if parameters:
+        call.variables = {**call.variables, **parameters}
+    if call_sid and not call.provider_call_id:
+        call.provider_call_id = call_sid
+    call.updated_at = utcnow()
+
+
+def start_call(call: Call, tools_left_out: Sequence[Mapping[str, Any]]) -> None:
+    """The call's session starts: in progress from now, with the stored tools it may
+    not use."""
+    set_status(call, CallStatus.IN_PROGRESS)
+    call.started_at = call.updated_at
+    call.tools_left_out = [dict(left) for left in tools_left_out]
+
+
+def end_call(call: Call, reason: str, detail: str | None) -> None:
+    """End a call that had no session (never answered, refused, failed to start)."""
+    set_status(call, CallStatus.ENDED)
+    call.ended_at = call.updated_at
+    call.end_reason = reason
+    call.end_detail = detail
+    call.stream_nonce = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """What a finished session leaves: why it ended, the transcript, tool calls,
+    knowledge used, per-turn timings, usage, the providers chosen and failed over, and
+    where its recording is (None when it could not be stored)."""
+
+    end_reason: str
+    end_detail: str | None
+    messages: list[dict[str, Any]]
+    tool_calls: list[dict[str, Any]]
+    knowledge: list[dict[str, Any]]
+    turns: list[dict[str, Any]]
+    usage: dict[str, Any]
+    providers: list[dict[str, Any]]
+    recording_key: str | None
+
+
+def write_record(call: Call, record: CallRecord) -> None:
+    """Write a finished session's record, once, and end the call. A call already ended
+    meanwhile (swept as orphaned by another process's start) keeps its status and
+    still gets the record: the session did run."""
+    if call.status != CallStatus.ENDED:
+        set_status(call, CallStatus.ENDED)
+    ended = call.updated_at = utcnow()
+    call.ended_at = ended
+    if call.started_at is not None:
+        call.duration_seconds = round((ended - call.started_at).total_seconds(), 3)
+    call.end_reason = record.end_reason
+    call.end_detail = record.end_detail
+    call.messages = record.messages
+    call.tool_calls = record.tool_calls
+    call.knowledge = record.knowledge
+    call.turns = record.turns
+    call.usage = record.usage
+    call.providers = record.providers
+    call.recording_key = record.recording_key
+    call.stream_nonce = None

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from callwright.store.call_status import CallStatus
+
 __all__ = [
     "CallIn",
     "CallResponse",
@@ -88,7 +90,7 @@ class CallResponse(BaseModel):
     phone_number_id: int | None
     type: Literal["inboundPhoneCall", "outboundPhoneCall", "webCall"]
     direction: Literal["inbound", "outbound", "web"]
-    status: str
+    status: CallStatus
     from_number: str | None
     to_number: str | None
     customer_number: str | None

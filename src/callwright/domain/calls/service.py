@@ -19,6 +19,8 @@ from callwright.domain.assistants.service import (
     check_rules,
     merge_settings,
 )
+from callwright.domain.phone_numbers.accounts import twilio_account_for
+from callwright.domain.phone_numbers.service import PhoneNumberService, twilio_urls
 from callwright.domain.principal import Principal
 from callwright.domain.references import check_tool_ids, unknown_reference
 from callwright.domain.tools.repository import ToolRepository
@@ -29,19 +31,33 @@ from callwright.errors import Conflict, NotFound, ValidationFailed
 from callwright.security.crypto import SecretBox
 from callwright.security.outbound import OutboundPolicy
 from callwright.settings import Settings
+from callwright.store.call_status import CallStatus
 from callwright.store.models import Call
-from callwright.telephony.accounts import TwilioAccount, twilio_account_for
-from callwright.telephony.twilio_rest import (
-    TwilioAuthenticationFailed,
-    TwilioClient,
-    connect_stream_twiml,
-)
+from callwright.transports.twilio.accounts import TwilioAccount
+from callwright.transports.twilio.rest import TwilioAuthenticationFailed, TwilioClient
+from callwright.transports.twilio.twiml import connect_stream_twiml
 
-from .repository import CallFilters, CallRepository, new_call
+from .repository import (
+    CallFilters,
+    CallRepository,
+    add_call,
+    new_call,
+    set_carrier_call_id,
+    set_stream_nonce,
+)
 from .schemas import CallIn, WebCallIn
 from .tokens import issue_stream_token
 
-__all__ = ["CallService", "LiveCalls", "call_view", "stream_url"]
+__all__ = [
+    "TWILIO_STREAM_PATH",
+    "CallService",
+    "LiveCalls",
+    "call_view",
+    "issue_stream",
+    "stream_url",
+]
+
+TWILIO_STREAM_PATH = "/telephony/twilio/stream"
 
 _DIRECTIONS = {"inboundPhoneCall": "inbound", "outboundPhoneCall": "outbound", "webCall": "web"}
 
@@ -63,6 +79,16 @@ def stream_url(base: str, path: str) -> str:
     if base.startswith("https://"):
         return "wss://" + base.removeprefix("https://") + path
     return "ws://" + base.removeprefix("http://") + path
+
+
+def issue_stream(call: Call, settings: Settings) -> str:
+    """A new single-use token that opens ``call``'s media stream (its nonce is stored
+    on the call)."""
+    token, nonce = issue_stream_token(
+        settings.resolved_secret_key(), call.id, settings.stream_token_ttl_s
+    )
+    set_stream_nonce(call, nonce)
+    return token
 
 
 def call_view(call: Call) -> dict[str, Any]:
@@ -158,38 +184,46 @@ class CallService:
                 )
         return stored
 
-    def _issue(self, call: Call) -> str:
-        token, nonce = issue_stream_token(
-            self._settings.resolved_secret_key(), call.id, self._settings.stream_token_ttl_s
+    async def _add_queued(
+        self,
+        body: WebCallIn | CallIn,
+        type_: str,
+        *,
+        from_number: str | None = None,
+        to_number: str | None = None,
+        phone_number_id: int | None = None,
+    ) -> Call:
+        """A new call placed by this principal, queued, with the body's variables and
+        overrides (and a phone call's numbers)."""
+        return await add_call(
+            self._session,
+            new_call(
+                organization_id=self._principal.organization_id,
+                user_id=self._principal.user_id,
+                placed_by_scope=self._principal.scope,
+                assistant_id=body.assistant_id,
+                type=type_,
+                status=CallStatus.QUEUED,
+                variables=body.variables,
+                overrides=body.assistant_overrides,
+                from_number=from_number,
+                to_number=to_number,
+                phone_number_id=phone_number_id,
+            ),
         )
-        call.stream_nonce = nonce
-        return token
 
     async def create_web_call(self, body: WebCallIn) -> tuple[Call, str, str]:
         """A browser call: returns the call, its stream token and the WebSocket URL."""
         await self._assistant_for_call(body.assistant_id, body.assistant_overrides)
         self._live.check_capacity()
-        call = new_call(
-            organization_id=self._principal.organization_id,
-            user_id=self._principal.user_id,
-            placed_by_scope=self._principal.scope,
-            assistant_id=body.assistant_id,
-            type="webCall",
-            status="queued",
-            variables=body.variables,
-            overrides=body.assistant_overrides,
-        )
-        self._session.add(call)
-        await self._session.flush()
-        token = self._issue(call)
+        call = await self._add_queued(body, "webCall")
+        token = issue_stream(call, self._settings)
         await self._session.flush()
         self._live.reserve(call.id)
         return call, token, stream_url(self._public_base, f"/api/v1/calls/web/stream?token={token}")
 
     async def create_phone_call(self, body: CallIn) -> Call:
         """Place an outbound call through the number's Twilio account."""
-        from callwright.domain.phone_numbers.service import PhoneNumberService, twilio_urls
-
         stored = await self._assistant_for_call(body.assistant_id, body.assistant_overrides)
         try:
             number = await PhoneNumberService(
@@ -213,22 +247,14 @@ class CallService:
                 "twilio credential"
             )
         self._live.check_capacity("outboundPhoneCall")
-        call = new_call(
-            organization_id=self._principal.organization_id,
-            user_id=self._principal.user_id,
-            placed_by_scope=self._principal.scope,
-            assistant_id=body.assistant_id,
-            type="outboundPhoneCall",
-            status="queued",
-            variables=body.variables,
-            overrides=body.assistant_overrides,
+        call = await self._add_queued(
+            body,
+            "outboundPhoneCall",
             from_number=number.number,
             to_number=body.customer_number,
             phone_number_id=number.id,
         )
-        self._session.add(call)
-        await self._session.flush()
-        token = self._issue(call)
+        token = issue_stream(call, self._settings)
         _, status_url = twilio_urls(self._public_base)
         base = self._public_base
         voicemail = body.assistant_overrides.get(
@@ -240,7 +266,7 @@ class CallService:
                     to=body.customer_number,
                     from_=number.number,
                     twiml=connect_stream_twiml(
-                        stream_url(self._public_base, "/telephony/twilio/stream"), {"token": token}
+                        stream_url(self._public_base, TWILIO_STREAM_PATH), {"token": token}
                     ),
                     status_callback=status_url,
                     machine_detection=bool(voicemail),
@@ -252,22 +278,19 @@ class CallService:
                 f"Twilio refused the credentials of account {account.account_sid} "
                 f"({account.where}): correct them and place the call again"
             ) from exc
-        call.provider_call_id = str(placed.get("sid") or "") or None
+        set_carrier_call_id(call, str(placed.get("sid") or ""))
         await self._session.flush()
         self._live.reserve(call.id)
         return call
 
     def _twilio(self, account: TwilioAccount) -> TwilioClient:
-        return TwilioClient(
-            account.account_sid,
-            account.auth_token,
-            base_url=self._settings.twilio_api_base_url,
-            transport=self._twilio_transport,
+        return TwilioClient.for_account(
+            account, base_url=self._settings.twilio_api_base_url, transport=self._twilio_transport
         )
 
     async def end(self, call_id: int) -> Call:
         call = await self.get(call_id)
-        if call.status == "ended":
+        if call.status == CallStatus.ENDED:
             return call
         session = self._live.session_of(call.id)
         if session is not None:
@@ -283,9 +306,9 @@ class CallService:
             if account is not None:
                 async with self._twilio(account) as client:
                     # "canceled" stops a call still ringing; "completed" hangs up a live one.
-                    status = "canceled" if call.status in ("queued", "ringing") else "completed"
+                    status = "canceled" if call.status.awaiting_answer else "completed"
                     await client.update_call(call.provider_call_id, status=status)
-        if call.status in ("queued", "ringing"):
+        if call.status.awaiting_answer:
             await self._live.end_unstarted(
                 call.id, EndReason.MANUALLY_CANCELED, "ended through the API"
             )

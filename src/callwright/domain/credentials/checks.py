@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.domain.assistants.service import AssistantService, StoredAssistant
 from callwright.domain.principal import Principal
+from callwright.providers.vendors import CATALOG
 from callwright.security.crypto import SecretBox
 from callwright.settings import Settings
 from callwright.store.models import PhoneNumber
@@ -28,11 +29,6 @@ from .schemas import AssistantValidation, EndpointSource, ProviderCheck
 
 __all__ = ["AssistantValidator"]
 
-# Offline models that need an optional extra: (kind, vendor) -> (module, how to get it).
-_OFFLINE_EXTRAS = {
-    "local": ("llama_cpp", "the local-llm extra (pip install 'callwright[local-llm]')"),
-    "whisper-local": ("faster_whisper", "the offline extra (pip install 'callwright[offline]')"),
-}
 # What a call does while a provider's values are missing.
 _MEANWHILE = {
     "llm": "until then calls are answered by the first usable fallback or the offline model",
@@ -75,7 +71,7 @@ class AssistantValidator:
         self, stored: StoredAssistant, credentials: dict[str, dict[str, Any]]
     ) -> list[ProviderCheck]:
         """One check per Twilio account whose numbers ring this assistant. The account
-        is matched, never assumed: the same rule as ``telephony.accounts``."""
+        is matched, never assumed: the same rule as ``domain.phone_numbers.accounts``."""
         query = (
             select(PhoneNumber.provider_account, PhoneNumber.number)
             .where(
@@ -124,7 +120,8 @@ class AssistantValidator:
 def _check(resolved: Resolved) -> ProviderCheck:
     ok, message = resolved.ok, ""
     if resolved.offline:
-        module, extra = _OFFLINE_EXTRAS.get(resolved.vendor, (None, ""))
+        vendor = CATALOG.get(resolved.catalog_kind, resolved.vendor)
+        module, extra = (vendor.extra if vendor else None) or (None, "")
         if module is not None and importlib.util.find_spec(module) is None:
             ok, message = False, f"the offline {resolved.vendor} model needs {extra}"
         else:

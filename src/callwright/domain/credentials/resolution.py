@@ -32,119 +32,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import AliasChoices
-
-from callwright.domain.assistants.dialects._shared import stt_provider_for
+from callwright.providers.catalog import ENDPOINT_FIELDS, Account
+from callwright.providers.catalog import Kind as VendorKind
+from callwright.providers.vendors import CATALOG, stt_vendor
 from callwright.settings import Settings
 
 __all__ = [
-    "ACCOUNTS",
-    "LLM_ACCOUNTS",
-    "OFFLINE_TTS",
-    "STT_ACCOUNTS",
-    "TTS_ACCOUNTS",
-    "Account",
+    "OFFLINE_STT",
     "Kind",
     "Resolution",
     "Resolved",
     "Source",
     "resolve",
-    "stt_vendor",
 ]
 
 Source = Literal["assistant", "organization", "environment", "default", "offline"]
 Kind = Literal["llm", "llm-fallback", "stt", "tts", "embeddings"]
 Credentials = Mapping[str, Mapping[str, Any]]
 
-_VALUE_NAMES = ("api_key", "base_url", "region")
-# What says where a key is sent: it always comes from the same place as the key.
-_ENDPOINT_NAMES = ("base_url", "region")
 # Kinds whose assistant settings have a place for a key (the resource has none for STT).
 _OWN_FIELDS = frozenset({"llm", "llm-fallback", "tts"})
-
-
-@dataclass(frozen=True, slots=True)
-class Account:
-    """A vendor account: where its key, endpoint and region come from, and which of
-    them a call needs. ``name`` is the credential's provider (``/api/v1/credentials``)."""
-
-    name: str
-    label: str
-    key_setting: str
-    base_url_setting: str
-    region_setting: str | None = None
-    # The endpoint when none is configured, for vendors the OpenAI adapter serves.
-    default_base_url: str | None = None
-    # Whether an organization credential can hold it ("custom" is per assistant/server).
-    stored: bool = True
-    needs_key: bool = True
-    needs_base_url: bool = False
-    # Azure's endpoint is regional; a configured base_url replaces the region.
-    needs_region: bool = False
-
-
-ACCOUNTS: dict[str, Account] = {
-    account.name: account
-    for account in (
-        Account("openai", "OpenAI", "openai_api_key", "openai_base_url"),
-        Account("anthropic", "Anthropic", "anthropic_api_key", "anthropic_base_url"),
-        Account("gemini", "Gemini", "gemini_api_key", "gemini_base_url"),
-        Account(
-            "groq",
-            "Groq",
-            "groq_api_key",
-            "groq_base_url",
-            default_base_url="https://api.groq.com/openai/v1",
-        ),
-        Account(
-            "xai", "xAI", "xai_api_key", "xai_base_url", default_base_url="https://api.x.ai/v1"
-        ),
-        Account(
-            "custom",
-            "custom OpenAI-compatible",
-            "custom_llm_api_key",
-            "custom_llm_base_url",
-            stored=False,
-            needs_key=False,
-            needs_base_url=True,
-        ),
-        Account("deepgram", "Deepgram", "deepgram_api_key", "deepgram_base_url"),
-        Account("assemblyai", "AssemblyAI", "assemblyai_api_key", "assemblyai_base_url"),
-        Account("elevenlabs", "ElevenLabs", "elevenlabs_api_key", "elevenlabs_base_url"),
-        Account("cartesia", "Cartesia", "cartesia_api_key", "cartesia_base_url"),
-        Account(
-            "azure",
-            "Azure Speech",
-            "azure_speech_key",
-            "azure_tts_base_url",
-            region_setting="azure_speech_region",
-            needs_region=True,
-        ),
-    )
-}
-
-# Vendor as the assistant names it -> the account whose key it uses.
-LLM_ACCOUNTS = {name: name for name in ("openai", "anthropic", "gemini", "groq", "xai", "custom")}
-STT_ACCOUNTS = {"deepgram": "deepgram", "assemblyai": "assemblyai", "whisper": "openai"}
-TTS_ACCOUNTS = {
-    "elevenlabs": "elevenlabs",
-    "cartesia": "cartesia",
-    "deepgram": "deepgram",
-    "openai": "openai",
-    "azure": "azure",
-}
-OFFLINE_LLM = "local"
-OFFLINE_STT = "whisper-local"
-OFFLINE_TTS = frozenset({"piper", "espeak"})
-OFFLINE_EMBEDDINGS = "all-MiniLM-L6-v2"
-
-
-def stt_vendor(model: str | None) -> str:
-    """The transcriber an STT model names: ``whisper-local`` (offline) or the vendor
-    the dialects derive from the model (nova* deepgram, whisper* OpenAI, ...)."""
-    if (model or "").lower() == OFFLINE_STT:
-        return OFFLINE_STT
-    return stt_provider_for(model)
+OFFLINE_STT = CATALOG.offline_name("stt")
+_OFFLINE_EMBEDDINGS = CATALOG.offline_name("embeddings")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +71,11 @@ class Resolved:
     model: str | None = None
     # The assistant names an endpoint but no key: no other key may be sent there.
     refused_endpoint: bool = False
+
+    @property
+    def catalog_kind(self) -> VendorKind:
+        """The kind the catalog lists this vendor under (a fallback is an LLM)."""
+        return "llm" if self.kind == "llm-fallback" else self.kind
 
     @property
     def offline(self) -> bool:
@@ -210,7 +124,7 @@ class Resolved:
             return "requested (offline model)"
         endpoint = [
             f"{name} from {self.sources[name]}"
-            for name in _ENDPOINT_NAMES
+            for name in ENDPOINT_FIELDS
             if self.sources.get(name) not in (None, "default")
         ]
         where = " and ".join(endpoint) if endpoint else "the vendor's endpoint"
@@ -230,7 +144,7 @@ class Resolved:
         if self.refused_endpoint:
             named = " and ".join(
                 f"{self.where}.{name}"
-                for name in _ENDPOINT_NAMES
+                for name in ENDPOINT_FIELDS
                 if self.sources.get(name) == "assistant"
             )
             return (
@@ -243,19 +157,11 @@ class Resolved:
             places.append(" and ".join(f"{self.where}.{need}" for need in self.missing))
         if account.stored:
             places.append(f"an organization credential for {account.name!r}")
-        settings = [self._setting(need) for need in self.missing]
-        variables = [" or ".join(_env_names(setting)) for setting in settings if setting]
+        server = account.server_values
+        variables = [" or ".join(server[need].variables) for need in self.missing]
         if variables:
             places.append("the server's " + "; ".join(variables))
         return f"no {account.label} {wanted}: set {', or '.join(places)}"
-
-    def _setting(self, need: str) -> str | None:
-        assert self.account is not None
-        return {
-            "api_key": self.account.key_setting,
-            "base_url": self.account.base_url_setting,
-            "region": self.account.region_setting,
-        }.get(need)
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,16 +185,13 @@ def resolve(
     """Resolve every provider of an assistant's (decrypted, canonical) settings against
     its organization's ``credentials`` (by provider) and the server's settings."""
     lookup = _Lookup(credentials, server)
-    llm_provider = document.get("llm_provider") or "openai"
     llm_config = _mapping(document.get("llm_provider_config"))
     llm = lookup.resolve(
         "llm",
-        llm_provider,
+        document.get("llm_provider") or "openai",
         "llm_provider_config",
-        LLM_ACCOUNTS,
         own=llm_config,
         model=llm_config.get("model"),
-        offline=OFFLINE_LLM,
     )
     fallbacks: list[Resolved] = []
     fallback_settings = _mapping(document.get("llm_fallback_providers"))
@@ -300,10 +203,8 @@ def resolve(
                     "llm-fallback",
                     str(entry.get("provider")),
                     f"llm_fallback_providers.fallbacks[{index}]",
-                    LLM_ACCOUNTS,
                     own=entry,
                     model=entry.get("model"),
-                    offline=OFFLINE_LLM,
                 )
             )
     stt_settings = _mapping(document.get("stt_settings"))
@@ -312,22 +213,17 @@ def resolve(
         "stt",
         stt_vendor(stt_model),
         "stt_settings.provider_config",
-        STT_ACCOUNTS,
         # Not in today's resource; an assistant-level transcriber key goes here.
         own=_mapping(stt_settings.get("provider_config")),
         model=stt_model,
-        offline=OFFLINE_STT,
     )
     tts_settings = _mapping(document.get("tts_settings"))
-    tts_vendor = str(tts_settings.get("provider") or "elevenlabs")
     tts = lookup.resolve(
         "tts",
-        tts_vendor,
+        str(tts_settings.get("provider") or "elevenlabs"),
         "tts_settings.provider_config",
-        TTS_ACCOUNTS,
         own=_mapping(tts_settings.get("provider_config")),
         model=tts_settings.get("model_id"),
-        offline=tts_vendor if tts_vendor in OFFLINE_TTS else None,
     )
     return Resolution(llm, tuple(fallbacks), stt, tts, _embeddings(document, lookup, llm_config))
 
@@ -338,18 +234,12 @@ def _embeddings(
     rag = _mapping(document.get("rag_settings"))
     if not rag.get("enabled"):
         return None
-    model = str(rag.get("embedding_model") or OFFLINE_EMBEDDINGS)
+    model = str(rag.get("embedding_model") or _OFFLINE_EMBEDDINGS)
     vendor = "openai" if model.startswith("text-embedding-") else model
     # Retrieval uses an openai assistant's own key (domain.knowledge.embedders).
     own = llm_config if (document.get("llm_provider") or "openai") == "openai" else {}
     return lookup.resolve(
-        "embeddings",
-        vendor,
-        "rag_settings.embedding_model",
-        {"openai": "openai"},
-        own=own,
-        model=model,
-        offline=OFFLINE_EMBEDDINGS,
+        "embeddings", vendor, "rag_settings.embedding_model", own=own, model=model
     )
 
 
@@ -359,30 +249,22 @@ class _Lookup:
         self._server = server
 
     def resolve(
-        self,
-        kind: Kind,
-        vendor: str,
-        where: str,
-        accounts: Mapping[str, str],
-        *,
-        own: Mapping[str, Any],
-        model: Any,
-        offline: str | None,
+        self, kind: Kind, vendor: str, where: str, *, own: Mapping[str, Any], model: Any
     ) -> Resolved:
         model_name = str(model) if model else None
-        if vendor == offline:
-            return Resolved(kind, vendor, where, None, model=model_name)
-        account_name = accounts.get(vendor)
-        if account_name is None:
+        entry = CATALOG.get("llm" if kind == "llm-fallback" else kind, vendor)
+        if entry is None:
             return Resolved(kind, vendor, where, None, needs=("provider",), model=model_name)
-        account = ACCOUNTS[account_name]
+        if entry.account is None:
+            return Resolved(kind, vendor, where, None, model=model_name)
+        account = entry.account
         values, sources, refused = self._paired(account, own)
         return Resolved(
             kind,
             vendor,
             where,
             account,
-            _needs(account, values),
+            account.needs(values),
             values,
             sources,
             model_name,
@@ -395,13 +277,13 @@ class _Lookup:
         """The key and the endpoint it goes to, from one place. The third value is
         True when the assistant names an endpoint but no key, so no key may be used."""
         server = self._server_values(account)
-        places: list[tuple[Source, dict[str, str]]] = [("assistant", _present_values(own))]
+        places: list[tuple[Source, dict[str, str]]] = [("assistant", _present_values(account, own))]
         if account.stored:
             stored = self._credentials.get(account.name) or {}
-            places.append(("organization", _present_values(stored)))
+            places.append(("organization", _present_values(account, stored)))
         places.append(("environment", server))
         for source, found in places:
-            endpoint = {name: found[name] for name in _ENDPOINT_NAMES if name in found}
+            endpoint = {name: found[name] for name in ENDPOINT_FIELDS if name in found}
             if "api_key" not in found and not endpoint:
                 continue
             if "api_key" not in found and source != "environment":
@@ -411,7 +293,7 @@ class _Lookup:
                 return values, dict.fromkeys(values, source), account.needs_key
             values, sources = dict(found), dict.fromkeys(found, source)
             if not endpoint:  # the key goes to the vendor's endpoint on this server
-                for name in _ENDPOINT_NAMES:
+                for name in ENDPOINT_FIELDS:
                     if name in server:
                         values[name], sources[name] = server[name], "environment"
             if "base_url" not in values and account.default_base_url is not None:
@@ -425,32 +307,19 @@ class _Lookup:
     def _server_values(self, account: Account) -> dict[str, str]:
         if self._server is None:
             return {}
-        settings = {
-            "api_key": account.key_setting,
-            "base_url": account.base_url_setting,
-            "region": account.region_setting,
-        }
         found = {}
-        for name, setting in settings.items():
-            configured = getattr(self._server, setting) if setting is not None else None
+        for name, value in account.server_values.items():
+            configured = value.read(self._server)
             if _present(configured):
                 found[name] = str(configured).strip()
         return found
 
 
-def _present_values(place: Mapping[str, Any]) -> dict[str, str]:
-    return {name: str(place[name]).strip() for name in _VALUE_NAMES if _present(place.get(name))}
-
-
-def _needs(account: Account, values: Mapping[str, str]) -> tuple[str, ...]:
-    needs = []
-    if account.needs_key:
-        needs.append("api_key")
-    if account.needs_base_url:
-        needs.append("base_url")
-    if account.needs_region and "base_url" not in values:
-        needs.append("region")
-    return tuple(needs)
+def _present_values(account: Account, place: Mapping[str, Any]) -> dict[str, str]:
+    # Any endpoint field counts, even one the vendor takes no value for: a key is
+    # then never sent elsewhere.
+    names = dict.fromkeys((*account.fields, *ENDPOINT_FIELDS))
+    return {name: str(place[name]).strip() for name in names if _present(place.get(name))}
 
 
 def _present(value: Any) -> bool:
@@ -459,11 +328,3 @@ def _present(value: Any) -> bool:
 
 def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
-
-
-def _env_names(setting: str) -> list[str]:
-    """The environment variables a setting is read from (``CALLWRIGHT_X`` first)."""
-    alias = Settings.model_fields[setting].validation_alias
-    if isinstance(alias, AliasChoices):
-        return [str(choice) for choice in alias.choices]
-    return [f"CALLWRIGHT_{setting.upper()}"]

@@ -3,20 +3,24 @@
 
 A credential holds what one vendor needs, for every assistant of the organization that
 has no key of its own: an ``api_key`` (and optionally a ``base_url``; Azure also a
-``region``), or for Twilio an ``account_sid`` and ``auth_token``. Which fields a
-provider takes is checked by the service, naming each field that is missing or not used.
+``region``; a vendor may name more, e.g. an account's ``user_id``: ``providers.vendors``),
+or for Twilio an ``account_sid`` and ``auth_token``. Which fields a provider takes is
+checked by the service, naming each field that is missing or not used.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
+from callwright.providers.vendors import CATALOG
 from callwright.security.outbound import OUTBOUND_URL
 
 __all__ = [
+    "CREDENTIAL_PROVIDERS",
+    "IDENTITY_FIELDS",
     "AssistantValidation",
     "CheckKind",
     "CredentialIn",
@@ -27,19 +31,16 @@ __all__ = [
     "ProviderCheck",
 ]
 
-CredentialProvider = Literal[
-    "openai",
-    "anthropic",
-    "gemini",
-    "groq",
-    "xai",
-    "deepgram",
-    "assemblyai",
-    "elevenlabs",
-    "cartesia",
-    "azure",
-    "twilio",
-]
+# The accounts an organization may store (providers.vendors), and the carrier.
+CREDENTIAL_PROVIDERS = (*(a.name for a in CATALOG.accounts() if a.stored), "twilio")
+if TYPE_CHECKING:
+    CredentialProvider = str
+else:
+    CredentialProvider = Literal[CREDENTIAL_PROVIDERS]
+# Fields that identify a vendor account beside its key (PlayHT's user_id, ...).
+IDENTITY_FIELDS = tuple(
+    dict.fromkeys(name for account in CATALOG.accounts() for name, _ in account.identity)
+)
 
 # Keys are pasted from dashboards; surrounding whitespace is never part of one.
 Secret = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4096)]
@@ -51,9 +52,10 @@ EndpointUrl = Annotated[
 ]
 Region = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{2,40}$")]
 AccountSid = Annotated[str, StringConstraints(pattern=r"^AC[0-9a-fA-F]{32}$")]
+Identity = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
 
 
-class _CredentialFields(BaseModel):
+class _CommonFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     api_key: Secret | None = Field(
@@ -71,6 +73,25 @@ class _CredentialFields(BaseModel):
     )
 
 
+def _identity_fields() -> dict[str, Any]:
+    users = {
+        name: [account.name for account in CATALOG.accounts() if name in dict(account.identity)]
+        for name in IDENTITY_FIELDS
+    }
+    return {
+        name: (Identity | None, Field(None, description=f"{', '.join(users[name])} only."))
+        for name in IDENTITY_FIELDS
+    }
+
+
+if TYPE_CHECKING:
+    _CredentialFields = _CommonFields
+else:
+    _CredentialFields = create_model(
+        "_CredentialFields", __base__=_CommonFields, **_identity_fields()
+    )
+
+
 class CredentialIn(_CredentialFields):
     """Body of create (POST): one credential per provider per organization."""
 
@@ -84,7 +105,7 @@ class CredentialPatch(_CredentialFields):
     provider: CredentialProvider | None = None
 
 
-class CredentialResponse(BaseModel):
+class _CredentialResponse(BaseModel):
     """A stored credential; ``api_key`` and ``auth_token`` are masked."""
 
     id: int
@@ -97,6 +118,17 @@ class CredentialResponse(BaseModel):
     auth_token: str | None
     created_at: datetime
     updated_at: datetime
+
+
+if TYPE_CHECKING:
+    CredentialResponse = _CredentialResponse
+else:
+    CredentialResponse = create_model(
+        "CredentialResponse",
+        __base__=_CredentialResponse,
+        __doc__=_CredentialResponse.__doc__,
+        **dict.fromkeys(IDENTITY_FIELDS, (str | None, None)),
+    )
 
 
 CheckKind = Literal["llm", "llm-fallback", "stt", "tts", "embeddings", "telephony"]

@@ -27,25 +27,29 @@ from callwright.domain.secrets import (
 )
 from callwright.domain.validation import check_outbound_urls, summary, validate_as
 from callwright.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from callwright.providers.vendors import CATALOG
 from callwright.security.crypto import SecretBox
 from callwright.security.outbound import OutboundPolicy
 from callwright.settings import Settings
 from callwright.store.base import utcnow
 from callwright.store.models import ProviderCredential
-from callwright.telephony.twilio_rest import TwilioAuthenticationFailed, TwilioClient
+from callwright.transports.twilio.rest import TwilioAuthenticationFailed, TwilioClient
 
 from .repository import CredentialRepository
-from .schemas import CredentialIn
+from .schemas import IDENTITY_FIELDS, CredentialIn
 
 __all__ = ["CredentialService", "StoredCredential", "check_fields", "prove_twilio_credentials"]
 
-_FIELDS = ("api_key", "base_url", "region", "account_sid", "auth_token")
-_KEYED = (frozenset({"api_key"}), frozenset({"api_key", "base_url"}))
-# provider -> (required fields, accepted fields)
-_RULES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "twilio": (frozenset({"account_sid", "auth_token"}), frozenset({"account_sid", "auth_token"})),
-    "azure": (frozenset({"api_key"}), frozenset({"api_key", "base_url", "region"})),
-}
+_TWILIO = frozenset({"account_sid", "auth_token"})
+_FIELDS = ("api_key", "base_url", "region", "account_sid", "auth_token", *IDENTITY_FIELDS)
+
+
+def _rules(provider: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The fields a provider's credential requires and the ones it accepts."""
+    account = CATALOG.account(provider)
+    if account is None:  # twilio
+        return _TWILIO, _TWILIO
+    return frozenset(account.required), frozenset(account.fields)
 
 
 def _detail(field: str, message: str, kind: str) -> dict[str, Any]:
@@ -54,7 +58,7 @@ def _detail(field: str, message: str, kind: str) -> dict[str, Any]:
 
 def check_fields(provider: str, document: dict[str, Any]) -> None:
     """Refuse (422, naming each field) what ``provider`` does not take or lacks."""
-    required, accepted = _RULES.get(provider, _KEYED)
+    required, accepted = _rules(provider)
     details = []
     for name in _FIELDS:
         present = document.get(name) is not None
@@ -64,8 +68,11 @@ def check_fields(provider: str, document: dict[str, Any]) -> None:
             takes = ", ".join(sorted(accepted))
             message = f"not used by {provider} credentials (they take {takes})"
             details.append(_detail(name, message, "extra_forbidden"))
-    if provider == "azure" and document.get("region") is None and document.get("base_url") is None:
-        message = "azure credentials need the Speech resource's region (e.g. eastus) or a base_url"
+    account = CATALOG.account(provider)
+    regional = account is not None and account.needs_region
+    if regional and document.get("region") is None and document.get("base_url") is None:
+        label = account.label if account is not None else provider
+        message = f"{provider} credentials need the {label} region (e.g. eastus) or a base_url"
         details.append(_detail("region", message, "missing"))
     if details:
         raise ValidationFailed(summary(details), details=details)

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from callwright.domain.knowledge.parsing import ParsedDocument
+from callwright.domain.knowledge.documents import ParsedDocument
 
 __all__ = ["Chunk", "ChunkingStrategy", "chunk_document", "chunk_text"]
 

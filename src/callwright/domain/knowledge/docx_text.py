@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from typing import Final
 from xml.parsers import expat
 
-from callwright.domain.knowledge.parsing import (
+from callwright.domain.knowledge.documents import (
     DocumentRejected,
     ParseLimits,
     TextBudget,

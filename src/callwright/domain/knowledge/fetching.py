@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from callwright.domain.knowledge.parsing import DocumentRejected
+from callwright.domain.knowledge.documents import DocumentRejected
 from callwright.errors import PayloadTooLarge
 from callwright.security.outbound import STRICT, OutboundPolicy, OutboundRefused
 

@@ -29,8 +29,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import callwright
-from callwright.domain.knowledge.parse_worker import EXIT_OUT_OF_MEMORY
-from callwright.domain.knowledge.parsing import (
+from callwright.domain.knowledge.documents import (
     DocumentFormat,
     DocumentRejected,
     ParsedDocument,
@@ -39,6 +38,7 @@ from callwright.domain.knowledge.parsing import (
     UnsupportedDocumentType,
     document_label,
 )
+from callwright.domain.knowledge.parse_worker import EXIT_OUT_OF_MEMORY
 from callwright.errors import CallwrightError
 from callwright.settings import Settings
 

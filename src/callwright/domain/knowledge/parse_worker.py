@@ -77,13 +77,13 @@ class _BadRequest(Exception):
 
 
 def _serve(stdin: Any, stdout: Any) -> None:
-    from callwright.domain.knowledge.parsing import (
+    from callwright.domain.knowledge.documents import (
         DocumentFormat,
         DocumentRejected,
         ParseLimits,
         UnsupportedDocumentType,
-        parse_document,
     )
+    from callwright.domain.knowledge.parsing import parse_document
 
     try:
         header = json.loads(stdin.readline(_MAX_HEADER_BYTES))

@@ -36,10 +36,10 @@ from callwright.domain.assistants.service import load_assistant_for_call
 from callwright.domain.knowledge import repository
 from callwright.domain.knowledge.chunking import Chunk, chunk_document
 from callwright.domain.knowledge.context import KnowledgeContext, processing_fingerprint
+from callwright.domain.knowledge.documents import DocumentFormat, DocumentRejected, detect_format
 from callwright.domain.knowledge.fetching import fetch_document
 from callwright.domain.knowledge.index import encode_vector
 from callwright.domain.knowledge.parse_isolation import ParserUnavailable
-from callwright.domain.knowledge.parsing import DocumentFormat, DocumentRejected, detect_format
 from callwright.domain.knowledge.tokens import count_tokens
 from callwright.errors import CallwrightError, InternalError, NotFound
 from callwright.providers.errors import ProviderRateLimited, ProviderTimeout, ProviderUnavailable

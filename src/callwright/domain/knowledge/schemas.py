@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from callwright.domain.knowledge.parsing import DocumentFormat
+from callwright.domain.knowledge.documents import DocumentFormat
 from callwright.domain.types import OutboundUrlString
 
 __all__ = [

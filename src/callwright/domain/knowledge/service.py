@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.domain.assistants.service import AssistantService, StoredAssistant
 from callwright.domain.knowledge.context import KnowledgeContext
-from callwright.domain.knowledge.parsing import DocumentFormat, DocumentRejected, detect_format
+from callwright.domain.knowledge.documents import DocumentFormat, DocumentRejected, detect_format
 from callwright.domain.knowledge.repository import KnowledgeRepository
 from callwright.domain.knowledge.retrieval import chunk_metadata, search_chunks
 from callwright.domain.knowledge.schemas import DocumentSource, SearchRequest

@@ -1,6 +1,6 @@
 """Rules of phone numbers: E.164, one live row per number per carrier account, the
 assistant it rings must be the organization's, and Twilio credentials must exist for
-its account. Queries are filtered by the principal (``_visible``).
+its account. Queries are filtered by the principal (``PhoneNumberRepository``).
 
 A number is proven, not claimed: it is registered only when Twilio, asked with the
 credentials that will serve it, lists it among that account's IncomingPhoneNumbers; and
@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
-from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,9 +27,11 @@ from callwright.security.crypto import SecretBox
 from callwright.settings import Settings
 from callwright.store.base import utcnow
 from callwright.store.models import PhoneNumber
-from callwright.telephony.accounts import TwilioAccount, twilio_account_for
-from callwright.telephony.twilio_rest import TwilioAuthenticationFailed, TwilioClient
+from callwright.transports.twilio.accounts import TwilioAccount
+from callwright.transports.twilio.rest import TwilioAuthenticationFailed, TwilioClient
 
+from .accounts import twilio_account_for
+from .repository import PhoneNumberRepository, live_number
 from .schemas import PhoneNumberIn, PhoneNumberPatch
 
 __all__ = ["PhoneNumberService", "not_confirmed", "phone_number_view", "twilio_urls"]
@@ -88,31 +89,20 @@ class PhoneNumberService:
         self._settings = settings
         self._public_base = public_base
         self._twilio_transport = twilio_transport
-
-    def _visible(self) -> Select[PhoneNumber]:
-        query = select(PhoneNumber).where(
-            PhoneNumber.organization_id == self._principal.organization_id,
-            PhoneNumber.deleted_at.is_(None),
-        )
-        if self._principal.scope == "user":
-            query = query.where(PhoneNumber.user_id == self._principal.user_id)
-        return query
+        self._numbers = PhoneNumberRepository(session, principal)
 
     @property
     def public_base(self) -> str:
         return self._public_base
 
     async def get(self, number_id: int) -> PhoneNumber:
-        row = (
-            await self._session.execute(self._visible().where(PhoneNumber.id == number_id))
-        ).scalar_one_or_none()
+        row = await self._numbers.get(number_id)
         if row is None:
             raise NotFound(f"phone number {number_id} not found")
         return row
 
     async def list(self, *, skip: int, limit: int) -> Sequence[PhoneNumber]:
-        query = self._visible().order_by(PhoneNumber.created_at.desc(), PhoneNumber.id.desc())
-        return (await self._session.execute(query.offset(skip).limit(limit))).scalars().all()
+        return await self._numbers.list(skip=skip, limit=limit)
 
     async def _check_assistant(self, assistant_id: int | None) -> None:
         if assistant_id is None:
@@ -141,11 +131,8 @@ class PhoneNumberService:
         return account
 
     def _client(self, account: TwilioAccount) -> TwilioClient:
-        return TwilioClient(
-            account.account_sid,
-            account.auth_token,
-            base_url=self._settings.twilio_api_base_url,
-            transport=self._twilio_transport,
+        return TwilioClient.for_account(
+            account, base_url=self._settings.twilio_api_base_url, transport=self._twilio_transport
         )
 
     async def _prove(self, account: TwilioAccount, number: str) -> str | None:
@@ -161,13 +148,8 @@ class PhoneNumberService:
 
     async def _holder(self, account_sid: str, number: str) -> int | None:
         """The organization holding the live row for this number of this account."""
-        query = select(PhoneNumber.organization_id).where(
-            PhoneNumber.provider == "twilio",
-            PhoneNumber.provider_account == account_sid,
-            PhoneNumber.number == number,
-            PhoneNumber.deleted_at.is_(None),
-        )
-        return (await self._session.execute(query)).scalar_one_or_none()
+        row = await live_number(self._session, account_sid, number)
+        return None if row is None else row.organization_id
 
     async def _configure(self, account: TwilioAccount, number_sid: str) -> None:
         voice_url, status_url = twilio_urls(self._public_base)
@@ -202,9 +184,8 @@ class PhoneNumberService:
             created_at=now,
             updated_at=now,
         )
-        self._session.add(row)
         try:
-            await self._session.flush()
+            await self._numbers.add(row)
         except IntegrityError as exc:
             # Registered concurrently (the unique index decides): answered like any
             # number registered elsewhere.
@@ -240,10 +221,10 @@ class PhoneNumberService:
             if patch.configure_webhook:
                 await self._configure(account, number_sid)
         row.updated_at = utcnow()
-        await self._session.flush()
+        await self._numbers.flush()
         return row
 
     async def delete(self, number_id: int) -> None:
         row = await self.get(number_id)
         row.deleted_at = utcnow()
-        await self._session.flush()
+        await self._numbers.flush()

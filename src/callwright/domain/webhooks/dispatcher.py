@@ -34,15 +34,12 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import CursorResult, Integer, bindparam, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
 
 from callwright import __version__
 from callwright.domain.signing_secrets import SigningSecretCache
@@ -51,9 +48,9 @@ from callwright.security.crypto import SecretDecryptionError
 from callwright.security.outbound import OutboundPolicy, OutboundRefused
 from callwright.security.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from callwright.settings import Settings
-from callwright.store.base import UtcDateTime, utcnow
-from callwright.store.models import WebhookDelivery, WebhookEvent
+from callwright.store.base import utcnow
 
+from .leases import Attempt, Claim, OutboxLeases
 from .outbox import DELIVERED, FAILED, PENDING, subscribe
 
 __all__ = [
@@ -90,81 +87,10 @@ def retry_delay(
     return ceiling / 2 + rng() * ceiling / 2
 
 
-@dataclass(frozen=True, slots=True)
-class _Claim:
-    """An event this dispatcher holds the lease on, until ``lease``."""
-
-    id: int
-    event_id: str
-    organization_id: int
-    call_id: int | None
-    event_type: str
-    url: str
-    payload: dict[str, Any]
-    attempts: int
-    lease: datetime
-
-
-def _rowcount(result: Any) -> int:
-    return result.rowcount if isinstance(result, CursorResult) else 0
-
-
-# The claim's statements, built once: each claim only binds its values. (Built per
-# claim, the aliased subquery made SQLAlchemy derive a new cache key every time.)
-_NOW = bindparam("now", type_=UtcDateTime())
-_LEASE_FREE = or_(WebhookEvent.locked_until.is_(None), WebhookEvent.locked_until < _NOW)
-_earlier = aliased(WebhookEvent, name="earlier")
-# Events of one call to one URL go in order: not before an older one is done.
-_BLOCKED = (
-    select(_earlier.id)
-    .where(
-        _earlier.call_id == WebhookEvent.call_id,
-        _earlier.url == WebhookEvent.url,
-        _earlier.status == PENDING,
-        _earlier.id < WebhookEvent.id,
-    )
-    .exists()
-)
-# Up to :limit due events, oldest due first, free of a live lease and not blocked.
-_DUE = (
-    select(
-        WebhookEvent.id,
-        WebhookEvent.event_id,
-        WebhookEvent.organization_id,
-        WebhookEvent.call_id,
-        WebhookEvent.event_type,
-        WebhookEvent.url,
-        WebhookEvent.payload,
-        WebhookEvent.attempts,
-    )
-    .where(
-        WebhookEvent.status == PENDING,
-        WebhookEvent.next_attempt_at <= _NOW,
-        _LEASE_FREE,
-        ~_BLOCKED,
-    )
-    .order_by(WebhookEvent.next_attempt_at, WebhookEvent.id)
-    .limit(bindparam("limit", type_=Integer()))
-)
-# Takes the lease on one row found by _DUE if it is still as it was seen.
-_TAKE = (
-    update(WebhookEvent)
-    .where(
-        WebhookEvent.id == bindparam("row_id"),
-        WebhookEvent.status == PENDING,
-        WebhookEvent.attempts == bindparam("seen_attempts"),
-        WebhookEvent.next_attempt_at <= _NOW,
-        _LEASE_FREE,
-    )
-    .values(locked_until=bindparam("lease", type_=UtcDateTime()))
-    .execution_options(synchronize_session=False)
-)
-
-
 class WebhookDispatcher:
     """Delivers due outbox events until cancelled. Any number of dispatchers (server
-    processes) may share a database: a lease taken by compare-and-set keeps an event
-    with one of them at a time, and expires if its holder dies. Owns one HTTP client
+    processes) may share a database: their leases (``OutboxLeases``) keep an event
+    with one of them at a time. Owns one HTTP client
     and one TaskGroup of deliveries, both closed when ``run()`` ends."""
 
     def __init__(
@@ -176,7 +102,6 @@ class WebhookDispatcher:
         rng: Callable[[], float] = random.random,
         outbound: OutboundPolicy | None = None,
     ) -> None:
-        self._sessions = session_factory
         self._settings = settings
         # Receivers are users' URLs: the operator's outbound-URL policy (``outbound``
         # replaces it in tests) checks each delivery's URL and the address it connects
@@ -185,7 +110,9 @@ class WebhookDispatcher:
         self._transport = transport or self._outbound.http_transport()
         self._rng = rng
         self._timeout_s = settings.webhook_delivery_timeout_seconds
-        self._lease = timedelta(seconds=self._timeout_s + _LEASE_MARGIN_S)
+        self._leases = OutboxLeases(
+            session_factory, timedelta(seconds=self._timeout_s + _LEASE_MARGIN_S)
+        )
         self._poll_s = settings.webhook_poll_interval_seconds
         self._concurrency = settings.webhook_max_concurrent_deliveries
         # Each delivery is signed with its organization's current secret: read through
@@ -235,38 +162,18 @@ class WebhookDispatcher:
 
     # -- claiming ----------------------------------------------------------------------
 
-    async def _claim(self, limit: int) -> list[_Claim]:
-        """Lease up to ``limit`` due events (``_DUE``, then ``_TAKE`` per row): the
-        events this dispatcher is now the only one to deliver, oldest due first."""
-        now = utcnow()
-        lease = now + self._lease
-        claims: list[_Claim] = []
+    async def _claim(self, limit: int) -> list[Claim]:
+        """Lease up to ``limit`` due events; none while the database is unreachable
+        (the next poll tries again)."""
         try:
-            async with self._sessions() as session:
-                due = await session.execute(_DUE, {"now": now, "limit": limit})
-                for row in due.all():
-                    # Compare-and-set: only one process's UPDATE matches; a concurrent
-                    # claimer (or an attempt recorded meanwhile) makes this one miss.
-                    taken = await session.execute(
-                        _TAKE,
-                        {
-                            "row_id": row.id,
-                            "seen_attempts": row.attempts,
-                            "now": now,
-                            "lease": lease,
-                        },
-                    )
-                    if _rowcount(taken) == 1:
-                        claims.append(_Claim(**row._asdict(), lease=lease))
-                await session.commit()
+            return await self._leases.claim(limit)
         except (SQLAlchemyError, OSError) as exc:
             logger.warning("webhook dispatcher cannot claim events: %s", exc)
             return []
-        return claims
 
     # -- delivering --------------------------------------------------------------------
 
-    async def _deliver(self, client: httpx.AsyncClient, claim: _Claim) -> None:
+    async def _deliver(self, client: httpx.AsyncClient, claim: Claim) -> None:
         try:
             try:
                 secret = await self._secrets.get(claim.organization_id)
@@ -291,7 +198,7 @@ class WebhookDispatcher:
             )
 
     async def _post(
-        self, client: httpx.AsyncClient, claim: _Claim, secret: str
+        self, client: httpx.AsyncClient, claim: Claim, secret: str
     ) -> tuple[int | None, str | None]:
         body = json.dumps(claim.payload, separators=(",", ":"), ensure_ascii=False).encode()
         timestamp = str(int(time.time()))
@@ -325,11 +232,11 @@ class WebhookDispatcher:
             return status_code, f"could not deliver: {type(exc).__name__}: {exc}"
 
     async def _record(
-        self, claim: _Claim, status_code: int | None, error: str | None, duration_ms: float
+        self, claim: Claim, status_code: int | None, error: str | None, duration_ms: float
     ) -> None:
         now = utcnow()
         attempts = claim.attempts + 1
-        values: dict[str, Any] = {"attempts": attempts, "locked_until": None, "last_error": error}
+        values: dict[str, Any] = {"last_error": error}
         if error is None:
             values.update(status=DELIVERED, delivered_at=now)
         elif attempts >= self._settings.webhook_max_attempts:
@@ -342,39 +249,18 @@ class WebhookDispatcher:
                 rng=self._rng,
             )
             values.update(next_attempt_at=now + timedelta(seconds=delay))
-        async with self._sessions() as session:
-            session.add(
-                WebhookDelivery(
-                    webhook_event_id=claim.id,
-                    attempt=attempts,
-                    status_code=status_code,
-                    error=error,
-                    duration_ms=duration_ms,
-                    created_at=now,
-                )
-            )
-            result = await session.execute(
-                update(WebhookEvent)
-                .where(WebhookEvent.id == claim.id, WebhookEvent.locked_until == claim.lease)
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
-            await session.commit()
+        held = await self._leases.record(
+            claim, Attempt(status_code, error, duration_ms), values, at=now
+        )
         status = values.get("status", PENDING)
-        _log_outcome(claim, attempts, status, error, _rowcount(result))
+        _log_outcome(claim, attempts, status, error, held=held)
         outcome = {DELIVERED: "delivered", FAILED: "failed"}.get(status, "retry")
         metrics.webhook_delivery(outcome, duration_ms / 1000)  # type: ignore[arg-type]
 
-    async def _release(self, claim: _Claim) -> None:
+    async def _release(self, claim: Claim) -> None:
         try:
-            async with asyncio.timeout(_RELEASE_TIMEOUT_S), self._sessions() as session:
-                await session.execute(
-                    update(WebhookEvent)
-                    .where(WebhookEvent.id == claim.id, WebhookEvent.locked_until == claim.lease)
-                    .values(locked_until=None)
-                    .execution_options(synchronize_session=False)
-                )
-                await session.commit()
+            async with asyncio.timeout(_RELEASE_TIMEOUT_S):
+                await self._leases.release(claim)
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             logger.warning("webhook %s: lease not released (%s); it expires", claim.event_id, exc)
 
@@ -405,9 +291,9 @@ async def _error_body(response: httpx.Response) -> str:
     return f": {text}" if text else ""
 
 
-def _log_outcome(claim: _Claim, attempt: int, status: str, error: str | None, updated: int) -> None:
+def _log_outcome(claim: Claim, attempt: int, status: str, error: str | None, *, held: bool) -> None:
     where = f"webhook {claim.event_id} ({claim.event_type}, call {claim.call_id}) to {claim.url}"
-    if updated != 1:
+    if not held:
         logger.warning("%s: attempt %d recorded after its lease was lost", where, attempt)
     elif status == DELIVERED:
         logger.debug("%s: delivered on attempt %d", where, attempt)

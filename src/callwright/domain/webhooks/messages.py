@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from callwright.store.call_status import CallStatus
 from callwright.store.models import Call
 
 __all__ = [
@@ -80,7 +81,7 @@ def vapi_call_object(call: Call) -> dict[str, Any]:
         "id": str(call.id),
         "orgId": str(call.organization_id),
         "type": call.type,
-        "status": call.status,
+        "status": str(call.status),
         "createdAt": _iso(call.created_at),
         "updatedAt": _iso(call.updated_at),
     }
@@ -97,7 +98,7 @@ def vapi_call_object(call: Call) -> dict[str, Any]:
         body["customer"] = {"number": number}
     if call.variables:
         body["assistantOverrides"] = {"variableValues": dict(call.variables)}
-    if call.status == "ended" and (breakdown := _cost_breakdown(call.usage or {})):
+    if call.status == CallStatus.ENDED and (breakdown := _cost_breakdown(call.usage or {})):
         body["costBreakdown"] = breakdown
     return body
 
@@ -112,8 +113,8 @@ def _message(kind: str, call: Call, now: datetime | None, **fields: Any) -> dict
 def status_update(call: Call, *, now: datetime | None = None) -> dict[str, Any]:
     """``status-update``: the call's status (queued, ringing, in-progress, forwarding,
     ended), with ``endedReason`` once it has ended."""
-    fields: dict[str, Any] = {"status": call.status}
-    if call.status == "ended" and call.end_reason:
+    fields: dict[str, Any] = {"status": str(call.status)}
+    if call.status == CallStatus.ENDED and call.end_reason:
         fields["endedReason"] = call.end_reason
     return _message(STATUS_UPDATE, call, now, **fields)
 

@@ -31,6 +31,7 @@ from typing import Any, Final
 import anthropic
 import httpx2
 
+from callwright.providers.catalog import Connection
 from callwright.providers.common import (
     CONNECT_TIMEOUT_S,
     FIRST_BYTE_TIMEOUT_S,
@@ -53,7 +54,7 @@ from callwright.providers.protocols import (
 )
 from callwright.security.outbound import OutboundPolicy
 
-__all__ = ["AnthropicLLM"]
+__all__ = ["AnthropicLLM", "create"]
 
 _PROVIDER: Final = "anthropic"
 _DEFAULT_MODEL: Final = "claude-haiku-4-5"
@@ -267,3 +268,8 @@ def _input(call: ToolCall) -> dict[str, Any]:
             return arguments
     _logger.warning("anthropic: tool call %s had non-object arguments; sent as {}", call.id)
     return {}
+
+
+def create(c: Connection) -> AnthropicLLM:
+    """The catalog's factory."""
+    return AnthropicLLM(c.api_key, base_url=c.base_url, outbound=c.outbound)

@@ -33,6 +33,7 @@ from typing import Any, Final
 
 import httpx
 
+from callwright.providers.catalog import Connection
 from callwright.providers.common import (
     FIRST_BYTE_TIMEOUT_S,
     error_for_status,
@@ -56,7 +57,7 @@ from callwright.providers.protocols import (
 )
 from callwright.security.outbound import OutboundPolicy
 
-__all__ = ["GeminiLLM"]
+__all__ = ["GeminiLLM", "create"]
 
 _PROVIDER: Final = "gemini"
 _BASE_URL: Final = "https://generativelanguage.googleapis.com"
@@ -312,3 +313,8 @@ def _result(content: str | None) -> dict[str, Any]:
     if value is None:  # plain text
         value = content or ""
     return value if isinstance(value, dict) else {"output": value}
+
+
+def create(c: Connection) -> GeminiLLM:
+    """The catalog's factory."""
+    return GeminiLLM(c.api_key, base_url=c.base_url, outbound=c.outbound)

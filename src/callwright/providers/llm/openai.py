@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 import httpx2
 import openai
 
+from callwright.providers.catalog import Connection
 from callwright.providers.common import (
     CONNECT_TIMEOUT_S,
     FIRST_BYTE_TIMEOUT_S,
@@ -54,7 +55,7 @@ from callwright.providers.protocols import (
 )
 from callwright.security.outbound import OutboundPolicy
 
-__all__ = ["OpenAILLM"]
+__all__ = ["OpenAILLM", "create"]
 
 _DEFAULT_MODEL: Final = "gpt-4o-mini"
 _OPENAI_HOST: Final = "api.openai.com"
@@ -257,3 +258,9 @@ def _message(message: ChatMessage) -> dict[str, Any]:
             ],
         }
     return {"role": message.role, "content": message.content or ""}
+
+
+def create(c: Connection) -> OpenAILLM:
+    """The chat model for ``c`` (openai, groq, xai, custom: one protocol, told apart by
+    endpoint and name)."""
+    return OpenAILLM(c.api_key, base_url=c.base_url, name=c.vendor, outbound=c.outbound)

@@ -32,12 +32,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from callwright.providers.catalog import Connection
 from callwright.providers.common import (
     CONNECT_TIMEOUT_S,
     FIRST_BYTE_TIMEOUT_S,
@@ -56,7 +58,14 @@ from callwright.providers.errors import (
 from callwright.providers.protocols import STTOptions, Transcript, Word
 from callwright.security.outbound import OutboundPolicy
 
-__all__ = ["AssemblyAISTT", "AssemblyAIStream", "streaming_query"]
+__all__ = [
+    "AssemblyAIOptions",
+    "AssemblyAISTT",
+    "AssemblyAIStream",
+    "create",
+    "options",
+    "streaming_query",
+]
 
 _PROVIDER: Final = "assemblyai"
 _DEFAULT_BASE_URL: Final = "wss://streaming.assemblyai.com"
@@ -73,6 +82,26 @@ def _flag(value: object) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
+@dataclass(frozen=True, slots=True)
+class AssemblyAIOptions:
+    """AssemblyAI's own options: ``format_turns`` (punctuated, cased turns), on when
+    ``stt_settings`` asks for punctuation or smart formatting."""
+
+    format_turns: bool = True
+
+
+_DEFAULTS = AssemblyAIOptions()
+
+
+def options(settings: Mapping[str, Any]) -> AssemblyAIOptions:
+    """The catalog's options builder: from the assistant's validated ``stt_settings``."""
+    return AssemblyAIOptions(format_turns=bool(settings["punctuate"] or settings["smart_format"]))
+
+
+def _own(options: STTOptions) -> AssemblyAIOptions:
+    return options.vendor if isinstance(options.vendor, AssemblyAIOptions) else _DEFAULTS
+
+
 def streaming_query(options: STTOptions, sample_rate: int) -> list[tuple[str, str]]:
     """The ``/v3/ws`` query parameters for ``options`` (see the module docstring)."""
     model = options.model or ""
@@ -83,7 +112,7 @@ def streaming_query(options: STTOptions, sample_rate: int) -> list[tuple[str, st
         "speech_model": model,
         "sample_rate": str(sample_rate),
         "encoding": "pcm_s16le",
-        "format_turns": _flag(options.punctuate or options.smart_format),
+        "format_turns": _flag(_own(options).format_turns),
     }
     terms = [*options.keyterms, *(word for word, boost in options.keywords if boost > 0)]
     if terms:
@@ -184,7 +213,7 @@ class AssemblyAIStream:
         self._stt, self._connection = stt, connection
         self._loop = asyncio.get_running_loop()
         self._interim_results = options.interim_results
-        self._format_turns = options.punctuate or options.smart_format
+        self._format_turns = _own(options).format_turns
         self._chunk_bytes = 2 * int(_CHUNK_S * stt.sample_rate)
         self._min_chunk_bytes = 2 * int(_MIN_CHUNK_S * stt.sample_rate)
         self._buffer = bytearray()
@@ -333,3 +362,10 @@ class AssemblyAIStream:
             await self._transcripts.put(transcript)
         else:
             self._transcripts.offer(transcript)  # full: the consumer is behind; skip it
+
+
+def create(c: Connection) -> AssemblyAISTT:
+    """The catalog's factory."""
+    return AssemblyAISTT(
+        c.api_key, base_url=c.base_url, sample_rate=c.sample_rate, outbound=c.outbound
+    )

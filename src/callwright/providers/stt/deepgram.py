@@ -26,10 +26,13 @@ fails, the stream fails with ``ProviderUnavailable`` (``deepgram_stream``).
 from __future__ import annotations
 
 import logging
-from typing import Final
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
 
 from websockets.asyncio.client import ClientConnection
 
+from callwright.providers.catalog import Connection
 from callwright.providers.common import (
     CONNECT_TIMEOUT_S,
     FIRST_BYTE_TIMEOUT_S,
@@ -41,7 +44,7 @@ from callwright.providers.stt.deepgram_stream import PROVIDER as _PROVIDER
 from callwright.providers.stt.deepgram_stream import DeepgramStream
 from callwright.security.outbound import OutboundPolicy
 
-__all__ = ["DeepgramSTT", "DeepgramStream", "listen_query"]
+__all__ = ["DeepgramOptions", "DeepgramSTT", "create", "listen_query", "options"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +57,24 @@ def _flag(value: object) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
+@dataclass(frozen=True, slots=True)
+class DeepgramOptions:
+    """Deepgram's own transcription options (``stt_settings`` columns only it reads)."""
+
+    smart_format: bool = True
+
+
+_DEFAULTS = DeepgramOptions()
+
+
+def options(settings: Mapping[str, Any]) -> DeepgramOptions:
+    """The catalog's options builder: from the assistant's validated ``stt_settings``."""
+    return DeepgramOptions(smart_format=settings["smart_format"])
+
+
 def listen_query(options: STTOptions, sample_rate: int) -> list[tuple[str, str]]:
     """The ``/v1/listen`` query parameters for ``options`` (see the module docstring)."""
+    own = options.vendor if isinstance(options.vendor, DeepgramOptions) else _DEFAULTS
     model = options.model or "nova-2"
     query = [("model", model), ("encoding", "linear16")]
     query += [("sample_rate", str(sample_rate)), ("channels", "1")]
@@ -63,7 +82,7 @@ def listen_query(options: STTOptions, sample_rate: int) -> list[tuple[str, str]]
         query.append(("language", options.language))
     query += [
         ("punctuate", _flag(options.punctuate)),
-        ("smart_format", _flag(options.smart_format)),
+        ("smart_format", _flag(own.smart_format)),
         ("interim_results", _flag(options.interim_results)),
         ("endpointing", str(options.endpointing_ms) if options.endpointing_ms > 0 else "false"),
         ("vad_events", "true"),
@@ -129,7 +148,7 @@ class DeepgramSTT:
     async def open_stream(self, options: STTOptions) -> DeepgramStream:
         """Connect (auth and settings errors surface here) and start streaming."""
         url = websocket_url(self._base_url, _PATH, listen_query(options, self.sample_rate))
-        return DeepgramStream(self, url, await self._connect(url))
+        return DeepgramStream(self, lambda: self._connect(url), await self._connect(url))
 
     async def _connect(self, url: str) -> ClientConnection:
         headers = {"Authorization": f"Token {self._api_key}"}
@@ -141,3 +160,10 @@ class DeepgramSTT:
             close_timeout_s=2.0,
             outbound=self._outbound,
         )
+
+
+def create(c: Connection) -> DeepgramSTT:
+    """The catalog's factory."""
+    return DeepgramSTT(
+        c.api_key, base_url=c.base_url, sample_rate=c.sample_rate, outbound=c.outbound
+    )

@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Final, Protocol
 
 import websockets
 from websockets.asyncio.client import ClientConnection
@@ -24,10 +24,7 @@ from callwright.providers.errors import (
 )
 from callwright.providers.protocols import Transcript, Word
 
-if TYPE_CHECKING:
-    from callwright.providers.stt.deepgram import DeepgramSTT
-
-__all__ = ["PROVIDER", "DeepgramStream"]
+__all__ = ["PROVIDER", "Connector", "DeepgramStream", "StreamTuning"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,13 +37,34 @@ _FINALIZE: Final = json.dumps({"type": "Finalize"})
 _CLOSE_STREAM: Final = json.dumps({"type": "CloseStream"})
 
 
+Connector = Callable[[], Awaitable[ClientConnection]]
+"""Opens another connection to the stream's URL (with its key), for a reconnect."""
+
+
+class StreamTuning(Protocol):
+    """The stream's rate and timings (``DeepgramSTT`` holds them)."""
+
+    @property
+    def sample_rate(self) -> int: ...
+    @property
+    def keepalive_interval_s(self) -> float: ...
+    @property
+    def first_result_timeout_s(self) -> float: ...
+    @property
+    def max_reconnect_attempts(self) -> int: ...
+    @property
+    def reconnect_backoff_s(self) -> float: ...
+    @property
+    def reconnect_buffer_s(self) -> float: ...
+
+
 class DeepgramStream:
     """One call's Deepgram stream. ``request_id``, ``speech_started_s`` and
     ``utterance_end_s`` report Deepgram's ``Metadata``, ``SpeechStarted`` and
     ``UtteranceEnd`` (stream times in seconds) for logs and diagnostics."""
 
-    def __init__(self, stt: DeepgramSTT, url: str, connection: ClientConnection) -> None:
-        self._stt, self._url = stt, url
+    def __init__(self, stt: StreamTuning, connect: Connector, connection: ClientConnection) -> None:
+        self._stt, self._connect = stt, connect
         self._loop = asyncio.get_running_loop()
         self._transcripts: StreamQueue[Transcript] = StreamQueue(_QUEUE_SIZE)
         self._send_lock = asyncio.Lock()
@@ -227,7 +245,7 @@ class DeepgramStream:
         for attempt in range(stt.max_reconnect_attempts):
             await asyncio.sleep(stt.reconnect_backoff_s * 2**attempt)
             try:
-                connection = await stt._connect(self._url)
+                connection = await self._connect()
             except (ProviderAuthError, ProviderRequestError):
                 raise
             except ProviderError as exc:

@@ -31,6 +31,7 @@ from typing import Any, Final
 
 import openai
 
+from callwright.providers.catalog import Connection
 from callwright.providers.common import (
     CONNECT_TIMEOUT_S,
     StreamQueue,
@@ -40,7 +41,7 @@ from callwright.providers.errors import ProviderError
 from callwright.providers.protocols import STTOptions, Transcript
 from callwright.security.outbound import OutboundPolicy
 
-__all__ = ["OpenAITranscriptionSTT", "OpenAITranscriptionStream", "wav_bytes"]
+__all__ = ["OpenAITranscriptionSTT", "OpenAITranscriptionStream", "create", "wav_bytes"]
 
 _PROVIDER: Final = "openai"
 _DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
@@ -247,3 +248,12 @@ class OpenAITranscriptionStream:
         self._tasks.discard(task)
         if not task.cancelled():
             task.exception()  # already reported through transcripts(): mark it retrieved
+
+
+_TRANSCRIPTION_MODELS = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
+
+
+def create(c: Connection) -> OpenAITranscriptionSTT:
+    """The catalog's factory: the assistant's model when it is a transcription model."""
+    model = c.model if c.model in _TRANSCRIPTION_MODELS else "whisper-1"
+    return OpenAITranscriptionSTT(c.api_key, base_url=c.base_url, model=model, outbound=c.outbound)

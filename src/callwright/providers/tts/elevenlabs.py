@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncGenerator, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -25,6 +26,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from callwright.audio.codec import mulaw_decode
+from callwright.providers.catalog import Connection
 from callwright.providers.common import FIRST_BYTE_TIMEOUT_S, open_websocket
 from callwright.providers.errors import (
     ProviderAuthError,
@@ -47,7 +49,14 @@ from callwright.providers.tts.streaming import (
 from callwright.providers.tts.voices import elevenlabs_voice_id
 from callwright.security.outbound import OutboundPolicy
 
-__all__ = ["DEFAULT_ELEVENLABS_BASE_URL", "DEFAULT_ELEVENLABS_MODEL", "ElevenLabsTTS"]
+__all__ = [
+    "DEFAULT_ELEVENLABS_BASE_URL",
+    "DEFAULT_ELEVENLABS_MODEL",
+    "ElevenLabsOptions",
+    "ElevenLabsTTS",
+    "create",
+    "options",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -70,12 +79,39 @@ _LANGUAGE_MODELS = frozenset({"eleven_turbo_v2_5", "eleven_flash_v2_5"})
 _POLICY_VIOLATION = 1008
 
 
+@dataclass(frozen=True, slots=True)
+class ElevenLabsOptions:
+    """ElevenLabs' own voice settings (``tts_settings`` columns only it reads), with
+    ElevenLabs' documented defaults. ``latency`` (0–4) is
+    ``optimize_streaming_latency``; the rest form ``voice_settings``."""
+
+    latency: int = 1
+    stability: float = 0.5
+    similarity_boost: float = 0.75
+    style: float = 0.0
+    use_speaker_boost: bool = True
+
+
+_DEFAULTS = ElevenLabsOptions()
+
+
+def options(settings: Mapping[str, Any]) -> ElevenLabsOptions:
+    """The catalog's options builder: from the assistant's validated ``tts_settings``."""
+    return ElevenLabsOptions(
+        latency=settings["latency"],
+        stability=settings["stability"],
+        similarity_boost=settings["similarity_boost"],
+        style=settings["style"],
+        use_speaker_boost=settings["use_speaker_boost"],
+    )
+
+
 class ElevenLabsTTS:
     """ElevenLabs voice. ``options.voice_id`` is a premade voice's name ("rachel",
     "adam", "bella", ...; see ``voices.ELEVENLABS_VOICES``) or any voice id;
-    ``model_id`` defaults to ``eleven_flash_v2_5``; ``latency`` (0–4) is sent as
-    ``optimize_streaming_latency``; stability, similarity_boost, style and
-    use_speaker_boost form ``voice_settings``. ``options.extra`` (provider_config):
+    ``model_id`` defaults to ``eleven_flash_v2_5``; ``options.vendor``
+    (``ElevenLabsOptions``) gives the latency and ``voice_settings``.
+    ``options.extra`` (provider_config):
     ``generation_config`` and ``pronunciation_dictionary_locators`` go in the first
     message, ``speed`` and a ``voice_settings`` mapping into voice_settings, anything
     else (``auto_mode``, ``apply_text_normalization``, ``enable_logging``, ...) into
@@ -123,11 +159,12 @@ class ElevenLabsTTS:
                 await audio.aclose()
 
     def _request(self, options: TTSOptions) -> tuple[str, dict[str, Any]]:
+        own = options.vendor if isinstance(options.vendor, ElevenLabsOptions) else _DEFAULTS
         model = options.model_id or DEFAULT_ELEVENLABS_MODEL
         query: dict[str, str] = {
             "model_id": model,
             "output_format": _OUTPUT_FORMATS[self.sample_rate],
-            "optimize_streaming_latency": str(options.latency),
+            "optimize_streaming_latency": str(own.latency),
             # The engine sends whole sentences, which is what auto mode is for: it
             # skips the server's chunk buffering and speaks sooner.
             "auto_mode": "true",
@@ -138,10 +175,10 @@ class ElevenLabsTTS:
             else:
                 self._warn(f"ElevenLabs {model} takes no language; ignoring {options.language!r}")
         voice_settings: dict[str, Any] = {
-            "stability": options.stability,
-            "similarity_boost": options.similarity_boost,
-            "style": options.style,
-            "use_speaker_boost": options.use_speaker_boost,
+            "stability": own.stability,
+            "similarity_boost": own.similarity_boost,
+            "style": own.style,
+            "use_speaker_boost": own.use_speaker_boost,
         }
         first_message: dict[str, Any] = {"text": " ", "voice_settings": voice_settings}
         for key, value in passthrough(options.extra).items():
@@ -197,3 +234,10 @@ def _vendor_error(message: Mapping[str, Any]) -> ProviderError:
     if any(word in words for word in ("invalid", "not_found", "validation", "unsupported")):
         return ProviderRequestError(_PROVIDER, text)
     return ProviderUnavailable(_PROVIDER, text)
+
+
+def create(c: Connection) -> ElevenLabsTTS:
+    """The catalog's factory (``ValueError`` for a rate ElevenLabs does not stream)."""
+    return ElevenLabsTTS(
+        c.api_key, base_url=c.base_url, sample_rate=c.sample_rate, outbound=c.outbound
+    )

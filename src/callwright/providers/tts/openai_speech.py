@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from callwright.providers.catalog import Connection
 from callwright.providers.common import FIRST_BYTE_TIMEOUT_S, http_client
 from callwright.providers.protocols import TTSOptions
 from callwright.providers.tts.streaming import WarnOnce, passthrough, stream_http, vendor_url
@@ -28,6 +29,7 @@ __all__ = [
     "DEFAULT_OPENAI_VOICE",
     "OPENAI_VOICES",
     "OpenAISpeechTTS",
+    "create",
 ]
 
 logger = logging.getLogger(__name__)
@@ -143,3 +145,8 @@ class OpenAISpeechTTS:
             return voice_id.lower()
         self._warn(f"OpenAI has no voice {voice_id!r}; using {DEFAULT_OPENAI_VOICE}")
         return DEFAULT_OPENAI_VOICE
+
+
+def create(c: Connection) -> OpenAISpeechTTS:
+    """The catalog's factory (always 24 kHz)."""
+    return OpenAISpeechTTS(c.api_key, base_url=c.base_url, outbound=c.outbound)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal, NoReturn, get_args
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from pydantic import BaseModel, ConfigDict
 
@@ -15,6 +15,7 @@ from callwright.domain.assistants.schemas import AssistantIn
 from callwright.domain.secrets import is_secret_key, looks_masked
 from callwright.domain.validation import validate_as
 from callwright.errors import ValidationFailed
+from callwright.providers.vendors import CATALOG, stt_cloud_vendor
 
 __all__ = [
     "CanonicalBuilder",
@@ -29,11 +30,14 @@ __all__ = [
     "iso_timestamp",
     "lookup",
     "stt_model_on_import",
-    "stt_provider_for",
     "unwrap_data",
 ]
 
-SttProvider = Literal["deepgram", "assemblyai", "whisper"]
+# The cloud transcribers the catalog lists (providers.vendors).
+if TYPE_CHECKING:
+    SttProvider = str
+else:
+    SttProvider = Literal[CATALOG.names("stt", offline=False)]
 # Vapi's real API spells AssemblyAI with a dash; accept both on import.
 _STT_PROVIDER_ALIASES = {"assembly-ai": "assemblyai"}
 # The model a provider gets when an import names the provider but no model.
@@ -119,19 +123,6 @@ def ids_from_strings(values: Any, field: str) -> list[int]:
     return ids
 
 
-def stt_provider_for(model: str | None) -> SttProvider:
-    """The transcription vendor implied by an STT model name (the canonical resource
-    stores only the model)."""
-    name = (model or "").lower()
-    if name.startswith("nova"):
-        return "deepgram"
-    if name.startswith("whisper") or (name.startswith("gpt-4o") and "transcribe" in name):
-        return "whisper"
-    if name.startswith(("universal", "assemblyai")) or name in {"best", "nano"}:
-        return "assemblyai"
-    return "deepgram"
-
-
 def stt_model_on_import(
     provider: Any, model: tuple[bool, Any], provider_field: str, model_field: str
 ) -> tuple[bool, Any]:
@@ -141,12 +132,14 @@ def stt_model_on_import(
     implies another provider is refused: keeping it would silently switch vendors.
     """
     name = _STT_PROVIDER_ALIASES.get(expect_str(provider, provider_field), provider)
-    if name not in get_args(SttProvider):
-        fail(provider_field, f"{name!r} is not supported; use deepgram, assemblyai or whisper")
+    supported = CATALOG.names("stt", offline=False)
+    if name not in supported:
+        listed = f"{', '.join(supported[:-1])} or {supported[-1]}"
+        fail(provider_field, f"{name!r} is not supported; use {listed}")
     present, value = model
     if value is None and name in _STT_DEFAULT_MODELS:
         return True, _STT_DEFAULT_MODELS[name]
-    if value is not None and stt_provider_for(expect_str(value, model_field)) != name:
+    if value is not None and stt_cloud_vendor(expect_str(value, model_field)) != name:
         fail(model_field, f"model {value!r} does not belong to provider {name!r}")
     return present, value
 

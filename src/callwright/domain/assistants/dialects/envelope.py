@@ -38,6 +38,7 @@ from datetime import datetime
 from typing import Any
 
 from callwright.domain.assistants.schemas import LlmProvider, TtsProvider
+from callwright.providers.vendors import stt_cloud_vendor
 
 from ._shared import (
     CanonicalBuilder,
@@ -50,7 +51,6 @@ from ._shared import (
     iso_timestamp,
     lookup,
     stt_model_on_import,
-    stt_provider_for,
     unwrap_data,
 )
 
@@ -189,7 +189,7 @@ def _render_voice(tts: dict[str, Any], language: str | None) -> dict[str, Any]:
 
 def _render_transcription(stt: dict[str, Any]) -> dict[str, Any]:
     return {
-        "provider": stt_provider_for(stt["model"]),
+        "provider": stt_cloud_vendor(stt["model"]),
         "language": stt["language"],
         "mode": None,
         "prompt": None,

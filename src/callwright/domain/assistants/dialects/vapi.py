@@ -16,8 +16,9 @@ Mappings (dialect <-> canonical):
   "content": ...}]`` <-> ``llm_settings.system_prompt`` (Vapi's own API carries the
   prompt this way; several system messages are joined by a blank line, other roles are
   ignored, and an empty list means no system prompt).
-- ``voice.provider`` "11labs" <-> ``tts_settings.provider`` "elevenlabs"; azure,
-  cartesia, deepgram and openai keep their names; "playht" and "edmo" are refused.
+- ``voice.provider`` "11labs" <-> ``tts_settings.provider`` "elevenlabs"; the other
+  voices of the catalog keep their names; seed 001's voices the catalog has no entry
+  for (e.g. "edmo") are refused, naming the supported ones.
   ``voice.voiceId`` <-> ``tts_settings.voice_id``.
 - ``transcriber.provider`` is derived from ``stt_settings.model`` (nova* -> deepgram,
   whisper* / gpt-4o*transcribe -> whisper, universal* / assemblyai* / best / nano ->
@@ -30,11 +31,12 @@ Mappings (dialect <-> canonical):
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import RootModel
 
 from callwright.domain.assistants.schemas import FirstMessageMode, LlmProvider
+from callwright.providers.vendors import CATALOG, stt_cloud_vendor
 
 from ._shared import (
     CanonicalBuilder,
@@ -47,7 +49,6 @@ from ._shared import (
     iso_timestamp,
     lookup,
     stt_model_on_import,
-    stt_provider_for,
 )
 
 __all__ = [
@@ -62,10 +63,20 @@ __all__ = [
     "to_canonical",
 ]
 
-VapiVoiceProvider = Literal["11labs", "azure", "cartesia", "deepgram", "openai", "piper", "espeak"]
 _TTS_TO_VAPI = {"elevenlabs": "11labs"}
 _VAPI_TO_TTS = {"11labs": "elevenlabs"}
-_UNSUPPORTED_VOICES = frozenset({"playht", "edmo"})
+# Seed 001's voice providers; the ones the catalog has no voice for are refused.
+_VAPI_VOICES = ("11labs", "azure", "cartesia", "deepgram", "playht", "openai", "edmo")
+_SUPPORTED_VOICES = tuple(
+    sorted(
+        (_TTS_TO_VAPI.get(name, name) for name in CATALOG.names("tts")),
+        key=lambda name: _VAPI_VOICES.index(name) if name in _VAPI_VOICES else len(_VAPI_VOICES),
+    )
+)
+if TYPE_CHECKING:
+    VapiVoiceProvider = str
+else:
+    VapiVoiceProvider = Literal[_SUPPORTED_VOICES]
 
 # Fields copied as they are: (dialect path, canonical path).
 _DIRECT = (
@@ -168,7 +179,7 @@ def render(public: dict[str, Any]) -> dict[str, Any]:
             "voiceId": tts["voice_id"],
         },
         "transcriber": {
-            "provider": stt_provider_for(stt["model"]),
+            "provider": stt_cloud_vendor(stt["model"]),
             "model": stt["model"],
             "language": stt["language"],
         },
@@ -199,8 +210,8 @@ def _import_voice_provider(payload: dict[str, Any], builder: CanonicalBuilder) -
     if not present:
         return
     name = expect_str(provider, "voice.provider")
-    if name in _UNSUPPORTED_VOICES:
-        supported = ", ".join(get_args(VapiVoiceProvider))
+    if name in _VAPI_VOICES and name not in _SUPPORTED_VOICES:
+        supported = ", ".join(_SUPPORTED_VOICES)
         fail("voice.provider", f"{name!r} is not supported by callwright; use one of {supported}")
     builder.put("tts_settings.provider", _VAPI_TO_TTS.get(name, name), "voice.provider")
 

@@ -21,25 +21,21 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
-from xml.sax.saxutils import quoteattr
 
 import httpx
 
 from callwright.errors import CallwrightError
+
+from .accounts import TwilioAccount
 
 __all__ = [
     "TwilioAuthenticationFailed",
     "TwilioClient",
     "TwilioError",
     "TwilioUnavailable",
-    "connect_stream_twiml",
-    "dial_twiml",
-    "hangup_twiml",
-    "reject_twiml",
 ]
 
 _TIMEOUT = httpx.Timeout(10.0, connect=5.0)
-_XML = '<?xml version="1.0" encoding="UTF-8"?>'
 # The AccountSid is part of every URL path: anything else must never reach one.
 _ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
 _NUMBER_SID = re.compile(r"PN[0-9a-fA-F]{32}")
@@ -66,35 +62,6 @@ class TwilioUnavailable(TwilioError):
     code = "carrier_unavailable"
 
 
-def connect_stream_twiml(stream_url: str, parameters: Mapping[str, str]) -> str:
-    """TwiML that connects the call to a bidirectional Media Stream; ``parameters``
-    arrive in the stream's ``start`` message as ``customParameters``."""
-    params = "".join(
-        f"<Parameter name={quoteattr(name)} value={quoteattr(value)}/>"
-        for name, value in parameters.items()
-    )
-    return (
-        f"{_XML}<Response><Connect><Stream url={quoteattr(stream_url)}>{params}"
-        "</Stream></Connect></Response>"
-    )
-
-
-def dial_twiml(destination: str) -> str:
-    """TwiML that transfers the call to ``destination`` (a phone number or SIP URI)."""
-    noun = "Sip" if destination.startswith("sip:") else "Number"
-    escaped = destination.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return f"{_XML}<Response><Dial><{noun}>{escaped}</{noun}></Dial></Response>"
-
-
-def hangup_twiml() -> str:
-    return f"{_XML}<Response><Hangup/></Response>"
-
-
-def reject_twiml(reason: str = "busy") -> str:
-    """TwiML that refuses an incoming call with a busy (or rejected) signal."""
-    return f"{_XML}<Response><Reject reason={quoteattr(reason)}/></Response>"
-
-
 class TwilioClient:
     """One Twilio account's REST client. Use as an async context manager, or call
     ``aclose``."""
@@ -117,6 +84,17 @@ class TwilioClient:
             timeout=_TIMEOUT,
             transport=transport,
         )
+
+    @classmethod
+    def for_account(
+        cls,
+        account: TwilioAccount,
+        *,
+        base_url: str,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> TwilioClient:
+        """The client of ``account`` on the API at ``base_url``."""
+        return cls(account.account_sid, account.auth_token, base_url=base_url, transport=transport)
 
     async def __aenter__(self) -> TwilioClient:
         return self

@@ -4,7 +4,8 @@ Twilio sends JSON text frames: ``connected``, ``start`` (stream and call ids, me
 format, ``customParameters``), ``media`` (base64 8 kHz μ-law, 20 ms each), ``dtmf``,
 ``mark`` (a mark we sent has been played) and ``stop``. We send ``media``, ``mark``
 and ``clear`` (drop everything buffered: barge-in). Hang-up and transfer are not
-stream messages: they go through Twilio's REST API (``CallControl``).
+stream messages: they go through Twilio's REST API (a ``CallControl``, in production
+``control.TwilioCallControl``).
 
 ``read_start`` consumes the opening messages; the transport then owns the socket.
 """

@@ -82,6 +82,9 @@ SEED_000_DEFAULTS = {
         "interruption_threshold": 3,
         "min_speaking_time": 0.5,
         "interruption_cooldown": 2,
+        "acknowledgement_phrases": None,
+        "interruption_phrases": None,
+        "false_interruption_timeout": None,
     },
     "tts_settings": {
         "provider": "elevenlabs",

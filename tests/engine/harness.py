@@ -22,6 +22,7 @@ from callwright.engine.events import (
 from callwright.engine.lifecycle import EndCallHook
 from callwright.engine.replies import Retriever, ToolRunner
 from callwright.engine.session import CallSession, SessionProviders
+from callwright.engine.speaking import SpeechCache
 from callwright.engine.turns import EndOfTurnPolicy
 from callwright.providers.fakes import EnergyVAD, Reply, ScriptedLLM, ScriptedSTT, ToneTTS
 from callwright.providers.protocols import LLM, STT, VAD, ChatMessage, ToolSpec
@@ -52,9 +53,11 @@ class Call:
 
     @property
     def transcript(self) -> list[tuple[str, str, bool]]:
+        """The turns taken: the caller's (not their asides over the assistant, which
+        ``of(UserMessage)`` lists) and the assistant's, heard text and interrupted."""
         rows: list[tuple[str, str, bool]] = []
         for event in self.events:
-            if isinstance(event, UserMessage):
+            if isinstance(event, UserMessage) and not event.aside:
                 rows.append(("user", event.text, False))
             elif isinstance(event, AssistantMessage):
                 rows.append(("assistant", event.text, event.interrupted))
@@ -89,12 +92,14 @@ def make_call(
     first_audio_timeout_s: float = 5.0,
     vad: VAD | None = None,
     end_of_turn: EndOfTurnPolicy | None = None,
+    speech_cache: SpeechCache | None = None,
+    assistant_id: int | None = None,
     **settings: Any,
 ) -> Call:
     settings.setdefault("idle_timeout", None)
     settings.setdefault("max_duration_seconds", None)
     document = AssistantIn(name="test", **settings).model_dump(mode="json")
-    config = CallConfig.from_settings(document, variables or {})
+    config = CallConfig.from_settings(document, variables or {}, assistant_id=assistant_id)
     clock = VirtualClock()
     transport = LoopbackTransport(clock)
     llm = ScriptedLLM(clock, list(replies or []), first_token_s=llm_first_token_s)
@@ -138,6 +143,7 @@ def make_call(
         previous_conversation=previous_conversation,
         retrieve=retrieve,
         end_of_turn=end_of_turn,
+        speech_cache=speech_cache,
     )
     return Call(
         clock,

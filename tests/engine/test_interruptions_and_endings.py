@@ -51,7 +51,7 @@ async def test_interruption_threshold_words_stop_the_assistant_and_clear_the_buf
     talk_over_at: list[float] = []
     call = make_call(
         interruption_settings={"interruption_threshold": 2, "min_speaking_time": 5},
-        utterances=("When are you open?", "Wait, Sunday?"),
+        utterances=("When are you open?", "So, Sunday?"),  # no interrupt word in it
         replies=[LONG_REPLY, "Closed on Sunday."],
     )
     # A slow LLM: the reply is still being written when the caller talks over it, so
@@ -77,12 +77,13 @@ async def test_interruption_threshold_words_stop_the_assistant_and_clear_the_buf
 
 
 async def test_min_speaking_time_stops_the_assistant_without_enough_words() -> None:
-    # "Hmm hmm." never reaches the word threshold: only 0.4 s of speech can interrupt,
+    # "Well, about Sunday." never reaches the word threshold (and is no backchannel,
+    # which never interrupts): only 0.4 s of speech can interrupt,
     # and it must do so after 0.4 s (the default 0.5 s would be later).
     talk_over_at: list[float] = []
     call = make_call(
         interruption_settings={"interruption_threshold": 50, "min_speaking_time": 0.4},
-        utterances=("When are you open?", "Hmm hmm."),
+        utterances=("When are you open?", "Well, about Sunday."),
         replies=[LONG_REPLY, "Yes?"],
     )
     await run_call(call, interrupting_caller(after_s=1.0, speak_s=1.0, talk_over_at=talk_over_at))
@@ -405,7 +406,7 @@ async def test_a_barge_in_while_the_model_is_still_thinking_cancels_it_cleanly()
 
     async def caller(transport: LoopbackTransport) -> None:
         await transport.say(speech(0.6))
-        await transport.silence(1.8)  # the filler starts at 1.2 s; the model is still busy
+        await transport.silence(2.0)  # the filler plays from 2.5 s; the model is still busy
         await transport.say(speech(0.9))
         await transport.silence(8)
         await transport.say(speech(0.5))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from callwright.engine.fillers import filler_words_for
+from callwright.engine.phrases import default_phrases
 from callwright.engine.templating import render_template
 from callwright.providers.protocols import STTOptions, TTSOptions
 from callwright.providers.vendors import CATALOG, stt_vendor
@@ -72,11 +73,19 @@ class EndpointingConfig:
 @dataclass(frozen=True, slots=True)
 class InterruptionConfig:
     """Barge-in: caller words, or seconds of caller speech, that stop the assistant;
-    and the cooldown after a barge-in during which no new one is taken."""
+    and the cooldown after a barge-in during which no new one is taken. Speech made
+    only of ``acknowledgement_phrases`` never stops it; one of the
+    ``interruption_phrases`` stops it below the thresholds (``engine.phrases``). A
+    barge-in whose speech gave no words (or only acknowledgements) by
+    ``false_interruption_timeout_s`` after the caller fell quiet was a false one: the
+    assistant says the rest (None: it stays silent)."""
 
     min_words: int
     min_speaking_s: float
     cooldown_s: float
+    acknowledgement_phrases: tuple[str, ...] = ()
+    interruption_phrases: tuple[str, ...] = ()
+    false_interruption_timeout_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +132,9 @@ class CallConfig:
     voicemail_message: str | None
     filler_words: tuple[str, ...]  # empty when disabled; a built-in list when none given
     maintain_context: bool  # start from the caller's previous conversation (seed 002)
+    # The first message is the same on every call (no variable changed it): its audio
+    # may be synthesised once and kept (engine.speaking's SpeechCache).
+    static_first_message: bool = False
     variables: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -170,11 +182,7 @@ class CallConfig:
                 silence_threshold_s=stt["endpointing"]["silence_threshold"] / 1000,
                 utterance_end_s=stt["utterance_end_ms"] / 1000,
             ),
-            interruption=InterruptionConfig(
-                min_words=interruption["interruption_threshold"],
-                min_speaking_s=interruption["min_speaking_time"],
-                cooldown_s=interruption["interruption_cooldown"],
-            ),
+            interruption=_interruption(interruption, stt.get("language")),
             stt=STTOptions(
                 model=stt.get("model"),
                 language=stt.get("language"),
@@ -226,5 +234,25 @@ class CallConfig:
                 stt.get("language"),
             ),
             maintain_context=bool(settings.get("maintain_context")),
+            static_first_message=bool(template) and first_message == template,
             variables=variables,
         )
+
+
+def _interruption(interruption: Mapping[str, Any], language: str | None) -> InterruptionConfig:
+    """interruption_settings; a phrase list left null is the language's own."""
+    acknowledgements, interruptions = default_phrases(language)
+    chosen_acknowledgements = interruption.get("acknowledgement_phrases")
+    chosen_interruptions = interruption.get("interruption_phrases")
+    return InterruptionConfig(
+        min_words=interruption["interruption_threshold"],
+        min_speaking_s=interruption["min_speaking_time"],
+        cooldown_s=interruption["interruption_cooldown"],
+        acknowledgement_phrases=acknowledgements
+        if chosen_acknowledgements is None
+        else tuple(chosen_acknowledgements),
+        interruption_phrases=interruptions
+        if chosen_interruptions is None
+        else tuple(chosen_interruptions),
+        false_interruption_timeout_s=interruption.get("false_interruption_timeout"),
+    )

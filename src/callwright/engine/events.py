@@ -83,10 +83,16 @@ class TranscriptFinal:
 
 @dataclass(frozen=True, slots=True)
 class UserMessage:
-    """A committed caller turn, as sent to the LLM."""
+    """A committed caller turn, as sent to the LLM. ``continues``: the caller went on
+    before hearing any answer to their previous turn (the answer was withdrawn), and
+    this text is that turn with what they added: it replaces it. ``aside``: said over
+    the assistant without interrupting it; not answered, but given to the LLM with the
+    caller's next turn."""
 
     text: str
     at: float
+    continues: bool = False
+    aside: bool = False
 
 
 @dataclass(frozen=True, slots=True)

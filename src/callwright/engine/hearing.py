@@ -101,13 +101,23 @@ class CallerListener(Protocol):
         """The caller is speaking (each voiced frame): the call is not idle."""
         ...
 
-    def caller_speaking(self, now: float, speaking_s: float, words: int) -> None:
-        """The caller has spoken ``speaking_s`` seconds and ``words`` words so far: a
-        barge-in, if the assistant is speaking and the policy says so."""
+    def caller_started(self, now: float, started_at: float) -> None:
+        """The caller started speaking at ``started_at`` (detected at ``now``)."""
         ...
 
-    def caller_turn(self, text: str, timing: TurnTiming) -> None:
-        """The caller's turn is over: ``text`` is what they said."""
+    def caller_speaking(self, now: float, speaking_s: float, words: int, text: str) -> None:
+        """The caller has spoken ``speaking_s`` seconds and ``words`` words so far
+        (``text``, the transcriber's interim): a barge-in, if the assistant is speaking
+        and the policy says so."""
+        ...
+
+    def caller_aside(self, text: str, now: float) -> None:
+        """The caller said ``text`` over the assistant without interrupting it."""
+        ...
+
+    def caller_turn(self, text: str, timing: TurnTiming, *, continues: bool = False) -> None:
+        """The caller's turn is over: ``text`` is what they said. With ``continues``,
+        it goes on from their previous turn (whose answer was withdrawn) and holds it."""
         ...
 
     def assistant_replying(self) -> bool:
@@ -190,13 +200,16 @@ class Hearing:
             self._emit(SpeechStarted(now))
             turn.state = CallerState.SPEAKING
             self._policy.speech_started(now)
+            self._listener.caller_started(now, detector.speech_started_at or now)
         elif change == "stopped":
             self._emit(SpeechStopped(now))
             if turn.state is CallerState.SPEAKING:
                 turn.state = CallerState.PAUSED
         if detector.speaking:
             self._listener.caller_active(now)
-            self._listener.caller_speaking(now, detector.speech_duration(now), turn.interim_words)
+            self._listener.caller_speaking(
+                now, detector.speech_duration(now), turn.interim_words, turn.interim
+            )
             return
         if turn.state is CallerState.QUIET:
             # A transcriber that re-reads its whole utterance (whisper) forgets the
@@ -220,19 +233,42 @@ class Hearing:
                 self._turn.heard_interim(text)
                 self._emit(TranscriptPartial(text, now))
                 if self._detector.speaking:
+                    turn = self._turn
                     self._listener.caller_speaking(
-                        now, self._detector.speech_duration(now), self._turn.interim_words
+                        now, self._detector.speech_duration(now), turn.interim_words, turn.interim
                     )
                 continue
             self._emit(TranscriptFinal(text, now))
             if self._listener.assistant_replying():
-                # Caller speech that did not interrupt (a backchannel): not a turn.
+                # Caller speech that did not interrupt (a backchannel): not a turn, but
+                # kept (the transcript, and the LLM with the next turn).
                 self._turn.backchannel()
+                self._listener.caller_aside(text.strip(), now)
                 continue
             self._turn.heard_final(text.strip(), now)
             self._consider_end_of_turn(now)
 
     # -- the end of the turn ----------------------------------------------------------
+
+    def quiet_for(self, now: float) -> float:
+        """Seconds since the caller last spoke (0 while they speak)."""
+        return self._detector.silence_s(now)
+
+    def words_in_progress(self) -> str:
+        """What the caller's turn in progress has said so far (finals, then interim)."""
+        turn = self._turn
+        return " ".join((*turn.finals, turn.interim)).strip()
+
+    def drop_turn(self) -> str:
+        """The caller's speech in progress is no turn (a false interruption): it starts
+        over, quiet. Returns what it had said."""
+        text, _ = self._turn.take()
+        return text
+
+    def carry(self, text: str) -> None:
+        """The caller's last turn, ``text``, was not answered after all (they went on
+        before hearing the answer): the turn in progress continues it."""
+        self._turn.carry(text)
 
     def _consider_end_of_turn(self, now: float) -> None:
         if self._turn.state is CallerState.QUIET:
@@ -247,6 +283,7 @@ class Hearing:
             self._commit(now)
 
     def _commit(self, now: float) -> None:
+        continues = bool(self._turn.carried)
         text, final_at = self._turn.take()
         timing = TurnTiming(
             0,  # numbered by the session, with the turns the caller typed (DTMF)
@@ -255,4 +292,4 @@ class Hearing:
             stt_final_at=final_at,
             stt_provider=self._stream.provider if self._stream else None,
         )
-        self._listener.caller_turn(text, timing)
+        self._listener.caller_turn(text, timing, continues=continues)

@@ -31,6 +31,7 @@ class Playback:
         self._segments: list[_Segment] = []
         self._cursor_end = 0.0
         self._interrupted_at: float | None = None
+        self.withdrawn = False  # cut off before any of it reached the caller
 
     def begin(self, text: str, mark: str) -> None:
         self._segments.append(_Segment(text, mark))
@@ -53,6 +54,11 @@ class Playback:
         if self._interrupted_at is None:
             self._interrupted_at = now
 
+    def withdraw(self, now: float) -> None:
+        """The reply is withdrawn before the caller heard any of it."""
+        self.interrupt(now)
+        self.withdrawn = True
+
     def confirm(self, mark: str) -> bool:
         if self._interrupted_at is not None:
             return False
@@ -66,6 +72,10 @@ class Playback:
     def any_audio(self) -> bool:
         return any(segment.start is not None for segment in self._segments)
 
+    def playing_by(self, at: float) -> bool:
+        """Whether any of the audio had started playing at the far end by ``at``."""
+        return any(segment.start is not None and segment.start <= at for segment in self._segments)
+
     def remaining_s(self, now: float) -> float:
         """Seconds until everything sent so far has been played."""
         return max(0.0, self._cursor_end - now)
@@ -74,22 +84,39 @@ class Playback:
         return " ".join(segment.text for segment in self._segments)
 
     def heard_text(self, now: float) -> str:
+        whole, words = self._heard(now)
+        heard = [segment.text for segment in self._segments[:whole]]
+        if words:
+            heard.append(" ".join(self._segments[whole].text.split()[:words]))
+        return " ".join(heard)
+
+    def unheard(self, now: float) -> list[str]:
+        """What was not heard by ``now`` (or the interruption): the rest of the sentence
+        being played, then the sentences after it, in order."""
+        whole, words = self._heard(now)
+        rest = [segment.text for segment in self._segments[whole:]]
+        if rest and words:
+            rest[0] = " ".join(rest[0].split()[words:])
+        return [text for text in rest if text]
+
+    def _heard(self, now: float) -> tuple[int, int]:
+        """How far the caller heard: whole segments, then words of the next one."""
         if self._interrupted_at is not None:
             now = min(now, self._interrupted_at)
-        heard: list[str] = []
-        for segment in self._segments:
+        for index, segment in enumerate(self._segments):
             if segment.confirmed or (
                 segment.complete and segment.end is not None and segment.end <= now
             ):
-                heard.append(segment.text)
                 continue
             if segment.start is None or segment.end is None or now <= segment.start:
-                break
+                return index, 0
             words = segment.text.split()
             # A segment still being synthesised has no known end: only its sent audio.
             fraction = min(1.0, (now - segment.start) / max(segment.end - segment.start, 1e-6))
-            count = int(len(words) * fraction)
-            if count:
-                heard.append(" ".join(words[:count]))
-            break
-        return " ".join(heard)
+            return index, int(len(words) * fraction)
+        return len(self._segments), 0
+
+    @property
+    def begun(self) -> int:
+        """How many sentences were begun (each a segment)."""
+        return len(self._segments)

@@ -51,7 +51,8 @@ from callwright.engine.replies import (
     ToolRunner,
     llm_reply,
 )
-from callwright.engine.speaking import Speaker
+from callwright.engine.resumption import Resumption
+from callwright.engine.speaking import Speaker, SpeechCache
 from callwright.engine.stt_fallback import FallbackSTT
 from callwright.engine.tts_fallback import FallbackTTS
 from callwright.engine.turns import BargeInPolicy, EndOfTurnPolicy, SilenceEndOfTurn
@@ -100,7 +101,8 @@ class _CallOver(Exception):
 class CallSession:
     """One call's conversation. ``run`` holds it until it ends; ``say`` and ``end``
     steer it from outside. ``end_of_turn`` replaces the silence-based end-of-turn
-    decision (``SilenceEndOfTurn``) with another ``EndOfTurnPolicy``."""
+    decision (``SilenceEndOfTurn``) with another ``EndOfTurnPolicy``; ``speech_cache``
+    keeps a static first message's audio between calls (the runtime's, in-process)."""
 
     def __init__(
         self,
@@ -119,6 +121,7 @@ class CallSession:
         previous_conversation: Sequence[ChatMessage] = (),
         retrieve: Retriever | None = None,
         end_of_turn: EndOfTurnPolicy | None = None,
+        speech_cache: SpeechCache | None = None,
     ) -> None:
         self.config = config
         self._llms = providers.llms
@@ -146,7 +149,15 @@ class CallSession:
         tts = FallbackTTS(voices, clock, first_audio_timeout_s, failed_over)
         stt = FallbackSTT((providers.stt, *providers.stt_fallbacks), failed_over)
         self._speaker = Speaker(
-            config, tts, transport, clock, sink, self.history, spawn=self._spawn, listener=self
+            config,
+            tts,
+            transport,
+            clock,
+            sink,
+            self.history,
+            spawn=self._spawn,
+            listener=self,
+            cache=speech_cache,
         )
         self._lifecycle = Lifecycle(self._speaker, self._spawn, transport, clock, sink, on_end)
         self._hearing = Hearing(
@@ -170,6 +181,28 @@ class CallSession:
             reprompt=self._speaker.say,
         )
         self._turns = itertools.count(1)
+        # The caller's last turn as the history holds it, until it is answered.
+        self._unanswered: ChatMessage | None = None
+        # What the caller said over the assistant without interrupting it, for the LLM
+        # with their next turn.
+        self._asides: list[str] = []
+        # false_interruption_timeout: the assistant resumes after a barge-in that was
+        # no turn (the caller's speech gave no words).
+        timeout = config.interruption.false_interruption_timeout_s
+        self._resumption = (
+            Resumption(
+                timeout,
+                self._hearing,
+                self._speaker,
+                self._barge_in,
+                clock,
+                self._spawn,
+                active=lambda: self._lifecycle.state is CallState.ACTIVE,
+                aside=self.caller_aside,
+            )
+            if timeout is not None
+            else None
+        )
         self._dtmf: list[str] = []
         self._dtmf_task: asyncio.Task[None] | None = None
 
@@ -221,7 +254,7 @@ class CallSession:
     def _open(self) -> None:
         mode = self.config.first_message_mode
         if mode == "assistant-speaks-first" and self.config.first_message:
-            self._speaker.say(self.config.first_message)
+            self._speaker.greet(self.config.first_message, static=self.config.static_first_message)
         elif mode == "assistant-speaks-first-with-model-generated-message":
             self._start_answer(TurnTiming(0))
 
@@ -251,21 +284,54 @@ class CallSession:
     def assistant_replying(self) -> bool:
         return self._speaker.replying
 
-    def caller_speaking(self, now: float, speaking_s: float, words: int) -> None:
+    def caller_started(self, now: float, started_at: float) -> None:
+        """The caller speaks again before hearing any of the answer to their turn: the
+        answer is withdrawn and their turn goes on (one turn, answered once)."""
+        if not self._speaker.withdraw(now, started_at):
+            return
+        unanswered = self._unanswered
+        # Unless the answer got as far as a tool call (the history holds its round).
+        if unanswered is not None and unanswered.content and self.history[-1] is unanswered:
+            self.history.pop()
+            self._hearing.carry(unanswered.content)
+        self._unanswered = None
+
+    def caller_speaking(self, now: float, speaking_s: float, words: int, text: str) -> None:
         """Caller speech while the assistant speaks: a barge-in if the policy says so."""
         if not self._speaker.interruptible:
             return
-        if not self._barge_in.should_interrupt(now=now, speaking_s=speaking_s, words=words):
+        barge_in = self._barge_in
+        if not barge_in.should_interrupt(now=now, speaking_s=speaking_s, words=words, text=text):
             return
-        self._barge_in.record(now)
-        self._speaker.interrupt(now)
+        barge_in.record(now)
+        unsaid = self._speaker.interrupt(now)
+        if self._resumption is not None:
+            self._resumption.after_barge_in(unsaid)
 
-    def caller_turn(self, text: str, timing: TurnTiming) -> None:
-        """A turn of the caller's (spoken or typed): answered, unless it ends the call."""
+    def caller_aside(self, text: str, now: float) -> None:
+        """Said over the assistant without interrupting it: in the transcript now, and
+        given to the LLM with the caller's next turn."""
+        self._emit(UserMessage(text, now, aside=True))
+        self._asides.append(text)
+
+    def caller_turn(self, text: str, timing: TurnTiming, *, continues: bool = False) -> None:
+        """A turn of the caller's (spoken or typed): answered, unless it ends the call.
+        With ``continues``, it replaces their previous turn, whose answer was withdrawn.
+        Just after a barge-in that may be false, a turn of acknowledgements only is an
+        aside: the assistant is about to resume."""
+        resumption = self._resumption
+        if resumption is not None and resumption.watching:
+            if self._barge_in.is_backchannel(text):
+                self.caller_aside(text, self._clock.now())
+                return
+            resumption.stop()
         timing.turn = next(self._turns)
         now = self._clock.now()
-        self._emit(UserMessage(text, now))
-        self.history.append(ChatMessage("user", text))
+        self._emit(UserMessage(text, now, continues=continues))
+        self.history.extend(ChatMessage("user", aside) for aside in self._asides)
+        self._asides.clear()
+        message = self._unanswered = ChatMessage("user", text)
+        self.history.append(message)
         self._watchdogs.caller_took_turn()
         trigger = self.config.end_call_trigger_phrase
         if trigger and trigger in text.lower():
@@ -277,10 +343,12 @@ class CallSession:
     # -- answering --------------------------------------------------------------------
 
     def _start_answer(self, timing: TurnTiming, query: str | None = None) -> None:
-        """The LLM's reply; a failure of every LLM is settled when it has ended."""
+        """The LLM's reply; a failure of every LLM is settled when it has ended. The
+        answer to a caller's turn (``query``) is withdrawn if they go on before hearing
+        any of it."""
         outcome = ReplyOutcome()
         answer = guarded(self._answer(timing, query=query), outcome)
-        self._speaker.start(answer, timing, outcome=outcome)
+        self._speaker.start(answer, timing, outcome=outcome, withdrawable=query is not None)
 
     def _answer(self, timing: TurnTiming, query: str | None = None) -> AsyncGenerator[str, None]:
         end_call = self.config.end_call_tool

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from callwright.engine.config import EndpointingConfig, InterruptionConfig
+from callwright.engine.phrases import PhraseSet, words_of
 
 __all__ = [
     "BargeInPolicy",
@@ -45,13 +46,16 @@ class CallerState(enum.Enum):
 class CallerTurn:
     """The caller's turn in progress, as heard so far: ``finals`` (the transcriber's
     final texts, in order), the latest ``interim`` text and its word count, and when
-    the last final arrived."""
+    the last final arrived. ``carried`` is what the caller said before, if they went on
+    before hearing any answer to it (the answer was withdrawn): this turn continues it.
+    """
 
     state: CallerState = CallerState.QUIET
     finals: list[str] = field(default_factory=list)
     interim: str = ""
     interim_words: int = 0
     last_final_at: float | None = None
+    carried: str = ""
 
     def heard_interim(self, text: str) -> None:
         self.interim = text
@@ -62,18 +66,25 @@ class CallerTurn:
         self.interim, self.interim_words = "", 0
         self.last_final_at = now
 
+    def carry(self, text: str) -> None:
+        """``text`` was taken as a turn, but its answer was withdrawn before the caller
+        heard any of it: this turn goes on from it."""
+        self.carried = f"{text} {self.carried}".strip()
+
     def backchannel(self) -> None:
         """The caller's speech did not interrupt the assistant: not a turn."""
         self.interim, self.interim_words = "", 0
         self.state = CallerState.QUIET
 
     def take(self) -> tuple[str, float | None]:
-        """The turn's text (the finals, else the interim text) and when its last final
-        arrived; the turn starts over, quiet."""
-        text = " ".join(self.finals) or self.interim
+        """The turn's text (what it carried on from, then the finals, else the interim
+        text) and when its last final arrived; the turn starts over, quiet."""
+        said = " ".join(self.finals) or self.interim
+        text = f"{self.carried} {said}".strip() if self.carried else said
         final_at = self.last_final_at
         self.finals, self.interim, self.interim_words = [], "", 0
         self.last_final_at = None
+        self.carried = ""
         self.state = CallerState.QUIET
         return text, final_at
 
@@ -113,7 +124,8 @@ class SilenceEndOfTurn:
     ``min_silence_s`` of silence → the transcriber is asked for its final (Deepgram's
     ``Finalize``); ``silence_threshold_s`` of silence and a final transcript → the turn
     is taken. A final more than ``utterance_end_s`` late (after it was asked for) is not
-    waited for: the interim text is taken instead.
+    waited for: the interim text is taken instead, or, when the caller's speech gave no
+    words at all, the words the turn carried on from.
     """
 
     __slots__ = ("_endpointing", "_final_requested_at")
@@ -132,7 +144,7 @@ class SilenceEndOfTurn:
             self._final_requested_at = now
             finalise = True
         if silence_s >= endpointing.silence_threshold_s and (
-            turn.finals or (turn.interim and self._final_overdue(now))
+            turn.finals or ((turn.interim or turn.carried) and self._final_overdue(now))
         ):
             self._final_requested_at = None
             return _FINALISE_AND_COMMIT if finalise else TurnAction.COMMIT
@@ -143,23 +155,57 @@ class SilenceEndOfTurn:
         return requested is not None and now - requested >= self._endpointing.utterance_end_s
 
 
-@dataclass(slots=True)
+class _Words(enum.Enum):
+    """What the caller's words so far say about a barge-in."""
+
+    NONE = "none"  # no words yet (only the voice activity detector has heard them)
+    ACKNOWLEDGEMENT = "acknowledgement"  # nothing but backchannels: never interrupts
+    INTERRUPTION = "interruption"  # an interrupt word among them: interrupts at once
+    OTHER = "other"  # words: the thresholds decide
+
+
 class BargeInPolicy:
     """Whether caller speech over the assistant is an interruption.
 
-    It is when the caller has said at least ``min_words`` words, or spoken for at least
+    Never within ``cooldown_s`` of the last barge-in. Otherwise: never when the
+    caller's words so far are only acknowledgement phrases (a backchannel: "mhmm",
+    "yeah, okay"), at once when they hold an interruption phrase ("stop", "wait"), and
+    else when the caller has said at least ``min_words`` words or spoken for at least
     ``min_speaking_s`` seconds (whichever comes first; a zero disables that test, both
-    zero means any speech), and the last barge-in was at least ``cooldown_s`` ago.
+    zero means any speech).
     """
 
-    config: InterruptionConfig
-    last_barge_in_at: float | None = None
+    __slots__ = (
+        "_acknowledgements",
+        "_classified",
+        "_interruptions",
+        "_words",
+        "config",
+        "last_barge_in_at",
+    )
 
-    def should_interrupt(self, *, now: float, speaking_s: float, words: int) -> bool:
+    def __init__(self, config: InterruptionConfig) -> None:
+        self.config = config
+        self.last_barge_in_at: float | None = None
+        self._acknowledgements = PhraseSet(config.acknowledgement_phrases)
+        self._interruptions = PhraseSet(config.interruption_phrases)
+        # The last text classified and what it said: asked once per voice-activity
+        # frame, the words change only a few times a second.
+        self._classified = ""
+        self._words = _Words.NONE
+
+    def should_interrupt(
+        self, *, now: float, speaking_s: float, words: int, text: str = ""
+    ) -> bool:
         if (
             self.last_barge_in_at is not None
             and now - self.last_barge_in_at < self.config.cooldown_s
         ):
+            return False
+        said = self._classify(text)
+        if said is _Words.INTERRUPTION:
+            return True
+        if said is _Words.ACKNOWLEDGEMENT:
             return False
         by_words = self.config.min_words > 0 and words >= self.config.min_words
         by_time = self.config.min_speaking_s > 0 and speaking_s >= self.config.min_speaking_s
@@ -169,6 +215,28 @@ class BargeInPolicy:
             and (speaking_s > 0 or words > 0)
         )
         return by_words or by_time or anything
+
+    def is_backchannel(self, text: str) -> bool:
+        """Whether ``text`` (a final transcript) is nothing but acknowledgement phrases,
+        and no interruption phrase."""
+        words = words_of(text)
+        return not self._interruptions.occurs_in(words) and self._acknowledgements.covers(words)
+
+    def _classify(self, text: str) -> _Words:
+        """What the words so far (an interim transcript, still growing) say."""
+        if text is self._classified or text == self._classified:
+            return self._words
+        words = words_of(text)
+        if not words:
+            said = _Words.NONE
+        elif self._interruptions.occurs_in(words):
+            said = _Words.INTERRUPTION
+        elif self._acknowledgements.covers(words, unfinished=True):
+            said = _Words.ACKNOWLEDGEMENT
+        else:
+            said = _Words.OTHER
+        self._classified, self._words = text, said
+        return said
 
     def record(self, now: float) -> None:
         self.last_barge_in_at = now

@@ -53,6 +53,7 @@ from callwright.runtime.preparation import PreparedCall, SigningSecret, prepare_
 from callwright.runtime.recorder import CallRecorder, StereoRecording
 from callwright.runtime.recordings import RecordingStore
 from callwright.runtime.registry import ProviderChoice, ProviderFactory
+from callwright.runtime.speech_cache import GreetingCache
 from callwright.runtime.webhook_writer import CallWebhooks, WebhookWriter
 from callwright.security.crypto import SecretBox
 from callwright.security.outbound import OutboundPolicy
@@ -103,6 +104,8 @@ class CallRuntime:
         self._outbound = OutboundPolicy.from_settings(settings)
         self._active: dict[int, _Active] = {}
         self._places = CallPlaces(settings.max_concurrent_calls, settings.stream_token_ttl_s)
+        # Static first messages, synthesised once per assistant, voice and text.
+        self._greetings = GreetingCache()
 
     # -- capacity and control ---------------------------------------------------------
 
@@ -232,6 +235,7 @@ class CallRuntime:
             run_custom_tools=runner_for(executor) if executor else None,
             previous_conversation=prepared.previous,
             retrieve=prepared.retrieve,
+            speech_cache=self._greetings,
         )
         if self._webhooks is not None:
             self._webhooks.register_tools(call_id, {t.name: t.public_config() for t in tools})

@@ -88,11 +88,21 @@ class CallRecorder:
     end_reason: EndReason | None = None
     end_detail: str | None = None
     ended_at: float | None = None
+    # Where the caller's last turn (not an aside) is in ``messages``.
+    _last_turn_line: int | None = field(default=None, repr=False)
 
     def __call__(self, event: SessionEvent) -> None:
         if isinstance(event, UserMessage):
             line = {"role": "user", "text": event.text, "seconds_from_start": self._s(event.at)}
-            self.messages.append(line)
+            turn = self._last_turn_line
+            if event.continues and turn is not None:
+                # The caller went on before hearing an answer: one turn, one line.
+                line["seconds_from_start"] = self.messages[turn]["seconds_from_start"]
+                self.messages[turn] = line
+            else:
+                if not event.aside:
+                    self._last_turn_line = len(self.messages)
+                self.messages.append(line)
             self._notify("transcript", line)
         elif isinstance(event, AssistantMessage):
             self.tts_characters += len(event.intended)

@@ -271,7 +271,11 @@ def _result(events: list[SessionEvent], choices: list[ProviderChoice]) -> Simula
     end_reason = "unknown"
     for event in events:
         if isinstance(event, UserMessage):
-            transcript.append({"role": "user", "text": event.text, "interrupted": False})
+            line = {"role": "user", "text": event.text, "interrupted": False}
+            if event.continues and transcript and transcript[-1]["role"] == "user":
+                transcript[-1] = line  # the caller went on before hearing an answer
+            else:
+                transcript.append(line)
         elif isinstance(event, AssistantMessage):
             line = {"role": "assistant", "text": event.text, "interrupted": event.interrupted}
             if event.apology_for is not None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from callwright.domain.types import E164Number, ExternalId, NonEmptyStr, OutboundUrlString
+from callwright.engine.phrases import words_of
 from callwright.providers.vendors import CATALOG
 
 __all__ = [
@@ -62,6 +63,7 @@ ShortText = Annotated[str, Field(max_length=10_000)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Unit = Annotated[float, Field(ge=0, le=1)]
 Penalty = Annotated[float, Field(ge=-2, le=2)]
+Phrase = Annotated[str, Field(min_length=1, max_length=100)]
 Milliseconds = Annotated[int, Field(ge=0, le=60_000)]
 FreeForm = dict[str, Any]
 
@@ -100,11 +102,31 @@ class LlmSettings(Strict):
 
 
 class InterruptionSettings(Strict):
-    """Barge-in: words or seconds of caller speech that stop the assistant."""
+    """Barge-in: words or seconds of caller speech that stop the assistant.
+
+    callwright's additions, after Vapi's stopSpeakingPlan: speech made only of
+    ``acknowledgement_phrases`` ("mhmm", "yeah") never stops the assistant, one of the
+    ``interruption_phrases`` ("stop", "wait") stops it below the thresholds. Null takes
+    the list for ``stt_settings.language`` (``engine.phrases``); a list replaces it.
+    After a barge-in whose speech gives no words (a noise, a cough, a backchannel)
+    within ``false_interruption_timeout`` seconds of the caller falling quiet, the
+    assistant says the rest of what it was saying; null (the default) leaves silence.
+    """
 
     interruption_threshold: Annotated[int, Field(ge=0, le=100)] = 3
     min_speaking_time: Annotated[float, Field(ge=0, le=10)] = 0.5
     interruption_cooldown: Annotated[float, Field(ge=0, le=60)] = 2
+    acknowledgement_phrases: Annotated[list[Phrase], Field(max_length=200)] | None = None
+    interruption_phrases: Annotated[list[Phrase], Field(max_length=200)] | None = None
+    false_interruption_timeout: Annotated[float, Field(gt=0, le=10)] | None = None
+
+    @field_validator("acknowledgement_phrases", "interruption_phrases")
+    @classmethod
+    def _phrases_have_words(cls, phrases: list[str] | None) -> list[str] | None:
+        for index, phrase in enumerate(phrases or ()):
+            if not words_of(phrase):
+                raise ValueError(f"phrase {index} ({phrase!r}) has no letter or digit")
+        return phrases
 
 
 class TtsSettings(Strict):

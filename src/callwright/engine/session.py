@@ -27,12 +27,12 @@ import asyncio
 import functools
 import itertools
 import logging
-from collections.abc import AsyncGenerator, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from callwright.audio.dtmf import dtmf_audio
 from callwright.clock import Clock
+from callwright.engine.answering import Answerer
 from callwright.engine.builtin_tools import offered_tools
 from callwright.engine.config import CallConfig
 from callwright.engine.events import (
@@ -42,14 +42,12 @@ from callwright.engine.events import (
     UserMessage,
 )
 from callwright.engine.failover import failover_events
-from callwright.engine.faults import ReplyOutcome, guarded
 from callwright.engine.hearing import Hearing
+from callwright.engine.keypad import Keypad
 from callwright.engine.lifecycle import CallState, EndCallHook, Farewell, Lifecycle, Watchdogs
 from callwright.engine.replies import (
     Retriever,
-    ToolHooks,
     ToolRunner,
-    llm_reply,
 )
 from callwright.engine.resumption import Resumption
 from callwright.engine.speaking import Speaker, SpeechCache
@@ -77,8 +75,6 @@ from callwright.transports.protocol import (
 __all__ = ["CallSession", "SessionProviders"]
 
 logger = logging.getLogger(__name__)
-
-_DTMF_QUIET_S = 1.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,15 +121,9 @@ class CallSession:
     ) -> None:
         self.config = config
         self._llms = providers.llms
-        self._retrieve = retrieve  # rag_settings: passages for each user turn
         self._transport = transport
         self._clock = clock
         self._emit = sink
-        self._first_token_timeout_s = first_token_timeout_s
-        self._filler_after_s = filler_after_s
-        self._tool_specs = offered_tools(config, custom_tools, can_search=retrieve is not None)
-        self._run_custom_tools = run_custom_tools
-        self._fillers = itertools.count()
         self._group: asyncio.TaskGroup | None = None
 
         self.history: list[ChatMessage] = []
@@ -203,8 +193,28 @@ class CallSession:
             if timeout is not None
             else None
         )
-        self._dtmf: list[str] = []
-        self._dtmf_task: asyncio.Task[None] | None = None
+        end_call = config.end_call_tool
+        self._answerer = Answerer(
+            config,
+            providers.llms,
+            self.history,
+            self._speaker,
+            clock,
+            sink,
+            tool_specs=offered_tools(config, custom_tools, can_search=retrieve is not None),
+            end_call=lambda: self.end(
+                EndReason.ASSISTANT_ENDED_CALL, farewell=Farewell(end_call.message)
+            ),
+            transfer=self._transfer,
+            send_dtmf=lambda digits: self._keypad.press(digits),
+            run_custom_tools=run_custom_tools,
+            retrieve=retrieve,  # rag_settings: passages for each user turn
+            first_token_timeout_s=first_token_timeout_s,
+            filler_after_s=filler_after_s,
+        )
+        self._keypad = Keypad(
+            transport, clock, self._spawn, touch=self._watchdogs.touch, turn=self.caller_turn
+        )
 
     @property
     def end_reason(self) -> EndReason | None:
@@ -256,7 +266,7 @@ class CallSession:
         if mode == "assistant-speaks-first" and self.config.first_message:
             self._speaker.greet(self.config.first_message, static=self.config.static_first_message)
         elif mode == "assistant-speaks-first-with-model-generated-message":
-            self._start_answer(TurnTiming(0))
+            self._answerer.start(TurnTiming(0))
 
     async def _receive(self) -> None:
         async for event in self._transport.events():
@@ -265,7 +275,7 @@ class CallSession:
             elif isinstance(event, PlaybackMarked):
                 self._speaker.on_mark(event.name)
             elif isinstance(event, DtmfReceived):
-                self._on_dtmf(event.digit)
+                self._keypad.pressed(event.digit)
             elif isinstance(event, AnsweringMachine):
                 self._on_answering_machine(event)
             elif isinstance(event, CallerHungUp):
@@ -338,51 +348,9 @@ class CallSession:
             farewell = Farewell(self.config.end_call_message)
             self.end(EndReason.CUSTOMER_SAID_END_CALL_PHRASE, farewell=farewell)
             return
-        self._start_answer(timing, query=text)
+        self._answerer.start(timing, query=text)
 
     # -- answering --------------------------------------------------------------------
-
-    def _start_answer(self, timing: TurnTiming, query: str | None = None) -> None:
-        """The LLM's reply; a failure of every LLM is settled when it has ended. The
-        answer to a caller's turn (``query``) is withdrawn if they go on before hearing
-        any of it."""
-        outcome = ReplyOutcome()
-        answer = guarded(self._answer(timing, query=query), outcome)
-        self._speaker.start(answer, timing, outcome=outcome, withdrawable=query is not None)
-
-    def _answer(self, timing: TurnTiming, query: str | None = None) -> AsyncGenerator[str, None]:
-        end_call = self.config.end_call_tool
-        hooks = ToolHooks(
-            specs=self._tool_specs,
-            end_call=lambda: self.end(
-                EndReason.ASSISTANT_ENDED_CALL, farewell=Farewell(end_call.message)
-            ),
-            transfer=self._transfer,
-            send_dtmf=self._send_dtmf,
-            search_knowledge=self._retrieve,
-            run_custom=self._run_custom_tools,
-            emit=self._emit,
-            now=self._clock.now,
-        )
-        return llm_reply(
-            self.config,
-            self._llms,
-            self.history,
-            self._clock,
-            timing,
-            hooks,
-            first_token_timeout_s=self._first_token_timeout_s,
-            filler_after_s=self._filler_after_s,
-            filler_counter=self._fillers,
-            # Retrieval answers a caller's turn (not the model-generated opener).
-            retrieve=self._retrieve if query else None,
-            query=query,
-        )
-
-    async def _send_dtmf(self, digits: str) -> None:
-        # The keys as tones in the call's audio: a carrier's media stream has no
-        # other way to send them (ValueError for a key that does not exist).
-        await self._transport.send_audio(dtmf_audio(digits, self._transport.sample_rate))
 
     def _transfer(self, destination: str) -> None:
         numbers = self.config.transfer_tool.numbers
@@ -421,30 +389,6 @@ class CallSession:
         if event.kind == "machine_start":
             return  # wait for the beep or the silence after the greeting
         self.end(EndReason.VOICEMAIL, farewell=Farewell(self.config.voicemail_message))
-
-    # -- DTMF -------------------------------------------------------------------------
-
-    def _on_dtmf(self, digit: str) -> None:
-        self._dtmf.append(digit)
-        self._watchdogs.touch(self._clock.now())
-        if self._dtmf_task is not None:
-            self._dtmf_task.cancel()
-        if digit == "#":
-            self._flush_dtmf()
-        else:
-            self._dtmf_task = self._spawn(self._dtmf_after_quiet())
-
-    async def _dtmf_after_quiet(self) -> None:
-        await self._clock.sleep(_DTMF_QUIET_S)
-        self._flush_dtmf()
-
-    def _flush_dtmf(self) -> None:
-        digits, self._dtmf = "".join(self._dtmf), []
-        if digits:
-            self.caller_turn(
-                f"[The caller pressed the keys: {digits}]",
-                TurnTiming(0, end_of_turn_at=self._clock.now()),
-            )
 
 
 def _first_leaf(group: BaseExceptionGroup[Exception]) -> BaseException:

@@ -187,6 +187,7 @@ async def test_maintain_context_carries_the_same_callers_last_call(settings: Set
                     assistant_id=assistant_id,
                     type="inboundPhoneCall",
                     status="ended",
+                    node_id=lab.app.state.callwright.node.id,
                     from_number="+14155550100",
                 )
                 earlier.messages = [
@@ -199,6 +200,7 @@ async def test_maintain_context_carries_the_same_callers_last_call(settings: Set
                     assistant_id=assistant_id,
                     type="inboundPhoneCall",
                     status="ringing",
+                    node_id=lab.app.state.callwright.node.id,
                     from_number="+14155550100",
                 )
                 stranger = new_call(
@@ -207,6 +209,7 @@ async def test_maintain_context_carries_the_same_callers_last_call(settings: Set
                     assistant_id=assistant_id,
                     type="inboundPhoneCall",
                     status="ringing",
+                    node_id=lab.app.state.callwright.node.id,
                     from_number="+14155550111",
                 )
                 db.add_all([earlier, current, stranger])
@@ -269,29 +272,6 @@ async def test_a_call_still_starting_keeps_its_place(settings: Settings) -> None
             providers.go.set()
             await page.wait_for(lambda: page.audio_bytes > 0)
             assert (await _start(lab, tenant, {"assistant_id": assistant_id})).status_code == 503
-
-
-async def test_calls_left_open_by_a_crash_are_closed_on_start(settings: Settings) -> None:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        tenant = await make_tenant(app)
-        async with app.state.callwright.session_factory() as db:
-            orphan = new_call(
-                organization_id=tenant.organization_id,
-                user_id=tenant.user_id,
-                assistant_id=None,  # type: ignore[arg-type]
-                type="webCall",
-                status="in-progress",
-            )
-            db.add(orphan)
-            await db.commit()
-    # The process "crashed" with that call open; the next start closes it.
-    restarted = create_app(settings)
-    async with restarted.router.lifespan_context(restarted):
-        transport = httpx.ASGITransport(app=restarted)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as api:
-            record = (await api.get(f"/api/v1/calls/{orphan.id}", headers=tenant.headers)).json()
-    assert (record["status"], record["end_reason"]) == ("ended", "server-restarted")
 
 
 async def test_call_records_are_filtered_and_isolated(settings: Settings) -> None:

@@ -78,6 +78,7 @@ class CallRuntime:
         *,
         settings: Settings,
         session_factory: async_sessionmaker[AsyncSession],
+        node_id: str,
         secret_box: SecretBox,
         recordings: RecordingStore,
         providers: ProviderFactory,
@@ -86,6 +87,8 @@ class CallRuntime:
         knowledge: KnowledgeContext | None = None,
     ) -> None:
         self._settings = settings
+        # This process's node (runtime.nodes): the calls it issues and holds name it.
+        self.node_id = node_id
         self._session_factory = session_factory
         self._box = secret_box
         self._recordings = recordings

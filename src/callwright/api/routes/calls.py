@@ -171,7 +171,7 @@ async def web_call_stream(websocket: WebSocket, token: str = "") -> None:
         await websocket.close(code=1008, reason="invalid or expired call token")
         return
     async with state.session_factory.begin() as db:
-        accepted = await consume_stream_nonce(db, claim.call_id, claim.nonce)
+        accepted = await consume_stream_nonce(db, claim.call_id, claim.nonce, state.calls.node_id)
     if not accepted:
         await websocket.close(code=1008, reason="this call token has been used")
         return

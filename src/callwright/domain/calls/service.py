@@ -65,6 +65,11 @@ _DIRECTIONS = {"inboundPhoneCall": "inbound", "outboundPhoneCall": "outbound", "
 class LiveCalls(Protocol):
     """What the call runtime offers the API."""
 
+    @property
+    def node_id(self) -> str:
+        """This process's node: the calls it issues belong to it."""
+        ...
+
     def check_capacity(self, call_type: str = "webCall") -> None: ...
 
     def reserve(self, call_id: int) -> None: ...
@@ -197,6 +202,7 @@ class CallService:
                 assistant_id=body.assistant_id,
                 type="webCall",
                 status=CallStatus.QUEUED,
+                node_id=self._live.node_id,
                 variables=body.variables,
                 overrides=body.assistant_overrides,
             ),
@@ -240,6 +246,7 @@ class CallService:
                 assistant_id=body.assistant_id,
                 type="outboundPhoneCall",
                 status=CallStatus.QUEUED,
+                node_id=self._live.node_id,
                 variables=body.variables,
                 overrides=body.assistant_overrides,
                 from_number=number.number,

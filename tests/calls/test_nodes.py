@@ -21,7 +21,7 @@ from callwright.store.call_status import CallStatus
 from callwright.store.models import Call, Node
 from tests.conftest import Tenant, make_tenant
 
-EXPIRY = timedelta(seconds=30)
+EXPIRY = timedelta(hours=1)
 
 
 @dataclass
@@ -36,7 +36,15 @@ class WallTime:
 
 @asynccontextmanager
 async def node_app(settings: Settings, wall: WallTime) -> AsyncIterator[FastAPI]:
-    app = create_app(settings, wall_clock=wall)
+    # Heartbeats and sweeps happen when the test says (``Node.beat``, ``Node.sweep``):
+    # the periodic ones would not run within a test, however slow the machine.
+    quiet = settings.model_copy(
+        update={
+            "node_heartbeat_interval_s": EXPIRY.total_seconds() / 2,
+            "node_expiry_s": EXPIRY.total_seconds(),
+        }
+    )
+    app = create_app(quiet, wall_clock=wall)
     async with app.router.lifespan_context(app):
         yield app
 

@@ -46,6 +46,7 @@ from callwright.engine.events import EndReason
 from callwright.observability.eventloop import watch_event_loop
 from callwright.observability.middleware import HttpMetricsMiddleware
 from callwright.runtime.calls import CallRuntime
+from callwright.runtime.control import ControlRelay
 from callwright.runtime.nodes import Node, WallClock
 from callwright.runtime.providers_cloud import CloudProviders
 from callwright.runtime.providers_offline import OfflineProviders
@@ -93,6 +94,12 @@ def create_app(
     except ValueError as exc:
         raise SettingsError(f"CALLWRIGHT_OUTBOUND_ALLOWED_HOSTS: {exc}") from exc
     rate_limiter = create_rate_limiter(settings.redis_url, settings.redis_namespace)
+    # Live control of calls held by other processes (none reachable without Redis).
+    relay = (
+        ControlRelay(settings.redis_url, namespace=settings.redis_namespace)
+        if settings.redis_url
+        else None
+    )
     offline = OfflineProviders()
     cloud = CloudProviders(outbound)
 
@@ -136,6 +143,7 @@ def create_app(
                 signing_secret=signing_secret,
                 webhooks=OutboxCallWebhooks(settings),
                 knowledge=documents_context,
+                relay=relay,
             )
             app.state.callwright = AppState(
                 settings=settings,
@@ -145,6 +153,7 @@ def create_app(
                 rate_limiter=rate_limiter,
                 calls=calls,
                 node=node,
+                relay=relay,
                 recordings=recordings,
                 outbound=outbound,
             )
@@ -152,6 +161,11 @@ def create_app(
             # Background work lives as long as the app, and ends before the engine does.
             async with asyncio.TaskGroup() as background:
                 heartbeat = background.create_task(node.run(), name="node-heartbeat")
+                control = None
+                if relay is not None:
+                    control = background.create_task(
+                        relay.serve(node.id, calls.act), name="call-control"
+                    )
                 dispatcher = None
                 if settings.webhook_delivery_enabled:
                     dispatcher = background.create_task(
@@ -178,6 +192,8 @@ def create_app(
                     # Calls still up end with a reason and a complete record.
                     await calls.end_all(EndReason.SERVER_SHUTDOWN)
                     heartbeat.cancel()
+                    if control is not None:
+                        control.cancel()
                     await node.stop()
                     if dispatcher is not None:
                         dispatcher.cancel()
@@ -190,6 +206,8 @@ def create_app(
             await cloud.aclose()
             await offline.aclose()
             await rate_limiter.aclose()
+            if relay is not None:
+                await relay.aclose()
             await engine.dispose()
 
     app = FastAPI(

@@ -24,6 +24,7 @@ from callwright.domain.principal import Principal
 from callwright.domain.tools.service import ToolService
 from callwright.errors import CsrfFailed, RateLimited, Unauthorized
 from callwright.runtime.calls import CallRuntime
+from callwright.runtime.control import ControlRelay
 from callwright.runtime.nodes import Node
 from callwright.runtime.recordings import RecordingStore
 from callwright.security.crypto import SecretBox
@@ -65,6 +66,8 @@ class AppState:
     calls: CallRuntime
     # This process as a node of the fleet (its id, heartbeat and the orphan sweep).
     node: Node
+    # Commands to calls held by other nodes, over Redis (None without REDIS_URL).
+    relay: ControlRelay | None
     recordings: RecordingStore
     # The outbound-URL policy every user-given URL is checked against (decision 014).
     outbound: OutboundPolicy

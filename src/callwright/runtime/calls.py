@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callwright.clock import MonotonicClock
 from callwright.domain.assistants.service import load_assistant_for_call
+from callwright.domain.calls.control import CallCommand, CommandOutcome
 from callwright.domain.calls.repository import CallRecord, end_call, load_call, write_record
 from callwright.domain.knowledge.context import KnowledgeContext
 from callwright.engine.events import EndReason, EventSink, SessionEvent
@@ -42,6 +43,7 @@ from callwright.observability import metrics
 from callwright.observability.logging import bind_call
 from callwright.runtime.call_metrics import observe_finished_call
 from callwright.runtime.capacity import CallPlaces
+from callwright.runtime.control import ControlRelay
 from callwright.runtime.hooks import end_call_url_hook
 from callwright.runtime.preparation import PreparedCall, SigningSecret, prepare_call
 from callwright.runtime.recorder import CallRecorder, StereoRecording
@@ -85,6 +87,7 @@ class CallRuntime:
         signing_secret: SigningSecret,
         webhooks: CallWebhooks | None = None,
         knowledge: KnowledgeContext | None = None,
+        relay: ControlRelay | None = None,
     ) -> None:
         self._settings = settings
         # This process's node (runtime.nodes): the calls it issues and holds name it.
@@ -96,6 +99,8 @@ class CallRuntime:
         self._signing_secret = signing_secret
         self._webhooks = webhooks
         self._knowledge = knowledge
+        # Commands for calls held by other nodes (None without Redis: none reachable).
+        self._relay = relay
         # Tool servers and end_call_url are users' URLs (security.outbound).
         self._outbound = OutboundPolicy.from_settings(settings)
         self._active: dict[int, _Active] = {}
@@ -126,6 +131,28 @@ class CallRuntime:
         """The transport of a call running in this process (the carrier's own)."""
         active = self._active.get(call_id)
         return active.transport if active is not None else None
+
+    async def command(
+        self, node_id: str | None, call_id: int, command: CallCommand
+    ) -> CommandOutcome:
+        """Carry out ``command`` on a live call held by ``node_id``: here, or on that
+        node through the relay. What came of it, never a guess."""
+        if node_id == self.node_id:
+            return self.act(call_id, command)
+        if node_id is None or self._relay is None:
+            return CommandOutcome.UNREACHABLE
+        return await self._relay.send(node_id, call_id, command)
+
+    def act(self, call_id: int, command: CallCommand) -> CommandOutcome:
+        """Carry out ``command`` on a call of this process (or say it is not live)."""
+        session = self.session_of(call_id)
+        if session is None or session.end_reason is not None:
+            return CommandOutcome.NOT_LIVE
+        if command.kind == "say":
+            session.say(command.message, end_after=command.end_after)
+        else:
+            session.end(EndReason.MANUALLY_CANCELED, "ended through the API")
+        return CommandOutcome.DONE
 
     async def end_all(self, reason: EndReason, timeout_s: float = 10.0) -> None:
         """End every call in this process (shutdown) and wait for their records."""

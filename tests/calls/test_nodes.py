@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from callwright.api.app import create_app
-from callwright.domain.calls.repository import new_call
+from callwright.domain.calls.repository import CallProgress, new_call, save_progress
 from callwright.settings import Settings
 from callwright.store.base import utcnow
 from callwright.store.call_status import CallStatus
@@ -112,6 +112,9 @@ async def test_a_dead_nodes_calls_are_ended_at_its_last_heartbeat(settings: Sett
         a_node = a.state.callwright.node
         issued = await _web_call(a, tenant)
         running = await _running_call(a, tenant, a_node.id)
+        said = [{"role": "assistant", "text": "Hello."}, {"role": "user", "text": "Hi."}]
+        async with a.state.callwright.session_factory.begin() as db:
+            assert await save_progress(db, running, CallProgress(said, [], [], [{"turn": 1}]))
         a_time.now = utcnow() + timedelta(seconds=1)
         await a_node.beat()
         last_beat = a_time.now
@@ -128,6 +131,8 @@ async def test_a_dead_nodes_calls_are_ended_at_its_last_heartbeat(settings: Sett
                 assert (call.status, call.end_reason) == ("ended", "server-restarted")
                 assert call.ended_at == last_beat
                 assert call.stream_nonce is None  # the issued call can no longer connect
+            # What the running call saved as it went is its record.
+            assert (calls[running].messages, calls[running].turns) == (said, [{"turn": 1}])
             # A holds nothing now, so its row is gone; A, alive after all, joins again.
             async with b.state.callwright.session_factory() as db:
                 assert await db.get(Node, a_node.id) is None

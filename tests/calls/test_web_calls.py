@@ -408,3 +408,34 @@ async def test_a_live_calls_record_lists_the_knowledge_it_used(settings: Setting
         assert providers.llm is not None
         sent = "\n".join(m.content or "" for m in providers.llm.requests[0].messages)
         assert "drip tray" in sent
+
+
+async def test_the_record_is_saved_after_each_turn_while_the_call_goes_on(
+    settings: Settings,
+) -> None:
+    providers = FakeProviders(utterances=("Do you deliver?",), replies=["Yes, every day."])
+    async with phone_lab(settings, providers) as lab:
+        tenant = await make_tenant(lab.app)
+        assistant_id = await _assistant(lab, tenant)
+        started = (await _start(lab, tenant, {"assistant_id": assistant_id})).json()
+        async with open_page(started["ws_url"]) as page:
+            await page.wait_for(lambda: len(page.transcripts("assistant")) == 1)
+            await page.send_audio(speech(1.0))
+            await page.wait_for(lambda: len(page.transcripts("assistant")) == 2)
+            # Still talking (a crash now would lose nothing said so far): the row has
+            # the transcript and the answered turn's timings.
+            async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+                deadline = time.monotonic() + 10
+                while True:
+                    record = (await api.get(f"/api/v1/calls/{started['call_id']}")).json()
+                    if len(record["messages"]) == 3 and record["turns"]:
+                        break
+                    assert time.monotonic() < deadline, record
+                    await page.send_audio(bytes(3200))
+            assert record["status"] == "in-progress"
+            assert [m["text"] for m in record["messages"]] == [
+                "Hello there.",
+                "Do you deliver?",
+                "Yes, every day.",
+            ]
+            assert record["turns"][-1]["turn"] == 1

@@ -9,7 +9,9 @@ being complete, for every kind of call (Twilio in and out, browser).
 2. runs the ``CallSession`` on a recording transport, with a ``CallRecorder`` as the
    event sink (appends only: nothing on the audio path touches the database);
 3. meanwhile a writer task turns transcript lines and tool calls into webhook events
-   (``webhook_writer``: a bounded queue, the database written off the audio path);
+   (``webhook_writer``: a bounded queue, the database written off the audio path), and
+   another saves the record so far after each turn (``progress``: a crash loses at
+   most the turn in flight);
 4. however the call ends — hang-up, provider failure, dropped socket, cancellation at
    shutdown — writes the finished record, stores the stereo recording, queues the
    end-of-call report and counts the call in the metrics (``call_metrics``).
@@ -34,7 +36,7 @@ from callwright.domain.assistants.service import load_assistant_for_call
 from callwright.domain.calls.control import CallCommand, CommandOutcome
 from callwright.domain.calls.repository import CallRecord, end_call, load_call, write_record
 from callwright.domain.knowledge.context import KnowledgeContext
-from callwright.engine.events import EndReason, EventSink, SessionEvent
+from callwright.engine.events import EndReason, EventSink, SessionEvent, TurnTiming
 from callwright.engine.replies import runner_for
 from callwright.engine.session import CallSession
 from callwright.engine.tools import ToolExecutor
@@ -46,6 +48,7 @@ from callwright.runtime.capacity import CallPlaces
 from callwright.runtime.control import ControlRelay
 from callwright.runtime.hooks import end_call_url_hook
 from callwright.runtime.preparation import PreparedCall, SigningSecret, prepare_call
+from callwright.runtime.progress import ProgressWriter
 from callwright.runtime.recorder import CallRecorder, StereoRecording
 from callwright.runtime.recordings import RecordingStore
 from callwright.runtime.registry import ProviderChoice, ProviderFactory
@@ -224,8 +227,12 @@ class CallRuntime:
             started_at=clock.now(), notify=writer.notify if writer is not None else None
         )
 
+        progress = ProgressWriter(call_id, recorder, self._session_factory)
+
         def sink(event: SessionEvent) -> None:
             recorder(event)
+            if isinstance(event, TurnTiming):
+                progress.turn_ended()  # the record so far is saved, off the audio path
             if extra_sink is not None:
                 extra_sink(event)
 
@@ -266,9 +273,12 @@ class CallRuntime:
         try:
             async with asyncio.TaskGroup() as group:
                 writing = group.create_task(writer.run()) if writer is not None else None
+                saving = group.create_task(progress.run())
                 try:
                     reason = await session.run()
                 finally:
+                    # The final record is written below, in full.
+                    saving.cancel()
                     if writer is not None and writing is not None:
                         writer.close()
                         if not writing.done():

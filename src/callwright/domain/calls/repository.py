@@ -26,6 +26,7 @@ from callwright.store.models import Call, Node, PhoneNumber
 
 __all__ = [
     "CallFilters",
+    "CallProgress",
     "CallRecord",
     "CallRepository",
     "IllegalCallTransition",
@@ -37,6 +38,7 @@ __all__ = [
     "new_call",
     "placing_principal",
     "previous_conversation",
+    "save_progress",
     "set_carrier_call_id",
     "set_status",
     "set_stream_nonce",
@@ -363,3 +365,31 @@ def write_record(call: Call, record: CallRecord) -> None:
     call.providers = record.providers
     call.recording_key = record.recording_key
     call.stream_nonce = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallProgress:
+    """A live call's record so far: what a crash must not lose."""
+
+    messages: list[dict[str, Any]]
+    tool_calls: list[dict[str, Any]]
+    knowledge: list[dict[str, Any]]
+    turns: list[dict[str, Any]]
+
+
+async def save_progress(session: AsyncSession, call_id: int, progress: CallProgress) -> bool:
+    """Write a live call's record so far; an ended call's record is left alone (the
+    final record, or the sweep's, wins). True when it was written."""
+    result = await session.execute(
+        update(Call)
+        .where(Call.id == call_id, Call.status != CallStatus.ENDED)
+        .values(
+            messages=progress.messages,
+            tool_calls=progress.tool_calls,
+            knowledge=progress.knowledge,
+            turns=progress.turns,
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -18,7 +18,7 @@ from callwright.domain.calls.repository import CallProgress, new_call, save_prog
 from callwright.settings import Settings
 from callwright.store.base import utcnow
 from callwright.store.call_status import CallStatus
-from callwright.store.models import Call, Node
+from callwright.store.models import Call, Node, WebhookEvent
 from tests.conftest import Tenant, make_tenant
 
 EXPIRY = timedelta(hours=1)
@@ -49,12 +49,12 @@ async def node_app(settings: Settings, wall: WallTime) -> AsyncIterator[FastAPI]
         yield app
 
 
-async def _web_call(app: FastAPI, tenant: Tenant) -> int:
+async def _web_call(app: FastAPI, tenant: Tenant, **settings: object) -> int:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
         transport=transport, base_url="http://t", headers=tenant.headers
     ) as api:
-        created = await api.post("/api/v1/assistants", json={"name": "Node"})
+        created = await api.post("/api/v1/assistants", json={"name": "Node", **settings})
         assert created.status_code == 201, created.text
         started = await api.post("/api/v1/calls/web", json={"assistant_id": created.json()["id"]})
         assert started.status_code == 201, started.text
@@ -110,7 +110,8 @@ async def test_a_dead_nodes_calls_are_ended_at_its_last_heartbeat(settings: Sett
     async with node_app(settings, a_time) as a:
         tenant = await make_tenant(a)
         a_node = a.state.callwright.node
-        issued = await _web_call(a, tenant)
+        # Its webhooks go nowhere (a closed port): they wait in the outbox.
+        issued = await _web_call(a, tenant, webhook_url="http://127.0.0.1:9/hook")
         running = await _running_call(a, tenant, a_node.id)
         said = [{"role": "assistant", "text": "Hello."}, {"role": "user", "text": "Hi."}]
         async with a.state.callwright.session_factory.begin() as db:
@@ -133,6 +134,14 @@ async def test_a_dead_nodes_calls_are_ended_at_its_last_heartbeat(settings: Sett
                 assert call.stream_nonce is None  # the issued call can no longer connect
             # What the running call saved as it went is its record.
             assert (calls[running].messages, calls[running].turns) == (said, [{"turn": 1}])
+            # The call with a webhook URL gets its closing webhooks, queued by the sweep.
+            async with b.state.callwright.session_factory() as db:
+                sent = (
+                    await db.execute(
+                        select(WebhookEvent.event_type).where(WebhookEvent.call_id == issued)
+                    )
+                ).scalars()
+                assert sorted(sent) == ["end-of-call-report", "status-update"]
             # A holds nothing now, so its row is gone; A, alive after all, joins again.
             async with b.state.callwright.session_factory() as db:
                 assert await db.get(Node, a_node.id) is None

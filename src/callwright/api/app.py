@@ -47,7 +47,7 @@ from callwright.observability.eventloop import watch_event_loop
 from callwright.observability.middleware import HttpMetricsMiddleware
 from callwright.runtime.calls import CallRuntime
 from callwright.runtime.control import ControlRelay
-from callwright.runtime.nodes import Node, WallClock
+from callwright.runtime.nodes import Node, WallClock, new_node_id
 from callwright.runtime.providers_cloud import CloudProviders
 from callwright.runtime.providers_offline import OfflineProviders
 from callwright.runtime.recordings import recording_store_for
@@ -111,14 +111,7 @@ def create_app(
             await check_at_head(engine)
             session_factory = create_session_factory(engine)
             secret_box = SecretBox(settings.resolved_secret_key())
-            # This process joins the fleet; calls of nodes that are gone are ended.
-            node = Node(
-                session_factory,
-                heartbeat_interval_s=settings.node_heartbeat_interval_s,
-                expiry_s=settings.node_expiry_s,
-                wall_clock=wall_clock,
-            )
-            await node.start()
+            node_id = new_node_id()
             recordings = recording_store_for(settings)
 
             async def signing_secret(session: AsyncSession, organization_id: int) -> str:
@@ -130,7 +123,7 @@ def create_app(
             calls = CallRuntime(
                 settings=settings,
                 session_factory=session_factory,
-                node_id=node.id,
+                node_id=node_id,
                 secret_box=secret_box,
                 recordings=recordings,
                 providers=provider_factory
@@ -145,6 +138,17 @@ def create_app(
                 knowledge=documents_context,
                 relay=relay,
             )
+            # This process joins the fleet; calls of nodes that are gone are ended (and
+            # their closing webhooks queued) before it serves.
+            node = Node(
+                session_factory,
+                heartbeat_interval_s=settings.node_heartbeat_interval_s,
+                expiry_s=settings.node_expiry_s,
+                wall_clock=wall_clock,
+                node_id=node_id,
+                on_swept=calls.ended_reports.swept,
+            )
+            await node.start()
             app.state.callwright = AppState(
                 settings=settings,
                 engine=engine,

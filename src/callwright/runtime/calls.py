@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callwright.clock import MonotonicClock
-from callwright.domain.assistants.service import load_assistant_for_call
 from callwright.domain.calls.control import CallCommand, CommandOutcome
 from callwright.domain.calls.repository import CallRecord, end_call, load_call, write_record
 from callwright.domain.knowledge.context import KnowledgeContext
@@ -40,12 +39,12 @@ from callwright.engine.events import EndReason, EventSink, SessionEvent, TurnTim
 from callwright.engine.replies import runner_for
 from callwright.engine.session import CallSession
 from callwright.engine.tools import ToolExecutor
-from callwright.errors import NotFound
 from callwright.observability import metrics
 from callwright.observability.logging import bind_call
 from callwright.runtime.call_metrics import observe_finished_call
 from callwright.runtime.capacity import CallPlaces
 from callwright.runtime.control import ControlRelay
+from callwright.runtime.ended_reports import EndedReports
 from callwright.runtime.hooks import end_call_url_hook
 from callwright.runtime.preparation import PreparedCall, SigningSecret, prepare_call
 from callwright.runtime.progress import ProgressWriter
@@ -57,7 +56,6 @@ from callwright.security.crypto import SecretBox
 from callwright.security.outbound import OutboundPolicy
 from callwright.settings import Settings
 from callwright.store.call_status import CallStatus
-from callwright.store.models import Call
 from callwright.transports.protocol import Transport
 
 __all__ = ["CallRuntime"]
@@ -101,6 +99,8 @@ class CallRuntime:
         self._providers = providers
         self._signing_secret = signing_secret
         self._webhooks = webhooks
+        # The closing webhooks of calls ended without a session (unstarted, swept).
+        self.ended_reports = EndedReports(secret_box, webhooks)
         self._knowledge = knowledge
         # Commands for calls held by other nodes (None without Redis: none reachable).
         self._relay = relay
@@ -317,21 +317,8 @@ class CallRuntime:
             if call is None or call.status == CallStatus.ENDED:
                 return
             end_call(call, reason.value, detail)
-            webhook_url = await self._webhook_url_of(db, call)
-            if self._webhooks is not None and webhook_url:
-                await self._webhooks.send(db, call, webhook_url, "status-update", {})
-                await self._webhooks.send(db, call, webhook_url, "end-of-call-report", {})
+            await self.ended_reports.send(db, call)
             await db.commit()
-
-    async def _webhook_url_of(self, db: AsyncSession, call: Call) -> str | None:
-        if call.assistant_id is None:
-            return None
-        try:
-            stored = await load_assistant_for_call(db, self._box, call.assistant_id)
-        except NotFound:
-            return None
-        url = call.overrides.get("webhook_url") or stored.settings.webhook_url
-        return str(url) if url else None
 
     async def _store_recording(
         self, organization_id: int, call_id: int, recording: StereoRecording

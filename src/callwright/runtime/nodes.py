@@ -19,7 +19,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -30,11 +30,13 @@ from callwright.domain.calls.nodes import beat, prune_gone_nodes, register_node,
 from callwright.domain.calls.repository import sweep_orphaned_calls
 from callwright.store.base import utcnow
 
-__all__ = ["Node", "WallClock", "new_node_id"]
+__all__ = ["Node", "SweptCalls", "WallClock", "new_node_id"]
 
 logger = logging.getLogger(__name__)
 
 WallClock = Callable[[], datetime]
+# Told of the calls a sweep ended, in the sweep's transaction (their closing webhooks).
+SweptCalls = Callable[[AsyncSession, Sequence[int]], Awaitable[None]]
 
 
 def new_node_id() -> str:
@@ -57,6 +59,7 @@ class Node:
         wall_clock: WallClock = utcnow,
         clock: Clock | None = None,
         node_id: str | None = None,
+        on_swept: SweptCalls | None = None,
     ) -> None:
         self.id = node_id or new_node_id()
         self._session_factory = session_factory
@@ -64,6 +67,7 @@ class Node:
         self._expiry = timedelta(seconds=expiry_s)
         self._now = wall_clock
         self._clock = clock or MonotonicClock()
+        self._on_swept = on_swept
 
     async def start(self) -> int:
         """Register this node, then end the calls of nodes that are gone; returns how
@@ -81,10 +85,12 @@ class Node:
         live_since = now - self._expiry
         async with self._session_factory.begin() as session:
             ended = await sweep_orphaned_calls(session, live_since=live_since, now=now)
+            if ended and self._on_swept is not None:
+                await self._on_swept(session, ended)
             await prune_gone_nodes(session, live_since=live_since)
         if ended:
-            logger.warning("ended %d call(s) held by nodes that are gone", ended)
-        return ended
+            logger.warning("ended %d call(s) held by nodes that are gone", len(ended))
+        return len(ended)
 
     async def beat(self) -> None:
         """Refresh the heartbeat. A node that finds itself taken for dead (silent past

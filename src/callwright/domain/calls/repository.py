@@ -211,12 +211,12 @@ async def previous_conversation(
 
 async def sweep_orphaned_calls(
     session: AsyncSession, *, live_since: datetime, now: datetime
-) -> int:
+) -> list[int]:
     """End the calls no live node holds: their node's heartbeat is older than
     ``live_since``, their node stopped, or they name no node (made before nodes
     existed). Each ends with reason ``server-restarted`` at its node's last heartbeat
     (never before the call was created; ``now`` when the node is unknown). A live
-    node's calls are never touched.
+    node's calls are never touched. Returns the ids of the calls this sweep ended.
 
     One conditional UPDATE: two processes sweeping at once end each call once
     (PostgreSQL re-checks ``status`` on the rows the other just locked and ended;
@@ -240,9 +240,10 @@ async def sweep_orphaned_calls(
             stream_nonce=None,
             updated_at=now,
         )
+        .returning(Call.id)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return list(result.scalars().all())
 
 
 async def add_call(session: AsyncSession, call: Call) -> Call:

@@ -47,7 +47,7 @@ from callwright.observability.eventloop import watch_event_loop
 from callwright.observability.middleware import HttpMetricsMiddleware
 from callwright.runtime.calls import CallRuntime
 from callwright.runtime.control import ControlRelay
-from callwright.runtime.nodes import Node, WallClock, new_node_id
+from callwright.runtime.nodes import LocalNode, WallClock, new_node_id
 from callwright.runtime.providers_cloud import CloudProviders
 from callwright.runtime.providers_offline import OfflineProviders
 from callwright.runtime.recordings import recording_store_for
@@ -140,7 +140,7 @@ def create_app(
             )
             # This process joins the fleet; calls of nodes that are gone are ended (and
             # their closing webhooks queued) before it serves.
-            node = Node(
+            node = LocalNode(
                 session_factory,
                 heartbeat_interval_s=settings.node_heartbeat_interval_s,
                 expiry_s=settings.node_expiry_s,

@@ -25,7 +25,7 @@ from callwright.domain.tools.service import ToolService
 from callwright.errors import CsrfFailed, RateLimited, Unauthorized
 from callwright.runtime.calls import CallRuntime
 from callwright.runtime.control import ControlRelay
-from callwright.runtime.nodes import Node
+from callwright.runtime.nodes import LocalNode
 from callwright.runtime.recordings import RecordingStore
 from callwright.security.crypto import SecretBox
 from callwright.security.outbound import OutboundPolicy
@@ -65,7 +65,7 @@ class AppState:
     rate_limiter: RateLimiter
     calls: CallRuntime
     # This process as a node of the fleet (its id, heartbeat and the orphan sweep).
-    node: Node
+    node: LocalNode
     # Commands to calls held by other nodes, over Redis (None without REDIS_URL).
     relay: ControlRelay | None
     recordings: RecordingStore

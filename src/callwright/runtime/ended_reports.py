@@ -52,8 +52,14 @@ class EndedReports:
             await self._webhooks.send(db, call, url, "end-of-call-report", {})
 
     async def swept(self, db: AsyncSession, call_ids: Sequence[int]) -> None:
-        """Calls the sweep just ended (in the same transaction: both or neither)."""
+        """Calls the sweep just ended (in the same transaction: both or neither). A
+        call whose webhooks cannot be made is logged and skipped (its own savepoint):
+        the others, and the sweep, still go through."""
         for call_id in call_ids:
-            call = await load_call(db, call_id)
-            if call is not None:
-                await self.send(db, call)
+            try:
+                async with db.begin_nested():
+                    call = await load_call(db, call_id)
+                    if call is not None:
+                        await self.send(db, call)
+            except Exception:
+                logger.exception("call %s: its closing webhooks could not be queued", call_id)

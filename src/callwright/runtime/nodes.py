@@ -30,7 +30,7 @@ from callwright.domain.calls.nodes import beat, prune_gone_nodes, register_node,
 from callwright.domain.calls.repository import sweep_orphaned_calls
 from callwright.store.base import utcnow
 
-__all__ = ["Node", "SweptCalls", "WallClock", "new_node_id"]
+__all__ = ["LocalNode", "SweptCalls", "WallClock", "new_node_id"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def new_node_id() -> str:
     return f"{host}-{os.getpid()}-{secrets.token_hex(4)}"
 
 
-class Node:
+class LocalNode:
     """This process's node: ``start`` registers it and sweeps, ``run`` keeps its
     heartbeat and sweeps periodically (a lifespan task), ``stop`` marks it stopped."""
 

@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     twilio_api_base_url: str = "https://api.twilio.com"
     # How long a carrier or browser has to open a call's media stream after it is issued.
     stream_token_ttl_s: int = Field(default=300, ge=5)
+    # Each server process (node) refreshes its heartbeat this often; one silent for
+    # node_expiry_s is taken for dead and its calls are ended by the others' sweep.
+    node_heartbeat_interval_s: float = Field(default=5.0, gt=0)
+    node_expiry_s: float = Field(default=30.0, gt=0)
     # Observability: Prometheus text at /metrics (protect it with a token, or keep it
     # behind the firewall); logs as text or one JSON object per line.
     metrics_enabled: bool = True
@@ -184,6 +188,16 @@ class Settings(BaseSettings):
         if value.startswith("sqlite:///"):
             return "sqlite+aiosqlite:///" + value[len("sqlite:///") :]
         return value
+
+    @model_validator(mode="after")
+    def _node_expiry_outlasts_heartbeats(self) -> Settings:
+        if self.node_expiry_s < 2 * self.node_heartbeat_interval_s:
+            raise SettingsError(
+                f"CALLWRIGHT_NODE_EXPIRY_S ({self.node_expiry_s}) must be at least twice "
+                f"CALLWRIGHT_NODE_HEARTBEAT_INTERVAL_S ({self.node_heartbeat_interval_s}): "
+                "a node one heartbeat late would be taken for dead"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_weak_production_key(self) -> Settings:

@@ -345,6 +345,7 @@ async def test_the_tools_of_a_calls_overrides_act_and_are_checked_when_it_starts
             assistant_id=assistant_id,
             type="webCall",
             status="queued",
+            node_id=app.state.callwright.node.id,
             overrides={"tool_ids": [org_tool, own_tool]},
         )
         db.add(call)

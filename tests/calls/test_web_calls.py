@@ -188,6 +188,7 @@ async def test_maintain_context_carries_the_same_callers_last_call(settings: Set
                     assistant_id=assistant_id,
                     type="inboundPhoneCall",
                     status="ended",
+                    node_id=lab.app.state.callwright.node.id,
                     from_number="+14155550100",
                 )
                 earlier.messages = [
@@ -200,6 +201,7 @@ async def test_maintain_context_carries_the_same_callers_last_call(settings: Set
                     assistant_id=assistant_id,
                     type="inboundPhoneCall",
                     status="ringing",
+                    node_id=lab.app.state.callwright.node.id,
                     from_number="+14155550100",
                 )
                 stranger = new_call(
@@ -208,6 +210,7 @@ async def test_maintain_context_carries_the_same_callers_last_call(settings: Set
                     assistant_id=assistant_id,
                     type="inboundPhoneCall",
                     status="ringing",
+                    node_id=lab.app.state.callwright.node.id,
                     from_number="+14155550111",
                 )
                 db.add_all([earlier, current, stranger])
@@ -270,29 +273,6 @@ async def test_a_call_still_starting_keeps_its_place(settings: Settings) -> None
             providers.go.set()
             await page.wait_for(lambda: page.audio_bytes > 0)
             assert (await _start(lab, tenant, {"assistant_id": assistant_id})).status_code == 503
-
-
-async def test_calls_left_open_by_a_crash_are_closed_on_start(settings: Settings) -> None:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        tenant = await make_tenant(app)
-        async with app.state.callwright.session_factory() as db:
-            orphan = new_call(
-                organization_id=tenant.organization_id,
-                user_id=tenant.user_id,
-                assistant_id=None,  # type: ignore[arg-type]
-                type="webCall",
-                status="in-progress",
-            )
-            db.add(orphan)
-            await db.commit()
-    # The process "crashed" with that call open; the next start closes it.
-    restarted = create_app(settings)
-    async with restarted.router.lifespan_context(restarted):
-        transport = httpx.ASGITransport(app=restarted)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as api:
-            record = (await api.get(f"/api/v1/calls/{orphan.id}", headers=tenant.headers)).json()
-    assert (record["status"], record["end_reason"]) == ("ended", "server-restarted")
 
 
 async def test_call_records_are_filtered_and_isolated(settings: Settings) -> None:
@@ -496,3 +476,34 @@ async def test_metadata_and_custom_settings_reach_templates_record_and_webhooks(
             "metadata": {"plan": "gold", "crm": {"id": 7}},
             "customSettings": {"tone": "warmly"},
         }, request.event_type
+
+
+async def test_the_record_is_saved_after_each_turn_while_the_call_goes_on(
+    settings: Settings,
+) -> None:
+    providers = FakeProviders(utterances=("Do you deliver?",), replies=["Yes, every day."])
+    async with phone_lab(settings, providers) as lab:
+        tenant = await make_tenant(lab.app)
+        assistant_id = await _assistant(lab, tenant)
+        started = (await _start(lab, tenant, {"assistant_id": assistant_id})).json()
+        async with open_page(started["ws_url"]) as page:
+            await page.wait_for(lambda: len(page.transcripts("assistant")) == 1)
+            await page.send_audio(speech(1.0))
+            await page.wait_for(lambda: len(page.transcripts("assistant")) == 2)
+            # Still talking (a crash now would lose nothing said so far): the row has
+            # the transcript and the answered turn's timings.
+            async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+                deadline = time.monotonic() + 10
+                while True:
+                    record = (await api.get(f"/api/v1/calls/{started['call_id']}")).json()
+                    if len(record["messages"]) == 3 and record["turns"]:
+                        break
+                    assert time.monotonic() < deadline, record
+                    await page.send_audio(bytes(3200))
+            assert record["status"] == "in-progress"
+            assert [m["text"] for m in record["messages"]] == [
+                "Hello there.",
+                "Do you deliver?",
+                "Yes, every day.",
+            ]
+            assert record["turns"][-1]["turn"] == 1

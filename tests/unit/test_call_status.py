@@ -60,7 +60,14 @@ def test_awaiting_answer_is_queued_or_ringing() -> None:
 
 
 def test_the_repository_changes_a_status_only_as_the_table_allows() -> None:
-    call = new_call(organization_id=1, user_id=None, assistant_id=1, type="webCall", status=QUEUED)
+    call = new_call(
+        organization_id=1,
+        user_id=None,
+        assistant_id=1,
+        type="webCall",
+        status=QUEUED,
+        node_id="node-a",
+    )
     call.id = 7
     before = call.updated_at
     set_status(call, IN_PROGRESS)

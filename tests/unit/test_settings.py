@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from callwright.settings import Settings
+from callwright.settings import Settings, SettingsError
 
 
 def test_the_development_key_is_created_once_then_remembered(
@@ -35,3 +35,9 @@ def test_a_copy_for_another_directory_or_an_explicit_key_does_not_reuse_it(
     assert (tmp_path / "b" / "secret_key").read_text() == other.resolved_secret_key()
     explicit = settings.model_copy(update={"secret_key": "x" * 40})
     assert explicit.resolved_secret_key() == "x" * 40
+
+
+def test_a_node_expiry_shorter_than_two_heartbeats_is_refused() -> None:
+    with pytest.raises(SettingsError, match="CALLWRIGHT_NODE_EXPIRY_S"):
+        Settings(node_heartbeat_interval_s=10, node_expiry_s=15)
+    assert Settings(node_heartbeat_interval_s=10, node_expiry_s=20).node_expiry_s == 20

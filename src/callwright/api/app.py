@@ -38,7 +38,6 @@ from callwright.api.routes import (
     calls as calls_routes,
 )
 from callwright.api.routes.metrics import metrics_router
-from callwright.domain.calls.repository import close_orphaned_calls
 from callwright.domain.knowledge.context import MAX_DOCUMENT_BYTES, KnowledgeContext
 from callwright.domain.knowledge.processing import DocumentProcessor
 from callwright.domain.signing_secrets import signing_secret_for
@@ -47,6 +46,8 @@ from callwright.engine.events import EndReason
 from callwright.observability.eventloop import watch_event_loop
 from callwright.observability.middleware import HttpMetricsMiddleware
 from callwright.runtime.calls import CallRuntime
+from callwright.runtime.control import ControlRelay
+from callwright.runtime.nodes import LocalNode, WallClock, new_node_id
 from callwright.runtime.providers_cloud import CloudProviders
 from callwright.runtime.providers_offline import OfflineProviders
 from callwright.runtime.recordings import recording_store_for
@@ -55,6 +56,7 @@ from callwright.runtime.webhooks import OutboxCallWebhooks
 from callwright.security.crypto import SecretBox
 from callwright.security.outbound import OutboundPolicy
 from callwright.settings import Settings, SettingsError
+from callwright.store.base import utcnow
 from callwright.store.database import create_engine, create_session_factory
 from callwright.store.migrate import check_at_head
 
@@ -76,6 +78,7 @@ def create_app(
     provider_factory: ProviderFactory | None = None,
     freeze_heap_after_startup: bool = False,
     dashboard_directory: Traversable = dashboard.DEFAULT_BUILD_DIRECTORY,
+    wall_clock: WallClock = utcnow,
 ) -> FastAPI:
     """The app. ``provider_factory`` replaces the source of each call's providers (tests
     and embedders); by default a call gets its vendors' cloud adapters where their keys
@@ -83,13 +86,20 @@ def create_app(
     process's offline models otherwise, loaded on first use (or at start-up with
     ``warm_up_models``). ``freeze_heap_after_startup`` (the server process, not tests
     that build many apps) moves start-up's objects out of the garbage collector's way.
-    ``dashboard_directory`` holds the dashboard's build (``./dev`` writes it)."""
+    ``dashboard_directory`` holds the dashboard's build (``./dev`` writes it).
+    ``wall_clock`` dates the node's heartbeats and the sweep (tests expire a node)."""
     settings = settings or Settings()
     try:
         outbound = OutboundPolicy.from_settings(settings)
     except ValueError as exc:
         raise SettingsError(f"CALLWRIGHT_OUTBOUND_ALLOWED_HOSTS: {exc}") from exc
     rate_limiter = create_rate_limiter(settings.redis_url, settings.redis_namespace)
+    # Live control of calls held by other processes (none reachable without Redis).
+    relay = (
+        ControlRelay(settings.redis_url, namespace=settings.redis_namespace)
+        if settings.redis_url
+        else None
+    )
     offline = OfflineProviders()
     cloud = CloudProviders(outbound)
 
@@ -101,11 +111,7 @@ def create_app(
             await check_at_head(engine)
             session_factory = create_session_factory(engine)
             secret_box = SecretBox(settings.resolved_secret_key())
-            async with session_factory() as session:
-                orphans = await close_orphaned_calls(session)
-                await session.commit()
-            if orphans:
-                logger.warning("closed %d call(s) left open by a previous run", orphans)
+            node_id = new_node_id()
             recordings = recording_store_for(settings)
 
             async def signing_secret(session: AsyncSession, organization_id: int) -> str:
@@ -117,6 +123,7 @@ def create_app(
             calls = CallRuntime(
                 settings=settings,
                 session_factory=session_factory,
+                node_id=node_id,
                 secret_box=secret_box,
                 recordings=recordings,
                 providers=provider_factory
@@ -129,7 +136,19 @@ def create_app(
                 signing_secret=signing_secret,
                 webhooks=OutboxCallWebhooks(settings),
                 knowledge=documents_context,
+                relay=relay,
             )
+            # This process joins the fleet; calls of nodes that are gone are ended (and
+            # their closing webhooks queued) before it serves.
+            node = LocalNode(
+                session_factory,
+                heartbeat_interval_s=settings.node_heartbeat_interval_s,
+                expiry_s=settings.node_expiry_s,
+                wall_clock=wall_clock,
+                node_id=node_id,
+                on_swept=calls.ended_reports.swept,
+            )
+            await node.start()
             app.state.callwright = AppState(
                 settings=settings,
                 engine=engine,
@@ -137,12 +156,20 @@ def create_app(
                 secret_box=secret_box,
                 rate_limiter=rate_limiter,
                 calls=calls,
+                node=node,
+                relay=relay,
                 recordings=recordings,
                 outbound=outbound,
             )
             app.state.knowledge = documents_context
             # Background work lives as long as the app, and ends before the engine does.
             async with asyncio.TaskGroup() as background:
+                heartbeat = background.create_task(node.run(), name="node-heartbeat")
+                control = None
+                if relay is not None:
+                    control = background.create_task(
+                        relay.serve(node.id, calls.act), name="call-control"
+                    )
                 dispatcher = None
                 if settings.webhook_delivery_enabled:
                     dispatcher = background.create_task(
@@ -168,6 +195,10 @@ def create_app(
                 finally:
                     # Calls still up end with a reason and a complete record.
                     await calls.end_all(EndReason.SERVER_SHUTDOWN)
+                    heartbeat.cancel()
+                    if control is not None:
+                        control.cancel()
+                    await node.stop()
                     if dispatcher is not None:
                         dispatcher.cancel()
                     documents.cancel()
@@ -179,6 +210,8 @@ def create_app(
             await cloud.aclose()
             await offline.aclose()
             await rate_limiter.aclose()
+            if relay is not None:
+                await relay.aclose()
             await engine.dispose()
 
     app = FastAPI(

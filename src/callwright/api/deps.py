@@ -24,6 +24,8 @@ from callwright.domain.principal import Principal
 from callwright.domain.tools.service import ToolService
 from callwright.errors import CsrfFailed, RateLimited, Unauthorized
 from callwright.runtime.calls import CallRuntime
+from callwright.runtime.control import ControlRelay
+from callwright.runtime.nodes import LocalNode
 from callwright.runtime.recordings import RecordingStore
 from callwright.security.crypto import SecretBox
 from callwright.security.outbound import OutboundPolicy
@@ -62,6 +64,10 @@ class AppState:
     secret_box: SecretBox
     rate_limiter: RateLimiter
     calls: CallRuntime
+    # This process as a node of the fleet (its id, heartbeat and the orphan sweep).
+    node: LocalNode
+    # Commands to calls held by other nodes, over Redis (None without REDIS_URL).
+    relay: ControlRelay | None
     recordings: RecordingStore
     # The outbound-URL policy every user-given URL is checked against (decision 014).
     outbound: OutboundPolicy

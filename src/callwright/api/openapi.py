@@ -20,7 +20,8 @@ _DESCRIPTIONS = {
     422: "Validation failed; `details` names each bad field.",
     429: "Rate limited; retry after the number of seconds in `Retry-After`.",
     502: "The carrier (Twilio) refused the request or could not be reached.",
-    503: "At capacity: the server refuses new calls rather than degrade those it holds.",
+    503: "At capacity (the server refuses new calls rather than degrade those it holds), "
+    "or the server holding the call cannot be reached.",
 }
 
 

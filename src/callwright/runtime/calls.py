@@ -9,7 +9,9 @@ being complete, for every kind of call (Twilio in and out, browser).
 2. runs the ``CallSession`` on a recording transport, with a ``CallRecorder`` as the
    event sink (appends only: nothing on the audio path touches the database);
 3. meanwhile a writer task turns transcript lines and tool calls into webhook events
-   (``webhook_writer``: a bounded queue, the database written off the audio path);
+   (``webhook_writer``: a bounded queue, the database written off the audio path), and
+   another saves the record so far after each turn (``progress``: a crash loses at
+   most the turn in flight);
 4. however the call ends — hang-up, provider failure, dropped socket, cancellation at
    shutdown — writes the finished record, stores the stereo recording, queues the
    end-of-call report and counts the call in the metrics (``call_metrics``).
@@ -30,26 +32,22 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callwright.clock import MonotonicClock
-from callwright.domain.assistants.service import load_assistant_for_call
-from callwright.domain.calls.repository import (
-    CallRecord,
-    end_call,
-    load_call,
-    remember_assistant,
-    write_record,
-)
+from callwright.domain.calls.control import CallCommand, CommandOutcome
+from callwright.domain.calls.repository import CallRecord, end_call, load_call, write_record
 from callwright.domain.knowledge.context import KnowledgeContext
-from callwright.engine.events import EndReason, EventSink, SessionEvent
+from callwright.engine.events import EndReason, EventSink, SessionEvent, TurnTiming
 from callwright.engine.replies import runner_for
 from callwright.engine.session import CallSession
 from callwright.engine.tools import ToolExecutor
-from callwright.errors import NotFound
 from callwright.observability import metrics
 from callwright.observability.logging import bind_call
 from callwright.runtime.call_metrics import observe_finished_call
 from callwright.runtime.capacity import CallPlaces
+from callwright.runtime.control import ControlRelay
+from callwright.runtime.ended_reports import EndedReports
 from callwright.runtime.hooks import end_call_url_hook
 from callwright.runtime.preparation import PreparedCall, SigningSecret, prepare_call
+from callwright.runtime.progress import ProgressWriter
 from callwright.runtime.recorder import CallRecorder, StereoRecording
 from callwright.runtime.recordings import RecordingStore
 from callwright.runtime.registry import ProviderChoice, ProviderFactory
@@ -59,7 +57,6 @@ from callwright.security.crypto import SecretBox
 from callwright.security.outbound import OutboundPolicy
 from callwright.settings import Settings
 from callwright.store.call_status import CallStatus
-from callwright.store.models import Call
 from callwright.transports.protocol import Transport
 
 __all__ = ["CallRuntime"]
@@ -85,21 +82,29 @@ class CallRuntime:
         *,
         settings: Settings,
         session_factory: async_sessionmaker[AsyncSession],
+        node_id: str,
         secret_box: SecretBox,
         recordings: RecordingStore,
         providers: ProviderFactory,
         signing_secret: SigningSecret,
         webhooks: CallWebhooks | None = None,
         knowledge: KnowledgeContext | None = None,
+        relay: ControlRelay | None = None,
     ) -> None:
         self._settings = settings
+        # This process's node (runtime.nodes): the calls it issues and holds name it.
+        self.node_id = node_id
         self._session_factory = session_factory
         self._box = secret_box
         self._recordings = recordings
         self._providers = providers
         self._signing_secret = signing_secret
         self._webhooks = webhooks
+        # The closing webhooks of calls ended without a session (unstarted, swept).
+        self.ended_reports = EndedReports(secret_box, webhooks)
         self._knowledge = knowledge
+        # Commands for calls held by other nodes (None without Redis: none reachable).
+        self._relay = relay
         # Tool servers and end_call_url are users' URLs (security.outbound).
         self._outbound = OutboundPolicy.from_settings(settings)
         self._active: dict[int, _Active] = {}
@@ -132,6 +137,28 @@ class CallRuntime:
         """The transport of a call running in this process (the carrier's own)."""
         active = self._active.get(call_id)
         return active.transport if active is not None else None
+
+    async def command(
+        self, node_id: str | None, call_id: int, command: CallCommand
+    ) -> CommandOutcome:
+        """Carry out ``command`` on a live call held by ``node_id``: here, or on that
+        node through the relay. What came of it, never a guess."""
+        if node_id == self.node_id:
+            return self.act(call_id, command)
+        if node_id is None or self._relay is None:
+            return CommandOutcome.UNREACHABLE
+        return await self._relay.send(node_id, call_id, command)
+
+    def act(self, call_id: int, command: CallCommand) -> CommandOutcome:
+        """Carry out ``command`` on a call of this process (or say it is not live)."""
+        session = self.session_of(call_id)
+        if session is None or session.end_reason is not None:
+            return CommandOutcome.NOT_LIVE
+        if command.kind == "say":
+            session.say(command.message, end_after=command.end_after)
+        else:
+            session.end(EndReason.MANUALLY_CANCELED, "ended through the API")
+        return CommandOutcome.DONE
 
     async def end_all(self, reason: EndReason, timeout_s: float = 10.0) -> None:
         """End every call in this process (shutdown) and wait for their records."""
@@ -203,8 +230,12 @@ class CallRuntime:
             started_at=clock.now(), notify=writer.notify if writer is not None else None
         )
 
+        progress = ProgressWriter(call_id, recorder, self._session_factory)
+
         def sink(event: SessionEvent) -> None:
             recorder(event)
+            if isinstance(event, TurnTiming):
+                progress.turn_ended()  # the record so far is saved, off the audio path
             if extra_sink is not None:
                 extra_sink(event)
 
@@ -246,9 +277,12 @@ class CallRuntime:
         try:
             async with asyncio.TaskGroup() as group:
                 writing = group.create_task(writer.run()) if writer is not None else None
+                saving = group.create_task(progress.run())
                 try:
                     reason = await session.run()
                 finally:
+                    # The final record is written below, in full.
+                    saving.cancel()
                     if writer is not None and writing is not None:
                         writer.close()
                         if not writing.done():
@@ -287,31 +321,8 @@ class CallRuntime:
             if call is None or call.status == CallStatus.ENDED:
                 return
             end_call(call, reason.value, detail)
-            webhook_url = await self._unstarted_assistant(db, call)
-            if self._webhooks is not None and webhook_url:
-                await self._webhooks.send(db, call, webhook_url, "status-update", {})
-                await self._webhooks.send(db, call, webhook_url, "end-of-call-report", {})
+            await self.ended_reports.send(db, call)
             await db.commit()
-
-    async def _unstarted_assistant(self, db: AsyncSession, call: Call) -> str | None:
-        """Remember the assistant of a call that never started on it (the metadata its
-        webhooks carry), and return its webhook URL."""
-        if call.assistant_id is None:
-            return None
-        try:
-            stored = await load_assistant_for_call(db, self._box, call.assistant_id)
-        except NotFound:
-            return None
-        # Free-form maps are replaced, not merged, by an override.
-        settings, overrides = stored.settings, call.overrides
-        remember_assistant(
-            call,
-            name=stored.row.name,
-            metadata=overrides.get("metadata", settings.metadata),
-            custom_settings=overrides.get("custom_settings", settings.custom_settings) or {},
-        )
-        url = overrides.get("webhook_url") or settings.webhook_url
-        return str(url) if url else None
 
     async def _store_recording(
         self, organization_id: int, call_id: int, recording: StereoRecording

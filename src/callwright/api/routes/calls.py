@@ -149,15 +149,21 @@ async def get_call_recording_signed(
     return Response(content=data, media_type="audio/wav")
 
 
-@router.post("/{call_id}/end", operation_id="end_call", responses=errors(401, 404, 422, 502))
+@router.post(
+    "/{call_id}/end", operation_id="end_call", responses=errors(401, 404, 409, 422, 502, 503)
+)
 async def end_call(call_id: CallIdPath, calls: CallsDep) -> CallResponse:
-    """End a call now (a ringing phone call is cancelled)."""
+    """End a call now, on whichever server holds it (a ringing phone call is cancelled).
+    409 when it has already ended, 503 when the server holding it does not answer."""
     return _view(await calls.end(call_id))
 
 
-@router.post("/{call_id}/say", operation_id="say_in_call", responses=errors(401, 404, 409, 422))
+@router.post(
+    "/{call_id}/say", operation_id="say_in_call", responses=errors(401, 404, 409, 422, 503)
+)
 async def say_in_call(call_id: CallIdPath, body: SayIn, calls: CallsDep) -> CallResponse:
-    """Make the assistant say ``message`` now, optionally hanging up afterwards."""
+    """Make the assistant say ``message`` now, optionally hanging up afterwards. 409
+    when the call is not live, 503 when the server holding it does not answer."""
     return _view(await calls.say(call_id, body.message, end_after=body.end_call_after_spoken))
 
 
@@ -171,7 +177,7 @@ async def web_call_stream(websocket: WebSocket, token: str = "") -> None:
         await websocket.close(code=1008, reason="invalid or expired call token")
         return
     async with state.session_factory.begin() as db:
-        accepted = await consume_stream_nonce(db, claim.call_id, claim.nonce)
+        accepted = await consume_stream_nonce(db, claim.call_id, claim.nonce, state.calls.node_id)
     if not accepted:
         await websocket.close(code=1008, reason="this call token has been used")
         return

@@ -103,7 +103,9 @@ async def media_stream(websocket: WebSocket) -> None:
         return
     assert start is not None  # a token was read from it
     async with state.session_factory.begin() as session:
-        opened = await open_twilio_stream(session, state.secret_box, claim, start)
+        opened = await open_twilio_stream(
+            session, state.secret_box, claim, start, state.calls.node_id
+        )
     if opened is None:
         await websocket.close(code=1008, reason="this stream token has been used")
         return

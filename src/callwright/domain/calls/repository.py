@@ -15,23 +15,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, case, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.domain.principal import KeyScope, Principal
 from callwright.errors import Conflict
-from callwright.store.base import utcnow
+from callwright.store.base import UtcDateTime, utcnow
 from callwright.store.call_status import CallStatus
-from callwright.store.models import Call, PhoneNumber
+from callwright.store.models import Call, Node, PhoneNumber
 
 __all__ = [
     "CallFilters",
+    "CallProgress",
     "CallRecord",
     "CallRepository",
     "IllegalCallTransition",
     "add_call",
     "call_by_carrier_sid",
-    "close_orphaned_calls",
     "consume_stream_nonce",
     "end_call",
     "load_call",
@@ -39,11 +39,13 @@ __all__ = [
     "placing_principal",
     "previous_conversation",
     "remember_assistant",
+    "save_progress",
     "set_carrier_call_id",
     "set_status",
     "set_stream_nonce",
     "start_call",
     "stream_connected",
+    "sweep_orphaned_calls",
     "write_record",
 ]
 
@@ -119,6 +121,7 @@ def new_call(
     assistant_id: int,
     type: str,
     status: CallStatus,
+    node_id: str,
     variables: dict[str, Any] | None = None,
     overrides: dict[str, Any] | None = None,
     from_number: str | None = None,
@@ -129,7 +132,8 @@ def new_call(
 ) -> Call:
     """A call row with an empty record, not yet added (``add_call``). ``placed_by_scope``
     is the scope of the principal placing an API call (with ``user_id``, who it is);
-    None when none did."""
+    None when none did. ``node_id`` is the node issuing it, which holds it until its
+    stream connects."""
     now = utcnow()
     return Call(
         organization_id=organization_id,
@@ -139,6 +143,7 @@ def new_call(
         phone_number_id=phone_number_id,
         type=type,
         status=status,
+        node_id=node_id,
         from_number=from_number,
         to_number=to_number,
         provider_call_id=provider_call_id,
@@ -169,13 +174,16 @@ def placing_principal(call: Call) -> Principal | None:
     return Principal(call.organization_id, call.user_id or 0, scope, "api_key")
 
 
-async def consume_stream_nonce(session: AsyncSession, call_id: int, nonce: str) -> bool:
+async def consume_stream_nonce(
+    session: AsyncSession, call_id: int, nonce: str, node_id: str
+) -> bool:
     """Clear the call's stream nonce if it is ``nonce``: True exactly once per token,
-    on whichever node the stream reaches, and never for a call that has ended."""
+    on whichever node the stream reaches, and never for a call that has ended. That
+    node (``node_id``) holds the call from now on."""
     result = await session.execute(
         update(Call)
         .where(Call.id == call_id, Call.stream_nonce == nonce, Call.status != CallStatus.ENDED)
-        .values(stream_nonce=None, updated_at=utcnow())
+        .values(stream_nonce=None, node_id=node_id, updated_at=utcnow())
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -203,23 +211,41 @@ async def previous_conversation(
     return list(messages or [])
 
 
-async def close_orphaned_calls(session: AsyncSession) -> int:
-    """Calls left unfinished by a crash: ended with reason ``server-restarted`` (every
-    status but ended may become ended)."""
-    now = utcnow()
+async def sweep_orphaned_calls(
+    session: AsyncSession, *, live_since: datetime, now: datetime
+) -> list[int]:
+    """End the calls no live node holds: their node's heartbeat is older than
+    ``live_since``, their node stopped, or they name no node (made before nodes
+    existed). Each ends with reason ``server-restarted`` at its node's last heartbeat
+    (never before the call was created; ``now`` when the node is unknown). A live
+    node's calls are never touched. Returns the ids of the calls this sweep ended.
+
+    One conditional UPDATE: two processes sweeping at once end each call once
+    (PostgreSQL re-checks ``status`` on the rows the other just locked and ended;
+    SQLite runs one writer at a time)."""
+    live_nodes = select(Node.id).where(Node.stopped_at.is_(None), Node.heartbeat_at >= live_since)
+    last_beat = func.coalesce(
+        select(Node.heartbeat_at).where(Node.id == Call.node_id).scalar_subquery(),
+        literal(now, UtcDateTime()),
+    )
     result = await session.execute(
         update(Call)
-        .where(Call.status != CallStatus.ENDED)
+        .where(
+            Call.status != CallStatus.ENDED,
+            or_(Call.node_id.is_(None), Call.node_id.not_in(live_nodes)),
+        )
         .values(
             status=CallStatus.ENDED,
             end_reason="server-restarted",
-            end_detail="the server stopped while the call was open",
-            ended_at=now,
+            end_detail="the server holding the call stopped while it was open",
+            ended_at=case((last_beat < Call.created_at, Call.created_at), else_=last_beat),
             stream_nonce=None,
             updated_at=now,
         )
+        .returning(Call.id)
+        .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return list(result.scalars().all())
 
 
 async def add_call(session: AsyncSession, call: Call) -> Call:
@@ -354,3 +380,31 @@ def write_record(call: Call, record: CallRecord) -> None:
     call.providers = record.providers
     call.recording_key = record.recording_key
     call.stream_nonce = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallProgress:
+    """A live call's record so far: what a crash must not lose."""
+
+    messages: list[dict[str, Any]]
+    tool_calls: list[dict[str, Any]]
+    knowledge: list[dict[str, Any]]
+    turns: list[dict[str, Any]]
+
+
+async def save_progress(session: AsyncSession, call_id: int, progress: CallProgress) -> bool:
+    """Write a live call's record so far; an ended call's record is left alone (the
+    final record, or the sweep's, wins). True when it was written."""
+    result = await session.execute(
+        update(Call)
+        .where(Call.id == call_id, Call.status != CallStatus.ENDED)
+        .values(
+            messages=progress.messages,
+            tool_calls=progress.tool_calls,
+            knowledge=progress.knowledge,
+            turns=progress.turns,
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,8 +1,10 @@
 """Rules of calls: placing a phone call through the number's Twilio account, starting
 a browser call, ending and speaking into a live call, and rendering the record.
 
-Live control acts on the session when the call runs in this process; a phone call
-running elsewhere is ended through Twilio (its stream then closes wherever it is).
+Live control reaches the session on the node holding the call (``LiveCalls.command``:
+here, or relayed through Redis) and answers with what happened: done, 409 when the call
+is not live, 503 when its node cannot be reached. A call not yet connected is ended in
+the database (a ringing phone call cancelled at Twilio) by whichever node is asked.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from callwright.transports.twilio.accounts import TwilioAccount
 from callwright.transports.twilio.rest import TwilioAuthenticationFailed, TwilioClient
 from callwright.transports.twilio.twiml import connect_stream_twiml
 
+from .control import CallCommand, CallOwnerUnreachable, CommandOutcome
 from .repository import (
     CallFilters,
     CallRepository,
@@ -65,6 +68,11 @@ _DIRECTIONS = {"inboundPhoneCall": "inbound", "outboundPhoneCall": "outbound", "
 class LiveCalls(Protocol):
     """What the call runtime offers the API."""
 
+    @property
+    def node_id(self) -> str:
+        """This process's node: the calls it issues belong to it."""
+        ...
+
     def check_capacity(self, call_type: str = "webCall") -> None: ...
 
     def reserve(self, call_id: int) -> None: ...
@@ -72,6 +80,10 @@ class LiveCalls(Protocol):
     def session_of(self, call_id: int) -> CallSession | None: ...
 
     async def end_unstarted(self, call_id: int, reason: EndReason, detail: str | None) -> None: ...
+
+    async def command(
+        self, node_id: str | None, call_id: int, command: CallCommand
+    ) -> CommandOutcome: ...
 
 
 def stream_url(base: str, path: str) -> str:
@@ -205,6 +217,7 @@ class CallService:
                 assistant_id=body.assistant_id,
                 type=type_,
                 status=CallStatus.QUEUED,
+                node_id=self._live.node_id,
                 variables=body.variables,
                 overrides=body.assistant_overrides,
                 from_number=from_number,
@@ -290,12 +303,13 @@ class CallService:
         )
 
     async def end(self, call_id: int) -> Call:
+        """End a call: a call not yet connected is ended here (a phone call still
+        ringing is cancelled at Twilio); a live one by the node holding it."""
         call = await self.get(call_id)
         if call.status == CallStatus.ENDED:
-            return call
-        session = self._live.session_of(call.id)
-        if session is not None:
-            session.end(EndReason.MANUALLY_CANCELED, "ended through the API")
+            raise Conflict(f"call {call_id} has already ended")
+        if not call.status.awaiting_answer:
+            await self._command(call, CallCommand("end"))
             return call
         if call.provider_call_id and call.type != "webCall":
             account = await twilio_account_for(
@@ -306,20 +320,29 @@ class CallService:
             )
             if account is not None:
                 async with self._twilio(account) as client:
-                    # "canceled" stops a call still ringing; "completed" hangs up a live one.
-                    status = "canceled" if call.status.awaiting_answer else "completed"
-                    await client.update_call(call.provider_call_id, status=status)
-        if call.status.awaiting_answer:
-            await self._live.end_unstarted(
-                call.id, EndReason.MANUALLY_CANCELED, "ended through the API"
-            )
-            await self._session.refresh(call)
+                    await client.update_call(call.provider_call_id, status="canceled")
+        await self._live.end_unstarted(
+            call.id, EndReason.MANUALLY_CANCELED, "ended through the API"
+        )
+        await self._session.refresh(call)
         return call
 
     async def say(self, call_id: int, message: str, *, end_after: bool) -> Call:
         call = await self.get(call_id)
-        session = self._live.session_of(call.id)
-        if session is None:
-            raise Conflict(f"call {call_id} is not live on this server")
-        session.say(message, end_after=end_after)
+        if call.status not in (CallStatus.IN_PROGRESS, CallStatus.FORWARDING):
+            raise Conflict(f"call {call_id} is not live: it is {call.status.value}")
+        await self._command(call, CallCommand("say", message, end_after))
         return call
+
+    async def _command(self, call: Call, command: CallCommand) -> None:
+        """Have the node holding ``call`` carry out ``command``; a 409 when the call is
+        not live there, a 503 when that node does not answer."""
+        outcome = await self._live.command(call.node_id, call.id, command)
+        if outcome is CommandOutcome.NOT_LIVE:
+            raise Conflict(f"call {call.id} is not live: its session has ended or not started")
+        if outcome is CommandOutcome.UNREACHABLE:
+            raise CallOwnerUnreachable(
+                f"call {call.id} is held by node {call.node_id}, which cannot be reached"
+                + ("" if self._settings.redis_url else " without REDIS_URL")
+                + "; nothing was done (its calls end once its heartbeat expires)"
+            )

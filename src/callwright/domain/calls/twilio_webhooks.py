@@ -146,6 +146,7 @@ class TwilioCalls:
             assistant_id=number.assistant_id,
             type="inboundPhoneCall",
             status=CallStatus.RINGING,
+            node_id=self._live.node_id,
             from_number=request.get("From") or None,
             to_number=number.number,
             phone_number_id=number.id,
@@ -226,13 +227,14 @@ def stream_claim(settings: Settings, start: StreamStart | None) -> StreamToken:
 
 
 async def open_twilio_stream(
-    session: AsyncSession, box: SecretBox, claim: StreamToken, start: StreamStart
+    session: AsyncSession, box: SecretBox, claim: StreamToken, start: StreamStart, node_id: str
 ) -> OpenedStream | None:
     """Accept a Media Stream: its token is consumed here (once, on whichever node), the
     parameters its TwiML passed along join the call's variables, and its CallSid is
-    recorded. None when the token was used already, the call has ended, or its Twilio
-    account has no credentials here (the token is spent all the same)."""
-    accepted = await consume_stream_nonce(session, claim.call_id, claim.nonce)
+    recorded; ``node_id`` (this process) holds the call from now on. None when the
+    token was used already, the call has ended, or its Twilio account has no
+    credentials here (the token is spent all the same)."""
+    accepted = await consume_stream_nonce(session, claim.call_id, claim.nonce, node_id)
     call = await load_call(session, claim.call_id) if accepted else None
     if call is None:
         return None

@@ -11,6 +11,7 @@ from callwright.store.models.assistants import Assistant, Tool
 from callwright.store.models.calls import Call
 from callwright.store.models.credentials import ProviderCredential
 from callwright.store.models.knowledge import KnowledgeBase, KnowledgeChunk, KnowledgeDocument
+from callwright.store.models.nodes import Node
 from callwright.store.models.phone_numbers import PhoneNumber
 from callwright.store.models.webhooks import WebhookDelivery, WebhookEvent
 
@@ -22,6 +23,7 @@ __all__ = [
     "KnowledgeBase",
     "KnowledgeChunk",
     "KnowledgeDocument",
+    "Node",
     "Organization",
     "PhoneNumber",
     "ProviderCredential",

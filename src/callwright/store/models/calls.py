@@ -17,7 +17,8 @@ __all__ = ["Call"]
 class Call(Base):
     """One call and, once it ends, its whole record. Written at start, on status
     changes and at the end, never per frame. ``stream_nonce`` makes the carrier's
-    media-stream token single-use: connecting clears it."""
+    media-stream token single-use: connecting clears it. ``node_id`` names the
+    process holding the call (``Node``)."""
 
     __tablename__ = "calls"
     __table_args__ = (
@@ -25,6 +26,7 @@ class Call(Base):
         Index("ix_calls_org_assistant", "organization_id", "assistant_id"),
         Index("ix_calls_provider_call_id", "provider_call_id"),
         Index("ix_calls_status", "status"),
+        Index("ix_calls_node_id", "node_id"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -60,6 +62,10 @@ class Call(Base):
     to_number: Mapped[str | None] = mapped_column(String(32))
     provider_call_id: Mapped[str | None] = mapped_column(String(64))
     stream_nonce: Mapped[str | None] = mapped_column(String(64))
+    # The node (server process) holding the call: the one that issued it until its
+    # stream connects, then the one holding the stream. NULL only for calls older than
+    # the column; they belong to no live node.
+    node_id: Mapped[str | None] = mapped_column(String(64))
     variables: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
     overrides: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -1,0 +1,134 @@
+"""This process as a node of the fleet: its id, its heartbeat, and the sweep of calls
+whose node is gone.
+
+Every server process registers a ``nodes`` row at start-up and refreshes its
+``heartbeat_at`` every ``node_heartbeat_interval_s``; every call names the node that
+holds it (``calls.node_id``). A node silent for ``node_expiry_s``, or stopped, holds no
+live call: at start-up and then at each heartbeat, every node ends such calls
+(``server-restarted``, at the dead node's last heartbeat). A live node's calls are never
+touched, so processes on one database no longer end each other's calls.
+
+Heartbeats are compared across machines, so they are wall-clock times (``wall_clock``,
+injectable: tests expire a node without sleeping); the database is the one source of
+truth, so nodes need no other coordination.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callwright.clock import Clock, MonotonicClock
+from callwright.domain.calls.nodes import beat, prune_gone_nodes, register_node, stop_node
+from callwright.domain.calls.repository import sweep_orphaned_calls
+from callwright.store.base import utcnow
+
+__all__ = ["LocalNode", "SweptCalls", "WallClock", "new_node_id"]
+
+logger = logging.getLogger(__name__)
+
+WallClock = Callable[[], datetime]
+# Told of the calls a sweep ended, in the sweep's transaction (their closing webhooks).
+SweptCalls = Callable[[AsyncSession, Sequence[int]], Awaitable[None]]
+
+
+def new_node_id() -> str:
+    """Unique per process start: the host, the pid and a random part (a restarted
+    process is a new node; its predecessor's calls are swept as a dead node's)."""
+    host = socket.gethostname()[:40] or "node"
+    return f"{host}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+class LocalNode:
+    """This process's node: ``start`` registers it and sweeps, ``run`` keeps its
+    heartbeat and sweeps periodically (a lifespan task), ``stop`` marks it stopped."""
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        heartbeat_interval_s: float,
+        expiry_s: float,
+        wall_clock: WallClock = utcnow,
+        clock: Clock | None = None,
+        node_id: str | None = None,
+        on_swept: SweptCalls | None = None,
+    ) -> None:
+        self.id = node_id or new_node_id()
+        self._session_factory = session_factory
+        self._interval_s = heartbeat_interval_s
+        self._expiry = timedelta(seconds=expiry_s)
+        self._now = wall_clock
+        self._clock = clock or MonotonicClock()
+        self._on_swept = on_swept
+
+    async def start(self) -> int:
+        """Register this node, then end the calls of nodes that are gone; returns how
+        many calls were ended."""
+        async with self._session_factory.begin() as session:
+            await register_node(
+                session, self.id, hostname=socket.gethostname(), pid=os.getpid(), now=self._now()
+            )
+        return await self.sweep()
+
+    async def sweep(self) -> int:
+        """End the calls of nodes whose heartbeat expired (or that stopped), and forget
+        those nodes once they hold no call; returns how many calls were ended."""
+        now = self._now()
+        live_since = now - self._expiry
+        async with self._session_factory.begin() as session:
+            ended = await sweep_orphaned_calls(session, live_since=live_since, now=now)
+            if ended and self._on_swept is not None:
+                await self._on_swept(session, ended)
+            await prune_gone_nodes(session, live_since=live_since)
+        if ended:
+            logger.warning("ended %d call(s) held by nodes that are gone", len(ended))
+        return len(ended)
+
+    async def beat(self) -> None:
+        """Refresh the heartbeat. A node that finds itself taken for dead (silent past
+        the expiry: its calls may have been ended by another node) registers again."""
+        async with self._session_factory.begin() as session:
+            alive = await beat(session, self.id, self._now())
+        if not alive:
+            logger.error(
+                "node %s was taken for dead (no heartbeat for %s): registering again",
+                self.id,
+                self._expiry,
+            )
+            async with self._session_factory.begin() as session:
+                await register_node(
+                    session,
+                    self.id,
+                    hostname=socket.gethostname(),
+                    pid=os.getpid(),
+                    now=self._now(),
+                )
+
+    async def run(self) -> None:
+        """Heartbeat and sweep until cancelled. A database error skips one round (the
+        database restarting must not stop the server); the next round tries again."""
+        while True:
+            await self._clock.sleep(self._interval_s)
+            try:
+                await self.beat()
+                await self.sweep()
+            except (SQLAlchemyError, OSError):
+                logger.exception("node %s: heartbeat or sweep failed; retrying", self.id)
+
+    async def stop(self) -> None:
+        """Mark this node stopped (clean shutdown, after its calls ended): a call it
+        still holds is swept by the next node at once. With the database unreachable
+        the node is left to expire instead."""
+        try:
+            async with self._session_factory.begin() as session:
+                await stop_node(session, self.id, self._now())
+        except (SQLAlchemyError, OSError):
+            logger.exception("node %s: could not record its stop; it will expire", self.id)

@@ -1,6 +1,6 @@
 """calls: the assistant's metadata and custom_settings as the call ran with them
 
-Revision ID: 0006_call_assistant
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-07 15:00:00.000000
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0006_call_assistant"
+revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """nodes (server processes and their heartbeats) and the node holding each call
 
-Revision ID: 20261207_nodes
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-07 15:00:00.000000
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "20261207_nodes"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -24,6 +24,7 @@
     │
     │   defined beside the code that raises them:
     ├── domain.knowledge.parsing.UnsupportedDocumentType (415, unsupported_media_type)
+    ├── domain.campaigns.recipients.UnsupportedRecipientsType (415, unsupported_media_type)
     ├── domain.knowledge.parse_isolation.ParserUnavailable (503, parser_unavailable)
     ├── telephony.twilio_rest.TwilioError (502, carrier_error)
     │   ├── TwilioAuthenticationFailed (502, carrier_authentication_failed)

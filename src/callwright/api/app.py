@@ -37,7 +37,10 @@ from callwright.api.routes import (
     calls as calls_routes,
 )
 from callwright.api.routes.metrics import metrics_router
+from callwright.clock import MonotonicClock
 from callwright.domain.calls.repository import close_orphaned_calls
+from callwright.domain.campaigns.dialer import CallServiceDialer
+from callwright.domain.campaigns.scheduler import CampaignScheduler
 from callwright.domain.knowledge.context import MAX_DOCUMENT_BYTES, KnowledgeContext
 from callwright.domain.knowledge.processing import DocumentProcessor
 from callwright.domain.signing_secrets import signing_secret_for
@@ -152,6 +155,15 @@ def create_app(
                 documents = background.create_task(
                     DocumentProcessor(documents_context).run(), name="knowledge-processor"
                 )
+                campaigns = None
+                if settings.campaign_scheduler_enabled:
+                    scheduler = CampaignScheduler(
+                        session_factory,
+                        CallServiceDialer(secret_box, settings, calls),
+                        clock=MonotonicClock(),
+                        poll_seconds=settings.campaign_poll_interval_seconds,
+                    )
+                    campaigns = background.create_task(scheduler.run(), name="campaign-scheduler")
                 if settings.warm_up_models and provider_factory is None:
                     background.create_task(offline.warm_up(), name="warm-up")
                 lag = None
@@ -166,6 +178,10 @@ def create_app(
                 try:
                     yield
                 finally:
+                    if campaigns is not None:
+                        # No new calls once shutting down (a dial cut short here is settled
+                        # as interrupted when its lease expires).
+                        campaigns.cancel()
                     # Calls still up end with a reason and a complete record.
                     await calls.end_all(EndReason.SERVER_SHUTDOWN)
                     if dispatcher is not None:

@@ -1,0 +1,219 @@
+"""The scheduler's rules on a dialler that only writes the call row (the carrier is
+tested with the fake Twilio in test_scheduler): a dial cut off is never repeated,
+pause stops new calls but not outcomes, cancel stops everything not yet called."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callwright.domain.calls.repository import new_call
+from callwright.domain.campaigns.claims import INTERRUPTED, Claim
+from callwright.domain.campaigns.scheduler import CampaignScheduler
+from callwright.store.models import Call, CampaignRecipient
+from tests.campaigns.helpers import add_assistant, add_number
+from tests.conftest import Tenant
+
+ACCOUNT = "AC" + "0123456789abcdef" * 2
+# A Wednesday noon UTC: London's 09:00-17:00 window is open.
+WEDNESDAY_NOON = datetime(2026, 12, 9, 12, 0, tzinfo=UTC)
+
+
+class RowDialer:
+    """Writes the call row as the call service would, and remembers every dial;
+    ``hang`` makes the next dial wait until cancelled (a process dying mid-dial)."""
+
+    def __init__(self) -> None:
+        self.dialled: list[str] = []
+        self.hang = False
+        self.hanging = asyncio.Event()
+
+    async def dial(self, session: AsyncSession, claim: Claim) -> int:
+        self.dialled.append(claim.number)
+        if self.hang:
+            self.hanging.set()
+            await asyncio.Event().wait()
+        assert claim.assistant_id is not None
+        call = new_call(
+            organization_id=claim.organization_id,
+            user_id=claim.user_id,
+            assistant_id=claim.assistant_id,
+            type="outboundPhoneCall",
+            status="queued",
+            to_number=claim.number,
+            phone_number_id=claim.phone_number_id,
+        )
+        session.add(call)
+        await session.flush()
+        return call.id
+
+
+class NoSleep:
+    def now(self) -> float:
+        return 0.0
+
+    async def sleep(self, seconds: float) -> None:
+        raise AssertionError("tests tick the scheduler themselves")
+
+
+class Wall:
+    def __init__(self) -> None:
+        self.now = WEDNESDAY_NOON
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def _campaign(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, numbers: list[str], **body: object
+) -> int:
+    client.headers.update(tenant.headers)
+    assistant_id = await add_assistant(client)
+    number_id = await add_number(app, tenant, "+14155550100", ACCOUNT)
+    created = await client.post(
+        "/api/v1/campaigns",
+        json={
+            "name": "Survey",
+            "assistant_id": assistant_id,
+            "phone_number_ids": [number_id],
+            "max_concurrency": 2,
+            **body,
+        },
+    )
+    assert created.status_code == 201, created.text
+    campaign_id = int(created.json()["id"])
+    uploaded = await client.post(
+        f"/api/v1/campaigns/{campaign_id}/recipients",
+        json=[{"number": number} for number in numbers],
+    )
+    assert uploaded.json()["accepted"] == len(numbers), uploaded.text
+    return campaign_id
+
+
+async def _end_calls(
+    sessions: async_sessionmaker[AsyncSession], reason: str = "customer-ended-call"
+) -> None:
+    async with sessions() as session:
+        await session.execute(
+            update(Call).where(Call.status != "ended").values(status="ended", end_reason=reason)
+        )
+        await session.commit()
+
+
+async def _rows(sessions: async_sessionmaker[AsyncSession]) -> dict[str, CampaignRecipient]:
+    async with sessions() as session:
+        rows = (await session.execute(select(CampaignRecipient))).scalars().all()
+        return {row.number: row for row in rows}
+
+
+def _scheduler(app: FastAPI, dialer: RowDialer, wall: Wall) -> CampaignScheduler:
+    return CampaignScheduler(
+        app.state.callwright.session_factory,
+        dialer,
+        clock=NoSleep(),
+        wall=wall,
+        dial_lease=timedelta(minutes=2),
+    )
+
+
+async def test_a_dial_cut_off_is_settled_and_never_repeated(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    campaign_id = await _campaign(app, client, tenant, ["+447700900001"])
+    assert (await client.post(f"/api/v1/campaigns/{campaign_id}/start")).status_code == 200
+    dialer, wall = RowDialer(), Wall()
+    dialer.hang = True
+    dying = asyncio.create_task(_scheduler(app, dialer, wall).tick())
+    await dialer.hanging.wait()
+    dying.cancel()
+    await asyncio.gather(dying, return_exceptions=True)
+
+    dialer.hang = False
+    successor = _scheduler(app, dialer, wall)
+    sessions = app.state.callwright.session_factory
+    # Within the lease the row is still held: nothing is dialled.
+    wall.now += timedelta(minutes=1)
+    await successor.tick()
+    assert dialer.dialled == ["+447700900001"]
+    assert (await _rows(sessions))["+447700900001"].status == "in-progress"
+    # Past it, the row is settled as interrupted, not dialled again.
+    wall.now += timedelta(minutes=2)
+    await successor.tick()
+    row = (await _rows(sessions))["+447700900001"]
+    assert (row.status, row.outcome, row.detail, row.attempts) == (
+        "failed",
+        "failed",
+        INTERRUPTED,
+        1,
+    )
+    assert dialer.dialled == ["+447700900001"]
+    campaign = (await client.get(f"/api/v1/campaigns/{campaign_id}")).json()
+    assert campaign["status"] == "completed"
+
+
+async def test_pause_stops_new_calls_but_records_outcomes_and_cancel_ends_the_rest(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    numbers = [f"+44770090000{i}" for i in range(6)]
+    campaign_id = await _campaign(
+        app,
+        client,
+        tenant,
+        numbers,
+        retry_policy={"busy": {"max_retries": 3, "retry_after_seconds": 60}},
+    )
+    url = f"/api/v1/campaigns/{campaign_id}"
+    sessions = app.state.callwright.session_factory
+    dialer, wall = RowDialer(), Wall()
+    scheduler = _scheduler(app, dialer, wall)
+
+    await scheduler.tick()
+    assert dialer.dialled == []  # a draft is not called
+    assert (await client.post(f"{url}/start")).status_code == 200
+    assert (await client.post(f"{url}/start")).status_code == 409
+
+    await scheduler.tick()
+    assert dialer.dialled == numbers[:2]  # the cap
+    await scheduler.tick()
+    assert dialer.dialled == numbers[:2]  # still up: no room
+
+    assert (await client.post(f"{url}/pause")).json()["status"] == "paused"
+    await _end_calls(sessions, "customer-busy")
+    wall.now += timedelta(minutes=5)
+    await scheduler.tick()
+    assert dialer.dialled == numbers[:2]  # paused: nothing new
+    rows = await _rows(sessions)
+    assert [(rows[n].status, rows[n].outcome) for n in numbers[:2]] == [("retrying", "busy")] * 2
+    progress = (await client.get(url)).json()["progress"]
+    assert (progress["pending"], progress["retrying"], progress["in_progress"]) == (4, 2, 0)
+
+    assert (await client.post(f"{url}/resume")).json()["status"] == "running"
+    await scheduler.tick()
+    assert dialer.dialled == numbers[:2] + numbers[2:4]  # retries not due yet: new rows
+    await _end_calls(sessions)
+    wall.now += timedelta(minutes=2)
+    await scheduler.tick()
+    # Due retries go before rows not called yet.
+    assert dialer.dialled == numbers[:4] + numbers[:2]
+
+    canceled = await client.post(f"{url}/cancel")
+    assert canceled.json()["status"] == "canceled"
+    assert canceled.json()["progress"]["canceled"] == 2
+    await _end_calls(sessions, "customer-busy")
+    wall.now += timedelta(minutes=5)
+    await scheduler.tick()
+    rows = await _rows(sessions)
+    # Calls up when it was canceled are recorded, and not retried.
+    assert {rows[n].status for n in numbers[:2]} == {"canceled"}
+    assert {rows[n].outcome for n in numbers[:2]} == {"busy"}
+    assert [(rows[n].status, rows[n].outcome) for n in numbers[2:4]] == [
+        ("completed", "completed")
+    ] * 2
+    assert {rows[n].status for n in numbers[4:]} == {"canceled"}
+    assert dialer.dialled == numbers[:4] + numbers[:2]
+    assert (await client.post(f"{url}/resume")).status_code == 409

@@ -36,3 +36,13 @@ async def add_assistant(api: httpx.AsyncClient, **settings: object) -> int:
     created = await api.post("/api/v1/assistants", json={"name": "Caller", **settings})
     assert created.status_code == 201, created.text
     return int(created.json()["id"])
+
+
+class NoSleep:
+    """A scheduler's clock when the test calls ``tick`` itself: nothing may sleep."""
+
+    def now(self) -> float:
+        return 0.0
+
+    async def sleep(self, seconds: float) -> None:
+        raise AssertionError("the test ticks the scheduler itself")

@@ -23,6 +23,7 @@ from callwright.domain.campaigns.windows import zone
 from callwright.engine.events import EndReason
 from callwright.store.models import Call, Campaign, CampaignRecipient
 from tests.calls.harness import ACCOUNT_SID, AUTH_TOKEN, PhoneLab, twilio_post
+from tests.campaigns.helpers import NoSleep
 from tests.conftest import Tenant
 
 # A Monday, 07:00 UTC: London opens at 09:00 UTC, New York at 14:00 UTC, and Tokyo's
@@ -91,7 +92,7 @@ class CampaignLab:
         return CampaignScheduler(
             sessions or self.sessions,
             CallServiceDialer(state.secret_box, state.settings, state.calls),
-            clock=_NoSleep(),
+            clock=NoSleep(),
             wall=lambda: self.now,
             dial_lease=timedelta(minutes=2),
         )
@@ -286,13 +287,3 @@ class CampaignLab:
 
     def dials_per_number(self) -> Counter[str]:
         return Counter(dial.number for dial in self.dials)
-
-
-class _NoSleep:
-    """The schedulers' clock: tests call ``tick`` themselves, so nothing sleeps."""
-
-    def now(self) -> float:
-        return 0.0
-
-    async def sleep(self, seconds: float) -> None:
-        raise AssertionError("the lab steps the schedulers itself")

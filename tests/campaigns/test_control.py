@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callwright.domain.calls.repository import new_call
 from callwright.domain.campaigns.claims import INTERRUPTED, Claim
 from callwright.domain.campaigns.scheduler import CampaignScheduler
-from callwright.store.models import Call, CampaignRecipient
-from tests.campaigns.helpers import add_assistant, add_number
+from callwright.store.models import Call, CampaignRecipient, WebhookEvent
+from tests.campaigns.helpers import NoSleep, add_assistant, add_number
 from tests.conftest import Tenant
 
 ACCOUNT = "AC" + "0123456789abcdef" * 2
@@ -51,14 +51,6 @@ class RowDialer:
         session.add(call)
         await session.flush()
         return call.id
-
-
-class NoSleep:
-    def now(self) -> float:
-        return 0.0
-
-    async def sleep(self, seconds: float) -> None:
-        raise AssertionError("tests tick the scheduler themselves")
 
 
 class Wall:
@@ -217,3 +209,84 @@ async def test_pause_stops_new_calls_but_records_outcomes_and_cancel_ends_the_re
     assert {rows[n].status for n in numbers[4:]} == {"canceled"}
     assert dialer.dialled == numbers[:4] + numbers[:2]
     assert (await client.post(f"{url}/resume")).status_code == 409
+
+
+async def test_the_do_not_call_list_holds_for_every_campaign(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    numbers = ["+447700900001", "+447700900002", "+447700900003"]
+    campaign_id = await _campaign(app, client, tenant, numbers, max_concurrency=1)
+    added = await client.post(
+        "/api/v1/do-not-call", json={"number": numbers[1], "reason": "asked us not to"}
+    )
+    assert added.status_code == 201, added.text
+    assert (
+        await client.post("/api/v1/do-not-call", json={"number": numbers[1]})
+    ).status_code == 409
+    refused = await client.post("/api/v1/do-not-call", json={"number": "0044770090"})
+    assert refused.status_code == 422
+    assert refused.json()["details"][0]["field"] == "number"
+    # Another organization's list is its own.
+    client.headers.update(other_tenant.headers)
+    assert (await client.get("/api/v1/do-not-call")).json() == []
+    client.headers.update(tenant.headers)
+    assert [e["number"] for e in (await client.get("/api/v1/do-not-call")).json()] == [numbers[1]]
+
+    assert (await client.post(f"/api/v1/campaigns/{campaign_id}/start")).status_code == 200
+    sessions = app.state.callwright.session_factory
+    dialer, wall = RowDialer(), Wall()
+    scheduler = _scheduler(app, dialer, wall)
+    await scheduler.tick()
+    # Added while the campaign runs: checked before each dial.
+    added = await client.post("/api/v1/do-not-call", json={"number": numbers[2]})
+    assert added.status_code == 201
+    for _ in range(3):
+        await _end_calls(sessions)
+        await scheduler.tick()
+    assert dialer.dialled == numbers[:1]
+    rows = await _rows(sessions)
+    assert [rows[n].status for n in numbers] == ["completed", "do-not-call", "do-not-call"]
+    assert (await client.get(f"/api/v1/campaigns/{campaign_id}")).json()["status"] == "completed"
+    removed = await client.delete(f"/api/v1/do-not-call/{numbers[1].replace('+', '%2B')}")
+    assert removed.status_code == 204
+    assert (
+        await client.delete(f"/api/v1/do-not-call/{numbers[1].replace('+', '%2B')}")
+    ).status_code == 404
+
+
+async def test_state_changes_are_webhooks_in_the_outbox(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    campaign_id = await _campaign(app, client, tenant, ["+447700900001"])
+    campaign = (await client.get(f"/api/v1/campaigns/{campaign_id}")).json()
+    hook = "http://127.0.0.1:9/campaign-hook"
+    patched = await client.patch(
+        f"/api/v1/assistants/{campaign['assistant_id']}", json={"webhook_url": hook}
+    )
+    assert patched.status_code == 200, patched.text
+    url = f"/api/v1/campaigns/{campaign_id}"
+    for action in ("start", "pause", "resume"):
+        assert (await client.post(f"{url}/{action}")).status_code == 200
+    sessions = app.state.callwright.session_factory
+    dialer, wall = RowDialer(), Wall()
+    scheduler = _scheduler(app, dialer, wall)
+    await scheduler.tick()
+    await _end_calls(sessions)
+    await scheduler.tick()
+    async with sessions() as session:
+        events = (
+            (
+                await session.execute(
+                    select(WebhookEvent)
+                    .where(WebhookEvent.event_type == "campaign-status-update")
+                    .order_by(WebhookEvent.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert {event.url for event in events} == {hook}
+    sent = [event.payload["message"]["campaign"] for event in events]
+    assert [c["status"] for c in sent] == ["running", "paused", "running", "completed"]
+    assert sent[-1]["progress"] == {"total": 1, "completed": 1}
+    assert {c["id"] for c in sent} == {campaign_id}

@@ -218,6 +218,7 @@ def create_app(
         phone_numbers.router,
         calls_routes.router,
         campaigns.router,
+        campaigns.do_not_call_router,
         telephony.router,
         compat.router,
         playground.router,

@@ -10,17 +10,21 @@ from fastapi import Path as PathParam
 from callwright.api.deps import CurrentPrincipal, DbSession, StateDep
 from callwright.api.openapi import errors
 from callwright.api.routing import CallwrightRoute
+from callwright.domain.campaigns.do_not_call import DoNotCallService
 from callwright.domain.campaigns.schemas import (
     CampaignIn,
     CampaignPatch,
     CampaignResponse,
+    DoNotCallIn,
+    DoNotCallResponse,
     RecipientResponse,
     RecipientsReport,
 )
 from callwright.domain.campaigns.service import CampaignService, campaign_view, recipient_view
+from callwright.domain.types import E164_PATTERN
 from callwright.store.models import Campaign
 
-__all__ = ["router"]
+__all__ = ["do_not_call_router", "router"]
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"], route_class=CallwrightRoute)
 
@@ -167,3 +171,46 @@ _control(
     "cancel",
     "End the campaign: recipients not yet called are canceled, calls up finish unretried.",
 )
+
+
+do_not_call_router = APIRouter(
+    prefix="/api/v1/do-not-call", tags=["campaigns"], route_class=CallwrightRoute
+)
+
+
+async def get_do_not_call(session: DbSession, principal: CurrentPrincipal) -> DoNotCallService:
+    return DoNotCallService(session, principal)
+
+
+DoNotCallDep = Annotated[DoNotCallService, Depends(get_do_not_call)]
+NumberPath = Annotated[
+    str, PathParam(pattern=E164_PATTERN, description="The number in E.164 form ('+' as %2B).")
+]
+
+
+@do_not_call_router.get("", operation_id="list_do_not_call", responses=errors(401, 422))
+async def list_do_not_call(
+    entries: DoNotCallDep,
+    skip: Annotated[int, Query(ge=0, le=2**31)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[DoNotCallResponse]:
+    """The organization's do-not-call list, by number."""
+    return [
+        DoNotCallResponse.model_validate(row) for row in await entries.list(skip=skip, limit=limit)
+    ]
+
+
+@do_not_call_router.post(
+    "", operation_id="add_do_not_call", status_code=201, responses=errors(401, 409, 422)
+)
+async def add_do_not_call(body: DoNotCallIn, entries: DoNotCallDep) -> DoNotCallResponse:
+    """No campaign of the organization calls this number from now on."""
+    return DoNotCallResponse.model_validate(await entries.add(body))
+
+
+@do_not_call_router.delete(
+    "/{number}", operation_id="remove_do_not_call", status_code=204, responses=errors(401, 404, 422)
+)
+async def remove_do_not_call(number: NumberPath, entries: DoNotCallDep) -> None:
+    """Take a number off the list."""
+    await entries.remove(number)

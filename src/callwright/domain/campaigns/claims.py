@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callwright.store.models import Call, Campaign, CampaignRecipient, DoNotCallNumber
 
+from .events import campaign_status_changed
 from .outcomes import NextStep, next_step, outcome_of
 from .windows import CallingWindow
 
@@ -382,5 +383,8 @@ class CampaignClaims:
                 )
                 if _rowcount(result) == 1:
                     finished.append(Finished(campaign_id, "completed"))
+                    campaign = await session.get(Campaign, campaign_id, populate_existing=True)
+                    if campaign is not None:
+                        await campaign_status_changed(session, campaign, now)
             await session.commit()
         return finished

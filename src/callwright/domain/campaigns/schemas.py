@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from callwright.domain.types import E164_PATTERN
+
 from .windows import DAYS, zone
 
 __all__ = [
@@ -16,6 +18,8 @@ __all__ = [
     "CampaignPatch",
     "CampaignProgress",
     "CampaignResponse",
+    "DoNotCallIn",
+    "DoNotCallResponse",
     "RecipientResponse",
     "RecipientsReport",
     "RejectedRow",
@@ -209,3 +213,16 @@ class RecipientResponse(BaseModel):
     next_attempt_at: datetime | None
     call_ids: list[int]
     updated_at: datetime
+
+
+class DoNotCallIn(_Strict):
+    number: Annotated[str, Field(pattern=E164_PATTERN, description="The number in E.164 form.")]
+    reason: Annotated[str, Field(max_length=500)] | None = None
+
+
+class DoNotCallResponse(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    number: str
+    reason: str | None
+    created_at: datetime

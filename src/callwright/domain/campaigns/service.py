@@ -25,6 +25,7 @@ from callwright.settings import Settings
 from callwright.store.base import utcnow
 from callwright.store.models import Campaign, CampaignRecipient
 
+from .events import campaign_status_changed
 from .recipients import parse_recipients
 from .repository import CampaignRepository
 from .schemas import CampaignIn, CampaignPatch, CampaignProgress, RecipientsReport
@@ -241,19 +242,14 @@ class CampaignService:
         if not counts:
             raise Conflict(f"campaign {campaign_id} has no recipients: upload them first")
         row.started_at = row.updated_at
-        await self._campaigns.flush()
-        return row
+        return await self._changed(row)
 
     async def pause(self, campaign_id: int) -> Campaign:
         """No new calls; calls up go on, and their outcomes are recorded."""
-        row = await self._transition(campaign_id, ("running",), "paused")
-        await self._campaigns.flush()
-        return row
+        return await self._changed(await self._transition(campaign_id, ("running",), "paused"))
 
     async def resume(self, campaign_id: int) -> Campaign:
-        row = await self._transition(campaign_id, ("paused",), "running")
-        await self._campaigns.flush()
-        return row
+        return await self._changed(await self._transition(campaign_id, ("paused",), "running"))
 
     async def cancel(self, campaign_id: int) -> Campaign:
         """No more calls: rows not yet called are ``canceled``; calls up go on and
@@ -261,7 +257,11 @@ class CampaignService:
         row = await self._transition(campaign_id, ("draft", "running", "paused"), "canceled")
         row.finished_at = row.updated_at
         await self._campaigns.cancel_waiting(row.id, row.updated_at)
+        return await self._changed(row)
+
+    async def _changed(self, row: Campaign) -> Campaign:
         await self._campaigns.flush()
+        await campaign_status_changed(self._session, row, row.updated_at)
         return row
 
     async def recipients(

@@ -97,7 +97,7 @@ class CampaignLab:
             dial_lease=timedelta(minutes=2),
         )
 
-    async def create(self, rows: int) -> None:
+    async def create(self, rows: int, *, window: dict[str, Any] | None = None) -> None:
         async with httpx.AsyncClient(
             base_url=self.lab.base_url, headers=self.tenant.headers
         ) as api:
@@ -125,7 +125,7 @@ class CampaignLab:
                     "name": "Reminders",
                     "assistant_id": assistant.json()["id"],
                     "phone_number_ids": number_ids,
-                    "calling_window": {"days": ["mon", "tue", "wed", "thu", "fri"]},
+                    "calling_window": window or {"days": ["mon", "tue", "wed", "thu", "fri"]},
                     "max_concurrency": self.cap,
                     "retry_policy": POLICY,
                 },

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 
 from callwright.domain.campaigns.claims import INTERRUPTED
+from callwright.domain.campaigns.windows import DAYS
 from callwright.settings import Settings
 from callwright.store.database import create_engine, create_session_factory
 from tests.calls.harness import FakeProviders, phone_lab
@@ -126,3 +127,34 @@ async def test_two_schedulers_share_a_campaign_on_postgres(settings: Settings) -
         lab.assert_inside_windows()
         lab.assert_retries_waited()
         assert 0 < lab.most_live <= 5
+
+
+async def test_the_apps_own_scheduler_places_the_calls(settings: Settings) -> None:
+    """The scheduler the app starts in its lifespan dials a started campaign through
+    the call service, with the row's variables, from the campaign's numbers."""
+    async with phone_lab(
+        settings,
+        FakeProviders(),
+        webhook_delivery_enabled=False,
+        campaign_poll_interval_seconds=0.05,
+    ) as phone:
+        tenant = await make_tenant(phone.app)
+        dialled = asyncio.Event()
+
+        async def on_create(form: dict[str, list[str]]) -> None:
+            dialled.set()
+
+        phone.twilio.on_create_call = on_create
+        lab = CampaignLab(phone, tenant, cap=1)
+        # Every day, all day: the real clock is inside the window whenever this runs.
+        await lab.create(rows=1, window={"days": list(DAYS), "start": "00:00", "end": "23:59"})
+        await dialled.wait()
+        (create,) = [r for r in phone.twilio.requests if r[1].endswith("/Calls.json")]
+        assert create[2]["To"] == ["+447700900000"]
+        assert create[2]["From"][0] in OUR_NUMBERS
+        rows = await lab.recipients()
+        while not rows[0]["call_ids"]:  # the dial's transaction commits after Twilio answers
+            await asyncio.sleep(0.01)
+            rows = await lab.recipients()
+        assert rows[0]["status"] == "in-progress"
+        assert rows[0]["attempts"] == 1

@@ -29,7 +29,9 @@ logger = logging.getLogger(__name__)
 
 # A process with no room for another call hands its claims back for this long.
 _BUSY_RETRY = timedelta(seconds=30)
-# Dials in flight at once per process: each is one request to the carrier.
+# Dials in flight at once per process: each is one request to the carrier. On SQLite
+# one: a dial holds the database's write lock from the call's insert until Twilio has
+# answered, and dials queued behind it would run out of busy timeout.
 _DIAL_CONCURRENCY = 8
 
 
@@ -65,6 +67,9 @@ class CampaignScheduler:
         self._wall = wall
         self._poll_seconds = poll_seconds
         self._claims = CampaignClaims(sessions, dial_lease)
+        bind = sessions.kw.get("bind")
+        single_writer = bind is not None and bind.dialect.name == "sqlite"
+        self._dial_concurrency = 1 if single_writer else _DIAL_CONCURRENCY
 
     async def run(self) -> None:
         while True:
@@ -83,7 +88,7 @@ class CampaignScheduler:
             claims = await self._claims.claim(campaign_id, self._wall())
             if not claims:
                 continue
-            slots = asyncio.Semaphore(_DIAL_CONCURRENCY)
+            slots = asyncio.Semaphore(self._dial_concurrency)
             async with asyncio.TaskGroup() as dials:
                 for claim in claims:
                     dials.create_task(self._dial(claim, slots, report))

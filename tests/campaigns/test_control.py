@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callwright.domain.calls.repository import new_call
-from callwright.domain.campaigns.claims import INTERRUPTED, Claim
+from callwright.domain.campaigns.claims import CALL_LEASE, INTERRUPTED, UNREPORTED, Claim
 from callwright.domain.campaigns.scheduler import CampaignScheduler
 from callwright.store.models import Call, CampaignRecipient, WebhookEvent
 from tests.campaigns.helpers import NoSleep, add_assistant, add_number
@@ -290,3 +290,33 @@ async def test_state_changes_are_webhooks_in_the_outbox(
     assert [c["status"] for c in sent] == ["running", "paused", "running", "completed"]
     assert sent[-1]["progress"] == {"total": 1, "completed": 1}
     assert {c["id"] for c in sent} == {campaign_id}
+
+
+async def test_a_call_whose_end_is_never_reported_frees_its_slot(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    numbers = ["+447700900001", "+447700900002"]
+    all_day = {"days": ["wed"], "start": "00:00", "end": "23:59"}
+    campaign_id = await _campaign(
+        app, client, tenant, numbers, max_concurrency=1, calling_window=all_day
+    )
+    assert (await client.post(f"/api/v1/campaigns/{campaign_id}/start")).status_code == 200
+    sessions = app.state.callwright.session_factory
+    dialer, wall = RowDialer(), Wall()
+    scheduler = _scheduler(app, dialer, wall)
+    await scheduler.tick()
+    # The carrier never reports the first call's end: it holds the only slot...
+    wall.now += CALL_LEASE - timedelta(minutes=1)
+    await scheduler.tick()
+    assert dialer.dialled == numbers[:1]
+    # ...until its lease runs out; then it is failed, not dialled again.
+    wall.now += timedelta(minutes=2)
+    await scheduler.tick()
+    assert dialer.dialled == numbers
+    row = (await _rows(sessions))[numbers[0]]
+    assert (row.status, row.outcome, row.detail, row.attempts) == (
+        "failed",
+        "failed",
+        UNREPORTED,
+        1,
+    )

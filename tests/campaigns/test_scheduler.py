@@ -18,8 +18,8 @@ from tests.calls.harness import FakeProviders, phone_lab
 from tests.campaigns.lab import OUR_NUMBERS, CampaignLab, expected
 from tests.conftest import make_tenant
 
-# The app's own scheduler stays off: the tests' schedulers run on virtual time.
-QUIET = {"campaign_scheduler_enabled": False, "webhook_delivery_enabled": False}
+# The tests' schedulers run on virtual time (the app's own is off: conftest.py).
+QUIET = {"webhook_delivery_enabled": False}
 
 
 def _judge_rows(
@@ -76,7 +76,7 @@ async def test_a_scheduler_killed_mid_pass_neither_loses_nor_repeats_a_row(
             dialled.set()
 
         phone.twilio.on_create_call = on_create
-        lab.now += timedelta(hours=7)  # New York is open: there is work to claim
+        lab.now += timedelta(hours=2)  # London is open: there is work to claim
         pass_ = asyncio.create_task(first.tick())
         waiter = asyncio.create_task(dialled.wait())
         await asyncio.wait({pass_, waiter}, return_when=asyncio.FIRST_COMPLETED)
@@ -136,6 +136,7 @@ async def test_the_apps_own_scheduler_places_the_calls(settings: Settings) -> No
         settings,
         FakeProviders(),
         webhook_delivery_enabled=False,
+        campaign_scheduler_enabled=True,
         campaign_poll_interval_seconds=0.05,
     ) as phone:
         tenant = await make_tenant(phone.app)

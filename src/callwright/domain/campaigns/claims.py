@@ -10,7 +10,8 @@ processes, and leases at most that many more: ``in-progress`` with ``lease_until
 A claimed row is dialled under its lease; the call's id is written in the same
 transaction as the call itself. From then on the row waits for its call to end,
 whichever process runs that call, and the call's end reason decides its outcome
-(``outcomes``). A lease that expires with no call written means the scheduler died
+(``outcomes``); a call whose end is never reported frees its slot after
+``CALL_LEASE``. A lease that expires with no call written means the scheduler died
 while dialling: whether the carrier had accepted the call is unknown, so the row is
 not dialled again (``failed``, said in ``detail``) — a recipient is never called twice
 by one attempt. Every write after the claim is a compare-and-set on what the writer
@@ -44,6 +45,12 @@ _BATCH = 500
 INTERRUPTED = (
     "the scheduler stopped while dialling this number; it is not dialled again, as the "
     "carrier may already have placed the call"
+)
+# A placed call whose end is not recorded by then (the carrier's final callback never
+# came) stops holding a slot: settled failed, not retried, as it may still be up.
+CALL_LEASE = timedelta(hours=6)
+UNREPORTED = (
+    "the call's end was never reported; it is not dialled again, as the call may have taken place"
 )
 
 
@@ -227,7 +234,7 @@ class CampaignClaims:
             .values(
                 call_id=call_id,
                 call_ids=[*claim.call_ids, call_id],
-                lease_until=None,
+                lease_until=now + CALL_LEASE,
                 updated_at=now,
             )
             .execution_options(synchronize_session=False)
@@ -289,7 +296,8 @@ class CampaignClaims:
 
     async def record_outcomes(self, now: datetime) -> int:
         """Rows whose call has ended get its outcome and their next step; rows whose
-        dialling lease expired with no call are ``failed`` (never dialled again)."""
+        dialling lease expired with no call, or whose call's end went unreported for
+        ``CALL_LEASE``, are ``failed`` (never dialled again)."""
         settled = 0
         async with self._sessions() as session:
             ended = (
@@ -327,23 +335,26 @@ class CampaignClaims:
                     )
                 )
                 settled += _rowcount(result)
-            expired = await session.execute(
-                update(CampaignRecipient)
-                .where(
-                    CampaignRecipient.status == IN_PROGRESS,
-                    CampaignRecipient.call_id.is_(None),
-                    CampaignRecipient.lease_until < now,
+            for has_call, detail in ((False, INTERRUPTED), (True, UNREPORTED)):
+                expired = await session.execute(
+                    update(CampaignRecipient)
+                    .where(
+                        CampaignRecipient.status == IN_PROGRESS,
+                        CampaignRecipient.call_id.is_not(None)
+                        if has_call
+                        else CampaignRecipient.call_id.is_(None),
+                        CampaignRecipient.lease_until < now,
+                    )
+                    .values(
+                        status="failed",
+                        outcome="failed",
+                        detail=detail,
+                        lease_until=None,
+                        updated_at=now,
+                    )
+                    .execution_options(synchronize_session=False)
                 )
-                .values(
-                    status="failed",
-                    outcome="failed",
-                    detail=INTERRUPTED,
-                    lease_until=None,
-                    updated_at=now,
-                )
-                .execution_options(synchronize_session=False)
-            )
-            settled += _rowcount(expired)
+                settled += _rowcount(expired)
             await session.commit()
         return settled
 

@@ -25,6 +25,7 @@
     │
     │   defined beside the code that raises them:
     ├── domain.knowledge.parsing.UnsupportedDocumentType (415, unsupported_media_type)
+    ├── domain.campaigns.recipients.UnsupportedRecipientsType (415, unsupported_media_type)
     ├── domain.knowledge.parse_isolation.ParserUnavailable (503, parser_unavailable)
     ├── domain.calls.control.CallOwnerUnreachable (503, call_owner_unreachable)
     ├── transports.twilio.rest.TwilioError (502, carrier_error)

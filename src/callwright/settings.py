@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     webhook_poll_interval_seconds: float = Field(default=2.0, gt=0)
     webhook_delivery_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     webhook_max_concurrent_deliveries: int = Field(default=4, ge=1, le=64)
+    # Campaigns: every process runs a scheduler unless disabled; it looks for work this
+    # often (rows due, calls ended) and dials through this server's public_url.
+    campaign_scheduler_enabled: bool = True
+    campaign_poll_interval_seconds: float = Field(default=2.0, gt=0)
     # Serve migrates the database itself when true; the embedded SQLite default does.
     auto_migrate: bool | None = None
 

@@ -21,6 +21,7 @@ from callwright.api.routes import (
     api_keys,
     assistants,
     auth,
+    campaigns,
     compat,
     credentials,
     dashboard,
@@ -38,6 +39,9 @@ from callwright.api.routes import (
     calls as calls_routes,
 )
 from callwright.api.routes.metrics import metrics_router
+from callwright.clock import MonotonicClock
+from callwright.domain.campaigns.dialer import CallServiceDialer
+from callwright.domain.campaigns.scheduler import CampaignScheduler
 from callwright.domain.knowledge.context import MAX_DOCUMENT_BYTES, KnowledgeContext
 from callwright.domain.knowledge.processing import DocumentProcessor
 from callwright.domain.signing_secrets import signing_secret_for
@@ -179,6 +183,15 @@ def create_app(
                 documents = background.create_task(
                     DocumentProcessor(documents_context).run(), name="knowledge-processor"
                 )
+                scheduling = None
+                if settings.campaign_scheduler_enabled:
+                    scheduler = CampaignScheduler(
+                        session_factory,
+                        CallServiceDialer(secret_box, settings, calls),
+                        clock=MonotonicClock(),
+                        poll_seconds=settings.campaign_poll_interval_seconds,
+                    )
+                    scheduling = background.create_task(scheduler.run(), name="campaign-scheduler")
                 if settings.warm_up_models and provider_factory is None:
                     background.create_task(offline.warm_up(), name="warm-up")
                 lag = None
@@ -193,6 +206,10 @@ def create_app(
                 try:
                     yield
                 finally:
+                    if scheduling is not None:
+                        # No new calls once shutting down (a dial cut short here is settled
+                        # as interrupted when its lease expires).
+                        scheduling.cancel()
                     # Calls still up end with a reason and a complete record.
                     await calls.end_all(EndReason.SERVER_SHUTDOWN)
                     heartbeat.cancel()
@@ -234,6 +251,8 @@ def create_app(
         organization.router,
         phone_numbers.router,
         calls_routes.router,
+        campaigns.router,
+        campaigns.do_not_call_router,
         telephony.router,
         compat.router,
         playground.router,

@@ -9,6 +9,7 @@ schema check at start-up compare the database with.
 from callwright.store.models.accounts import ApiKey, AuthSession, Organization, User
 from callwright.store.models.assistants import Assistant, Tool
 from callwright.store.models.calls import Call
+from callwright.store.models.campaigns import Campaign, CampaignRecipient, DoNotCallNumber
 from callwright.store.models.credentials import ProviderCredential
 from callwright.store.models.knowledge import KnowledgeBase, KnowledgeChunk, KnowledgeDocument
 from callwright.store.models.nodes import Node
@@ -20,6 +21,9 @@ __all__ = [
     "Assistant",
     "AuthSession",
     "Call",
+    "Campaign",
+    "CampaignRecipient",
+    "DoNotCallNumber",
     "KnowledgeBase",
     "KnowledgeChunk",
     "KnowledgeDocument",

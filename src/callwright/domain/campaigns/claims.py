@@ -1,0 +1,401 @@
+"""The recipient rows as schedulers share them, in any number of processes.
+
+A scheduler claims a campaign's due rows inside one transaction that holds the
+campaign: ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL (a second scheduler skips
+the campaign for this pass instead of waiting), the database's single write lock on
+SQLite (taken first, so that the counts read are the ones written against). Holding
+the campaign, it counts the rows in progress, so ``max_concurrency`` holds across
+processes, and leases at most that many more: ``in-progress`` with ``lease_until``.
+
+A claimed row is dialled under its lease; the call's id is written in the same
+transaction as the call itself. From then on the row waits for its call to end,
+whichever process runs that call, and the call's end reason decides its outcome
+(``outcomes``); a call whose end is never reported frees its slot after
+``CALL_LEASE``. A lease that expires with no call written means the scheduler died
+while dialling: whether the carrier had accepted the call is unknown, so the row is
+not dialled again (``failed``, said in ``detail``) — a recipient is never called twice
+by one attempt. Every write after the claim is a compare-and-set on what the writer
+saw, so two schedulers never both record one row's outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import CursorResult, and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callwright.store.models import Call, Campaign, CampaignRecipient, DoNotCallNumber
+
+from .events import campaign_status_changed
+from .outcomes import NextStep, next_step, outcome_of
+from .windows import CallingWindow
+
+__all__ = ["CampaignClaims", "Claim", "Finished"]
+
+IN_PROGRESS = "in-progress"
+_DUE_STATUSES = ("pending", "retrying")
+_OPEN_STATUSES = ("pending", "retrying", IN_PROGRESS)
+# Rows looked at per claim beyond the free slots: those outside their window or on
+# the do-not-call list are moved along without taking a slot.
+_SCAN_EXTRA = 50
+_BATCH = 500
+INTERRUPTED = (
+    "the scheduler stopped while dialling this number; it is not dialled again, as the "
+    "carrier may already have placed the call"
+)
+# A placed call whose end is not recorded by then (the carrier's final callback never
+# came) stops holding a slot: settled failed, not retried, as it may still be up.
+CALL_LEASE = timedelta(hours=6)
+UNREPORTED = (
+    "the call's end was never reported; it is not dialled again, as the call may have taken place"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A row this scheduler holds the lease on, with what dialling it needs."""
+
+    recipient_id: int
+    campaign_id: int
+    organization_id: int
+    user_id: int | None
+    scope: str
+    assistant_id: int | None
+    phone_number_id: int
+    number: str
+    variables: dict[str, Any]
+    call_ids: list[int]
+    retries: dict[str, int]
+    previous_status: str
+    lease: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """A campaign whose state changed in a scheduler pass (``completed``)."""
+
+    campaign_id: int
+    status: str
+
+
+def _rowcount(result: Any) -> int:
+    return result.rowcount if isinstance(result, CursorResult) else 0
+
+
+class CampaignClaims:
+    """Every query a scheduler makes. Database errors are raised: the scheduler logs
+    them and tries again on its next pass; leases bound what a failure holds."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], lease: timedelta) -> None:
+        self._sessions = sessions
+        self._lease = lease
+
+    async def running(self) -> list[int]:
+        async with self._sessions() as session:
+            query = select(Campaign.id).where(
+                Campaign.status == "running", Campaign.deleted_at.is_(None)
+            )
+            return list((await session.execute(query.order_by(Campaign.id))).scalars().all())
+
+    async def claim(self, campaign_id: int, now: datetime) -> list[Claim]:
+        """Lease the campaign's due rows that are inside their calling window, up to
+        its free slots; move rows outside their window to its next opening and rows on
+        the do-not-call list to ``do-not-call``."""
+        async with self._sessions() as session:
+            if session.get_bind().dialect.name == "sqlite":
+                # SQLite's one write lock, taken before anything is read: a claimant
+                # that read first could count rows another one is about to change.
+                await session.execute(
+                    update(Campaign)
+                    .where(Campaign.id == campaign_id)
+                    .values(dials=Campaign.dials)
+                    .execution_options(synchronize_session=False)
+                )
+            campaign = (
+                await session.execute(
+                    select(Campaign)
+                    .where(Campaign.id == campaign_id, Campaign.status == "running")
+                    .with_for_update(skip_locked=True)
+                )
+            ).scalar_one_or_none()
+            if campaign is None:  # not running, or being claimed by another scheduler
+                await session.rollback()
+                return []
+            in_flight = (
+                await session.execute(
+                    select(func.count()).where(
+                        CampaignRecipient.campaign_id == campaign_id,
+                        CampaignRecipient.status == IN_PROGRESS,
+                    )
+                )
+            ).scalar_one()
+            room = campaign.max_concurrency - in_flight
+            if room <= 0:
+                await session.rollback()
+                return []
+            due = (
+                (
+                    await session.execute(
+                        select(CampaignRecipient)
+                        .where(
+                            CampaignRecipient.campaign_id == campaign_id,
+                            CampaignRecipient.status.in_(_DUE_STATUSES),
+                            or_(
+                                CampaignRecipient.next_attempt_at.is_(None),
+                                CampaignRecipient.next_attempt_at <= now,
+                            ),
+                        )
+                        # Due retries first (a row begun is finished before new
+                        # ones start), then the longest due, then upload order.
+                        .order_by(
+                            CampaignRecipient.status == "pending",
+                            CampaignRecipient.next_attempt_at,
+                            CampaignRecipient.position,
+                        )
+                        .limit(room + _SCAN_EXTRA)
+                        .with_for_update(skip_locked=True)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            blocked = set(
+                (
+                    await session.execute(
+                        select(DoNotCallNumber.number).where(
+                            DoNotCallNumber.organization_id == campaign.organization_id,
+                            DoNotCallNumber.number.in_([row.number for row in due]),
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            window = CallingWindow.from_stored(campaign.calling_window)
+            numbers = campaign.phone_number_ids
+            lease = now + self._lease
+            claims: list[Claim] = []
+            for row in due:
+                if row.number in blocked:
+                    row.status, row.detail, row.updated_at = (
+                        "do-not-call",
+                        "on the organization's do-not-call list",
+                        now,
+                    )
+                    continue
+                opening = window.next_opening(now, row.timezone)
+                if opening is None or opening > now:
+                    row.next_attempt_at = opening
+                    row.updated_at = now
+                    continue
+                if len(claims) == room:
+                    continue
+                claims.append(
+                    Claim(
+                        recipient_id=row.id,
+                        campaign_id=campaign.id,
+                        organization_id=campaign.organization_id,
+                        user_id=campaign.user_id,
+                        scope=campaign.created_by_scope,
+                        assistant_id=campaign.assistant_id,
+                        phone_number_id=numbers[campaign.dials % len(numbers)],
+                        number=row.number,
+                        variables=dict(row.variables),
+                        call_ids=list(row.call_ids),
+                        retries=dict(row.retries),
+                        previous_status=row.status,
+                        lease=lease,
+                    )
+                )
+                campaign.dials += 1
+                row.status = IN_PROGRESS
+                row.attempts += 1
+                row.lease_until = lease
+                row.call_id = None
+                row.updated_at = now
+            await session.commit()
+        return claims
+
+    async def record_call(
+        self, session: AsyncSession, claim: Claim, call_id: int, now: datetime
+    ) -> bool:
+        """In the dialling transaction: the row now waits for ``call_id`` to end.
+        False when the lease was lost meanwhile (the row is then left as it is)."""
+        result = await session.execute(
+            update(CampaignRecipient)
+            .where(
+                CampaignRecipient.id == claim.recipient_id,
+                CampaignRecipient.status == IN_PROGRESS,
+                CampaignRecipient.lease_until == claim.lease,
+            )
+            .values(
+                call_id=call_id,
+                call_ids=[*claim.call_ids, call_id],
+                lease_until=now + CALL_LEASE,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(result) == 1
+
+    async def release(self, claim: Claim, retry_at: datetime, now: datetime) -> None:
+        """Hand a row back undialled (this process had no room for a call): not an
+        attempt, tried again from ``retry_at``."""
+        async with self._sessions() as session:
+            await session.execute(
+                update(CampaignRecipient)
+                .where(
+                    CampaignRecipient.id == claim.recipient_id,
+                    CampaignRecipient.lease_until == claim.lease,
+                )
+                .values(
+                    status=claim.previous_status,
+                    attempts=CampaignRecipient.attempts - 1,
+                    lease_until=None,
+                    next_attempt_at=retry_at,
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+
+    async def dial_failed(self, claim: Claim, detail: str, now: datetime) -> None:
+        """The call could not be placed: a ``failed`` outcome, retried by the policy."""
+        async with self._sessions() as session:
+            campaign = await session.get(Campaign, claim.campaign_id)
+            policy = campaign.retry_policy if campaign is not None else {}
+            open_ = campaign is not None and campaign.status != "canceled"
+            step = next_step("failed", claim.retries, policy, now, campaign_open=open_)
+            await session.execute(
+                self._settle(step, "failed", detail, now).where(
+                    CampaignRecipient.id == claim.recipient_id,
+                    CampaignRecipient.status == IN_PROGRESS,
+                    CampaignRecipient.lease_until == claim.lease,
+                )
+            )
+            await session.commit()
+
+    @staticmethod
+    def _settle(step: NextStep, outcome: str, detail: str | None, now: datetime) -> Any:
+        return (
+            update(CampaignRecipient)
+            .values(
+                status=step.status,
+                outcome=outcome,
+                detail=detail,
+                retries=step.retries,
+                next_attempt_at=step.next_attempt_at,
+                lease_until=None,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+    async def record_outcomes(self, now: datetime) -> int:
+        """Rows whose call has ended get its outcome and their next step; rows whose
+        dialling lease expired with no call, or whose call's end went unreported for
+        ``CALL_LEASE``, are ``failed`` (never dialled again)."""
+        settled = 0
+        async with self._sessions() as session:
+            ended = (
+                await session.execute(
+                    select(
+                        CampaignRecipient.id,
+                        CampaignRecipient.call_id,
+                        CampaignRecipient.retries,
+                        Call.end_reason,
+                        Call.end_detail,
+                        Campaign.retry_policy,
+                        Campaign.status,
+                    )
+                    .join(Call, Call.id == CampaignRecipient.call_id)
+                    .join(Campaign, Campaign.id == CampaignRecipient.campaign_id)
+                    .where(CampaignRecipient.status == IN_PROGRESS, Call.status == "ended")
+                    .limit(_BATCH)
+                )
+            ).all()
+            for row in ended:
+                outcome = outcome_of(row.end_reason)
+                step = next_step(
+                    outcome,
+                    row.retries,
+                    row.retry_policy,
+                    now,
+                    campaign_open=row.status != "canceled",
+                )
+                detail = row.end_reason if outcome != "completed" else None
+                result = await session.execute(
+                    self._settle(step, outcome, detail, now).where(
+                        CampaignRecipient.id == row.id,
+                        CampaignRecipient.status == IN_PROGRESS,
+                        CampaignRecipient.call_id == row.call_id,
+                    )
+                )
+                settled += _rowcount(result)
+            for has_call, detail in ((False, INTERRUPTED), (True, UNREPORTED)):
+                expired = await session.execute(
+                    update(CampaignRecipient)
+                    .where(
+                        CampaignRecipient.status == IN_PROGRESS,
+                        CampaignRecipient.call_id.is_not(None)
+                        if has_call
+                        else CampaignRecipient.call_id.is_(None),
+                        CampaignRecipient.lease_until < now,
+                    )
+                    .values(
+                        status="failed",
+                        outcome="failed",
+                        detail=detail,
+                        lease_until=None,
+                        updated_at=now,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                settled += _rowcount(expired)
+            await session.commit()
+        return settled
+
+    async def finish(self, now: datetime) -> list[Finished]:
+        """Running campaigns with nothing left to call or wait for are ``completed``."""
+        open_rows = (
+            select(CampaignRecipient.id)
+            .where(
+                CampaignRecipient.campaign_id == Campaign.id,
+                CampaignRecipient.status.in_(_OPEN_STATUSES),
+            )
+            .exists()
+        )
+        async with self._sessions() as session:
+            done = (
+                (
+                    await session.execute(
+                        select(Campaign.id).where(
+                            Campaign.status == "running",
+                            Campaign.deleted_at.is_(None),
+                            ~open_rows,
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            finished: list[Finished] = []
+            for campaign_id in done:
+                result = await session.execute(
+                    update(Campaign)
+                    .where(
+                        and_(Campaign.id == campaign_id, Campaign.status == "running"), ~open_rows
+                    )
+                    .values(status="completed", finished_at=now, updated_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+                if _rowcount(result) == 1:
+                    finished.append(Finished(campaign_id, "completed"))
+                    campaign = await session.get(Campaign, campaign_id, populate_existing=True)
+                    if campaign is not None:
+                        await campaign_status_changed(session, campaign, now)
+            await session.commit()
+        return finished

@@ -71,6 +71,7 @@ class RealtimeSession:
     spoken: dict[str, str] = field(default_factory=dict)  # item id -> transcript
     truncated: list[tuple[str, int]] = field(default_factory=list)
     tool_outputs: list[tuple[str, str]] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)  # user text messages
     caller_audio_ms: float = 0.0
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -237,14 +238,17 @@ class _Runner:
             await self.truncate(event)
         elif kind == "conversation.item.create":
             item = event.get("item") or {}
-            if item.get("type") != "function_call_output" or not item.get("call_id"):
+            if item.get("type") == "message" and item.get("role") == "user":
+                self.session.texts.append(str(item["content"][0]["text"]))
+            elif item.get("type") != "function_call_output" or not item.get("call_id"):
                 await self.error("Invalid item.", param="item")
+                return True
             else:
                 self.session.tool_outputs.append((item["call_id"], str(item.get("output"))))
-                item_id = f"item_{uuid.uuid4().hex[:20]}"
-                added = {"id": item_id, "object": "realtime.item", **item}
-                await self.send({"type": "conversation.item.added", "item": added})
-                await self.send({"type": "conversation.item.done", "item": added})
+            item_id = f"item_{uuid.uuid4().hex[:20]}"
+            added = {"id": item_id, "object": "realtime.item", **item}
+            await self.send({"type": "conversation.item.added", "item": added})
+            await self.send({"type": "conversation.item.done", "item": added})
         else:
             await self.error(f"Invalid value: '{kind}'.", param="type", code="invalid_value")
         return True

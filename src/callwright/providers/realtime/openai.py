@@ -7,7 +7,8 @@ answered by ``session.updated``; an ``error`` instead is the vendor refusing the
 configuration (a ``ProviderError``). Commands map one to one: ``AppendAudio`` →
 ``input_audio_buffer.append``, ``Respond`` → ``response.create``, ``CancelResponse`` →
 ``response.cancel``, ``Truncate`` → ``conversation.item.truncate``, ``ToolOutput`` →
-``conversation.item.create`` (``function_call_output``). Server events the session
+``conversation.item.create`` (``function_call_output``), ``CallerText`` → a
+``conversation.item.create`` user message. Server events the session
 does not need (``response.output_item.added``, ``conversation.item.done``, rate limits…)
 are skipped; an ``error`` event while the session runs is a ``RealtimeNotice`` (the API
 says most are recoverable), unless the socket closes after it: then it ends
@@ -42,6 +43,7 @@ from callwright.providers.realtime.protocol import (
     AudioOut,
     CallerSpeechStarted,
     CallerSpeechStopped,
+    CallerText,
     CallerTranscript,
     CallerTurnCommitted,
     CancelResponse,
@@ -229,6 +231,10 @@ class OpenAIRealtimeConnection:
                     "audio_end_ms": command.audio_end_ms,
                 }
             )
+        elif isinstance(command, CallerText):
+            content = [{"type": "input_text", "text": command.text}]
+            item = {"type": "message", "role": "user", "content": content}
+            await self._send({"type": "conversation.item.create", "item": item})
         elif isinstance(command, ToolOutput):
             item = {"type": "function_call_output", "call_id": command.call_id}
             await self._send(

@@ -24,6 +24,7 @@ __all__ = [
     "AudioOut",
     "CallerSpeechStarted",
     "CallerSpeechStopped",
+    "CallerText",
     "CallerTranscript",
     "CallerTurnCommitted",
     "CancelResponse",
@@ -109,6 +110,14 @@ class Truncate:
 
 
 @dataclass(frozen=True, slots=True)
+class CallerText:
+    """Something the caller did that the model cannot hear (keys pressed), as a user
+    message in the conversation (answered by a ``Respond``)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class ToolOutput:
     """A function call's result, given back to the model (answered by a ``Respond``)."""
 
@@ -116,7 +125,7 @@ class ToolOutput:
     output: str
 
 
-RealtimeCommand = AppendAudio | Respond | CancelResponse | Truncate | ToolOutput
+RealtimeCommand = AppendAudio | Respond | CancelResponse | Truncate | ToolOutput | CallerText
 
 
 # -- events (model → session) -----------------------------------------------------------

@@ -181,3 +181,41 @@ async def test_a_refused_key_ends_the_call_at_once(fake: OpenAIRealtimeFake) -> 
     assert ended.detail is not None
     assert "HTTP 401" in ended.detail
     assert call.transport.hung_up == EndReason.PIPELINE_ERROR.value
+
+
+async def test_a_browser_call_speaks_pcm_at_24_khz_resampled_both_ways(
+    fake: OpenAIRealtimeFake,
+) -> None:
+    fake.script(Reply(("Hi.",)))
+    config = config_of(llm_settings={"welcome_message": WELCOME})
+    clock = MonotonicClock()
+    transport = LoopbackTransport(clock, sample_rate=16_000)
+    events: list[SessionEvent] = []
+    session = RealtimeSession(
+        config,
+        OpenAIRealtime(KEY, base_url=fake.url),
+        RealtimeOptions(audio="pcm24"),
+        transport,
+        clock,
+        events.append,
+        label="openai:gpt-realtime",
+    )
+    running = asyncio.create_task(session.run())
+    async with asyncio.timeout(15):  # only catches a hang
+        while not any(isinstance(e, AssistantMessage) for e in events):
+            await transport.silence(0.1)
+    before_ms = fake.last.caller_audio_ms
+    welcome_s = sum(len(a.pcm16) for a in transport.sent) / 2 / 16_000
+    await transport.say(speech(0.5, 16_000))
+    await transport.silence(1.0)
+    await transport.hang_up_caller()
+    assert await running is EndReason.CUSTOMER_ENDED_CALL
+    async with asyncio.timeout(10):  # only catches a hang
+        await fake.last.closed.wait()
+    assert fake.last.wire_format == "audio/pcm"
+    # What the model sent, resampled to the page's 16 kHz: as long as it said.
+    welcome_item = next(iter(fake.last.audio_ms))
+    assert welcome_s == pytest.approx(fake.last.audio_ms[welcome_item] / 1000, abs=0.01)
+    # And the caller's 16 kHz audio reached it at 24 kHz: 1.5 s of it (less the
+    # resampler's few milliseconds of delay).
+    assert fake.last.caller_audio_ms - before_ms == pytest.approx(1500, abs=20)

@@ -49,6 +49,7 @@ from callwright.observability.middleware import HttpMetricsMiddleware
 from callwright.runtime.calls import CallRuntime
 from callwright.runtime.providers_cloud import CloudProviders
 from callwright.runtime.providers_offline import OfflineProviders
+from callwright.runtime.realtime import realtime_model_factory
 from callwright.runtime.recordings import recording_store_for
 from callwright.runtime.registry import ProviderFactory, cloud_provider_factory, stored_credentials
 from callwright.runtime.webhooks import OutboxCallWebhooks
@@ -129,6 +130,11 @@ def create_app(
                 signing_secret=signing_secret,
                 webhooks=OutboxCallWebhooks(settings),
                 knowledge=documents_context,
+                realtime=realtime_model_factory(
+                    server=settings,
+                    cloud=cloud,
+                    credentials=stored_credentials(session_factory, secret_box),
+                ),
             )
             app.state.callwright = AppState(
                 settings=settings,

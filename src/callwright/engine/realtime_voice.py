@@ -173,6 +173,14 @@ class RealtimeVoice:
             answer.timing.llm_provider = self._label
             await self._connection.send(Respond(instructions))
             await answer.done.wait()
+            if answer.resampler is not None and answer.cut_at is None and answer.item_id:
+                # The resampler's last few milliseconds, held back for its filter.
+                tail = answer.resampler.process(b"", last=True)
+                if tail:
+                    await self._transport.send_audio(tail)
+                    answer.playback.sent(
+                        self._clock.now(), len(tail) / 2 / self._transport.sample_rate
+                    )
             while (
                 answer.cut_at is None
                 and (left := answer.playback.remaining_s(self._clock.now())) > 0

@@ -34,16 +34,19 @@ from callwright.domain.assistants.service import load_assistant_for_call
 from callwright.domain.calls.repository import CallRecord, end_call, load_call, write_record
 from callwright.domain.knowledge.context import KnowledgeContext
 from callwright.engine.events import EndReason, EventSink, SessionEvent
-from callwright.engine.replies import runner_for
+from callwright.engine.realtime import RealtimeSession
+from callwright.engine.replies import builtin_tool_specs, runner_for
 from callwright.engine.session import CallSession
 from callwright.engine.tools import ToolExecutor
 from callwright.errors import NotFound
 from callwright.observability import metrics
 from callwright.observability.logging import bind_call
+from callwright.providers.realtime.protocol import RealtimeAudio
 from callwright.runtime.call_metrics import observe_finished_call
 from callwright.runtime.capacity import CallPlaces
 from callwright.runtime.hooks import end_call_url_hook
 from callwright.runtime.preparation import PreparedCall, SigningSecret, prepare_call
+from callwright.runtime.realtime import RealtimeFactory, RealtimeUnavailable, realtime_options
 from callwright.runtime.recorder import CallRecorder, StereoRecording
 from callwright.runtime.recordings import RecordingStore
 from callwright.runtime.registry import ProviderChoice, ProviderFactory
@@ -63,9 +66,12 @@ logger = logging.getLogger(__name__)
 _WEBHOOK_DRAIN_S = 5.0
 
 
+LiveSession = CallSession | RealtimeSession
+
+
 @dataclass
 class _Active:
-    session: CallSession
+    session: LiveSession
     transport: Transport
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -84,6 +90,7 @@ class CallRuntime:
         signing_secret: SigningSecret,
         webhooks: CallWebhooks | None = None,
         knowledge: KnowledgeContext | None = None,
+        realtime: RealtimeFactory | None = None,
     ) -> None:
         self._settings = settings
         self._session_factory = session_factory
@@ -93,6 +100,7 @@ class CallRuntime:
         self._signing_secret = signing_secret
         self._webhooks = webhooks
         self._knowledge = knowledge
+        self._realtime = realtime  # realtime assistants' models (none: refused)
         # Tool servers and end_call_url are users' URLs (security.outbound).
         self._outbound = OutboundPolicy.from_settings(settings)
         self._active: dict[int, _Active] = {}
@@ -114,7 +122,7 @@ class CallRuntime:
         expires), so a burst of new calls cannot overshoot the limit."""
         self._places.reserve(call_id)
 
-    def session_of(self, call_id: int) -> CallSession | None:
+    def session_of(self, call_id: int) -> LiveSession | None:
         """The live session of a call running in this process, if any."""
         active = self._active.get(call_id)
         return active.session if active is not None else None
@@ -165,13 +173,27 @@ class CallRuntime:
     async def _run_call(
         self, call_id: int, transport: Transport, extra_sink: EventSink | None
     ) -> EndReason:
+        realtime = None
         try:
             prepared = await self.prepare(call_id)
-            providers, choices = await self._providers(
-                prepared.assistant.settings.model_dump(mode="json"),
-                prepared.call.organization_id,
-                transport.sample_rate,
-            )
+            document = prepared.assistant.settings.model_dump(mode="json")
+            organization_id = prepared.call.organization_id
+            if prepared.assistant.settings.mode == "realtime":
+                if self._realtime is None:
+                    raise RealtimeUnavailable("realtime calls are not enabled in this process")
+                realtime = await self._realtime(document, organization_id)
+                providers, choices = None, [realtime[2]]
+            else:
+                providers, choices = await self._providers(
+                    document, organization_id, transport.sample_rate
+                )
+        except RealtimeUnavailable as exc:
+            # No speech-to-speech model, and no offline one: the call ends at once.
+            logger.warning("call %s cannot run: %s", call_id, exc)
+            with contextlib.suppress(Exception):
+                await transport.hang_up(EndReason.PIPELINE_ERROR.value)
+            await self.end_unstarted(call_id, EndReason.PIPELINE_ERROR, str(exc))
+            return EndReason.PIPELINE_ERROR
         except Exception as exc:
             # No session could start (assistant gone, no provider can serve it): the
             # line is hung up and the record still ends with the reason.
@@ -210,23 +232,46 @@ class CallRuntime:
             if tools
             else None
         )
-        session = CallSession(
-            config,
-            providers,
-            recording,
-            clock,
-            sink,
-            on_end=end_call_url_hook(
-                config.end_call_url,
-                call_info,
-                signing_secret=prepared.signing_secret,
-                outbound=self._outbound,
-            ),
-            custom_tools=executor.specs() if executor else (),
-            run_custom_tools=runner_for(executor) if executor else None,
-            previous_conversation=prepared.previous,
-            retrieve=prepared.retrieve,
+        on_end = end_call_url_hook(
+            config.end_call_url,
+            call_info,
+            signing_secret=prepared.signing_secret,
+            outbound=self._outbound,
         )
+        custom_tools = executor.specs() if executor else ()
+        session: LiveSession
+        lead_llm: str | None
+        if realtime is not None:
+            model, lead_llm, _ = realtime
+            tool_specs = builtin_tool_specs(config) + custom_tools
+            audio: RealtimeAudio = "pcmu" if transport.sample_rate == 8000 else "pcm24"
+            options = realtime_options(config, document, audio, tool_specs)
+            session = RealtimeSession(
+                config,
+                model,
+                options,
+                recording,
+                clock,
+                sink,
+                label=lead_llm,
+                on_end=on_end,
+                run_custom_tools=runner_for(executor) if executor else None,
+            )
+        else:
+            assert providers is not None
+            lead_llm = providers.llms[0].name if providers.llms else None
+            session = CallSession(
+                config,
+                providers,
+                recording,
+                clock,
+                sink,
+                on_end=on_end,
+                custom_tools=custom_tools,
+                run_custom_tools=runner_for(executor) if executor else None,
+                previous_conversation=prepared.previous,
+                retrieve=prepared.retrieve,
+            )
         if self._webhooks is not None:
             self._webhooks.register_tools(call_id, {t.name: t.public_config() for t in tools})
         active = self._active[call_id] = _Active(session, transport)
@@ -253,7 +298,6 @@ class CallRuntime:
             await asyncio.shield(self._finish(call_id, prepared, recorder, recording, choices))
             if self._webhooks is not None:
                 self._webhooks.forget(call_id)
-            lead_llm = providers.llms[0].name if providers.llms else None
             observe_finished_call(call.type, recorder, lead_llm)
             active.done.set()
         return recorder.end_reason or reason
@@ -328,7 +372,7 @@ class CallRuntime:
             turns=recorder.turns,
             usage=recorder.usage(
                 stt_seconds=recording.caller_seconds,
-                llm=chosen.get("llm", "unknown"),
+                llm=chosen.get("llm", chosen.get("realtime", "unknown")),
                 stt=chosen.get("stt", "unknown"),
                 tts=chosen.get("tts", "unknown"),
             ),

@@ -154,7 +154,8 @@ async def test_a_realtime_call_from_welcome_to_end_call(fake: OpenAIRealtimeFake
     assert call.of(CallEnded)[0].reason is EndReason.ASSISTANT_ENDED_CALL
     assert call.transport.hung_up == EndReason.ASSISTANT_ENDED_CALL.value
     answered = next(t for t in call.of(TurnTiming) if t.turn == 1)
-    assert answered.llm_provider == "openai:gpt-realtime"
+    assert answered.llm_provider == answered.stt_provider == "openai:gpt-realtime"
+    assert answered.stt_final_at is not None
     assert answered.end_of_turn_at is not None
     assert answered.first_frame_out_at is not None
     assert answered.first_frame_out_at >= answered.end_of_turn_at

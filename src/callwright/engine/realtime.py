@@ -106,6 +106,7 @@ class RealtimeSession:
         if options.audio == "pcmu" and transport.sample_rate != sample_rate_of("pcmu"):
             raise ValueError("μ-law realtime audio needs an 8 kHz transport")
         self.config = config
+        self._label = label
         self._model = model
         self._options = options
         self._transport = transport
@@ -146,6 +147,7 @@ class RealtimeSession:
         self._turn = TurnTiming(0)
         self._backchannel: set[str] = set()  # caller items said over an answer
         self._awaiting_transcript: dict[str, TurnTiming] = {}
+        self._transcribing: dict[str, TurnTiming] = {}  # turns whose transcript is due
         self._tool_calls: list[ToolCall] = []
         self._dtmf: list[str] = []
         self._dtmf_task: asyncio.Task[None] | None = None
@@ -281,7 +283,8 @@ class RealtimeSession:
         timing = self._turn
         timing.turn = next(self._turns)
         timing.end_of_turn_at = now
-        timing.stt_provider = timing.llm_provider
+        timing.stt_provider = self._label
+        self._transcribing[item_id] = timing
         if self.config.end_call_trigger_phrase:
             self._awaiting_transcript[item_id] = timing  # checked before it is answered
         else:
@@ -291,14 +294,16 @@ class RealtimeSession:
         text = text.strip()
         if item_id in self._backchannel or not text:
             self._backchannel.discard(item_id)
+            self._transcribing.pop(item_id, None)
             if item_id in self._awaiting_transcript:
                 self._voice.start(self._awaiting_transcript.pop(item_id))
             return
         self._emit(UserMessage(text, now))
         self._watchdogs.caller_took_turn()
+        transcribed = self._transcribing.pop(item_id, None)
+        if transcribed is not None:
+            transcribed.stt_final_at = now
         timing = self._awaiting_transcript.pop(item_id, None)
-        if timing is not None:
-            timing.stt_final_at = now
         trigger = self.config.end_call_trigger_phrase
         if trigger and trigger in text.lower():
             farewell = Farewell(self.config.end_call_message)

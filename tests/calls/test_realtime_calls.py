@@ -17,6 +17,7 @@ import httpx
 import numpy as np
 import pytest
 
+from callwright.providers.fakes import speech
 from callwright.settings import Settings
 from tests.calls.harness import (
     ACCOUNT_SID,
@@ -29,6 +30,7 @@ from tests.calls.harness import (
     twilio_post,
 )
 from tests.calls.test_twilio_inbound import Receiver, receiver  # noqa: F401 (fixture)
+from tests.calls.test_web_calls import open_page
 from tests.conftest import Tenant, make_tenant
 from tests.vendor_fakes import Reply, ScriptedCall, serve
 from tests.vendor_fakes.openai_realtime import OpenAIRealtimeFake
@@ -217,3 +219,44 @@ async def test_without_a_key_the_call_ends_at_once_and_validate_says_why(
     assert "realtime_settings.api_key" in record["end_detail"]
     assert "no offline realtime model" in record["end_detail"]
     assert model.sessions == []
+
+
+async def test_a_realtime_assistant_answers_a_browser_call(
+    settings: Settings, model: OpenAIRealtimeFake
+) -> None:
+    model.script(Reply(("Yes, every day.",)))
+    settings = settings.model_copy(update={"openai_api_key": KEY, "openai_base_url": model.url})
+    async with phone_lab(settings, FakeProviders()) as lab:
+        tenant = await make_tenant(lab.app)
+        async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+            assistant = await api.post(
+                "/api/v1/assistants",
+                json={
+                    "name": "Realtime web",
+                    "mode": "realtime",
+                    "llm_settings": {"welcome_message": WELCOME},
+                    "idle_timeout": None,
+                },
+            )
+            started = await api.post(
+                "/api/v1/calls/web", json={"assistant_id": assistant.json()["id"]}
+            )
+        assert started.status_code == 201, started.text
+        async with open_page(started.json()["ws_url"]) as page:
+            await page.wait_for(lambda: page.transcripts("assistant") == [WELCOME])
+            await page.send_audio(speech(0.8, 16_000))
+            await page.wait_for(lambda: len(page.transcripts("assistant")) == 2)
+            await page.websocket.send('{"type": "hangup"}')
+            await asyncio.wait_for(page.closed.wait(), 5)
+        record = await _ended(lab, tenant)
+    # The page's 16 kHz audio went to the model as PCM16 at 24 kHz, and back.
+    assert model.last.wire_format == "audio/pcm"
+    assert page.transcripts("user") == ["What are your opening hours?"]
+    assert page.transcripts("assistant") == [WELCOME, "Yes, every day."]
+    assert page.audio_bytes > 16_000 * 2 * 1.5  # the welcome's 1.8 s, at the page's rate
+    assert record["end_reason"] == "customer-ended-call"
+    assert [m["text"] for m in record["messages"]] == [
+        WELCOME,
+        "What are your opening hours?",
+        "Yes, every day.",
+    ]

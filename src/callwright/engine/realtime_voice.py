@@ -169,6 +169,9 @@ class RealtimeVoice:
         try:
             if previous is not None and previous.playing:
                 await self._cut_answer(previous, self._clock.now())
+            if answer.cut_at is not None:  # replaced before it was asked for
+                self._outstanding = max(0, self._outstanding - 1)
+                return
             answer.timing.llm_request_at = self._clock.now()
             answer.timing.llm_provider = self._label
             await self._connection.send(Respond(instructions))

@@ -23,9 +23,7 @@ the transcript, so without a time test any speech does), never within the cooldo
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
-import json
 import logging
 from collections.abc import Coroutine
 from typing import Any
@@ -37,17 +35,15 @@ from callwright.engine.config import CallConfig
 from callwright.engine.events import (
     EndReason,
     EventSink,
-    ToolAnswered,
-    ToolCalled,
     TurnTiming,
     UserMessage,
 )
 from callwright.engine.lifecycle import CallState, EndCallHook, Farewell, Lifecycle, Watchdogs
+from callwright.engine.realtime_tools import RealtimeTools
 from callwright.engine.realtime_voice import RealtimeVoice
 from callwright.engine.replies import ToolRunner
 from callwright.engine.turns import BargeInPolicy
 from callwright.providers.errors import ProviderError
-from callwright.providers.protocols import ToolCall
 from callwright.providers.realtime.protocol import (
     AppendAudio,
     AudioOut,
@@ -62,7 +58,6 @@ from callwright.providers.realtime.protocol import (
     RealtimeOptions,
     ResponseDone,
     ToolCallRequested,
-    ToolOutput,
     TranscriptOut,
     sample_rate_of,
 )
@@ -80,7 +75,6 @@ __all__ = ["RealtimeSession"]
 logger = logging.getLogger(__name__)
 
 _DTMF_QUIET_S = 1.5
-_NO_TOOL = "This tool is not available on this call."
 
 
 class _CallOver(Exception):
@@ -112,7 +106,6 @@ class RealtimeSession:
         self._transport = transport
         self._clock = clock
         self._emit = sink
-        self._run_custom = run_custom_tools
         self._group: asyncio.TaskGroup | None = None
         self._connection: RealtimeConnection | None = None
         self._voice = RealtimeVoice(
@@ -125,7 +118,18 @@ class RealtimeSession:
             listener=self,
             label=label,
         )
-        self._voice.on_answered = self._answered
+        self._tools = RealtimeTools(
+            config,
+            self._voice,
+            transport,
+            clock,
+            sink,
+            spawn=self._spawn,
+            call=self,
+            active=lambda: self._lifecycle.state is CallState.ACTIVE,
+            run_custom=run_custom_tools,
+        )
+        self._voice.on_answered = self._tools.answered
         self._lifecycle = Lifecycle(self._voice, self._spawn, transport, clock, sink, on_end)
         self._watchdogs = Watchdogs(
             config,
@@ -148,7 +152,6 @@ class RealtimeSession:
         self._backchannel: set[str] = set()  # caller items said over an answer
         self._awaiting_transcript: dict[str, TurnTiming] = {}
         self._transcribing: dict[str, TurnTiming] = {}  # turns whose transcript is due
-        self._tool_calls: list[ToolCall] = []
         self._dtmf: list[str] = []
         self._dtmf_task: asyncio.Task[None] | None = None
 
@@ -176,6 +179,7 @@ class RealtimeSession:
     async def _converse(self) -> None:
         connection = self._connection = await self._model.connect(self._options)
         self._voice.attach(connection)
+        self._tools.attach(connection)
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
@@ -244,7 +248,7 @@ class RealtimeSession:
             elif isinstance(event, CallerTranscript):
                 self._transcript(event.item_id, event.text, now)
             elif isinstance(event, ToolCallRequested):
-                self._tool_call(event, now)
+                self._tools.requested(event, now)
             elif isinstance(event, ResponseDone):
                 self._voice.response_done(event.input_tokens, event.output_tokens)
             elif isinstance(event, RealtimeNotice):
@@ -311,55 +315,6 @@ class RealtimeSession:
         elif timing is not None:
             self._voice.start(timing)
 
-    # -- tools ----------------------------------------------------------------------------
-
-    def _tool_call(self, event: ToolCallRequested, now: float) -> None:
-        if self._voice.outstanding != 1 or not self._voice.replying:
-            return  # from an answer that was cut short
-        self._emit(ToolCalled(event.call_id, event.name, event.arguments, now))
-        if event.name == "end_call" and self.config.end_call_tool.enabled:
-            self._spawn(self._end_after_answer())
-        elif event.name == "transfer_call" and self.config.transfer_tool.enabled:
-            self._transfer(_argument(event.arguments, "destination"))
-        else:
-            self._tool_calls.append(ToolCall(event.call_id, event.name, event.arguments))
-
-    async def _end_after_answer(self) -> None:
-        """The end-call tool: its message, else the answer it came with, then the end."""
-        message = self.config.end_call_tool.message
-        if message:
-            self.end(EndReason.ASSISTANT_ENDED_CALL, farewell=Farewell(message))
-            return
-        answer = self._voice.current
-        if answer is not None and not answer.done():
-            await asyncio.wait({answer})
-        self.end(EndReason.ASSISTANT_ENDED_CALL)
-
-    def _transfer(self, destination: str) -> None:
-        numbers = self.config.transfer_tool.numbers
-        target = destination if destination in numbers else numbers[0]
-        hand_over = functools.partial(self._transport.transfer, target)
-        farewell = Farewell(self.config.transfer_tool.message, then=hand_over)
-        self.end(EndReason.ASSISTANT_FORWARDED_CALL, target, farewell=farewell)
-
-    def _answered(self) -> None:
-        """A response ended: its custom tool calls run, and the model answers again."""
-        calls, self._tool_calls = self._tool_calls, []
-        if calls and self._lifecycle.state is CallState.ACTIVE:
-            self._spawn(self._run_tools(calls))
-
-    async def _run_tools(self, calls: list[ToolCall]) -> None:
-        assert self._connection is not None
-        if self._run_custom is not None:
-            results = await self._run_custom(calls)
-        else:
-            results = [(call.id, _NO_TOOL) for call in calls]
-        for call_id, result in results:
-            self._emit(ToolAnswered(call_id, result, self._clock.now()))
-            await self._connection.send(ToolOutput(call_id, result))
-        if self._lifecycle.state is CallState.ACTIVE:
-            self._voice.start(TurnTiming(0))
-
     # -- what the voice reports (speaking.AssistantListener) ------------------------------
 
     def assistant_active(self, now: float) -> None:
@@ -411,14 +366,6 @@ class RealtimeSession:
         self._watchdogs.caller_took_turn()
         await self._connection.send(CallerText(text))
         self._voice.start(TurnTiming(next(self._turns), end_of_turn_at=now))
-
-
-def _argument(arguments: str, name: str) -> str:
-    try:
-        parsed = json.loads(arguments or "{}")
-    except json.JSONDecodeError:
-        return ""
-    return str(parsed.get(name, "")) if isinstance(parsed, dict) else ""
 
 
 def _first_leaf(group: BaseExceptionGroup[Exception]) -> BaseException:

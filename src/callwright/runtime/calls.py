@@ -26,6 +26,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -35,18 +36,18 @@ from callwright.domain.calls.repository import CallRecord, end_call, load_call, 
 from callwright.domain.knowledge.context import KnowledgeContext
 from callwright.engine.events import EndReason, EventSink, SessionEvent
 from callwright.engine.realtime import RealtimeSession
-from callwright.engine.replies import builtin_tool_specs, runner_for
+from callwright.engine.replies import runner_for
 from callwright.engine.session import CallSession
 from callwright.engine.tools import ToolExecutor
 from callwright.errors import NotFound
 from callwright.observability import metrics
 from callwright.observability.logging import bind_call
-from callwright.providers.realtime.protocol import RealtimeAudio
+from callwright.providers.realtime.protocol import RealtimeModel
 from callwright.runtime.call_metrics import observe_finished_call
 from callwright.runtime.capacity import CallPlaces
 from callwright.runtime.hooks import end_call_url_hook
 from callwright.runtime.preparation import PreparedCall, SigningSecret, prepare_call
-from callwright.runtime.realtime import RealtimeFactory, RealtimeUnavailable, realtime_options
+from callwright.runtime.realtime import RealtimeFactory, realtime_session
 from callwright.runtime.recorder import CallRecorder, StereoRecording
 from callwright.runtime.recordings import RecordingStore
 from callwright.runtime.registry import ProviderChoice, ProviderFactory
@@ -173,36 +174,28 @@ class CallRuntime:
     async def _run_call(
         self, call_id: int, transport: Transport, extra_sink: EventSink | None
     ) -> EndReason:
-        realtime = None
+        realtime, providers = None, None
         try:
             prepared = await self.prepare(call_id)
             document = prepared.assistant.settings.model_dump(mode="json")
             organization_id = prepared.call.organization_id
             if prepared.assistant.settings.mode == "realtime":
-                if self._realtime is None:
-                    raise RealtimeUnavailable("realtime calls are not enabled in this process")
-                realtime = await self._realtime(document, organization_id)
-                providers, choices = None, [realtime[2]]
+                realtime, choices = await self._realtime_model(document, organization_id)
             else:
                 providers, choices = await self._providers(
                     document, organization_id, transport.sample_rate
                 )
-        except RealtimeUnavailable as exc:
-            # No speech-to-speech model, and no offline one: the call ends at once.
-            logger.warning("call %s cannot run: %s", call_id, exc)
-            with contextlib.suppress(Exception):
-                await transport.hang_up(EndReason.PIPELINE_ERROR.value)
-            await self.end_unstarted(call_id, EndReason.PIPELINE_ERROR, str(exc))
-            return EndReason.PIPELINE_ERROR
+            # A realtime assistant with no model, and no offline one: it ends at once.
+            detail = choices[0].reason if realtime is None and providers is None else None
         except Exception as exc:
-            # No session could start (assistant gone, no provider can serve it): the
-            # line is hung up and the record still ends with the reason.
+            # No session could start (assistant gone, no provider can serve it).
             logger.exception("call %s could not start", call_id)
+            detail = f"{type(exc).__name__}: {exc}"
+        if detail is not None:
+            # The line is hung up and the record still ends with the reason.
             with contextlib.suppress(Exception):
                 await transport.hang_up(EndReason.PIPELINE_ERROR.value)
-            await self.end_unstarted(
-                call_id, EndReason.PIPELINE_ERROR, f"{type(exc).__name__}: {exc}"
-            )
+            await self.end_unstarted(call_id, EndReason.PIPELINE_ERROR, detail)
             return EndReason.PIPELINE_ERROR
         call, config, tools = prepared.call, prepared.config, prepared.tools
         clock = MonotonicClock()
@@ -242,19 +235,17 @@ class CallRuntime:
         session: LiveSession
         lead_llm: str | None
         if realtime is not None:
-            model, lead_llm, _ = realtime
-            tool_specs = builtin_tool_specs(config) + custom_tools
-            audio: RealtimeAudio = "pcmu" if transport.sample_rate == 8000 else "pcm24"
-            options = realtime_options(config, document, audio, tool_specs)
-            session = RealtimeSession(
+            model, lead_llm = realtime
+            session = realtime_session(
                 config,
+                document,
                 model,
-                options,
+                lead_llm,
                 recording,
                 clock,
                 sink,
-                label=lead_llm,
                 on_end=on_end,
+                custom_tools=custom_tools,
                 run_custom_tools=runner_for(executor) if executor else None,
             )
         else:
@@ -301,6 +292,16 @@ class CallRuntime:
             observe_finished_call(call.type, recorder, lead_llm)
             active.done.set()
         return recorder.end_reason or reason
+
+    async def _realtime_model(
+        self, document: dict[str, Any], organization_id: int
+    ) -> tuple[tuple[RealtimeModel, str] | None, list[ProviderChoice]]:
+        """A realtime assistant's model and its label, or None (the choice says why)."""
+        if self._realtime is None:
+            why = "realtime: realtime calls are not enabled in this process"
+            return None, [ProviderChoice("realtime", "none", "none", why)]
+        model, label, choice = await self._realtime(document, organization_id)
+        return ((model, label) if model is not None else None), [choice]
 
     @staticmethod
     def _shutdown_drop(recorder: CallRecorder, transport: Transport) -> None:

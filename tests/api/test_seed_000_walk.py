@@ -53,6 +53,7 @@ CALLWRIGHT_FIELDS = [
     "dynamic_welcome_message",
     "maintain_context",
     "mode",
+    "realtime_settings",
     "end_call_trigger_phrase",
     "end_call_url",
     "tool_ids",

@@ -327,3 +327,36 @@ async def test_voice_settings_a_voice_cannot_use_are_named_as_unsupported(
     assert voice["unsupported"] == ["tts_settings.latency"]
     untouched = await _assistant(client, tenant, tts_settings={"provider": "openai"})
     assert _by_kind(await _validate(client, tenant, untouched["id"]))["tts"]["unsupported"] == []
+
+
+async def test_a_realtime_assistant_is_checked_for_its_model_alone(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    """Its speech-to-speech model serves the whole call; there is no offline one."""
+    assistant = await _assistant(client, tenant, mode="realtime")
+    report = await _validate(client, tenant, assistant["id"])
+    assert report["ok"] is False
+    assert [check["kind"] for check in report["providers"]] == ["realtime"]
+    realtime = report["providers"][0]
+    assert realtime["provider"] == "openai"
+    assert realtime["field"] == "realtime_settings"
+    assert realtime["missing"] == ["api_key"]
+    assert "realtime_settings.api_key" in realtime["message"]
+    assert "an organization credential for 'openai'" in realtime["message"]
+    assert "no offline realtime model" in realtime["message"]
+
+    # The organization's OpenAI key serves it.
+    await _credential(client, tenant, provider="openai", api_key="sk-org-realtime-0123456789")
+    realtime = (await _validate(client, tenant, assistant["id"]))["providers"][0]
+    assert (realtime["ok"], realtime["source"]) == (True, "organization")
+
+    # The assistant's own key wins, and its endpoint needs that key.
+    patched = await client.patch(
+        f"/api/v1/assistants/{assistant['id']}",
+        json={"realtime_settings": {"api_key": "sk-own-realtime-0123456789"}},
+        headers=tenant.headers,
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["realtime_settings"]["api_key"] == "sk-…6789"  # masked
+    realtime = (await _validate(client, tenant, assistant["id"]))["providers"][0]
+    assert (realtime["ok"], realtime["source"]) == (True, "assistant")

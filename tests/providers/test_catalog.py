@@ -73,7 +73,7 @@ def test_every_vendor_setting_of_the_server_is_read_by_the_catalog() -> None:
 
 @pytest.mark.parametrize(
     "vendor",
-    [vendor for kind in ("llm", "stt", "tts") for vendor in CATALOG.vendors(kind)],
+    [vendor for kind in ("llm", "stt", "tts", "realtime") for vendor in CATALOG.vendors(kind)],
     ids=lambda vendor: f"{vendor.kind}-{vendor.name}",
 )
 def test_every_cloud_entry_names_a_module_that_makes_its_adapter(vendor: Vendor) -> None:

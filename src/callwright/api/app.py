@@ -54,6 +54,7 @@ from callwright.runtime.control import ControlRelay
 from callwright.runtime.nodes import LocalNode, WallClock, new_node_id
 from callwright.runtime.providers_cloud import CloudProviders
 from callwright.runtime.providers_offline import OfflineProviders
+from callwright.runtime.realtime import realtime_model_factory
 from callwright.runtime.recordings import recording_store_for
 from callwright.runtime.registry import ProviderFactory, cloud_provider_factory, stored_credentials
 from callwright.runtime.webhooks import OutboxCallWebhooks
@@ -141,6 +142,11 @@ def create_app(
                 webhooks=OutboxCallWebhooks(settings),
                 knowledge=documents_context,
                 relay=relay,
+                realtime=realtime_model_factory(
+                    server=settings,
+                    cloud=cloud,
+                    credentials=stored_credentials(session_factory, secret_box),
+                ),
             )
             # This process joins the fleet; calls of nodes that are gone are ended (and
             # their closing webhooks queued) before it serves.

@@ -47,7 +47,7 @@ __all__ = [
     "setting",
 ]
 
-Kind = Literal["llm", "stt", "tts", "embeddings"]
+Kind = Literal["llm", "stt", "tts", "embeddings", "realtime"]
 # What says where a key is sent: it always comes from the same place as the key.
 ENDPOINT_FIELDS = ("base_url", "region")
 

@@ -28,6 +28,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -36,11 +37,13 @@ from callwright.domain.calls.control import CallCommand, CommandOutcome
 from callwright.domain.calls.repository import CallRecord, end_call, load_call, write_record
 from callwright.domain.knowledge.context import KnowledgeContext
 from callwright.engine.events import EndReason, EventSink, SessionEvent, TurnTiming
+from callwright.engine.realtime import RealtimeSession
 from callwright.engine.replies import runner_for
 from callwright.engine.session import CallSession
 from callwright.engine.tools import ToolExecutor
 from callwright.observability import metrics
 from callwright.observability.logging import bind_call
+from callwright.providers.realtime.protocol import RealtimeModel
 from callwright.runtime.call_metrics import observe_finished_call
 from callwright.runtime.capacity import CallPlaces
 from callwright.runtime.control import ControlRelay
@@ -48,6 +51,7 @@ from callwright.runtime.ended_reports import EndedReports
 from callwright.runtime.hooks import end_call_url_hook
 from callwright.runtime.preparation import PreparedCall, SigningSecret, prepare_call
 from callwright.runtime.progress import ProgressWriter
+from callwright.runtime.realtime import RealtimeFactory, realtime_session
 from callwright.runtime.recorder import CallRecorder, StereoRecording
 from callwright.runtime.recordings import RecordingStore
 from callwright.runtime.registry import ProviderChoice, ProviderFactory
@@ -67,9 +71,12 @@ logger = logging.getLogger(__name__)
 _WEBHOOK_DRAIN_S = 5.0
 
 
+LiveSession = CallSession | RealtimeSession
+
+
 @dataclass
 class _Active:
-    session: CallSession
+    session: LiveSession
     transport: Transport
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -90,6 +97,7 @@ class CallRuntime:
         webhooks: CallWebhooks | None = None,
         knowledge: KnowledgeContext | None = None,
         relay: ControlRelay | None = None,
+        realtime: RealtimeFactory | None = None,
     ) -> None:
         self._settings = settings
         # This process's node (runtime.nodes): the calls it issues and holds name it.
@@ -105,6 +113,7 @@ class CallRuntime:
         self._knowledge = knowledge
         # Commands for calls held by other nodes (None without Redis: none reachable).
         self._relay = relay
+        self._realtime = realtime  # realtime assistants' models (none: refused)
         # Tool servers and end_call_url are users' URLs (security.outbound).
         self._outbound = OutboundPolicy.from_settings(settings)
         self._active: dict[int, _Active] = {}
@@ -128,7 +137,7 @@ class CallRuntime:
         expires), so a burst of new calls cannot overshoot the limit."""
         self._places.reserve(call_id)
 
-    def session_of(self, call_id: int) -> CallSession | None:
+    def session_of(self, call_id: int) -> LiveSession | None:
         """The live session of a call running in this process, if any."""
         active = self._active.get(call_id)
         return active.session if active is not None else None
@@ -201,22 +210,28 @@ class CallRuntime:
     async def _run_call(
         self, call_id: int, transport: Transport, extra_sink: EventSink | None
     ) -> EndReason:
+        realtime, providers = None, None
         try:
             prepared = await self.prepare(call_id)
-            providers, choices = await self._providers(
-                prepared.assistant.settings.model_dump(mode="json"),
-                prepared.call.organization_id,
-                transport.sample_rate,
-            )
+            document = prepared.assistant.settings.model_dump(mode="json")
+            organization_id = prepared.call.organization_id
+            if prepared.assistant.settings.mode == "realtime":
+                realtime, choices = await self._realtime_model(document, organization_id)
+            else:
+                providers, choices = await self._providers(
+                    document, organization_id, transport.sample_rate
+                )
+            # A realtime assistant with no model, and no offline one: it ends at once.
+            detail = choices[0].reason if realtime is None and providers is None else None
         except Exception as exc:
-            # No session could start (assistant gone, no provider can serve it): the
-            # line is hung up and the record still ends with the reason.
+            # No session could start (assistant gone, no provider can serve it).
             logger.exception("call %s could not start", call_id)
+            detail = f"{type(exc).__name__}: {exc}"
+        if detail is not None:
+            # The line is hung up and the record still ends with the reason.
             with contextlib.suppress(Exception):
                 await transport.hang_up(EndReason.PIPELINE_ERROR.value)
-            await self.end_unstarted(
-                call_id, EndReason.PIPELINE_ERROR, f"{type(exc).__name__}: {exc}"
-            )
+            await self.end_unstarted(call_id, EndReason.PIPELINE_ERROR, detail)
             return EndReason.PIPELINE_ERROR
         call, config, tools = prepared.call, prepared.config, prepared.tools
         clock = MonotonicClock()
@@ -250,24 +265,45 @@ class CallRuntime:
             if tools
             else None
         )
-        session = CallSession(
-            config,
-            providers,
-            recording,
-            clock,
-            sink,
-            on_end=end_call_url_hook(
-                config.end_call_url,
-                call_info,
-                signing_secret=prepared.signing_secret,
-                outbound=self._outbound,
-            ),
-            custom_tools=executor.specs() if executor else (),
-            run_custom_tools=runner_for(executor) if executor else None,
-            previous_conversation=prepared.previous,
-            retrieve=prepared.retrieve,
-            speech_cache=self._greetings,
+        on_end = end_call_url_hook(
+            config.end_call_url,
+            call_info,
+            signing_secret=prepared.signing_secret,
+            outbound=self._outbound,
         )
+        custom_tools = executor.specs() if executor else ()
+        session: LiveSession
+        lead_llm: str | None
+        if realtime is not None:
+            model, lead_llm = realtime
+            session = realtime_session(
+                config,
+                document,
+                model,
+                lead_llm,
+                recording,
+                clock,
+                sink,
+                on_end=on_end,
+                custom_tools=custom_tools,
+                run_custom_tools=runner_for(executor) if executor else None,
+            )
+        else:
+            assert providers is not None
+            lead_llm = providers.llms[0].name if providers.llms else None
+            session = CallSession(
+                config,
+                providers,
+                recording,
+                clock,
+                sink,
+                on_end=on_end,
+                custom_tools=custom_tools,
+                run_custom_tools=runner_for(executor) if executor else None,
+                previous_conversation=prepared.previous,
+                retrieve=prepared.retrieve,
+                speech_cache=self._greetings,
+            )
         if self._webhooks is not None:
             self._webhooks.register_tools(call_id, {t.name: t.public_config() for t in tools})
         active = self._active[call_id] = _Active(session, transport)
@@ -297,10 +333,19 @@ class CallRuntime:
             await asyncio.shield(self._finish(call_id, prepared, recorder, recording, choices))
             if self._webhooks is not None:
                 self._webhooks.forget(call_id)
-            lead_llm = providers.llms[0].name if providers.llms else None
             observe_finished_call(call.type, recorder, lead_llm)
             active.done.set()
         return recorder.end_reason or reason
+
+    async def _realtime_model(
+        self, document: dict[str, Any], organization_id: int
+    ) -> tuple[tuple[RealtimeModel, str] | None, list[ProviderChoice]]:
+        """A realtime assistant's model and its label, or None (the choice says why)."""
+        if self._realtime is None:
+            why = "realtime: realtime calls are not enabled in this process"
+            return None, [ProviderChoice("realtime", "none", "none", why)]
+        model, label, choice = await self._realtime(document, organization_id)
+        return ((model, label) if model is not None else None), [choice]
 
     @staticmethod
     def _shutdown_drop(recorder: CallRecorder, transport: Transport) -> None:
@@ -359,7 +404,7 @@ class CallRuntime:
             turns=recorder.turns,
             usage=recorder.usage(
                 stt_seconds=recording.caller_seconds,
-                llm=chosen.get("llm", "unknown"),
+                llm=chosen.get("llm", chosen.get("realtime", "unknown")),
                 stt=chosen.get("stt", "unknown"),
                 tts=chosen.get("tts", "unknown"),
             ),

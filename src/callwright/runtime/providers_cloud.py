@@ -27,6 +27,7 @@ from typing import Any
 from callwright.domain.credentials.resolution import Resolved
 from callwright.providers.catalog import Connection
 from callwright.providers.protocols import LLM, STT, TTS, LLMEvent, LLMRequest
+from callwright.providers.realtime.protocol import RealtimeModel
 from callwright.providers.vendors import CATALOG
 from callwright.security.outbound import STRICT, OutboundPolicy, OutboundRefused
 
@@ -122,6 +123,11 @@ class CloudProviders:
         """The chat model for a resolved LLM."""
         llm: LLM = self._get(resolved, 0)
         return llm
+
+    def realtime(self, resolved: Resolved) -> RealtimeModel:
+        """The speech-to-speech model for a resolved realtime assistant."""
+        model: RealtimeModel = self._get(resolved, 0)
+        return model
 
     def stt(self, resolved: Resolved) -> STT:
         """The transcriber for a resolved STT, at the rate the engine feeds it."""

@@ -28,6 +28,8 @@ __all__ = [
     "EmbeddingModel",
     "FirstMessageMode",
     "LlmProvider",
+    "RealtimeProvider",
+    "RealtimeSettings",
     "SttEndpointing",
     "TtsProvider",
 ]
@@ -42,9 +44,11 @@ DEFAULT_ERROR_MESSAGE = (
 if TYPE_CHECKING:
     LlmProvider = str
     TtsProvider = str
+    RealtimeProvider = str
 else:
     LlmProvider = Literal[CATALOG.names("llm")]
     TtsProvider = Literal[CATALOG.names("tts")]
+    RealtimeProvider = Literal[CATALOG.names("realtime")]
 EmbeddingModel = Literal[
     "text-embedding-3-small",
     "text-embedding-3-large",
@@ -234,6 +238,25 @@ class LlmFallbackProviders(Strict):
     fallbacks: Annotated[list[LlmFallback], Field(max_length=5)] = Field(default_factory=list)
 
 
+class RealtimeSettings(Strict):
+    """Realtime mode (``mode: realtime``, decision 018): the speech-to-speech model that
+    replaces the transcriber, the LLM and the voice. The prompt, welcome, tools,
+    endpointing silence and interruption settings act as in pipeline mode. ``api_key``
+    is encrypted at rest and masked; with none, the organization's and then the
+    server's key for the provider serve."""
+
+    provider: RealtimeProvider = "openai"
+    model: Annotated[str, Field(min_length=1, max_length=200)] | None = "gpt-realtime"
+    voice: Annotated[str, Field(min_length=1, max_length=200)] | None = "marin"
+    api_key: Annotated[str, Field(max_length=4096)] | None = None
+    base_url: OutboundUrlString | None = None
+    turn_detection: Literal["server_vad", "semantic_vad"] = "server_vad"
+    eagerness: Literal["low", "medium", "high", "auto"] = "auto"
+    transcription_model: Annotated[str, Field(min_length=1, max_length=200)] | None = (
+        "gpt-4o-mini-transcribe"
+    )
+
+
 class AssistantFields(Strict):
     """Every writable field except ``name``, with its default."""
 
@@ -276,6 +299,7 @@ class AssistantFields(Strict):
     dynamic_welcome_message: ShortText | None = None
     maintain_context: bool = False
     mode: AssistantMode = "pipeline"
+    realtime_settings: RealtimeSettings = Field(default_factory=RealtimeSettings)
     end_call_trigger_phrase: Annotated[str, Field(min_length=1, max_length=500)] | None = None
     end_call_url: OutboundUrlString | None = None
     tool_ids: Annotated[list[Annotated[int, Field(ge=1, le=2**63 - 1)]], Field(max_length=100)] = (
@@ -335,6 +359,7 @@ class AssistantResponse(BaseModel):
     dynamic_welcome_message: str | None
     maintain_context: bool
     mode: AssistantMode
+    realtime_settings: RealtimeSettings
     end_call_trigger_phrase: str | None
     end_call_url: str | None
     tool_ids: list[int]

@@ -28,6 +28,7 @@ from callwright.domain.references import check_tool_ids, unknown_reference
 from callwright.domain.tools.repository import ToolRepository
 from callwright.domain.validation import validate_as
 from callwright.engine.events import EndReason
+from callwright.engine.realtime import RealtimeSession
 from callwright.engine.session import CallSession
 from callwright.errors import Conflict, NotFound, ValidationFailed
 from callwright.security.crypto import SecretBox
@@ -77,7 +78,7 @@ class LiveCalls(Protocol):
 
     def reserve(self, call_id: int) -> None: ...
 
-    def session_of(self, call_id: int) -> CallSession | None: ...
+    def session_of(self, call_id: int) -> CallSession | RealtimeSession | None: ...
 
     async def end_unstarted(self, call_id: int, reason: EndReason, detail: str | None) -> None: ...
 

@@ -2,7 +2,8 @@
 configures serve a call as configured? A missing key is reported here, naming where it
 may be set, instead of surfacing mid-call as an offline stand-in or a failed turn.
 
-The report covers the primary LLM and each enabled fallback, the transcriber, the
+The report covers a realtime assistant's speech-to-speech model alone (it serves the
+whole call), else the primary LLM and each enabled fallback, the transcriber, the
 voice, the embeddings when retrieval is enabled, and Twilio for each number assigned
 to the assistant. Keys resolve exactly as at call time (``resolution``); a check never
 shows a value, only where it came from.
@@ -37,6 +38,7 @@ _MEANWHILE = {
     "stt": "until then calls are transcribed offline (whisper-local)",
     "tts": "until then calls speak with the offline voice",
     "embeddings": "until then retrieval uses the offline all-MiniLM-L6-v2",
+    "realtime": "there is no offline realtime model: until then calls end at once",
 }
 _TWILIO_NEEDS = ["account_sid", "auth_token"]
 _ENDPOINT_SOURCES: dict[str, EndpointSource] = {

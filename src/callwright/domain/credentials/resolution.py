@@ -5,7 +5,8 @@ A key is looked for in three places, and the first one that has it wins:
 
 1. **the assistant**, in its own settings for that provider: ``llm_provider_config``
    (the primary LLM), the fallback's entry (``llm_fallback_providers.fallbacks[i]``),
-   ``tts_settings.provider_config`` and ``stt_settings.provider_config`` (``api_key``,
+   ``tts_settings.provider_config``, ``stt_settings.provider_config`` and a realtime
+   assistant's ``realtime_settings`` (``api_key``,
    ``base_url``, ``region``); embeddings use an openai assistant's
    ``llm_provider_config``, as retrieval does;
 2. **the organization's** stored credential for the vendor (``/api/v1/credentials``);
@@ -47,11 +48,11 @@ __all__ = [
 ]
 
 Source = Literal["assistant", "organization", "environment", "default", "offline"]
-Kind = Literal["llm", "llm-fallback", "stt", "tts", "embeddings"]
+Kind = Literal["llm", "llm-fallback", "stt", "tts", "embeddings", "realtime"]
 Credentials = Mapping[str, Mapping[str, Any]]
 
 # Kinds whose assistant settings have a place for a key (the resource has none for STT).
-_OWN_FIELDS = frozenset({"llm", "llm-fallback", "tts"})
+_OWN_FIELDS = frozenset({"llm", "llm-fallback", "tts", "realtime"})
 OFFLINE_STT = CATALOG.offline_name("stt")
 _OFFLINE_EMBEDDINGS = CATALOG.offline_name("embeddings")
 
@@ -173,8 +174,13 @@ class Resolution:
     stt: Resolved
     tts: Resolved
     embeddings: Resolved | None  # None unless retrieval is enabled
+    # The speech-to-speech model of a realtime assistant, which serves the whole call.
+    realtime: Resolved | None = None
 
     def all(self) -> list[Resolved]:
+        """Every provider a call of the assistant uses."""
+        if self.realtime is not None:
+            return [self.realtime]
         found = [self.llm, *self.fallbacks, self.stt, self.tts]
         return [*found, self.embeddings] if self.embeddings is not None else found
 
@@ -225,7 +231,18 @@ def resolve(
         own=_mapping(tts_settings.get("provider_config")),
         model=tts_settings.get("model_id"),
     )
-    return Resolution(llm, tuple(fallbacks), stt, tts, _embeddings(document, lookup, llm_config))
+    realtime = None
+    if document.get("mode") == "realtime":
+        realtime_settings = _mapping(document.get("realtime_settings"))
+        realtime = lookup.resolve(
+            "realtime",
+            str(realtime_settings.get("provider") or "openai"),
+            "realtime_settings",
+            own=realtime_settings,
+            model=realtime_settings.get("model"),
+        )
+    embeddings = _embeddings(document, lookup, llm_config)
+    return Resolution(llm, tuple(fallbacks), stt, tts, embeddings, realtime)
 
 
 def _embeddings(

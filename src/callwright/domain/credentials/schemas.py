@@ -131,7 +131,7 @@ else:
     )
 
 
-CheckKind = Literal["llm", "llm-fallback", "stt", "tts", "embeddings", "telephony"]
+CheckKind = Literal["llm", "llm-fallback", "stt", "tts", "embeddings", "realtime", "telephony"]
 CheckSource = Literal["assistant", "organization", "environment", "offline"]
 EndpointSource = Literal["assistant", "organization", "environment", "vendor"]
 

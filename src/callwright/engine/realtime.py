@@ -1,0 +1,375 @@
+"""A realtime call: a speech-to-speech model replaces the transcriber, the LLM and the
+voice for the whole call, and everything else about the call stays (decision 018).
+
+``RealtimeSession`` has ``CallSession``'s outside surface (``run``, ``say``, ``end``,
+``end_reason``) and owns one TaskGroup for the call:
+
+- the transport's events: caller audio re-encoded to the model's wire format (μ-law
+  for a phone line: the bytes Twilio sent; PCM16 24 kHz for a browser), marks, DTMF
+  (sent to the model as text), answering machines, hang-up;
+- the model's events: the caller's turns as its turn detection commits them (answered
+  at once, or once the transcript is in when an end-call trigger phrase must be
+  checked first), the caller's transcript, the answers' audio and words
+  (``realtime_voice``), function calls, errors;
+- the lifecycle and watchdogs of ``engine.lifecycle`` (one way to end; idle reprompts
+  and max duration), the built-in tools (end call, transfer) and custom tools run by
+  the tool runner, their results given back to the model.
+
+Barge-in follows the assistant's interruption settings: caller speech over an answer
+interrupts it once it has lasted ``min_speaking_time`` (words cannot be counted before
+the transcript, so without a time test any speech does), never within the cooldown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from callwright.audio.codec import mulaw_encode
+from callwright.audio.resample import Resampler
+from callwright.clock import Clock
+from callwright.engine.config import CallConfig
+from callwright.engine.events import (
+    EndReason,
+    EventSink,
+    TurnTiming,
+    UserMessage,
+)
+from callwright.engine.lifecycle import CallState, EndCallHook, Farewell, Lifecycle, Watchdogs
+from callwright.engine.realtime_tools import RealtimeTools
+from callwright.engine.realtime_voice import RealtimeVoice
+from callwright.engine.replies import ToolRunner
+from callwright.engine.turns import BargeInPolicy
+from callwright.providers.errors import ProviderError
+from callwright.providers.realtime.protocol import (
+    AppendAudio,
+    AudioOut,
+    CallerSpeechStarted,
+    CallerSpeechStopped,
+    CallerText,
+    CallerTranscript,
+    CallerTurnCommitted,
+    RealtimeConnection,
+    RealtimeModel,
+    RealtimeNotice,
+    RealtimeOptions,
+    ResponseDone,
+    ToolCallRequested,
+    TranscriptOut,
+    sample_rate_of,
+)
+from callwright.transports.protocol import (
+    AnsweringMachine,
+    AudioReceived,
+    CallerHungUp,
+    DtmfReceived,
+    PlaybackMarked,
+    Transport,
+)
+
+__all__ = ["RealtimeSession"]
+
+logger = logging.getLogger(__name__)
+
+_DTMF_QUIET_S = 1.5
+
+
+class _CallOver(Exception):
+    """Raised inside the TaskGroup to cancel every task once the call has ended."""
+
+
+class RealtimeSession:
+    """One realtime call. ``label`` names the model in the record (``openai:gpt-realtime``)."""
+
+    def __init__(
+        self,
+        config: CallConfig,
+        model: RealtimeModel,
+        options: RealtimeOptions,
+        transport: Transport,
+        clock: Clock,
+        sink: EventSink,
+        *,
+        label: str,
+        on_end: EndCallHook | None = None,
+        run_custom_tools: ToolRunner | None = None,
+    ) -> None:
+        if options.audio == "pcmu" and transport.sample_rate != sample_rate_of("pcmu"):
+            raise ValueError("μ-law realtime audio needs an 8 kHz transport")
+        self.config = config
+        self._label = label
+        self._model = model
+        self._options = options
+        self._transport = transport
+        self._clock = clock
+        self._emit = sink
+        self._group: asyncio.TaskGroup | None = None
+        self._connection: RealtimeConnection | None = None
+        self._voice = RealtimeVoice(
+            config,
+            options.audio,
+            transport,
+            clock,
+            sink,
+            spawn=self._spawn,
+            listener=self,
+            label=label,
+        )
+        self._tools = RealtimeTools(
+            config,
+            self._voice,
+            transport,
+            clock,
+            sink,
+            spawn=self._spawn,
+            call=self,
+            active=lambda: self._lifecycle.state is CallState.ACTIVE,
+            run_custom=run_custom_tools,
+        )
+        self._voice.on_answered = self._tools.answered
+        self._lifecycle = Lifecycle(self._voice, self._spawn, transport, clock, sink, on_end)
+        self._watchdogs = Watchdogs(
+            config,
+            self._lifecycle,
+            clock,
+            sink,
+            busy=lambda: self._voice.replying or self._caller_speaking,
+            reprompt=self._voice.say,
+        )
+        self._barge_in = BargeInPolicy(config.interruption)
+        self._to_model = (
+            Resampler(transport.sample_rate, sample_rate_of("pcm24"))
+            if options.audio == "pcm24"
+            else None
+        )
+        self._turns = itertools.count(1)
+        self._caller_speaking = False
+        self._speech_started_at = 0.0
+        self._turn = TurnTiming(0)
+        self._backchannel: set[str] = set()  # caller items said over an answer
+        self._awaiting_transcript: dict[str, TurnTiming] = {}
+        self._transcribing: dict[str, TurnTiming] = {}  # turns whose transcript is due
+        self._dtmf: list[str] = []
+        self._dtmf_task: asyncio.Task[None] | None = None
+
+    @property
+    def end_reason(self) -> EndReason | None:
+        return self._lifecycle.reason
+
+    # -- running ------------------------------------------------------------------------
+
+    async def run(self) -> EndReason:
+        """Hold the call until it ends; returns why. Whatever fails, the call ends with
+        a reason, a hang-up and a ``CallEnded`` event."""
+        try:
+            await self._converse()
+        except* ProviderError as errors:
+            error = _first_leaf(errors)
+            logger.error("realtime call failed in its model: %s", error)
+            self.end(EndReason.PIPELINE_ERROR, str(error))
+        except* Exception as errors:
+            error = _first_leaf(errors)
+            logger.exception("realtime call failed", exc_info=error)
+            self.end(EndReason.PIPELINE_ERROR, f"{type(error).__name__}: {error}")
+        return await self._lifecycle.hang_up()
+
+    async def _converse(self) -> None:
+        connection = self._connection = await self._model.connect(self._options)
+        self._voice.attach(connection)
+        self._tools.attach(connection)
+        try:
+            async with asyncio.TaskGroup() as group:
+                self._group = group
+                group.create_task(self._receive())
+                group.create_task(self._follow(connection))
+                group.create_task(self._watchdogs.watch_idle())
+                if self.config.max_duration_s:
+                    group.create_task(self._watchdogs.watch_duration(self.config.max_duration_s))
+                self._open()
+                await self._lifecycle.ended()
+                raise _CallOver
+        except* _CallOver:
+            self._group = None
+        finally:
+            await connection.aclose()
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        assert self._group is not None
+        return self._group.create_task(work)
+
+    def _open(self) -> None:
+        mode = self.config.first_message_mode
+        if mode == "assistant-speaks-first" and self.config.first_message:
+            self._voice.say(self.config.first_message)
+        elif mode == "assistant-speaks-first-with-model-generated-message":
+            self._voice.start(TurnTiming(0))
+
+    async def _receive(self) -> None:
+        assert self._connection is not None
+        async for event in self._transport.events():
+            if isinstance(event, AudioReceived):
+                if self._to_model is not None:
+                    audio = self._to_model.process(event.pcm16)
+                else:
+                    audio = mulaw_encode(event.pcm16)  # Twilio's own bytes again
+                if audio:
+                    await self._connection.send(AppendAudio(audio))
+            elif isinstance(event, PlaybackMarked):
+                self._voice.on_mark(event.name)
+            elif isinstance(event, DtmfReceived):
+                self._on_dtmf(event.digit)
+            elif isinstance(event, AnsweringMachine):
+                if event.kind not in ("human", "machine_start"):
+                    farewell = Farewell(self.config.voicemail_message)
+                    self.end(EndReason.VOICEMAIL, farewell=farewell)
+            elif isinstance(event, CallerHungUp):
+                self.end(EndReason.CUSTOMER_ENDED_CALL, event.reason)
+                return
+        self.end(EndReason.TRANSPORT_DROPPED, "the connection closed")
+
+    async def _follow(self, connection: RealtimeConnection) -> None:
+        async for event in connection.events():
+            now = self._clock.now()
+            if isinstance(event, AudioOut):
+                await self._voice.audio(event.item_id, event.audio)
+            elif isinstance(event, TranscriptOut):
+                self._voice.words(event.item_id, event.text)
+            elif isinstance(event, CallerSpeechStarted):
+                self._speech_started(now)
+            elif isinstance(event, CallerSpeechStopped):
+                self._caller_speaking = False
+                self._turn.user_stopped_at = now
+                self._watchdogs.touch(now)
+            elif isinstance(event, CallerTurnCommitted):
+                self._committed(event.item_id, now)
+            elif isinstance(event, CallerTranscript):
+                self._transcript(event.item_id, event.text, now)
+            elif isinstance(event, ToolCallRequested):
+                self._tools.requested(event, now)
+            elif isinstance(event, ResponseDone):
+                self._voice.response_done(event.input_tokens, event.output_tokens)
+            elif isinstance(event, RealtimeNotice):
+                logger.warning("realtime model: %s", event.message)
+        raise ProviderError(self._model.name, "the model's connection ended")
+
+    # -- the caller's turns ---------------------------------------------------------------
+
+    def _speech_started(self, now: float) -> None:
+        self._caller_speaking = True
+        self._speech_started_at = now
+        self._turn = TurnTiming(0)
+        self._watchdogs.touch(now)
+        if self._voice.interruptible:
+            self._spawn(self._maybe_interrupt(now))
+
+    async def _maybe_interrupt(self, started_at: float) -> None:
+        wait = self.config.interruption.min_speaking_s
+        if wait:
+            await self._clock.sleep(wait)
+        now = self._clock.now()
+        still = self._caller_speaking and self._speech_started_at == started_at
+        if not (still and self._voice.interruptible):
+            return
+        # Words are not known yet: without a time test, any speech is enough.
+        words = 0 if wait else self.config.interruption.min_words
+        speaking_s = max(now - started_at, wait, 1e-3)
+        if self._barge_in.should_interrupt(now=now, speaking_s=speaking_s, words=words):
+            self._barge_in.record(now)
+            self._voice.interrupt(now)
+
+    def _committed(self, item_id: str, now: float) -> None:
+        if self._voice.replying:
+            self._backchannel.add(item_id)  # said over an answer that went on
+            return
+        timing = self._turn
+        timing.turn = next(self._turns)
+        timing.end_of_turn_at = now
+        timing.stt_provider = self._label
+        self._transcribing[item_id] = timing
+        if self.config.end_call_trigger_phrase:
+            self._awaiting_transcript[item_id] = timing  # checked before it is answered
+        else:
+            self._voice.start(timing)
+
+    def _transcript(self, item_id: str, text: str, now: float) -> None:
+        text = text.strip()
+        if item_id in self._backchannel or not text:
+            self._backchannel.discard(item_id)
+            self._transcribing.pop(item_id, None)
+            if item_id in self._awaiting_transcript:
+                self._voice.start(self._awaiting_transcript.pop(item_id))
+            return
+        self._emit(UserMessage(text, now))
+        self._watchdogs.caller_took_turn()
+        transcribed = self._transcribing.pop(item_id, None)
+        if transcribed is not None:
+            transcribed.stt_final_at = now
+        timing = self._awaiting_transcript.pop(item_id, None)
+        trigger = self.config.end_call_trigger_phrase
+        if trigger and trigger in text.lower():
+            farewell = Farewell(self.config.end_call_message)
+            self.end(EndReason.CUSTOMER_SAID_END_CALL_PHRASE, farewell=farewell)
+        elif timing is not None:
+            self._voice.start(timing)
+
+    # -- what the voice reports (speaking.AssistantListener) ------------------------------
+
+    def assistant_active(self, now: float) -> None:
+        self._watchdogs.touch(now)
+
+    # -- live control, DTMF ---------------------------------------------------------------
+
+    def say(self, text: str, *, end_after: bool = False) -> None:
+        """Speak ``text`` now, cutting off the answer in progress; with ``end_after``,
+        hang up once it has been played."""
+        if self._group is None or self._lifecycle.state is not CallState.ACTIVE:
+            return
+        if end_after:
+            self.end(EndReason.ASSISTANT_ENDED_CALL, farewell=Farewell(text))
+        else:
+            self._voice.say(text)
+
+    def end(
+        self,
+        reason: EndReason = EndReason.MANUALLY_CANCELED,
+        detail: str | None = None,
+        *,
+        farewell: Farewell | None = None,
+    ) -> None:
+        """End the call (``engine.lifecycle``: at once, or after ``farewell``)."""
+        self._lifecycle.end(reason, detail, farewell=farewell)
+
+    def _on_dtmf(self, digit: str) -> None:
+        self._dtmf.append(digit)
+        self._watchdogs.touch(self._clock.now())
+        if self._dtmf_task is not None:
+            self._dtmf_task.cancel()
+        if digit == "#":
+            self._spawn(self._flush_dtmf())
+        else:
+            self._dtmf_task = self._spawn(self._dtmf_after_quiet())
+
+    async def _dtmf_after_quiet(self) -> None:
+        await self._clock.sleep(_DTMF_QUIET_S)
+        await self._flush_dtmf()
+
+    async def _flush_dtmf(self) -> None:
+        digits, self._dtmf = "".join(self._dtmf), []
+        if not digits or self._connection is None:
+            return
+        text = f"[The caller pressed the keys: {digits}]"
+        now = self._clock.now()
+        self._emit(UserMessage(text, now))
+        self._watchdogs.caller_took_turn()
+        await self._connection.send(CallerText(text))
+        self._voice.start(TurnTiming(next(self._turns), end_of_turn_at=now))
+
+
+def _first_leaf(group: BaseExceptionGroup[Exception]) -> BaseException:
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error

@@ -1,0 +1,129 @@
+"""A realtime assistant's call (decision 018): its speech-to-speech model, resolved and
+made like any provider (assistant → organization → environment, keys paired with their
+endpoints), and the session options taken from its settings.
+
+There is no offline realtime model: when the model's values do not resolve (or its
+adapter cannot be set up) the call cannot run, and the factory returns no model and a
+choice whose reason says why; the runtime then ends the call at once with that detail
+in its record. It never falls back to the pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from callwright.clock import Clock
+from callwright.domain.credentials.resolution import resolve
+from callwright.engine.builtin_tools import SEND_DTMF, offered_tools
+from callwright.engine.config import CallConfig
+from callwright.engine.events import EventSink
+from callwright.engine.lifecycle import EndCallHook
+from callwright.engine.realtime import RealtimeSession
+from callwright.engine.replies import ToolRunner
+from callwright.providers.errors import ProviderError
+from callwright.providers.protocols import ToolSpec
+from callwright.providers.realtime.protocol import RealtimeAudio, RealtimeModel, RealtimeOptions
+from callwright.runtime.providers_cloud import CloudProviders, llm_label
+from callwright.runtime.registry import CredentialSource, ProviderChoice
+from callwright.settings import Settings
+from callwright.transports.protocol import Transport
+
+__all__ = ["RealtimeFactory", "realtime_model_factory", "realtime_options", "realtime_session"]
+
+RealtimeFactory = Callable[
+    [Mapping[str, Any], int], Awaitable[tuple[RealtimeModel | None, str, ProviderChoice]]
+]
+"""(the assistant's decrypted settings, its organization id) → the model (None when
+none can serve: the choice's reason says what is missing and where to set it), its
+label for the record (``openai:gpt-realtime``) and the choice made."""
+
+
+def realtime_model_factory(
+    *, server: Settings, cloud: CloudProviders, credentials: CredentialSource
+) -> RealtimeFactory:
+    """The runtime's realtime models: the assistant's vendor when its key resolves."""
+
+    async def build(
+        settings: Mapping[str, Any], organization_id: int
+    ) -> tuple[RealtimeModel | None, str, ProviderChoice]:
+        stored = await credentials(organization_id)
+        resolved = resolve(settings, stored, server).realtime
+        if resolved is None:
+            raise ValueError("the assistant is not in realtime mode")
+        label = llm_label(resolved.vendor, resolved.model)
+
+        def unavailable(why: str) -> tuple[None, str, ProviderChoice]:
+            reason = f"realtime: {why}; there is no offline realtime model"
+            return None, label, ProviderChoice("realtime", resolved.vendor, "none", reason)
+
+        if (problem := resolved.problem()) is not None:
+            return unavailable(problem)
+        try:
+            model = cloud.realtime(resolved)
+        except (ImportError, ValueError, ProviderError) as exc:
+            detail = f"{type(exc).__name__}: {exc}"
+            return unavailable(f"the {resolved.vendor} adapter could not be set up ({detail})")
+        choice = ProviderChoice("realtime", resolved.vendor, resolved.vendor, resolved.reason())
+        return model, label, choice
+
+    return build
+
+
+def realtime_options(
+    config: CallConfig,
+    settings: Mapping[str, Any],
+    audio: RealtimeAudio,
+    tools: tuple[ToolSpec, ...],
+) -> RealtimeOptions:
+    """The session's set-up from the assistant's settings: the prompt (rendered with
+    the call's variables), ``realtime_settings``, the endpointing silence, the language,
+    max_tokens and the call's tools."""
+    realtime = settings.get("realtime_settings") or {}
+    return RealtimeOptions(
+        instructions=config.llm.system_prompt,
+        voice=realtime.get("voice"),
+        model=realtime.get("model"),
+        audio=audio,
+        turn_detection=realtime.get("turn_detection") or "server_vad",
+        silence_ms=int(config.endpointing.silence_threshold_s * 1000),
+        eagerness=realtime.get("eagerness") or "auto",
+        transcription_model=realtime.get("transcription_model"),
+        language=config.stt.language,
+        tools=tools,
+        max_output_tokens=config.llm.max_tokens,
+    )
+
+
+def realtime_session(
+    config: CallConfig,
+    settings: Mapping[str, Any],
+    model: RealtimeModel,
+    label: str,
+    transport: Transport,
+    clock: Clock,
+    sink: EventSink,
+    *,
+    on_end: EndCallHook | None,
+    custom_tools: tuple[ToolSpec, ...],
+    run_custom_tools: ToolRunner | None,
+) -> RealtimeSession:
+    """A realtime call's session: μ-law on a phone line (8 kHz), else PCM 24 kHz; the
+    built-in tools and the call's custom tools offered as functions."""
+    audio: RealtimeAudio = "pcmu" if transport.sample_rate == 8000 else "pcm24"
+    # As enabled_tools says, but for the keypad, which the realtime session cannot
+    # press yet (and without knowledge search: no retrieval in realtime mode yet).
+    offered = offered_tools(config, custom_tools, can_search=False)
+    tools = tuple(spec for spec in offered if spec.name != SEND_DTMF)
+    options = realtime_options(config, settings, audio, tools)
+    return RealtimeSession(
+        config,
+        model,
+        options,
+        transport,
+        clock,
+        sink,
+        label=label,
+        on_end=on_end,
+        run_custom_tools=run_custom_tools,
+    )

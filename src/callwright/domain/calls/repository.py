@@ -43,6 +43,7 @@ __all__ = [
     "set_stream_nonce",
     "start_call",
     "stream_connected",
+    "write_analysis",
     "write_record",
 ]
 
@@ -340,3 +341,9 @@ def write_record(call: Call, record: CallRecord) -> None:
     call.providers = record.providers
     call.recording_key = record.recording_key
     call.stream_nonce = None
+
+
+def write_analysis(call: Call, analysis: Mapping[str, Any]) -> None:
+    """Set the call's post-call analysis (``domain.analysis``), replacing any before."""
+    call.analysis = dict(analysis)
+    call.updated_at = utcnow()

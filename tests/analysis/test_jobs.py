@@ -53,6 +53,8 @@ class Script:
 
     replies: list[Reply] = field(default_factory=list)
     built_for: list[Mapping[str, Any]] = field(default_factory=list)
+    # What building the providers raises instead (no LLM could be set up).
+    build_fails: Exception | None = None
 
     def __post_init__(self) -> None:
         clock = MonotonicClock()
@@ -63,6 +65,8 @@ class Script:
         self, settings: Mapping[str, Any], organization_id: int, sample_rate: int
     ) -> tuple[SessionProviders, list[ProviderChoice]]:
         self.built_for.append(settings)
+        if self.build_fails is not None:
+            raise self.build_fails
         providers = SessionProviders(
             llms=(self.llm,),
             stt=ScriptedSTT.saying(self.clock),
@@ -322,3 +326,32 @@ async def test_skipped_when_only_the_missing_offline_model_could_run_it(lab: Lab
     analysis = (await lab.record(call_id))["analysis"]
     assert analysis["status"] == "skipped"
     assert "local: no model" in analysis["error"]
+
+
+async def test_skipped_when_the_offline_model_is_not_installed(lab: Lab) -> None:
+    """With no cloud key the registry falls back to the offline model, which refuses
+    to be set up when its extra is missing: the analysis says so, once."""
+    call_id = await lab.ended_call(await lab.assistant(analysis_plan=PLAN))
+    lab.script.build_fails = ProviderUnavailable("local", "the local-llm extra is not installed")
+    assert await lab.worker.run_due() == 1
+    analysis = (await lab.record(call_id))["analysis"]
+    assert analysis["status"] == "skipped"
+    assert analysis["error"] == ("no LLM could answer: local: the local-llm extra is not installed")
+    assert (await lab.job(call_id)).status == "done"
+
+
+async def test_a_fault_of_ours_is_retried_then_recorded(lab: Lab) -> None:
+    call_id = await lab.ended_call(await lab.assistant(analysis_plan=PLAN))
+    lab.script.build_fails = RuntimeError("the registry broke")
+    assert await lab.worker.run_due() == 1
+    job = await lab.job(call_id)
+    assert (job.status, job.last_error) == (
+        "pending",
+        "the analysis failed: RuntimeError: the registry broke",
+    )
+    assert await lab.worker.run_due(now=job.next_attempt_at) == 1
+    analysis = (await lab.record(call_id))["analysis"]
+    assert (analysis["status"], analysis["error"]) == (
+        "failed",
+        "the analysis failed: RuntimeError: the registry broke",
+    )

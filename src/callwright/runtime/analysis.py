@@ -27,6 +27,7 @@ from callwright.domain.assistants.service import load_assistant_for_call
 from callwright.domain.calls.repository import load_call, write_analysis
 from callwright.errors import NotFound
 from callwright.observability.logging import bind_call
+from callwright.providers.errors import ProviderError, ProviderUnavailable
 from callwright.runtime.preparation import with_overrides
 from callwright.runtime.registry import ProviderFactory
 from callwright.security.crypto import SecretBox
@@ -97,23 +98,35 @@ class AnalysisWorker:
 
     async def _run(self, claim: JobClaim) -> None:
         with bind_call(claim.call_id):
+            last = claim.attempts + 1 >= self._settings.analysis_max_attempts
             try:
                 analysis = await self._analyze(claim)
             except AnalysisUnavailable as exc:
-                last = claim.attempts + 1 >= self._settings.analysis_max_attempts
                 if exc.retryable and not last:
-                    delay = self._settings.analysis_retry_base_delay_seconds * 2**claim.attempts
-                    logger.warning("analysis of call %s postponed: %s", claim.call_id, exc)
-                    await self._jobs.postpone(claim, str(exc), utcnow() + timedelta(seconds=delay))
+                    await self._postpone(claim, str(exc))
                     return
                 analysis = Analysis(
                     status="skipped" if exc.offline_missing else "failed", error=str(exc)
                 )
+            except Exception as exc:
+                # A fault of ours (a stored plan this code cannot read, the database):
+                # logged with its traceback, tried again like a model's failure.
+                logger.exception("analysis of call %s failed", claim.call_id)
+                error = f"the analysis failed: {type(exc).__name__}: {exc}"
+                if not last:
+                    await self._postpone(claim, error)
+                    return
+                analysis = Analysis(status="failed", error=error)
             except asyncio.CancelledError:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(self._jobs.release(claim))
                 raise
             await self._settle(claim, analysis)
+
+    async def _postpone(self, claim: JobClaim, error: str) -> None:
+        delay = self._settings.analysis_retry_base_delay_seconds * 2**claim.attempts
+        logger.warning("analysis of call %s postponed %.0f s: %s", claim.call_id, delay, error)
+        await self._jobs.postpone(claim, error, utcnow() + timedelta(seconds=delay))
 
     async def _analyze(self, claim: JobClaim) -> Analysis:
         async with self._sessions() as db:
@@ -131,7 +144,17 @@ class AnalysisWorker:
         if plan is None:
             return Analysis(status="skipped", error="the assistant has no analysis_plan")
         document = analysis_settings(settings.model_dump(mode="json"), plan)
-        providers, _ = await self._providers(document, organization_id, _SAMPLE_RATE)
+        try:
+            providers, _ = await self._providers(document, organization_id, _SAMPLE_RATE)
+        except ProviderError as exc:
+            # No LLM could even be set up (the registry falls back to the offline
+            # model, which raises when it is not installed).
+            missing = isinstance(exc, ProviderUnavailable) and exc.provider == "local"
+            raise AnalysisUnavailable(
+                f"no LLM could answer: {exc}",
+                retryable=exc.retryable and not missing,
+                offline_missing=missing,
+            ) from exc
         return await analyze(
             plan, providers.llms, messages, system_prompt=settings.llm_settings.system_prompt
         )

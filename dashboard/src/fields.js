@@ -214,6 +214,12 @@ export const GROUPS = [
           field("end_call_url", "End-call URL", "text", "Receives one signed POST when a call ends."),
         ],
       },
+      {
+        title: "Post-call analysis",
+        fields: [
+          field("analysis_plan", "Analysis plan", "json", 'Empty: calls are not analysed. {"summary_plan", "structured_data_plan": {"json_schema"}, "success_evaluation_plan": {"rubric"}, "model"}; the result is on the call and in the end-of-call report.'),
+        ],
+      },
     ],
   },
   {

@@ -24,6 +24,7 @@
     │   └── security.crypto.SecretDecryptionError  a stored secret cannot be decrypted
     │
     │   defined beside the code that raises them:
+    ├── domain.analysis.analyzer.AnalysisUnavailable (502, analysis_unavailable)  no LLM answered
     ├── domain.knowledge.parsing.UnsupportedDocumentType (415, unsupported_media_type)
     ├── domain.campaigns.recipients.UnsupportedRecipientsType (415, unsupported_media_type)
     ├── domain.knowledge.parse_isolation.ParserUnavailable (503, parser_unavailable)

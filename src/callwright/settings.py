@@ -87,6 +87,15 @@ class Settings(BaseSettings):
     # often (rows due, calls ended) and dials through this server's public_url.
     campaign_scheduler_enabled: bool = True
     campaign_poll_interval_seconds: float = Field(default=2.0, gt=0)
+    # Post-call analysis (an assistant's analysis_plan): the end-of-call report waits
+    # up to analysis_wait_s for it, then goes without it.
+    analysis_enabled: bool = True
+    analysis_wait_s: float = Field(default=15.0, ge=0, le=600)
+    analysis_max_concurrent: int = Field(default=2, ge=1, le=64)
+    analysis_max_attempts: int = Field(default=5, ge=1, le=100)
+    analysis_retry_base_delay_seconds: float = Field(default=30.0, gt=0)
+    analysis_lease_seconds: float = Field(default=300.0, gt=0)
+    analysis_poll_interval_seconds: float = Field(default=5.0, gt=0)
     # Serve migrates the database itself when true; the embedded SQLite default does.
     auto_migrate: bool | None = None
 

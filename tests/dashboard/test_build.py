@@ -52,7 +52,9 @@ def _setting_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
     paths = []
     for name, info in model.model_fields.items():
         nested = _model_in(info.annotation)
-        if nested is not None:
+        # A settings object absent by default (analysis_plan) is edited whole, as JSON:
+        # listing its fields would make every saved assistant have one.
+        if nested is not None and info.default is not None:
             paths.extend(_setting_paths(nested, f"{prefix}{name}."))
         else:
             paths.append(f"{prefix}{name}")

@@ -49,6 +49,7 @@ from callwright.domain.webhooks.dispatcher import WebhookDispatcher
 from callwright.engine.events import EndReason
 from callwright.observability.eventloop import watch_event_loop
 from callwright.observability.middleware import HttpMetricsMiddleware
+from callwright.runtime.analysis import AnalysisWorker
 from callwright.runtime.calls import CallRuntime
 from callwright.runtime.control import ControlRelay
 from callwright.runtime.nodes import LocalNode, WallClock, new_node_id
@@ -125,19 +126,19 @@ def create_app(
             documents_context = KnowledgeContext(
                 session_factory, secret_box, settings=settings, outbound=outbound
             )
+            providers = provider_factory or cloud_provider_factory(
+                server=settings,
+                offline=offline,
+                cloud=cloud,
+                credentials=stored_credentials(session_factory, secret_box),
+            )
             calls = CallRuntime(
                 settings=settings,
                 session_factory=session_factory,
                 node_id=node_id,
                 secret_box=secret_box,
                 recordings=recordings,
-                providers=provider_factory
-                or cloud_provider_factory(
-                    server=settings,
-                    offline=offline,
-                    cloud=cloud,
-                    credentials=stored_credentials(session_factory, secret_box),
-                ),
+                providers=providers,
                 signing_secret=signing_secret,
                 webhooks=OutboxCallWebhooks(settings),
                 knowledge=documents_context,
@@ -186,6 +187,12 @@ def create_app(
                         WebhookDispatcher(session_factory, settings).run(),
                         name="webhook-dispatcher",
                     )
+                analysis = None
+                if settings.analysis_enabled:
+                    analysis = background.create_task(
+                        AnalysisWorker(session_factory, secret_box, providers, settings).run(),
+                        name="analysis-worker",
+                    )
                 documents = background.create_task(
                     DocumentProcessor(documents_context).run(), name="knowledge-processor"
                 )
@@ -224,6 +231,8 @@ def create_app(
                     await node.stop()
                     if dispatcher is not None:
                         dispatcher.cancel()
+                    if analysis is not None:
+                        analysis.cancel()
                     documents.cancel()
                     if lag is not None:
                         lag.cancel()

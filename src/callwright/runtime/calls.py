@@ -14,7 +14,9 @@ being complete, for every kind of call (Twilio in and out, browser).
    most the turn in flight);
 4. however the call ends — hang-up, provider failure, dropped socket, cancellation at
    shutdown — writes the finished record, stores the stereo recording, queues the
-   end-of-call report and counts the call in the metrics (``call_metrics``).
+   end-of-call report and counts the call in the metrics (``call_metrics``); with an
+   ``analysis_plan`` it queues the analysis job and holds the report for it, at most
+   ``analysis_wait_s`` (``domain.analysis``, run by ``runtime.analysis``).
 
 Capacity is enforced where calls are issued (``check_capacity``, ``capacity``): past
 ``max_concurrent_calls`` new calls are refused with a busy signal, so the calls already
@@ -28,11 +30,14 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callwright.clock import MonotonicClock
+from callwright.domain.analysis import jobs as analysis_jobs
+from callwright.domain.analysis import report as analysis_report
 from callwright.domain.calls.control import CallCommand, CommandOutcome
 from callwright.domain.calls.repository import CallRecord, end_call, load_call, write_record
 from callwright.domain.knowledge.context import KnowledgeContext
@@ -60,6 +65,7 @@ from callwright.runtime.webhook_writer import CallWebhooks, WebhookWriter
 from callwright.security.crypto import SecretBox
 from callwright.security.outbound import OutboundPolicy
 from callwright.settings import Settings
+from callwright.store.base import utcnow
 from callwright.store.call_status import CallStatus
 from callwright.transports.protocol import Transport
 
@@ -416,12 +422,18 @@ class CallRuntime:
             + recorder.failovers,
             recording_key=recording_key,
         )
+        analysed = prepared.assistant.settings.analysis_plan is not None
         async with self._session_factory() as db:
             call = await load_call(db, call_id)
             if call is None:
                 return
             write_record(call, record)
+            if analysed:
+                await analysis_jobs.schedule(db, call)
             if self._webhooks is not None and prepared.webhook_url:
                 await self._webhooks.send(db, call, prepared.webhook_url, "status-update", {})
                 await self._webhooks.send(db, call, prepared.webhook_url, "end-of-call-report", {})
+                if analysed and (wait := self._settings.analysis_wait_s) > 0:
+                    # The report waits for the analysis, at most this long.
+                    await analysis_report.hold(db, call_id, utcnow() + timedelta(seconds=wait))
             await db.commit()

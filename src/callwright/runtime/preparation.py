@@ -38,7 +38,7 @@ from callwright.runtime.webhook_writer import CallWebhooks
 from callwright.security.crypto import SecretBox
 from callwright.store.models import Call
 
-__all__ = ["PreparedCall", "SigningSecret", "prepare_call"]
+__all__ = ["PreparedCall", "SigningSecret", "prepare_call", "with_overrides"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class PreparedCall:
     retrieve: Retriever | None = None
 
 
-def _with_overrides(stored: StoredAssistant, overrides: dict[str, object]) -> StoredAssistant:
+def with_overrides(stored: StoredAssistant, overrides: dict[str, object]) -> StoredAssistant:
     """The assistant as this call runs it: its overrides merged like a PATCH."""
     if not overrides:
         return stored
@@ -88,7 +88,7 @@ async def prepare_call(
             raise NotFound(f"call {call_id} not found")
         stored = await load_assistant_for_call(db, box, call.assistant_id)
         # With the overrides merged, tools named for this call only act too.
-        assistant = _with_overrides(stored, call.overrides)
+        assistant = with_overrides(stored, call.overrides)
         settings = assistant.settings
         customer = call.to_number if call.type == "outboundPhoneCall" else call.from_number
         # The assistant's metadata and custom_settings are the templates' to read

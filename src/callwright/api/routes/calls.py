@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from callwright.api.deps import CurrentPrincipal, DbSession, StateDep, public_base_url
 from callwright.api.openapi import errors
 from callwright.api.routing import CallwrightRoute
+from callwright.domain.analysis.service import AnalysisService
 from callwright.domain.calls.repository import CallFilters, consume_stream_nonce, load_call
 from callwright.domain.calls.schemas import (
     CallIn,
@@ -165,6 +166,21 @@ async def say_in_call(call_id: CallIdPath, body: SayIn, calls: CallsDep) -> Call
     """Make the assistant say ``message`` now, optionally hanging up afterwards. 409
     when the call is not live, 503 when the server holding it does not answer."""
     return _view(await calls.say(call_id, body.message, end_after=body.end_call_after_spoken))
+
+
+@router.post(
+    "/{call_id}/analysis",
+    operation_id="rerun_call_analysis",
+    status_code=202,
+    responses=errors(401, 404, 409, 422),
+)
+async def rerun_call_analysis(
+    call_id: CallIdPath, session: DbSession, principal: CurrentPrincipal, state: StateDep
+) -> CallResponse:
+    """Analyse an ended call again with its assistant's current ``analysis_plan``,
+    replacing its analysis (``status`` is ``pending`` until the analysis is done)."""
+    service = AnalysisService(session, principal, state.secret_box)
+    return _view(await service.rerun(call_id))
 
 
 @router.websocket("/web/stream")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from callwright.domain.analysis.plan import AnalysisPlan
 from callwright.domain.types import E164Number, ExternalId, NonEmptyStr, OutboundUrlString
 from callwright.engine.phrases import words_of
 from callwright.providers.vendors import CATALOG
@@ -305,6 +306,7 @@ class AssistantFields(Strict):
     tool_ids: Annotated[list[Annotated[int, Field(ge=1, le=2**63 - 1)]], Field(max_length=100)] = (
         Field(default_factory=list)
     )
+    analysis_plan: AnalysisPlan | None = None
 
 
 class AssistantIn(AssistantFields):
@@ -363,6 +365,7 @@ class AssistantResponse(BaseModel):
     end_call_trigger_phrase: str | None
     end_call_url: str | None
     tool_ids: list[int]
+    analysis_plan: AnalysisPlan | None = None
     id: int
     organization_id: int
     user_id: int | None

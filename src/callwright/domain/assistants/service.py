@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -87,6 +88,10 @@ def merge_settings(
     for key, value in patch.items():
         field = model.model_fields.get(key)
         annotation = field.annotation if field is not None else None
+        if get_origin(annotation) in (Union, UnionType):
+            # An optional settings object (``X | None``) merges like ``X`` once set.
+            present = [arg for arg in get_args(annotation) if arg is not type(None)]
+            annotation = present[0] if len(present) == 1 else None
         if (
             isinstance(annotation, type)
             and issubclass(annotation, BaseModel)

@@ -46,6 +46,7 @@ __all__ = [
     "start_call",
     "stream_connected",
     "sweep_orphaned_calls",
+    "write_analysis",
     "write_record",
 ]
 
@@ -408,3 +409,9 @@ async def save_progress(session: AsyncSession, call_id: int, progress: CallProgr
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def write_analysis(call: Call, analysis: Mapping[str, Any]) -> None:
+    """Set the call's post-call analysis (``domain.analysis``), replacing any before."""
+    call.analysis = dict(analysis)
+    call.updated_at = utcnow()

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from callwright.store.call_status import CallStatus
 
 __all__ = [
+    "CallAnalysis",
     "CallAssistant",
     "CallIn",
     "CallResponse",
@@ -90,6 +91,18 @@ class CallAssistant(BaseModel):
     custom_settings: dict[str, Any]
 
 
+class CallAnalysis(BaseModel):
+    """What the analysis made of the call: ``status`` pending (queued or running),
+    completed, failed (``error`` says which part and why; the other parts are kept) or
+    skipped (``error`` says why)."""
+
+    summary: str | None
+    structured_data: Any
+    success_evaluation: bool | int | str | None
+    status: Literal["pending", "completed", "failed", "skipped"]
+    error: str | None
+
+
 class CallResponse(BaseModel):
     """A call and its record."""
 
@@ -125,5 +138,9 @@ class CallResponse(BaseModel):
     usage: dict[str, Any]
     providers: list[dict[str, Any]]
     recording_url: str | None
+    analysis: CallAnalysis | None = Field(
+        default=None,
+        description="The post-call analysis, when the assistant has an analysis_plan.",
+    )
     created_at: datetime
     updated_at: datetime

@@ -133,6 +133,7 @@ def call_view(call: Call) -> dict[str, Any]:
         "usage": call.usage,
         "providers": call.providers,
         "recording_url": f"/api/v1/calls/{call.id}/recording" if call.recording_key else None,
+        "analysis": call.analysis,
         "created_at": call.created_at,
         "updated_at": call.updated_at,
     }

@@ -84,4 +84,6 @@ def verify_recording_signature(
 ) -> bool:
     if expires_at < (time.time() if now is None else now):
         return False
-    return hmac.compare_digest(recording_signature(secret_key, call_id, expires_at), signature)
+    # As bytes: compare_digest refuses a str that is not ASCII (a forged link can be any).
+    expected = recording_signature(secret_key, call_id, expires_at).encode()
+    return hmac.compare_digest(expected, signature.encode("utf-8", "surrogatepass"))

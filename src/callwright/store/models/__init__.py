@@ -7,6 +7,7 @@ schema check at start-up compare the database with.
 """
 
 from callwright.store.models.accounts import ApiKey, AuthSession, Organization, User
+from callwright.store.models.analysis import AnalysisJob
 from callwright.store.models.assistants import Assistant, Tool
 from callwright.store.models.calls import Call
 from callwright.store.models.campaigns import Campaign, CampaignRecipient, DoNotCallNumber
@@ -17,6 +18,7 @@ from callwright.store.models.phone_numbers import PhoneNumber
 from callwright.store.models.webhooks import WebhookDelivery, WebhookEvent
 
 __all__ = [
+    "AnalysisJob",
     "ApiKey",
     "Assistant",
     "AuthSession",

@@ -90,5 +90,8 @@ class Call(Base):
     usage: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
     providers: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument)
     recording_key: Mapped[str | None] = mapped_column(String(300))
+    # The post-call analysis: {summary, structured_data, success_evaluation, status,
+    # error}; None when the assistant has no analysis_plan.
+    analysis: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -408,6 +408,10 @@ async def serve(args: argparse.Namespace) -> None:
         public_url=args.public_url or base_url,
         twilio_api_base_url=args.twilio_api_base_url,
         max_concurrent_calls=args.max_calls,
+        # The harness's webhook receiver and fake Twilio listen on loopback: allowed by
+        # the operator setting a real deployment would use (decision 014).
+        outbound_allowed_hosts="127.0.0.1",
+        outbound_allow_http=True,
     )
     api_key = await bootstrap(settings)
     latencies = Latencies(

@@ -38,6 +38,10 @@ ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "twilio-auth-token-0123456789"
 FRAME_BYTES = 160  # 20 ms of 8 kHz μ-law
 
+# The tests' API requests: a loaded machine (CI, two cores) may take seconds where a
+# quiet one takes milliseconds; what a test checks is the answer, not its speed.
+API_TIMEOUT = httpx.Timeout(30)
+
 
 def listener() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

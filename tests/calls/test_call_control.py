@@ -19,7 +19,7 @@ from callwright.settings import Settings
 from callwright.store.base import utcnow
 from callwright.store.call_status import CallStatus
 from callwright.store.models import Call, Node
-from tests.calls.harness import FakeProviders, PhoneLab, phone_lab
+from tests.calls.harness import API_TIMEOUT, FakeProviders, PhoneLab, phone_lab
 from tests.calls.test_nodes import WallTime, node_app
 from tests.calls.test_web_calls import _assistant, _ended, _start, open_page
 from tests.conftest import LOOPBACK_FAKES, TEST_SECRET_KEY, Tenant, _truncate, make_tenant
@@ -52,7 +52,9 @@ async def fleet_settings(postgres_url: str, tmp_path: Path) -> Settings:
 
 
 async def _post(lab: PhoneLab, tenant: Tenant, path: str, body: object = None) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+    async with httpx.AsyncClient(
+        timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+    ) as api:
         return await api.post(path, json=body)
 
 

@@ -16,6 +16,7 @@ from callwright.store.base import utcnow
 from callwright.store.models import ProviderCredential
 from tests.calls.harness import (
     ACCOUNT_SID,
+    API_TIMEOUT,
     AUTH_TOKEN,
     FakeProviders,
     PhoneLab,
@@ -60,7 +61,9 @@ async def _store_credential_row(
 
 
 async def _register(lab: PhoneLab, tenant: Tenant, **body: Any) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+    async with httpx.AsyncClient(
+        timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+    ) as api:
         return await api.post("/api/v1/phone-numbers", json=body)
 
 
@@ -81,7 +84,9 @@ async def test_a_number_cannot_be_squatted_with_a_claimed_account(settings: Sett
         squatter = await make_tenant(lab.app, "Globex")
 
         # The squatter names the owner's account with a token of its choosing: refused.
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=squatter.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=squatter.headers
+        ) as api:
             claimed = await api.post(
                 "/api/v1/credentials",
                 json={
@@ -106,7 +111,9 @@ async def test_a_number_cannot_be_squatted_with_a_claimed_account(settings: Sett
         assert squatted.json() == _with_number(unowned.json(), UNOWNED, NUMBER)
 
         # The owner registers its number as usual, with its real credentials.
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=owner.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=owner.headers
+        ) as api:
             stored = await api.post(
                 "/api/v1/credentials",
                 json={"provider": "twilio", "account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN},
@@ -144,7 +151,9 @@ async def test_a_number_registered_elsewhere_answers_like_an_unowned_one(
         first = await make_tenant(lab.app, "Acme")
         second = await make_tenant(lab.app, "Globex")
         for tenant in (first, second):
-            async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+            async with httpx.AsyncClient(
+                timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+            ) as api:
                 stored = await api.post(
                     "/api/v1/credentials",
                     json={
@@ -178,7 +187,9 @@ async def test_only_the_exact_number_of_the_account_counts(settings: Settings) -
         lab.twilio.own(NUMBER)
         lab.twilio.own(UNOWNED, other_account)
         tenant = await make_tenant(lab.app)
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+        ) as api:
             stored = await api.post(
                 "/api/v1/credentials",
                 json={"provider": "twilio", "account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN},
@@ -195,7 +206,9 @@ async def test_twilio_out_of_reach_registers_nothing(settings: Settings) -> None
     async with phone_lab(settings, FakeProviders()) as lab:
         lab.twilio.own(NUMBER)
         tenant = await make_tenant(lab.app)
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+        ) as api:
             assistant = await api.post(
                 "/api/v1/assistants",
                 json={
@@ -221,7 +234,9 @@ async def test_an_assistants_twilio_config_is_proven_before_it_serves_a_number(
     async with phone_lab(settings, FakeProviders()) as lab:
         lab.twilio.own(NUMBER)
         tenant = await make_tenant(lab.app)
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+        ) as api:
             stored = await api.post(
                 "/api/v1/credentials",
                 json={"provider": "twilio", "account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN},
@@ -264,7 +279,9 @@ async def test_another_organizations_call_sid_does_not_shadow_a_call(settings: S
             (victim, ACCOUNT_SID, AUTH_TOKEN, NUMBER),
             (attacker, other_account, other_token, UNOWNED),
         ):
-            async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+            async with httpx.AsyncClient(
+                timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+            ) as api:
                 assistant = await api.post(
                     "/api/v1/assistants",
                     json={
@@ -279,7 +296,9 @@ async def test_another_organizations_call_sid_does_not_shadow_a_call(settings: S
                 assert registered.status_code == 201, registered.text
                 ids[tenant] = (assistant.json()["id"], registered.json()["id"])
 
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=victim.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=victim.headers
+        ) as api:
             assistant_id, number_id = ids[victim]
             placed = await api.post(
                 "/api/v1/calls",
@@ -302,6 +321,8 @@ async def test_another_organizations_call_sid_does_not_shadow_a_call(settings: S
         ringing = {"AccountSid": ACCOUNT_SID, "CallSid": call_sid, "CallStatus": "ringing"}
         status = await twilio_post(lab.base_url, "/telephony/twilio/status", ringing)
         assert status.status_code == 204, status.text
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=victim.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=victim.headers
+        ) as api:
             call = (await api.get(f"/api/v1/calls/{placed.json()['id']}")).json()
         assert call["status"] == "ringing"

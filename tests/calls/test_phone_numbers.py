@@ -8,7 +8,7 @@ from __future__ import annotations
 import httpx
 
 from callwright.settings import Settings
-from tests.calls.harness import ACCOUNT_SID, AUTH_TOKEN, FakeProviders, phone_lab
+from tests.calls.harness import ACCOUNT_SID, API_TIMEOUT, AUTH_TOKEN, FakeProviders, phone_lab
 from tests.conftest import make_tenant
 
 NUMBER = "+14155550199"
@@ -18,7 +18,9 @@ async def test_phone_number_lifecycle(settings: Settings) -> None:
     async with phone_lab(settings, FakeProviders()) as lab:
         tenant = await make_tenant(lab.app)
         other = await make_tenant(lab.app, "Globex")
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+        ) as api:
             # No Twilio credentials anywhere yet: a clear 422.
             bare = await api.post("/api/v1/assistants", json={"name": "No Twilio"})
             refused = await api.post(
@@ -86,7 +88,9 @@ async def test_phone_number_lifecycle(settings: Settings) -> None:
                 number["id"]
             ]
 
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=other.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=other.headers
+        ) as api:
             assert (await api.get(f"/api/v1/phone-numbers/{number['id']}")).status_code == 404
             assert (await api.get("/api/v1/phone-numbers")).json() == []
             stolen = await api.post(
@@ -95,7 +99,9 @@ async def test_phone_number_lifecycle(settings: Settings) -> None:
             )
             assert stolen.status_code == 422
 
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+        ) as api:
             assert (await api.delete(f"/api/v1/phone-numbers/{number['id']}")).status_code == 204
             assert (await api.get(f"/api/v1/phone-numbers/{number['id']}")).status_code == 404
             # Released: the same number can be registered again.

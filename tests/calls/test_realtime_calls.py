@@ -21,6 +21,7 @@ from callwright.providers.fakes import speech
 from callwright.settings import Settings
 from tests.calls.harness import (
     ACCOUNT_SID,
+    API_TIMEOUT,
     AUTH_TOKEN,
     FakeProviders,
     PhoneLab,
@@ -56,7 +57,9 @@ async def model() -> AsyncIterator[OpenAIRealtimeFake]:
 
 
 async def _setup(lab: PhoneLab, tenant: Tenant, webhook_url: str | None) -> int:
-    async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+    async with httpx.AsyncClient(
+        timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+    ) as api:
         assistant = await api.post(
             "/api/v1/assistants",
             json={
@@ -94,7 +97,9 @@ def _voice(call_sid: str) -> dict[str, str]:
 
 
 async def _ended(lab: PhoneLab, tenant: Tenant) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+    async with httpx.AsyncClient(
+        timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+    ) as api:
         deadline = time.monotonic() + 15
         while True:
             listed = (await api.get("/api/v1/calls")).json()
@@ -144,7 +149,9 @@ async def test_a_realtime_assistant_answers_a_twilio_call(
             await call.silence_until(lambda: call.closed.is_set(), limit_s=20)
 
         record = await _ended(lab, tenant)
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+        ) as api:
             recording = await api.get(f"/api/v1/calls/{record['id']}/recording")
         assert recording.status_code == 200
 
@@ -200,7 +207,9 @@ async def test_without_a_key_the_call_ends_at_once_and_validate_says_why(
     async with phone_lab(settings, FakeProviders()) as lab:
         tenant = await make_tenant(lab.app)
         assistant_id = await _setup(lab, tenant, None)
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+        ) as api:
             report = (await api.post(f"/api/v1/assistants/{assistant_id}/validate")).json()
         assert report["ok"] is False
         realtime = [p for p in report["providers"] if p["kind"] == "realtime"]
@@ -228,7 +237,9 @@ async def test_a_realtime_assistant_answers_a_browser_call(
     settings = settings.model_copy(update={"openai_api_key": KEY, "openai_base_url": model.url})
     async with phone_lab(settings, FakeProviders()) as lab:
         tenant = await make_tenant(lab.app)
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+        ) as api:
             assistant = await api.post(
                 "/api/v1/assistants",
                 json={

@@ -27,7 +27,14 @@ from callwright.domain.calls.repository import new_call
 from callwright.providers.fakes import speech
 from callwright.providers.protocols import ToolCall
 from callwright.settings import Settings
-from tests.calls.harness import ACCOUNT_SID, AUTH_TOKEN, FakeProviders, PhoneLab, phone_lab
+from tests.calls.harness import (
+    ACCOUNT_SID,
+    API_TIMEOUT,
+    AUTH_TOKEN,
+    FakeProviders,
+    PhoneLab,
+    phone_lab,
+)
 from tests.calls.test_web_calls import open_page
 from tests.conftest import Tenant, make_tenant
 from tests.vendor_fakes import serve
@@ -72,7 +79,9 @@ async def _org_and_member(lab: PhoneLab) -> tuple[Tenant, Tenant, dict[str, int]
         lab.twilio.own(number)
     twilio = {"twilio_config": {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN}}
     ids: dict[str, int] = {}
-    async with httpx.AsyncClient(base_url=lab.base_url, headers=admin.headers) as api:
+    async with httpx.AsyncClient(
+        timeout=API_TIMEOUT, base_url=lab.base_url, headers=admin.headers
+    ) as api:
         ids["org_assistant"] = await _created(api, "/api/v1/assistants", {"name": "Org"} | twilio)
         ids["org_number"] = await _created(
             api,
@@ -80,7 +89,9 @@ async def _org_and_member(lab: PhoneLab) -> tuple[Tenant, Tenant, dict[str, int]
             {"number": ORG_NUMBER, "assistant_id": ids["org_assistant"]},
         )
         ids["org_tool"] = await _created(api, "/api/v1/tools", _tool("org_tool"))
-    async with httpx.AsyncClient(base_url=lab.base_url, headers=member.headers) as api:
+    async with httpx.AsyncClient(
+        timeout=API_TIMEOUT, base_url=lab.base_url, headers=member.headers
+    ) as api:
         ids["assistant"] = await _created(api, "/api/v1/assistants", {"name": "Mine"} | twilio)
         ids["number"] = await _created(
             api,
@@ -98,7 +109,9 @@ async def test_calls_refuse_what_the_key_cannot_read_like_what_does_not_exist(
 ) -> None:
     async with phone_lab(settings, FakeProviders()) as lab:
         admin, member, ids = await _org_and_member(lab)
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=member.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=member.headers
+        ) as api:
 
             async def web(assistant_id: int, **overrides: Any) -> httpx.Response:
                 body = {"assistant_id": assistant_id, "assistant_overrides": overrides}
@@ -144,7 +157,9 @@ async def test_calls_refuse_what_the_key_cannot_read_like_what_does_not_exist(
             assert (await web(ids["assistant"], tool_ids=[ids["tool"]])).status_code == 201
             placed = await phone(ids["assistant"], ids["number"])
             assert placed.status_code == 201, placed.text
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=admin.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=admin.headers
+        ) as api:
             calls = (await api.get("/api/v1/calls")).json()
         assert len(calls) == 2  # nothing was created by the refused requests
         creates = [r for r in lab.twilio.requests if r[1].endswith("/Calls.json")]
@@ -154,7 +169,9 @@ async def test_calls_refuse_what_the_key_cannot_read_like_what_does_not_exist(
 async def test_a_number_can_ring_only_an_assistant_its_key_can_read(settings: Settings) -> None:
     async with phone_lab(settings, FakeProviders()) as lab:
         _, member, ids = await _org_and_member(lab)
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=member.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=member.headers
+        ) as api:
             number_path = f"/api/v1/phone-numbers/{ids['number']}"
             _assert_refused_like_missing(
                 await api.patch(number_path, json={"assistant_id": ids["org_assistant"]}),
@@ -220,7 +237,9 @@ async def tool_servers() -> AsyncIterator[ToolServers]:
 async def _web_call(lab: PhoneLab, tenant: Tenant, assistant_id: int) -> dict[str, Any]:
     """A browser call: the welcome, one caller turn (the model calls both tools, then
     answers), hang-up; returns the finished record."""
-    async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+    async with httpx.AsyncClient(
+        timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+    ) as api:
         started = await api.post("/api/v1/calls/web", json={"assistant_id": assistant_id})
         assert started.status_code == 201, started.text
         body = started.json()
@@ -254,11 +273,15 @@ async def test_a_call_placed_by_a_user_scoped_key_never_runs_a_tool_it_cannot_re
         member = await make_tenant(
             lab.app, "Acme", scope="user", organization_id=admin.organization_id
         )
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=admin.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=admin.headers
+        ) as api:
             org_tool = await _created(
                 api, "/api/v1/tools", servers.tool("lookup_order", "org", ORG_TOOL_KEY)
             )
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=member.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=member.headers
+        ) as api:
             own_tool = await _created(
                 api, "/api/v1/tools", servers.tool("my_notes", "member", MEMBER_TOOL_KEY)
             )
@@ -274,7 +297,9 @@ async def test_a_call_placed_by_a_user_scoped_key_never_runs_a_tool_it_cannot_re
             )
         # An organization-scoped key may put its tool on the member's assistant (it
         # reads both); the member still cannot read that tool.
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=admin.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=admin.headers
+        ) as api:
             shared = await api.patch(
                 f"/api/v1/assistants/{assistant_id}", json={"tool_ids": [org_tool, own_tool]}
             )

@@ -26,6 +26,7 @@ from callwright.security.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, veri
 from callwright.settings import Settings
 from tests.calls.harness import (
     ACCOUNT_SID,
+    API_TIMEOUT,
     AUTH_TOKEN,
     FakeProviders,
     PhoneLab,
@@ -77,7 +78,9 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 async def _setup(lab: PhoneLab, tenant: Tenant, webhook_url: str | None) -> tuple[int, int]:
-    async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+    async with httpx.AsyncClient(
+        timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+    ) as api:
         assistant = await api.post(
             "/api/v1/assistants",
             json={
@@ -115,7 +118,9 @@ def _voice_params(call_sid: str) -> dict[str, str]:
 
 
 async def _wait_for_record(lab: PhoneLab, tenant: Tenant, call_id: int) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+    async with httpx.AsyncClient(
+        timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+    ) as api:
         deadline = time.monotonic() + 15
         while True:
             record = (await api.get(f"/api/v1/calls/{call_id}")).json()
@@ -172,7 +177,9 @@ async def test_inbound_call_end_to_end(settings: Settings, receiver: Receiver) -
             await call.stop()
             await asyncio.wait_for(call.closed.wait(), 10)
 
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+        ) as api:
             listed = (await api.get("/api/v1/calls", params={"direction": "inbound"})).json()
         assert len(listed) == 1
         record = await _wait_for_record(lab, tenant, listed[0]["id"])
@@ -213,7 +220,9 @@ async def test_inbound_call_end_to_end(settings: Settings, receiver: Receiver) -
         assert heard == [interrupted["text"]] or heard[-1] == interrupted["text"]
 
         # -- the recording ---------------------------------------------------------
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+        ) as api:
             wav_response = await api.get(f"/api/v1/calls/{record['id']}/recording")
         assert wav_response.status_code == 200
         assert wav_response.headers["content-type"] == "audio/wav"
@@ -279,7 +288,9 @@ async def test_forged_signature_is_refused(settings: Settings) -> None:
         assert unsigned.status_code == 403
         assert status.status_code == 403
         # Nothing was created by the forged requests.
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+        ) as api:
             assert (await api.get("/api/v1/calls")).json() == []
 
 
@@ -311,7 +322,9 @@ async def test_is_active_false_rejects_an_inbound_call_and_records_why(
     async with phone_lab(settings, FakeProviders()) as lab:
         tenant = await make_tenant(lab.app)
         assistant_id, _ = await _setup(lab, tenant, None)
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+        ) as api:
             deactivated = await api.patch(
                 f"/api/v1/assistants/{assistant_id}", json={"is_active": False}
             )

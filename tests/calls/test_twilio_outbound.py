@@ -14,6 +14,7 @@ import httpx
 from callwright.settings import Settings
 from tests.calls.harness import (
     ACCOUNT_SID,
+    API_TIMEOUT,
     AUTH_TOKEN,
     FakeProviders,
     PhoneLab,
@@ -29,7 +30,9 @@ CUSTOMER = "+447700900123"
 
 
 async def _setup(lab: PhoneLab, tenant: Tenant, **assistant: Any) -> tuple[int, int]:
-    async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+    async with httpx.AsyncClient(
+        timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+    ) as api:
         created = await api.post(
             "/api/v1/assistants",
             json={
@@ -51,12 +54,16 @@ async def _setup(lab: PhoneLab, tenant: Tenant, **assistant: Any) -> tuple[int, 
 
 
 async def _place(lab: PhoneLab, tenant: Tenant, body: dict[str, Any]) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+    async with httpx.AsyncClient(
+        timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+    ) as api:
         return await api.post("/api/v1/calls", json=body)
 
 
 async def _record(lab: PhoneLab, tenant: Tenant, call_id: int, status: str) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+    async with httpx.AsyncClient(
+        timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+    ) as api:
         deadline = time.monotonic() + 10
         while True:
             record: dict[str, Any] = (await api.get(f"/api/v1/calls/{call_id}")).json()
@@ -165,7 +172,9 @@ async def test_end_and_say_act_on_a_live_call(settings: Settings) -> None:
         create = next(r for r in lab.twilio.requests if r[1].endswith("/Calls.json"))
         assert "MachineDetection" not in create[2]  # no voicemail message: no AMD
         stream_url, parameters = parse_stream_twiml(create[2]["Twiml"][0])
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+        ) as api:
             not_live = await api.post(f"/api/v1/calls/{call['id']}/say", json={"message": "Hi"})
             assert not_live.status_code == 409
             async with media_stream(stream_url, parameters, call["provider_call_id"]) as phone:
@@ -201,7 +210,9 @@ async def test_ending_a_ringing_call_cancels_it_at_twilio(settings: Settings) ->
                 },
             )
         ).json()
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+        ) as api:
             ended = (await api.post(f"/api/v1/calls/{call['id']}/end")).json()
         assert (ended["status"], ended["end_reason"]) == ("ended", "manually-canceled")
         update = lab.twilio.requests[-1]
@@ -240,7 +251,9 @@ async def test_credentials_twilio_refuses_do_not_place_a_call(settings: Settings
     async with phone_lab(settings, FakeProviders()) as lab:
         tenant = await make_tenant(lab.app)
         assistant_id, number_id = await _setup(lab, tenant)
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+        ) as api:
             changed = await api.patch(
                 f"/api/v1/assistants/{assistant_id}",
                 json={"twilio_config": {"auth_token": "a-token-twilio-never-issued"}},
@@ -260,7 +273,9 @@ async def test_credentials_twilio_refuses_do_not_place_a_call(settings: Settings
             f"Twilio refused the credentials of account {ACCOUNT_SID}"
         )
         assert "the assistant's twilio_config" in placed.json()["error"]
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+        ) as api:
             assert (await api.get("/api/v1/calls")).json() == []
 
 
@@ -326,7 +341,9 @@ async def test_is_active_false_refuses_an_outbound_call(settings: Settings) -> N
         assert refused.status_code == 409, refused.text
         assert f"assistant {assistant_id} is not active" in refused.json()["error"]
         assert not [r for r in lab.twilio.requests if r[1].endswith("/Calls.json")]
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+        ) as api:
             assert (await api.get("/api/v1/calls")).json() == []
             activated = await api.patch(
                 f"/api/v1/assistants/{assistant_id}", json={"is_active": True}

@@ -21,7 +21,7 @@ from callwright.engine.session import SessionProviders
 from callwright.providers.fakes import speech
 from callwright.runtime.registry import ProviderChoice, ProviderFactory
 from callwright.settings import Settings
-from tests.calls.harness import FakeProviders, PhoneLab, phone_lab
+from tests.calls.harness import API_TIMEOUT, FakeProviders, PhoneLab, phone_lab
 from tests.conftest import Tenant, make_tenant
 from tests.webhooks.receiver import Receiver
 
@@ -88,7 +88,9 @@ async def open_page(ws_url: str) -> AsyncIterator[Page]:
 
 
 async def _assistant(lab: PhoneLab, tenant: Tenant, **settings: Any) -> int:
-    async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+    async with httpx.AsyncClient(
+        timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+    ) as api:
         response = await api.post(
             "/api/v1/assistants",
             json={
@@ -103,12 +105,16 @@ async def _assistant(lab: PhoneLab, tenant: Tenant, **settings: Any) -> int:
 
 
 async def _start(lab: PhoneLab, tenant: Tenant, body: dict[str, Any]) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+    async with httpx.AsyncClient(
+        timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+    ) as api:
         return await api.post("/api/v1/calls/web", json=body)
 
 
 async def _ended(lab: PhoneLab, tenant: Tenant, call_id: int) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+    async with httpx.AsyncClient(
+        timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+    ) as api:
         deadline = time.monotonic() + 10
         while True:
             record: dict[str, Any] = (await api.get(f"/api/v1/calls/{call_id}")).json()
@@ -284,7 +290,9 @@ async def test_call_records_are_filtered_and_isolated(settings: Settings) -> Non
         ids = [
             (await _start(lab, tenant, {"assistant_id": x})).json()["call_id"] for x in (a, b, a)
         ]
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+        ) as api:
             listed = (await api.get("/api/v1/calls", params={"assistant_id": a})).json()
             assert [c["id"] for c in listed] == [ids[2], ids[0]]  # newest first
             assert len((await api.get("/api/v1/calls", params={"direction": "web"})).json()) == 3
@@ -296,7 +304,9 @@ async def test_call_records_are_filtered_and_isolated(settings: Settings) -> Non
             assert bad.status_code == 422
             missing = await api.get(f"/api/v1/calls/{ids[0]}/recording")
             assert missing.status_code == 404
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=other.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=other.headers
+        ) as api:
             assert (await api.get("/api/v1/calls")).json() == []
             assert (await api.get(f"/api/v1/calls/{ids[0]}")).status_code == 404
             assert (await api.post(f"/api/v1/calls/{ids[0]}/end")).status_code == 404
@@ -419,7 +429,9 @@ async def test_is_active_false_refuses_a_web_call(settings: Settings) -> None:
         assert refused.status_code == 409, refused.text
         assert refused.json()["code"] == "conflict"
         assert f"assistant {assistant_id} is not active" in refused.json()["error"]
-        async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+        async with httpx.AsyncClient(
+            timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+        ) as api:
             assert (await api.get("/api/v1/calls")).json() == []
             await api.patch(f"/api/v1/assistants/{assistant_id}", json={"is_active": True})
         assert (await _start(lab, tenant, {"assistant_id": assistant_id})).status_code == 201
@@ -492,7 +504,9 @@ async def test_the_record_is_saved_after_each_turn_while_the_call_goes_on(
             await page.wait_for(lambda: len(page.transcripts("assistant")) == 2)
             # Still talking (a crash now would lose nothing said so far): the row has
             # the transcript and the answered turn's timings.
-            async with httpx.AsyncClient(base_url=lab.base_url, headers=tenant.headers) as api:
+            async with httpx.AsyncClient(
+                timeout=API_TIMEOUT, base_url=lab.base_url, headers=tenant.headers
+            ) as api:
                 deadline = time.monotonic() + 10
                 while True:
                     record = (await api.get(f"/api/v1/calls/{started['call_id']}")).json()

@@ -13,7 +13,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callwright.domain.calls.repository import new_call
-from callwright.domain.campaigns.claims import CALL_LEASE, INTERRUPTED, UNREPORTED, Claim
+from callwright.domain.campaigns.claims import Claim
+from callwright.domain.campaigns.outcomes import CALL_LEASE, INTERRUPTED, UNREPORTED
 from callwright.domain.campaigns.scheduler import CampaignScheduler
 from callwright.store.call_status import CallStatus
 from callwright.store.models import Call, CampaignRecipient, WebhookEvent

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from callwright.domain.campaigns.claims import INTERRUPTED
+from callwright.domain.campaigns.outcomes import INTERRUPTED
 from callwright.domain.campaigns.windows import DAYS
 from callwright.settings import Settings
 from callwright.store.database import create_engine, create_session_factory

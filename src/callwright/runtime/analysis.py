@@ -24,7 +24,8 @@ from callwright.domain.analysis.analyzer import Analysis, AnalysisUnavailable, a
 from callwright.domain.analysis.jobs import AnalysisJobs, JobClaim, subscribe
 from callwright.domain.analysis.plan import AnalysisPlan
 from callwright.domain.assistants.service import load_assistant_for_call
-from callwright.domain.calls.repository import load_call, write_analysis
+from callwright.domain.calls.queries import load_call
+from callwright.domain.calls.repository import write_analysis
 from callwright.errors import NotFound
 from callwright.observability.logging import bind_call
 from callwright.providers.errors import ProviderError, ProviderUnavailable

@@ -28,18 +28,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callwright.clock import MonotonicClock
-from callwright.domain.analysis import jobs as analysis_jobs
-from callwright.domain.analysis import report as analysis_report
 from callwright.domain.calls.control import CallCommand, CommandOutcome
-from callwright.domain.calls.repository import CallRecord, end_call, load_call, write_record
+from callwright.domain.calls.queries import load_call
+from callwright.domain.calls.repository import end_call
 from callwright.domain.knowledge.context import KnowledgeContext
 from callwright.engine.events import EndReason, EventSink, SessionEvent, TurnTiming
 from callwright.engine.realtime import RealtimeSession
@@ -59,13 +56,13 @@ from callwright.runtime.progress import ProgressWriter
 from callwright.runtime.realtime import RealtimeFactory, realtime_session
 from callwright.runtime.recorder import CallRecorder, StereoRecording
 from callwright.runtime.recordings import RecordingStore
+from callwright.runtime.records import RecordWriter
 from callwright.runtime.registry import ProviderChoice, ProviderFactory
 from callwright.runtime.speech_cache import GreetingCache
 from callwright.runtime.webhook_writer import CallWebhooks, WebhookWriter
 from callwright.security.crypto import SecretBox
 from callwright.security.outbound import OutboundPolicy
 from callwright.settings import Settings
-from callwright.store.base import utcnow
 from callwright.store.call_status import CallStatus
 from callwright.transports.protocol import Transport
 
@@ -105,12 +102,12 @@ class CallRuntime:
         relay: ControlRelay | None = None,
         realtime: RealtimeFactory | None = None,
     ) -> None:
-        self._settings = settings
         # This process's node (runtime.nodes): the calls it issues and holds name it.
         self.node_id = node_id
         self._session_factory = session_factory
         self._box = secret_box
-        self._recordings = recordings
+        # The finished record, written once (runtime.records).
+        self._records = RecordWriter(session_factory, recordings, webhooks, settings)
         self._providers = providers
         self._signing_secret = signing_secret
         self._webhooks = webhooks
@@ -336,7 +333,9 @@ class CallRuntime:
             if executor is not None:
                 await executor.aclose()
             # Shielded: a cancellation (shutdown) must not lose the record.
-            await asyncio.shield(self._finish(call_id, prepared, recorder, recording, choices))
+            await asyncio.shield(
+                self._records.finish(call_id, prepared, recorder, recording, choices)
+            )
             if self._webhooks is not None:
                 self._webhooks.forget(call_id)
             observe_finished_call(call.type, recorder, lead_llm)
@@ -373,67 +372,4 @@ class CallRuntime:
                 return
             end_call(call, reason.value, detail)
             await self.ended_reports.send(db, call)
-            await db.commit()
-
-    async def _store_recording(
-        self, organization_id: int, call_id: int, recording: StereoRecording
-    ) -> str | None:
-        """The call's stereo WAV, encoded off the loop and stored: its key, or None
-        when it could not be stored (the record is written without it)."""
-        try:
-            wav = await asyncio.to_thread(recording.to_wav)
-            key = f"{organization_id}/{call_id}.wav"
-            await self._recordings.put(key, wav, "audio/wav")
-        except Exception:
-            logger.exception("call %s: the recording could not be stored", call_id)
-            return None
-        return key
-
-    async def _finish(
-        self,
-        call_id: int,
-        prepared: PreparedCall,
-        recorder: CallRecorder,
-        recording: StereoRecording,
-        choices: Sequence[ProviderChoice],
-    ) -> None:
-        recording_key = await self._store_recording(
-            prepared.call.organization_id, call_id, recording
-        )
-        chosen = {choice.kind: choice.chosen for choice in choices}
-        record = CallRecord(
-            end_reason=(recorder.end_reason or EndReason.PIPELINE_ERROR).value,
-            end_detail=recorder.end_detail,
-            messages=recorder.messages,
-            tool_calls=recorder.tool_calls,
-            knowledge=recorder.knowledge,
-            turns=recorder.turns,
-            usage=recorder.usage(
-                stt_seconds=recording.caller_seconds,
-                llm=chosen.get("llm", chosen.get("realtime", "unknown")),
-                stt=chosen.get("stt", "unknown"),
-                tts=chosen.get("tts", "unknown"),
-            ),
-            # What served each kind at the start, then each mid-call failover.
-            providers=[
-                {"kind": c.kind, "requested": c.requested, "chosen": c.chosen, "reason": c.reason}
-                for c in choices
-            ]
-            + recorder.failovers,
-            recording_key=recording_key,
-        )
-        analysed = prepared.assistant.settings.analysis_plan is not None
-        async with self._session_factory() as db:
-            call = await load_call(db, call_id)
-            if call is None:
-                return
-            write_record(call, record)
-            if analysed:
-                await analysis_jobs.schedule(db, call)
-            if self._webhooks is not None and prepared.webhook_url:
-                await self._webhooks.send(db, call, prepared.webhook_url, "status-update", {})
-                await self._webhooks.send(db, call, prepared.webhook_url, "end-of-call-report", {})
-                if analysed and (wait := self._settings.analysis_wait_s) > 0:
-                    # The report waits for the analysis, at most this long.
-                    await analysis_report.hold(db, call_id, utcnow() + timedelta(seconds=wait))
             await db.commit()

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.domain.assistants.service import load_assistant_for_call
-from callwright.domain.calls.repository import load_call, remember_assistant
+from callwright.domain.calls.queries import load_call
+from callwright.domain.calls.repository import remember_assistant
 from callwright.errors import NotFound
 from callwright.runtime.webhook_writer import CallWebhooks
 from callwright.security.crypto import SecretBox

@@ -18,13 +18,8 @@ from callwright.domain.assistants.service import (
     load_assistant_for_call,
     merge_settings,
 )
-from callwright.domain.calls.repository import (
-    load_call,
-    placing_principal,
-    previous_conversation,
-    remember_assistant,
-    start_call,
-)
+from callwright.domain.calls.queries import load_call, placing_principal, previous_conversation
+from callwright.domain.calls.repository import remember_assistant, start_call
 from callwright.domain.knowledge.context import KnowledgeContext
 from callwright.domain.knowledge.retrieval import knowledge_retriever_for
 from callwright.domain.tools.schemas import CustomTool

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callwright.domain.calls.repository import load_call
+from callwright.domain.calls.queries import load_call
 from callwright.store.models import Call
 
 __all__ = ["CallWebhooks", "WebhookWriter"]

@@ -15,7 +15,8 @@ from callwright.api.deps import CurrentPrincipal, DbSession, StateDep, public_ba
 from callwright.api.openapi import errors
 from callwright.api.routing import CallwrightRoute
 from callwright.domain.analysis.service import AnalysisService
-from callwright.domain.calls.repository import CallFilters, consume_stream_nonce, load_call
+from callwright.domain.calls.queries import CallFilters, load_call
+from callwright.domain.calls.repository import consume_stream_nonce
 from callwright.domain.calls.schemas import (
     CallIn,
     CallResponse,

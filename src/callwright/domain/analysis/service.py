@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.domain.analysis.jobs import schedule
 from callwright.domain.assistants.service import load_assistant_for_call
-from callwright.domain.calls.repository import CallRepository
+from callwright.domain.calls.queries import CallRepository
 from callwright.domain.principal import Principal
 from callwright.errors import Conflict, NotFound
 from callwright.security.crypto import SecretBox

@@ -41,14 +41,8 @@ from callwright.transports.twilio.rest import TwilioAuthenticationFailed, Twilio
 from callwright.transports.twilio.twiml import connect_stream_twiml
 
 from .control import CallCommand, CallOwnerUnreachable, CommandOutcome
-from .repository import (
-    CallFilters,
-    CallRepository,
-    add_call,
-    new_call,
-    set_carrier_call_id,
-    set_stream_nonce,
-)
+from .queries import CallFilters, CallRepository
+from .repository import add_call, new_call, set_carrier_call_id, set_stream_nonce
 from .schemas import CallIn, WebCallIn
 from .tokens import issue_stream_token
 

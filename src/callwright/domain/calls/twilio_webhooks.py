@@ -34,12 +34,11 @@ from callwright.transports.twilio.media_stream import StreamStart
 from callwright.transports.twilio.signature import verify_twilio_signature
 from callwright.transports.twilio.twiml import connect_stream_twiml, reject_twiml
 
+from .queries import call_by_carrier_sid, load_call
 from .repository import (
     add_call,
-    call_by_carrier_sid,
     consume_stream_nonce,
     end_call,
-    load_call,
     new_call,
     set_status,
     stream_connected,

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callwright.store.models import Call, Campaign, CampaignRecipient, DoNotCallNumber
 
 from .events import campaign_status_changed
-from .outcomes import NextStep, next_step, outcome_of
+from .outcomes import CALL_LEASE, INTERRUPTED, UNREPORTED, NextStep, next_step, outcome_of
 from .windows import CallingWindow
 
 __all__ = ["CampaignClaims", "Claim", "Finished"]
@@ -42,16 +42,6 @@ _OPEN_STATUSES = ("pending", "retrying", IN_PROGRESS)
 # the do-not-call list are moved along without taking a slot.
 _SCAN_EXTRA = 50
 _BATCH = 500
-INTERRUPTED = (
-    "the scheduler stopped while dialling this number; it is not dialled again, as the "
-    "carrier may already have placed the call"
-)
-# A placed call whose end is not recorded by then (the carrier's final callback never
-# came) stops holding a slot: settled failed, not retried, as it may still be up.
-CALL_LEASE = timedelta(hours=6)
-UNREPORTED = (
-    "the call's end was never reported; it is not dialled again, as the call may have taken place"
-)
 
 
 @dataclass(frozen=True, slots=True)

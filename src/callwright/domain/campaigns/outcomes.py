@@ -9,7 +9,19 @@ from typing import Any
 
 from callwright.engine.events import EndReason
 
-__all__ = ["NextStep", "next_step", "outcome_of"]
+__all__ = ["CALL_LEASE", "INTERRUPTED", "UNREPORTED", "NextStep", "next_step", "outcome_of"]
+
+# A dial cut off mid-way (its lease expired) is settled failed with this detail.
+INTERRUPTED = (
+    "the scheduler stopped while dialling this number; it is not dialled again, as the "
+    "carrier may already have placed the call"
+)
+# A placed call whose end is not recorded by then (the carrier's final callback never
+# came) stops holding a slot: settled failed, not retried, as it may still be up.
+CALL_LEASE = timedelta(hours=6)
+UNREPORTED = (
+    "the call's end was never reported; it is not dialled again, as the call may have taken place"
+)
 
 _OUTCOMES: dict[str, str] = {
     EndReason.CUSTOMER_BUSY: "busy",

@@ -113,6 +113,9 @@ export const GROUPS = [
           field("interruption_settings.interruption_threshold", "Words to interrupt", "number", "The caller's words that stop the assistant mid-reply."),
           field("interruption_settings.min_speaking_time", "Seconds to interrupt", "number", "Seconds of caller speech that stop the assistant mid-reply."),
           field("interruption_settings.interruption_cooldown", "Cooldown", "number", "Seconds after the assistant starts a reply during which it cannot be interrupted."),
+          field("interruption_settings.acknowledgement_phrases", "Backchannels", "lines", "Caller phrases that never interrupt (\"mhmm\", \"okay\"); one a line; empty: the list for the transcriber's language."),
+          field("interruption_settings.interruption_phrases", "Interrupt words", "lines", "Caller phrases that interrupt at once, below the thresholds (\"stop\", \"wait\"); one a line; empty: the language's list."),
+          field("interruption_settings.false_interruption_timeout", "Resume after a false interruption", "number", "Seconds of quiet after a barge-in that gave no words before the assistant goes on where it stopped; empty: it stays silent."),
         ],
       },
       {

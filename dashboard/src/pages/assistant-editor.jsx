@@ -37,6 +37,9 @@ function parse(entry, info, text) {
       if (trimmed === "") return [info?.nullable ? null : text, null];
       return [Number.isNaN(Number(trimmed)) ? text : Number(trimmed), null];
     case "lines":
+      // A list the API lets be null (its default: e.g. the language's own phrases)
+      // stays null when left empty, rather than becoming an empty list.
+      if (trimmed === "" && info?.nullable) return [null, null];
       return [text.split("\n").map((line) => line.trim()).filter(Boolean), null];
     case "ids":
       return [

@@ -29,7 +29,16 @@ from callwright.engine.config import CallConfig
 from callwright.engine.events import CallEnded, EndReason, EventSink, IdleReprompt
 from callwright.transports.protocol import Transport
 
-__all__ = ["CallState", "EndCallHook", "Farewell", "Lifecycle", "Replies", "Spawn", "Watchdogs"]
+__all__ = [
+    "CallState",
+    "EndCallHook",
+    "Farewell",
+    "Lifecycle",
+    "Replies",
+    "Spawn",
+    "Watchdogs",
+    "first_error",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -211,3 +220,12 @@ class Watchdogs:
             if config.idle_message:
                 self._reprompt(config.idle_message)
             self.touch(now)
+
+
+def first_error(group: BaseExceptionGroup[Exception]) -> BaseException:
+    """The first error at the bottom of a TaskGroup's (nested) exception group: what a
+    call that failed is said to have failed with."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error

@@ -38,7 +38,15 @@ from callwright.engine.events import (
     TurnTiming,
     UserMessage,
 )
-from callwright.engine.lifecycle import CallState, EndCallHook, Farewell, Lifecycle, Watchdogs
+from callwright.engine.keypad import Keypad
+from callwright.engine.lifecycle import (
+    CallState,
+    EndCallHook,
+    Farewell,
+    Lifecycle,
+    Watchdogs,
+    first_error,
+)
 from callwright.engine.realtime_tools import RealtimeTools
 from callwright.engine.realtime_voice import RealtimeVoice
 from callwright.engine.replies import ToolRunner
@@ -73,8 +81,6 @@ from callwright.transports.protocol import (
 __all__ = ["RealtimeSession"]
 
 logger = logging.getLogger(__name__)
-
-_DTMF_QUIET_S = 1.5
 
 
 class _CallOver(Exception):
@@ -152,8 +158,9 @@ class RealtimeSession:
         self._backchannel: set[str] = set()  # caller items said over an answer
         self._awaiting_transcript: dict[str, TurnTiming] = {}
         self._transcribing: dict[str, TurnTiming] = {}  # turns whose transcript is due
-        self._dtmf: list[str] = []
-        self._dtmf_task: asyncio.Task[None] | None = None
+        self._keypad = Keypad(
+            transport, clock, self._spawn, touch=self._watchdogs.touch, turn=self._keys_pressed
+        )
 
     @property
     def end_reason(self) -> EndReason | None:
@@ -167,11 +174,11 @@ class RealtimeSession:
         try:
             await self._converse()
         except* ProviderError as errors:
-            error = _first_leaf(errors)
+            error = first_error(errors)
             logger.error("realtime call failed in its model: %s", error)
             self.end(EndReason.PIPELINE_ERROR, str(error))
         except* Exception as errors:
-            error = _first_leaf(errors)
+            error = first_error(errors)
             logger.exception("realtime call failed", exc_info=error)
             self.end(EndReason.PIPELINE_ERROR, f"{type(error).__name__}: {error}")
         return await self._lifecycle.hang_up()
@@ -220,7 +227,7 @@ class RealtimeSession:
             elif isinstance(event, PlaybackMarked):
                 self._voice.on_mark(event.name)
             elif isinstance(event, DtmfReceived):
-                self._on_dtmf(event.digit)
+                self._keypad.pressed(event.digit)
             elif isinstance(event, AnsweringMachine):
                 if event.kind not in ("human", "machine_start"):
                     farewell = Farewell(self.config.voicemail_message)
@@ -342,34 +349,15 @@ class RealtimeSession:
         """End the call (``engine.lifecycle``: at once, or after ``farewell``)."""
         self._lifecycle.end(reason, detail, farewell=farewell)
 
-    def _on_dtmf(self, digit: str) -> None:
-        self._dtmf.append(digit)
-        self._watchdogs.touch(self._clock.now())
-        if self._dtmf_task is not None:
-            self._dtmf_task.cancel()
-        if digit == "#":
-            self._spawn(self._flush_dtmf())
-        else:
-            self._dtmf_task = self._spawn(self._dtmf_after_quiet())
+    def _keys_pressed(self, text: str, timing: TurnTiming) -> None:
+        """The caller's keys (gathered by the keypad) as a turn: told to the model."""
+        now = timing.end_of_turn_at if timing.end_of_turn_at is not None else self._clock.now()
+        self._spawn(self._tell_keys(text, now))
 
-    async def _dtmf_after_quiet(self) -> None:
-        await self._clock.sleep(_DTMF_QUIET_S)
-        await self._flush_dtmf()
-
-    async def _flush_dtmf(self) -> None:
-        digits, self._dtmf = "".join(self._dtmf), []
-        if not digits or self._connection is None:
+    async def _tell_keys(self, text: str, now: float) -> None:
+        if self._connection is None:
             return
-        text = f"[The caller pressed the keys: {digits}]"
-        now = self._clock.now()
         self._emit(UserMessage(text, now))
         self._watchdogs.caller_took_turn()
         await self._connection.send(CallerText(text))
         self._voice.start(TurnTiming(next(self._turns), end_of_turn_at=now))
-
-
-def _first_leaf(group: BaseExceptionGroup[Exception]) -> BaseException:
-    error: BaseException = group
-    while isinstance(error, BaseExceptionGroup):
-        error = error.exceptions[0]
-    return error

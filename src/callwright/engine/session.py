@@ -44,7 +44,14 @@ from callwright.engine.events import (
 from callwright.engine.failover import failover_events
 from callwright.engine.hearing import Hearing
 from callwright.engine.keypad import Keypad
-from callwright.engine.lifecycle import CallState, EndCallHook, Farewell, Lifecycle, Watchdogs
+from callwright.engine.lifecycle import (
+    CallState,
+    EndCallHook,
+    Farewell,
+    Lifecycle,
+    Watchdogs,
+    first_error,
+)
 from callwright.engine.replies import (
     Retriever,
     ToolRunner,
@@ -229,12 +236,12 @@ class CallSession:
         try:
             await self._converse()
         except* ProviderError as errors:
-            error = _first_leaf(errors)
+            error = first_error(errors)
             logger.error("call failed in a provider: %s", error)
             self.end(EndReason.PIPELINE_ERROR, str(error))
         except* Exception as errors:
             # A bug must still end the call with a reason, never leave it hanging.
-            error = _first_leaf(errors)
+            error = first_error(errors)
             logger.exception("call failed", exc_info=error)
             self.end(EndReason.PIPELINE_ERROR, f"{type(error).__name__}: {error}")
         return await self._lifecycle.hang_up()
@@ -389,10 +396,3 @@ class CallSession:
         if event.kind == "machine_start":
             return  # wait for the beep or the silence after the greeting
         self.end(EndReason.VOICEMAIL, farewell=Farewell(self.config.voicemail_message))
-
-
-def _first_leaf(group: BaseExceptionGroup[Exception]) -> BaseException:
-    error: BaseException = group
-    while isinstance(error, BaseExceptionGroup):
-        error = error.exceptions[0]
-    return error

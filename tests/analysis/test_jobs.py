@@ -28,6 +28,7 @@ from callwright.runtime.analysis import AnalysisWorker
 from callwright.runtime.registry import ProviderChoice
 from callwright.settings import Settings
 from callwright.store.base import utcnow
+from callwright.store.call_status import CallStatus
 from callwright.store.models import AnalysisJob, Call, WebhookEvent
 from tests.conftest import Tenant, make_tenant
 
@@ -99,7 +100,8 @@ class Lab:
                 user_id=self.tenant.user_id,
                 assistant_id=assistant_id,
                 type="webCall",
-                status="ended",
+                status=CallStatus.ENDED,
+                node_id=self.app.state.callwright.node.id,
             )
             call.messages = list(TRANSCRIPT)
             call.end_reason = "customer-ended-call"

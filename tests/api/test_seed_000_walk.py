@@ -57,6 +57,7 @@ CALLWRIGHT_FIELDS = [
     "end_call_trigger_phrase",
     "end_call_url",
     "tool_ids",
+    "analysis_plan",
 ]
 
 SEED_000_DEFAULTS = {

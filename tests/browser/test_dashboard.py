@@ -93,6 +93,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, twilio: FakeTwilioApi) -> I
         f"sqlite+aiosqlite:///{root / 'callwright.db'}",
         root / "data",
         CALLWRIGHT_TWILIO_API_BASE_URL=twilio.base_url,
+        # Every test signs in anew, and a quiet machine runs more than the default ten
+        # a minute: the login throttle is the API tests' (tests/api/test_auth.py).
+        CALLWRIGHT_RATE_LIMIT_LOGIN_PER_MINUTE="1000",
     )
     with live.live_server(env, root / "server.log", timeout_s=60) as running:
         assert running.bootstrap_api_key, running.output

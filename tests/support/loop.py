@@ -4,7 +4,10 @@
 task that takes a turn of the loop every few milliseconds and counts the turns taken
 while the wrapped function was running. Work done on the loop's own thread can never
 be seen running from the loop, so it leaves ``turns_while_running`` at zero, however
-fast or slow the machine.
+fast or slow the machine. Work that is quick to start (a model returning a lazy
+iterator) could end before the loop's next turn: each call therefore waits, in its own
+thread, until the loop has seen it running — at once off the loop; on the loop, never
+(the wait gives up after ``_GIVE_UP_S`` and the count stays at zero).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from typing import Any, NoReturn
 __all__ = ["BlockingWork"]
 
 _TURN_S = 0.005
+# Only reached when the work runs on the loop itself (the loop cannot take a turn).
+_GIVE_UP_S = 10.0
 
 
 class BlockingWork:
@@ -27,11 +32,13 @@ class BlockingWork:
         self._lock = threading.Lock()
         self.calls = 0
         self.turns_while_running = 0
+        self._seen = threading.Event()  # the loop took a turn while work ran
 
     def _enter(self) -> None:
         with self._lock:
             self._running += 1
             self.calls += 1
+        self._seen.wait(_GIVE_UP_S)
 
     def _leave(self) -> None:
         with self._lock:
@@ -68,3 +75,4 @@ class BlockingWork:
             with self._lock:
                 if self._running:
                     self.turns_while_running += 1
+                    self._seen.set()

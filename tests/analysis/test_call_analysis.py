@@ -67,8 +67,9 @@ async def _webhook_receiver() -> AsyncIterator[tuple[str, asyncio.Queue[dict[str
 async def _report(received: asyncio.Queue[dict[str, Any]]) -> dict[str, Any]:
     # A guard against a hang, far below the report's own wait (analysis_wait_s).
     async with asyncio.timeout(60):
-        while (message := await received.get())["type"] != "end-of-call-report":
-            pass
+        message = await received.get()
+        while message["type"] != "end-of-call-report":
+            message = await received.get()
     return message
 
 

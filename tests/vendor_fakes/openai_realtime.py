@@ -146,9 +146,8 @@ class OpenAIRealtimeFake:
         self.connected.set()
         runner = _Runner(self, session, websocket)
         try:
-            await runner.run()
-        except WebSocketDisconnect:
-            pass
+            with contextlib.suppress(WebSocketDisconnect):
+                await runner.run()
         finally:
             session.closed.set()
 

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from callwright.clock import Clock
 from callwright.engine.config import CallConfig
 from callwright.engine.events import CallEnded, EndReason, EventSink, IdleReprompt
+from callwright.providers.errors import ProviderError
 from callwright.transports.protocol import Transport
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "Spawn",
     "Watchdogs",
     "first_error",
+    "held_until_ended",
 ]
 
 logger = logging.getLogger(__name__)
@@ -229,3 +231,23 @@ def first_error(group: BaseExceptionGroup[Exception]) -> BaseException:
     while isinstance(error, BaseExceptionGroup):
         error = error.exceptions[0]
     return error
+
+
+async def held_until_ended(
+    converse: Callable[[], Awaitable[None]], lifecycle: Lifecycle, what: str
+) -> EndReason:
+    """Hold a call (``converse``) until it ends; returns why it ended. Whatever fails,
+    the call ends with a reason, a hang-up and a ``CallEnded`` event (``what`` names the
+    kind of call in the log)."""
+    try:
+        await converse()
+    except* ProviderError as errors:
+        error = first_error(errors)
+        logger.error("%s failed in a provider: %s", what, error)
+        lifecycle.end(EndReason.PIPELINE_ERROR, str(error))
+    except* Exception as errors:
+        # A bug must still end the call with a reason, never leave it hanging.
+        error = first_error(errors)
+        logger.exception("%s failed", what, exc_info=error)
+        lifecycle.end(EndReason.PIPELINE_ERROR, f"{type(error).__name__}: {error}")
+    return await lifecycle.hang_up()

@@ -45,7 +45,7 @@ from callwright.engine.lifecycle import (
     Farewell,
     Lifecycle,
     Watchdogs,
-    first_error,
+    held_until_ended,
 )
 from callwright.engine.realtime_tools import RealtimeTools
 from callwright.engine.realtime_voice import RealtimeVoice
@@ -169,19 +169,8 @@ class RealtimeSession:
     # -- running ------------------------------------------------------------------------
 
     async def run(self) -> EndReason:
-        """Hold the call until it ends; returns why. Whatever fails, the call ends with
-        a reason, a hang-up and a ``CallEnded`` event."""
-        try:
-            await self._converse()
-        except* ProviderError as errors:
-            error = first_error(errors)
-            logger.error("realtime call failed in its model: %s", error)
-            self.end(EndReason.PIPELINE_ERROR, str(error))
-        except* Exception as errors:
-            error = first_error(errors)
-            logger.exception("realtime call failed", exc_info=error)
-            self.end(EndReason.PIPELINE_ERROR, f"{type(error).__name__}: {error}")
-        return await self._lifecycle.hang_up()
+        """Hold the call until it ends; returns why."""
+        return await held_until_ended(self._converse, self._lifecycle, "realtime call")
 
     async def _converse(self) -> None:
         connection = self._connection = await self._model.connect(self._options)

@@ -50,7 +50,7 @@ from callwright.engine.lifecycle import (
     Farewell,
     Lifecycle,
     Watchdogs,
-    first_error,
+    held_until_ended,
 )
 from callwright.engine.replies import (
     Retriever,
@@ -61,7 +61,6 @@ from callwright.engine.speaking import Speaker, SpeechCache
 from callwright.engine.stt_fallback import FallbackSTT
 from callwright.engine.tts_fallback import FallbackTTS
 from callwright.engine.turns import BargeInPolicy, EndOfTurnPolicy, SilenceEndOfTurn
-from callwright.providers.errors import ProviderError
 from callwright.providers.protocols import (
     LLM,
     STT,
@@ -231,20 +230,8 @@ class CallSession:
     # -- running ----------------------------------------------------------------------
 
     async def run(self) -> EndReason:
-        """Hold the conversation until it ends; returns why it ended. Whatever fails,
-        the call ends with a reason, a hang-up and a ``CallEnded`` event."""
-        try:
-            await self._converse()
-        except* ProviderError as errors:
-            error = first_error(errors)
-            logger.error("call failed in a provider: %s", error)
-            self.end(EndReason.PIPELINE_ERROR, str(error))
-        except* Exception as errors:
-            # A bug must still end the call with a reason, never leave it hanging.
-            error = first_error(errors)
-            logger.exception("call failed", exc_info=error)
-            self.end(EndReason.PIPELINE_ERROR, f"{type(error).__name__}: {error}")
-        return await self._lifecycle.hang_up()
+        """Hold the conversation until it ends; returns why it ended."""
+        return await held_until_ended(self._converse, self._lifecycle, "call")
 
     async def _converse(self) -> None:
         await self._hearing.open()

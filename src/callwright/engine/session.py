@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
-import logging
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -79,8 +78,6 @@ from callwright.transports.protocol import (
 )
 
 __all__ = ["CallSession", "SessionProviders"]
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

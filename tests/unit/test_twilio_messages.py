@@ -112,9 +112,9 @@ def media(track: str = "inbound", payload: str = PAYLOAD) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("message", "event"),
     [
-        (media(), AudioReceived(mulaw_decode(MULAW_FRAME))),
-        (media(track="inbound_track"), AudioReceived(mulaw_decode(MULAW_FRAME))),
-        (media(payload=""), AudioReceived(b"")),
+        (media(), AudioReceived(mulaw_decode(MULAW_FRAME), MULAW_FRAME)),
+        (media(track="inbound_track"), AudioReceived(mulaw_decode(MULAW_FRAME), MULAW_FRAME)),
+        (media(payload=""), AudioReceived(b"", b"")),
         (media(track="outbound"), None),
         ({"event": "dtmf", "dtmf": {"track": "inbound_track", "digit": "7"}}, DtmfReceived("7")),
         ({"event": "mark", "mark": {"name": "reply-3"}}, PlaybackMarked("reply-3")),

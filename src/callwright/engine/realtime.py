@@ -210,7 +210,8 @@ class RealtimeSession:
                 if self._to_model is not None:
                     audio = self._to_model.process(event.pcm16)
                 else:
-                    audio = mulaw_encode(event.pcm16)  # Twilio's own bytes again
+                    # The carrier's own bytes; encoded only from a far end without them.
+                    audio = event.mulaw if event.mulaw is not None else mulaw_encode(event.pcm16)
                 if audio:
                     await self._connection.send(AppendAudio(audio))
             elif isinstance(event, PlaybackMarked):

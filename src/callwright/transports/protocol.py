@@ -21,9 +21,12 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class AudioReceived:
-    """Caller audio, already decoded to PCM16 mono at ``Transport.sample_rate``."""
+    """Caller audio, already decoded to PCM16 mono at ``Transport.sample_rate``;
+    ``mulaw`` is the G.711 μ-law the carrier sent, when it sent μ-law (a realtime model
+    that takes μ-law gets those bytes, not an encoding of the decoded audio)."""
 
     pcm16: bytes
+    mulaw: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -179,7 +179,8 @@ def _parse(text: str) -> TransportEvent | None:
             if media.get("track", "inbound") not in _INBOUND_TRACKS:
                 return None
             # binascii directly: base64.b64decode only adds a str → bytes copy.
-            return AudioReceived(mulaw_decode(binascii.a2b_base64(media["payload"])))
+            mulaw = binascii.a2b_base64(media["payload"])
+            return AudioReceived(mulaw_decode(mulaw), mulaw)
         if kind == "dtmf":
             return DtmfReceived(str(message["dtmf"]["digit"]))
         if kind == "mark":

@@ -33,8 +33,9 @@ function csrfToken() {
   return "";
 }
 
-/** One request; resolves to the parsed body (null for 204), rejects with ApiError. */
-export async function request(method, path, { body, query } = {}) {
+/** One request; resolves to the parsed body (null for 204), rejects with ApiError.
+ * `body` is sent as JSON; `raw` as it is, with its `contentType` (a CSV upload). */
+export async function request(method, path, { body, query, raw, contentType } = {}) {
   const url = new URL(path, window.location.origin);
   for (const [name, value] of Object.entries(query || {})) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, value);
@@ -42,13 +43,14 @@ export async function request(method, path, { body, query } = {}) {
   const headers = { Accept: "application/json" };
   if (!READS.has(method)) headers["X-CSRF-Token"] = csrfToken();
   if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (raw !== undefined) headers["Content-Type"] = contentType;
   let response;
   try {
     response = await fetch(url, {
       method,
       headers,
       credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: raw !== undefined ? raw : body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (error) {
     throw new ApiError(0, { error: `the server cannot be reached: ${error.message}` });
@@ -99,4 +101,6 @@ export const api = {
   put: (path, body) => request("PUT", path, { body }),
   patch: (path, body) => request("PATCH", path, { body }),
   delete: (path) => request("DELETE", path),
+  /** `text` POSTed as it is, labelled `contentType`. */
+  send: (path, text, contentType) => request("POST", path, { raw: text, contentType }),
 };

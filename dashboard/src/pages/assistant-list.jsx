@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 
 import { api } from "../api.js";
+import { Pager, pageOf } from "../pager.jsx";
 import { Link, navigate, useLocation } from "../router.jsx";
 
 const PAGE_SIZE = 20;
@@ -11,7 +12,7 @@ export function AssistantList() {
   const { query } = useLocation();
   const search = query.get("q") || "";
   const activeOnly = query.get("active") === "1";
-  const page = Math.max(1, Number.parseInt(query.get("page") || "1", 10) || 1);
+  const page = pageOf(query);
   const [rows, setRows] = useState(null);
   const [more, setMore] = useState(false);
   const [error, setError] = useState(null);
@@ -134,15 +135,7 @@ export function AssistantList() {
           </tbody>
         </table>
       )}
-      <nav class="pager" aria-label="Pages">
-        <button type="button" class="secondary" id="previous-page" disabled={page <= 1} onClick={() => go({ page: String(page - 1) })}>
-          Previous
-        </button>
-        <span id="page-number">Page {page}</span>
-        <button type="button" class="secondary" id="next-page" disabled={!more} onClick={() => go({ page: String(page + 1) })}>
-          Next
-        </button>
-      </nav>
+      <Pager page={page} more={more} onPage={(next) => go({ page: String(next) })} />
     </section>
   );
 }

@@ -2,6 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 
 import { api } from "../api.js";
 import { dateTime, duration, queryString } from "../format.js";
+import { Pager, pageOf } from "../pager.jsx";
 import { Link, navigate, useLocation } from "../router.jsx";
 
 const PAGE_SIZE = 25;
@@ -23,7 +24,7 @@ export function CallList() {
     from: query.get("from") || "",
     to: query.get("to") || "",
   };
-  const page = Math.max(1, Number.parseInt(query.get("page") || "1", 10) || 1);
+  const page = pageOf(query);
   const [assistants, setAssistants] = useState([]);
   const [rows, setRows] = useState(null);
   const [more, setMore] = useState(false);
@@ -141,15 +142,7 @@ export function CallList() {
           </tbody>
         </table>
       )}
-      <nav class="pager" aria-label="Pages">
-        <button type="button" class="secondary" id="previous-page" disabled={page <= 1} onClick={() => go({ page: String(page - 1) })}>
-          Previous
-        </button>
-        <span id="page-number">Page {page}</span>
-        <button type="button" class="secondary" id="next-page" disabled={!more} onClick={() => go({ page: String(page + 1) })}>
-          Next
-        </button>
-      </nav>
+      <Pager page={page} more={more} onPage={(next) => go({ page: String(next) })} />
     </section>
   );
 }

@@ -7,7 +7,11 @@ import { AssistantEditor } from "./pages/assistant-editor.jsx";
 import { AssistantImport } from "./pages/assistant-import.jsx";
 import { AssistantList } from "./pages/assistant-list.jsx";
 import { CallList } from "./pages/call-list.jsx";
+import { CampaignList } from "./pages/campaign-list.jsx";
+import { CampaignNew } from "./pages/campaign-new.jsx";
+import { CampaignPage } from "./pages/campaign-page.jsx";
 import { Credentials } from "./pages/credentials.jsx";
+import { DoNotCall } from "./pages/do-not-call.jsx";
 import { CallPage } from "./pages/call-page.jsx";
 import { Knowledge } from "./pages/knowledge.jsx";
 import { Overview } from "./pages/overview.jsx";
@@ -30,6 +34,10 @@ const PAGES = [
   ["/app/assistants/:id/talk", Talk],
   ["/app/calls", CallList],
   ["/app/calls/:id", CallPage],
+  ["/app/campaigns", CampaignList],
+  ["/app/campaigns/new", CampaignNew],
+  ["/app/campaigns/do-not-call", DoNotCall],
+  ["/app/campaigns/:id", CampaignPage],
   ["/app/phone-numbers", PhoneNumbers],
   ["/app/tools", Tools],
   ["/app/api-keys", ApiKeys],
@@ -65,6 +73,9 @@ function Shell({ me, onSignOut, children }) {
           </Link>
           <Link href="/app/calls" aria-current={section("/app/calls")}>
             Calls
+          </Link>
+          <Link href="/app/campaigns" aria-current={section("/app/campaigns")}>
+            Campaigns
           </Link>
           <Link href="/app/phone-numbers" aria-current={section("/app/phone-numbers")}>
             Phone numbers

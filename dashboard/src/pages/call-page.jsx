@@ -4,6 +4,7 @@ import { api } from "../api.js";
 import { dateTime, duration } from "../format.js";
 import { STAGES as STACKED, stackTurn } from "../latency.js";
 import { Link } from "../router.jsx";
+import { CallAnalysis } from "./call-analysis.jsx";
 import { KnowledgeUsed, ToolCalls, Usage, WebhookDeliveries } from "./call-details.jsx";
 import { RecordingAndTranscript } from "./call-recording.jsx";
 
@@ -159,6 +160,7 @@ export function CallPage({ id }) {
           </>
         )}
       </dl>
+      <CallAnalysis call={call} assistant={assistant} onChange={setCall} />
       <RecordingAndTranscript call={call} />
       <section class="panel">
         <h2>Turn latency</h2>

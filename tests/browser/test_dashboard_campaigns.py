@@ -221,14 +221,22 @@ def test_a_campaign_from_a_csv_shows_its_rejected_rows_then_runs_with_its_progre
     expect(page.locator("#no-campaigns")).to_be_visible()
     page.get_by_role("link", name="New campaign").click()
 
-    # Nothing chosen: the API's 422, on the fields it names; nothing is stored.
+    # Nothing chosen, and a retry sooner than a minute: the API's 422, on the fields
+    # it names; nothing is stored.
+    busy_wait = page.get_by_label("Busy: minutes between tries")
+    expect(busy_wait).to_have_value("10")  # the API's default
+    busy_wait.fill("0.5")
     page.get_by_role("button", name="Create campaign").click()
     expect(page.locator("#campaign-name-error")).to_be_visible()
     expect(page.locator("#campaign-phone_number_ids-error")).to_be_visible()
+    expect(page.locator("#campaign-retry_policy-error")).to_contain_text("busy.retry_after_seconds")
+    expect(busy_wait).to_have_attribute("aria-invalid", "true")
     expect(page.get_by_label("Name")).to_have_attribute("aria-invalid", "true")
     assert server.api("GET", "/api/v1/campaigns").json() == []
 
     page.get_by_label("Name").fill("December reminders")
+    expect(page.locator("#campaign-name-error")).to_have_count(0)  # gone once edited
+    busy_wait.fill("10")
     page.get_by_label("Assistant").select_option(label="Reminder caller")
     page.get_by_label(OUR_NUMBER).check()
     page.get_by_label("Recipients (CSV or JSON)").set_input_files(
@@ -285,7 +293,7 @@ def test_a_campaign_from_a_csv_shows_its_rejected_rows_then_runs_with_its_progre
     failed = page.locator('#recipients tr[data-number="+14155550104"]')
     expect(failed).to_have_attribute("data-status", "failed")
     expect(failed).to_contain_text("no-answer")
-    tab.shoot("campaign")
+    page.screenshot(path=tab.screenshots / "campaign.png", full_page=True)
 
     # Only the rows in one state; each row links to its calls.
     page.get_by_label("State").select_option("completed")

@@ -55,12 +55,19 @@ export function CampaignNew() {
       .catch((caught) => setProblem(caught.message));
   }, []);
 
-  const set = (name) => (event) => setForm({ ...form, [name]: event.currentTarget.value });
-  const toggle = (name, value) => (event) => {
+  // An edited field's error goes: it was about the value replaced.
+  const forget = (field) =>
+    setErrors((current) => Object.fromEntries(Object.entries(current).filter(([name]) => name !== field && !name.startsWith(`${field}.`))));
+  const set = (name, field = name) => (event) => {
+    setForm({ ...form, [name]: event.currentTarget.value });
+    forget(field);
+  };
+  const toggle = (name, value, field = name) => (event) => {
     const chosen = new Set(form[name]);
     if (event.currentTarget.checked) chosen.add(value);
     else chosen.delete(value);
     setForm({ ...form, [name]: [...chosen] });
+    forget(field);
   };
 
   const create = async (event) => {
@@ -162,18 +169,18 @@ export function CampaignNew() {
             <legend>Days</legend>
             {DAYS.map(([day, label]) => (
               <label class="inline">
-                <input type="checkbox" checked={form.days.includes(day)} onChange={toggle("days", day)} /> {label}
+                <input type="checkbox" checked={form.days.includes(day)} onChange={toggle("days", day, "calling_window")} /> {label}
               </label>
             ))}
           </fieldset>
           <div class="times">
             <div class="field">
               <label for="campaign-start">Calls start from</label>
-              <input id="campaign-start" type="time" value={form.start} onInput={set("start")} />
+              <input id="campaign-start" type="time" value={form.start} onInput={set("start", "calling_window")} />
             </div>
             <div class="field">
               <label for="campaign-end">No call starts after</label>
-              <input id="campaign-end" type="time" value={form.end} onInput={set("end")} />
+              <input id="campaign-end" type="time" value={form.end} onInput={set("end", "calling_window")} />
             </div>
           </div>
           <p class="help">In each recipient's own time zone: the row's timezone column, else its number's country.</p>
@@ -210,8 +217,12 @@ export function CampaignNew() {
                       type="text"
                       inputmode="numeric"
                       aria-label={`${label}: retries`}
+                      aria-invalid={fieldError(errors, `retry_policy.${outcome}.max_retries`) ? "true" : undefined}
                       value={retry[outcome].retries}
-                      onInput={(event) => setRetry({ ...retry, [outcome]: { ...retry[outcome], retries: event.currentTarget.value } })}
+                      onInput={(event) => {
+                        setRetry({ ...retry, [outcome]: { ...retry[outcome], retries: event.currentTarget.value } });
+                        forget(`retry_policy.${outcome}`);
+                      }}
                     />
                   </td>
                   <td>
@@ -219,8 +230,12 @@ export function CampaignNew() {
                       type="text"
                       inputmode="decimal"
                       aria-label={`${label}: minutes between tries`}
+                      aria-invalid={fieldError(errors, `retry_policy.${outcome}.retry_after_seconds`) ? "true" : undefined}
                       value={retry[outcome].minutes}
-                      onInput={(event) => setRetry({ ...retry, [outcome]: { ...retry[outcome], minutes: event.currentTarget.value } })}
+                      onInput={(event) => {
+                        setRetry({ ...retry, [outcome]: { ...retry[outcome], minutes: event.currentTarget.value } });
+                        forget(`retry_policy.${outcome}`);
+                      }}
                     />
                   </td>
                 </tr>

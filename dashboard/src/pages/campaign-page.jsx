@@ -100,7 +100,7 @@ export function CampaignPage({ id }) {
       <p class="crumbs">
         <Link href="/app/campaigns">Campaigns</Link> /
       </p>
-      <div class="page-head">
+      <div class="title-line">
         <h1>{campaign.name}</h1>
         <span class={`badge ${STATUS_BADGE[campaign.status] || "off"}`} id="campaign-status">
           {campaign.status}

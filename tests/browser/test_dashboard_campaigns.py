@@ -294,6 +294,12 @@ def test_a_campaign_from_a_csv_shows_its_rejected_rows_then_runs_with_its_progre
     expect(failed).to_have_attribute("data-status", "failed")
     expect(failed).to_contain_text("no-answer")
     page.screenshot(path=tab.screenshots / "campaign.png", full_page=True)
+    # On a phone: nothing wider than the screen (wide tables scroll in their panel).
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(page.locator("#recipients")).to_be_visible()
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=tab.screenshots / "phone-campaign.png", full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # Only the rows in one state; each row links to its calls.
     page.get_by_label("State").select_option("completed")
@@ -334,6 +340,8 @@ def test_a_campaign_from_a_csv_shows_its_rejected_rows_then_runs_with_its_progre
     expect(row).to_contain_text("Reminder caller")
     expect(row.locator(".progress-cell")).to_contain_text("100% of 4")
     tab.shoot("campaigns")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
 
 
 def test_an_upload_the_api_refuses_whole_is_said_and_more_rows_can_be_added(

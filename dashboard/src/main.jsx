@@ -6,6 +6,7 @@ import { ApiKeys } from "./pages/api-keys.jsx";
 import { AssistantEditor } from "./pages/assistant-editor.jsx";
 import { AssistantImport } from "./pages/assistant-import.jsx";
 import { AssistantList } from "./pages/assistant-list.jsx";
+import { AssistantVersions } from "./pages/assistant-versions.jsx";
 import { CallList } from "./pages/call-list.jsx";
 import { CampaignList } from "./pages/campaign-list.jsx";
 import { CampaignNew } from "./pages/campaign-new.jsx";
@@ -32,6 +33,7 @@ const PAGES = [
   ["/app/assistants/:id", AssistantEditor],
   ["/app/assistants/:id/knowledge", Knowledge],
   ["/app/assistants/:id/talk", Talk],
+  ["/app/assistants/:id/versions", AssistantVersions],
   ["/app/calls", CallList],
   ["/app/calls/:id", CallPage],
   ["/app/campaigns", CampaignList],

@@ -336,6 +336,9 @@ export function AssistantEditor({ id }) {
               <Link class="button secondary" id="talk" href={`/app/assistants/${stored.id}/talk`}>
                 Talk to it
               </Link>
+              <Link class="button secondary" id="versions-link" href={`/app/assistants/${stored.id}/versions`}>
+                Versions
+              </Link>
               <button type="button" class="secondary" id="duplicate" disabled={busy} onClick={duplicate}>
                 Duplicate
               </button>

@@ -25,6 +25,15 @@ export class ApiError extends Error {
   }
 }
 
+/** The messages of `errors` (ApiError.fieldErrors()) under `field`: its own, and its
+ * dotted children's prefixed by their rest ("busy.max_retries: …"); null when none. */
+export function fieldError(errors, field) {
+  const messages = Object.entries(errors)
+    .filter(([name]) => name === field || name.startsWith(`${field}.`))
+    .map(([name, message]) => (name === field ? message : `${name.slice(field.length + 1)}: ${message}`));
+  return messages.length ? messages.join("; ") : null;
+}
+
 function csrfToken() {
   for (const part of document.cookie.split(";")) {
     const [name, ...value] = part.trim().split("=");

@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 
-import { api } from "../api.js";
+import { api, fieldError } from "../api.js";
 import { DAYS, OUTCOMES, defaultRetryForm, recipientsType, retryPolicyBody } from "../campaigns.js";
 import { Link, navigate } from "../router.jsx";
 import { uploaded } from "./campaign-recipients.jsx";
@@ -15,14 +15,6 @@ const EMPTY = {
   default_timezone: "",
   max_concurrency: "5",
 };
-
-/** The messages of the 422 details under `field` (itself or a dotted child). */
-export function fieldError(errors, field) {
-  const messages = Object.entries(errors)
-    .filter(([name]) => name === field || name.startsWith(`${field}.`))
-    .map(([name, message]) => (name === field ? message : `${name.slice(field.length + 1)}: ${message}`));
-  return messages.length ? messages.join("; ") : null;
-}
 
 function Problem({ id, message }) {
   if (!message) return null;

@@ -1,10 +1,9 @@
 import { useEffect, useState } from "preact/hooks";
 
-import { api } from "../api.js";
+import { api, fieldError } from "../api.js";
 import { dateTime } from "../format.js";
 import { Pager } from "../pager.jsx";
 import { Link } from "../router.jsx";
-import { fieldError } from "./campaign-new.jsx";
 
 const PAGE_SIZE = 50;
 const EMPTY = { number: "", reason: "" };

@@ -1,17 +1,10 @@
 import { useEffect, useState } from "preact/hooks";
 
-import { api } from "../api.js";
+import { api, fieldError } from "../api.js";
 import { dateTime } from "../format.js";
 import { Link } from "../router.jsx";
 
 const EMPTY = { number: "", name: "", assistant_id: "", twilio_account_sid: "", configure_webhook: true };
-
-function fieldError(errors, field) {
-  const messages = Object.entries(errors)
-    .filter(([name]) => name === field || name.startsWith(`${field}.`))
-    .map(([, message]) => message);
-  return messages.length ? messages.join("; ") : null;
-}
 
 /** One row's assistant, changed in place (PATCH); the API's error shown under it. */
 function Assignment({ number, assistants, onSaved }) {

@@ -379,7 +379,7 @@ def test_the_editor_is_usable_on_a_phone(
             # Nothing wider than the screen: no sideways scrolling.
             width = page.evaluate("() => document.documentElement.scrollWidth")
             assert width <= 390, path
-            tab.shoot(f"phone-{path.rsplit('/', 1)[1]}")
+            tab.shoot(f"phone-{path.removeprefix('/app/').replace('/', '-')}")
     finally:
         context.close()
 

@@ -1,0 +1,185 @@
+"""``stt_settings``, field by field, from the assistant resource: the engine's own
+(``vad_turnoff``) on a call on virtual time; the vendor's (every other field) in the
+request the assistant's transcriber sends, built from the assistant document exactly
+as a call builds it (``CallConfig``); and the settings a transcriber cannot honour
+named by ``POST /validate`` instead of being ignored."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from callwright.domain.assistants.schemas import AssistantIn
+from callwright.engine.config import CallConfig
+from callwright.engine.events import SpeechStopped
+from callwright.providers.stt.deepgram import DeepgramSTT
+from callwright.providers.stt.transcriber_settings import unsupported_stt_settings
+from tests.conftest import Tenant
+from tests.engine.harness import make_call, run_call
+from tests.engine.test_conversation import hang_up_after
+from tests.providers.stt.support import serve
+from tests.vendor_fakes.deepgram_listen import DeepgramListenFake
+
+# -- the engine's own -----------------------------------------------------------------
+
+
+async def _caller_stops(vad_turnoff: int) -> tuple[float, float]:
+    """When the caller's speech was judged over, and when their turn was taken, on a
+    call whose caller speaks for a second and then falls quiet."""
+    call = make_call(
+        stt_settings={
+            "vad_turnoff": vad_turnoff,
+            "endpointing": {"silence_threshold": 300, "min_silence_duration": 200},
+        },
+        utterances=("Book a table.",),
+        replies=["Sure."],
+    )
+    await run_call(call, hang_up_after(("say", 1.0), ("silence", 5)))
+    (stopped,) = call.of(SpeechStopped)
+    (timing,) = call.timings
+    assert timing.end_of_turn_at is not None
+    return stopped.at, timing.end_of_turn_at
+
+
+async def test_stt_settings_vad_turnoff() -> None:
+    """The silence after which the caller counts as quiet: raised from 0.2 s to 1.5 s,
+    the caller's speech ends 1.3 s later, and so does their turn (a pause shorter than
+    it is part of their speech, whatever the endpointing)."""
+    quick_stop, quick_turn = await _caller_stops(200)
+    slow_stop, slow_turn = await _caller_stops(1500)
+    assert slow_stop - quick_stop == pytest.approx(1.3, abs=0.04)
+    assert slow_turn - quick_turn == pytest.approx(1.3, abs=0.04)
+
+
+# -- the transcriber's request, from the assistant document ---------------------------
+
+
+@pytest.fixture
+async def deepgram() -> AsyncIterator[DeepgramListenFake]:
+    fake = DeepgramListenFake()
+    async with serve(fake.app) as url:
+        fake.url = url
+        yield fake
+
+
+async def _deepgram_query(fake: DeepgramListenFake, **stt_settings: Any) -> dict[str, list[str]]:
+    """The query Deepgram receives for an assistant with these ``stt_settings``."""
+    document = AssistantIn(name="fields", stt_settings=stt_settings).model_dump(mode="json")
+    options = CallConfig.from_settings(document).stt
+    stream = await DeepgramSTT(fake.api_key, base_url=fake.url).open_stream(options)
+    await stream.aclose()
+    query: dict[str, list[str]] = {}
+    for name, value in fake.sessions[-1].query:
+        query.setdefault(name, []).append(value)
+    return query
+
+
+async def test_stt_settings_model(deepgram: DeepgramListenFake) -> None:
+    assert (await _deepgram_query(deepgram, model="nova-2-phonecall"))["model"] == [
+        "nova-2-phonecall"
+    ]
+
+
+async def test_stt_settings_language(deepgram: DeepgramListenFake) -> None:
+    assert (await _deepgram_query(deepgram, language="de-CH"))["language"] == ["de-CH"]
+
+
+async def test_stt_settings_punctuate(deepgram: DeepgramListenFake) -> None:
+    assert (await _deepgram_query(deepgram))["punctuate"] == ["true"]
+    assert (await _deepgram_query(deepgram, punctuate=False))["punctuate"] == ["false"]
+
+
+async def test_stt_settings_smart_format(deepgram: DeepgramListenFake) -> None:
+    assert (await _deepgram_query(deepgram))["smart_format"] == ["true"]
+    assert (await _deepgram_query(deepgram, smart_format=False))["smart_format"] == ["false"]
+
+
+async def test_stt_settings_interim_results(deepgram: DeepgramListenFake) -> None:
+    assert (await _deepgram_query(deepgram))["interim_results"] == ["true"]
+    query = await _deepgram_query(deepgram, interim_results=False)
+    assert query["interim_results"] == ["false"]
+    assert "utterance_end_ms" not in query  # Deepgram needs interims for it
+
+
+async def test_stt_settings_endpointing_silence_threshold(deepgram: DeepgramListenFake) -> None:
+    query = await _deepgram_query(deepgram, endpointing={"silence_threshold": 750})
+    assert query["endpointing"] == ["750"]
+
+
+async def test_stt_settings_utterance_end_ms(deepgram: DeepgramListenFake) -> None:
+    assert (await _deepgram_query(deepgram, utterance_end_ms=1800))["utterance_end_ms"] == ["1800"]
+
+
+async def test_stt_settings_keywords(deepgram: DeepgramListenFake) -> None:
+    keywords = [{"keyword": "Callwright", "intensifier": 2}, {"keyword": "umm", "intensifier": -3}]
+    query = await _deepgram_query(deepgram, model="nova-2", keywords=keywords)
+    assert query["keywords"] == ["Callwright:2", "umm:-3"]
+    # nova-3 takes key terms instead: the boosted keyword becomes one.
+    query = await _deepgram_query(deepgram, model="nova-3", keywords=keywords)
+    assert (query.get("keywords"), query["keyterm"]) == (None, ["Callwright"])
+
+
+async def test_stt_settings_keyterms(deepgram: DeepgramListenFake) -> None:
+    query = await _deepgram_query(deepgram, model="nova-3", keyterms=["table for two", "Zurich"])
+    assert query["keyterm"] == ["table for two", "Zurich"]
+
+
+# -- named where a transcriber cannot honour them -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("vendor", "stt_settings", "named"),
+    [
+        ("whisper", {"punctuate": False}, ["stt_settings.punctuate"]),
+        ("whisper-local", {"smart_format": False}, ["stt_settings.smart_format"]),
+        ("assemblyai", {"smart_format": False}, ["stt_settings.smart_format"]),
+        ("assemblyai", {"punctuate": False, "smart_format": False}, []),  # format_turns off
+        ("deepgram", {"punctuate": False, "smart_format": False}, []),
+        (
+            "whisper",
+            {"keywords": [{"keyword": "umm", "intensifier": -2}]},
+            ["stt_settings.keywords (negative intensifier)"],
+        ),
+        ("deepgram", {"model": "nova-2", "keywords": [{"keyword": "umm", "intensifier": -2}]}, []),
+        (
+            "deepgram",
+            {"model": "nova-2", "keyterms": ["table for two"]},
+            ["stt_settings.keyterms (several words, before nova-3)"],
+        ),
+        ("deepgram", {"model": "nova-3", "keyterms": ["table for two"]}, []),
+    ],
+)
+def test_stt_settings_a_transcriber_cannot_honour_are_named(
+    vendor: str, stt_settings: dict[str, Any], named: list[str]
+) -> None:
+    document = AssistantIn(name="fields", stt_settings=stt_settings).model_dump(mode="json")
+    assert unsupported_stt_settings(vendor, document["stt_settings"]) == named
+
+
+async def test_stt_settings_punctuate_off_on_whisper_is_named_by_validate(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    """Whisper always punctuates: /validate's transcriber check says the setting does
+    nothing there (a note, not a failure); on Deepgram it acts and is not named."""
+    reports = {}
+    for model in ("whisper-1", "nova-2"):
+        created = await client.post(
+            "/api/v1/assistants",
+            json={"name": "Fields", "stt_settings": {"model": model, "punctuate": False}},
+            headers=tenant.headers,
+        )
+        assert created.status_code == 201, created.text
+        response = await client.post(
+            f"/api/v1/assistants/{created.json()['id']}/validate", headers=tenant.headers
+        )
+        assert response.status_code == 200, response.text
+        (check,) = [c for c in response.json()["providers"] if c["kind"] == "stt"]
+        reports[model] = check
+    assert reports["whisper-1"]["unsupported"] == ["stt_settings.punctuate"]
+    assert "not supported by whisper, no effect: stt_settings.punctuate" in (
+        reports["whisper-1"]["message"]
+    )
+    assert reports["nova-2"]["unsupported"] == []

@@ -179,7 +179,8 @@ async def test_stt_settings_punctuate_off_on_whisper_is_named_by_validate(
         (check,) = [c for c in response.json()["providers"] if c["kind"] == "stt"]
         reports[model] = check
     assert reports["whisper-1"]["unsupported"] == ["stt_settings.punctuate"]
-    assert "not supported by whisper, no effect: stt_settings.punctuate" in (
-        reports["whisper-1"]["message"]
+    assert (
+        "not supported by whisper, no effect: stt_settings.punctuate"
+        in (reports["whisper-1"]["message"])
     )
     assert reports["nova-2"]["unsupported"] == []

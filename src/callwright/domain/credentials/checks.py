@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.domain.assistants.service import AssistantService, StoredAssistant
 from callwright.domain.principal import Principal
+from callwright.providers.llm.settings_support import unsupported_llm_settings
 from callwright.providers.stt.transcriber_settings import unsupported_stt_settings
 from callwright.providers.tts.voice_settings import unsupported_voice_settings
 from callwright.providers.vendors import CATALOG
@@ -66,7 +67,9 @@ class AssistantValidator:
         )
         document = stored.settings.model_dump(mode="json")
         resolution = resolve(document, credentials, self._settings)
-        checks = [_setting_notes(_check(resolved), document) for resolved in resolution.all()]
+        checks = [
+            _setting_notes(_check(resolved), resolved, document) for resolved in resolution.all()
+        ]
         checks += await self._telephony(stored, credentials)
         return AssistantValidation(
             assistant_id=stored.row.id, ok=all(check.ok for check in checks), providers=checks
@@ -122,11 +125,17 @@ class AssistantValidator:
         return checks
 
 
-def _setting_notes(check: ProviderCheck, document: dict[str, Any]) -> ProviderCheck:
-    """The transcriber's and the voice's checks name the settings they have no
-    equivalent for (changed from their defaults, so they would do nothing): a note,
-    not a failure."""
-    if check.kind == "tts":
+def _setting_notes(
+    check: ProviderCheck, resolved: Resolved, document: dict[str, Any]
+) -> ProviderCheck:
+    """The LLMs', the transcriber's and the voice's checks name the settings they
+    have no equivalent for (changed from their defaults, so they would do nothing): a
+    note, not a failure."""
+    if check.kind in ("llm", "llm-fallback"):
+        unsupported = unsupported_llm_settings(
+            resolved.vendor, resolved.model, resolved.base_url, document
+        )
+    elif check.kind == "tts":
         unsupported = unsupported_voice_settings(check.provider, document["tts_settings"])
     elif check.kind == "stt":
         unsupported = unsupported_stt_settings(check.provider, document["stt_settings"])

@@ -40,7 +40,9 @@ def unsupported_stt_settings(vendor: str, stt_settings: Mapping[str, Any]) -> li
         ]
     elif vendor == "assemblyai" and punctuate != smart_format:
         # format_turns = punctuate or smart_format: the one turned off does nothing.
-        unsupported.append("stt_settings.punctuate" if not punctuate else "stt_settings.smart_format")
+        unsupported.append(
+            "stt_settings.punctuate" if not punctuate else "stt_settings.smart_format"
+        )
     keywords = stt_settings.get("keywords") or ()
     takes_intensifiers = vendor == "deepgram" and not model.startswith("nova-3")
     if not takes_intensifiers and any(float(k.get("intensifier", 1)) < 0 for k in keywords):

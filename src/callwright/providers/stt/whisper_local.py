@@ -23,10 +23,10 @@ on the event loop; the model is loaded once per process and shared (both in
 
 Options: ``language`` "en-US" becomes whisper's "en"; ``keywords`` and ``keyterms``
 become whisper ``hotwords`` (a prompt prefix: intensifiers have no equivalent, and a
-keyword with a negative one is left out); ``extra["initial_prompt"]`` is passed through. Whisper always punctuates
-and capitalises, so ``punctuate`` and ``smart_format`` are effectively always on;
-``model``, ``endpointing_ms`` and ``utterance_end_ms`` do not apply (the engine's VAD
-decides where utterances end).
+keyword with a negative one is left out); ``extra["initial_prompt"]`` is passed
+through. Whisper always punctuates and capitalises, so ``punctuate`` and
+``smart_format`` are effectively always on; ``model``, ``endpointing_ms`` and
+``utterance_end_ms`` do not apply (the engine's VAD decides where utterances end).
 """
 
 from __future__ import annotations

@@ -54,6 +54,33 @@ async def test_stt_settings_vad_turnoff() -> None:
     assert slow_turn - quick_turn == pytest.approx(1.3, abs=0.04)
 
 
+async def _turn_taken_without_a_final(min_silence_duration: int) -> float:
+    """Seconds from the caller's last speech to their turn, on a call whose
+    transcriber never finalises in time (so the turn waits utterance_end_ms, 1 s,
+    after the final was asked for)."""
+    call = make_call(
+        stt_settings={
+            "endpointing": {"silence_threshold": 200, "min_silence_duration": min_silence_duration},
+            "utterance_end_ms": 1000,
+            "vad_turnoff": 100,
+        },
+        utterances=("Cancel my order please.",),
+        replies=["Done."],
+    )
+    call.stt.final_latency_s = 60
+    await run_call(call, hang_up_after(("say", 1.4), ("silence", 6)))
+    (timing,) = call.timings
+    assert timing.end_of_turn_at is not None and timing.user_stopped_at is not None
+    return timing.end_of_turn_at - timing.user_stopped_at
+
+
+async def test_stt_settings_endpointing_min_silence_duration() -> None:
+    """The silence before the transcriber is asked for its final: the turn's wait for
+    that final starts then."""
+    assert await _turn_taken_without_a_final(200) == pytest.approx(1.2, abs=0.05)
+    assert await _turn_taken_without_a_final(1500) == pytest.approx(2.5, abs=0.05)
+
+
 # -- the transcriber's request, from the assistant document ---------------------------
 
 

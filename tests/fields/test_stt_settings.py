@@ -70,7 +70,8 @@ async def _turn_taken_without_a_final(min_silence_duration: int) -> float:
     call.stt.final_latency_s = 60
     await run_call(call, hang_up_after(("say", 1.4), ("silence", 6)))
     (timing,) = call.timings
-    assert timing.end_of_turn_at is not None and timing.user_stopped_at is not None
+    assert timing.end_of_turn_at is not None
+    assert timing.user_stopped_at is not None
     return timing.end_of_turn_at - timing.user_stopped_at
 
 

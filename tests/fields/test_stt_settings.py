@@ -18,6 +18,7 @@ from callwright.engine.config import CallConfig
 from callwright.engine.events import SpeechStopped
 from callwright.providers.stt.assemblyai import AssemblyAISTT
 from callwright.providers.stt.deepgram import DeepgramSTT
+from callwright.providers.stt.openai_transcribe import OpenAITranscriptionSTT
 from callwright.providers.stt.transcriber_settings import unsupported_stt_settings
 from callwright.runtime.registry import build_providers
 from callwright.settings import Settings
@@ -25,10 +26,11 @@ from tests.conftest import Tenant
 from tests.engine.harness import make_call, run_call
 from tests.engine.test_conversation import hang_up_after
 from tests.fields.support import StubOffline
-from tests.providers.stt.support import serve
+from tests.providers.stt.support import push, read_pcm16, serve
 from tests.support.optional import require
 from tests.vendor_fakes.assemblyai_stream import AssemblyAIStreamFake
 from tests.vendor_fakes.deepgram_listen import DeepgramListenFake
+from tests.vendor_fakes.openai_audio import OpenAIAudioFake
 
 # -- the engine's own -----------------------------------------------------------------
 
@@ -194,6 +196,46 @@ async def test_stt_settings_reach_assemblyais_request(assemblyai: AssemblyAIStre
     assert json.loads(query["keyterms_prompt"]) == ["mesa para dos", "Callwright"]
     assert query["min_end_of_turn_silence_when_confident"] == "350"
     assert query["max_turn_silence"] == "1600"
+
+
+@pytest.fixture
+async def openai_audio() -> AsyncIterator[OpenAIAudioFake]:
+    fake = OpenAIAudioFake(script=("I would like to book a table for two.",))
+    async with serve(fake.app) as url:
+        fake.url = f"{url}/v1"
+        yield fake
+
+
+async def test_stt_settings_reach_openais_transcription_request(
+    openai_audio: OpenAIAudioFake,
+) -> None:
+    """The same fields on OpenAI's transcription: model, the language's ISO-639-1
+    part, and the boosted keywords and key terms as the prompt."""
+    document = AssistantIn(
+        name="fields",
+        stt_settings={
+            "model": "gpt-4o-transcribe",
+            "language": "de-DE",
+            "keywords": [
+                {"keyword": "Callwright", "intensifier": 2},
+                {"keyword": "umm", "intensifier": -1},
+            ],
+            "keyterms": ["Zürich"],
+        },
+    ).model_dump(mode="json")
+    stt = OpenAITranscriptionSTT(openai_audio.api_key, base_url=openai_audio.url)
+    stream = await stt.open_stream(CallConfig.from_settings(document).stt)
+    try:
+        await push(stream, read_pcm16("book_table.wav"))
+        await stream.end_utterance()
+    finally:
+        await stream.aclose()
+    assert openai_audio.received[0].fields == {
+        "model": "gpt-4o-transcribe",
+        "language": "de",
+        "prompt": "Callwright, Zürich",
+        "response_format": "json",
+    }
 
 
 # -- named where a transcriber cannot honour them -------------------------------------

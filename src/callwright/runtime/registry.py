@@ -40,7 +40,9 @@ from callwright.domain.credentials.lookup import organization_credentials
 from callwright.domain.credentials.resolution import OFFLINE_STT, Resolution, Resolved, resolve
 from callwright.engine.session import SessionProviders
 from callwright.providers.errors import ProviderError
+from callwright.providers.llm.settings_support import unsupported_llm_settings
 from callwright.providers.protocols import LLM, STT, TTS
+from callwright.providers.stt.transcriber_settings import unsupported_stt_settings
 from callwright.providers.tts.voice_settings import unsupported_voice_settings
 from callwright.providers.vendors import CATALOG
 from callwright.runtime.providers_cloud import CloudProviders, NamedLLM, PinnedModel, llm_label
@@ -111,11 +113,17 @@ def build_providers(
     llms, choices = picker.llms(resolution)
     stt, stt_choice = picker.stt(resolution.stt)
     tts, tts_choice = picker.tts(resolution.tts, sample_rate)
-    unsupported = unsupported_voice_settings(tts_choice.chosen, settings["tts_settings"])
-    if unsupported:
-        # Said in the record, not ignored silently: the voice has no equivalent.
-        note = f"not supported by {tts_choice.chosen}, no effect: {', '.join(unsupported)}"
-        tts_choice = replace(tts_choice, reason=f"{tts_choice.reason}; {note}")
+    # Said in the record, not ignored silently: the vendor has no equivalent.
+    llm_choices = zip(choices, (resolution.llm, *resolution.fallbacks), strict=True)
+    choices = [
+        _noted(choice, _llm_unsupported(choice, asked, settings)) for choice, asked in llm_choices
+    ]
+    stt_choice = _noted(
+        stt_choice, unsupported_stt_settings(stt_choice.chosen, settings["stt_settings"])
+    )
+    tts_choice = _noted(
+        tts_choice, unsupported_voice_settings(tts_choice.chosen, settings["tts_settings"])
+    )
     choices += [stt_choice, tts_choice]
     for choice in choices:
         if choice.requested != choice.chosen:
@@ -245,6 +253,25 @@ class _Picker:
             return adapter, ProviderChoice(kind, requested, requested, why)
         provider = offline(CATALOG.offline_name(resolved.catalog_kind))
         return provider, ProviderChoice(kind, requested, provider.name, f"offline default: {why}")
+
+
+def _llm_unsupported(
+    choice: ProviderChoice, asked: Resolved, settings: Mapping[str, Any]
+) -> list[str]:
+    """What the LLM serving ``choice`` drops: the one asked for, or the offline one."""
+    if choice.chosen == asked.vendor:
+        return unsupported_llm_settings(asked.vendor, asked.model, asked.base_url, settings)
+    if choice.chosen == CATALOG.offline_name("llm"):
+        return unsupported_llm_settings(choice.chosen, None, None, settings)
+    return []
+
+
+def _noted(choice: ProviderChoice, unsupported: list[str]) -> ProviderChoice:
+    """The choice, its reason naming the settings its vendor cannot honour."""
+    if not unsupported:
+        return choice
+    note = f"not supported by {choice.chosen}, no effect: {', '.join(unsupported)}"
+    return replace(choice, reason=f"{choice.reason}; {note}")
 
 
 def _vendor(llm: LLM) -> str:

@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.domain.assistants.service import AssistantService, StoredAssistant
 from callwright.domain.principal import Principal
+from callwright.providers.llm.settings_support import unsupported_llm_settings
+from callwright.providers.stt.transcriber_settings import unsupported_stt_settings
 from callwright.providers.tts.voice_settings import unsupported_voice_settings
 from callwright.providers.vendors import CATALOG
 from callwright.security.crypto import SecretBox
@@ -63,9 +65,11 @@ class AssistantValidator:
         credentials = await organization_credentials(
             self._session, self._box, stored.row.organization_id
         )
-        resolution = resolve(stored.settings.model_dump(mode="json"), credentials, self._settings)
-        tts_settings = stored.settings.tts_settings.model_dump(mode="json")
-        checks = [_voice_notes(_check(resolved), tts_settings) for resolved in resolution.all()]
+        document = stored.settings.model_dump(mode="json")
+        resolution = resolve(document, credentials, self._settings)
+        checks = [
+            _setting_notes(_check(resolved), resolved, document) for resolved in resolution.all()
+        ]
         checks += await self._telephony(stored, credentials)
         return AssistantValidation(
             assistant_id=stored.row.id, ok=all(check.ok for check in checks), providers=checks
@@ -121,12 +125,22 @@ class AssistantValidator:
         return checks
 
 
-def _voice_notes(check: ProviderCheck, tts_settings: dict[str, Any]) -> ProviderCheck:
-    """The voice's check names the voice settings it has no equivalent for (changed
-    from their defaults, so they would do nothing): a note, not a failure."""
-    if check.kind != "tts":
+def _setting_notes(
+    check: ProviderCheck, resolved: Resolved, document: dict[str, Any]
+) -> ProviderCheck:
+    """The LLMs', the transcriber's and the voice's checks name the settings they
+    have no equivalent for (changed from their defaults, so they would do nothing): a
+    note, not a failure."""
+    if check.kind in ("llm", "llm-fallback"):
+        unsupported = unsupported_llm_settings(
+            resolved.vendor, resolved.model, resolved.base_url, document
+        )
+    elif check.kind == "tts":
+        unsupported = unsupported_voice_settings(check.provider, document["tts_settings"])
+    elif check.kind == "stt":
+        unsupported = unsupported_stt_settings(check.provider, document["stt_settings"])
+    else:
         return check
-    unsupported = unsupported_voice_settings(check.provider, tts_settings)
     if not unsupported:
         return check
     note = f"not supported by {check.provider}, no effect: {', '.join(unsupported)}"

@@ -44,6 +44,7 @@ from callwright.providers.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from callwright.providers.llm.settings_support import ANTHROPIC_DROPPED
 from callwright.providers.protocols import (
     ChatMessage,
     LLMEvent,
@@ -59,7 +60,7 @@ __all__ = ["AnthropicLLM", "create"]
 _PROVIDER: Final = "anthropic"
 _DEFAULT_MODEL: Final = "claude-haiku-4-5"
 _DEFAULT_MAX_TOKENS: Final = 1024
-_UNSUPPORTED: Final = ("temperature", "top_p", "frequency_penalty", "presence_penalty")
+_UNSUPPORTED: Final = ANTHROPIC_DROPPED
 _OPENING_TURN: Final = "(The caller has joined the call.)"
 # The HTTP status behind each documented error type, for errors sent inside a stream.
 _ERROR_STATUS: Final = {

@@ -47,6 +47,11 @@ from callwright.providers.errors import (
     ProviderRequestError,
     ProviderUnavailable,
 )
+from callwright.providers.llm.settings_support import (
+    GEMINI_DEFAULT_MODEL,
+    GEMINI_MAX_STOP,
+    GEMINI_PENALTY_MODELS,
+)
 from callwright.providers.protocols import (
     ChatMessage,
     LLMEvent,
@@ -61,9 +66,9 @@ __all__ = ["GeminiLLM", "create"]
 
 _PROVIDER: Final = "gemini"
 _BASE_URL: Final = "https://generativelanguage.googleapis.com"
-_DEFAULT_MODEL: Final = "gemini-2.5-flash"
-_MAX_STOP: Final = 5
-_PENALTY_MODELS: Final = ("gemini-2.0",)
+_DEFAULT_MODEL: Final = GEMINI_DEFAULT_MODEL
+_MAX_STOP: Final = GEMINI_MAX_STOP
+_PENALTY_MODELS: Final = GEMINI_PENALTY_MODELS
 _LOCAL_ID: Final = "cw-call-"  # ids made up here: Gemini never saw them
 _MAX_SIGNATURES: Final = 256
 _AUTH_REASONS: Final = frozenset({"API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED"})

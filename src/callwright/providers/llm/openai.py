@@ -45,6 +45,12 @@ from callwright.providers.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from callwright.providers.llm.settings_support import (
+    OPENAI_HOST,
+    OPENAI_MAX_STOP,
+    SAMPLING,
+    is_openai_reasoning_model,
+)
 from callwright.providers.protocols import (
     ChatMessage,
     LLMEvent,
@@ -58,10 +64,9 @@ from callwright.security.outbound import OutboundPolicy
 __all__ = ["OpenAILLM", "create"]
 
 _DEFAULT_MODEL: Final = "gpt-4o-mini"
-_OPENAI_HOST: Final = "api.openai.com"
-_REASONING_PREFIXES: Final = ("o1", "o3", "o4", "gpt-5")
-_SAMPLING: Final = ("temperature", "top_p", "frequency_penalty", "presence_penalty")
-_OPENAI_MAX_STOP: Final = 4
+_OPENAI_HOST: Final = OPENAI_HOST
+_SAMPLING: Final = SAMPLING
+_OPENAI_MAX_STOP: Final = OPENAI_MAX_STOP
 _NO_KEY: Final = "none"  # local servers ignore the key, but the SDK insists on one
 
 _logger = logging.getLogger(__name__)
@@ -226,7 +231,7 @@ def _not_a_stream(provider: str, content_type: str | None) -> ProviderError:
 
 
 def _is_reasoning_model(model: str) -> bool:
-    return model.startswith(_REASONING_PREFIXES) and "chat" not in model
+    return is_openai_reasoning_model(model)
 
 
 def _complete(calls: dict[int, _PartialCall]) -> Iterable[ToolCall]:

@@ -22,11 +22,11 @@ on the event loop; the model is loaded once per process and shared (both in
 ``whisper_inference``).
 
 Options: ``language`` "en-US" becomes whisper's "en"; ``keywords`` and ``keyterms``
-become whisper ``hotwords`` (a prompt prefix: intensifiers have no equivalent and are
-ignored); ``extra["initial_prompt"]`` is passed through. Whisper always punctuates
-and capitalises, so ``punctuate`` and ``smart_format`` are effectively always on;
-``model``, ``endpointing_ms`` and ``utterance_end_ms`` do not apply (the engine's VAD
-decides where utterances end).
+become whisper ``hotwords`` (a prompt prefix: intensifiers have no equivalent, and a
+keyword with a negative one is left out); ``extra["initial_prompt"]`` is passed
+through. Whisper always punctuates and capitalises, so ``punctuate`` and
+``smart_format`` are effectively always on; ``model``, ``endpointing_ms`` and
+``utterance_end_ms`` do not apply (the engine's VAD decides where utterances end).
 """
 
 from __future__ import annotations
@@ -116,7 +116,9 @@ class LocalWhisperSTT:
             raise ProviderRequestError(
                 PROVIDER, f"this model cannot transcribe {options.language!r}"
             )
-        hotwords = ", ".join([keyword for keyword, _ in options.keywords] + [*options.keyterms])
+        # A negative intensifier asks for a word to be suppressed: no hint for it.
+        boosted = [keyword for keyword, boost in options.keywords if boost > 0]
+        hotwords = ", ".join([*boosted, *options.keyterms])
         prompt = options.extra.get("initial_prompt")
         final = Decoding(
             language=language,

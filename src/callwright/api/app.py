@@ -19,6 +19,7 @@ from callwright.api.middleware import BodySizeLimitMiddleware, IpRateLimitMiddle
 from callwright.api.ratelimit import create_rate_limiter
 from callwright.api.routes import (
     api_keys,
+    assistant_versions,
     assistants,
     auth,
     campaigns,
@@ -258,6 +259,7 @@ def create_app(
         auth.router,
         api_keys.router,
         assistants.router,
+        assistant_versions.router,
         tools.router,
         credentials.router,
         validate.router,

@@ -285,9 +285,7 @@ class AssistantService:
     def _plain(self, stored_document: dict[str, Any]) -> dict[str, Any]:
         return decrypt_secrets(dict(stored_document), self._box)
 
-    async def versions(
-        self, identifier: str, *, skip: int, limit: int
-    ) -> Sequence[dict[str, Any]]:
+    async def versions(self, identifier: str, *, skip: int, limit: int) -> Sequence[dict[str, Any]]:
         """The assistant's versions, newest first, without their settings."""
         row = await self._find(identifier)
         rows = await self._versions.list(row.id, skip=skip, limit=limit)

@@ -7,7 +7,11 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from callwright.domain.calls.repository import new_call
+from callwright.runtime.preparation import prepare_call
+from callwright.store.call_status import CallStatus
 from callwright.store.models import AssistantVersion
 from tests.conftest import Tenant, make_tenant
 
@@ -130,3 +134,40 @@ async def test_other_organizations_and_missing_versions_are_404(
     member = await make_tenant(app, "Acme", scope="user", organization_id=tenant.organization_id)
     hidden = await client.get(base, headers=member.headers)
     assert hidden.status_code == 404
+
+
+async def test_a_call_records_the_version_it_ran(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    created = await _create(client, tenant)
+    await _patch(client, tenant, created["id"], {"description": "second"})
+    state = app.state.callwright
+    async with state.session_factory() as session:
+        call = new_call(
+            organization_id=tenant.organization_id,
+            user_id=tenant.user_id,
+            assistant_id=created["id"],
+            type="webCall",
+            status=CallStatus.QUEUED,
+            node_id=state.node.id,
+        )
+        session.add(call)
+        await session.commit()
+        call_id = call.id
+
+    async def secret(session: AsyncSession, organization_id: int) -> str:
+        return "signing-secret"
+
+    await prepare_call(
+        state.session_factory,
+        state.secret_box,
+        call_id,
+        signing_secret=secret,
+        webhooks=None,
+        knowledge=None,
+    )
+    # Later versions do not change what the call ran.
+    await _patch(client, tenant, created["id"], {"description": "third"})
+    record = await client.get(f"/api/v1/calls/{call_id}", headers=tenant.headers)
+    assert record.status_code == 200, record.text
+    assert record.json()["assistant_version"] == 2

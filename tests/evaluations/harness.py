@@ -8,6 +8,7 @@ prompt, so that a version of the assistant decides what its calls say.
   default) asks for a booking, then hangs up.
 - The judge model (the analysis's success evaluation) says whether the transcript
   states the opening hours.
+- A run overriding the LLM with ``anthropic`` finds its providers cannot be set up.
 - The caller's voice tells the scripted transcriber what it said, so that whatever a
   script or the LLM caller says is what the assistant hears.
 """
@@ -32,6 +33,7 @@ from starlette.routing import Route
 from callwright.api.app import create_app
 from callwright.clock import VirtualClock
 from callwright.engine.session import SessionProviders
+from callwright.providers.errors import ProviderUnavailable
 from callwright.providers.fakes import EnergyVAD, ScriptedSTT, ToneTTS
 from callwright.providers.protocols import LLMEvent, LLMRequest, TextDelta, ToolCall, TTSOptions
 from callwright.runtime.evaluations import TestRunWorker
@@ -151,6 +153,8 @@ def _factory(clock: VirtualClock, heard: deque[str]) -> Any:
     async def build(
         settings: Mapping[str, Any], organization_id: int, sample_rate: int
     ) -> tuple[SessionProviders, list[ProviderChoice]]:
+        if settings.get("llm_provider") == "anthropic":
+            raise ProviderUnavailable("anthropic", "no key for this test's overrides")
         role = "caller" if settings.get("llm_provider") == "local" else "assistant"
         providers = SessionProviders(
             llms=(RuleLLM(clock, role),),

@@ -236,3 +236,31 @@ async def test_a_run_of_a_deleted_assistant_ends_with_why(suite: Lab) -> None:
         result = (await db.execute(select(TestResult))).scalar_one()
     assert (run.status, run.error) == ("done", "the assistant was deleted")
     assert (result.status, result.error) == ("error", "the assistant was deleted")
+
+
+async def test_overrides_reach_the_providers_and_a_test_that_cannot_run_errs(suite: Lab) -> None:
+    assistant_id = await _assistant(suite)
+    await _test(suite, assistant_id)
+    await _test(suite, assistant_id, {**TEST, "name": "second"})
+    started = await suite.request(
+        "POST",
+        f"/api/v1/assistants/{assistant_id}/tests/run",
+        json={"overrides": {"llm_provider": "anthropic"}},
+    )
+    assert started.status_code == 202, started.text
+    assert started.json()["overrides"] == {"llm_provider": "anthropic"}
+    assert await suite.run_worker() == 1
+    run = (
+        await suite.request(
+            "GET", f"/api/v1/assistants/{assistant_id}/tests/runs/{started.json()['id']}"
+        )
+    ).json()
+    assert run["status"] == "done"
+    assert run["passed"] is False
+    assert run["progress"]["errored"] == 2
+    for result in run["results"]:
+        assert result["status"] == "error"
+        assert result["error"] == (
+            "ProviderUnavailable: anthropic: no key for this test's overrides"
+        )
+        assert result["verdicts"] == []

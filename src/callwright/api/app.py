@@ -206,6 +206,7 @@ def create_app(
                         settings,
                         recordings,
                         outbound=outbound,
+                        knowledge=documents_context,
                     )
                     test_runs = background.create_task(worker.run(), name="test-run-worker")
                 documents = background.create_task(

@@ -31,11 +31,14 @@ from callwright.domain.evaluations.jobs import RunClaim, TestRunJobs, subscribe
 from callwright.domain.evaluations.schemas import Expectations, LlmCaller, ScriptedCaller
 from callwright.domain.evaluations.script import Script
 from callwright.domain.evaluations.verdicts import Outcome, judge, judge_rubric
+from callwright.domain.knowledge.context import KnowledgeContext
+from callwright.domain.knowledge.retrieval import knowledge_retriever_for
 from callwright.domain.secrets import decrypt_secrets
 from callwright.domain.signing_secrets import signing_secret_for
 from callwright.domain.tools.schemas import CustomTool
 from callwright.domain.tools.service import tools_for_call
 from callwright.domain.validation import validate_as
+from callwright.engine.replies import Retriever
 from callwright.errors import CallwrightError
 from callwright.providers.protocols import LLM, TTS
 from callwright.runtime.analysis import analysis_settings
@@ -58,6 +61,14 @@ _SAMPLE_RATE = 16_000
 # The offline model plays a caller unless the test names another.
 _DEFAULT_CALLER_MODEL = AnalysisModel(provider="local")
 _CALLER = TypeAdapter(ScriptedCaller | LlmCaller)
+_HUNG = "the simulated call hung: the assistant did not answer the caller within 60 s"
+
+
+def _hung(exc: BaseException) -> bool:
+    """Whether the simulated caller gave up waiting (raised through the call's group)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.subgroup(TimeoutError) is not None
+    return isinstance(exc, TimeoutError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +81,7 @@ class _RunContext:
     document: dict[str, Any]
     tools: list[CustomTool]
     signing_secret: str
+    retrieve: Retriever | None
 
 
 class _RunUnavailable(CallwrightError):
@@ -82,8 +94,9 @@ class _RunUnavailable(CallwrightError):
 class TestRunWorker:
     """Runs queued test runs, up to ``test_runs_max_concurrent`` at a time, until
     cancelled; woken by runs committed in this process, else polling. ``clock`` makes
-    each simulated call's clock (real time by default; tests pass a virtual one) and
-    ``caller_voice`` the simulated caller's voice (an offline one by default)."""
+    each simulated call's clock (real time by default; tests pass a virtual one),
+    ``caller_voice`` the simulated caller's voice (an offline one by default), and
+    ``knowledge`` gives an assistant with a knowledge base its passages."""
 
     __test__ = False
 
@@ -99,6 +112,7 @@ class TestRunWorker:
         outbound: OutboundPolicy = STRICT,
         clock: Callable[[], Clock] = MonotonicClock,
         caller_voice: Callable[[], TTS] | None = None,
+        knowledge: KnowledgeContext | None = None,
     ) -> None:
         self._sessions = session_factory
         self._box = box
@@ -109,6 +123,7 @@ class TestRunWorker:
         self._outbound = outbound
         self._clock = clock
         self._caller_voice = caller_voice
+        self._knowledge = knowledge
         self._jobs = TestRunJobs(
             session_factory, timedelta(seconds=settings.test_runs_lease_seconds)
         )
@@ -173,12 +188,16 @@ class TestRunWorker:
             stored = with_overrides(stored, claim.overrides)
             call_tools = await tools_for_call(db, self._box, stored)
             secret = await signing_secret_for(db, self._settings, row.organization_id)
+        retrieve = None
+        if self._knowledge is not None:
+            retrieve = await knowledge_retriever_for(self._knowledge, stored)
         return _RunContext(
             row.id,
             row.organization_id,
             stored.settings.model_dump(mode="json"),
             call_tools.tools,
             secret,
+            retrieve,
         )
 
     async def _llms(self, context: _RunContext, model: AnalysisModel | None) -> Sequence[LLM]:
@@ -197,7 +216,9 @@ class TestRunWorker:
             expectations = Expectations.model_validate(result.definition["expectations"])
             return await self._simulated(context, claim, result, caller, expectations)
         except Exception as exc:
-            # A provider that could not be set up, a caller that never got an answer:
+            if _hung(exc):
+                return {"status": "error", "error": _HUNG}
+            # A provider that could not be set up, a tool server that broke the call:
             # this test errs, the run goes on.
             logger.exception("test %s of run %s failed to run", result.position, claim.id)
             return {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
@@ -233,6 +254,7 @@ class TestRunWorker:
             providers=self._providers,
             tools=context.tools,
             signing_secret=context.signing_secret,
+            retrieve=context.retrieve,
             outbound=self._outbound,
             clock=clock,
             caller_voice=self._caller_voice() if self._caller_voice else None,

@@ -52,22 +52,7 @@ async def test_tests_crud(suite: Lab) -> None:
     assert created["caller"] == {
         "type": "script",
         "variables": {},
-        "steps": [
-            {
-                "say": "When are you open?",
-                "interrupt_after_s": None,
-                "dtmf": None,
-                "silence_s": None,
-                "hangup": None,
-            },
-            {
-                "say": None,
-                "interrupt_after_s": None,
-                "dtmf": None,
-                "silence_s": None,
-                "hangup": True,
-            },
-        ],
+        "steps": [{"say": "When are you open?"}, {"hangup": True}],
     }
     assert created["expectations"]["must_say"] == ["nine"]
     llm = await _test(

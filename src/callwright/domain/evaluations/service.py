@@ -265,6 +265,6 @@ class EvaluationService:
 
 def _definition(caller: Any, expectations: Any) -> dict[str, Any]:
     return {
-        "caller": caller.model_dump(mode="json"),
+        "caller": caller.model_dump(mode="json", exclude_none=True),
         "expectations": expectations.model_dump(mode="json", exclude_none=True),
     }

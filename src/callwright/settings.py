@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     analysis_retry_base_delay_seconds: float = Field(default=30.0, gt=0)
     analysis_lease_seconds: float = Field(default=300.0, gt=0)
     analysis_poll_interval_seconds: float = Field(default=5.0, gt=0)
+    # Test runs of assistants' test suites (simulated calls, off the request): each
+    # process runs up to test_runs_max_concurrent runs, one test at a time per run.
+    test_runs_enabled: bool = True
+    test_runs_max_concurrent: int = Field(default=1, ge=1, le=16)
+    test_runs_lease_seconds: float = Field(default=3600.0, gt=0)
+    test_runs_poll_interval_seconds: float = Field(default=5.0, gt=0)
     # Serve migrates the database itself when true; the embedded SQLite default does.
     auto_migrate: bool | None = None
 

@@ -19,6 +19,8 @@ from callwright.api.middleware import BodySizeLimitMiddleware, IpRateLimitMiddle
 from callwright.api.ratelimit import create_rate_limiter
 from callwright.api.routes import (
     api_keys,
+    assistant_tests,
+    assistant_versions,
     assistants,
     auth,
     campaigns,
@@ -52,6 +54,7 @@ from callwright.observability.middleware import HttpMetricsMiddleware
 from callwright.runtime.analysis import AnalysisWorker
 from callwright.runtime.calls import CallRuntime
 from callwright.runtime.control import ControlRelay
+from callwright.runtime.evaluations import TestRunWorker
 from callwright.runtime.nodes import LocalNode, WallClock, new_node_id
 from callwright.runtime.providers_cloud import CloudProviders
 from callwright.runtime.providers_offline import OfflineProviders
@@ -193,6 +196,19 @@ def create_app(
                         AnalysisWorker(session_factory, secret_box, providers, settings).run(),
                         name="analysis-worker",
                     )
+                test_runs = None
+                if settings.test_runs_enabled:
+                    worker = TestRunWorker(
+                        session_factory,
+                        secret_box,
+                        providers,
+                        offline,
+                        settings,
+                        recordings,
+                        outbound=outbound,
+                        knowledge=documents_context,
+                    )
+                    test_runs = background.create_task(worker.run(), name="test-run-worker")
                 documents = background.create_task(
                     DocumentProcessor(documents_context).run(), name="knowledge-processor"
                 )
@@ -233,6 +249,8 @@ def create_app(
                         dispatcher.cancel()
                     if analysis is not None:
                         analysis.cancel()
+                    if test_runs is not None:
+                        test_runs.cancel()
                     documents.cancel()
                     if lag is not None:
                         lag.cancel()
@@ -258,6 +276,8 @@ def create_app(
         auth.router,
         api_keys.router,
         assistants.router,
+        assistant_versions.router,
+        assistant_tests.router,
         tools.router,
         credentials.router,
         validate.router,

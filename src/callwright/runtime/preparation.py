@@ -82,6 +82,8 @@ async def prepare_call(
         if call is None or call.assistant_id is None:
             raise NotFound(f"call {call_id} not found")
         stored = await load_assistant_for_call(db, box, call.assistant_id)
+        # The version this call runs, on its record (decision 023).
+        call.assistant_version = stored.row.version
         # With the overrides merged, tools named for this call only act too.
         assistant = with_overrides(stored, call.overrides)
         settings = assistant.settings

@@ -11,7 +11,11 @@ transcriber, model and voice run exactly as on a phone call. Scripts are YAML or
 
 ``say`` speaks and then waits for the assistant's reply to finish; with
 ``interrupt_after_s`` it waits for the reply to start and talks over it that many
-seconds in.
+seconds in. Instead of a script, an ``Improviser`` (an LLM-played caller) may choose
+each line from the conversation so far.
+
+The simulation runs on the clock it is given (tests pass a virtual one) and records
+both sides, as a call's recording does (``StereoRecording``).
 """
 
 from __future__ import annotations
@@ -23,14 +27,14 @@ import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any, Protocol
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from callwright.audio.resample import Resampler
-from callwright.clock import MonotonicClock
+from callwright.clock import Clock, MonotonicClock
 from callwright.domain.assistants.service import load_assistant_for_call
+from callwright.domain.evaluations.script import Script, Step
 from callwright.domain.knowledge.context import KnowledgeContext
 from callwright.domain.knowledge.processing import DocumentProcessor
 from callwright.domain.knowledge.retrieval import knowledge_record, knowledge_retriever_for
@@ -41,6 +45,7 @@ from callwright.engine.events import (
     CallEnded,
     KnowledgeUsed,
     SessionEvent,
+    ToolCalled,
     TurnTiming,
     UserMessage,
 )
@@ -51,6 +56,7 @@ from callwright.errors import ValidationFailed
 from callwright.providers.protocols import TTS, TTSOptions
 from callwright.runtime.hooks import end_call_url_hook
 from callwright.runtime.providers_offline import OfflineProviders
+from callwright.runtime.recorder import StereoRecording
 from callwright.runtime.registry import ProviderChoice, ProviderFactory, offline_provider_factory
 from callwright.security.crypto import SecretBox
 from callwright.security.outbound import STRICT, OutboundPolicy
@@ -58,36 +64,18 @@ from callwright.settings import Settings
 from callwright.store.database import create_engine, create_session_factory
 from callwright.transports.loopback import LoopbackTransport
 
-__all__ = ["Script", "SimulationResult", "knowledge_retriever", "load_script", "simulate"]
+__all__ = [
+    "Improviser",
+    "Script",
+    "SimulationResult",
+    "Step",
+    "knowledge_retriever",
+    "load_script",
+    "simulate",
+]
 
 _ENGINE_RATE = 16_000
 _REPLY_WAIT_S = 60.0
-
-
-class Step(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    say: Annotated[str, Field(min_length=1)] | None = None
-    interrupt_after_s: Annotated[float, Field(ge=0, le=60)] | None = None
-    dtmf: Annotated[str, Field(pattern=r"^[0-9*#A-D]+$")] | None = None
-    silence_s: Annotated[float, Field(gt=0, le=600)] | None = None
-    hangup: bool | None = None
-
-    @model_validator(mode="after")
-    def _one_action(self) -> Step:
-        actions = [self.say, self.dtmf, self.silence_s, self.hangup]
-        if sum(action is not None for action in actions) != 1:
-            raise ValueError("a step is exactly one of say, dtmf, silence_s, hangup")
-        if self.interrupt_after_s is not None and self.say is None:
-            raise ValueError("interrupt_after_s goes with say")
-        return self
-
-
-class Script(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    variables: dict[str, Any] = Field(default_factory=dict)
-    steps: list[Step]
 
 
 def load_script(path: Path) -> Script:
@@ -101,6 +89,14 @@ def load_script(path: Path) -> Script:
     return validate_as(Script, data)
 
 
+class Improviser(Protocol):
+    """A caller that makes up its lines (an LLM playing a persona)."""
+
+    async def next_line(self, transcript: Sequence[Mapping[str, Any]]) -> str | None:
+        """The caller's next line, given the conversation so far; None hangs up."""
+        ...
+
+
 @dataclass
 class SimulationResult:
     transcript: list[dict[str, Any]]
@@ -109,6 +105,10 @@ class SimulationResult:
     providers: list[ProviderChoice] = field(default_factory=list)
     # Per user turn with retrieval: the query and the passages given to the model.
     knowledge: list[dict[str, Any]] = field(default_factory=list)
+    # The tools the assistant called: {"name", "arguments" (parsed when JSON)}.
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    # Both sides, caller left and assistant right (StereoRecording.to_wav).
+    recording_wav: bytes | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -116,6 +116,7 @@ class SimulationResult:
             "end_reason": self.end_reason,
             "turns": self.turns,
             "knowledge": self.knowledge,
+            "tool_calls": self.tool_calls,
             "providers": [
                 {"kind": c.kind, "requested": c.requested, "chosen": c.chosen, "reason": c.reason}
                 for c in self.providers
@@ -132,8 +133,10 @@ class _Caller:
         self._voice = voice
         self._opening = opening
         self._assistant_messages = 0
+        self._events: list[SessionEvent] = []
 
     def observe(self, event: SessionEvent) -> None:
+        self._events.append(event)
         if isinstance(event, AssistantMessage):
             self._assistant_messages += 1
 
@@ -155,11 +158,26 @@ class _Caller:
             while not done():
                 await self._transport.silence(0.1)
 
-    async def play(self, steps: Sequence[Step]) -> None:
+    async def _opened(self) -> None:
         # Let the assistant's opening finish before the first line.
         if self._opening:
             await self._listen_until(functools.partial(self._messages_beyond, 0))
         await self._transport.silence(0.5)
+
+    async def improvise(self, improviser: Improviser) -> None:
+        """Each line from ``improviser``, given the transcript so far, until it hangs up."""
+        await self._opened()
+        while (
+            line := await improviser.next_line(_result(self._events, []).transcript)
+        ) is not None:
+            await self._transport.say(await self._speech(line))
+            messages = self._assistant_messages
+            await self._listen_until(functools.partial(self._messages_beyond, messages))
+            await self._transport.silence(0.3)
+        await self._transport.hang_up_caller()
+
+    async def play(self, steps: Sequence[Step]) -> None:
+        await self._opened()
         for index, step in enumerate(steps):
             following = steps[index + 1] if index + 1 < len(steps) else None
             interrupt_after = following.interrupt_after_s if following else None
@@ -197,6 +215,9 @@ async def simulate(
     signing_secret: str | None = None,
     retrieve: Retriever | None = None,
     outbound: OutboundPolicy = STRICT,
+    clock: Clock | None = None,
+    caller_voice: TTS | None = None,
+    improviser: Improviser | None = None,
 ) -> SimulationResult:
     """Run one simulated call in real time; returns its transcript, end and timings.
     ``providers`` picks the call's providers as the server does (``cloud_provider_factory``:
@@ -204,12 +225,18 @@ async def simulate(
     everything runs offline. The caller's voice is always an offline one. ``tools``
     (inline and stored custom tools) run as signed webhooks; ``retrieve``
     (``knowledge_retriever``) adds knowledge-base passages to each turn. Tool servers
-    and ``end_call_url`` are checked by ``outbound``, the operator's policy."""
-    clock = MonotonicClock()
+    and ``end_call_url`` are checked by ``outbound``, the operator's policy. ``clock``
+    is real time unless given; ``caller_voice`` is the caller's (an offline one unless
+    given); with ``improviser`` the caller makes up its lines and ``script`` gives only
+    the variables."""
+    clock = clock or MonotonicClock()
     transport = LoopbackTransport(clock, sample_rate=_ENGINE_RATE)
+    recording = StereoRecording(transport)
     build = providers or offline_provider_factory(offline)
     session_providers, choices = await build(settings, organization_id, _ENGINE_RATE)
-    voice = offline.tts("piper" if session_providers.tts.name == "piper" else "espeak")
+    voice = caller_voice or offline.tts(
+        "piper" if session_providers.tts.name == "piper" else "espeak"
+    )
     # Only the offline models this call uses: a cloud call must not wait for llama.cpp.
     await offline.warm_up_for(session_providers, voice)
     config = CallConfig.from_settings(settings, script.variables, assistant_id=assistant_id)
@@ -244,7 +271,7 @@ async def simulate(
     session = CallSession(
         config,
         session_providers,
-        transport,
+        recording,
         clock,
         sink,
         on_end=on_end,
@@ -255,19 +282,24 @@ async def simulate(
     try:
         async with asyncio.TaskGroup() as group:
             call = group.create_task(session.run())
-            play = group.create_task(caller.play(script.steps))
+            play = group.create_task(
+                caller.improvise(improviser) if improviser else caller.play(script.steps)
+            )
             await asyncio.wait({call})
             play.cancel()
     finally:
         if executor is not None:
             await executor.aclose()
-    return _result(events, choices)
+    result = _result(events, choices)
+    result.recording_wav = await asyncio.to_thread(recording.to_wav)
+    return result
 
 
 def _result(events: list[SessionEvent], choices: list[ProviderChoice]) -> SimulationResult:
     transcript: list[dict[str, Any]] = []
     turns: list[dict[str, Any]] = []
     knowledge: list[dict[str, Any]] = []
+    tool_calls: list[dict[str, Any]] = []
     end_reason = "unknown"
     for event in events:
         if isinstance(event, UserMessage):
@@ -287,7 +319,16 @@ def _result(events: list[SessionEvent], choices: list[ProviderChoice]) -> Simula
             end_reason = event.reason.value
         elif isinstance(event, KnowledgeUsed):
             knowledge.append(knowledge_record(event))
-    return SimulationResult(transcript, end_reason, turns, choices, knowledge)
+        elif isinstance(event, ToolCalled):
+            tool_calls.append({"name": event.name, "arguments": _arguments(event.arguments)})
+    return SimulationResult(transcript, end_reason, turns, choices, knowledge, tool_calls)
+
+
+def _arguments(raw: str) -> Any:
+    try:
+        return json.loads(raw) if raw else {}
+    except json.JSONDecodeError:
+        return raw
 
 
 @contextlib.asynccontextmanager

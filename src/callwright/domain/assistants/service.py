@@ -41,6 +41,7 @@ from callwright.store.models import Assistant
 
 from .repository import AssistantRepository
 from .schemas import AssistantIn
+from .versions import VersionRepository, changed_paths, record_version, version_view
 
 __all__ = [
     "AssistantService",
@@ -147,10 +148,12 @@ class AssistantService:
         *,
         outbound: OutboundPolicy = STRICT,
     ) -> None:
+        self._session = session
         self._principal = principal
         self._box = box
         self._outbound = outbound
         self._assistants = AssistantRepository(session, principal)
+        self._versions = VersionRepository(session, principal)
         self._tools = ToolRepository(session, principal)
 
     # -- reading ---------------------------------------------------------------------
@@ -219,7 +222,10 @@ class AssistantService:
             created_at=utcnow(),
         )
         self._write(row, settings)
+        row.version = 0
         await self._assistants.add(row)
+        self._record(row, [], action="create")
+        await self._assistants.flush()
         return self._load(row)
 
     async def replace(self, identifier: str, body: dict[str, Any]) -> StoredAssistant:
@@ -237,13 +243,70 @@ class AssistantService:
         settings = validate_as(AssistantIn, merged)
         return await self._save(row, settings)
 
-    async def _save(self, row: Assistant, settings: AssistantIn) -> StoredAssistant:
+    async def _save(
+        self,
+        row: Assistant,
+        settings: AssistantIn,
+        *,
+        action: str = "update",
+        restored_from: int | None = None,
+    ) -> StoredAssistant:
         check_rules(settings, self._outbound)
         await self._check_external_id(settings, excluding=row.id)
         await check_tool_ids(self._tools, settings.tool_ids, already=row.config.get("tool_ids", []))
+        before = self._load(row).settings.model_dump(mode="json")
         self._write(row, settings)
+        changes = changed_paths(before, settings.model_dump(mode="json"))
+        self._record(row, changes, action=action, restored_from=restored_from)
         await self._assistants.flush()
         return self._load(row)
+
+    def _record(
+        self,
+        row: Assistant,
+        changes: Sequence[dict[str, str]],
+        *,
+        action: str,
+        restored_from: int | None = None,
+    ) -> None:
+        document = {**row.config, **{field: getattr(row, field) for field in _COLUMN_FIELDS}}
+        record_version(
+            self._session,
+            row,
+            document,
+            changes,
+            self._principal,
+            action=action,
+            restored_from=restored_from,
+        )
+
+    # -- versions --------------------------------------------------------------------
+
+    def _plain(self, stored_document: dict[str, Any]) -> dict[str, Any]:
+        return decrypt_secrets(dict(stored_document), self._box)
+
+    async def versions(self, identifier: str, *, skip: int, limit: int) -> Sequence[dict[str, Any]]:
+        """The assistant's versions, newest first, without their settings."""
+        row = await self._find(identifier)
+        rows = await self._versions.list(row.id, skip=skip, limit=limit)
+        return [version_view(version, None) for version in rows]
+
+    async def version(self, identifier: str, number: int) -> dict[str, Any]:
+        """One version with its whole settings document, secrets masked."""
+        row = await self._find(identifier)
+        version = await self._versions.get(row.id, number)
+        if version is None:
+            raise NotFound(f"assistant {identifier} has no version {number}")
+        return version_view(version, self._plain(version.settings))
+
+    async def restore(self, identifier: str, number: int) -> StoredAssistant:
+        """Make version ``number``'s settings the assistant's again, as a new version."""
+        row = await self._find(identifier, for_update=True)
+        version = await self._versions.get(row.id, number)
+        if version is None:
+            raise NotFound(f"assistant {identifier} has no version {number}")
+        settings = validate_as(AssistantIn, self._plain(version.settings))
+        return await self._save(row, settings, action="restore", restored_from=number)
 
     async def delete(self, identifier: str) -> None:
         """Soft delete: the row stays so that calls keep their history."""

@@ -109,6 +109,11 @@ class CallResponse(BaseModel):
     id: int
     organization_id: int
     assistant_id: int | None
+    assistant_version: int | None = Field(
+        default=None,
+        description="The assistant version the call ran (GET /assistants/{id}/versions/{n}); "
+        "null until the call starts.",
+    )
     phone_number_id: int | None
     type: Literal["inboundPhoneCall", "outboundPhoneCall", "webCall"]
     direction: Literal["inbound", "outbound", "web"]

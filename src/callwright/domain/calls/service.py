@@ -104,6 +104,7 @@ def call_view(call: Call) -> dict[str, Any]:
         "id": call.id,
         "organization_id": call.organization_id,
         "assistant_id": call.assistant_id,
+        "assistant_version": call.assistant_version,
         "phone_number_id": call.phone_number_id,
         "type": call.type,
         "direction": _DIRECTIONS.get(call.type, "web"),

@@ -8,10 +8,12 @@ schema check at start-up compare the database with.
 
 from callwright.store.models.accounts import ApiKey, AuthSession, Organization, User
 from callwright.store.models.analysis import AnalysisJob
+from callwright.store.models.assistant_versions import AssistantVersion
 from callwright.store.models.assistants import Assistant, Tool
 from callwright.store.models.calls import Call
 from callwright.store.models.campaigns import Campaign, CampaignRecipient, DoNotCallNumber
 from callwright.store.models.credentials import ProviderCredential
+from callwright.store.models.evaluations import AssistantTest, TestResult, TestRun
 from callwright.store.models.knowledge import KnowledgeBase, KnowledgeChunk, KnowledgeDocument
 from callwright.store.models.nodes import Node
 from callwright.store.models.phone_numbers import PhoneNumber
@@ -21,6 +23,8 @@ __all__ = [
     "AnalysisJob",
     "ApiKey",
     "Assistant",
+    "AssistantTest",
+    "AssistantVersion",
     "AuthSession",
     "Call",
     "Campaign",
@@ -33,6 +37,8 @@ __all__ = [
     "Organization",
     "PhoneNumber",
     "ProviderCredential",
+    "TestResult",
+    "TestRun",
     "Tool",
     "User",
     "WebhookDelivery",

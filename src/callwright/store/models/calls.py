@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Enum, Float, ForeignKey, Index, String, Text
+from sqlalchemy import Enum, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callwright.store.base import Base, BigIntPK, JsonDocument, UtcDateTime, utcnow
@@ -93,5 +93,7 @@ class Call(Base):
     # The post-call analysis: {summary, structured_data, success_evaluation, status,
     # error}; None when the assistant has no analysis_plan.
     analysis: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
+    # The assistant version the call ran (``AssistantVersion.number``), set as it starts.
+    assistant_version: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

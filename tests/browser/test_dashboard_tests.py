@@ -86,12 +86,20 @@ def test_two_tests_made_run_and_judged_one_passes_one_fails(testable: Tab) -> No
 
     # The second: the assistant must never name the company, which its opening does.
     page.get_by_role("button", name="New test").click()
-    form.get_by_label("Name", exact=True).fill("never names the company")
+    form.get_by_label("Name", exact=True).fill("never names it")
     form.get_by_role("button", name="Remove step 1").click()
-    expect(form.get_by_label("Step 1")).to_have_value("hangup")
+    expect(form.get_by_label("Step 1", exact=True)).to_have_value("hangup")
     form.get_by_label("Must not say (one phrase a line)").fill("acme")
     form.get_by_role("button", name="Create test").click()
-    expect(page.locator("#tests-notice")).to_contain_text("never names the company")
+    expect(page.locator("#tests-notice")).to_contain_text("never names it")
+
+    # Edited: the form opens with the test as stored; a PATCH saves it.
+    page.get_by_role("button", name="Edit never names it").click()
+    expect(form.get_by_label("Step 1", exact=True)).to_have_value("hangup")
+    expect(form.get_by_label("Must not say (one phrase a line)")).to_have_value("acme")
+    form.get_by_label("Name", exact=True).fill("never names the company")
+    form.get_by_role("button", name="Save test").click()
+    expect(page.locator("#tests-notice")).to_have_text("Test “never names the company” saved.")
 
     rows = page.locator("#tests tbody tr")
     expect(rows).to_have_count(2)
@@ -159,6 +167,7 @@ def test_two_tests_made_run_and_judged_one_passes_one_fails(testable: Tab) -> No
     expect(page).to_have_url(re.compile(r"[?&]version=2"))
     page.get_by_label("Version").select_option("1")
     expect(runs).to_have_count(1)
+    tab.shoot("assistant-test-list")
 
     # A deleted test leaves its run whole.
     page.get_by_role("button", name="Delete never names the company…").click()

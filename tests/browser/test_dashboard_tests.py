@@ -101,19 +101,51 @@ def test_two_tests_made_run_and_judged_one_passes_one_fails(testable: Tab) -> No
     form.get_by_role("button", name="Save test").click()
     expect(page.locator("#tests-notice")).to_have_text("Test “never names the company” saved.")
 
+    # A third, never run here: an LLM caller, a tool with arguments and a rubric, its
+    # turn bound first out of range (the API's 422 on the field).
+    page.get_by_role("button", name="New test").click()
+    form.get_by_label("Name", exact=True).fill("books a cleaning")
+    form.get_by_label("An LLM playing a caller").check()
+    form.get_by_label("Persona").fill("A busy parent who talks fast.")
+    form.get_by_label("Goal").fill("Book a cleaning on Tuesday.")
+    form.get_by_label("Max turns").fill("50")
+    page.get_by_role("button", name="Add tool").click()
+    form.get_by_label("Tool 1 name").fill("book_appointment")
+    form.get_by_label("Tool 1 arguments (JSON)").fill('{"day": "Tuesday"}')
+    form.get_by_label("Rubric (judged by a model)").fill("The assistant confirms the day.")
+    form.get_by_role("button", name="Create test").click()
+    expect(page.locator("#test-max-turns-error")).to_contain_text("less than or equal to 30")
+    form.get_by_label("Max turns").fill("3")
+    form.get_by_role("button", name="Create test").click()
+    expect(page.locator("#tests-notice")).to_contain_text("books a cleaning")
+
     rows = page.locator("#tests tbody tr")
-    expect(rows).to_have_count(2)
+    expect(rows).to_have_count(3)
+    expect(rows.nth(2)).to_contain_text("LLM caller, up to 3 turns")
+    expect(rows.nth(2)).to_contain_text("calls book_appointment")
     expect(rows.nth(0)).to_contain_text("Script: 2 steps")
     expect(rows.nth(0)).to_contain_text("ends: customer-ended-call")
     expect(rows.nth(1)).to_contain_text("never says “acme”")
     stored = server.api("GET", f"{base}/tests").json()
-    assert [test["caller"]["steps"] for test in stored] == [
+    assert [test["caller"].get("steps") for test in stored] == [
         [{"say": "Hi, when are you open?"}, {"hangup": True}],
         [{"hangup": True}],
+        None,
     ]
     assert stored[0]["expectations"]["end_reason"] == "customer-ended-call"
+    assert stored[2]["caller"] == {
+        "type": "llm",
+        "persona": "A busy parent who talks fast.",
+        "goal": "Book a cleaning on Tuesday.",
+        "max_turns": 3,
+        "variables": {},
+    }
+    assert stored[2]["expectations"]["tool_calls"] == [
+        {"name": "book_appointment", "arguments": {"day": "Tuesday"}}
+    ]
+    assert stored[2]["expectations"]["rubric"] == "The assistant confirms the day."
 
-    # Run both (ticked), and follow the run until its verdicts are in.
+    # Run the first two (ticked), and follow the run until its verdicts are in.
     page.get_by_label("Select greets with the name").check()
     page.get_by_label("Select never names the company").check()
     page.get_by_role("button", name="Run selected (2)").click()
@@ -173,6 +205,6 @@ def test_two_tests_made_run_and_judged_one_passes_one_fails(testable: Tab) -> No
     page.get_by_role("button", name="Delete never names the company…").click()
     page.get_by_role("button", name="Delete never names the company", exact=True).click()
     expect(page.locator("#tests-notice")).to_contain_text("deleted")
-    expect(rows).to_have_count(1)
+    expect(rows).to_have_count(2)
     page.get_by_role("link", name=f"Run #{run_id}").click()
     expect(failing).to_have_attribute("data-status", "failed")

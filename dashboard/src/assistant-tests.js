@@ -122,8 +122,8 @@ export function formOf(test) {
   return form;
 }
 
-// A JSON object typed in a textarea: {value} or {problem} (empty text: an empty object).
-function jsonObject(text) {
+/** A JSON object typed in a textarea: {value} or {problem} (empty text: an empty object). */
+export function jsonObject(text) {
   if (!String(text || "").trim()) return { value: {} };
   try {
     const value = JSON.parse(text);
@@ -175,6 +175,18 @@ export function formErrors(byField) {
     mapped[name] = mapped[name] ? `${mapped[name]}; ${message}` : message;
   }
   return mapped;
+}
+
+/** A run's 422 (ApiError.fieldErrors()) about its overrides as "field: message" lines,
+ * the settings' own paths ("llm_settings.temperature"), with or without the API's
+ * "overrides." prefix; the test_ids' errors are not the overrides'. */
+export function overrideLines(byField) {
+  return Object.entries(byField || {})
+    .filter(([field]) => field !== "test_ids" && !field.startsWith("test_ids["))
+    .map(([field, message]) => {
+      const path = field.replace(/^overrides(\.|$)/, "");
+      return path ? `${path}: ${message}` : message;
+    });
 }
 
 /** One line about who calls: "Script: 3 steps" or "LLM caller, up to 6 turns". */

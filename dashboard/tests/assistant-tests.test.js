@@ -9,6 +9,8 @@ import {
   formErrors,
   formOf,
   isRunActive,
+  jsonObject,
+  overrideLines,
   progressText,
   rowStep,
   runOutcome,
@@ -153,4 +155,19 @@ test("the slowest turn, ignoring turns without a measure", () => {
   assert.equal(slowestTurn([{ voice_to_voice_ms: 640 }, { voice_to_voice_ms: null }, { voice_to_voice_ms: 910.5 }]), 910.5);
   assert.equal(slowestTurn([{}]), null);
   assert.equal(slowestTurn(undefined), null);
+});
+
+test("a run's overrides: a JSON object, and its 422 lines by setting", () => {
+  assert.deepEqual(jsonObject(""), { value: {} });
+  assert.deepEqual(jsonObject('{"llm_provider": "groq"}'), { value: { llm_provider: "groq" } });
+  assert.equal(jsonObject("3").problem, "must be a JSON object");
+  assert.deepEqual(
+    overrideLines({
+      "llm_settings.temperature": "at most 2",
+      "overrides.tools_settings.custom_tools[0].url": "refused",
+      overrides: "bad",
+      test_ids: "unknown test id 9",
+    }),
+    ["llm_settings.temperature: at most 2", "tools_settings.custom_tools[0].url: refused", "bad"],
+  );
 });

@@ -148,6 +148,15 @@ def test_two_tests_made_run_and_judged_one_passes_one_fails(testable: Tab) -> No
     # Run the first two (ticked), and follow the run until its verdicts are in.
     page.get_by_label("Select greets with the name").check()
     page.get_by_label("Select never names the company").check()
+    # Overrides the merged assistant refuses are a 422 on the overrides, and no run.
+    page.get_by_text("Run with other settings").click()
+    overrides = page.get_by_label("Overrides for the run (JSON object)")
+    overrides.fill('{"llm_settings": {"temperature": 9}}')
+    page.get_by_role("button", name="Run selected (2)").click()
+    expect(page.locator("#run-overrides-error")).to_contain_text("llm_settings.temperature")
+    expect(overrides).to_have_attribute("aria-invalid", "true")
+    assert server.api("GET", f"{base}/tests/runs").json() == []
+    overrides.fill("")
     page.get_by_role("button", name="Run selected (2)").click()
     expect(page).to_have_url(re.compile(r"/tests/runs/\d+$"))
     run_id = int(page.url.rsplit("/", 1)[1])

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 
-import { api } from "../api.js";
-import { callerText, expectationTexts } from "../assistant-tests.js";
+import { ApiError, api } from "../api.js";
+import { callerText, expectationTexts, jsonObject, overrideLines } from "../assistant-tests.js";
 import { TestForm } from "./assistant-test-form.jsx";
 import { TestRuns } from "./assistant-test-runs.jsx";
 import { Link, navigate } from "../router.jsx";
@@ -20,6 +20,8 @@ export function AssistantTests({ id }) {
   const [notice, setNotice] = useState(null);
   const [problem, setProblem] = useState(null);
   const [refresh, setRefresh] = useState(0);
+  const [overrides, setOverrides] = useState("");
+  const [overrideProblems, setOverrideProblems] = useState([]);
 
   useEffect(() => {
     api
@@ -70,13 +72,19 @@ export function AssistantTests({ id }) {
   };
 
   const run = async (testIds) => {
-    setBusy(true);
     setProblem(null);
+    const parsed = jsonObject(overrides);
+    setOverrideProblems(parsed.problem ? [parsed.problem] : []);
+    if (parsed.problem) return;
+    const body = testIds ? { test_ids: testIds } : {};
+    if (Object.keys(parsed.value).length) body.overrides = parsed.value;
+    setBusy(true);
     try {
-      const started = await api.post(`${base}/tests/run`, testIds ? { test_ids: testIds } : {});
+      const started = await api.post(`${base}/tests/run`, body);
       navigate(`/app/assistants/${id}/tests/runs/${started.id}`);
     } catch (caught) {
       setProblem(caught.message);
+      setOverrideProblems(caught instanceof ApiError && body.overrides ? overrideLines(caught.fieldErrors()) : []);
       setBusy(false);
     }
   };
@@ -117,6 +125,28 @@ export function AssistantTests({ id }) {
           {problem}
         </p>
       )}
+      <details class="run-overrides" open={overrides !== "" || overrideProblems.length > 0}>
+        <summary>Run with other settings</summary>
+        <div class="field">
+          <label for="run-overrides">Overrides for the run (JSON object)</label>
+          <textarea
+            id="run-overrides"
+            rows={3}
+            placeholder='{"llm_provider": "openai", "llm_settings": {"temperature": 0.2}}'
+            value={overrides}
+            onInput={(event) => setOverrides(event.currentTarget.value)}
+            aria-invalid={overrideProblems.length ? "true" : undefined}
+          />
+          <p class="help">Merged over the assistant's settings for this run only, like a call's assistant overrides: other providers, models, voices.</p>
+          {overrideProblems.length > 0 && (
+            <ul class="field-error" id="run-overrides-error">
+              {overrideProblems.map((line) => (
+                <li>{line}</li>
+              ))}
+            </ul>
+          )}
+        </div>
+      </details>
       {editing !== null && <TestForm key={editing === "new" ? "new" : editing.id} base={base} test={editing === "new" ? null : editing} onSaved={saved} onCancel={() => setEditing(null)} />}
       {tests && tests.length === 0 && editing === null && (
         <p class="empty" id="no-tests">

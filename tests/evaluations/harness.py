@@ -31,7 +31,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from callwright.api.app import create_app
-from callwright.clock import VirtualClock
+from callwright.clock import Clock, VirtualClock
 from callwright.engine.session import SessionProviders
 from callwright.providers.errors import ProviderUnavailable
 from callwright.providers.fakes import EnergyVAD, ScriptedSTT, ToneTTS
@@ -80,7 +80,7 @@ def _judge_answer(request: LLMRequest) -> str:
 class RuleLLM:
     """A model whose answer is a function of the request; on the given clock."""
 
-    clock: VirtualClock
+    clock: Clock
     role: str
     name: str = "rule-llm"
     requests: list[LLMRequest] = field(default_factory=list)
@@ -149,7 +149,7 @@ class Lab:
         return await self.client.request(method, path, headers=self.tenant.headers, **kwargs)
 
 
-def _factory(clock: VirtualClock, heard: deque[str]) -> Any:
+def provider_factory(clock: Clock, heard: deque[str]) -> Any:
     async def build(
         settings: Mapping[str, Any], organization_id: int, sample_rate: int
     ) -> tuple[SessionProviders, list[ProviderChoice]]:
@@ -173,7 +173,7 @@ async def lab(settings: Settings) -> AsyncIterator[Lab]:
     configured = settings.model_copy(update={"test_runs_enabled": False, "analysis_enabled": False})
     clock = VirtualClock()
     heard: deque[str] = deque()
-    factory = _factory(clock, heard)
+    factory = provider_factory(clock, heard)
     tool_requests: list[dict[str, Any]] = []
 
     async def hook(request: Request) -> JSONResponse:

@@ -6,6 +6,8 @@ import { ApiKeys } from "./pages/api-keys.jsx";
 import { AssistantEditor } from "./pages/assistant-editor.jsx";
 import { AssistantImport } from "./pages/assistant-import.jsx";
 import { AssistantList } from "./pages/assistant-list.jsx";
+import { TestRunPage } from "./pages/assistant-test-run.jsx";
+import { AssistantTests } from "./pages/assistant-tests.jsx";
 import { AssistantVersions } from "./pages/assistant-versions.jsx";
 import { CallList } from "./pages/call-list.jsx";
 import { CampaignList } from "./pages/campaign-list.jsx";
@@ -34,6 +36,8 @@ const PAGES = [
   ["/app/assistants/:id/knowledge", Knowledge],
   ["/app/assistants/:id/talk", Talk],
   ["/app/assistants/:id/versions", AssistantVersions],
+  ["/app/assistants/:id/tests", AssistantTests],
+  ["/app/assistants/:id/tests/runs/:run", TestRunPage],
   ["/app/calls", CallList],
   ["/app/calls/:id", CallPage],
   ["/app/campaigns", CampaignList],

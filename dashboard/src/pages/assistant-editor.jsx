@@ -339,6 +339,9 @@ export function AssistantEditor({ id }) {
               <Link class="button secondary" id="versions-link" href={`/app/assistants/${stored.id}/versions`}>
                 Versions
               </Link>
+              <Link class="button secondary" id="tests-link" href={`/app/assistants/${stored.id}/tests`}>
+                Tests
+              </Link>
               <button type="button" class="secondary" id="duplicate" disabled={busy} onClick={duplicate}>
                 Duplicate
               </button>

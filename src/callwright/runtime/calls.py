@@ -44,6 +44,7 @@ from callwright.engine.realtime import RealtimeSession
 from callwright.engine.replies import runner_for
 from callwright.engine.session import CallSession
 from callwright.engine.tools import ToolExecutor
+from callwright.errors import ServiceBusy
 from callwright.observability import metrics
 from callwright.observability.logging import bind_call
 from callwright.providers.realtime.protocol import RealtimeModel
@@ -64,7 +65,6 @@ from callwright.runtime.webhook_writer import CallWebhooks, WebhookWriter
 from callwright.security.crypto import SecretBox
 from callwright.security.outbound import OutboundPolicy
 from callwright.settings import Settings
-from callwright.errors import ServiceBusy
 from callwright.store.call_status import CallStatus
 from callwright.transports.protocol import Transport
 

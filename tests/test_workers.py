@@ -71,11 +71,20 @@ def serving(
         )
         served = Served(f"http://127.0.0.1:{port}", process, log, database_url)
         try:
+            # Listening once migrated and bootstrapped (the parent, before any worker).
+            _wait(lambda: _healthy(served.url), "the server to listen", START_S, served)
             yield served
         finally:
             if process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def _nodes(database_url: str) -> list[tuple[str, int, bool]]:

@@ -18,6 +18,7 @@ __all__ = ["WORKER_APP", "default_workers", "run_server", "worker_app"]
 
 # The import string of the factory uvicorn calls in every server process.
 WORKER_APP = "callwright.cli.serving:worker_app"
+_HEALTHCHECK_S = 30
 
 
 def default_workers() -> int:
@@ -53,4 +54,8 @@ def run_server(host: str, port: int, workers: int) -> None:
         # The drain ends the calls before uvicorn's own shutdown; connections left then
         # (requests in flight) get a few seconds more.
         timeout_graceful_shutdown=5,
+        # The supervisor pings each worker (a thread answers) and replaces one silent
+        # this long. A spawned worker re-imports the application before it can answer:
+        # uvicorn's 5 s killed healthy workers starting on a loaded two-core machine.
+        timeout_worker_healthcheck=_HEALTHCHECK_S,
     )

@@ -234,3 +234,38 @@ def test_two_workers_on_sqlite_write_concurrently(tmp_path: Path) -> None:
         assert asyncio.run(create_many()) == [201] * 24
         _stop(served)
     assert {node for node, _, is_stopped in _nodes(database_url) if is_stopped} >= nodes
+
+
+@pytest.mark.parametrize(
+    ("redis_url", "asked", "cores", "expected", "said"),
+    [
+        ("redis://127.0.0.1:6379/0", None, 4, 4, ""),
+        ("redis://127.0.0.1:6379/0", 1, 4, 1, ""),
+        (None, None, 4, 1, "serving 1 process, not 4"),
+        (None, None, 1, 1, ""),
+        (None, 3, 4, 3, "warning: 3 processes"),
+        (None, 1, 4, 1, ""),
+    ],
+)
+def test_how_many_processes(
+    redis_url: str | None,
+    asked: int | None,
+    cores: int,
+    expected: int,
+    said: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One per core with Redis; without it one, unless asked (then a warning naming the
+    control requests that cannot cross processes)."""
+    from callwright.cli.main import _processes
+    from callwright.settings import Settings
+
+    settings = Settings(redis_url=redis_url, secret_key=TEST_SECRET_KEY)
+    assert _processes(settings, asked, cores) == expected
+    err = capsys.readouterr().err
+    if said:
+        assert said in err, err
+        assert "REDIS_URL" in err, err
+        assert "/end" in err, err
+    else:
+        assert err == ""

@@ -65,7 +65,8 @@ def main() -> None:
     "--workers",
     type=click.IntRange(min=1),
     default=None,
-    help="Server processes sharing the port, each its own node [default: one per core].",
+    help="Server processes sharing the port, each its own node "
+    "[default: one per core with REDIS_URL, else 1].",
 )
 def serve(host: str, port: int, workers: int | None) -> None:
     """Run the API server (migrating an embedded SQLite database first). SIGTERM or
@@ -76,7 +77,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
 
     settings = _settings()
     configure_logging(json=settings.log_format == "json", level=settings.log_level)
-    processes = workers if workers is not None else default_workers()
+    processes = _processes(settings, workers, default_workers())
 
     async def prepare() -> None:
         engine = create_engine(settings.resolved_database_url)
@@ -102,6 +103,25 @@ def serve(host: str, port: int, workers: int | None) -> None:
         f"http://{host}:{port} ({processes} process{plural})"
     )
     run_server(host, port, processes)
+
+
+def _processes(settings: Settings, asked: int | None, cores: int) -> int:
+    """How many server processes: as asked, else one per core. Without Redis, live
+    control (``end``, ``say``) reaches a call only from the process holding it, so the
+    default is then one process, and more when asked for come with a warning."""
+    if settings.redis_url:
+        return asked or cores
+    limitation = (
+        "without REDIS_URL, POST /calls/{id}/end and /say reach a call only on the "
+        "process holding it (the others answer 503)"
+    )
+    if asked is None:
+        if cores > 1:
+            click.echo(f"serving 1 process, not {cores}: {limitation}; set REDIS_URL", err=True)
+        return 1
+    if asked > 1:
+        click.echo(f"warning: {asked} processes {limitation}", err=True)
+    return asked
 
 
 async def _bootstrap_first_run(session: AsyncSession) -> None:

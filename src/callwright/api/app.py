@@ -179,7 +179,7 @@ def create_app(
             app.state.knowledge = documents_context
             drain = Drain(
                 calls,
-                node,
+                node_id,
                 session_factory,
                 timeout_s=settings.drain_timeout_s,
                 webhooks_timeout_s=settings.drain_webhooks_timeout_s,

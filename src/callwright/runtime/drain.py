@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import threading
 from collections.abc import AsyncIterator, Callable
 from types import FrameType
 
@@ -33,7 +34,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callwright.domain.webhooks.outbox import PENDING, subscribe
 from callwright.engine.events import EndReason
 from callwright.runtime.calls import CallRuntime
-from callwright.runtime.nodes import LocalNode
 from callwright.store.models import Call, WebhookEvent
 
 __all__ = ["DRAIN_SIGNALS", "Drain", "signal_drain"]
@@ -50,12 +50,12 @@ _SHUTDOWN_DETAIL = "the server shut down during the call"
 
 class Drain:
     """One node's drain: ``request`` it (once; again is a no-op), ``run`` carries it
-    out when requested (a lifespan task); ``finished`` is set when it is done."""
+    out when requested (a lifespan task)."""
 
     def __init__(
         self,
         calls: CallRuntime,
-        node: LocalNode,
+        node_id: str,
         session_factory: async_sessionmaker[AsyncSession],
         *,
         timeout_s: float,
@@ -63,14 +63,13 @@ class Drain:
         deliver_here: bool,
     ) -> None:
         self._calls = calls
-        self._node = node
+        self._node_id = node_id
         self._session_factory = session_factory
         self._timeout_s = timeout_s
         self._webhooks_timeout_s = webhooks_timeout_s
         # This process runs a webhook dispatcher (else the outbox is left to others).
         self._deliver_here = deliver_here
         self._requested = asyncio.Event()
-        self.finished = asyncio.Event()
 
     @property
     def requested(self) -> bool:
@@ -80,13 +79,14 @@ class Drain:
         self._requested.set()
 
     async def run(self, then: Callable[[], None]) -> None:
-        """Wait for the request, drain, then call ``then`` (stop the server). Until
-        cancelled: the server stopping for another reason."""
+        """Wait for the request, drain, then call ``then`` (stop the server) — after a
+        drain that failed too, so that the server stops all the same. Until cancelled:
+        the server stopping for another reason."""
         await self._requested.wait()
         try:
             await self._drain()
-        finally:
-            self.finished.set()
+        except Exception:
+            logger.exception("node %s: the drain failed; stopping now", self._node_id)
         then()
 
     async def _drain(self) -> None:
@@ -94,7 +94,7 @@ class Drain:
         calls.draining = True
         logger.warning(
             "draining node %s: new calls refused; %d call(s) in progress have %.0f s to end",
-            self._node.id,
+            self._node_id,
             calls.active_calls,
             self._timeout_s,
         )
@@ -110,7 +110,7 @@ class Drain:
             await calls.close_all(EndReason.SERVER_SHUTDOWN, _SHUTDOWN_DETAIL, _GOODBYE_S)
         if self._deliver_here:
             await self._deliver_webhooks()
-        logger.warning("node %s drained", self._node.id)
+        logger.warning("node %s drained", self._node_id)
 
     async def _deliver_webhooks(self) -> None:
         """Wait (bounded) until this node's calls have no webhook awaiting its first
@@ -135,7 +135,7 @@ class Drain:
                     .select_from(WebhookEvent)
                     .join(Call, Call.id == WebhookEvent.call_id)
                     .where(
-                        Call.node_id == self._node.id,
+                        Call.node_id == self._node_id,
                         WebhookEvent.status == PENDING,
                         WebhookEvent.attempts == 0,
                     )
@@ -163,6 +163,10 @@ async def signal_drain(drain: Drain, *, enabled: bool) -> AsyncIterator[Callable
     are back when the block ends. Not enabled (apps in tests): signals are left alone
     and ``stop_server`` does nothing."""
     if not enabled:
+        yield _nothing
+        return
+    if threading.current_thread() is not threading.main_thread():
+        logger.warning("signals reach only the main thread: this server will not drain")
         yield _nothing
         return
     loop = asyncio.get_running_loop()

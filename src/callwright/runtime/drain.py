@@ -181,14 +181,21 @@ async def signal_drain(drain: Drain, *, enabled: bool) -> AsyncIterator[Callable
         restore()
         signal.raise_signal(sig)
 
+    def begin(sig: int) -> None:
+        logger.warning("%s: draining before stopping", signal.Signals(sig).name)
+        drain.request()
+
+    def stop_now(sig: int) -> None:
+        logger.warning("SIGINT while draining: stopping now")
+        hand_on(sig)
+
     def on_signal(sig: int, _frame: FrameType | None) -> None:
+        # Nothing but bookkeeping here: the work (and its logging) runs on the loop.
         if not first:
             first.append(sig)
-            logger.warning("%s: draining before stopping", signal.Signals(sig).name)
-            loop.call_soon_threadsafe(drain.request)
+            loop.call_soon_threadsafe(begin, sig)
         elif sig == signal.SIGINT:
-            logger.warning("SIGINT while draining: stopping now")
-            loop.call_soon_threadsafe(hand_on, sig)
+            loop.call_soon_threadsafe(stop_now, sig)
 
     def stop_server() -> None:
         hand_on(first[0] if first else signal.SIGTERM)

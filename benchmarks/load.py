@@ -92,14 +92,23 @@ def free_port() -> int:
 
 @dataclass
 class ServerProcess:
+    """``load_server.py``; with ``--server-workers`` above 1, ``pids`` are its workers
+    (the supervisor itself serves nothing) and CPU and memory are theirs, summed."""
+
     process: asyncio.subprocess.Process
     base_url: str
     api_key: str
     log: Path
+    pids: list[int]
 
-    @property
-    def ps(self) -> psutil.Process:
-        return psutil.Process(self.process.pid)
+    def serving(self) -> list[psutil.Process]:
+        return [psutil.Process(pid) for pid in self.pids]
+
+    def cpu_s(self) -> float:
+        return sum(sum(process.cpu_times()[:2]) for process in self.serving())
+
+    def rss(self) -> int:
+        return sum(process.memory_info().rss for process in self.serving())
 
 
 def server_flags(args: argparse.Namespace) -> list[str]:
@@ -120,12 +129,18 @@ def server_flags(args: argparse.Namespace) -> list[str]:
         flags.append("--gc-freeze")
     if args.server_profile:
         flags.append(f"--profile={args.server_profile}")
+    if args.server_workers > 1:
+        # Each worker's limit well above the run's calls: a call's place is held on the
+        # worker that answered its webhook until its token expires when another worker
+        # runs its stream, and the refusal probe needs one full process (workers 1).
+        flags[0] = f"--max-calls={10 * args.max_calls}"
+        flags.append(f"--workers={args.server_workers}")
     return flags
 
 
 @contextlib.asynccontextmanager
 async def server_process(
-    flags: list[str], database_url: str | None, twilio_url: str, work: Path
+    flags: list[str], database_url: str | None, twilio_url: str, work: Path, workers: int = 1
 ) -> AsyncIterator[ServerProcess]:
     """``load_server.py`` as a child process, until it has stopped."""
     port = free_port()
@@ -150,13 +165,20 @@ async def server_process(
             *argv, stdout=out, stderr=subprocess.STDOUT, env=env
         )
     try:
-        deadline = time.monotonic() + 90
-        while not ready.exists():
+        deadline = time.monotonic() + 90 * workers
+
+        def announced() -> list[Path]:
+            # One worker: ready.json; N workers: ready.json.<pid> each.
+            return [ready] if ready.exists() else sorted(work.glob(f"{ready.name}.*"))
+
+        while len(announced()) < workers:
             if process.returncode is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the server did not start:\n{log.read_text()[-3000:]}")
             await asyncio.sleep(0.1)
-        info = json.loads(ready.read_text())
-        yield ServerProcess(process, info["base_url"], info["api_key"], log)
+        infos = [json.loads(path.read_text()) for path in announced()]
+        pids = [info["pid"] for info in infos]
+        info = infos[0]
+        yield ServerProcess(process, info["base_url"], info["api_key"], log, pids)
     finally:
         if process.returncode is None:
             process.terminate()
@@ -241,24 +263,57 @@ async def fetch_records(server: ServerProcess, call_sids: set[str]) -> dict[str,
             await asyncio.sleep(0.5)
 
 
+async def _from_each_worker(
+    server: ServerProcess, method: str, path: str, params: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """One answer from every worker: each request goes to whichever worker accepts its
+    connection, so ask (new connections) until every pid has answered."""
+    answers: dict[int, dict[str, Any]] = {}
+    for _ in range(200 * len(server.pids)):
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as api:
+            answer = await api.request(method, path, params=params)
+            answer.raise_for_status()
+            body = dict(answer.json())
+        answers.setdefault(body["pid"], body)
+        if set(answers) >= set(server.pids):
+            return [answers[pid] for pid in server.pids]
+    raise RuntimeError(f"{path}: workers {set(server.pids) - set(answers)} never answered")
+
+
+def _worst(reports: list[Any]) -> Any:
+    """Several workers' reports as one: every figure the worst (largest) of them."""
+    first = reports[0]
+    if isinstance(first, dict):
+        return {key: _worst([r[key] for r in reports if key in r]) for key in first}
+    if isinstance(first, int | float) and not isinstance(first, bool):
+        return max(reports)
+    return first
+
+
 async def server_loop_lag(server: ServerProcess, reset: bool) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as api:
-        answer = await api.get("/bench/loop-lag", params={"reset": str(reset).lower()})
-        return dict(answer.json())
+    """The event loop's lag report; with several workers, the worst worker's figures
+    (reset on every worker)."""
+    reports = await _from_each_worker(
+        server, "GET", "/bench/loop-lag", {"reset": str(reset).lower()}
+    )
+    for report in reports:
+        report.pop("pid")
+    merged: dict[str, Any] = _worst(reports)
+    if len(reports) > 1:
+        merged["per_worker_p99_ms"] = [report.get("p99") for report in reports]
+    return merged
 
 
 async def gc_freeze(server: ServerProcess) -> None:
     """Freeze what the warm server holds (models, lazily imported modules included)."""
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as api:
-        (await api.post("/bench/gc-freeze")).raise_for_status()
+    await _from_each_worker(server, "POST", "/bench/gc-freeze")
 
 
 async def idle_cores(server: ServerProcess, seconds: float = 5.0) -> float:
     """Cores the server uses with no call up (its timers and pollers)."""
-    process = server.ps
-    before = sum(process.cpu_times()[:2])
+    before = server.cpu_s()
     await asyncio.sleep(seconds)
-    return (sum(process.cpu_times()[:2]) - before) / seconds
+    return (server.cpu_s() - before) / seconds
 
 
 async def run_phase(
@@ -271,11 +326,10 @@ async def run_phase(
     """N calls at once; memory per call is counted from ``rss_floor`` (the server's
     resident size after the warm-up call: the allocator keeps what earlier phases
     freed, so each phase's own starting size would undercount)."""
-    process = server.ps
     await server_loop_lag(server, reset=True)
     client_lag = LagSamples()
-    rss_base = rss_floor or process.memory_info().rss
-    cpu_base = sum(process.cpu_times()[:2])
+    rss_base = rss_floor or server.rss()
+    cpu_base = server.cpu_s()
     client = psutil.Process()
     client_cpu_base = sum(client.cpu_times()[:2])
     rss_peak = rss_base
@@ -288,7 +342,7 @@ async def run_phase(
     async def sample_memory() -> None:
         nonlocal rss_peak
         while True:
-            rss_peak = max(rss_peak, process.memory_info().rss)
+            rss_peak = max(rss_peak, server.rss())
             await asyncio.sleep(0.25)
 
     async def probe_capacity() -> None:
@@ -306,7 +360,8 @@ async def run_phase(
         lagger = group.create_task(
             watch_event_loop(Metrics(process=False), interval_s=0.02, also=client_lag)
         )
-        prober = group.create_task(probe_capacity()) if n == args.max_calls else None
+        probing = n == args.max_calls and args.server_workers == 1
+        prober = group.create_task(probe_capacity()) if probing else None
         calls = [group.create_task(one_call(server.base_url, clips, interval, t)) for t in starts]
         results = [await call for call in calls]
         if prober is not None:
@@ -315,7 +370,7 @@ async def run_phase(
         records = await fetch_records(server, {r.call_sid for r in results})
         sampler.cancel()
         lagger.cancel()
-    cpu = sum(process.cpu_times()[:2]) - cpu_base
+    cpu = server.cpu_s() - cpu_base
     client_cpu = sum(client.cpu_times()[:2]) - client_cpu_base
     server_lag = await server_loop_lag(server, reset=True)
     return summarise(
@@ -348,10 +403,12 @@ async def run_database(
             database(kind) as database_url,
             serve_in_process(twilio_api(numbers)) as twilio_url,
             serve_in_process(webhook_receiver(hooks)) as receiver_url,
-            server_process(server_flags(args), database_url, twilio_url, work) as server,
+            server_process(
+                server_flags(args), database_url, twilio_url, work, args.server_workers
+            ) as server,
         ):
             await set_up(server, numbers, receiver_url + "/hook" if args.webhooks else None)
-            print(f"[{kind}] server pid {server.process.pid} at {server.base_url}", flush=True)
+            print(f"[{kind}] server pids {server.pids} at {server.base_url}", flush=True)
             warm = await run_phase(server, 1, clips, args)
             if warm["failed_or_lost"]:
                 raise RuntimeError(f"the warm-up call failed: {warm['failures']}")
@@ -362,7 +419,7 @@ async def run_database(
             gc.collect()
             gc.freeze()
             await asyncio.sleep(1.0)
-            rss_floor = server.ps.memory_info().rss
+            rss_floor = server.rss()
             args.idle_cores = await idle_cores(server)
             phases = []
             for n in args.calls:
@@ -456,6 +513,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=Path,
         help="cProfile the server (slower!); pstats file written at exit",
     )
+    parser.add_argument(
+        "--server-workers",
+        type=int,
+        default=1,
+        help="server processes on one port (`callwright serve --workers`); CPU and memory "
+        "are the workers' summed, loop lag the worst worker's",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--name", default="load", help="output files: NAME.json/.md/.png")
     args = parser.parse_args(argv)
@@ -488,6 +552,7 @@ async def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
             "endpointing": "silence 200 ms, vad_turnoff 200 ms",
             "server loop": args.server_loop,
             "server gc.freeze()": args.server_gc_freeze,
+            "server workers": args.server_workers,
         },
         "databases": [],
     }

@@ -194,13 +194,19 @@ def write_results(report: dict[str, Any], out: Path) -> None:
         "Providers: " + ", ".join(f"{k} {v}" for k, v in report["providers"].items()),
         "",
     ]
+    workers = int(report["providers"].get("server workers", 1))
+    processes = (
+        "one server process, so at most one core of Python"
+        if workers == 1
+        else f"{workers} server processes on one port; CPU and memory summed over them, "
+        "loop lag the worst one's"
+    )
     for database in report["databases"]:
         lines += [
             f"## {database['database']}",
             "",
             f"Largest N with zero failures and platform p95 < 50 ms: "
-            f"**{database['largest_good_n']}** (one server process, so at most one core "
-            "of Python).",
+            f"**{database['largest_good_n']}** ({processes}).",
             "",
             "| N | failed | platform p50/p95/p99 ms | engine p95 | sentence wait p95 | "
             "provider p50 | server v2v p50/p95 | caller v2v p50/p95/p99 | "

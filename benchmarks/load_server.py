@@ -13,6 +13,12 @@ then 100 ms chunks at ``--tts-speed`` × real time) and Silero VAD (the real mod
 production runs it; ``--vad energy`` for the fake). The conversation they script is
 ``SCRIPT`` below; ``load.py`` plays the caller's side of it.
 
+``--workers N`` (N > 1) runs N server processes on the port, as ``callwright serve
+--workers N`` does (uvicorn's supervisor, an app per process built by ``worker_app``):
+the database is prepared once, and each worker writes its own ready file
+(``<ready-file>.<pid>``) once it serves; ``/bench/*`` answers for the worker that
+took the request (its ``pid`` is in the answer).
+
 Besides the app's own routes: ``GET /metrics`` (Prometheus, with the HTTP middleware)
 and ``GET /bench/loop-lag[?reset=1]`` (the event loop's lag samples, taken every
 ``--lag-interval-ms``: p50/p95/p99/max in ms since the last reset, each stall over
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import itertools
 import json
@@ -31,15 +38,18 @@ import secrets
 import signal
 import sys
 import time
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+# ``load_server:worker_app`` is imported by name in every worker process.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import psutil
 import uvicorn
+from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from callwright.api.app import create_app
@@ -57,7 +67,7 @@ from callwright.settings import Settings
 from callwright.store.database import create_engine, create_session_factory
 from callwright.store.migrate import upgrade_to_head
 
-__all__ = ["SCRIPT", "Latencies", "Turn", "main", "parse_args"]
+__all__ = ["SCRIPT", "Latencies", "Turn", "main", "parse_args", "worker_app"]
 
 
 @dataclass(frozen=True)
@@ -387,20 +397,20 @@ async def _gc_freeze() -> dict[str, int]:
     a full collection need only walk what calls allocate afterwards."""
     gc.collect()
     gc.freeze()
-    return {"frozen": gc.get_freeze_count()}
+    return {"frozen": gc.get_freeze_count(), "pid": os.getpid()}
 
 
 async def _trivial_route() -> dict[str, str]:
     return {"status": "ok"}
 
 
-async def serve(args: argparse.Namespace) -> None:
+def _settings(args: argparse.Namespace, secret_key: str) -> Settings:
     base_url = f"http://{args.host}:{args.port}"
-    settings = Settings(
+    return Settings(
         database_url=args.database_url
         or f"sqlite+aiosqlite:///{(args.data_dir / 'callwright.db').resolve()}",
         data_dir=args.data_dir,
-        secret_key=secrets.token_urlsafe(48),
+        secret_key=secret_key,
         redis_url=None,
         # Every caller is 127.0.0.1: budgets no test traffic can reach, limiter still on.
         rate_limit_per_key_per_minute=10**8,
@@ -413,7 +423,12 @@ async def serve(args: argparse.Namespace) -> None:
         outbound_allowed_hosts="127.0.0.1",
         outbound_allow_http=True,
     )
-    api_key = await bootstrap(settings)
+
+
+def bench_app(
+    args: argparse.Namespace, settings: Settings
+) -> tuple[FastAPI, LoopDiagnostics, Metrics]:
+    """The app with the benchmark's providers and its ``/bench`` routes."""
     latencies = Latencies(
         stt_final_s=args.stt_final_ms / 1000,
         llm_first_token_s=args.llm_first_token_ms / 1000,
@@ -430,7 +445,8 @@ async def serve(args: argparse.Namespace) -> None:
     pacing.install()
 
     async def loop_lag(reset: bool = False) -> dict[str, Any]:
-        return diagnostics.report(reset) | {"send_jitter_ms": pacing.report(reset)}
+        report = diagnostics.report(reset) | {"send_jitter_ms": pacing.report(reset)}
+        return report | {"pid": os.getpid()}
 
     app.add_api_route("/bench/loop-lag", loop_lag, methods=["GET"], include_in_schema=False)
     app.add_api_route("/bench/gc-freeze", _gc_freeze, methods=["POST"], include_in_schema=False)
@@ -440,6 +456,25 @@ async def serve(args: argparse.Namespace) -> None:
     app.add_api_route("/bench/route", _trivial_route, methods=["GET"], include_in_schema=False)
     app.include_router(metrics_router(metrics=metrics))
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
+    return app, diagnostics, metrics
+
+
+def _ready(args: argparse.Namespace, path: Path, api_key: str) -> None:
+    if args.gc_freeze:
+        gc.collect()
+        gc.freeze()
+    ready = {
+        "pid": os.getpid(),
+        "base_url": f"http://{args.host}:{args.port}",
+        "api_key": api_key,
+    }
+    path.write_text(json.dumps(ready))
+
+
+async def serve(args: argparse.Namespace) -> None:
+    settings = _settings(args, secrets.token_urlsafe(48))
+    api_key = await bootstrap(settings)
+    app, diagnostics, metrics = bench_app(args, settings)
     config = uvicorn.Config(
         app,
         host=args.host,
@@ -455,10 +490,7 @@ async def serve(args: argparse.Namespace) -> None:
     async def announce() -> None:
         while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, no event
             await asyncio.sleep(0.02)
-        if args.gc_freeze:
-            await _gc_freeze()
-        ready = {"pid": os.getpid(), "base_url": base_url, "api_key": api_key}
-        args.ready_file.write_text(json.dumps(ready))
+        _ready(args, args.ready_file, api_key)
 
     async with asyncio.TaskGroup() as group:
         watcher = group.create_task(diagnostics.watch(metrics, args.lag_interval_ms / 1000))
@@ -466,6 +498,55 @@ async def serve(args: argparse.Namespace) -> None:
         await server.serve()
         watcher.cancel()
         announcer.cancel()
+
+
+# The parent hands each worker its arguments, secret key and API key.
+_WORKER_ENV = "LOAD_SERVER_WORKER"
+
+
+def worker_app() -> FastAPI:
+    """One worker's app (``--workers`` > 1): the parent's settings, the benchmark's
+    routes, the loop watcher running with the app, a ready file once it serves."""
+    shared = json.loads(os.environ[_WORKER_ENV])
+    args = parse_args(shared["argv"])
+    app, diagnostics, metrics = bench_app(args, _settings(args, shared["secret_key"]))
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(served: Any) -> AsyncIterator[Any]:
+        async with inner(served) as state, asyncio.TaskGroup() as group:
+            watcher = group.create_task(diagnostics.watch(metrics, args.lag_interval_ms / 1000))
+            _ready(args, Path(f"{args.ready_file}.{os.getpid()}"), shared["api_key"])
+            try:
+                yield state
+            finally:
+                watcher.cancel()
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+def serve_workers(args: argparse.Namespace, argv: list[str]) -> None:
+    """Prepare once, then N processes on the port under uvicorn's supervisor."""
+    secret_key = secrets.token_urlsafe(48)
+    api_key = asyncio.run(bootstrap(_settings(args, secret_key)))
+    os.environ[_WORKER_ENV] = json.dumps(
+        {"argv": argv, "secret_key": secret_key, "api_key": api_key}
+    )
+    uvicorn.run(
+        "load_server:worker_app",
+        factory=True,
+        workers=args.workers,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=True,
+        ws=args.ws,
+        loop=args.loop,
+        timeout_graceful_shutdown=10,
+        timeout_worker_healthcheck=30,
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -513,6 +594,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--profile", type=Path, help="cProfile the event-loop thread; stats written here at exit"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes on the port (as `callwright serve --workers`)",
+    )
     return parser.parse_args(argv)
 
 
@@ -521,8 +608,14 @@ def _exit(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     args.data_dir.mkdir(parents=True, exist_ok=True)
+    if args.workers > 1:
+        if args.profile:
+            raise SystemExit("--profile profiles one process: use --workers 1")
+        serve_workers(args, argv)
+        return
     # uvicorn re-raises the SIGTERM it caught once it has shut down; exit through Python
     # (finally blocks, the profile) rather than the default action.
     signal.signal(signal.SIGTERM, _exit)

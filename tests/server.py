@@ -64,7 +64,8 @@ def live_server(env: dict[str, str], log_path: Path, timeout_s: float = 30) -> I
     port = free_port()
     log = log_path.open("w")
     process = subprocess.Popen(
-        [CALLWRIGHT, "serve", "--port", str(port)],
+        # One process: these tests need the app, not the supervisor (tests/test_workers.py).
+        [CALLWRIGHT, "serve", "--port", str(port), "--workers", "1"],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

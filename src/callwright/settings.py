@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     # node_expiry_s is taken for dead and its calls are ended by the others' sweep.
     node_heartbeat_interval_s: float = Field(default=5.0, gt=0)
     node_expiry_s: float = Field(default=30.0, gt=0)
+    # SIGTERM drains a process (runtime.drain): new calls are refused, calls in progress
+    # have drain_timeout_s to end before they are ended with server-shutdown (after
+    # their end-call message), then their webhooks drain_webhooks_timeout_s to go out.
+    drain_timeout_s: float = Field(default=30.0, ge=0)
+    drain_webhooks_timeout_s: float = Field(default=10.0, ge=0)
     # Observability: Prometheus text at /metrics (protect it with a token, or keep it
     # behind the firewall); logs as text or one JSON object per line.
     metrics_enabled: bool = True

@@ -54,6 +54,7 @@ from callwright.observability.middleware import HttpMetricsMiddleware
 from callwright.runtime.analysis import AnalysisWorker
 from callwright.runtime.calls import CallRuntime
 from callwright.runtime.control import ControlRelay
+from callwright.runtime.drain import Drain, signal_drain
 from callwright.runtime.evaluations import TestRunWorker
 from callwright.runtime.nodes import LocalNode, WallClock, new_node_id
 from callwright.runtime.providers_cloud import CloudProviders
@@ -88,6 +89,7 @@ def create_app(
     freeze_heap_after_startup: bool = False,
     dashboard_directory: Traversable = dashboard.DEFAULT_BUILD_DIRECTORY,
     wall_clock: WallClock = utcnow,
+    drain_on_signals: bool = False,
 ) -> FastAPI:
     """The app. ``provider_factory`` replaces the source of each call's providers (tests
     and embedders); by default a call gets its vendors' cloud adapters where their keys
@@ -96,7 +98,9 @@ def create_app(
     ``warm_up_models``). ``freeze_heap_after_startup`` (the server process, not tests
     that build many apps) moves start-up's objects out of the garbage collector's way.
     ``dashboard_directory`` holds the dashboard's build (``./dev`` writes it).
-    ``wall_clock`` dates the node's heartbeats and the sweep (tests expire a node)."""
+    ``wall_clock`` dates the node's heartbeats and the sweep (tests expire a node).
+    ``drain_on_signals`` (the server process) makes SIGTERM and SIGINT drain the node
+    before the server stops (``runtime.drain``)."""
     settings = settings or Settings()
     try:
         outbound = OutboundPolicy.from_settings(settings)
@@ -176,8 +180,20 @@ def create_app(
                 outbound=outbound,
             )
             app.state.knowledge = documents_context
+            drain = Drain(
+                calls,
+                node_id,
+                session_factory,
+                timeout_s=settings.drain_timeout_s,
+                webhooks_timeout_s=settings.drain_webhooks_timeout_s,
+                deliver_here=settings.webhook_delivery_enabled,
+            )
             # Background work lives as long as the app, and ends before the engine does.
-            async with asyncio.TaskGroup() as background:
+            async with (
+                signal_drain(drain, enabled=drain_on_signals) as stop_server,
+                asyncio.TaskGroup() as background,
+            ):
+                draining = background.create_task(drain.run(stop_server), name="drain")
                 heartbeat = background.create_task(node.run(), name="node-heartbeat")
                 control = None
                 if relay is not None:
@@ -239,6 +255,7 @@ def create_app(
                         # No new calls once shutting down (a dial cut short here is settled
                         # as interrupted when its lease expires).
                         scheduling.cancel()
+                    draining.cancel()
                     # Calls still up end with a reason and a complete record.
                     await calls.end_all(EndReason.SERVER_SHUTDOWN)
                     heartbeat.cancel()

@@ -61,15 +61,23 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
-    """Run the API server (migrating an embedded SQLite database first)."""
-    import uvicorn
-
-    from callwright.api.app import create_app
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Server processes sharing the port, each its own node "
+    "[default: one per core with REDIS_URL, else 1].",
+)
+def serve(host: str, port: int, workers: int | None) -> None:
+    """Run the API server (migrating an embedded SQLite database first). SIGTERM or
+    SIGINT drains every process before it stops (calls in progress finish, up to
+    CALLWRIGHT_DRAIN_TIMEOUT_S); a second Ctrl-C stops at once."""
+    from callwright.cli.serving import default_workers, run_server
     from callwright.observability.logging import configure_logging
 
     settings = _settings()
     configure_logging(json=settings.log_format == "json", level=settings.log_level)
+    processes = _processes(settings, workers, default_workers())
 
     async def prepare() -> None:
         engine = create_engine(settings.resolved_database_url)
@@ -80,23 +88,40 @@ def serve(host: str, port: int) -> None:
         finally:
             await engine.dispose()
 
+    # Once, before any worker starts: the schema, the first run's account, and the
+    # development key file (the workers read it, none of them races to create it).
     try:
         asyncio.run(prepare())
     except DatabaseNotMigrated as exc:
         raise click.ClickException(str(exc)) from exc
     if not settings.is_production:
         _in_unit_of_work(settings, _bootstrap_first_run)
+    settings.resolved_secret_key()
+    plural = "es" if processes > 1 else ""
     click.echo(
-        f"callwright {settings.resolved_database_url.split('://')[0]} on http://{host}:{port}"
+        f"callwright {settings.resolved_database_url.split('://')[0]} on "
+        f"http://{host}:{port} ({processes} process{plural})"
     )
-    # log_config=None: uvicorn's loggers go through the handlers configured above.
-    uvicorn.run(
-        create_app(settings, freeze_heap_after_startup=True),
-        host=host,
-        port=port,
-        proxy_headers=True,
-        log_config=None,
+    run_server(host, port, processes)
+
+
+def _processes(settings: Settings, asked: int | None, cores: int) -> int:
+    """How many server processes: as asked, else one per core. Without Redis, live
+    control (``end``, ``say``) reaches a call only from the process holding it, so the
+    default is then one process, and more when asked for come with a warning."""
+    if settings.redis_url:
+        return asked or cores
+    limitation = (
+        "without REDIS_URL, POST /calls/{id}/end and /say reach a call only on the "
+        "process holding it (the others answer 503)"
     )
+    if asked is None:
+        if cores > 1:
+            click.echo(f"serving 1 process, not {cores}: {limitation}; set REDIS_URL", err=True)
+        return 1
+    if asked > 1:
+        click.echo(f"warning: {asked} processes {limitation}", err=True)
+    return asked
 
 
 async def _bootstrap_first_run(session: AsyncSession) -> None:

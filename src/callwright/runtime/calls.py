@@ -39,10 +39,12 @@ from callwright.domain.calls.queries import load_call
 from callwright.domain.calls.repository import end_call
 from callwright.domain.knowledge.context import KnowledgeContext
 from callwright.engine.events import EndReason, EventSink, SessionEvent, TurnTiming
+from callwright.engine.lifecycle import Farewell
 from callwright.engine.realtime import RealtimeSession
 from callwright.engine.replies import runner_for
 from callwright.engine.session import CallSession
 from callwright.engine.tools import ToolExecutor
+from callwright.errors import ServiceBusy
 from callwright.observability import metrics
 from callwright.observability.logging import bind_call
 from callwright.providers.realtime.protocol import RealtimeModel
@@ -123,6 +125,8 @@ class CallRuntime:
         self._places = CallPlaces(settings.max_concurrent_calls, settings.stream_token_ttl_s)
         # Static first messages, synthesised once per assistant, voice and text.
         self._greetings = GreetingCache()
+        # Set by the drain (runtime.drain): new calls are refused, calls up go on.
+        self.draining = False
 
     # -- capacity and control ---------------------------------------------------------
 
@@ -132,7 +136,13 @@ class CallRuntime:
 
     def check_capacity(self, call_type: str = "webCall") -> None:
         """Refuse a new call when this process is full (``ServiceBusy``, a 503): calls
-        running and calls issued whose stream has not connected yet both count."""
+        running and calls issued whose stream has not connected yet both count. A
+        draining process refuses every new call."""
+        if self.draining:
+            metrics.call_refused(call_type, "draining")
+            raise ServiceBusy(
+                "this server is shutting down and takes no new calls; try again shortly"
+            )
         self._places.check(len(self._active), call_type)
 
     def reserve(self, call_id: int) -> None:
@@ -181,6 +191,27 @@ class CallRuntime:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout_s):
                     await asyncio.gather(*waits)
+
+    async def wait_idle(self) -> None:
+        """Wait until no call runs in this process (the drain: calls up finish)."""
+        while self._active:
+            await asyncio.gather(*(active.done.wait() for active in list(self._active.values())))
+
+    async def close_all(self, reason: EndReason, detail: str, timeout_s: float) -> None:
+        """End every call politely: each says its assistant's end-call message, then
+        hangs up with ``reason``; a call still up after ``timeout_s`` is cut at once.
+        Returns once their records are written (``end_all`` bounds the last wait)."""
+        for active in list(self._active.values()):
+            session = active.session
+            session.end(reason, detail, farewell=Farewell(session.config.end_call_message))
+        waits = [active.done.wait() for active in list(self._active.values())]
+        if waits:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout_s):
+                    await asyncio.gather(*waits)
+        for active in list(self._active.values()):
+            active.session.end(reason, detail)
+        await self.end_all(reason)
 
     # -- one call ---------------------------------------------------------------------
 

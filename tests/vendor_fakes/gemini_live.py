@@ -61,6 +61,8 @@ _SETUP_FIELDS = frozenset(
 )  # fmt: skip
 _INPUT_MIME = re.compile(r"audio/pcm;rate=(\d+)$")
 _RATE_OUT = 24_000
+# Models the Live API serves: gemini-…-live-… and gemini-…-native-audio-….
+_LIVE_MODEL = re.compile(r"models/gemini-[\w.-]*(live|native-audio)")
 
 
 @dataclass
@@ -342,7 +344,7 @@ def _invalid_setup(setup: Any) -> str | None:
     if unknown:
         return f"Invalid JSON payload received. Unknown name {sorted(unknown)[0]!r} at 'setup'."
     model = str(setup.get("model", ""))
-    if not model.startswith("models/gemini"):
+    if not _LIVE_MODEL.match(model):
         return f"models/{model.removeprefix('models/')} is not found for API version v1beta"
     generation = setup.get("generationConfig") or {}
     if generation.get("responseModalities") != ["AUDIO"]:

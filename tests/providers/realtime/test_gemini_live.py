@@ -305,13 +305,15 @@ async def test_a_wrong_key_is_an_auth_error(fake: GeminiLiveFake) -> None:
 
 async def test_a_refused_setup_fails_the_connect(fake: GeminiLiveFake) -> None:
     with pytest.raises(ProviderRequestError, match="not found"):
-        await GeminiLive(KEY, base_url=fake.url, model="gpt-realtime").connect(RealtimeOptions())
+        await GeminiLive(KEY, base_url=fake.url, model="gemini-0-none").connect(RealtimeOptions())
     async with asyncio.timeout(10):  # only catches a hang
         await fake.last.closed.wait()
-    # OpenAI's voice is refused here, before anything is sent.
+    # OpenAI's voice and model are refused here, before anything is sent.
     sessions = len(fake.sessions)
     with pytest.raises(ProviderRequestError, match="not a Gemini Live voice"):
         await model_for(fake).connect(RealtimeOptions(voice="marin"))
+    with pytest.raises(ProviderRequestError, match="realtime_settings.model"):
+        await model_for(fake).connect(RealtimeOptions(model="gpt-realtime"))
     assert len(fake.sessions) == sessions
 
 

@@ -69,7 +69,14 @@ def voice_of(options: RealtimeOptions) -> str:
 
 
 def setup_message(options: RealtimeOptions, model: str) -> dict[str, Any]:
-    """The first client message: ``{"setup": BidiGenerateContentSetup}``."""
+    """The first client message: ``{"setup": BidiGenerateContentSetup}``. Another
+    vendor's model (``gpt-realtime``, the OpenAI default) is refused before connecting."""
+    if not model.removeprefix("models/").startswith("gemini"):
+        raise ProviderRequestError(
+            PROVIDER,
+            f"model {model!r} is not a Gemini Live model (realtime_settings.model: "
+            "a gemini-…-live or native-audio model)",
+        )
     speech: dict[str, Any] = {
         "voiceConfig": {"prebuiltVoiceConfig": {"voiceName": voice_of(options)}}
     }

@@ -91,7 +91,7 @@ logger = logging.getLogger(__name__)
 
 PATH: Final = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
 _DEFAULT_BASE_URL: Final = "https://generativelanguage.googleapis.com"
-_DEFAULT_MODEL: Final = "gemini-2.5-flash-native-audio-preview-12-2025"
+_DEFAULT_MODEL: Final = "gemini-3.1-flash-live-preview"
 _SET_UP_MESSAGES: Final = 16  # messages read while waiting for setupComplete
 
 

@@ -24,7 +24,9 @@ reply. An answer is audio (PCM16 24 kHz tone, ``seconds_per_char`` per character
 
 Switches: ``close_on_setup`` ((code, reason) instead of ``setupComplete``),
 ``close_after_audio`` ((code, reason) once this much caller audio, in ms, came),
-``go_away`` (a ``goAway`` after ``setupComplete``). Every connection is a
+``go_away`` (a ``goAway`` after ``setupComplete``), ``turn_complete_after_tool_call``
+(a ``turnComplete`` right after a ``toolCall``: the reference does not say whether one
+comes, so the adapter is tested both ways). Every connection is a
 ``LiveSession`` in ``sessions``.
 """
 
@@ -111,6 +113,7 @@ class GeminiLiveFake:
         self.close_on_setup: tuple[int, str] | None = None
         self.close_after_audio: tuple[float, int, str] | None = None
         self.go_away = False
+        self.turn_complete_after_tool_call = False
         self.sessions: list[LiveSession] = []
         self.url = ""  # where a test serves it
         self.app = Starlette(routes=[WebSocketRoute(PATH, self._session)])
@@ -300,6 +303,8 @@ class _Runner:
                 self.calls[call_id] = call.name
                 calls.append({"id": call_id, "name": call.name, "args": dict(call.arguments)})
             await self.send({"toolCall": {"functionCalls": calls}})
+            if self.fake.turn_complete_after_tool_call:
+                await self.send({"serverContent": {"turnComplete": True}})
             return
         await self.send({"serverContent": {"generationComplete": True}})
         usage = {

@@ -260,9 +260,11 @@ async def test_a_cancelled_answer_is_dropped_here(
     assert not any(isinstance(e, AudioOut | TranscriptOut) for e in rest[:-1])
 
 
+@pytest.mark.parametrize("turn_complete", [False, True], ids=["bare", "turn-complete"])
 async def test_a_tool_call_and_its_response(
-    fake: GeminiLiveFake, phone: GeminiLiveConnection
+    fake: GeminiLiveFake, phone: GeminiLiveConnection, turn_complete: bool
 ) -> None:
+    fake.turn_complete_after_tool_call = turn_complete
     fake.script(
         Reply(calls=(ScriptedCall("get_weather", {"city": "Lyon"}, id="call_1"),)),
         Reply(("It is sunny in Lyon.",)),
@@ -274,6 +276,7 @@ async def test_a_tool_call_and_its_response(
     await phone.send(Respond())  # Gemini goes on by itself once it has the results
     answer = await until(phone, lambda e: isinstance(e, ResponseDone))
     assert _text(answer) == "It is sunny in Lyon."
+    assert [e for e in answer if isinstance(e, ResponseDone)] == [ResponseDone("completed", 21, 8)]
     assert fake.last.tool_results == [
         {"id": "call_1", "name": "get_weather", "response": {"sky": "sunny"}}
     ]
@@ -312,7 +315,7 @@ async def test_a_refused_setup_fails_the_connect(fake: GeminiLiveFake) -> None:
     sessions = len(fake.sessions)
     with pytest.raises(ProviderRequestError, match="not a Gemini Live voice"):
         await model_for(fake).connect(RealtimeOptions(voice="marin"))
-    with pytest.raises(ProviderRequestError, match="realtime_settings.model"):
+    with pytest.raises(ProviderRequestError, match=r"realtime_settings\.model"):
         await model_for(fake).connect(RealtimeOptions(model="gpt-realtime"))
     assert len(fake.sessions) == sessions
 

@@ -49,7 +49,7 @@ from callwright.engine.lifecycle import (
 )
 from callwright.engine.realtime_tools import RealtimeTools
 from callwright.engine.realtime_voice import RealtimeVoice
-from callwright.engine.replies import ToolRunner
+from callwright.engine.replies import Retriever, ToolRunner
 from callwright.engine.turns import BargeInPolicy
 from callwright.providers.errors import ProviderError
 from callwright.providers.realtime.protocol import (
@@ -102,6 +102,7 @@ class RealtimeSession:
         label: str,
         on_end: EndCallHook | None = None,
         run_custom_tools: ToolRunner | None = None,
+        retrieve: Retriever | None = None,
     ) -> None:
         if options.audio == "pcmu" and transport.sample_rate != sample_rate_of("pcmu"):
             raise ValueError("μ-law realtime audio needs an 8 kHz transport")
@@ -134,6 +135,9 @@ class RealtimeSession:
             call=self,
             active=lambda: self._lifecycle.state is CallState.ACTIVE,
             run_custom=run_custom_tools,
+            offered=options.tools,
+            send_dtmf=lambda digits: self._keypad.press(digits),
+            search_knowledge=retrieve,
         )
         self._voice.on_answered = self._tools.answered
         self._lifecycle = Lifecycle(self._voice, self._spawn, transport, clock, sink, on_end)

@@ -15,12 +15,12 @@ from typing import Any
 
 from callwright.clock import Clock
 from callwright.domain.credentials.resolution import resolve
-from callwright.engine.builtin_tools import SEND_DTMF, offered_tools
+from callwright.engine.builtin_tools import offered_tools
 from callwright.engine.config import CallConfig
 from callwright.engine.events import EventSink
 from callwright.engine.lifecycle import EndCallHook
 from callwright.engine.realtime import RealtimeSession
-from callwright.engine.replies import ToolRunner
+from callwright.engine.replies import Retriever, ToolRunner
 from callwright.providers.errors import ProviderError
 from callwright.providers.protocols import ToolSpec
 from callwright.providers.realtime.protocol import RealtimeAudio, RealtimeModel, RealtimeOptions
@@ -107,14 +107,14 @@ def realtime_session(
     on_end: EndCallHook | None,
     custom_tools: tuple[ToolSpec, ...],
     run_custom_tools: ToolRunner | None,
+    retrieve: Retriever | None = None,
 ) -> RealtimeSession:
     """A realtime call's session: μ-law on a phone line (8 kHz), else PCM 24 kHz; the
-    built-in tools and the call's custom tools offered as functions."""
+    built-in tools (``search_knowledge`` when the call has a knowledge base:
+    ``retrieve``) and the call's custom tools offered as functions, as
+    ``enabled_tools`` says."""
     audio: RealtimeAudio = "pcmu" if transport.sample_rate == 8000 else "pcm24"
-    # As enabled_tools says, but for the keypad, which the realtime session cannot
-    # press yet (and without knowledge search: no retrieval in realtime mode yet).
-    offered = offered_tools(config, custom_tools, can_search=False)
-    tools = tuple(spec for spec in offered if spec.name != SEND_DTMF)
+    tools = offered_tools(config, custom_tools, can_search=retrieve is not None)
     options = realtime_options(config, settings, audio, tools)
     return RealtimeSession(
         config,
@@ -126,4 +126,5 @@ def realtime_session(
         label=label,
         on_end=on_end,
         run_custom_tools=run_custom_tools,
+        retrieve=retrieve,
     )

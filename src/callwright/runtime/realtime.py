@@ -10,7 +10,8 @@ in its record. It never falls back to the pipeline.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from callwright.clock import Clock
@@ -25,11 +26,20 @@ from callwright.providers.errors import ProviderError
 from callwright.providers.protocols import ToolSpec
 from callwright.providers.realtime.protocol import RealtimeAudio, RealtimeModel, RealtimeOptions
 from callwright.runtime.providers_cloud import CloudProviders, llm_label
-from callwright.runtime.registry import CredentialSource, ProviderChoice
+from callwright.runtime.registry import CredentialSource, ProviderChoice, stored_credentials
+from callwright.security.crypto import SecretBox
+from callwright.security.outbound import OutboundPolicy
 from callwright.settings import Settings
+from callwright.store.database import create_engine, create_session_factory
 from callwright.transports.protocol import Transport
 
-__all__ = ["RealtimeFactory", "realtime_model_factory", "realtime_options", "realtime_session"]
+__all__ = [
+    "RealtimeFactory",
+    "process_realtime_factory",
+    "realtime_model_factory",
+    "realtime_options",
+    "realtime_session",
+]
 
 RealtimeFactory = Callable[
     [Mapping[str, Any], int], Awaitable[tuple[RealtimeModel | None, str, ProviderChoice]]
@@ -68,6 +78,23 @@ def realtime_model_factory(
         return model, label, choice
 
     return build
+
+
+@contextlib.asynccontextmanager
+async def process_realtime_factory(server: Settings) -> AsyncIterator[RealtimeFactory]:
+    """The server's realtime models for a one-off process (``callwright simulate``),
+    with its own database engine for the credentials and its own adapters, both
+    closed on exit."""
+    engine = create_engine(server.resolved_database_url)
+    cloud = CloudProviders(OutboundPolicy.from_settings(server))
+    credentials = stored_credentials(
+        create_session_factory(engine), SecretBox(server.resolved_secret_key())
+    )
+    try:
+        yield realtime_model_factory(server=server, cloud=cloud, credentials=credentials)
+    finally:
+        await cloud.aclose()
+        await engine.dispose()
 
 
 def realtime_options(

@@ -24,10 +24,15 @@ reply. An answer is audio (PCM16 24 kHz tone, ``seconds_per_char`` per character
 
 Switches: ``close_on_setup`` ((code, reason) instead of ``setupComplete``),
 ``close_after_audio`` ((code, reason) once this much caller audio, in ms, came),
-``go_away`` (a ``goAway`` after ``setupComplete``), ``turn_complete_after_tool_call``
-(a ``turnComplete`` right after a ``toolCall``: the reference does not say whether one
-comes, so the adapter is tested both ways). Every connection is a
+``go_away`` (the next this many sessions get a ``goAway`` after ``setupComplete``),
+``handles_withheld`` (resumption updates say not resumable),
+``turn_complete_after_tool_call`` (a ``turnComplete`` right after a ``toolCall``: the
+reference does not say whether one comes, so the adapter is tested both ways). Every connection is a
 ``LiveSession`` in ``sessions``.
+
+With ``sessionResumption`` in the setup, a ``sessionResumptionUpdate`` (``newHandle``,
+``resumable: true``) follows ``setupComplete`` and every ``turnComplete``; a setup
+naming a handle resumes that session (an unknown handle: a 1008 close).
 """
 
 from __future__ import annotations
@@ -83,6 +88,7 @@ class LiveSession:
     interruptions: int = 0
     input_rates: set[int] = field(default_factory=set)
     caller_audio_ms: float = 0.0
+    resumed_from: int | None = None  # the index of the session this one resumes
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def kinds(self) -> list[str]:
@@ -112,7 +118,10 @@ class GeminiLiveFake:
         self.energy_threshold = energy_threshold
         self.close_on_setup: tuple[int, str] | None = None
         self.close_after_audio: tuple[float, int, str] | None = None
-        self.go_away = False
+        self.go_away = 0  # how many sessions get a goAway after setupComplete
+        self.handles: dict[str, int] = {}  # resumption handle -> the session it resumes
+        # Updates say "not resumable" (as while the model is busy): no handle is given.
+        self.handles_withheld = False
         self.turn_complete_after_tool_call = False
         self.sessions: list[LiveSession] = []
         self.url = ""  # where a test serves it
@@ -157,6 +166,17 @@ class _Runner:
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):
             await self.websocket.send_bytes(json.dumps(message).encode())
 
+    async def resumable(self) -> None:
+        """A handle to resume the session from here, when the setup asked for them."""
+        if "sessionResumption" not in self.session.setup:
+            return
+        if self.fake.handles_withheld:
+            await self.send({"sessionResumptionUpdate": {"newHandle": "", "resumable": False}})
+        else:
+            handle = f"handle-{uuid.uuid4().hex[:12]}"
+            self.fake.handles[handle] = self.fake.sessions.index(self.session)
+            await self.send({"sessionResumptionUpdate": {"newHandle": handle, "resumable": True}})
+
     async def close(self, code: int, reason: str) -> None:
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):
             await self.websocket.close(code, reason)
@@ -189,9 +209,18 @@ class _Runner:
         if self.fake.close_on_setup is not None:
             await self.close(*self.fake.close_on_setup)
             return
+        resumption = first["setup"].get("sessionResumption")
+        handle = resumption.get("handle") if isinstance(resumption, dict) else None
+        if handle is not None:
+            if handle not in self.fake.handles:
+                await self.close(1008, "Invalid session resumption handle.")
+                return
+            self.session.resumed_from = self.fake.handles[handle]
         self.session.setup = first["setup"]
         await self.send({"setupComplete": {}})
+        await self.resumable()
         if self.fake.go_away:
+            self.fake.go_away -= 1
             await self.send({"goAway": {"timeLeft": "50s"}})
         async with asyncio.TaskGroup() as group:
             self.group = group
@@ -313,6 +342,7 @@ class _Runner:
             "totalTokenCount": reply.prompt_tokens + reply.completion_tokens,
         }
         await self.send({"serverContent": {"turnComplete": True}, "usageMetadata": usage})
+        await self.resumable()
 
     async def speak(self, text: str) -> None:
         total_s = max(self.fake.chunk_s, len(text) * self.fake.seconds_per_char)

@@ -137,6 +137,7 @@ async def test_the_set_up_is_one_setup_message(
         ],
         "inputAudioTranscription": {},
         "outputAudioTranscription": {},
+        "sessionResumption": {},
     }
 
 
@@ -291,14 +292,42 @@ async def test_a_tool_call_and_its_response(
     }
 
 
-async def test_go_away_is_a_notice(fake: GeminiLiveFake) -> None:
-    fake.go_away = True
+async def test_go_away_resumes_the_session_on_a_new_connection(fake: GeminiLiveFake) -> None:
+    fake.go_away = 1
+    fake.script(Reply(("Still here.",)))
+    connection = await model_for(fake).connect(RealtimeOptions(voice="Kore"))
+    try:
+        notice = await until(connection, lambda e: isinstance(e, RealtimeNotice))
+        assert "50s" in notice[-1].message  # type: ignore[union-attr]
+        assert "resuming" in notice[-1].message  # type: ignore[union-attr]
+        await connection.send(Respond())
+        answer = await until(connection, lambda e: isinstance(e, ResponseDone))
+    finally:
+        await connection.aclose()
+    assert _text(answer) == "Still here."
+    first, second = fake.sessions
+    assert first.setup["sessionResumption"] == {}
+    # The same setup again, naming the handle the first connection gave.
+    handle = second.setup["sessionResumption"]["handle"]
+    assert fake.handles[handle] == 0
+    assert second.resumed_from == 0
+    assert {k: v for k, v in second.setup.items() if k != "sessionResumption"} == {
+        k: v for k, v in first.setup.items() if k != "sessionResumption"
+    }
+    assert first.closed.is_set()
+    assert [m for m in second.received if "clientContent" in m]  # asked on the new one
+
+
+async def test_go_away_without_a_handle_is_only_a_notice(fake: GeminiLiveFake) -> None:
+    fake.go_away = 1
+    fake.handles_withheld = True
     connection = await model_for(fake).connect(RealtimeOptions())
     try:
         notice = await until(connection, lambda e: isinstance(e, RealtimeNotice))
     finally:
         await connection.aclose()
-    assert "50s" in notice[-1].message  # type: ignore[union-attr]
+    assert "no handle to resume" in notice[-1].message  # type: ignore[union-attr]
+    assert len(fake.sessions) == 1
 
 
 async def test_a_wrong_key_is_an_auth_error(fake: GeminiLiveFake) -> None:

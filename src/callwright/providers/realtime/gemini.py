@@ -29,7 +29,11 @@ truncate. The connection maps them:
   generation; its own barge-in already stopped it when the caller spoke);
   ``Truncate`` is a no-op: Gemini keeps only what it generated before the
   interruption it detected, which is the vendor's behaviour;
-- ``goAway`` is a ``RealtimeNotice``; a close the session did not ask for ends
+- ``setup`` asks for session resumption; on ``goAway`` (the server will close the
+  connection soon) the connection reopens with the latest resumable
+  ``sessionResumptionUpdate.newHandle`` and goes on with the same conversation (an
+  answer being generated then is lost: it ends as cancelled); without a handle the
+  ``goAway`` is only a ``RealtimeNotice``. A close the session did not ask for ends
   ``events()`` with the ``ProviderError`` its code and reason mean.
 """
 
@@ -38,10 +42,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import copy
 import itertools
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Final
 
 import websockets
@@ -122,10 +127,15 @@ class GeminiLive:
     async def connect(self, options: RealtimeOptions) -> GeminiLiveConnection:
         setup = setup_message(options, options.model or self.model)  # a bad voice fails here
         url = websocket_url(self._base_url, PATH, [("key", self._api_key)])
-        websocket = await connect_websocket(
-            PROVIDER, url, open_timeout_s=self._open_timeout_s, outbound=self._outbound
+
+        async def reopen() -> ClientConnection:
+            return await connect_websocket(
+                PROVIDER, url, open_timeout_s=self._open_timeout_s, outbound=self._outbound
+            )
+
+        connection = GeminiLiveConnection(
+            await reopen(), options, setup, reopen=reopen, set_up_s=self._open_timeout_s
         )
-        connection = GeminiLiveConnection(websocket, options)
         try:
             async with asyncio.timeout(self._open_timeout_s):
                 await connection.set_up(setup)
@@ -141,8 +151,22 @@ class GeminiLive:
 class GeminiLiveConnection:
     """One call's Live session (see the module docstring for the mapping)."""
 
-    def __init__(self, websocket: ClientConnection, options: RealtimeOptions) -> None:
+    def __init__(
+        self,
+        websocket: ClientConnection,
+        options: RealtimeOptions,
+        setup: dict[str, Any],
+        *,
+        reopen: Callable[[], Awaitable[ClientConnection]],
+        set_up_s: float = CONNECT_TIMEOUT_S,
+    ) -> None:
         self._websocket = websocket
+        self._setup = setup
+        self._reopen = reopen
+        self._set_up_s = set_up_s
+        self._handle: str | None = None  # the latest resumable session handle
+        self._ready = asyncio.Event()  # clear while a resumed session is being set up
+        self._ready.set()
         self._closing = False
         self._bytes_per_ms = (
             (1 if options.audio == "pcmu" else 2) * sample_rate_of(options.audio) / 1000
@@ -186,6 +210,10 @@ class GeminiLiveConnection:
     # -- commands -----------------------------------------------------------------------
 
     async def send(self, command: RealtimeCommand) -> None:
+        if not self._ready.is_set():
+            if isinstance(command, AppendAudio):
+                return  # the caller's audio while the session moves is not heard
+            await self._ready.wait()
         if isinstance(command, AppendAudio):
             pcm16 = self._in.convert(command.audio)
             self._caller_ms += len(command.audio) / self._bytes_per_ms
@@ -233,10 +261,22 @@ class GeminiLiveConnection:
     # -- events -------------------------------------------------------------------------
 
     async def events(self) -> AsyncIterator[RealtimeEvent]:
+        resumed = True
         try:
-            async for raw in self._websocket:
-                for event in self._events(_parse(raw)):
-                    yield event
+            while resumed:
+                resumed = False
+                async for raw in self._websocket:
+                    message = _parse(raw)
+                    events = list(self._events(message))
+                    if "goAway" in message and self._handle is not None:
+                        # Moved before anything is reported: the session goes on.
+                        events = [*self._end("cancelled"), *events]
+                        await self._resume()
+                        resumed = True
+                    for event in events:
+                        yield event
+                    if resumed:
+                        break
         except websockets.ConnectionClosed as exc:
             if not self._closing:
                 raise self._closed(exc) from exc
@@ -244,6 +284,26 @@ class GeminiLiveConnection:
         if not self._closing:
             close = self._websocket.close_code, self._websocket.close_reason or ""
             raise closed_error(close[0], close[1])
+
+    async def _resume(self) -> None:
+        """A new connection carrying on the session the handle names."""
+        setup = copy.deepcopy(self._setup)
+        setup["setup"]["sessionResumption"] = {"handle": self._handle}
+        self._ready.clear()
+        old = self._websocket
+        try:
+            self._websocket = await self._reopen()
+            async with asyncio.timeout(self._set_up_s):
+                await self.set_up(setup)
+        except TimeoutError as exc:
+            raise ProviderTimeout(PROVIDER, "the resumed session was not set up") from exc
+        finally:
+            self._ready.set()
+            await old.close()
+        # Whatever was asked of the old connection and not begun is gone with it.
+        self._requested, self._owed, self._closing_turn = 0, False, False
+        self._caller, self._caller_words = None, ""
+        logger.info("Gemini Live session resumed on a new connection")
 
     def _events(self, message: dict[str, Any]) -> Iterator[RealtimeEvent]:
         usage = message.get("usageMetadata")
@@ -266,9 +326,13 @@ class GeminiLiveConnection:
                     yield ToolCallRequested(call_id, name, arguments)
             self._tool_batch = True
             yield from self._end("completed", closing=True)
+        update = message.get("sessionResumptionUpdate")
+        if isinstance(update, dict) and update.get("resumable") and update.get("newHandle"):
+            self._handle = str(update["newHandle"])
         if "goAway" in message:
             left = (message.get("goAway") or {}).get("timeLeft", "soon")
-            yield RealtimeNotice(f"Gemini will close the session in {left} (goAway)")
+            then = "resuming on a new connection" if self._handle else "no handle to resume"
+            yield RealtimeNotice(f"Gemini will close the session in {left} (goAway): {then}")
 
     def _content(self, content: dict[str, Any]) -> Iterator[RealtimeEvent]:
         heard = content.get("inputTranscription")

@@ -101,6 +101,8 @@ def setup_message(options: RealtimeOptions, model: str) -> dict[str, Any]:
         },
         # The session records what the caller heard from the model's own words.
         "outputAudioTranscription": {},
+        # Handles to carry the conversation over when the server ends a connection.
+        "sessionResumption": {},
     }
     if options.instructions:
         setup["systemInstruction"] = {"parts": [{"text": options.instructions}]}

@@ -54,19 +54,16 @@ from websockets.asyncio.client import ClientConnection
 
 from callwright.providers.catalog import Connection
 from callwright.providers.common import CONNECT_TIMEOUT_S, connect_websocket, websocket_url
-from callwright.providers.errors import (
-    ProviderError,
-    ProviderRequestError,
-    ProviderTimeout,
-    ProviderUnavailable,
-)
+from callwright.providers.errors import ProviderError, ProviderRequestError, ProviderTimeout
 from callwright.providers.realtime.gemini_wire import (
     INPUT_MIME,
     PROVIDER,
     AudioIn,
     AudioOut24,
     closed_error,
+    parse_message,
     setup_message,
+    tool_response,
 )
 from callwright.providers.realtime.protocol import (
     AppendAudio,
@@ -201,7 +198,7 @@ class GeminiLiveConnection:
             raw = await self._websocket.recv()
         except websockets.ConnectionClosed as exc:
             raise self._closed(exc) from exc
-        return _parse(raw)
+        return parse_message(raw)
 
     def _closed(self, exc: websockets.ConnectionClosed) -> ProviderError:
         close = exc.rcvd
@@ -244,7 +241,7 @@ class GeminiLiveConnection:
             response = {
                 "id": command.call_id,
                 "name": self._tool_names.pop(command.call_id, ""),
-                "response": _tool_response(command.output),
+                "response": tool_response(command.output),
             }
             await self._send({"toolResponse": {"functionResponses": [response]}})
         elif isinstance(command, CancelResponse) and self._turn is not None and not self._dropping:
@@ -266,7 +263,7 @@ class GeminiLiveConnection:
             while resumed:
                 resumed = False
                 async for raw in self._websocket:
-                    message = _parse(raw)
+                    message = parse_message(raw)
                     events = list(self._events(message))
                     if "goAway" in message and self._handle is not None:
                         # Moved before anything is reported: the session goes on.
@@ -424,26 +421,6 @@ class GeminiLiveConnection:
     async def aclose(self) -> None:
         self._closing = True
         await self._websocket.close()
-
-
-def _tool_response(output: str) -> dict[str, Any]:
-    """A tool's result as the ``response`` object Gemini takes: a JSON object as is,
-    anything else as ``{"output": ...}``."""
-    try:
-        parsed = json.loads(output)
-    except ValueError:
-        return {"output": output}
-    return parsed if isinstance(parsed, dict) else {"output": parsed}
-
-
-def _parse(raw: str | bytes) -> dict[str, Any]:
-    try:
-        message = json.loads(raw)
-    except ValueError as exc:
-        raise ProviderUnavailable(PROVIDER, "the server sent a frame that is not JSON") from exc
-    if not isinstance(message, dict):
-        raise ProviderUnavailable(PROVIDER, "the server sent a frame that is not an object")
-    return message
 
 
 def create(c: Connection) -> GeminiLive:

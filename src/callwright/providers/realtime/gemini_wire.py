@@ -10,6 +10,7 @@ there is no error message in the stream.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Final
 
 from callwright.audio.codec import mulaw_decode, mulaw_encode
@@ -32,7 +33,9 @@ __all__ = [
     "AudioIn",
     "AudioOut24",
     "closed_error",
+    "parse_message",
     "setup_message",
+    "tool_response",
 ]
 
 PROVIDER: Final = "gemini"
@@ -167,3 +170,23 @@ def closed_error(code: int | None, reason: str) -> ProviderError:
     if code in (1007, 1008):
         return ProviderRequestError(PROVIDER, text)
     return ProviderUnavailable(PROVIDER, text)
+
+
+def tool_response(output: str) -> dict[str, Any]:
+    """A tool's result as the ``response`` object Gemini takes: a JSON object as is,
+    anything else as ``{"output": ...}``."""
+    try:
+        parsed = json.loads(output)
+    except ValueError:
+        return {"output": output}
+    return parsed if isinstance(parsed, dict) else {"output": parsed}
+
+
+def parse_message(raw: str | bytes) -> dict[str, Any]:
+    try:
+        message = json.loads(raw)
+    except ValueError as exc:
+        raise ProviderUnavailable(PROVIDER, "the server sent a frame that is not JSON") from exc
+    if not isinstance(message, dict):
+        raise ProviderUnavailable(PROVIDER, "the server sent a frame that is not an object")
+    return message

@@ -148,3 +148,43 @@ async def test_without_a_knowledge_base_the_search_is_not_offered(fake: GeminiLi
     assert await running is EndReason.CUSTOMER_ENDED_CALL
     declarations = fake.last.setup["tools"][0]["functionDeclarations"]
     assert [d["name"] for d in declarations] == ["send_dtmf"]
+
+
+async def test_a_trigger_phrase_ends_the_call_with_the_farewell_heard(
+    fake: GeminiLiveFake,
+) -> None:
+    """Gemini starts answering the caller's turn by itself; the session, seeing the
+    trigger phrase in the transcript, ends the call: the farewell replaces that answer
+    and is played whole before the hang-up."""
+    fake.heard = ["Okay, goodbye now."]
+    fake.chunk_delay_s = 0.02
+    fake.script(Reply(("An answer nobody asked for, " * 4,)))
+    document = _document(end_call_trigger_phrase="goodbye", end_call_message="Bye bye!")
+    config = CallConfig.from_settings(document)
+    clock = MonotonicClock()
+    transport = LoopbackTransport(clock, sample_rate=8000)
+    events: list[SessionEvent] = []
+    session = realtime_session(
+        config,
+        document,
+        GeminiLive(KEY, base_url=fake.url),
+        f"gemini:{MODEL}",
+        transport,
+        clock,
+        events.append,
+        on_end=None,
+        custom_tools=(),
+        run_custom_tools=None,
+    )
+    running = asyncio.create_task(session.run())
+    async with asyncio.timeout(15):  # only catches a hang
+        while not fake.sessions or not fake.last.setup:
+            await transport.silence(0.1)
+        await transport.say(speech(0.6, 8000))
+        while not running.done():
+            await transport.silence(0.1)
+    assert await running is EndReason.CUSTOMER_SAID_END_CALL_PHRASE
+    said = [(e.text, e.interrupted) for e in events if isinstance(e, AssistantMessage)]
+    assert said == [("Bye bye!", False)]
+    assert fake.last.spoken[-1] == "Bye bye!"
+    assert transport.hung_up is not None

@@ -188,7 +188,9 @@ async def test_a_caller_turn_gemini_answers_by_itself(
     out = b"".join(e.audio for e in audio)
     # Gemini's 24 kHz as μ-law 8 kHz (one byte a sample), as long as the fake said.
     assert len(out) / 8 == pytest.approx(fake.last.audio_ms[0], abs=2)
-    assert events[-1] == ResponseDone("completed", 21, 8)
+    # The answer Gemini began by itself, named in the commit and in its end.
+    assert committed.answer_id == audio[0].item_id
+    assert events[-1] == ResponseDone("completed", 21, 8, item_id=audio[0].item_id)
 
 
 async def test_fixed_text_is_a_client_content_turn(
@@ -277,7 +279,10 @@ async def test_a_tool_call_and_its_response(
     await phone.send(Respond())  # Gemini goes on by itself once it has the results
     answer = await until(phone, lambda e: isinstance(e, ResponseDone))
     assert _text(answer) == "It is sunny in Lyon."
-    assert [e for e in answer if isinstance(e, ResponseDone)] == [ResponseDone("completed", 21, 8)]
+    done = [
+        (e.status, e.input_tokens, e.output_tokens) for e in answer if isinstance(e, ResponseDone)
+    ]
+    assert done == [("completed", 21, 8)]
     assert fake.last.tool_results == [
         {"id": "call_1", "name": "get_weather", "response": {"sky": "sunny"}}
     ]
@@ -370,3 +375,21 @@ async def _talk_until_closed(connection: GeminiLiveConnection) -> None:
         await say_to(connection, speech(0.3, 8000))
         async for _ in connection.events():
             continue
+
+
+async def test_new_words_over_an_answer_are_not_caller_speech(
+    fake: GeminiLiveFake, phone: GeminiLiveConnection
+) -> None:
+    """A ``clientContent`` sent while the model talks stops that answer (Gemini's
+    ``interrupted``): the adapter does not take it for the caller starting to speak."""
+    fake.chunk_delay_s = 0.02
+    fake.script(Reply(("A long answer that goes on and on for quite a while, " * 2,)))
+    await phone.send(Respond())
+    await until(phone, lambda e: isinstance(e, AudioOut))
+    await phone.send(Respond('Say exactly this: "Sorry, one moment."'))
+    events = await until(phone, lambda e: isinstance(e, ResponseDone) and e.status == "completed")
+    assert fake.last.interruptions == 1
+    assert not any(isinstance(e, CallerSpeechStarted | CallerTurnCommitted) for e in events)
+    done = [e.status for e in events if isinstance(e, ResponseDone)]
+    assert done == ["cancelled", "completed"]
+    assert _text(events).endswith("Sorry, one moment.")

@@ -180,6 +180,7 @@ class GeminiLiveConnection:
         self._closing_turn = False  # a turn ended here whose server end may still come
         self._requested = 0  # model turns asked for and not yet begun
         self._owed = False  # a turn began unasked: the next Respond(None) is a no-op
+        self._superseding = False  # a clientContent sent over a model turn stops it
         self._tool_names: dict[str, str] = {}
         self._tool_batch = False  # function calls awaiting their results
         self._usage = (0, 0)
@@ -224,12 +225,14 @@ class GeminiLiveConnection:
                 self._owed = False  # Gemini answers it by itself
                 return
             content: dict[str, Any] = {"turnComplete": True}
+            self._superseding = self._turn is not None  # Gemini stops it for this one
             if command.instructions:
                 content["turns"] = [{"role": "user", "parts": [{"text": command.instructions}]}]
             self._requested += 1
             await self._send({"clientContent": content})
         elif isinstance(command, CallerText):
             turn = {"role": "user", "parts": [{"text": command.text}]}
+            self._superseding = self._turn is not None
             self._requested += 1
             self._owed = True
             await self._send({"clientContent": {"turns": [turn], "turnComplete": True}})
@@ -336,7 +339,9 @@ class GeminiLiveConnection:
         if isinstance(heard, dict) and heard.get("text"):
             yield from self._heard(str(heard["text"]))
         if content.get("interrupted"):
-            if self._caller is None:
+            if self._superseding:
+                self._superseding = False  # our new turn stopped it, not the caller
+            elif self._caller is None:
                 self._caller, self._caller_words = f"in-{next(self._ids)}", ""
                 yield CallerSpeechStarted(int(self._caller_ms))
             if self._turn is None and self._requested and not self._closing_turn:
@@ -402,7 +407,7 @@ class GeminiLiveConnection:
         if self._caller is None:
             yield CallerSpeechStarted(int(self._caller_ms))
         yield CallerSpeechStopped(int(self._caller_ms))
-        yield CallerTurnCommitted(caller)
+        yield CallerTurnCommitted(caller, self._turn)
         yield CallerTranscript(caller, self._caller_words)
         self._caller, self._caller_words, self._committed = None, "", caller
         self._owed = True
@@ -414,8 +419,10 @@ class GeminiLiveConnection:
             yield AudioOut(self._turn, tail)
         if self._dropping:
             status = "cancelled"
+        turn = self._turn
         self._turn, self._dropping, self._closing_turn = None, False, closing
-        yield ResponseDone(status, *self._usage)
+        self._superseding = False
+        yield ResponseDone(status, *self._usage, item_id=turn)
         self._usage = (0, 0)
 
     async def aclose(self) -> None:

@@ -267,13 +267,13 @@ class GeminiLiveConnection:
                 resumed = False
                 async for raw in self._websocket:
                     message = parse_message(raw)
-                    events = list(self._events(message))
+                    found = list(self._events(message))
                     if "goAway" in message and self._handle is not None:
                         # Moved before anything is reported: the session goes on.
-                        events = [*self._end("cancelled"), *events]
+                        found = [*self._end("cancelled"), *found]
                         await self._resume()
                         resumed = True
-                    for event in events:
+                    for event in found:
                         yield event
                     if resumed:
                         break
@@ -295,14 +295,15 @@ class GeminiLiveConnection:
             self._websocket = await self._reopen()
             async with asyncio.timeout(self._set_up_s):
                 await self.set_up(setup)
+            # Whatever was asked of the old connection and not begun is gone with it
+            # (reset before the commands held back meanwhile go to the new one).
+            self._requested, self._owed, self._closing_turn = 0, False, False
+            self._caller, self._caller_words, self._superseding = None, "", False
         except TimeoutError as exc:
             raise ProviderTimeout(PROVIDER, "the resumed session was not set up") from exc
         finally:
             self._ready.set()
             await old.close()
-        # Whatever was asked of the old connection and not begun is gone with it.
-        self._requested, self._owed, self._closing_turn = 0, False, False
-        self._caller, self._caller_words = None, ""
         logger.info("Gemini Live session resumed on a new connection")
 
     def _events(self, message: dict[str, Any]) -> Iterator[RealtimeEvent]:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.domain.assistants.service import AssistantService, StoredAssistant
 from callwright.domain.principal import Principal
+from callwright.providers.realtime.settings import setting_problems
 from callwright.providers.tts.voice_settings import unsupported_voice_settings
 from callwright.providers.vendors import CATALOG
 from callwright.security.crypto import SecretBox
@@ -65,7 +66,11 @@ class AssistantValidator:
         )
         resolution = resolve(stored.settings.model_dump(mode="json"), credentials, self._settings)
         tts_settings = stored.settings.tts_settings.model_dump(mode="json")
-        checks = [_voice_notes(_check(resolved), tts_settings) for resolved in resolution.all()]
+        realtime = stored.settings.realtime_settings.model_dump(mode="json")
+        checks = [
+            _realtime_problems(_voice_notes(_check(resolved), tts_settings), realtime)
+            for resolved in resolution.all()
+        ]
         checks += await self._telephony(stored, credentials)
         return AssistantValidation(
             assistant_id=stored.row.id, ok=all(check.ok for check in checks), providers=checks
@@ -133,6 +138,18 @@ def _voice_notes(check: ProviderCheck, tts_settings: dict[str, Any]) -> Provider
     return check.model_copy(
         update={"message": f"{check.message}; {note}", "unsupported": unsupported}
     )
+
+
+def _realtime_problems(check: ProviderCheck, realtime: dict[str, Any]) -> ProviderCheck:
+    """A realtime model's check fails on settings its vendor would refuse at call time
+    (Gemini given OpenAI's voice or model)."""
+    if check.kind != "realtime":
+        return check
+    problems = setting_problems(check.provider, realtime)
+    if not problems:
+        return check
+    message = "; ".join([check.message, *problems]) if check.message else "; ".join(problems)
+    return check.model_copy(update={"ok": False, "message": message})
 
 
 def _check(resolved: Resolved) -> ProviderCheck:

@@ -62,6 +62,7 @@ from callwright.providers.realtime.gemini_wire import (
     AudioOut24,
     closed_error,
     parse_message,
+    setting_problems,
     setup_message,
     tool_response,
 )
@@ -87,7 +88,7 @@ from callwright.providers.realtime.protocol import (
 )
 from callwright.security.outbound import OutboundPolicy
 
-__all__ = ["PATH", "GeminiLive", "GeminiLiveConnection", "create"]
+__all__ = ["PATH", "GeminiLive", "GeminiLiveConnection", "create", "setting_problems"]
 
 logger = logging.getLogger(__name__)
 

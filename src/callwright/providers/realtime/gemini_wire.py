@@ -11,6 +11,7 @@ there is no error message in the stream.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, Final
 
 from callwright.audio.codec import mulaw_decode, mulaw_encode
@@ -34,6 +35,7 @@ __all__ = [
     "AudioOut24",
     "closed_error",
     "parse_message",
+    "setting_problems",
     "setup_message",
     "tool_response",
 ]
@@ -58,28 +60,48 @@ VOICES: Final = frozenset(
 _END_SENSITIVITY: Final = {"high": "END_SENSITIVITY_HIGH", "low": "END_SENSITIVITY_LOW"}
 
 
+_KNOWN_VOICES: Final = {name.lower(): name for name in VOICES}
+
+
+def _voice_problem(voice: str) -> str | None:
+    if voice.lower() in _KNOWN_VOICES:
+        return None
+    return (
+        f"realtime_settings.voice {voice!r} is not a Gemini Live voice (one of "
+        f"{', '.join(sorted(VOICES))})"
+    )
+
+
+def _model_problem(model: str) -> str | None:
+    if model.removeprefix("models/").startswith("gemini"):
+        return None
+    return f"realtime_settings.model {model!r} is not a Gemini Live model (a gemini-… model)"
+
+
+def setting_problems(realtime_settings: Mapping[str, Any]) -> list[str]:
+    """What Gemini would refuse in ``realtime_settings`` (OpenAI's default voice and
+    model): said by ``POST /validate`` before a call fails on it."""
+    voice, model = realtime_settings.get("voice"), realtime_settings.get("model")
+    found = [
+        _voice_problem(str(voice)) if voice else None,
+        _model_problem(str(model)) if model else None,
+    ]
+    return [problem for problem in found if problem is not None]
+
+
 def voice_of(options: RealtimeOptions) -> str:
     """The prebuilt voice, refusing one that is not Gemini's (OpenAI's ``marin``)."""
     voice = options.voice or DEFAULT_VOICE
-    known = {name.lower(): name for name in VOICES}
-    if voice.lower() not in known:
-        raise ProviderRequestError(
-            PROVIDER,
-            f"voice {voice!r} is not a Gemini Live voice (realtime_settings.voice: one of "
-            f"{', '.join(sorted(VOICES))})",
-        )
-    return known[voice.lower()]
+    if (problem := _voice_problem(voice)) is not None:
+        raise ProviderRequestError(PROVIDER, problem)
+    return _KNOWN_VOICES[voice.lower()]
 
 
 def setup_message(options: RealtimeOptions, model: str) -> dict[str, Any]:
     """The first client message: ``{"setup": BidiGenerateContentSetup}``. Another
     vendor's model (``gpt-realtime``, the OpenAI default) is refused before connecting."""
-    if not model.removeprefix("models/").startswith("gemini"):
-        raise ProviderRequestError(
-            PROVIDER,
-            f"model {model!r} is not a Gemini Live model (realtime_settings.model: "
-            "a gemini-…-live or native-audio model)",
-        )
+    if (problem := _model_problem(model)) is not None:
+        raise ProviderRequestError(PROVIDER, problem)
     speech: dict[str, Any] = {
         "voiceConfig": {"prebuiltVoiceConfig": {"voiceName": voice_of(options)}}
     }

@@ -27,7 +27,8 @@ Switches: ``close_on_setup`` ((code, reason) instead of ``setupComplete``),
 ``go_away`` (the next this many sessions get a ``goAway`` after ``setupComplete``),
 ``handles_withheld`` (resumption updates say not resumable),
 ``turn_complete_after_tool_call`` (a ``turnComplete`` right after a ``toolCall``: the
-reference does not say whether one comes, so the adapter is tested both ways). Every connection is a
+reference does not say whether one comes, so the adapter is tested both ways),
+``late_words`` (caller words sent after the next answer's first audio). Every connection is a
 ``LiveSession`` in ``sessions``.
 
 With ``sessionResumption`` in the setup, a ``sessionResumptionUpdate`` (``newHandle``,
@@ -123,6 +124,9 @@ class GeminiLiveFake:
         # Updates say "not resumable" (as while the model is busy): no handle is given.
         self.handles_withheld = False
         self.turn_complete_after_tool_call = False
+        # Words of the caller's turn sent after the answer's first audio (the reference
+        # says input transcription comes independently of the model's turn).
+        self.late_words: str | None = None
         self.sessions: list[LiveSession] = []
         self.url = ""  # where a test serves it
         self.app = Starlette(routes=[WebSocketRoute(PATH, self._session)])
@@ -363,6 +367,9 @@ class _Runner:
                 }
             }
             await self.send({"serverContent": {"modelTurn": {"parts": [part]}}})
+            if index == 0 and self.fake.late_words:
+                late, self.fake.late_words = self.fake.late_words, None
+                await self.send({"serverContent": {"inputTranscription": {"text": late}}})
             self.session.audio_ms[-1] += round(self.fake.chunk_s * 1000)
             due = " ".join(words[: round(len(words) * (index + 1) / chunks)])
             new = due[len(self.session.spoken[-1]) :]

@@ -393,3 +393,19 @@ async def test_new_words_over_an_answer_are_not_caller_speech(
     done = [e.status for e in events if isinstance(e, ResponseDone)]
     assert done == ["cancelled", "completed"]
     assert _text(events).endswith("Sorry, one moment.")
+
+
+async def test_late_caller_words_belong_to_the_turn_being_answered(
+    fake: GeminiLiveFake, phone: GeminiLiveConnection
+) -> None:
+    fake.late_words = " And on Sunday?"
+    fake.script(Reply(("We open at eight.",)))
+    await say_to(phone, speech(0.6, 8000) + bytes(2 * 8000))
+    events = await until(phone, lambda e: isinstance(e, ResponseDone))
+    committed = next(e for e in events if isinstance(e, CallerTurnCommitted))
+    transcripts = [e for e in events if isinstance(e, CallerTranscript)]
+    assert transcripts == [
+        CallerTranscript(committed.item_id, "What are your opening hours?"),
+        CallerTranscript(committed.item_id, " And on Sunday?"),
+    ]
+    assert sum(isinstance(e, CallerSpeechStarted) for e in events) == 1

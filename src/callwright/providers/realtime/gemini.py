@@ -176,6 +176,7 @@ class GeminiLiveConnection:
         self._caller: str | None = None  # the caller's turn being heard, uncommitted
         self._caller_words = ""
         self._committed: str | None = None  # the last committed caller turn
+        self._answering: str | None = None  # the model turn that answers it
         self._turn: str | None = None  # the model turn being received
         self._dropping = False  # its rest is dropped (CancelResponse)
         self._closing_turn = False  # a turn ended here whose server end may still come
@@ -373,8 +374,9 @@ class GeminiLiveConnection:
         # generationComplete needs nothing: turnComplete follows once all is sent.
 
     def _heard(self, text: str) -> Iterator[RealtimeEvent]:
-        if self._turn is not None and self._caller is None and self._committed is not None:
-            # A late piece of the turn the model is answering.
+        answering = self._turn is not None and self._turn == self._answering
+        if answering and self._caller is None and self._committed is not None:
+            # A late piece of the caller's turn the model is answering.
             yield CallerTranscript(self._committed, text)
             return
         if self._caller is None:
@@ -411,7 +413,8 @@ class GeminiLiveConnection:
         yield CallerSpeechStopped(int(self._caller_ms))
         yield CallerTurnCommitted(caller, self._turn)
         yield CallerTranscript(caller, self._caller_words)
-        self._caller, self._caller_words, self._committed = None, "", caller
+        self._caller, self._caller_words = None, ""
+        self._committed, self._answering = caller, self._turn
         self._owed = True
 
     def _end(self, status: str, *, closing: bool = False) -> Iterator[RealtimeEvent]:

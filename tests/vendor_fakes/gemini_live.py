@@ -12,8 +12,10 @@ close naming the field) and answered with ``setupComplete``.
 ``realtimeInput.audio`` (``audio/pcm;rate=16000``) goes through an energy VAD: caller
 speech while the model generates is ``serverContent.interrupted`` (the generation
 stops, as ``START_OF_ACTIVITY_INTERRUPTS`` does); after ``silenceDurationMs`` of quiet
-the caller's turn ends: ``inputTranscription`` with the next text of ``heard`` (with
-input transcription on) and the model answers on its own with the next of ``replies``.
+the caller's turn ends and the model answers on its own with the next of ``replies``.
+With input transcription on, the next text of ``heard`` comes as ``inputTranscription``
+in two pieces, as Gemini streams it: its first word after 300 ms of speech, the rest
+when the turn ends.
 ``clientContent`` with ``turnComplete`` makes it answer (a user text ending in a
 double-quoted text makes it say that text; a new turn interrupts the one being
 generated); ``toolResponse`` gives results back and the model goes on with the next
@@ -69,6 +71,7 @@ _SETUP_FIELDS = frozenset(
 )  # fmt: skip
 _INPUT_MIME = re.compile(r"audio/pcm;rate=(\d+)$")
 _RATE_OUT = 24_000
+_FIRST_WORD_MS = 300  # caller speech before its first word is transcribed
 # Models the Live API serves: gemini-…-live-… and gemini-…-native-audio-….
 _LIVE_MODEL = re.compile(r"models/gemini-[\w.-]*(live|native-audio)")
 
@@ -164,6 +167,9 @@ class _Runner:
         self.calls: dict[str, str] = {}  # function calls awaiting a result: id -> name
         self.speaking = False
         self.quiet_ms = 0.0
+        self.voiced_ms = 0.0
+        self.first_sent = False
+        self.words: list[str] = []  # the caller's words not yet transcribed
 
     async def send(self, message: dict[str, Any]) -> None:
         self.session.sent.append(message)
@@ -287,11 +293,25 @@ class _Runner:
         if not len(samples):
             return True
         voiced = float(np.sqrt(np.mean(samples**2))) > self.fake.energy_threshold
+        transcribing = "inputAudioTranscription" in self.session.setup
         if voiced:
             self.quiet_ms = 0.0
             if not self.speaking:
-                self.speaking = True
+                self.speaking, self.voiced_ms, self.first_sent = True, 0.0, False
+                self.words = self.fake.heard[self.fake.heard_index % len(self.fake.heard)].split()
+                self.fake.heard_index += 1
                 await self.interrupt()
+            self.voiced_ms += duration_ms
+            if (
+                transcribing
+                and self.voiced_ms >= _FIRST_WORD_MS
+                and self.words
+                and not self.first_sent
+            ):
+                # The first word while the caller still speaks, as Gemini streams it.
+                self.first_sent = True
+                first, self.words = self.words[0], self.words[1:]
+                await self.send({"serverContent": {"inputTranscription": {"text": first}}})
             return True
         if not self.speaking:
             return True
@@ -302,10 +322,9 @@ class _Runner:
         if self.quiet_ms < detection.get("silenceDurationMs", 500):
             return True
         self.speaking = False
-        if "inputAudioTranscription" in self.session.setup:
-            heard = self.fake.heard[self.fake.heard_index % len(self.fake.heard)]
-            self.fake.heard_index += 1
-            await self.send({"serverContent": {"inputTranscription": {"text": heard}}})
+        if transcribing and self.words:
+            rest, self.words = " " + " ".join(self.words), []
+            await self.send({"serverContent": {"inputTranscription": {"text": rest}}})
         self.start(None)
         return True
 

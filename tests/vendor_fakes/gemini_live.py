@@ -30,7 +30,8 @@ Switches: ``close_on_setup`` ((code, reason) instead of ``setupComplete``),
 ``handles_withheld`` (resumption updates say not resumable),
 ``turn_complete_after_tool_call`` (a ``turnComplete`` right after a ``toolCall``: the
 reference does not say whether one comes, so the adapter is tested both ways),
-``late_words`` (caller words sent after the next answer's first audio). Every connection is a
+``late_words`` (caller words sent after the next answer's first audio), ``per_session``
+(each session plays the same (heard, replies) conversation: concurrent calls). Every connection is a
 ``LiveSession`` in ``sessions``.
 
 With ``sessionResumption`` in the setup, a ``sessionResumptionUpdate`` (``newHandle``,
@@ -130,6 +131,9 @@ class GeminiLiveFake:
         # Words of the caller's turn sent after the answer's first audio (the reference
         # says input transcription comes independently of the model's turn).
         self.late_words: str | None = None
+        # When set, each session hears and answers this conversation from its start
+        # (many concurrent calls, as in benchmarks/load.py): (heard, replies).
+        self.per_session: tuple[tuple[str, ...], tuple[Reply, ...]] | None = None
         self.sessions: list[LiveSession] = []
         self.url = ""  # where a test serves it
         self.app = Starlette(routes=[WebSocketRoute(PATH, self._session)])
@@ -165,6 +169,10 @@ class _Runner:
         self.answer: asyncio.Task[None] | None = None
         self.group: asyncio.TaskGroup | None = None
         self.calls: dict[str, str] = {}  # function calls awaiting a result: id -> name
+        own = fake.per_session
+        self.heard = list(own[0]) if own else fake.heard
+        self.replies = deque(own[1]) if own else fake.replies
+        self.heard_index = 0
         self.speaking = False
         self.quiet_ms = 0.0
         self.voiced_ms = 0.0
@@ -298,8 +306,7 @@ class _Runner:
             self.quiet_ms = 0.0
             if not self.speaking:
                 self.speaking, self.voiced_ms, self.first_sent = True, 0.0, False
-                self.words = self.fake.heard[self.fake.heard_index % len(self.fake.heard)].split()
-                self.fake.heard_index += 1
+                self.words = self._next_heard().split()
                 await self.interrupt()
             self.voiced_ms += duration_ms
             if (
@@ -328,6 +335,13 @@ class _Runner:
         self.start(None)
         return True
 
+    def _next_heard(self) -> str:
+        if self.fake.per_session is not None:
+            index, self.heard_index = self.heard_index, self.heard_index + 1
+        else:
+            index, self.fake.heard_index = self.fake.heard_index, self.fake.heard_index + 1
+        return self.heard[index % len(self.heard)]
+
     async def interrupt(self) -> None:
         if self.answer is not None and not self.answer.done():
             self.answer.cancel()
@@ -340,7 +354,7 @@ class _Runner:
 
     def start(self, reply: Reply | None) -> None:
         if reply is None:
-            reply = self.fake.replies.popleft() if self.fake.replies else Reply(("OK.",))
+            reply = self.replies.popleft() if self.replies else Reply(("OK.",))
         assert self.group is not None
         self.answer = self.group.create_task(self.respond(reply))
 

@@ -8,6 +8,7 @@ from typing import Any
 from callwright.domain.assistants.schemas import AssistantIn
 from callwright.engine.builtin_tools import builtin_tool_specs
 from callwright.engine.config import CallConfig
+from callwright.providers.protocols import ChatMessage
 from callwright.providers.realtime.gemini_wire import setup_message
 from callwright.providers.realtime.openai import session_config
 from callwright.providers.realtime.protocol import RealtimeAudio
@@ -122,3 +123,29 @@ def test_gemini_semantic_vad_and_no_transcription() -> None:
     assert detection == {"disabled": False, "endOfSpeechSensitivity": "END_SENSITIVITY_LOW"}
     assert "inputAudioTranscription" not in setup
     assert "tools" not in setup
+
+
+def test_maintain_context_puts_the_callers_earlier_conversation_in_the_instructions() -> None:
+    previous = [
+        ChatMessage("system", "an old prompt"),
+        ChatMessage("user", "I ordered a cake for Friday."),
+        ChatMessage("assistant", "Noted: one cake, Friday."),
+    ]
+
+    def instructions(maintain: bool) -> str | None:
+        document = AssistantIn(
+            name="Desk",
+            mode="realtime",
+            maintain_context=maintain,
+            llm_settings={"system_prompt": "You run a bakery."},
+        ).model_dump(mode="json")
+        config = CallConfig.from_settings(document)
+        return realtime_options(config, document, "pcmu", (), previous).instructions
+
+    assert instructions(True) == (
+        "You run a bakery.\n\n"
+        "Your earlier conversation with this caller, for context:\n"
+        "Caller: I ordered a cake for Friday.\n"
+        "You: Noted: one cake, Friday."
+    )
+    assert instructions(False) == "You run a bakery."

@@ -291,6 +291,7 @@ class CallRuntime:
                 custom_tools=custom_tools,
                 run_custom_tools=runner_for(executor) if executor else None,
                 retrieve=prepared.retrieve,
+                previous_conversation=prepared.previous,
             )
         else:
             assert providers is not None

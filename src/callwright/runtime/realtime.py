@@ -11,7 +11,7 @@ in its record. It never falls back to the pipeline.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from callwright.clock import Clock
@@ -23,7 +23,7 @@ from callwright.engine.lifecycle import EndCallHook
 from callwright.engine.realtime import RealtimeSession
 from callwright.engine.replies import Retriever, ToolRunner
 from callwright.providers.errors import ProviderError
-from callwright.providers.protocols import ToolSpec
+from callwright.providers.protocols import ChatMessage, ToolSpec
 from callwright.providers.realtime.protocol import RealtimeAudio, RealtimeModel, RealtimeOptions
 from callwright.runtime.providers_cloud import CloudProviders, llm_label
 from callwright.runtime.registry import CredentialSource, ProviderChoice, stored_credentials
@@ -97,18 +97,38 @@ async def process_realtime_factory(server: Settings) -> AsyncIterator[RealtimeFa
         await engine.dispose()
 
 
+_EARLIER = "Your earlier conversation with this caller, for context:"
+
+
+def _instructions(config: CallConfig, previous: Sequence[ChatMessage]) -> str | None:
+    """The prompt, and with ``maintain_context`` the caller's previous conversation
+    after it (a realtime model takes no chat history: it reads it as instructions)."""
+    prompt = config.llm.system_prompt
+    lines = [
+        f"{'Caller' if m.role == 'user' else 'You'}: {m.content}"
+        for m in previous
+        if m.role in ("user", "assistant") and m.content
+    ]
+    if not config.maintain_context or not lines:
+        return prompt
+    earlier = "\n".join([_EARLIER, *lines])
+    return f"{prompt}\n\n{earlier}" if prompt else earlier
+
+
 def realtime_options(
     config: CallConfig,
     settings: Mapping[str, Any],
     audio: RealtimeAudio,
     tools: tuple[ToolSpec, ...],
+    previous: Sequence[ChatMessage] = (),
 ) -> RealtimeOptions:
     """The session's set-up from the assistant's settings: the prompt (rendered with
-    the call's variables), ``realtime_settings``, the endpointing silence, the language,
-    max_tokens and the call's tools."""
+    the call's variables; with ``maintain_context``, the caller's ``previous``
+    conversation after it), ``realtime_settings``, the endpointing silence, the
+    language, max_tokens and the call's tools."""
     realtime = settings.get("realtime_settings") or {}
     return RealtimeOptions(
-        instructions=config.llm.system_prompt,
+        instructions=_instructions(config, previous),
         voice=realtime.get("voice"),
         model=realtime.get("model"),
         audio=audio,
@@ -135,6 +155,7 @@ def realtime_session(
     custom_tools: tuple[ToolSpec, ...],
     run_custom_tools: ToolRunner | None,
     retrieve: Retriever | None = None,
+    previous_conversation: Sequence[ChatMessage] = (),
 ) -> RealtimeSession:
     """A realtime call's session: μ-law on a phone line (8 kHz), else PCM 24 kHz; the
     built-in tools (``search_knowledge`` when the call has a knowledge base:
@@ -142,7 +163,7 @@ def realtime_session(
     ``enabled_tools`` says."""
     audio: RealtimeAudio = "pcmu" if transport.sample_rate == 8000 else "pcm24"
     tools = offered_tools(config, custom_tools, can_search=retrieve is not None)
-    options = realtime_options(config, settings, audio, tools)
+    options = realtime_options(config, settings, audio, tools, previous_conversation)
     return RealtimeSession(
         config,
         model,

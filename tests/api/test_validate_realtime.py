@@ -38,3 +38,14 @@ async def test_a_gemini_assistant_is_checked_for_its_key_voice_and_model(
     realtime = report["providers"][0]
     assert (report["ok"], realtime["ok"]) == (True, True)
     assert realtime["message"].startswith("ready")
+
+
+async def test_filler_words_are_named_as_doing_nothing_in_realtime_mode(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    await _credential(client, tenant, provider="openai", api_key="sk-org-realtime-0123456789")
+    assistant = await _assistant(client, tenant, mode="realtime", filler_words_enabled=True)
+    realtime = (await _validate(client, tenant, assistant["id"]))["providers"][0]
+    assert realtime["ok"] is True  # a note, not a failure
+    assert realtime["unsupported"] == ["filler_words_enabled"]
+    assert "no effect in realtime mode: filler_words_enabled" in realtime["message"]

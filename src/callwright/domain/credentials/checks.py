@@ -66,9 +66,9 @@ class AssistantValidator:
         )
         resolution = resolve(stored.settings.model_dump(mode="json"), credentials, self._settings)
         tts_settings = stored.settings.tts_settings.model_dump(mode="json")
-        realtime = stored.settings.realtime_settings.model_dump(mode="json")
+        document = stored.settings.model_dump(mode="json")
         checks = [
-            _realtime_problems(_voice_notes(_check(resolved), tts_settings), realtime)
+            _realtime_problems(_voice_notes(_check(resolved), tts_settings), document)
             for resolved in resolution.all()
         ]
         checks += await self._telephony(stored, credentials)
@@ -140,16 +140,24 @@ def _voice_notes(check: ProviderCheck, tts_settings: dict[str, Any]) -> Provider
     )
 
 
-def _realtime_problems(check: ProviderCheck, realtime: dict[str, Any]) -> ProviderCheck:
+def _realtime_problems(check: ProviderCheck, document: dict[str, Any]) -> ProviderCheck:
     """A realtime model's check fails on settings its vendor would refuse at call time
-    (Gemini given OpenAI's voice or model)."""
+    (Gemini given OpenAI's voice or model), and names the settings that do nothing in
+    realtime mode (filler words: no voice of ours speaks on the call)."""
     if check.kind != "realtime":
         return check
-    problems = setting_problems(check.provider, realtime)
-    if not problems:
+    problems = setting_problems(check.provider, document.get("realtime_settings") or {})
+    unsupported = ["filler_words_enabled"] if document.get("filler_words_enabled") else []
+    if unsupported:
+        problems_or_notes = [*problems, "no effect in realtime mode: filler_words_enabled"]
+    else:
+        problems_or_notes = problems
+    if not problems_or_notes:
         return check
-    message = "; ".join([check.message, *problems]) if check.message else "; ".join(problems)
-    return check.model_copy(update={"ok": False, "message": message})
+    message = "; ".join(part for part in (check.message, *problems_or_notes) if part)
+    return check.model_copy(
+        update={"ok": check.ok and not problems, "message": message, "unsupported": unsupported}
+    )
 
 
 def _check(resolved: Resolved) -> ProviderCheck:

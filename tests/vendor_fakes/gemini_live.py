@@ -56,12 +56,22 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from callwright.providers.realtime.gemini import PATH
-from callwright.providers.realtime.gemini_wire import VOICES
 from tests.vendor_fakes import Reply
 
-__all__ = ["GeminiLiveFake", "LiveSession"]
+__all__ = ["PATH", "VOICES", "GeminiLiveFake", "LiveSession"]
 
+# The documented endpoint and voices, spelled here rather than taken from the adapter,
+# so that a wrong name in the adapter fails the tests.
+PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+VOICES = frozenset(
+    {
+        "Zephyr", "Puck", "Charon", "Kore", "Fenrir", "Leda", "Orus", "Aoede",
+        "Callirrhoe", "Autonoe", "Enceladus", "Iapetus", "Umbriel", "Algieba",
+        "Despina", "Erinome", "Algenib", "Rasalgethi", "Laomedeia", "Achernar",
+        "Alnilam", "Schedar", "Gacrux", "Pulcherrima", "Achird", "Zubenelgenubi",
+        "Vindemiatrix", "Sadachbia", "Sadaltager", "Sulafat",
+    }
+)  # fmt: skip
 _SAY = re.compile(r'"(.*)"\s*$', re.DOTALL)
 _SETUP_FIELDS = frozenset(
     {

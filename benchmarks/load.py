@@ -68,7 +68,7 @@ from load_caller import (  # noqa: E402
     webhook_receiver,
 )
 from load_report import largest_good_n, summarise, write_results  # noqa: E402
-from load_server import GREETING, SCRIPT  # noqa: E402
+from load_server import GREETING, REALTIME_KEY, SCRIPT  # noqa: E402
 
 from callwright.observability.eventloop import LagSamples, watch_event_loop  # noqa: E402
 from callwright.observability.metrics import Metrics  # noqa: E402
@@ -214,15 +214,42 @@ async def database(kind: str) -> AsyncIterator[str | None]:
             await admin.close()
 
 
+@contextlib.asynccontextmanager
+async def realtime_model(args: argparse.Namespace) -> AsyncIterator[list[str]]:
+    """With ``--realtime``: the Gemini Live fake, served by this process, every session
+    playing ``SCRIPT`` (the server's flags to reach it); else nothing."""
+    if not args.realtime:
+        yield []
+        return
+    sys.path.insert(0, str(HERE.parent))
+    from tests.vendor_fakes import Reply
+    from tests.vendor_fakes.gemini_live import GeminiLiveFake
+
+    fake = GeminiLiveFake(api_key=REALTIME_KEY)
+    fake.per_session = (
+        tuple(turn.heard for turn in SCRIPT),
+        tuple(Reply((turn.reply,)) for turn in SCRIPT),
+    )
+    async with serve_in_process(fake.app) as url:
+        yield [f"--realtime-url={url}"]
+
+
 # -- set-up, records, one phase -----------------------------------------------------------
 
 
-async def set_up(server: ServerProcess, numbers: set[str], webhook_url: str | None) -> None:
+REALTIME = {"provider": "gemini", "model": "gemini-3.1-flash-live-preview", "voice": "Kore"}
+
+
+async def set_up(
+    server: ServerProcess, numbers: set[str], webhook_url: str | None, *, realtime: bool = False
+) -> None:
     headers = {"Authorization": f"Bearer {server.api_key}"}
+    mode = {"mode": "realtime", "realtime_settings": REALTIME} if realtime else {}
     async with httpx.AsyncClient(base_url=server.base_url, headers=headers, timeout=30) as api:
         assistant = await api.post(
             "/api/v1/assistants",
-            json={
+            json=mode
+            | {
                 "name": "Load test",
                 "llm_settings": {"welcome_message": GREETING},
                 "twilio_config": {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN},
@@ -377,6 +404,7 @@ async def run_phase(
         n,
         results,
         records,
+        args.realtime,
         args.idle_cores,
         cpu,
         client_cpu,
@@ -403,11 +431,21 @@ async def run_database(
             database(kind) as database_url,
             serve_in_process(twilio_api(numbers)) as twilio_url,
             serve_in_process(webhook_receiver(hooks)) as receiver_url,
+            realtime_model(args) as realtime_flags,
             server_process(
-                server_flags(args), database_url, twilio_url, work, args.server_workers
+                server_flags(args) + realtime_flags,
+                database_url,
+                twilio_url,
+                work,
+                args.server_workers,
             ) as server,
         ):
-            await set_up(server, numbers, receiver_url + "/hook" if args.webhooks else None)
+            await set_up(
+                server,
+                numbers,
+                receiver_url + "/hook" if args.webhooks else None,
+                realtime=args.realtime,
+            )
             print(f"[{kind}] server pids {server.pids} at {server.base_url}", flush=True)
             warm = await run_phase(server, 1, clips, args)
             if warm["failed_or_lost"]:
@@ -502,6 +540,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--stop-on-failure", action="store_true")
     parser.add_argument(
+        "--realtime",
+        action="store_true",
+        help="a realtime assistant (mode realtime, Gemini Live) instead of the pipeline, "
+        "its model the Live API fake served by this process",
+    )
+    parser.add_argument(
         "--no-server-gc-freeze",
         dest="server_gc_freeze",
         action="store_false",
@@ -553,8 +597,10 @@ async def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
             "server loop": args.server_loop,
             "server gc.freeze()": args.server_gc_freeze,
             "server workers": args.server_workers,
+            "mode": "realtime (Gemini Live fake)" if args.realtime else "pipeline",
         },
         "databases": [],
+        "realtime": args.realtime,
     }
     for kind in args.databases:
         try:
@@ -562,7 +608,7 @@ async def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
         except OSError as exc:
             print(f"[{kind}] skipped: {exc}", flush=True)
             continue
-        result["largest_good_n"] = largest_good_n(result["phases"])
+        result["largest_good_n"] = largest_good_n(result["phases"], args.realtime)
         report["databases"].append(result)
     report["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     return report

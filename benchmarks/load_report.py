@@ -27,8 +27,9 @@ def percentiles(values: list[float], qs: tuple[int, ...] = (50, 95, 99)) -> dict
     return {k: round(v, 1) for k, v in picked.items()} | {"n": len(ordered)}
 
 
-def record_problems(record: dict[str, Any]) -> list[str]:
-    """What makes a call record incomplete (an empty list: complete)."""
+def record_problems(record: dict[str, Any], realtime: bool = False) -> list[str]:
+    """What makes a call record incomplete (an empty list: complete). A realtime call's
+    timing rows have no separate LLM and TTS stages: each needs its first frame out."""
     problems = []
     if record["status"] != "ended":
         problems.append(f"status {record['status']}")
@@ -44,7 +45,12 @@ def record_problems(record: dict[str, Any]) -> list[str]:
     if interrupted != [4]:
         problems.append(f"interrupted messages at {interrupted}")
     rows = [row for row in record["turns"] if row["turn"] > 0]
-    if len(rows) != len(SCRIPT) or any(platform_ms(row) is None for row in rows):
+    complete = (
+        (lambda row: row.get("first_frame_out_ms") is not None)
+        if realtime
+        else (lambda row: platform_ms(row) is not None)
+    )
+    if len(rows) != len(SCRIPT) or not all(complete(row) for row in rows):
         problems.append(f"timing rows {rows}")
     if not record["recording_url"]:
         problems.append("no recording")
@@ -55,6 +61,7 @@ def summarise(
     n: int,
     results: list[CallResult],
     records: dict[str, dict[str, Any]],
+    realtime: bool,
     idle_cores: float,
     cpu: float,
     client_cpu: float,
@@ -74,7 +81,7 @@ def summarise(
         if record is None:
             failures.append(f"{result.call_sid}: no ended record")
             continue
-        problems = record_problems(record)
+        problems = record_problems(record, realtime)
         if problems:
             failures.append(f"{result.call_sid}: record incomplete: {'; '.join(problems)}")
         rows.extend(row for row in record["turns"] if row["turn"] > 0)
@@ -154,12 +161,21 @@ def summarise(
     }
 
 
-def largest_good_n(phases: list[dict[str, Any]]) -> int | None:
+GOOD_N_RULE = {
+    False: "zero failures and platform p95 < 50 ms",
+    # A realtime turn has no platform stages of its own to time (the model hears,
+    # thinks and speaks): the server's event loop stands for the platform.
+    True: "zero failures and server loop lag p99 < 50 ms",
+}
+
+
+def largest_good_n(phases: list[dict[str, Any]], realtime: bool = False) -> int | None:
     """The largest N such that it and every smaller N had no failure and platform p95
-    under 50 ms."""
+    under 50 ms (realtime: the server's event-loop lag p99 under 50 ms)."""
     best = None
     for phase in sorted(phases, key=lambda p: p["calls"]):
-        p95 = phase["platform_ms"].get("p95")
+        key = "server_loop_lag_ms" if realtime else "platform_ms"
+        p95 = phase[key].get("p99" if realtime else "p95")
         if phase["failed_or_lost"] or p95 is None or p95 >= 50:
             break
         best = phase["calls"]
@@ -205,7 +221,7 @@ def write_results(report: dict[str, Any], out: Path) -> None:
         lines += [
             f"## {database['database']}",
             "",
-            f"Largest N with zero failures and platform p95 < 50 ms: "
+            f"Largest N with {GOOD_N_RULE[report.get('realtime', False)]}: "
             f"**{database['largest_good_n']}** ({processes}).",
             "",
             "| N | failed | platform p50/p95/p99 ms | engine p95 | sentence wait p95 | "

@@ -67,7 +67,9 @@ from callwright.settings import Settings
 from callwright.store.database import create_engine, create_session_factory
 from callwright.store.migrate import upgrade_to_head
 
-__all__ = ["SCRIPT", "Latencies", "Turn", "main", "parse_args", "worker_app"]
+__all__ = ["REALTIME_KEY", "SCRIPT", "Latencies", "Turn", "main", "parse_args", "worker_app"]
+
+REALTIME_KEY = "load-test-gemini-key"
 
 
 @dataclass(frozen=True)
@@ -422,6 +424,9 @@ def _settings(args: argparse.Namespace, secret_key: str) -> Settings:
         # the operator setting a real deployment would use (decision 014).
         outbound_allowed_hosts="127.0.0.1",
         outbound_allow_http=True,
+        # A realtime assistant's Gemini Live model: the fake load.py serves.
+        gemini_api_key=REALTIME_KEY if args.realtime_url else None,
+        gemini_base_url=args.realtime_url,
     )
 
 
@@ -559,6 +564,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--public-url")
     parser.add_argument("--twilio-api-base-url", default="https://api.twilio.com")
     parser.add_argument("--max-calls", type=int, default=200)
+    parser.add_argument(
+        "--realtime-url", help="the Gemini Live endpoint of a realtime assistant (a fake)"
+    )
     parser.add_argument("--stt-final-ms", type=float, default=100)
     parser.add_argument("--llm-first-token-ms", type=float, default=200)
     parser.add_argument("--llm-token-ms", type=float, default=20)

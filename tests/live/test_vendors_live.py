@@ -11,11 +11,13 @@ with the server's own values), so a vendor added to the catalog is checked here 
 
 from __future__ import annotations
 
+import asyncio
 import wave
 from pathlib import Path
 
 import pytest
 
+from callwright.engine.realtime_voice import say_exactly
 from callwright.providers.catalog import Connection, Vendor
 from callwright.providers.protocols import (
     ChatMessage,
@@ -24,6 +26,7 @@ from callwright.providers.protocols import (
     TextDelta,
     TTSOptions,
 )
+from callwright.providers.realtime.protocol import AudioOut, RealtimeOptions, Respond, ResponseDone
 from callwright.providers.vendors import CATALOG
 from callwright.settings import Settings
 
@@ -96,3 +99,23 @@ async def test_stt_transcribes_a_recording(vendor: Vendor) -> None:
     finally:
         await stream.aclose()
     assert "table" in words
+
+
+@pytest.mark.parametrize("vendor", _cloud("realtime"), ids=lambda vendor: vendor.name)
+async def test_realtime_model_says_a_sentence(vendor: Vendor) -> None:
+    """A phone call's set-up (μ-law 8 kHz), fixed text said, in the vendor's default
+    voice; at least half a second of audio before the answer ends."""
+    model = vendor.create(_connection(vendor, 8_000))
+    connection = await model.connect(RealtimeOptions(audio="pcmu", voice=None))
+    audio = b""
+    try:
+        await connection.send(Respond(say_exactly("Hello from callwright.")))
+        async with asyncio.timeout(30):  # only catches a hang
+            async for event in connection.events():
+                if isinstance(event, AudioOut):
+                    audio += event.audio
+                elif isinstance(event, ResponseDone):
+                    break
+    finally:
+        await connection.aclose()
+    assert len(audio) >= 4_000  # μ-law: one byte a sample

@@ -8,6 +8,8 @@ from typing import Any
 from callwright.domain.assistants.schemas import AssistantIn
 from callwright.engine.builtin_tools import builtin_tool_specs
 from callwright.engine.config import CallConfig
+from callwright.providers.protocols import ChatMessage
+from callwright.providers.realtime.gemini_wire import setup_message
 from callwright.providers.realtime.openai import session_config
 from callwright.providers.realtime.protocol import RealtimeAudio
 from callwright.runtime.realtime import realtime_options
@@ -73,3 +75,77 @@ def test_the_endpointing_silence_ends_a_server_vad_turn() -> None:
 def test_the_transcription_language_follows_the_assistants() -> None:
     session = _session(stt_settings={"language": "de"})
     assert session["audio"]["input"]["transcription"]["language"] == "de"
+
+
+def _gemini_setup(audio: RealtimeAudio = "pcmu", **settings: Any) -> dict[str, Any]:
+    realtime = {"provider": "gemini", "model": "gemini-3.1-flash-live-preview", "voice": "Kore"}
+    realtime |= settings.pop("realtime_settings", {})
+    document = AssistantIn(
+        name="Desk", mode="realtime", realtime_settings=realtime, **settings
+    ).model_dump(mode="json")
+    config = CallConfig.from_settings(document, {"name": "Ada"})
+    options = realtime_options(config, document, audio, builtin_tool_specs(config))
+    setup: dict[str, Any] = setup_message(options, options.model or "")["setup"]
+    return setup
+
+
+def test_each_setting_reaches_the_gemini_setup() -> None:
+    setup = _gemini_setup(
+        llm_settings={"system_prompt": "Greet {{name}} warmly.", "max_tokens": 900},
+        stt_settings={"language": "fr-FR", "endpointing": {"silence_threshold": 700}},
+        tools_settings={"end_call": {"enabled": True, "scenarios": ["the caller says goodbye"]}},
+    )
+    assert setup["model"] == "models/gemini-3.1-flash-live-preview"
+    assert setup["systemInstruction"] == {"parts": [{"text": "Greet Ada warmly."}]}
+    generation = setup["generationConfig"]
+    assert generation["maxOutputTokens"] == 900
+    assert generation["speechConfig"] == {
+        "voiceConfig": {"prebuiltVoiceConfig": {"voiceName": "Kore"}},
+        "languageCode": "fr-FR",
+    }
+    detection = setup["realtimeInputConfig"]["automaticActivityDetection"]
+    assert detection["silenceDurationMs"] == 700
+    declarations = setup["tools"][0]["functionDeclarations"]
+    assert [d["name"] for d in declarations] == ["end_call"]
+    assert "the caller says goodbye" in declarations[0]["description"]
+    assert setup["inputAudioTranscription"] == {}
+
+
+def test_gemini_semantic_vad_and_no_transcription() -> None:
+    setup = _gemini_setup(
+        realtime_settings={
+            "turn_detection": "semantic_vad",
+            "eagerness": "low",
+            "transcription_model": None,
+        }
+    )
+    detection = setup["realtimeInputConfig"]["automaticActivityDetection"]
+    assert detection == {"disabled": False, "endOfSpeechSensitivity": "END_SENSITIVITY_LOW"}
+    assert "inputAudioTranscription" not in setup
+    assert "tools" not in setup
+
+
+def test_maintain_context_puts_the_callers_earlier_conversation_in_the_instructions() -> None:
+    previous = [
+        ChatMessage("system", "an old prompt"),
+        ChatMessage("user", "I ordered a cake for Friday."),
+        ChatMessage("assistant", "Noted: one cake, Friday."),
+    ]
+
+    def instructions(maintain: bool) -> str | None:
+        document = AssistantIn(
+            name="Desk",
+            mode="realtime",
+            maintain_context=maintain,
+            llm_settings={"system_prompt": "You run a bakery."},
+        ).model_dump(mode="json")
+        config = CallConfig.from_settings(document)
+        return realtime_options(config, document, "pcmu", (), previous).instructions
+
+    assert instructions(True) == (
+        "You run a bakery.\n\n"
+        "Your earlier conversation with this caller, for context:\n"
+        "Caller: I ordered a cake for Friday.\n"
+        "You: Noted: one cake, Friday."
+    )
+    assert instructions(False) == "You run a bakery."

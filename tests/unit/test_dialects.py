@@ -16,6 +16,7 @@ CREATED = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
 UPDATED = datetime(2026, 5, 2, 8, 30, 15, 250000, tzinfo=UTC)
 LLM_KEY = "sk-ant-1234567890abcdef"
 TTS_KEY = "el-abcdef1234567890"
+REALTIME_KEY = "AIzaSy-realtime-0123456789"
 
 # Every field a dialect shares carries a non-default value here.
 RICH: dict[str, Any] = {
@@ -64,6 +65,12 @@ RICH: dict[str, Any] = {
     "end_call_trigger_phrase": "end it",
     "end_call_url": "https://example.com/hook",
     "tool_ids": [5, 9],
+    "realtime_settings": {
+        "provider": "gemini",
+        "model": "gemini-3.1-flash-live-preview",
+        "voice": "Kore",
+        "api_key": REALTIME_KEY,
+    },
 }
 # The nullable shared fields at null (and reprompts off), where defaults are not null.
 NULLS: dict[str, Any] = {
@@ -77,6 +84,7 @@ NULLS: dict[str, Any] = {
     "idle_timeout": None,
     "max_idle_messages": 0,
     "max_duration_seconds": None,
+    "realtime_settings": {"model": None, "voice": None},
 }
 
 SHARED: dict[str, tuple[str, ...]] = {
@@ -151,13 +159,13 @@ SHARED: dict[str, tuple[str, ...]] = {
         "tool_ids",
     ),
 }
-# Realtime mode shares the LLM instead of the TTS settings.
+# Realtime mode shares the speech-to-speech model instead of the TTS settings.
 REALTIME_SHARED = (
     "name",
     "mode",
-    "llm_provider",
-    "llm_provider_config.model",
-    "tts_settings.voice_id",
+    "realtime_settings.provider",
+    "realtime_settings.model",
+    "realtime_settings.voice",
     "llm_settings.system_prompt",
     "idle_timeout",
     "max_idle_messages",
@@ -215,12 +223,16 @@ def test_export_then_import_keeps_every_shared_field(name: str, fields: dict[str
 
 
 @pytest.mark.parametrize("fields", [RICH, NULLS], ids=["rich", "nulls"])
-def test_details_realtime_round_trip_keeps_the_llm(fields: dict[str, Any]) -> None:
+def test_details_realtime_round_trip_keeps_the_realtime_model(fields: dict[str, Any]) -> None:
     realtime = {**fields, "mode": "realtime"}
     original = AssistantIn.model_validate(realtime).model_dump()
-    imported, _ = round_trip(DIALECTS["details"], realtime)
+    imported, canonical = round_trip(DIALECTS["details"], realtime)
     for path in REALTIME_SHARED:
         assert at(imported.model_dump(), path) == at(original, path), path
+    # The pipeline's chat model and voice are not what assistant_llm_config says.
+    assert "llm_provider" not in canonical
+    assert "llm_provider_config" not in canonical
+    assert "tts_settings" not in canonical
 
 
 @pytest.mark.parametrize("name", ["envelope", "details"])
@@ -357,40 +369,76 @@ def test_vapi_seed_example_imports() -> None:
     assert settings.llm_settings.welcome_message == seed["firstMessage"]
 
 
-def test_details_seed_example_imports_without_the_placeholder_key() -> None:
-    seed_data = {
-        "assistant_id": "550e8400-e29b-41d4-a716-446655440000",
-        "assistant_name": "Gemini Assistant",
-        "assistant_llm_mode": "realtime",
-        "assistant_llm_config": {
-            "provider": "gemini",
-            "model": "gemini-3.1-flash-live-preview",
-            "voice": "Puck",
-            "api_key": "Using System provided API Key",
-        },
-        "assistant_tts_model": None,
-        "assistant_tts_config": None,
-        "assistant_interaction_config": {
-            "speaks_first": True,
-            "filler_words": False,
-            "silence_reprompts": False,
-            "silence_reprompt_interval": 10.0,
-            "silence_max_reprompts": 2,
-        },
-        "tool_ids": [],
-        "assistant_created_at": "2026-03-30T10:00:00.000000",
-    }
-    canonical = details.to_canonical({"success": True, "message": "ok", "data": seed_data})
-    assert "api_key" not in canonical["llm_provider_config"]
+SEED_004_DATA: dict[str, Any] = {
+    "assistant_id": "550e8400-e29b-41d4-a716-446655440000",
+    "assistant_name": "Gemini Assistant",
+    "assistant_description": "Realtime voice assistant",
+    "assistant_prompt": "You are a helpful assistant.",
+    "assistant_llm_mode": "realtime",
+    "assistant_llm_config": {
+        "provider": "gemini",
+        "model": "gemini-3.1-flash-live-preview",
+        "voice": "Puck",
+        "api_key": "Using System provided API Key",
+    },
+    "assistant_tts_model": None,
+    "assistant_tts_config": None,
+    "assistant_start_instruction": None,
+    "assistant_interaction_config": {
+        "speaks_first": True,
+        "filler_words": False,
+        "silence_reprompts": False,
+        "silence_reprompt_interval": 10.0,
+        "silence_max_reprompts": 2,
+    },
+    "assistant_end_call_enabled": False,
+    "assistant_end_call_trigger_phrase": None,
+    "assistant_end_call_agent_message": None,
+    "assistant_end_call_url": None,
+    "tool_ids": [],
+    "assistant_created_at": "2026-03-30T10:00:00.000000",
+    "assistant_updated_at": "2026-03-30T10:00:00.000000",
+}
+
+
+def test_details_seed_example_imports_as_realtime_settings() -> None:
+    canonical = details.to_canonical({"success": True, "message": "ok", "data": SEED_004_DATA})
+    assert canonical["realtime_settings"] == {
+        "provider": "gemini",
+        "model": "gemini-3.1-flash-live-preview",
+        "voice": "Puck",
+    }  # and no key: the placeholder is not one
+    assert "llm_provider_config" not in canonical
+    assert "tts_settings" not in canonical
     assert "first_message_mode" not in canonical
     assert (canonical["idle_timeout"], canonical["max_idle_messages"]) == (10, 0)
-    assert canonical["tts_settings"] == {"voice_id": "Puck"}
+
+
+def test_details_seed_example_round_trips() -> None:
+    """Import → export gives the seed's example back: ids and timestamps are the
+    server's, and reprompts switched off store no count (``silence_max_reprompts``)."""
+    settings = AssistantIn.model_validate(details.to_canonical(SEED_004_DATA))
+    exported = details.render_data(public_of(settings.model_dump(mode="json")))
+    ignored = {"assistant_id", "assistant_created_at", "assistant_updated_at"}
+    expected = {k: v for k, v in SEED_004_DATA.items() if k not in ignored}
+    expected["assistant_interaction_config"] = {
+        **SEED_004_DATA["assistant_interaction_config"],
+        "silence_max_reprompts": 0,
+    }
+    assert {k: v for k, v in exported.items() if k not in ignored} == expected
+    # Exported again and imported again: nothing moves.
+    again = AssistantIn.model_validate(details.to_canonical(exported))
+    assert again.model_dump() == settings.model_dump()
 
 
 def test_masked_secrets_are_dropped_and_real_ones_kept() -> None:
     rendered = details.render(public_of({**RICH, "mode": "realtime"}))
-    assert rendered["data"]["assistant_llm_config"]["api_key"] == "sk-…cdef"
-    assert "api_key" not in details.to_canonical(rendered)["llm_provider_config"]
+    masked = rendered["data"]["assistant_llm_config"]["api_key"]
+    assert masked != REALTIME_KEY
+    assert masked.endswith(REALTIME_KEY[-4:])
+    assert "api_key" not in details.to_canonical(rendered)["realtime_settings"]
+    rendered["data"]["assistant_llm_config"]["api_key"] = REALTIME_KEY
+    assert details.to_canonical(rendered)["realtime_settings"]["api_key"] == REALTIME_KEY
 
     pipeline = details.render(public_of(RICH))
     assert pipeline["data"]["assistant_tts_config"]["api_key"] == "el-…7890"

@@ -158,6 +158,7 @@ def simulate_command(assistant_id: int, script_path: Path, as_json: bool) -> Non
     from callwright.domain.tools.schemas import CustomTool
     from callwright.domain.tools.service import tools_for_call
     from callwright.runtime.providers_offline import OfflineProviders
+    from callwright.runtime.realtime import process_realtime_factory
     from callwright.runtime.registry import process_provider_factory
     from callwright.runtime.simulate import knowledge_retriever, load_script, simulate
     from callwright.security.crypto import SecretBox
@@ -187,6 +188,7 @@ def simulate_command(assistant_id: int, script_path: Path, as_json: bool) -> Non
             async with (
                 knowledge_retriever(settings, assistant_id) as retrieve,
                 process_provider_factory(settings, offline) as providers,
+                process_realtime_factory(settings) as realtime,
             ):
                 result = await simulate(
                     document,
@@ -199,6 +201,7 @@ def simulate_command(assistant_id: int, script_path: Path, as_json: bool) -> Non
                     signing_secret=signing_secret,
                     retrieve=retrieve,
                     outbound=OutboundPolicy.from_settings(settings),
+                    realtime=realtime,
                 )
         finally:
             await offline.aclose()

@@ -49,7 +49,7 @@ from callwright.engine.lifecycle import (
 )
 from callwright.engine.realtime_tools import RealtimeTools
 from callwright.engine.realtime_voice import RealtimeVoice
-from callwright.engine.replies import ToolRunner
+from callwright.engine.replies import Retriever, ToolRunner
 from callwright.engine.turns import BargeInPolicy
 from callwright.providers.errors import ProviderError
 from callwright.providers.realtime.protocol import (
@@ -102,6 +102,7 @@ class RealtimeSession:
         label: str,
         on_end: EndCallHook | None = None,
         run_custom_tools: ToolRunner | None = None,
+        retrieve: Retriever | None = None,
     ) -> None:
         if options.audio == "pcmu" and transport.sample_rate != sample_rate_of("pcmu"):
             raise ValueError("μ-law realtime audio needs an 8 kHz transport")
@@ -134,6 +135,9 @@ class RealtimeSession:
             call=self,
             active=lambda: self._lifecycle.state is CallState.ACTIVE,
             run_custom=run_custom_tools,
+            offered=options.tools,
+            send_dtmf=lambda digits: self._keypad.press(digits),
+            search_knowledge=retrieve,
         )
         self._voice.on_answered = self._tools.answered
         self._lifecycle = Lifecycle(self._voice, self._spawn, transport, clock, sink, on_end)
@@ -158,6 +162,8 @@ class RealtimeSession:
         self._backchannel: set[str] = set()  # caller items said over an answer
         self._awaiting_transcript: dict[str, TurnTiming] = {}
         self._transcribing: dict[str, TurnTiming] = {}  # turns whose transcript is due
+        # Caller turns awaiting their transcript → the answer the model began by itself.
+        self._vendor_answers: dict[str, str] = {}
         self._keypad = Keypad(
             transport, clock, self._spawn, touch=self._watchdogs.touch, turn=self._keys_pressed
         )
@@ -241,13 +247,13 @@ class RealtimeSession:
                 self._turn.user_stopped_at = now
                 self._watchdogs.touch(now)
             elif isinstance(event, CallerTurnCommitted):
-                self._committed(event.item_id, now)
+                self._committed(event.item_id, event.answer_id, now)
             elif isinstance(event, CallerTranscript):
                 self._transcript(event.item_id, event.text, now)
             elif isinstance(event, ToolCallRequested):
                 self._tools.requested(event, now)
             elif isinstance(event, ResponseDone):
-                self._voice.response_done(event.input_tokens, event.output_tokens)
+                self._voice.response_done(event.input_tokens, event.output_tokens, event.item_id)
             elif isinstance(event, RealtimeNotice):
                 logger.warning("realtime model: %s", event.message)
         raise ProviderError(self._model.name, "the model's connection ended")
@@ -277,9 +283,10 @@ class RealtimeSession:
             self._barge_in.record(now)
             self._voice.interrupt(now)
 
-    def _committed(self, item_id: str, now: float) -> None:
+    def _committed(self, item_id: str, answer_id: str | None, now: float) -> None:
         if self._voice.replying:
             self._backchannel.add(item_id)  # said over an answer that went on
+            self._voice.unwanted(answer_id)  # and not answered, whatever the model began
             return
         timing = self._turn
         timing.turn = next(self._turns)
@@ -288,6 +295,8 @@ class RealtimeSession:
         self._transcribing[item_id] = timing
         if self.config.end_call_trigger_phrase:
             self._awaiting_transcript[item_id] = timing  # checked before it is answered
+            if answer_id is not None:
+                self._vendor_answers[item_id] = answer_id
         else:
             self._voice.start(timing)
 
@@ -305,8 +314,10 @@ class RealtimeSession:
         if transcribed is not None:
             transcribed.stt_final_at = now
         timing = self._awaiting_transcript.pop(item_id, None)
+        answer_id = self._vendor_answers.pop(item_id, None)
         trigger = self.config.end_call_trigger_phrase
         if trigger and trigger in text.lower():
+            self._voice.unwanted(answer_id)  # the farewell replaces the model's answer
             farewell = Farewell(self.config.end_call_message)
             self.end(EndReason.CUSTOMER_SAID_END_CALL_PHRASE, farewell=farewell)
         elif timing is not None:

@@ -1,23 +1,26 @@
 """The model's function calls on a realtime call (decision 018): the built-in
-``end_call`` and ``transfer_call`` act on the call as in pipeline mode; custom tools are
-collected per answer, run by the call's tool runner once that answer has ended, and
-their results given back (``ToolOutput``) for the model to answer again."""
+``end_call`` and ``transfer_call`` act on the call as in pipeline mode; the other
+calls are collected per answer and run once that answer has ended — ``send_dtmf``
+plays its keys into the call and ``search_knowledge`` searches the call's knowledge
+base (``replies.builtin_answer``, as in pipeline mode), custom tools go to the call's
+tool runner — and their results are given back (``ToolOutput``) for the model to
+answer again."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from callwright.clock import Clock
 from callwright.engine.config import CallConfig
 from callwright.engine.events import EndReason, EventSink, ToolAnswered, ToolCalled, TurnTiming
 from callwright.engine.lifecycle import Farewell, Spawn
 from callwright.engine.realtime_voice import RealtimeVoice
-from callwright.engine.replies import ToolRunner
+from callwright.engine.replies import Retriever, ToolHooks, ToolRunner, builtin_answer
 from callwright.engine.speaking import AssistantListener
-from callwright.providers.protocols import ToolCall
+from callwright.providers.protocols import ToolCall, ToolSpec
 from callwright.providers.realtime.protocol import (
     RealtimeConnection,
     ToolCallRequested,
@@ -45,6 +48,9 @@ class RealtimeTools:
         call: AssistantListener,
         active: Callable[[], bool],
         run_custom: ToolRunner | None,
+        offered: tuple[ToolSpec, ...] = (),
+        send_dtmf: Callable[[str], Awaitable[None]] | None = None,
+        search_knowledge: Retriever | None = None,
     ) -> None:
         self._config = config
         self._voice = voice
@@ -55,6 +61,10 @@ class RealtimeTools:
         self._call = call
         self._active = active
         self._run_custom = run_custom
+        self._offered = {spec.name for spec in offered}
+        self._hooks = ToolHooks(
+            send_dtmf=send_dtmf, search_knowledge=search_knowledge, emit=emit, now=clock.now
+        )
         self._connection: RealtimeConnection | None = None
         self._pending: list[ToolCall] = []
 
@@ -99,10 +109,18 @@ class RealtimeTools:
 
     async def _run(self, calls: list[ToolCall]) -> None:
         assert self._connection is not None
-        if self._run_custom is not None:
-            results = await self._run_custom(calls)
+        results: list[tuple[str, str]] = []
+        custom: list[ToolCall] = []
+        for call in calls:
+            answer = await builtin_answer(call, self._hooks, self._offered)
+            if answer is None:
+                custom.append(call)
+            else:
+                results.append((call.id, answer))
+        if custom and self._run_custom is not None:
+            results += await self._run_custom(custom)
         else:
-            results = [(call.id, _NO_TOOL) for call in calls]
+            results += [(call.id, _NO_TOOL) for call in custom]
         for call_id, result in results:
             self._emit(ToolAnswered(call_id, result, self._clock.now()))
             await self._connection.send(ToolOutput(call_id, result))

@@ -112,6 +112,7 @@ class RealtimeVoice:
         self._outstanding = 0  # responses asked for whose response.done has not come
         self._marks = itertools.count(1)
         self._awaiting_confirmation: dict[str, TurnTiming] = {}
+        self._unwanted: set[str] = set()  # answers the model began that nobody hears
         self.on_answered: Callable[[], None] | None = None  # a response ended (tools)
 
     def attach(self, connection: RealtimeConnection) -> None:
@@ -237,9 +238,15 @@ class RealtimeVoice:
             return None
         return answer
 
+    def unwanted(self, item_id: str | None) -> None:
+        """The model began the answer ``item_id`` by itself and the session does not
+        want it: its audio, words and end are ignored (None: nothing began)."""
+        if item_id is not None:
+            self._unwanted.add(item_id)
+
     def words(self, item_id: str, text: str) -> None:
         answer = self._live()
-        if answer is None:
+        if answer is None or item_id in self._unwanted:
             return
         answer.timing.llm_first_token_at = answer.timing.llm_first_token_at or self._clock.now()
         answer.item_id = answer.item_id or item_id
@@ -248,7 +255,7 @@ class RealtimeVoice:
 
     async def audio(self, item_id: str, audio: bytes) -> None:
         answer = self._live()
-        if answer is None or not audio:
+        if answer is None or not audio or item_id in self._unwanted:
             return
         now = self._clock.now()
         timing = answer.timing
@@ -279,7 +286,12 @@ class RealtimeVoice:
         if len(timing.marks) == 1:
             self._awaiting_confirmation[mark] = timing
 
-    def response_done(self, input_tokens: int, output_tokens: int) -> None:
+    def response_done(
+        self, input_tokens: int, output_tokens: int, item_id: str | None = None
+    ) -> None:
+        if item_id is not None and item_id in self._unwanted:
+            self._unwanted.discard(item_id)  # never asked for, never counted
+            return
         self._outstanding = max(0, self._outstanding - 1)
         answer = self._answer
         if answer is None or self._outstanding:

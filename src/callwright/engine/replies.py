@@ -58,6 +58,7 @@ __all__ = [
     "ToolHooks",
     "ToolRunner",
     "build_request",
+    "builtin_answer",
     "llm_reply",
     "runner_for",
 ]
@@ -250,7 +251,7 @@ async def _run_tools(calls: list[ToolCall], history: list[ChatMessage], hooks: T
             hooks.transfer(_argument(call, "destination"))
             return False
     # Answered here: the built-ins that act and report back, and those not on offer.
-    answers = [(call, await _builtin_answer(call, hooks, offered)) for call in calls]
+    answers = [(call, await builtin_answer(call, hooks, offered)) for call in calls]
     inline = [(call, answer) for call, answer in answers if answer is not None]
     custom = [call for call, answer in answers if answer is None]
     if hooks.run_custom is None:
@@ -270,7 +271,7 @@ async def _run_tools(calls: list[ToolCall], history: list[ChatMessage], hooks: T
     return True
 
 
-async def _builtin_answer(call: ToolCall, hooks: ToolHooks, offered: set[str]) -> str | None:
+async def builtin_answer(call: ToolCall, hooks: ToolHooks, offered: set[str]) -> str | None:
     """The result of a built-in tool call that reports back to the model (None for a
     custom tool's call). A built-in the call does not offer is refused, never run."""
     if call.name not in BUILTIN_TOOL_NAMES:

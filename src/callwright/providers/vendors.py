@@ -127,6 +127,7 @@ CATALOG = Catalog(
         Vendor("tts", "espeak"),
         # Speech-to-speech models for realtime mode (decision 018): no offline one.
         Vendor("realtime", "openai", _OPENAI),
+        Vendor("realtime", "gemini", _GEMINI),
         # Embeddings for retrieval (served by domain.knowledge.embedders).
         Vendor("embeddings", "openai", _OPENAI),
         Vendor("embeddings", "all-MiniLM-L6-v2"),

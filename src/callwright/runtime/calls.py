@@ -321,6 +321,8 @@ class CallRuntime:
                 on_end=on_end,
                 custom_tools=custom_tools,
                 run_custom_tools=runner_for(executor) if executor else None,
+                retrieve=prepared.retrieve,
+                previous_conversation=prepared.previous,
             )
         else:
             assert providers is not None

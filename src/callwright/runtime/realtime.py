@@ -10,26 +10,36 @@ in its record. It never falls back to the pipeline.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from callwright.clock import Clock
 from callwright.domain.credentials.resolution import resolve
-from callwright.engine.builtin_tools import SEND_DTMF, offered_tools
+from callwright.engine.builtin_tools import offered_tools
 from callwright.engine.config import CallConfig
 from callwright.engine.events import EventSink
 from callwright.engine.lifecycle import EndCallHook
 from callwright.engine.realtime import RealtimeSession
-from callwright.engine.replies import ToolRunner
+from callwright.engine.replies import Retriever, ToolRunner
 from callwright.providers.errors import ProviderError
-from callwright.providers.protocols import ToolSpec
+from callwright.providers.protocols import ChatMessage, ToolSpec
 from callwright.providers.realtime.protocol import RealtimeAudio, RealtimeModel, RealtimeOptions
 from callwright.runtime.providers_cloud import CloudProviders, llm_label
-from callwright.runtime.registry import CredentialSource, ProviderChoice
+from callwright.runtime.registry import CredentialSource, ProviderChoice, stored_credentials
+from callwright.security.crypto import SecretBox
+from callwright.security.outbound import OutboundPolicy
 from callwright.settings import Settings
+from callwright.store.database import create_engine, create_session_factory
 from callwright.transports.protocol import Transport
 
-__all__ = ["RealtimeFactory", "realtime_model_factory", "realtime_options", "realtime_session"]
+__all__ = [
+    "RealtimeFactory",
+    "process_realtime_factory",
+    "realtime_model_factory",
+    "realtime_options",
+    "realtime_session",
+]
 
 RealtimeFactory = Callable[
     [Mapping[str, Any], int], Awaitable[tuple[RealtimeModel | None, str, ProviderChoice]]
@@ -70,18 +80,55 @@ def realtime_model_factory(
     return build
 
 
+@contextlib.asynccontextmanager
+async def process_realtime_factory(server: Settings) -> AsyncIterator[RealtimeFactory]:
+    """The server's realtime models for a one-off process (``callwright simulate``),
+    with its own database engine for the credentials and its own adapters, both
+    closed on exit."""
+    engine = create_engine(server.resolved_database_url)
+    cloud = CloudProviders(OutboundPolicy.from_settings(server))
+    credentials = stored_credentials(
+        create_session_factory(engine), SecretBox(server.resolved_secret_key())
+    )
+    try:
+        yield realtime_model_factory(server=server, cloud=cloud, credentials=credentials)
+    finally:
+        await cloud.aclose()
+        await engine.dispose()
+
+
+_EARLIER = "Your earlier conversation with this caller, for context:"
+
+
+def _instructions(config: CallConfig, previous: Sequence[ChatMessage]) -> str | None:
+    """The prompt, and with ``maintain_context`` the caller's previous conversation
+    after it (a realtime model takes no chat history: it reads it as instructions)."""
+    prompt = config.llm.system_prompt
+    lines = [
+        f"{'Caller' if m.role == 'user' else 'You'}: {m.content}"
+        for m in previous
+        if m.role in ("user", "assistant") and m.content
+    ]
+    if not config.maintain_context or not lines:
+        return prompt
+    earlier = "\n".join([_EARLIER, *lines])
+    return f"{prompt}\n\n{earlier}" if prompt else earlier
+
+
 def realtime_options(
     config: CallConfig,
     settings: Mapping[str, Any],
     audio: RealtimeAudio,
     tools: tuple[ToolSpec, ...],
+    previous: Sequence[ChatMessage] = (),
 ) -> RealtimeOptions:
     """The session's set-up from the assistant's settings: the prompt (rendered with
-    the call's variables), ``realtime_settings``, the endpointing silence, the language,
-    max_tokens and the call's tools."""
+    the call's variables; with ``maintain_context``, the caller's ``previous``
+    conversation after it), ``realtime_settings``, the endpointing silence, the
+    language, max_tokens and the call's tools."""
     realtime = settings.get("realtime_settings") or {}
     return RealtimeOptions(
-        instructions=config.llm.system_prompt,
+        instructions=_instructions(config, previous),
         voice=realtime.get("voice"),
         model=realtime.get("model"),
         audio=audio,
@@ -107,15 +154,16 @@ def realtime_session(
     on_end: EndCallHook | None,
     custom_tools: tuple[ToolSpec, ...],
     run_custom_tools: ToolRunner | None,
+    retrieve: Retriever | None = None,
+    previous_conversation: Sequence[ChatMessage] = (),
 ) -> RealtimeSession:
     """A realtime call's session: μ-law on a phone line (8 kHz), else PCM 24 kHz; the
-    built-in tools and the call's custom tools offered as functions."""
+    built-in tools (``search_knowledge`` when the call has a knowledge base:
+    ``retrieve``) and the call's custom tools offered as functions, as
+    ``enabled_tools`` says."""
     audio: RealtimeAudio = "pcmu" if transport.sample_rate == 8000 else "pcm24"
-    # As enabled_tools says, but for the keypad, which the realtime session cannot
-    # press yet (and without knowledge search: no retrieval in realtime mode yet).
-    offered = offered_tools(config, custom_tools, can_search=False)
-    tools = tuple(spec for spec in offered if spec.name != SEND_DTMF)
-    options = realtime_options(config, settings, audio, tools)
+    tools = offered_tools(config, custom_tools, can_search=retrieve is not None)
+    options = realtime_options(config, settings, audio, tools, previous_conversation)
     return RealtimeSession(
         config,
         model,
@@ -126,4 +174,5 @@ def realtime_session(
         label=label,
         on_end=on_end,
         run_custom_tools=run_custom_tools,
+        retrieve=retrieve,
     )

@@ -49,6 +49,7 @@ from callwright.engine.events import (
     TurnTiming,
     UserMessage,
 )
+from callwright.engine.realtime import RealtimeSession
 from callwright.engine.replies import Retriever, runner_for
 from callwright.engine.session import CallSession
 from callwright.engine.tools import ToolExecutor
@@ -56,6 +57,7 @@ from callwright.errors import ValidationFailed
 from callwright.providers.protocols import TTS, TTSOptions
 from callwright.runtime.hooks import end_call_url_hook
 from callwright.runtime.providers_offline import OfflineProviders
+from callwright.runtime.realtime import RealtimeFactory, realtime_session
 from callwright.runtime.recorder import StereoRecording
 from callwright.runtime.registry import ProviderChoice, ProviderFactory, offline_provider_factory
 from callwright.security.crypto import SecretBox
@@ -218,6 +220,7 @@ async def simulate(
     clock: Clock | None = None,
     caller_voice: TTS | None = None,
     improviser: Improviser | None = None,
+    realtime: RealtimeFactory | None = None,
 ) -> SimulationResult:
     """Run one simulated call in real time; returns its transcript, end and timings.
     ``providers`` picks the call's providers as the server does (``cloud_provider_factory``:
@@ -228,17 +231,31 @@ async def simulate(
     and ``end_call_url`` are checked by ``outbound``, the operator's policy. ``clock``
     is real time unless given; ``caller_voice`` is the caller's (an offline one unless
     given); with ``improviser`` the caller makes up its lines and ``script`` gives only
-    the variables."""
+    the variables. A realtime assistant runs on the model ``realtime`` gives
+    (``runtime.realtime``); with none, the call ends at once with the reason, as on the
+    server."""
     clock = clock or MonotonicClock()
     transport = LoopbackTransport(clock, sample_rate=_ENGINE_RATE)
     recording = StereoRecording(transport)
-    build = providers or offline_provider_factory(offline)
-    session_providers, choices = await build(settings, organization_id, _ENGINE_RATE)
-    voice = caller_voice or offline.tts(
-        "piper" if session_providers.tts.name == "piper" else "espeak"
-    )
-    # Only the offline models this call uses: a cloud call must not wait for llama.cpp.
-    await offline.warm_up_for(session_providers, voice)
+    session_providers = None
+    if settings.get("mode") == "realtime":
+        model, label, choice = (
+            await realtime(settings, organization_id)
+            if realtime is not None
+            else (None, "", ProviderChoice("realtime", "none", "none", "realtime: no factory"))
+        )
+        choices = [choice]
+        if model is None:
+            return SimulationResult([], "pipeline-error", [], choices)
+        voice = caller_voice or offline.tts("espeak")  # the caller's voice only
+    else:
+        build = providers or offline_provider_factory(offline)
+        session_providers, choices = await build(settings, organization_id, _ENGINE_RATE)
+        voice = caller_voice or offline.tts(
+            "piper" if session_providers.tts.name == "piper" else "espeak"
+        )
+        # Only the offline models this call uses: a cloud call must not wait for llama.cpp.
+        await offline.warm_up_for(session_providers, voice)
     config = CallConfig.from_settings(settings, script.variables, assistant_id=assistant_id)
     opening = config.first_message_mode != "assistant-waits-for-user" and (
         config.first_message is not None
@@ -268,17 +285,36 @@ async def simulate(
         if tools
         else None
     )
-    session = CallSession(
-        config,
-        session_providers,
-        recording,
-        clock,
-        sink,
-        on_end=on_end,
-        custom_tools=executor.specs() if executor else (),
-        run_custom_tools=runner_for(executor) if executor else None,
-        retrieve=retrieve,
-    )
+    custom_tools = executor.specs() if executor else ()
+    run_custom_tools = runner_for(executor) if executor else None
+    session: CallSession | RealtimeSession
+    if session_providers is None:
+        assert model is not None
+        session = realtime_session(
+            config,
+            settings,
+            model,
+            label,
+            recording,
+            clock,
+            sink,
+            on_end=on_end,
+            custom_tools=custom_tools,
+            run_custom_tools=run_custom_tools,
+            retrieve=retrieve,
+        )
+    else:
+        session = CallSession(
+            config,
+            session_providers,
+            recording,
+            clock,
+            sink,
+            on_end=on_end,
+            custom_tools=custom_tools,
+            run_custom_tools=run_custom_tools,
+            retrieve=retrieve,
+        )
     try:
         async with asyncio.TaskGroup() as group:
             call = group.create_task(session.run())

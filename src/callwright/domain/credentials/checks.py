@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callwright.domain.assistants.service import AssistantService, StoredAssistant
 from callwright.domain.principal import Principal
 from callwright.providers.llm.settings_support import unsupported_llm_settings
+from callwright.providers.realtime.settings import setting_problems
 from callwright.providers.stt.transcriber_settings import unsupported_stt_settings
 from callwright.providers.tts.voice_settings import unsupported_voice_settings
 from callwright.providers.vendors import CATALOG
@@ -68,7 +69,8 @@ class AssistantValidator:
         document = stored.settings.model_dump(mode="json")
         resolution = resolve(document, credentials, self._settings)
         checks = [
-            _setting_notes(_check(resolved), resolved, document) for resolved in resolution.all()
+            _realtime_problems(_setting_notes(_check(resolved), resolved, document), document)
+            for resolved in resolution.all()
         ]
         checks += await self._telephony(stored, credentials)
         return AssistantValidation(
@@ -146,6 +148,26 @@ def _setting_notes(
     note = f"not supported by {check.provider}, no effect: {', '.join(unsupported)}"
     return check.model_copy(
         update={"message": f"{check.message}; {note}", "unsupported": unsupported}
+    )
+
+
+def _realtime_problems(check: ProviderCheck, document: dict[str, Any]) -> ProviderCheck:
+    """A realtime model's check fails on settings its vendor would refuse at call time
+    (Gemini given OpenAI's voice or model), and names the settings that do nothing in
+    realtime mode (filler words: no voice of ours speaks on the call)."""
+    if check.kind != "realtime":
+        return check
+    problems = setting_problems(check.provider, document.get("realtime_settings") or {})
+    unsupported = ["filler_words_enabled"] if document.get("filler_words_enabled") else []
+    if unsupported:
+        problems_or_notes = [*problems, "no effect in realtime mode: filler_words_enabled"]
+    else:
+        problems_or_notes = problems
+    if not problems_or_notes:
+        return check
+    message = "; ".join(part for part in (check.message, *problems_or_notes) if part)
+    return check.model_copy(
+        update={"ok": check.ok and not problems, "message": message, "unsupported": unsupported}
     )
 
 

@@ -145,9 +145,13 @@ class CallerSpeechStopped:
 
 @dataclass(frozen=True, slots=True)
 class CallerTurnCommitted:
-    """The caller's turn ended (the model's turn detection); ``item_id`` is its item."""
+    """The caller's turn ended (the model's turn detection); ``item_id`` is its item.
+    ``answer_id``: a vendor that answers the caller by itself (Gemini) names the answer
+    it has begun, the item of its ``AudioOut`` / ``TranscriptOut`` / ``ResponseDone``,
+    which the session ignores if it does not want that turn answered."""
 
     item_id: str
+    answer_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,11 +190,13 @@ class ToolCallRequested:
 
 @dataclass(frozen=True, slots=True)
 class ResponseDone:
-    """An answer ended: ``status`` completed, cancelled, failed or incomplete."""
+    """An answer ended: ``status`` completed, cancelled, failed or incomplete;
+    ``item_id`` names it where the vendor's answers can begin unasked (Gemini)."""
 
     status: str
     input_tokens: int = 0
     output_tokens: int = 0
+    item_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,12 @@ Mappings (dialect <-> canonical):
 - ``assistant_name`` / ``assistant_description`` <-> ``name`` / ``description``;
   ``assistant_prompt`` <-> ``llm_settings.system_prompt``; ``assistant_start_instruction``
   <-> ``llm_settings.welcome_message``; ``assistant_llm_mode`` <-> ``mode``.
-- Realtime mode: ``assistant_llm_config`` = ``{provider: llm_provider, model:
-  llm_provider_config.model, voice: tts_settings.voice_id, api_key: the masked
-  llm_provider_config.api_key or null}``; the TTS fields are null.
+- Realtime mode: ``assistant_llm_config`` <-> ``realtime_settings`` (the
+  speech-to-speech model, decision 018; never the pipeline's chat model):
+  ``{provider, model, voice, api_key}``, the key masked, or the seed's "Using System
+  provided API Key" when none is stored; the TTS fields are null. The other
+  ``realtime_settings`` (turn detection, eagerness, transcription model) have no
+  dialect field and keep their stored values or defaults.
 - Pipeline mode: ``assistant_llm_config`` is null; ``assistant_tts_model`` <->
   ``tts_settings.provider``; ``assistant_tts_config`` = ``tts_settings``' voice_id,
   model_id, stability, similarity_boost, style, use_speaker_boost and latency, plus
@@ -35,7 +38,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from callwright.domain.assistants.schemas import AssistantMode, LlmProvider, TtsProvider
+from callwright.domain.assistants.schemas import AssistantMode, RealtimeProvider, TtsProvider
 
 from ._shared import (
     CanonicalBuilder,
@@ -85,9 +88,9 @@ _DIRECT = (
     ("assistant_end_call_url", "end_call_url"),
 )
 _LLM_FIELDS = (
-    ("provider", "llm_provider"),
-    ("model", "llm_provider_config.model"),
-    ("voice", "tts_settings.voice_id"),
+    ("provider", "realtime_settings.provider"),
+    ("model", "realtime_settings.model"),
+    ("voice", "realtime_settings.voice"),
 )
 _TTS_FIELDS = (
     "voice_id",
@@ -101,9 +104,10 @@ _TTS_FIELDS = (
 
 
 class DetailsLlmConfig(DialectModel):
-    """The speech-to-speech model of realtime mode; ``api_key`` is masked."""
+    """The speech-to-speech model of realtime mode (``realtime_settings``); ``api_key``
+    is masked, or the seed's placeholder when none is stored."""
 
-    provider: LlmProvider | None
+    provider: RealtimeProvider | None
     model: str | None
     voice: str | None
     api_key: str | None
@@ -175,12 +179,12 @@ def _string_or_none(value: Any) -> str | None:
 
 
 def _render_llm_config(public: dict[str, Any]) -> dict[str, Any]:
-    provider_config = public["llm_provider_config"]
+    realtime = public["realtime_settings"]
     return {
-        "provider": public["llm_provider"],
-        "model": provider_config["model"],
-        "voice": public["tts_settings"]["voice_id"],
-        "api_key": _string_or_none(provider_config.get("api_key")),
+        "provider": realtime["provider"],
+        "model": realtime["model"],
+        "voice": realtime["voice"],
+        "api_key": _string_or_none(realtime.get("api_key")) or _NO_KEY_PLACEHOLDER,
     }
 
 
@@ -246,7 +250,7 @@ def _import_key(data: dict[str, Any], builder: CanonicalBuilder, section: str, p
 def _import_llm_config(data: dict[str, Any], builder: CanonicalBuilder) -> None:
     for field, target in _LLM_FIELDS:
         builder.copy(data, f"assistant_llm_config.{field}", target)
-    _import_key(data, builder, "assistant_llm_config", "llm_provider_config.api_key")
+    _import_key(data, builder, "assistant_llm_config", "realtime_settings.api_key")
 
 
 def _import_tts(data: dict[str, Any], builder: CanonicalBuilder) -> None:

@@ -1,0 +1,51 @@
+"""``POST /validate`` on a Gemini Live assistant: its key resolves like every provider's
+(the organization's ``gemini`` credential), and settings Gemini would refuse at call
+time — OpenAI's default voice and model left in ``realtime_settings`` — fail the check
+naming the field, before any call ends on them."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.api.test_validate import _assistant, _credential, _validate
+from tests.conftest import Tenant
+
+
+async def test_a_gemini_assistant_is_checked_for_its_key_voice_and_model(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    await _credential(client, tenant, provider="gemini", api_key="AIza-org-realtime-0123456789")
+    # OpenAI's defaults (voice marin, model gpt-realtime) are not Gemini's.
+    assistant = await _assistant(
+        client, tenant, mode="realtime", realtime_settings={"provider": "gemini"}
+    )
+    report = await _validate(client, tenant, assistant["id"])
+    realtime = report["providers"][0]
+    assert (report["ok"], realtime["kind"], realtime["provider"]) == (False, "realtime", "gemini")
+    assert realtime["source"] == "organization"  # the key is there
+    assert "realtime_settings.voice 'marin' is not a Gemini Live voice" in realtime["message"]
+    assert (
+        "realtime_settings.model 'gpt-realtime' is not a Gemini Live model" in (realtime["message"])
+    )
+
+    patched = await client.patch(
+        f"/api/v1/assistants/{assistant['id']}",
+        json={"realtime_settings": {"voice": "Kore", "model": "gemini-3.1-flash-live-preview"}},
+        headers=tenant.headers,
+    )
+    assert patched.status_code == 200, patched.text
+    report = await _validate(client, tenant, assistant["id"])
+    realtime = report["providers"][0]
+    assert (report["ok"], realtime["ok"]) == (True, True)
+    assert realtime["message"].startswith("ready")
+
+
+async def test_filler_words_are_named_as_doing_nothing_in_realtime_mode(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    await _credential(client, tenant, provider="openai", api_key="sk-org-realtime-0123456789")
+    assistant = await _assistant(client, tenant, mode="realtime", filler_words_enabled=True)
+    realtime = (await _validate(client, tenant, assistant["id"]))["providers"][0]
+    assert realtime["ok"] is True  # a note, not a failure
+    assert realtime["unsupported"] == ["filler_words_enabled"]
+    assert "no effect in realtime mode: filler_words_enabled" in realtime["message"]

@@ -1,0 +1,147 @@
+"""Pre-emptive generation: the LLM request of a turn started before the turn is taken.
+
+When the end-of-turn policy finds the caller probably done (``TurnAction.PREPARE``),
+the request their turn would make — the history, their asides, their words so far —
+is sent at once, and its stream opened up to the first answer (text or a tool call)
+in a task of the call's. Nothing is spoken and no tool runs: that happens only if the
+turn is then taken with the same words, when the answer continues from the opened
+stream instead of asking again (the model's first-token time is saved). If the caller
+goes on, or the turn's final words differ, the request is dropped and counted as
+wasted (``TurnTiming.preemptions_wasted`` of the turn eventually taken).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, Generator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from callwright.clock import Clock
+from callwright.engine.events import TurnTiming
+from callwright.engine.lifecycle import Spawn
+from callwright.engine.llm_fallback import open_answer
+from callwright.engine.replies import OpenedAnswer
+from callwright.providers.errors import ProviderError
+from callwright.providers.protocols import LLM, ChatMessage, LLMEvent, LLMRequest
+
+__all__ = ["EarlyAnswer", "Preemptor"]
+
+
+@dataclass(slots=True)
+class EarlyAnswer:
+    """One request sent early (``messages``: the history it was sent with, ending with
+    the caller's words): its stream once open (or its error), and the milestones it
+    reached (the timing of the turn that uses it takes them over)."""
+
+    messages: tuple[ChatMessage, ...]
+    opened: asyncio.Future[OpenedAnswer]
+    timing: TurnTiming = field(default_factory=lambda: TurnTiming(0))
+    task: asyncio.Task[None] | None = None
+    turn: TurnTiming | None = None  # the timing of the turn that uses it
+
+    def __await__(self) -> Generator[Any, None, OpenedAnswer]:
+        """Awaited by the turn's answer (``llm_reply``'s ``opened``): the stream."""
+        return self._stream().__await__()
+
+    async def _stream(self) -> OpenedAnswer:
+        try:
+            return await self.opened
+        finally:
+            self._report()
+
+    def _report(self) -> None:
+        """The early request's milestones, as the turn's own."""
+        early, timing = self.timing, self.turn
+        if timing is not None:
+            timing.llm_request_at = early.llm_request_at
+            timing.llm_first_token_at = early.llm_first_token_at
+            timing.llm_provider = early.llm_provider
+            timing.llm_errors.extend(early.llm_errors)
+            timing.preempted = True
+
+
+class Preemptor:
+    """At most one early request per call: ``start`` sends one (dropping the one
+    before), ``take`` hands it over for the turn taken with the same words, ``drop``
+    abandons it. ``wasted`` counts the requests dropped since the last turn."""
+
+    def __init__(
+        self, llms: Sequence[LLM], clock: Clock, spawn: Spawn, first_token_timeout_s: float
+    ) -> None:
+        self._llms = llms
+        self._clock = clock
+        self._spawn = spawn
+        self._timeout_s = first_token_timeout_s
+        self._pending: EarlyAnswer | None = None
+        self.wasted = 0
+        self.used = 0
+
+    @property
+    def pending(self) -> EarlyAnswer | None:
+        return self._pending
+
+    def start(self, request: LLMRequest) -> None:
+        self.drop()
+        loop = asyncio.get_running_loop()
+        early = EarlyAnswer(request.messages, loop.create_future())
+        early.timing.llm_request_at = self._clock.now()
+        early.task = self._spawn(self._open(early, request))
+        self._pending = early
+
+    async def _open(self, early: EarlyAnswer, request: LLMRequest) -> None:
+        try:
+            opened = await open_answer(
+                self._llms, request, self._clock, self._timeout_s, early.timing
+            )
+        except ProviderError as exc:
+            # Given to the turn if it uses this answer: the same failure a request
+            # sent then would have met (engine.faults settles it).
+            early.opened.set_exception(exc)
+            early.opened.exception()  # retrieved: not logged as never seen if dropped
+            return
+        if early.opened.cancelled():
+            await opened[1].aclose()
+            return
+        early.opened.set_result(opened)
+
+    def take(self, history: Sequence[ChatMessage], timing: TurnTiming) -> EarlyAnswer | None:
+        """The early answer for a turn whose request carries ``history``: the pending
+        one if it was asked with exactly this history, the caller's words included
+        (else it is dropped, and None). It reports to the turn's ``timing``."""
+        early = self._pending
+        if early is None:
+            return None
+        if early.messages != tuple(history):
+            self.drop()
+            return None
+        self._pending = None
+        self.used += 1
+        early.turn = timing
+        return early
+
+    def drop(self) -> None:
+        """The caller went on (or the words changed): the early request is wasted."""
+        early, self._pending = self._pending, None
+        if early is None:
+            return
+        self.wasted += 1
+        if early.task is not None and not early.task.done():
+            early.task.cancel()
+        if early.opened.done():
+            if not early.opened.cancelled() and early.opened.exception() is None:
+                _, events = early.opened.result()
+                self._spawn(_close(events))
+        else:
+            early.opened.cancel()
+
+    def settle(self, timing: TurnTiming) -> None:
+        """A turn is taken: it reports the requests wasted while it was spoken."""
+        timing.preemptions_wasted += self.wasted
+        self.wasted = 0
+
+
+async def _close(events: AsyncGenerator[LLMEvent, None]) -> None:
+    with contextlib.suppress(ProviderError):
+        await events.aclose()

@@ -178,7 +178,10 @@ class Hearing:
         # suppressor's 16 ms, nor lose a quiet first syllable to a noise estimate that
         # has not yet seen a pause (Silero is trained on noisy speech anyway).
         self._denoise = NoiseSuppressor(vad.sample_rate) if config.audio_denoising else None
-        self._detector = SpeechDetector(turnoff_s=config.endpointing.vad_turnoff_s)
+        turnoff_s = config.endpointing.vad_turnoff_s
+        if self._policy_hears is not None:
+            turnoff_s = min(turnoff_s, self._policy_hears.turnoff_s)
+        self._detector = SpeechDetector(turnoff_s=turnoff_s)
         self._turn = CallerTurn()
 
     @property
@@ -295,7 +298,7 @@ class Hearing:
             assert self._stream is not None
             self._spawn(self._stream.end_utterance())
         if TurnAction.PREPARE in action and TurnAction.COMMIT not in action:
-            self._listener.caller_probably_done(self._turn.said(), now)
+            self._listener.caller_probably_done(self._turn.so_far(), now)
         if TurnAction.COMMIT in action:
             self._commit(now)
 

@@ -45,7 +45,8 @@ class SmartTurnOptions:
 
     ``text`` / ``audio``: which signals are used (both by default; the audio one only
     when a model is given). ``probe_s``: silence after which a pause is judged.
-    ``done_wait_s``: silence after which a finished turn is taken. ``done_at`` /
+    ``done_wait_s``: silence after which a finished turn is taken (Pipecat's Smart
+    Turn waits the same 0.2 s of silence before asking its model). ``done_at`` /
     ``unfinished_at``: the probability bounds of "done" and "not done".
     ``window_s``: the audio the model hears (Smart Turn v3 takes 8 s).
     ``preempt``: whether a probably finished turn is announced (``PREPARE``).
@@ -53,7 +54,7 @@ class SmartTurnOptions:
 
     text: bool = True
     audio: bool = True
-    probe_s: float = 0.1
+    probe_s: float = 0.2
     done_wait_s: float = 0.2
     done_at: float = 0.6
     unfinished_at: float = 0.3
@@ -76,6 +77,9 @@ class SmartEndOfTurn:
         self.options = options or SmartTurnOptions()
         self._words = TurnWords(language)
         self._model = model if self.options.audio else None
+        # The voice activity detector's hangover: a pause is judged from probe_s on
+        # (vad_turnoff, 500 ms by default, would hide the first half second of it).
+        self.turnoff_s = min(endpointing.vad_turnoff_s, self.options.probe_s)
         self._audio = bytearray()
         self._sample_rate = 16_000
         self._probed = False
@@ -123,8 +127,9 @@ class SmartEndOfTurn:
         if options.preempt and not self._prepared and certain and done >= options.done_at:
             self._prepared = True
             action |= TurnAction.PREPARE
+        said = turn.finals or turn.interim or turn.carried
         if silence_s >= wait - 1e-9 and (
-            turn.finals or ((turn.interim or turn.carried) and self._final_overdue(now))
+            self._words_in(turn) or (said and self._final_overdue(now))
         ):
             self._probed = False
             self._prepared = False
@@ -156,7 +161,7 @@ class SmartEndOfTurn:
         return sum(signals) / len(signals), certain
 
     def _text(self, turn: CallerTurn) -> float:
-        text = " ".join((turn.carried, *turn.finals, turn.interim)).strip()
+        text = turn.so_far()
         if text != self._read_text:
             self._read_text, self._text_done = text, self._words.done(text)
         return self._text_done
@@ -169,7 +174,15 @@ class SmartEndOfTurn:
             return max(options.probe_s, options.done_wait_s)
         return endpointing.silence_threshold_s
 
+    def _words_in(self, turn: CallerTurn) -> bool:
+        """Whether the final asked for at this pause is in (a final from before the
+        caller went on does not hold their last words)."""
+        requested, final_at = self._final_requested_at, turn.last_final_at
+        return requested is not None and final_at is not None and final_at >= requested
+
     def _final_overdue(self, now: float) -> bool:
+        """The final is more than ``utterance_end_s`` late: the turn is taken with the
+        words it has (the interim text, or what it carried on from)."""
         requested = self._final_requested_at
         return requested is not None and now - requested >= self._endpointing.utterance_end_s
 

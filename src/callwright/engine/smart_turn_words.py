@@ -117,7 +117,8 @@ class TurnWords:
             return FINISHED
         if stripped.endswith((".", "!")):
             return ENDED
-        if len(words) >= 3 and words[0] in self._questions:
+        sentence = words_of(_last_sentence(stripped))
+        if len(sentence) >= 3 and sentence[0] in self._questions:
             return ENDED  # a question the transcriber did not punctuate
         return UNKNOWN
 
@@ -138,6 +139,12 @@ class TurnWords:
             else:
                 break
         return run >= 2 and digits < _WHOLE_NUMBER_DIGITS
+
+
+def _last_sentence(text: str) -> str:
+    """The text after its last full stop, question or exclamation mark."""
+    cut = max(text.rfind(mark) for mark in ".?!")
+    return text[cut + 1 :]
 
 
 def words_done(text: str, language: str | None = None) -> float:

@@ -83,6 +83,11 @@ class CallerTurn:
         said = " ".join(self.finals) or self.interim
         return f"{self.carried} {said}".strip() if self.carried else said
 
+    def so_far(self) -> str:
+        """Everything the turn has said so far: what it carried on from, the finals,
+        and the interim text after them (the words the next final will hold)."""
+        return " ".join(part for part in (self.carried, *self.finals, self.interim) if part)
+
     def take(self) -> tuple[str, float | None]:
         """The turn's text (``said``) and when its last final arrived; the turn starts
         over, quiet."""
@@ -129,8 +134,12 @@ class EndOfTurnPolicy(Protocol):
 
 @runtime_checkable
 class HearsAudio(Protocol):
-    """A policy that also judges the caller's audio (``engine.smart_turn``): given
-    every voice-activity frame (PCM16 at ``sample_rate``) as it is heard."""
+    """A policy that judges each pause itself (``engine.smart_turn``): given every
+    voice-activity frame (PCM16 at ``sample_rate``) as it is heard, and asked from
+    ``turnoff_s`` of silence on (the voice activity detector's hangover, which the
+    hearing shortens to it: the policy, not the hangover, decides how long to wait)."""
+
+    turnoff_s: float
 
     def heard(self, pcm16: bytes, sample_rate: int) -> None: ...
 

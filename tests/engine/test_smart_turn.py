@@ -38,7 +38,8 @@ class FixedTurnModel:
 
 def endpointing_s(call: Call) -> float:
     (timing,) = call.timings
-    assert timing.end_of_turn_at is not None and timing.user_stopped_at is not None
+    assert timing.end_of_turn_at is not None
+    assert timing.user_stopped_at is not None
     return timing.end_of_turn_at - timing.user_stopped_at
 
 
@@ -127,9 +128,11 @@ async def test_an_answer_started_early_is_used_when_the_turn_is_taken_as_asked()
     (request,) = call.llm.requests  # one request: the early one, used
     assert request.messages[-1].content == "What time do you open?"
     (timing,) = call.timings
-    assert timing.preempted and timing.preemptions_wasted == 0
+    assert timing.preempted
+    assert timing.preemptions_wasted == 0
     # Sent before the turn was taken: the model's first-token time overlaps the wait.
-    assert timing.llm_request_at is not None and timing.end_of_turn_at is not None
+    assert timing.llm_request_at is not None
+    assert timing.end_of_turn_at is not None
     assert timing.llm_request_at < timing.end_of_turn_at
     assert call.transcript == [("user", QUESTION[0], False), ("assistant", "At nine.", False)]
 

@@ -124,9 +124,6 @@ class SmartEndOfTurn:
         done, certain = self.done(turn)
         wait = self._wait_for(done, certain)
         self.last_done, self.last_wait_s = done, wait
-        if options.preempt and not self._prepared and certain and done >= options.done_at:
-            self._prepared = True
-            action |= TurnAction.PREPARE
         said = turn.finals or turn.interim or turn.carried
         if silence_s >= wait - 1e-9 and (
             self._words_in(turn) or (said and self._final_overdue(now))
@@ -135,7 +132,10 @@ class SmartEndOfTurn:
             self._prepared = False
             self._final_requested_at = None
             self._withdraw()
-            action |= TurnAction.COMMIT
+            return action | TurnAction.COMMIT
+        if options.preempt and not self._prepared and certain and done >= options.done_at:
+            self._prepared = True
+            action |= TurnAction.PREPARE
         return action
 
     # -- the judgement ------------------------------------------------------------------

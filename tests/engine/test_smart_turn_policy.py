@@ -94,9 +94,9 @@ async def test_while_the_model_thinks_the_short_wait_is_not_taken() -> None:
     model = PendingModel()
     policy = SmartEndOfTurn(ENDPOINTING, "en-US", model)
     policy.heard(b"\x01\x00" * 512, 16_000)
-    turn = _paused(interim="Yes.")
+    turn = _paused(interim="That works for me.")
     assert policy.decide(1.0, 0.2, turn) is TurnAction.FINALISE  # no PREPARE yet
-    turn.heard_final("Yes.", 1.05)
+    turn.heard_final("That works for me.", 1.05)
     assert policy.decide(1.1, 0.3, turn) is TurnAction.WAIT
     assert policy.last_wait_s == ENDPOINTING.silence_threshold_s
     (answer,) = model.answers
@@ -104,15 +104,26 @@ async def test_while_the_model_thinks_the_short_wait_is_not_taken() -> None:
     assert policy.decide(1.15, 0.35, turn) is TurnAction.COMMIT
 
 
-async def test_a_model_that_fails_leaves_the_words_to_decide() -> None:
+async def test_a_question_or_a_short_answer_does_not_wait_for_the_model() -> None:
     model = PendingModel()
     policy = SmartEndOfTurn(ENDPOINTING, "en-US", model)
     policy.heard(b"\x01\x00" * 512, 16_000)
     turn = _paused(interim="Yes.")
+    assert policy.decide(1.0, 0.2, turn) == TurnAction.FINALISE | TurnAction.PREPARE
+    turn.heard_final("Yes.", 1.05)
+    assert policy.decide(1.1, 0.3, turn) is TurnAction.COMMIT
+    assert model.answers[0].cancelled()  # taken before it answered: withdrawn
+
+
+async def test_a_model_that_fails_leaves_the_words_to_decide() -> None:
+    model = PendingModel()
+    policy = SmartEndOfTurn(ENDPOINTING, "en-US", model)
+    policy.heard(b"\x01\x00" * 512, 16_000)
+    turn = _paused(interim="That works for me.")
     policy.decide(1.0, 0.2, turn)
     model.answers[0].set_exception(RuntimeError("overloaded"))
     await asyncio.sleep(0)  # its done callback logs (and retrieves) the failure
-    turn.heard_final("Yes.", 1.05)
+    turn.heard_final("That works for me.", 1.05)
     assert policy.decide(1.1, 0.3, turn) is TurnAction.COMMIT
 
 

@@ -8,8 +8,9 @@ Two signals answer, each a probability that the caller has finished:
   caller's audio, asked once per pause, answered off the event loop.
 
 The words veto: an unfinished phrase is not a finished turn whatever the pitch says
-(on natural speech the model alone still cut callers off after "a table for…").
-Otherwise the signals are averaged. Done (``done_at`` or more) → the turn is taken
+(on natural speech the model alone still cut callers off after "a table for…"), and a
+question or a short answer is finished without waiting for the model. Otherwise the
+signals are averaged. Done (``done_at`` or more) → the turn is taken
 ``done_wait_s`` after the last speech; unfinished (``unfinished_at`` or less) → only
 after ``utterance_end_s`` (or ``silence_threshold_s``, if longer); in between, after
 ``silence_threshold_s`` as the silence policy would. While the model's answer is still
@@ -30,7 +31,7 @@ import logging
 from dataclasses import dataclass
 
 from callwright.engine.config import EndpointingConfig
-from callwright.engine.smart_turn_words import UNFINISHED, UNKNOWN, TurnWords
+from callwright.engine.smart_turn_words import FINISHED, UNFINISHED, UNKNOWN, TurnWords
 from callwright.engine.turns import CallerTurn, TurnAction
 from callwright.providers.turn import TurnModel
 
@@ -146,7 +147,9 @@ class SmartEndOfTurn:
         signals: list[float] = []
         if self.options.text:
             text_done = self._text(turn)
-            if text_done <= UNFINISHED:
+            if text_done <= UNFINISHED or text_done >= FINISHED:
+                # A sure reading of the words is not kept waiting for the model (its
+                # answer takes 60-300 ms: most of what the short wait saves).
                 return text_done, True
             signals.append(text_done)
         certain = True

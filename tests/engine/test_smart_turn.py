@@ -8,7 +8,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from callwright.engine.events import UserMessage
-from callwright.engine.smart_turn import SmartEndOfTurn, SmartTurnOptions
+from callwright.engine.smart_turn import SmartEndOfTurn, end_of_turn_policy
 from tests.engine.harness import Call, make_call, run_call
 from tests.engine.test_conversation import hang_up_after
 
@@ -164,11 +164,8 @@ async def test_an_answer_started_early_is_dropped_when_the_caller_goes_on() -> N
 
 async def test_each_signal_can_be_measured_alone() -> None:
     model = FixedTurnModel(0.97)
-    call = make_call(**SMART, utterances=UNFINISHED, replies=["Sure.", "Booked."])  # type: ignore[arg-type]
-    config = call.session.config
-    audio_only = SmartEndOfTurn(
-        config.endpointing, "en-US", model, SmartTurnOptions(text=False, audio=True)
-    )
+    config = make_call(**SMART).session.config  # type: ignore[arg-type]
+    audio_only = end_of_turn_policy("smart-audio", config.endpointing, "en-US", model)
     call = make_call(
         **SMART,  # type: ignore[arg-type]
         end_of_turn=audio_only,

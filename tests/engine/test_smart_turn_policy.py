@@ -10,9 +10,20 @@ from pydantic import ValidationError
 
 from callwright.domain.assistants.schemas import AssistantIn
 from callwright.engine.config import CallConfig, EndpointingConfig
-from callwright.engine.smart_turn import SmartEndOfTurn, SmartTurnOptions
+from callwright.engine.smart_turn import (
+    STRATEGIES,
+    SmartEndOfTurn,
+    SmartTurnOptions,
+    end_of_turn_policy,
+)
 from callwright.engine.smart_turn_words import ENDED, FINISHED, UNFINISHED, UNKNOWN, words_done
-from callwright.engine.turns import CallerState, CallerTurn, HearsAudio, TurnAction
+from callwright.engine.turns import (
+    CallerState,
+    CallerTurn,
+    HearsAudio,
+    SilenceEndOfTurn,
+    TurnAction,
+)
 
 ENDPOINTING = EndpointingConfig(
     vad_turnoff_s=0.5, min_silence_s=0.5, silence_threshold_s=0.5, utterance_end_s=1.0
@@ -150,3 +161,19 @@ def test_turn_detection_is_silence_unless_smart_is_chosen() -> None:
     assert CallConfig.from_settings(smart).endpointing.turn_detection == "smart"
     with pytest.raises(ValidationError, match="turn_detection"):
         AssistantIn(name="a", stt_settings={"turn_detection": "semantic"})
+
+
+def test_each_strategy_is_built_by_name() -> None:
+    model = PendingModel()
+    built = {name: end_of_turn_policy(name, ENDPOINTING, "en-US", model) for name in STRATEGIES}
+    assert isinstance(built["silence"], SilenceEndOfTurn)
+    signals = {
+        name: (policy.options.text, policy.options.audio)
+        for name, policy in built.items()
+        if isinstance(policy, SmartEndOfTurn)
+    }
+    assert signals == {
+        "smart": (True, True),
+        "smart-words": (True, False),
+        "smart-audio": (False, True),
+    }

@@ -58,11 +58,11 @@ from callwright.engine.replies import (
     build_request,
 )
 from callwright.engine.resumption import Resumption
-from callwright.engine.smart_turn import SmartEndOfTurn
+from callwright.engine.smart_turn import end_of_turn_policy
 from callwright.engine.speaking import Speaker, SpeechCache
 from callwright.engine.stt_fallback import FallbackSTT
 from callwright.engine.tts_fallback import FallbackTTS
-from callwright.engine.turns import BargeInPolicy, EndOfTurnPolicy, SilenceEndOfTurn
+from callwright.engine.turns import BargeInPolicy, EndOfTurnPolicy
 from callwright.providers.protocols import (
     LLM,
     STT,
@@ -418,6 +418,6 @@ class CallSession:
 
 def _end_of_turn_policy(config: CallConfig, turn_model: TurnModel | None) -> EndOfTurnPolicy:
     """stt_settings.turn_detection: "silence" (the default) or "smart"."""
-    if config.endpointing.turn_detection == "smart":
-        return SmartEndOfTurn(config.endpointing, config.stt.language, turn_model)
-    return SilenceEndOfTurn(config.endpointing)
+    return end_of_turn_policy(
+        config.endpointing.turn_detection, config.endpointing, config.stt.language, turn_model
+    )

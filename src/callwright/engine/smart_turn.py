@@ -21,7 +21,10 @@ then (the turn needs its words), the model is asked, and, the first time the cal
 seems done, ``TurnAction.PREPARE`` lets the session start the answer early
 (pre-emptive generation; it is dropped if the caller goes on).
 
-``SmartTurnOptions`` selects each signal alone (``text`` / ``audio``) for measuring.
+``SmartTurnOptions`` selects each signal alone (``text`` / ``audio``) for measuring;
+``end_of_turn_policy`` builds any of the ``STRATEGIES`` by name (the session builds
+``silence`` or ``smart`` from ``stt_settings.turn_detection``; a benchmark passes the
+policy to ``CallSession(end_of_turn=...)``).
 """
 
 from __future__ import annotations
@@ -29,13 +32,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Final, Literal
 
 from callwright.engine.config import EndpointingConfig
 from callwright.engine.smart_turn_words import FINISHED, UNFINISHED, UNKNOWN, TurnWords
-from callwright.engine.turns import CallerTurn, TurnAction
+from callwright.engine.turns import CallerTurn, EndOfTurnPolicy, SilenceEndOfTurn, TurnAction
 from callwright.providers.turn import TurnModel
 
-__all__ = ["SmartEndOfTurn", "SmartTurnOptions"]
+__all__ = ["STRATEGIES", "SmartEndOfTurn", "SmartTurnOptions", "TurnStrategy", "end_of_turn_policy"]
 
 logger = logging.getLogger(__name__)
 
@@ -210,3 +214,25 @@ def _log_failure(answer: asyncio.Future[float]) -> None:
     """A model that cannot answer leaves the words (and the silence) to decide."""
     if not answer.cancelled() and (error := answer.exception()) is not None:
         logger.warning("the end-of-turn model did not answer: %s", error)
+
+
+TurnStrategy = Literal["silence", "smart", "smart-words", "smart-audio"]
+"""How the end of a turn is decided: ``silence`` (SilenceEndOfTurn), ``smart`` (the
+words and the audio model), ``smart-words`` / ``smart-audio`` (one signal alone)."""
+
+STRATEGIES: Final[tuple[TurnStrategy, ...]] = ("silence", "smart", "smart-words", "smart-audio")
+
+
+def end_of_turn_policy(
+    strategy: TurnStrategy,
+    endpointing: EndpointingConfig,
+    language: str | None,
+    model: TurnModel | None = None,
+) -> EndOfTurnPolicy:
+    """A new policy (one per call: policies keep the state of the turn) for
+    ``strategy``; ``model`` is the audio model of the smart strategies (None: the
+    words alone, and ``smart-audio`` then waits on the silence as ``silence`` would)."""
+    if strategy == "silence":
+        return SilenceEndOfTurn(endpointing)
+    options = SmartTurnOptions(text=strategy != "smart-audio", audio=strategy != "smart-words")
+    return SmartEndOfTurn(endpointing, language, model, options)

@@ -13,7 +13,7 @@ wasted (``TurnTiming.preemptions_wasted`` of the turn eventually taken).
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 from collections.abc import AsyncGenerator, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +28,8 @@ from callwright.providers.protocols import LLM, ChatMessage, LLMEvent, LLMReques
 
 __all__ = ["EarlyAnswer", "Preemptor"]
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass(slots=True)
 class EarlyAnswer:
@@ -41,8 +43,11 @@ class EarlyAnswer:
     task: asyncio.Task[None] | None = None
     turn: TurnTiming | None = None  # the timing of the turn that uses it
 
+    awaited: bool = False
+
     def __await__(self) -> Generator[Any, None, OpenedAnswer]:
         """Awaited by the turn's answer (``llm_reply``'s ``opened``): the stream."""
+        self.awaited = True
         return self._stream().__await__()
 
     async def _stream(self) -> OpenedAnswer:
@@ -75,6 +80,9 @@ class Preemptor:
         self._spawn = spawn
         self._timeout_s = first_token_timeout_s
         self._pending: EarlyAnswer | None = None
+        # The last one handed to a turn: closed if that turn's answer never read it
+        # (withdrawn before it started).
+        self._handed: EarlyAnswer | None = None
         self.wasted = 0
         self.used = 0
 
@@ -84,6 +92,7 @@ class Preemptor:
 
     def start(self, request: LLMRequest) -> None:
         self.drop()
+        self._close_unread()
         loop = asyncio.get_running_loop()
         early = EarlyAnswer(request.messages, loop.create_future())
         early.timing.llm_request_at = self._clock.now()
@@ -116,9 +125,11 @@ class Preemptor:
         if early.messages != tuple(history):
             self.drop()
             return None
+        self._close_unread()
         self._pending = None
         self.used += 1
         early.turn = timing
+        self._handed = early
         return early
 
     def drop(self) -> None:
@@ -127,6 +138,14 @@ class Preemptor:
         if early is None:
             return
         self.wasted += 1
+        self._abandon(early)
+
+    def _close_unread(self) -> None:
+        handed, self._handed = self._handed, None
+        if handed is not None and not handed.awaited:
+            self._abandon(handed)
+
+    def _abandon(self, early: EarlyAnswer) -> None:
         if early.task is not None and not early.task.done():
             early.task.cancel()
         if early.opened.done():
@@ -143,5 +162,8 @@ class Preemptor:
 
 
 async def _close(events: AsyncGenerator[LLMEvent, None]) -> None:
-    with contextlib.suppress(ProviderError):
+    """Close an abandoned stream; whatever its closing raises is no concern of the call."""
+    try:
         await events.aclose()
+    except Exception:  # a stream nobody reads must not fail the call
+        logger.debug("closing an abandoned early LLM stream failed", exc_info=True)

@@ -91,7 +91,9 @@ class SmartEndOfTurn:
         self._prepared = False
         self._final_requested_at: float | None = None
         self._answer: asyncio.Future[float] | None = None
-        self._read_text = ""
+        # What the words were when last read: (interim, number of finals, carried,
+        # the last final), compared by identity.
+        self._seen: tuple[str | None, int, str | None, str | None] = (None, -1, None, None)
         self._text_done = UNKNOWN
         # What the last pause was judged (for records and tests): the probability and
         # the silence it waited for.
@@ -168,9 +170,18 @@ class SmartEndOfTurn:
         return sum(signals) / len(signals), certain
 
     def _text(self, turn: CallerTurn) -> float:
-        text = turn.so_far()
-        if text != self._read_text:
-            self._read_text, self._text_done = text, self._words.done(text)
+        """The words' reading, redone only when they changed (asked on every silent
+        frame: the check allocates nothing)."""
+        seen = self._seen
+        if (
+            turn.interim is not seen[0]
+            or len(turn.finals) != seen[1]
+            or turn.carried is not seen[2]
+            or (turn.finals and turn.finals[-1] is not seen[3])
+        ):
+            last = turn.finals[-1] if turn.finals else None
+            self._seen = (turn.interim, len(turn.finals), turn.carried, last)
+            self._text_done = self._words.done(turn.so_far())
         return self._text_done
 
     def _wait_for(self, done: float, certain: bool) -> float:

@@ -16,19 +16,27 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from callwright.clock import Clock
+from callwright.engine.config import CallConfig
 from callwright.engine.events import TurnTiming
 from callwright.engine.lifecycle import Spawn
 from callwright.engine.llm_fallback import open_answer
-from callwright.engine.replies import OpenedAnswer
+from callwright.engine.replies import OpenedAnswer, build_request
 from callwright.providers.errors import ProviderError
-from callwright.providers.protocols import LLM, ChatMessage, LLMEvent, LLMRequest
+from callwright.providers.protocols import LLM, ChatMessage, LLMEvent, LLMRequest, ToolSpec
 
 __all__ = ["EarlyAnswer", "Preemptor"]
 
 logger = logging.getLogger(__name__)
+
+
+class ToolsOnOffer(Protocol):
+    """What offers the model its tools (the session's ``Answerer``)."""
+
+    @property
+    def tool_specs(self) -> tuple[ToolSpec, ...]: ...
 
 
 @dataclass(slots=True)
@@ -73,8 +81,16 @@ class Preemptor:
     abandons it. ``wasted`` counts the requests dropped since the last turn."""
 
     def __init__(
-        self, llms: Sequence[LLM], clock: Clock, spawn: Spawn, first_token_timeout_s: float
+        self,
+        config: CallConfig,
+        llms: Sequence[LLM],
+        clock: Clock,
+        spawn: Spawn,
+        first_token_timeout_s: float,
+        tools: ToolsOnOffer,
     ) -> None:
+        self._config = config
+        self._tools = tools
         self._llms = llms
         self._clock = clock
         self._spawn = spawn
@@ -90,7 +106,17 @@ class Preemptor:
     def pending(self) -> EarlyAnswer | None:
         return self._pending
 
-    def start(self, request: LLMRequest) -> None:
+    def start(self, history: Sequence[ChatMessage], asides: Sequence[str], text: str) -> None:
+        """Send the request of a turn ``text`` would make now (``history``, then the
+        caller's ``asides`` and ``text`` as user messages, as the session adds them)."""
+        messages = [
+            *history,
+            *(ChatMessage("user", aside) for aside in asides),
+            ChatMessage("user", text),
+        ]
+        self._send(build_request(self._config, messages, self._tools.tool_specs))
+
+    def _send(self, request: LLMRequest) -> None:
         self.drop()
         self._close_unread()
         loop = asyncio.get_running_loop()

@@ -55,7 +55,6 @@ from callwright.engine.preemption import Preemptor
 from callwright.engine.replies import (
     Retriever,
     ToolRunner,
-    build_request,
 )
 from callwright.engine.resumption import Resumption
 from callwright.engine.smart_turn import end_of_turn_policy
@@ -166,7 +165,13 @@ class CallSession:
             transport.sample_rate,
             clock,
             sink,
-            end_of_turn or _end_of_turn_policy(config, providers.turn_model),
+            end_of_turn
+            or end_of_turn_policy(
+                config.endpointing.turn_detection,
+                config.endpointing,
+                config.stt.language,
+                providers.turn_model,
+            ),
             listener=self,
             spawn=self._spawn,
         )
@@ -226,7 +231,9 @@ class CallSession:
         )
         # Pre-emptive generation: a turn's request sent when the policy finds the
         # caller probably done (TurnAction.PREPARE), used if the turn is taken as is.
-        self._preemptor = Preemptor(providers.llms, clock, self._spawn, first_token_timeout_s)
+        self._preemptor = Preemptor(
+            config, providers.llms, clock, self._spawn, first_token_timeout_s, self._answerer
+        )
 
     @property
     def end_reason(self) -> EndReason | None:
@@ -305,12 +312,7 @@ class CallSession:
             or not text
         ):
             return
-        messages = [
-            *self.history,
-            *(ChatMessage("user", aside) for aside in self._asides),
-            ChatMessage("user", text),
-        ]
-        self._preemptor.start(build_request(self.config, messages, self._answerer.tool_specs))
+        self._preemptor.start(self.history, self._asides, text)
 
     def caller_started(self, now: float, started_at: float) -> None:
         """The caller speaks again before hearing any of the answer to their turn: the
@@ -414,10 +416,3 @@ class CallSession:
         if event.kind == "machine_start":
             return  # wait for the beep or the silence after the greeting
         self.end(EndReason.VOICEMAIL, farewell=Farewell(self.config.voicemail_message))
-
-
-def _end_of_turn_policy(config: CallConfig, turn_model: TurnModel | None) -> EndOfTurnPolicy:
-    """stt_settings.turn_detection: "silence" (the default) or "smart"."""
-    return end_of_turn_policy(
-        config.endpointing.turn_detection, config.endpointing, config.stt.language, turn_model
-    )

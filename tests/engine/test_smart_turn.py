@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from callwright.engine.events import UserMessage
+from callwright.engine.events import AssistantMessage, EndReason, ToolCalled, UserMessage
 from callwright.engine.smart_turn import SmartEndOfTurn, end_of_turn_policy
+from callwright.providers.errors import ProviderUnavailable
+from callwright.providers.protocols import ToolCall
 from tests.engine.harness import Call, make_call, run_call
 from tests.engine.test_conversation import hang_up_after
 
@@ -175,3 +177,50 @@ async def test_each_signal_can_be_measured_alone() -> None:
     await run_call(call, MID_THOUGHT_PAUSE)
     # The audio alone (sure of the end) cuts the caller off after "a table for".
     assert [m.text for m in call.of(UserMessage)] == list(UNFINISHED)
+
+
+async def test_no_tool_of_an_early_answer_runs_unless_its_turn_is_taken() -> None:
+    call = smart_call(
+        utterances=("Can you book me a table?", "Actually, just hang up."),
+        replies=[[ToolCall("call_1", "end_call", "{}")], "Sure, bye.", "Still here."],
+        tools_settings={"end_call": {"enabled": True}},
+    )
+    call.stt.final_latency_s = 0.4
+    await run_call(
+        call, hang_up_after(("say", 2.2), ("silence", 0.25), ("say", 1.5), ("silence", 6))
+    )
+    # The early answer was an end_call: dropped when the caller went on, never run.
+    assert call.end.reason is EndReason.CUSTOMER_ENDED_CALL
+    assert call.of(ToolCalled) == []
+    (timing,) = call.timings
+    assert timing.preemptions_wasted == 1
+
+
+async def test_an_early_answer_that_calls_a_tool_runs_it_once_its_turn_is_taken() -> None:
+    call = smart_call(
+        utterances=("Goodbye!",),
+        replies=[[ToolCall("call_1", "end_call", "{}")]],
+        tools_settings={"end_call": {"enabled": True}},
+    )
+    await run_call(call, hang_up_after(("say", 1.0), ("silence", 6)))
+    (timing,) = call.timings
+    assert timing.preempted
+    assert call.end.reason is EndReason.ASSISTANT_ENDED_CALL
+    assert [event.name for event in call.of(ToolCalled)] == ["end_call"]
+
+
+async def test_an_early_request_that_fails_is_the_turns_failure_and_said_as_such() -> None:
+    call = smart_call(
+        utterances=QUESTION,
+        replies=[ProviderUnavailable("openai", "HTTP 500")],
+        error_message="Sorry, one moment please.",
+    )
+    await run_call(call, ASKED)
+    (request,) = call.llm.requests  # not asked again: the same request just failed
+    assert request.messages[-1].content == QUESTION[0]
+    (apology,) = call.of(AssistantMessage)
+    assert apology.text == "Sorry, one moment please."
+    assert apology.apology_for == "openai: HTTP 500"
+    (timing,) = call.timings
+    assert timing.preempted
+    assert [error.provider for error in timing.llm_errors] == ["scripted-llm"]

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from callwright.domain.assistants.schemas import AssistantIn
 from callwright.engine.config import CallConfig, EndpointingConfig
+from callwright.engine.preemption import _same_request
 from callwright.engine.smart_turn import (
     STRATEGIES,
     SmartEndOfTurn,
@@ -24,6 +25,7 @@ from callwright.engine.turns import (
     SilenceEndOfTurn,
     TurnAction,
 )
+from callwright.providers.protocols import ChatMessage
 
 ENDPOINTING = EndpointingConfig(
     vad_turnoff_s=0.5, min_silence_s=0.5, silence_threshold_s=0.5, utterance_end_s=1.0
@@ -177,3 +179,12 @@ def test_each_strategy_is_built_by_name() -> None:
         "smart-words": (True, False),
         "smart-audio": (False, True),
     }
+
+
+def test_an_early_request_matches_the_final_words_whatever_their_formatting() -> None:
+    system = ChatMessage("system", "Be brief.")
+    sent = (system, ChatMessage("user", "what time do you open on saturday"))
+    assert _same_request(sent, [system, ChatMessage("user", "What time do you open on Saturday?")])
+    assert not _same_request(sent, [system, ChatMessage("user", "What time do you open?")])
+    assert not _same_request(sent, [ChatMessage("system", "Other."), sent[1]])
+    assert not _same_request(sent, [system, ChatMessage("assistant", sent[1].content)])

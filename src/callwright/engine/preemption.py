@@ -5,7 +5,8 @@ the request their turn would make — the history, their asides, their words so 
 is sent at once, and its stream opened up to the first answer (text or a tool call)
 in a task of the call's. Nothing is spoken and no tool runs: that happens only if the
 turn is then taken with the same words, when the answer continues from the opened
-stream instead of asking again (the model's first-token time is saved). If the caller
+stream instead of asking again (the model's first-token time is saved; the caller's
+words are compared without case and punctuation, which a final's formatting adds). If the caller
 goes on, or the turn's final words differ, the request is dropped and counted as
 wasted (``TurnTiming.preemptions_wasted`` of the turn eventually taken).
 """
@@ -23,6 +24,7 @@ from callwright.engine.config import CallConfig
 from callwright.engine.events import TurnTiming
 from callwright.engine.lifecycle import Spawn
 from callwright.engine.llm_fallback import open_answer
+from callwright.engine.phrases import words_of
 from callwright.engine.replies import OpenedAnswer, build_request
 from callwright.providers.errors import ProviderError
 from callwright.providers.protocols import LLM, ChatMessage, LLMEvent, LLMRequest, ToolSpec
@@ -143,12 +145,13 @@ class Preemptor:
 
     def take(self, history: Sequence[ChatMessage], timing: TurnTiming) -> EarlyAnswer | None:
         """The early answer for a turn whose request carries ``history``: the pending
-        one if it was asked with exactly this history, the caller's words included
-        (else it is dropped, and None). It reports to the turn's ``timing``."""
+        one if it was asked with this history and the same words from the caller (case
+        and punctuation aside: interims often lack what the final's formatting adds),
+        else it is dropped, and None. It reports to the turn's ``timing``."""
         early = self._pending
         if early is None:
             return None
-        if early.messages != tuple(history):
+        if not _same_request(early.messages, history):
             self.drop()
             return None
         self._close_unread()
@@ -193,3 +196,18 @@ async def _close(events: AsyncGenerator[LLMEvent, None]) -> None:
         await events.aclose()
     except Exception:  # a stream nobody reads must not fail the call
         logger.debug("closing an abandoned early LLM stream failed", exc_info=True)
+
+
+def _same_request(sent: Sequence[ChatMessage], history: Sequence[ChatMessage]) -> bool:
+    """Whether ``sent`` asked what ``history`` asks: the same messages, the caller's
+    last one in the same words."""
+    if len(sent) != len(history) or not sent:
+        return False
+    if tuple(sent[:-1]) != tuple(history[:-1]):
+        return False
+    asked, said = sent[-1], history[-1]
+    return (
+        asked.role == said.role == "user"
+        and words_of(asked.content or "") == words_of(said.content or "")
+        and bool(words_of(said.content or ""))
+    )

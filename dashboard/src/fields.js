@@ -125,6 +125,7 @@ export const GROUPS = [
           field("stt_settings.endpointing.min_silence_duration", "Finalise after", "number", "Milliseconds of silence after which the transcriber is asked to finalise."),
           field("stt_settings.vad_turnoff", "Speech stopped after", "number", "Milliseconds below the speech threshold before speech counts as stopped."),
           field("stt_settings.utterance_end_ms", "Late final", "number", "Milliseconds to wait for a final transcript before using the interim one."),
+          field("stt_settings.turn_detection", "Turn detection", "select", "silence: the turn ends after the end-of-turn silence; smart: the caller's words and voice say whether they are done (sooner when done, up to the late-final wait when not)."),
         ],
       },
       {

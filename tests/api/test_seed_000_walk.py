@@ -111,6 +111,7 @@ SEED_000_DEFAULTS = {
         "keywords": [],
         "keyterms": [],
         "audio_denoising": False,
+        "turn_detection": "silence",
     },
     "idle_message": "Are you still there? I'm here to help if you need anything.",
     "tools_settings": {

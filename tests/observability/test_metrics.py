@@ -77,6 +77,14 @@ def test_a_turn_observes_every_stage_in_seconds_and_the_platform_share() -> None
     assert sample(metrics, "callwright_turn_stage_seconds_bucket", stage="platform", le="0.05") == 1
 
 
+def test_early_llm_requests_are_counted_used_or_wasted() -> None:
+    metrics = Metrics()
+    metrics.turn_recorded({**ROW, "preempted": True, "preemptions_wasted": 2})
+    metrics.turn_recorded({**ROW, "preempted": False, "preemptions_wasted": 0})
+    assert sample(metrics, "callwright_preemptive_llm_requests_total", outcome="used") == 1
+    assert sample(metrics, "callwright_preemptive_llm_requests_total", outcome="wasted") == 2
+
+
 def test_a_greeting_counts_as_an_assistant_turn_without_a_platform_share() -> None:
     metrics = Metrics()
     greeting = dict.fromkeys(STAGES) | {"turn": 0, "tts_first_audio_ms": 90.0}

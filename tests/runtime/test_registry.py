@@ -825,3 +825,25 @@ def test_voice_settings_the_voice_cannot_use_are_noted_in_the_call_record(
     )
     offline = _by_kind(choices)["tts"]
     assert f"not supported by {offline.chosen}, no effect: tts_settings.latency" in offline.reason
+
+
+def test_smart_turn_detection_gets_the_turn_model_and_says_so(cloud: CloudProviders) -> None:
+    offline = StubOffline()
+    silence, silence_choices = build_providers(
+        _document(), offline, cloud=cloud, credentials={}, server=_server()
+    )
+    assert silence.turn_model is None
+    assert "turn" not in _by_kind(silence_choices)
+    smart, choices = build_providers(
+        _document(stt_settings={"turn_detection": "smart"}),
+        offline,
+        cloud=cloud,
+        credentials={},
+        server=_server(),
+    )
+    turn = _by_kind(choices)["turn"]
+    if smart.turn_model is None:  # the pipecat-ai wheel (the model file) is not installed
+        assert (turn.chosen, turn.requested) == ("words", "smart-turn-v3.2")
+        assert "the words alone decide" in turn.reason
+    else:
+        assert smart.turn_model.name == turn.chosen == "smart-turn-v3.2"

@@ -13,7 +13,7 @@ from callwright.clock import Clock
 from callwright.engine.config import CallConfig
 from callwright.engine.events import EventSink, TurnTiming
 from callwright.engine.faults import ReplyOutcome, guarded
-from callwright.engine.replies import Retriever, ToolHooks, ToolRunner, llm_reply
+from callwright.engine.replies import OpenedAnswer, Retriever, ToolHooks, ToolRunner, llm_reply
 from callwright.engine.speaking import Speaker
 from callwright.providers.protocols import LLM, ChatMessage, ToolSpec
 
@@ -52,6 +52,7 @@ class Answerer:
         self._first_token_timeout_s = first_token_timeout_s
         self._filler_after_s = filler_after_s
         self._fillers = itertools.count()
+        self._tool_specs = tool_specs
         # A turn's hooks also gather its tool calls: made anew for every answer.
         self._hooks = functools.partial(
             ToolHooks,
@@ -65,14 +66,33 @@ class Answerer:
             now=clock.now,
         )
 
-    def start(self, timing: TurnTiming, query: str | None = None) -> None:
+    @property
+    def tool_specs(self) -> tuple[ToolSpec, ...]:
+        """The tools offered to the model on every request."""
+        return self._tool_specs
+
+    @property
+    def retrieves(self) -> bool:
+        """Whether each turn's request carries passages retrieved for it."""
+        return self._retrieve is not None
+
+    def start(
+        self,
+        timing: TurnTiming,
+        query: str | None = None,
+        opened: Awaitable[OpenedAnswer] | None = None,
+    ) -> None:
         """The LLM's reply, played by the speaker. The answer to a caller's turn
-        (``query``) is withdrawn if they go on before hearing any of it."""
+        (``query``) is withdrawn if they go on before hearing any of it. With
+        ``opened``, its first round is that stream, asked for before the turn was
+        taken (``engine.preemption``)."""
         outcome = ReplyOutcome()
-        answer = guarded(self._answer(timing, query), outcome)
+        answer = guarded(self._answer(timing, query, opened), outcome)
         self._speaker.start(answer, timing, outcome=outcome, withdrawable=query is not None)
 
-    def _answer(self, timing: TurnTiming, query: str | None) -> AsyncGenerator[str, None]:
+    def _answer(
+        self, timing: TurnTiming, query: str | None, opened: Awaitable[OpenedAnswer] | None
+    ) -> AsyncGenerator[str, None]:
         return llm_reply(
             self._config,
             self._llms,
@@ -86,4 +106,5 @@ class Answerer:
             # Retrieval answers a caller's turn (not the model-generated opener).
             retrieve=self._retrieve if query else None,
             query=query,
+            opened=opened,
         )

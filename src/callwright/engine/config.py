@@ -24,11 +24,14 @@ __all__ = [
     "EndpointingConfig",
     "InterruptionConfig",
     "LlmConfig",
+    "TurnDetection",
 ]
 
 # Said before hanging up when the LLM keeps failing and end_call_message is not set:
 # the caller must hear why the line goes dead, not just silence and a click.
 ERROR_GOODBYE = "I'm sorry, I can't continue this call right now. Please call back later. Goodbye."
+
+TurnDetection = Literal["silence", "smart"]
 
 FirstMessageMode = Literal[
     "assistant-speaks-first",
@@ -68,6 +71,9 @@ class EndpointingConfig:
     min_silence_s: float
     silence_threshold_s: float
     utterance_end_s: float
+    # stt_settings.turn_detection: which EndOfTurnPolicy the session builds
+    # ("silence": SilenceEndOfTurn; "smart": engine.smart_turn.SmartEndOfTurn).
+    turn_detection: TurnDetection = "silence"
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +187,7 @@ class CallConfig:
                 min_silence_s=stt["endpointing"]["min_silence_duration"] / 1000,
                 silence_threshold_s=stt["endpointing"]["silence_threshold"] / 1000,
                 utterance_end_s=stt["utterance_end_ms"] / 1000,
+                turn_detection=stt.get("turn_detection") or "silence",
             ),
             interruption=_interruption(interruption, stt.get("language")),
             stt=STTOptions(

@@ -217,6 +217,11 @@ class TurnTiming:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     marks: list[str] = field(default_factory=list)
+    # Pre-emptive generation (turn_detection: smart): whether the answer's LLM request
+    # was started before the turn was taken, and how many such early requests were
+    # dropped during this turn because the caller went on (wasted LLM requests).
+    preempted: bool = False
+    preemptions_wasted: int = 0
 
 
 SessionEvent = (

@@ -28,7 +28,13 @@ from callwright.engine.events import (
 )
 from callwright.engine.lifecycle import Spawn
 from callwright.engine.stt_fallback import FallbackSTT, FallbackSTTStream
-from callwright.engine.turns import CallerState, CallerTurn, EndOfTurnPolicy, TurnAction
+from callwright.engine.turns import (
+    CallerState,
+    CallerTurn,
+    EndOfTurnPolicy,
+    HearsAudio,
+    TurnAction,
+)
 from callwright.providers.protocols import VAD
 
 __all__ = ["CallerListener", "Hearing", "SpeechDetector"]
@@ -125,6 +131,11 @@ class CallerListener(Protocol):
         backchannel, never a turn of its own)."""
         ...
 
+    def caller_probably_done(self, text: str, now: float) -> None:
+        """The end-of-turn policy thinks the caller has finished saying ``text`` (the
+        turn is not taken yet): the answer may be prepared."""
+        ...
+
 
 class Hearing:
     """Caller audio → speech edges, transcripts and the caller's turns.
@@ -153,6 +164,8 @@ class Hearing:
         self._clock = clock
         self._emit = emit
         self._policy = policy
+        # A policy that judges the audio too hears every frame (engine.smart_turn).
+        self._policy_hears = policy if isinstance(policy, HearsAudio) else None
         self._listener = listener
         self._spawn = spawn
         self._stream: FallbackSTTStream | None = None
@@ -165,7 +178,10 @@ class Hearing:
         # suppressor's 16 ms, nor lose a quiet first syllable to a noise estimate that
         # has not yet seen a pause (Silero is trained on noisy speech anyway).
         self._denoise = NoiseSuppressor(vad.sample_rate) if config.audio_denoising else None
-        self._detector = SpeechDetector(turnoff_s=config.endpointing.vad_turnoff_s)
+        turnoff_s = config.endpointing.vad_turnoff_s
+        if self._policy_hears is not None:
+            turnoff_s = min(turnoff_s, self._policy_hears.turnoff_s)
+        self._detector = SpeechDetector(turnoff_s=turnoff_s)
         self._turn = CallerTurn()
 
     @property
@@ -189,6 +205,8 @@ class Hearing:
         for_stt = at_vad_rate if self._denoise is None else self._denoise.process(at_vad_rate)
         await self._stream.push_audio(self._to_stt.process(for_stt))
         for frame in self._vad_frames.push(at_vad_rate):
+            if self._policy_hears is not None:
+                self._policy_hears.heard(frame, self._vad.sample_rate)
             self._on_frame(await self._vad.probability(frame))
 
     def _on_frame(self, probability: float) -> None:
@@ -279,6 +297,8 @@ class Hearing:
         if TurnAction.FINALISE in action:
             assert self._stream is not None
             self._spawn(self._stream.end_utterance())
+        if TurnAction.PREPARE in action and TurnAction.COMMIT not in action:
+            self._listener.caller_probably_done(self._turn.so_far(), now)
         if TurnAction.COMMIT in action:
             self._commit(now)
 

@@ -44,6 +44,7 @@ from callwright.engine.tools import ToolExecutor
 from callwright.providers.protocols import (
     LLM,
     ChatMessage,
+    LLMEvent,
     LLMRequest,
     TextDelta,
     ToolCall,
@@ -53,6 +54,7 @@ from callwright.providers.protocols import (
 
 __all__ = [
     "KNOWLEDGE_PREAMBLE",
+    "OpenedAnswer",
     "ReplyStream",
     "Retriever",
     "ToolHooks",
@@ -66,6 +68,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 ReplyStream = AsyncGenerator[str, None]
+# The first round's LLM stream, opened before the turn was taken (pre-emptive
+# generation, ``engine.preemption``): the events read up to the first answer and the
+# rest of the stream.
+OpenedAnswer = tuple[list[LLMEvent], AsyncGenerator[LLMEvent, None]]
 # Runs custom tool calls; returns (tool_call_id, result text) pairs.
 ToolRunner = Callable[[Sequence[ToolCall]], Awaitable[list[tuple[str, str]]]]
 # Knowledge-base passages for a user turn's text (rag_settings; domain.knowledge).
@@ -154,9 +160,12 @@ async def llm_reply(
     filler_counter: itertools.count[int],
     retrieve: Retriever | None = None,
     query: str | None = None,
+    opened: Awaitable[OpenedAnswer] | None = None,
 ) -> AsyncGenerator[str, None]:
+    """The reply's sentences; with ``opened``, the first round is that stream (asked
+    for before the turn was taken, with the same request) instead of a new request."""
     sentences = _rounds(
-        config, llms, history, clock, timing, hooks, first_token_timeout_s, retrieve, query
+        config, llms, history, clock, timing, hooks, first_token_timeout_s, retrieve, query, opened
     )
     async with contextlib.aclosing(sentences):
         async for sentence in _with_filler(
@@ -175,6 +184,7 @@ async def _rounds(
     first_token_timeout_s: float,
     retrieve: Retriever | None = None,
     query: str | None = None,
+    opened: Awaitable[OpenedAnswer] | None = None,
 ) -> AsyncGenerator[str, None]:
     # Passages for the caller's turn (``query``) go just before its message, for this
     # turn only (tool rounds included); the history keeps the conversation itself.
@@ -188,9 +198,13 @@ async def _rounds(
         messages = history
         if knowledge is not None:
             messages = [*history[:anchor], knowledge, *history[anchor:]]
-        request = build_request(config, messages, hooks.specs)
-        timing.llm_request_at = timing.llm_request_at or clock.now()
-        head, events = await open_answer(llms, request, clock, first_token_timeout_s, timing)
+        if opened is not None:
+            head, events = await opened
+            opened = None
+        else:
+            request = build_request(config, messages, hooks.specs)
+            timing.llm_request_at = timing.llm_request_at or clock.now()
+            head, events = await open_answer(llms, request, clock, first_token_timeout_s, timing)
         # Eager: the first sentence goes to the TTS at its final token, not one later.
         chunker = SentenceChunker(eager=True)
         calls: list[ToolCall] = []

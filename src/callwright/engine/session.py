@@ -51,15 +51,17 @@ from callwright.engine.lifecycle import (
     Watchdogs,
     held_until_ended,
 )
+from callwright.engine.preemption import Preemptor
 from callwright.engine.replies import (
     Retriever,
     ToolRunner,
 )
 from callwright.engine.resumption import Resumption
+from callwright.engine.smart_turn import end_of_turn_policy
 from callwright.engine.speaking import Speaker, SpeechCache
 from callwright.engine.stt_fallback import FallbackSTT
 from callwright.engine.tts_fallback import FallbackTTS
-from callwright.engine.turns import BargeInPolicy, EndOfTurnPolicy, SilenceEndOfTurn
+from callwright.engine.turns import BargeInPolicy, EndOfTurnPolicy
 from callwright.providers.protocols import (
     LLM,
     STT,
@@ -68,6 +70,7 @@ from callwright.providers.protocols import (
     ChatMessage,
     ToolSpec,
 )
+from callwright.providers.turn import TurnModel
 from callwright.transports.protocol import (
     AnsweringMachine,
     AudioReceived,
@@ -91,6 +94,8 @@ class SessionProviders:
     vad: VAD
     stt_fallbacks: Sequence[STT] = ()
     tts_fallbacks: Sequence[TTS] = ()
+    # The end-of-turn audio model of turn_detection "smart" (None: the words alone).
+    turn_model: TurnModel | None = None
 
 
 class _CallOver(Exception):
@@ -160,7 +165,13 @@ class CallSession:
             transport.sample_rate,
             clock,
             sink,
-            end_of_turn or SilenceEndOfTurn(config.endpointing),
+            end_of_turn
+            or end_of_turn_policy(
+                config.endpointing.turn_detection,
+                config.endpointing,
+                config.stt.language,
+                providers.turn_model,
+            ),
             listener=self,
             spawn=self._spawn,
         )
@@ -217,6 +228,11 @@ class CallSession:
         )
         self._keypad = Keypad(
             transport, clock, self._spawn, touch=self._watchdogs.touch, turn=self.caller_turn
+        )
+        # Pre-emptive generation: a turn's request sent when the policy finds the
+        # caller probably done (TurnAction.PREPARE), used if the turn is taken as is.
+        self._preemptor = Preemptor(
+            config, providers.llms, clock, self._spawn, first_token_timeout_s, self._answerer
         )
 
     @property
@@ -285,9 +301,24 @@ class CallSession:
     def assistant_replying(self) -> bool:
         return self._speaker.replying
 
+    def caller_probably_done(self, text: str, now: float) -> None:
+        """Pre-emptive generation: the request the caller's turn would make, sent now.
+        Not while a reply runs (the words are a barge-in's) nor when each turn's
+        request carries passages retrieved for its final words."""
+        if (
+            self._speaker.replying
+            or self._answerer.retrieves
+            or self._lifecycle.state is not CallState.ACTIVE
+            or not text
+        ):
+            return
+        self._preemptor.start(self.history, self._asides, text)
+
     def caller_started(self, now: float, started_at: float) -> None:
         """The caller speaks again before hearing any of the answer to their turn: the
-        answer is withdrawn and their turn goes on (one turn, answered once)."""
+        answer is withdrawn and their turn goes on (one turn, answered once). A request
+        sent early on their words so far is dropped: they went on."""
+        self._preemptor.drop()
         if not self._speaker.withdraw(now, started_at):
             return
         unanswered = self._unanswered
@@ -323,6 +354,7 @@ class CallSession:
         resumption = self._resumption
         if resumption is not None and resumption.watching:
             if self._barge_in.is_backchannel(text):
+                self._preemptor.drop()
                 self.caller_aside(text, self._clock.now())
                 return
             resumption.stop()
@@ -336,10 +368,14 @@ class CallSession:
         self._watchdogs.caller_took_turn()
         trigger = self.config.end_call_trigger_phrase
         if trigger and trigger in text.lower():
+            self._preemptor.drop()
+            self._preemptor.settle(timing)
             farewell = Farewell(self.config.end_call_message)
             self.end(EndReason.CUSTOMER_SAID_END_CALL_PHRASE, farewell=farewell)
             return
-        self._answerer.start(timing, query=text)
+        early = self._preemptor.take(self.history, timing)
+        self._preemptor.settle(timing)
+        self._answerer.start(timing, query=text, opened=early)
 
     # -- answering --------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from callwright.engine.config import EndpointingConfig, InterruptionConfig
 from callwright.engine.phrases import PhraseSet, words_of
@@ -22,6 +22,7 @@ __all__ = [
     "CallerState",
     "CallerTurn",
     "EndOfTurnPolicy",
+    "HearsAudio",
     "SilenceEndOfTurn",
     "TurnAction",
 ]
@@ -76,11 +77,21 @@ class CallerTurn:
         self.interim, self.interim_words = "", 0
         self.state = CallerState.QUIET
 
-    def take(self) -> tuple[str, float | None]:
-        """The turn's text (what it carried on from, then the finals, else the interim
-        text) and when its last final arrived; the turn starts over, quiet."""
+    def said(self) -> str:
+        """The turn's text as taken now: what it carried on from, then the finals,
+        else the interim text."""
         said = " ".join(self.finals) or self.interim
-        text = f"{self.carried} {said}".strip() if self.carried else said
+        return f"{self.carried} {said}".strip() if self.carried else said
+
+    def so_far(self) -> str:
+        """Everything the turn has said so far: what it carried on from, the finals,
+        and the interim text after them (the words the next final will hold)."""
+        return " ".join(part for part in (self.carried, *self.finals, self.interim) if part)
+
+    def take(self) -> tuple[str, float | None]:
+        """The turn's text (``said``) and when its last final arrived; the turn starts
+        over, quiet."""
+        text = self.said()
         final_at = self.last_final_at
         self.finals, self.interim, self.interim_words = [], "", 0
         self.last_final_at = None
@@ -96,6 +107,9 @@ class TurnAction(enum.Flag):
     WAIT = 0
     FINALISE = enum.auto()  # ask the transcriber for its final transcript now
     COMMIT = enum.auto()  # the caller's turn is over: take it and answer
+    # The turn is probably over: the answer may be prepared on the words so far (it is
+    # used if the turn is taken with the same words, dropped if the caller goes on).
+    PREPARE = enum.auto()
 
 
 # Built once: the policy answers with these on the audio path, never a new one.
@@ -116,6 +130,18 @@ class EndOfTurnPolicy(Protocol):
     def speech_started(self, now: float) -> None: ...
 
     def decide(self, now: float, silence_s: float, turn: CallerTurn) -> TurnAction: ...
+
+
+@runtime_checkable
+class HearsAudio(Protocol):
+    """A policy that judges each pause itself (``engine.smart_turn``): given every
+    voice-activity frame (PCM16 at ``sample_rate``) as it is heard, and asked from
+    ``turnoff_s`` of silence on (the voice activity detector's hangover, which the
+    hearing shortens to it: the policy, not the hangover, decides how long to wait)."""
+
+    turnoff_s: float
+
+    def heard(self, pcm16: bytes, sample_rate: int) -> None: ...
 
 
 class SilenceEndOfTurn:

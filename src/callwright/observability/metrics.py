@@ -16,6 +16,7 @@ Series (all prefixed ``callwright_``)::
                                                    and "platform"
     provider_errors_total{kind,provider}           counter  kind: llm | stt | tts | vad | …
     llm_fallbacks_total{from_provider,to_provider} counter
+    preemptive_llm_requests_total{outcome}        counter  used | wasted (turn_detection: smart)
     webhook_deliveries_total{outcome}   counter    delivered | retry | failed
     webhook_delivery_seconds            histogram  one attempt, answer or timeout
     http_requests_total{method,route,status}      counter    route: the route *template*
@@ -176,6 +177,12 @@ class Metrics:
             "Turns moved on to the next LLM provider.",
             ("from_provider", "to_provider"),
         )
+        self.preemptive_requests = counter(
+            "preemptive_llm_requests",
+            "LLM requests sent before the caller's turn was taken: used, or wasted (the "
+            "caller went on).",
+            ("outcome",),
+        )
         self.webhook_deliveries = counter(
             "webhook_deliveries", "Webhook delivery attempts by outcome.", ("outcome",)
         )
@@ -229,6 +236,11 @@ class Metrics:
         share = platform_ms(row)
         if share is not None:
             self.turn_stage.labels("platform").observe(share / 1000)
+        if row.get("preempted"):
+            self.preemptive_requests.labels("used").inc()
+        wasted = row.get("preemptions_wasted")
+        if _is_number(wasted) and wasted > 0:
+            self.preemptive_requests.labels("wasted").inc(wasted)
 
     # -- providers and webhooks -------------------------------------------------------
 

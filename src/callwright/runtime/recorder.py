@@ -59,6 +59,8 @@ def timing_row(timing: TurnTiming) -> dict[str, Any]:
         "voice_to_voice_ms": ms(timing.first_frame_out_at, timing.user_stopped_at),
         "prompt_tokens": timing.prompt_tokens,
         "completion_tokens": timing.completion_tokens,
+        "preempted": timing.preempted,
+        "preemptions_wasted": timing.preemptions_wasted,
     }
 
 

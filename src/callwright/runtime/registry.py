@@ -12,6 +12,7 @@ does, and the ``ProviderChoice`` says why, rather than the call failing mid-way:
 | STT | the catalog's | ``whisper-local``: whisper tiny.en |
 | TTS | the catalog's | Piper (worker process), else espeak |
 | VAD | | Silero (ONNX) |
+| end of turn (``turn_detection: smart``) | | Smart Turn v3.2 (ONNX), else the words |
 
 LLM fallbacks become adapters too, each asking for its own model; when the primary
 cannot be served, the first usable fallback answers first, and the local model serves
@@ -44,6 +45,7 @@ from callwright.providers.llm.settings_support import unsupported_llm_settings
 from callwright.providers.protocols import LLM, STT, TTS
 from callwright.providers.stt.transcriber_settings import unsupported_stt_settings
 from callwright.providers.tts.voice_settings import unsupported_voice_settings
+from callwright.providers.turn import TurnModel
 from callwright.providers.vendors import CATALOG
 from callwright.runtime.providers_cloud import CloudProviders, NamedLLM, PinnedModel, llm_label
 from callwright.runtime.providers_offline import OfflineProviders, offline_voice
@@ -138,6 +140,10 @@ def build_providers(
     # of the 16 kHz one and no resampling on the way in.
     window_ms = (server or Settings()).vad_batch_window_ms
     vad = SileroVAD(8_000 if sample_rate == 8_000 else 16_000, batch_window_s=window_ms / 1000)
+    turn_model = None
+    if settings["stt_settings"].get("turn_detection") == "smart":
+        turn_model, turn_choice = _turn_model()
+        choices.append(turn_choice)
     providers = SessionProviders(
         llms=tuple(llms),
         stt=stt,
@@ -145,8 +151,23 @@ def build_providers(
         vad=vad,
         stt_fallbacks=picker.stt_fallbacks(stt),
         tts_fallbacks=picker.tts_fallbacks(tts),
+        turn_model=turn_model,
     )
     return providers, choices
+
+
+def _turn_model() -> tuple[TurnModel | None, ProviderChoice]:
+    """turn_detection "smart": the process's Smart Turn model, or, when it is not
+    installed, the words alone (the choice says so)."""
+    try:
+        from callwright.providers.turn.smart_turn_v3 import PROVIDER, smart_turn_model
+
+        model = smart_turn_model()
+    except (ImportError, ProviderError) as exc:
+        logger.info("turn_detection smart without its audio model: %s", exc)
+        reason = f"the audio model is not available ({exc}); the words alone decide"
+        return None, ProviderChoice("turn", "smart-turn-v3.2", "words", reason)
+    return model, ProviderChoice("turn", PROVIDER, PROVIDER, "turn_detection: smart")
 
 
 class _Picker:

@@ -184,6 +184,11 @@ class SttSettings(Strict):
     keywords: Annotated[list[SttKeyword], Field(max_length=200)] = Field(default_factory=list)
     keyterms: Annotated[list[NonEmptyStr], Field(max_length=100)] = Field(default_factory=list)
     audio_denoising: bool = False
+    # How a pause is judged: "silence" waits endpointing.silence_threshold after the
+    # last speech; "smart" asks whether the caller is done (their words so far and the
+    # Smart Turn audio model) and waits briefly when they are, up to utterance_end_ms
+    # when they are not (engine.smart_turn).
+    turn_detection: Literal["silence", "smart"] = "silence"
 
 
 class EndCallTool(Strict):

@@ -35,7 +35,6 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,8 +55,12 @@ from callwright.domain.assistants.schemas import AssistantIn
 from callwright.engine.config import CallConfig
 from callwright.engine.events import AssistantMessage, SessionEvent, TurnTiming
 from callwright.engine.session import CallSession, SessionProviders
+from callwright.engine.smart_turn import STRATEGIES as TURN_STRATEGIES
+from callwright.engine.smart_turn import TurnStrategy, end_of_turn_policy
 from callwright.providers.fakes import ScriptedLLM, ToneTTS
 from callwright.providers.protocols import LLMRequest, STTOptions, Transcript
+from callwright.providers.turn import TurnModel
+from callwright.providers.turn.smart_turn_v3 import smart_turn_model
 from callwright.providers.vad.silero import SileroVAD
 from callwright.transports.loopback import LoopbackTransport
 
@@ -78,14 +81,19 @@ INTERRUPTED_WITHIN_S = 2.0
 
 @dataclass(frozen=True)
 class Strategy:
-    name: str
-    settings: Mapping[str, Any]
-    session_kwargs: Callable[[], dict[str, Any]] = dict
+    """An end-of-turn strategy (``engine.smart_turn``): ``silence`` is the default, the
+    ``smart`` ones are ``stt_settings.turn_detection: smart`` with both signals (the
+    words and the Smart Turn audio model) or one alone."""
+
+    name: TurnStrategy
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        detection = "silence" if self.name == "silence" else "smart"
+        return {"stt_settings": {"turn_detection": detection}}
 
 
-STRATEGIES: dict[str, Strategy] = {
-    "silence": Strategy("silence", {}),
-}
+STRATEGIES: dict[str, Strategy] = {name: Strategy(name) for name in TURN_STRATEGIES}
 
 
 # -- the caller's transcriber: the words as they are spoken ---------------------------------
@@ -203,7 +211,7 @@ def _answer(request: LLMRequest) -> str:
     return LONG_ANSWER if "opening hours" in last else SHORT_ANSWER
 
 
-async def run_item(item: Item, strategy: Strategy) -> dict[str, Any]:
+async def run_item(item: Item, strategy: Strategy, model: TurnModel | None) -> dict[str, Any]:
     clock = MonotonicClock()
     settings = AssistantIn.model_validate(
         {
@@ -219,13 +227,14 @@ async def run_item(item: Item, strategy: Strategy) -> dict[str, Any]:
     llm = ScriptedLLM(clock, [_answer] * 8, first_token_s=0.2, token_s=0.02)
     tts = ToneTTS(clock, first_audio_s=0.1)
     events: list[SessionEvent] = []
+    policy = end_of_turn_policy(strategy.name, config.endpointing, config.stt.language, model)
     session = CallSession(
         config,
-        SessionProviders((llm,), stt, tts, SileroVAD(RATE)),
+        SessionProviders((llm,), stt, tts, SileroVAD(RATE), turn_model=model),
         transport,
         clock,
         events.append,
-        **strategy.session_kwargs(),
+        end_of_turn=policy,
     )
     result: dict[str, Any] = {"corpus": item.corpus, "key": item.key, "voice": item.voice.name}
 
@@ -333,14 +342,14 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 async def run_strategy(
-    items: list[Item], strategy: Strategy, concurrency: int
+    items: list[Item], strategy: Strategy, model: TurnModel | None, concurrency: int
 ) -> tuple[list[dict[str, Any]], float, float]:
     gate = asyncio.Semaphore(concurrency)
     rows: list[dict[str, Any]] = []
 
     async def one(item: Item) -> None:
         async with gate:
-            rows.append(await run_item(item, strategy))
+            rows.append(await run_item(item, strategy, model))
 
     started, cpu = time.perf_counter(), time.process_time()
     async with asyncio.TaskGroup() as group:
@@ -358,7 +367,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     for name in args.strategies.split(","):
         strategy = STRATEGIES[name]
         print(f"running {name}…", file=sys.stderr)
-        rows, wall, cpu = await run_strategy(items, strategy, args.concurrency)
+        model = None if strategy.name == "silence" else smart_turn_model()
+        rows, wall, cpu = await run_strategy(items, strategy, model, args.concurrency)
         summary = summarise(rows)
         call_minutes = wall * args.concurrency / 60
         summary["cpu_s_per_call_minute"] = round(cpu / call_minutes, 2)

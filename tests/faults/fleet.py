@@ -137,7 +137,9 @@ def fleet_environment(
         CALLWRIGHT_SECRET_KEY="test-secret-key-" + "x" * 40,
         CALLWRIGHT_OUTBOUND_ALLOWED_HOSTS="127.0.0.1",
         CALLWRIGHT_NODE_HEARTBEAT_INTERVAL_S="0.5",
-        CALLWRIGHT_NODE_EXPIRY_S="2",
+        # Generous: on a loaded machine a live node's beat may come late, and a test
+        # that took it for dead would prove nothing.
+        CALLWRIGHT_NODE_EXPIRY_S="6",
         CALLWRIGHT_WEBHOOK_RETRY_BASE_DELAY_SECONDS="0.3",
         CALLWRIGHT_WEBHOOK_RETRY_MAX_DELAY_SECONDS="1",
         CALLWRIGHT_WEBHOOK_POLL_INTERVAL_SECONDS="0.5",

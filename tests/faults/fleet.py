@@ -261,7 +261,21 @@ class Page:
         deadline = time.monotonic() + SAFETY_S
         while not done():
             assert time.monotonic() < deadline, f"still waiting for {what}: {self.messages}"
-            assert not self.closed.is_set(), f"the call closed waiting for {what}"
+            assert not self.closed.is_set(), (
+                f"the call closed ({self.websocket.close_code} {self.websocket.close_reason})"
+                f" waiting for {what}: {self.messages}"
+            )
+            await self.send_audio(bytes(3200))
+
+    async def until_found(self, probe: Callable[[], Awaitable[T | None]], what: str) -> T:
+        """``eventually`` with the line kept open: silence between probes (a call's
+        clock is its caller's audio, and a line that goes dead is ended)."""
+        deadline = time.monotonic() + SAFETY_S
+        while True:
+            found = await probe()
+            if found is not None:
+                return found
+            assert time.monotonic() < deadline, f"still waiting for {what}"
             await self.send_audio(bytes(3200))
 
 

@@ -69,7 +69,9 @@ class FlakySessions:
         self.attempts.put_nowait(True)
 
 
-async def _live_call(app: FastAPI, tenant: Tenant, assistant_id: int | None = None) -> Call:
+async def _live_call(
+    app: FastAPI, tenant: Tenant, assistant_id: int | None = None, *, started: bool = True
+) -> Call:
     async with app.state.callwright.session_factory.begin() as db:
         call = new_call(
             organization_id=tenant.organization_id,
@@ -79,7 +81,8 @@ async def _live_call(app: FastAPI, tenant: Tenant, assistant_id: int | None = No
             status=CallStatus.IN_PROGRESS,
             node_id=app.state.callwright.node.id,
         )
-        call.started_at = utcnow() - timedelta(seconds=30)
+        if started:
+            call.started_at = utcnow() - timedelta(seconds=30)
         db.add(call)
     return call
 
@@ -247,6 +250,8 @@ async def test_a_swept_calls_record_is_rounded_off_and_its_end_call_url_told(
             )
         assert created.status_code == 201, created.text
         call = await _live_call(a, tenant, int(created.json()["id"]))
+        # Issued, never connected: no session ran, so no end_call_url POST is owed.
+        unconnected = await _live_call(a, tenant, int(created.json()["id"]), started=False)
         # What the dead node's turns left in its spool.
         spool = RecordingSpool(settings.data_dir / "recordings-spool")
         spool.append(tenant.organization_id, call.id, 8000, stereo_frames(b"\x01\x00" * 8000, b""))
@@ -278,6 +283,13 @@ async def test_a_swept_calls_record_is_rounded_off_and_its_end_call_url_told(
         assert url == "http://127.0.0.1:9/ended"
         assert payload["endedReason"] == "server-restarted"
         assert payload["call"]["id"] == str(call.id)
+        async with b.state.callwright.session_factory() as db:
+            unconnected_events = (
+                await db.execute(
+                    select(WebhookEvent.event_type).where(WebhookEvent.call_id == unconnected.id)
+                )
+            ).scalars()
+            assert sorted(unconnected_events) == ["end-of-call-report", "status-update"]
 
 
 async def test_no_sweep_until_every_live_node_could_beat_after_an_outage(

@@ -126,9 +126,12 @@ class EndedReports:
         return key
 
     async def _post_end_call_url(self, db: AsyncSession, call: Call) -> None:
-        """Queue the ``end_call_url`` POST the call's dead node could not make."""
+        """Queue the ``end_call_url`` POST the call's dead node could not make (only for
+        a call whose session ran: a live call POSTs it when its session ends)."""
+        if call.started_at is None or call.ended_at is None:
+            return
         stored = await _assistant_of(db, self._box, call)
-        if stored is None or call.ended_at is None:
+        if stored is None:
             return
         url = call.overrides.get("end_call_url") or stored.settings.end_call_url
         if not url:

@@ -54,10 +54,10 @@ from callwright.runtime.control import ControlRelay
 from callwright.runtime.ended_reports import EndedReports
 from callwright.runtime.hooks import end_call_url_hook
 from callwright.runtime.preparation import PreparedCall, SigningSecret, prepare_call
-from callwright.runtime.progress import ProgressWriter
+from callwright.runtime.progress import ProgressWriter, SpooledRecording
 from callwright.runtime.realtime import RealtimeFactory, realtime_session
 from callwright.runtime.recorder import CallRecorder, StereoRecording
-from callwright.runtime.recordings import RecordingStore
+from callwright.runtime.recordings import RecordingSpool, RecordingStore
 from callwright.runtime.records import RecordWriter
 from callwright.runtime.registry import ProviderChoice, ProviderFactory
 from callwright.runtime.speech_cache import GreetingCache
@@ -108,13 +108,19 @@ class CallRuntime:
         self.node_id = node_id
         self._session_factory = session_factory
         self._box = secret_box
+        # Live calls' recordings as they grow: what a crash leaves (runtime.recordings).
+        self._spool = RecordingSpool(settings.data_dir / "recordings-spool")
         # The finished record, written once (runtime.records).
-        self._records = RecordWriter(session_factory, recordings, webhooks, settings)
+        self._records = RecordWriter(
+            session_factory, recordings, webhooks, settings, spool=self._spool
+        )
         self._providers = providers
         self._signing_secret = signing_secret
         self._webhooks = webhooks
         # The closing webhooks of calls ended without a session (unstarted, swept).
-        self.ended_reports = EndedReports(secret_box, webhooks)
+        self.ended_reports = EndedReports(
+            secret_box, webhooks, recordings=recordings, spool=self._spool
+        )
         self._knowledge = knowledge
         # Commands for calls held by other nodes (None without Redis: none reachable).
         self._relay = relay
@@ -279,7 +285,12 @@ class CallRuntime:
             started_at=clock.now(), notify=writer.notify if writer is not None else None
         )
 
-        progress = ProgressWriter(call_id, recorder, self._session_factory)
+        progress = ProgressWriter(
+            call_id,
+            recorder,
+            self._session_factory,
+            spooled=SpooledRecording(recording, self._spool, call.organization_id),
+        )
 
         def sink(event: SessionEvent) -> None:
             recorder(event)
@@ -365,9 +376,11 @@ class CallRuntime:
             del self._active[call_id]
             if executor is not None:
                 await executor.aclose()
-            # Shielded: a cancellation (shutdown) must not lose the record.
+            # Shielded: a cancellation (shutdown) must not lose the record. Webhook
+            # events the database did not take in time go with it.
+            leftover = writer.leftover() if writer is not None else []
             await asyncio.shield(
-                self._records.finish(call_id, prepared, recorder, recording, choices)
+                self._records.finish(call_id, prepared, recorder, recording, choices, leftover)
             )
             if self._webhooks is not None:
                 self._webhooks.forget(call_id)

@@ -18,10 +18,23 @@ from callwright.engine.lifecycle import EndCallHook
 from callwright.security.outbound import STRICT, OutboundPolicy, OutboundRefused
 from callwright.security.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
-__all__ = ["end_call_url_hook"]
+__all__ = ["CALL_ENDED", "call_ended_message", "end_call_url_hook"]
+
+CALL_ENDED = "call-ended"
 
 logger = logging.getLogger(__name__)
 _TIMEOUT_S = 5.0
+
+
+def call_ended_message(call: Mapping[str, Any], reason: str, ended_at: datetime) -> dict[str, Any]:
+    """The body POSTed to ``end_call_url``: the call (id, type, assistantId), why and
+    when it ended."""
+    return {
+        "type": CALL_ENDED,
+        "call": dict(call),
+        "endedReason": reason,
+        "endedAt": ended_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+    }
 
 
 def end_call_url_hook(
@@ -40,13 +53,7 @@ def end_call_url_hook(
 
     async def post(reason: EndReason) -> None:
         body = json.dumps(
-            {
-                "type": "call-ended",
-                "call": dict(call),
-                "endedReason": reason.value,
-                "endedAt": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-            },
-            separators=(",", ":"),
+            call_ended_message(call, reason.value, datetime.now(UTC)), separators=(",", ":")
         ).encode()
         headers = {"Content-Type": "application/json"}
         if signing_secret:

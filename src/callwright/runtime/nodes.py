@@ -68,6 +68,9 @@ class LocalNode:
         self._now = wall_clock
         self._clock = clock or MonotonicClock()
         self._on_swept = on_swept
+        # No periodic sweep before this (clock time): set after a database outage.
+        self._sweep_after = float("-inf")
+        self._database_lost = False
 
     async def start(self) -> int:
         """Register this node, then end the calls of nodes that are gone; returns how
@@ -114,13 +117,26 @@ class LocalNode:
 
     async def run(self) -> None:
         """Heartbeat and sweep until cancelled. A database error skips one round (the
-        database restarting must not stop the server); the next round tries again."""
+        database restarting must not stop the server); the next round tries again.
+
+        After an outage every node's heartbeat is stale at once, so the first node
+        back must not take the others for dead: this node sweeps again only once a
+        full expiry has passed since its own first heartbeat after the outage, by
+        which time every live node has beaten too."""
         while True:
             await self._clock.sleep(self._interval_s)
             try:
                 await self.beat()
-                await self.sweep()
+                if self._database_lost:
+                    self._database_lost = False
+                    self._sweep_after = self._clock.now() + self._expiry.total_seconds()
+                    logger.warning(
+                        "node %s: database back; sweeping again in %s", self.id, self._expiry
+                    )
+                if self._clock.now() >= self._sweep_after:
+                    await self.sweep()
             except (SQLAlchemyError, OSError):
+                self._database_lost = True
                 logger.exception("node %s: heartbeat or sweep failed; retrying", self.id)
 
     async def stop(self) -> None:

@@ -32,7 +32,7 @@ from callwright.engine.events import (
 )
 from callwright.transports.protocol import AudioReceived, Transport, TransportEvent
 
-__all__ = ["CallRecorder", "StereoRecording", "timing_row"]
+__all__ = ["CallRecorder", "StereoRecording", "stereo_frames", "timing_row"]
 
 
 def timing_row(timing: TurnTiming) -> dict[str, Any]:
@@ -183,6 +183,17 @@ class CallRecorder:
         }
 
 
+def stereo_frames(caller: bytes, assistant: bytes) -> bytes:
+    """Two PCM16 channels as interleaved stereo frames (caller left, assistant right),
+    the shorter padded with silence; CPU work: call it off the loop."""
+    left = np.frombuffer(caller, dtype="<i2")
+    right = np.frombuffer(assistant, dtype="<i2")
+    stereo = np.zeros((max(len(left), len(right)), 2), dtype="<i2")
+    stereo[: len(left), 0] = left
+    stereo[: len(right), 1] = right
+    return stereo.tobytes()
+
+
 class StereoRecording:
     """A transport wrapper that records both sides: caller left, assistant right, PCM16
     at the transport's rate. The timeline is the caller's audio clock (a phone line sends
@@ -195,6 +206,8 @@ class StereoRecording:
         self._assistant = bytearray()
         # Where the assistant's queued audio ends, in samples on the caller's timeline.
         self._assistant_end = 0
+        # How much of the timeline ``take_settled`` has handed out, in samples.
+        self._settled = 0
 
     @property
     def caller_seconds(self) -> float:
@@ -237,18 +250,23 @@ class StereoRecording:
     async def transfer(self, destination: str) -> None:
         await self._inner.transfer(destination)
 
+    def take_settled(self) -> tuple[bytes, bytes]:
+        """Both channels' audio up to "now" not handed out before (caller, assistant).
+        What lies before "now" never changes again: the assistant's audio is placed at
+        or after it, and a barge-in drops only what lies beyond it."""
+        now = self._now()
+        start, self._settled = self._settled * 2, now
+        caller = bytes(self._caller[start : now * 2])
+        assistant = bytes(self._assistant[start : now * 2])
+        return caller, assistant.ljust(len(caller), b"\0")
+
     def to_wav(self) -> bytes:
         """The stereo WAV (caller left, assistant right); CPU work: call it off the loop."""
-        caller = np.frombuffer(bytes(self._caller), dtype="<i2")
-        assistant = np.frombuffer(bytes(self._assistant), dtype="<i2")
-        length = max(len(caller), len(assistant))
-        stereo = np.zeros((length, 2), dtype="<i2")
-        stereo[: len(caller), 0] = caller
-        stereo[: len(assistant), 1] = assistant
+        frames = stereo_frames(bytes(self._caller), bytes(self._assistant))
         buffer = io.BytesIO()
         with wave.open(buffer, "wb") as wav:
             wav.setnchannels(2)
             wav.setsampwidth(2)
             wav.setframerate(self.sample_rate)
-            wav.writeframes(stereo.tobytes())
+            wav.writeframes(frames)
         return buffer.getvalue()

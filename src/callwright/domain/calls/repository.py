@@ -27,6 +27,7 @@ __all__ = [
     "CallRecord",
     "IllegalCallTransition",
     "add_call",
+    "complete_swept_record",
     "consume_stream_nonce",
     "end_call",
     "new_call",
@@ -282,6 +283,18 @@ async def save_progress(session: AsyncSession, call_id: int, progress: CallProgr
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def complete_swept_record(call: Call, recording_key: str | None) -> None:
+    """Round off the record of a call a sweep ended (its node died): its duration up
+    to its end, and the recording recovered from its spool, if any. Its transcript,
+    tool calls and timings are what its node saved turn by turn."""
+    if call.started_at is not None and call.ended_at is not None:
+        duration = (call.ended_at - call.started_at).total_seconds()
+        call.duration_seconds = round(max(duration, 0.0), 3)
+    if recording_key is not None:
+        call.recording_key = recording_key
+    call.updated_at = utcnow()
 
 
 def write_analysis(call: Call, analysis: Mapping[str, Any]) -> None:

@@ -75,9 +75,10 @@ class CampaignScheduler:
         while True:
             try:
                 await self.tick()
-            except* SQLAlchemyError:
-                # The database is down or refused this pass: leases bound what it left
-                # half done; the next pass starts over.
+            except* (SQLAlchemyError, OSError):
+                # The database is down or refused this pass (a refused connection is an
+                # OSError, not wrapped by SQLAlchemy): leases bound what it left half
+                # done; the next pass starts over. Never the server's end.
                 logger.exception("campaign scheduler pass failed")
             await self._clock.sleep(self._poll_seconds)
 
@@ -108,7 +109,7 @@ class CampaignScheduler:
                             call_id,
                         )
                     await session.commit()
-            except SQLAlchemyError:
+            except (SQLAlchemyError, OSError):
                 # Its lease expires and the row is settled as interrupted: the call may
                 # have been placed before the database failed.
                 logger.exception(

@@ -6,6 +6,9 @@ the campaign for this pass instead of waiting), the database's single write lock
 SQLite (taken first, so that the counts read are the ones written against). Holding
 the campaign, it counts the rows in progress, so ``max_concurrency`` holds across
 processes, and leases at most that many more: ``in-progress`` with ``lease_until``.
+It also leases no more than the organization has room for under its concurrent-call
+limit (``accounts.call_limit``; read as a hint: the limit itself is held where each
+call is issued, and a dial refused by it hands its row back).
 
 A claimed row is dialled under its lease; the call's id is written in the same
 transaction as the call itself. From then on the row waits for its call to end,
@@ -27,6 +30,8 @@ from typing import Any
 from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callwright.domain.accounts.call_limit import LiveCallCount, organization_room
+from callwright.store.base import utcnow
 from callwright.store.models import Call, Campaign, CampaignRecipient, DoNotCallNumber
 
 from .events import campaign_status_changed
@@ -79,9 +84,17 @@ class CampaignClaims:
     """Every query a scheduler makes. Database errors are raised: the scheduler logs
     them and tries again on its next pass; leases bound what a failure holds."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], lease: timedelta) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        lease: timedelta,
+        live_calls: LiveCallCount | None = None,
+    ) -> None:
         self._sessions = sessions
         self._lease = lease
+        # How the organization's live calls are told (None: its limit is left to the
+        # dial, which holds it all the same, at the cost of rows handed back).
+        self._live_calls = live_calls
 
     async def running(self) -> list[int]:
         async with self._sessions() as session:
@@ -123,6 +136,13 @@ class CampaignClaims:
                 )
             ).scalar_one()
             room = campaign.max_concurrency - in_flight
+            if self._live_calls is not None and room > 0:
+                # Calls are dated by the real clock (``now`` may be a test's).
+                organization = await organization_room(
+                    session, campaign.organization_id, self._live_calls, utcnow()
+                )
+                if organization is not None:
+                    room = min(room, organization)
             if room <= 0:
                 await session.rollback()
                 return []

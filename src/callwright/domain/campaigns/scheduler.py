@@ -3,7 +3,9 @@
 Each pass (``tick``) settles rows whose calls ended, then claims and dials each running
 campaign's due rows (``claims`` explains why neither the cap nor a row is ever shared),
 then completes campaigns with nothing left. Time comes from the ``wall`` it is handed
-(tests step it), and it sleeps on the ``clock`` it is handed between passes.
+(tests step it), and it sleeps on the ``clock`` it is handed between passes. A dial
+refused for want of room (this process full, or the organization at its concurrent-call
+limit: both ``ServiceBusy``) hands its row back, tried again shortly, not an attempt.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callwright.clock import Clock
+from callwright.domain.accounts.call_limit import LiveCallCount
 from callwright.errors import CallwrightError, ServiceBusy
 from callwright.store.base import utcnow
 
@@ -60,13 +63,14 @@ class CampaignScheduler:
         wall: Callable[[], datetime] = utcnow,
         poll_seconds: float = 2.0,
         dial_lease: timedelta = timedelta(minutes=2),
+        live_calls: LiveCallCount | None = None,
     ) -> None:
         self._sessions = sessions
         self._dialer = dialer
         self._clock = clock
         self._wall = wall
         self._poll_seconds = poll_seconds
-        self._claims = CampaignClaims(sessions, dial_lease)
+        self._claims = CampaignClaims(sessions, dial_lease, live_calls)
         bind = sessions.kw.get("bind")
         single_writer = bind is not None and bind.dialect.name == "sqlite"
         self._dial_concurrency = 1 if single_writer else _DIAL_CONCURRENCY

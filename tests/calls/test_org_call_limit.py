@@ -120,13 +120,29 @@ async def test_calls_of_dead_nodes_and_expired_issues_hold_no_place(app: FastAPI
     settings: Settings = app.state.callwright.settings
     now = utcnow()
     async with app.state.callwright.session_factory.begin() as db:
-        db.add(Node(id="gone", hostname="h", pid=1, started_at=now, heartbeat_at=now - timedelta(seconds=settings.node_expiry_s + 1)))
-        db.add(Node(id="stopped", hostname="h", pid=2, started_at=now, heartbeat_at=now, stopped_at=now))
+        db.add(
+            Node(
+                id="gone",
+                hostname="h",
+                pid=1,
+                started_at=now,
+                heartbeat_at=now - timedelta(seconds=settings.node_expiry_s + 1),
+            )
+        )
+        db.add(
+            Node(
+                id="stopped", hostname="h", pid=2, started_at=now, heartbeat_at=now, stopped_at=now
+            )
+        )
         rows = [
             ("gone", CallStatus.IN_PROGRESS, now),
             ("stopped", CallStatus.IN_PROGRESS, now),
             # Issued here so long ago that its stream token has expired.
-            (app.state.callwright.node.id, CallStatus.QUEUED, now - timedelta(seconds=settings.stream_token_ttl_s + 1)),
+            (
+                app.state.callwright.node.id,
+                CallStatus.QUEUED,
+                now - timedelta(seconds=settings.stream_token_ttl_s + 1),
+            ),
         ]
         for node_id, status, created_at in rows:
             call = new_call(

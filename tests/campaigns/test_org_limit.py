@@ -22,7 +22,7 @@ async def test_a_campaign_respects_the_organization_limit(
     async with phone_lab(settings, FakeProviders(), **QUIET) as phone:
         tenant = await make_tenant(phone.app)
         lab = CampaignLab(phone, tenant, cap=10)
-        await lab.create(rows=70)
+        await lab.create(rows=35)
         async with httpx.AsyncClient(base_url=phone.base_url, headers=tenant.headers) as api:
             limited = await api.patch("/api/v1/organization", json={"max_concurrent_calls": 4})
             assert limited.status_code == 200, limited.text

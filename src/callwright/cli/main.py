@@ -239,7 +239,9 @@ def create_org(name: str) -> None:
 
     async def work(session: AsyncSession) -> int:
         limit = settings.organization_max_concurrent_calls
-        return (await AccountsService(session).create_organization(name, max_concurrent_calls=limit)).id
+        return (
+            await AccountsService(session).create_organization(name, max_concurrent_calls=limit)
+        ).id
 
     click.echo(_in_unit_of_work(settings, work))
 

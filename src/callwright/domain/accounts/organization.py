@@ -89,4 +89,3 @@ class OrganizationService:
         organization.updated_at = utcnow()
         await self._session.flush()
         return await self._view(organization)
-

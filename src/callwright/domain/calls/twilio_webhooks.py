@@ -171,7 +171,10 @@ class TwilioCalls:
         try:
             self._live.check_capacity("inboundPhoneCall")
             await hold_call_place(
-                self._session, number.organization_id, LiveCallCount.from_settings(self._settings), utcnow()
+                self._session,
+                number.organization_id,
+                LiveCallCount.from_settings(self._settings),
+                utcnow(),
             )
         except ServiceBusy as exc:
             logger.warning("refusing an incoming call to %s: %s", number.number, exc.message)

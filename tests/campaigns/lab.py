@@ -218,13 +218,24 @@ class CampaignLab:
         dialled = self._collect_dials()
         open_calls = await self._open_calls()
         self.most_live = max(self.most_live, len(open_calls))
+        answering = []
         for call in open_calls:
             age = self.live.get(call.id, 0)
             if age >= 1:
-                await self._answer(call)
+                answering.append(call)
                 self.live.pop(call.id, None)
             else:
                 self.live[call.id] = age + 1
+        # The far ends answer together, a few callbacks at a time: a status callback
+        # takes two of the server's database connections at once (its request's and
+        # the ended call's), so a burst larger than its pool would wait on itself.
+        slots = asyncio.Semaphore(4)
+
+        async def answer(call: Call) -> None:
+            async with slots:
+                await self._answer(call)
+
+        await asyncio.gather(*(answer(call) for call in answering))
         await self._advance(dialled, bool(open_calls))
         return dialled
 

@@ -10,15 +10,18 @@ It also leases no more than the organization has room for under its concurrent-c
 limit (``accounts.call_limit``; read as a hint: the limit itself is held where each
 call is issued, and a dial refused by it hands its row back).
 
-A claimed row is dialled under its lease; the call's id is written in the same
-transaction as the call itself. From then on the row waits for its call to end,
-whichever process runs that call, and the call's end reason decides its outcome
-(``outcomes``); a call whose end is never reported frees its slot after
-``CALL_LEASE``. A lease that expires with no call written means the scheduler died
-while dialling: whether the carrier had accepted the call is unknown, so the row is
-not dialled again (``failed``, said in ``detail``) — a recipient is never called twice
-by one attempt. Every write after the claim is a compare-and-set on what the writer
-saw, so two schedulers never both record one row's outcome.
+A claimed row is dialled under its lease: first marked ``dialling`` (committed before
+the carrier is asked), then the call's id is written in the same transaction as the
+call itself. From then on the row waits for its call to end, whichever process runs
+that call, and the call's end reason decides its outcome (``outcomes``); a call whose
+end is never reported frees its slot after ``CALL_LEASE``. A lease that expires on a
+row marked ``dialling`` with no call written means the scheduler died while dialling:
+whether the carrier had accepted the call is unknown, so the row is not dialled again
+(``failed``, said in ``detail``) — a recipient is never called twice by one attempt.
+One that expires unmarked was never dialled (the scheduler died with it still queued
+behind its other dials): it is handed back, not an attempt. Every write after the
+claim is a compare-and-set on what the writer saw, so two schedulers never both record
+one row's outcome.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, and_, func, or_, select, update
+from sqlalchemy import CursorResult, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callwright.domain.accounts.call_limit import LiveCallCount, organization_room
@@ -41,6 +44,9 @@ from .windows import CallingWindow
 __all__ = ["CampaignClaims", "Claim", "Finished"]
 
 IN_PROGRESS = "in-progress"
+# A claimed row's ``detail`` from just before its carrier request until its call is
+# written: the request may have reached the carrier.
+DIALLING = "dialling"
 _DUE_STATUSES = ("pending", "retrying")
 _OPEN_STATUSES = ("pending", "retrying", IN_PROGRESS)
 # Rows looked at per claim beyond the free slots: those outside their window or on
@@ -229,6 +235,24 @@ class CampaignClaims:
             await session.commit()
         return claims
 
+    async def start_dial(self, claim: Claim, now: datetime) -> bool:
+        """Mark the row ``dialling``, committed, before the carrier is asked: from
+        here a scheduler that dies leaves it failed as interrupted, never dialled
+        again. False when the lease was lost meanwhile (the row must not be dialled)."""
+        async with self._sessions() as session:
+            result = await session.execute(
+                update(CampaignRecipient)
+                .where(
+                    CampaignRecipient.id == claim.recipient_id,
+                    CampaignRecipient.status == IN_PROGRESS,
+                    CampaignRecipient.lease_until == claim.lease,
+                )
+                .values(detail=DIALLING, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+        return _rowcount(result) == 1
+
     async def record_call(
         self, session: AsyncSession, claim: Claim, call_id: int, now: datetime
     ) -> bool:
@@ -245,6 +269,7 @@ class CampaignClaims:
                 call_id=call_id,
                 call_ids=[*claim.call_ids, call_id],
                 lease_until=now + CALL_LEASE,
+                detail=None,
                 updated_at=now,
             )
             .execution_options(synchronize_session=False)
@@ -266,6 +291,7 @@ class CampaignClaims:
                     attempts=CampaignRecipient.attempts - 1,
                     lease_until=None,
                     next_attempt_at=retry_at,
+                    detail=None,
                     updated_at=now,
                 )
                 .execution_options(synchronize_session=False)
@@ -307,7 +333,8 @@ class CampaignClaims:
     async def record_outcomes(self, now: datetime) -> int:
         """Rows whose call has ended get its outcome and their next step; rows whose
         dialling lease expired with no call, or whose call's end went unreported for
-        ``CALL_LEASE``, are ``failed`` (never dialled again)."""
+        ``CALL_LEASE``, are ``failed`` (never dialled again); rows whose lease expired
+        before their dial began are handed back."""
         settled = 0
         async with self._sessions() as session:
             ended = (
@@ -345,15 +372,34 @@ class CampaignClaims:
                     )
                 )
                 settled += _rowcount(result)
+            expired_lease = and_(
+                CampaignRecipient.status == IN_PROGRESS, CampaignRecipient.lease_until < now
+            )
+            never_dialled = await session.execute(
+                update(CampaignRecipient)
+                .where(
+                    expired_lease,
+                    CampaignRecipient.call_id.is_(None),
+                    or_(CampaignRecipient.detail.is_(None), CampaignRecipient.detail != DIALLING),
+                )
+                .values(
+                    status=case((CampaignRecipient.attempts > 1, "retrying"), else_="pending"),
+                    attempts=CampaignRecipient.attempts - 1,
+                    lease_until=None,
+                    next_attempt_at=now,
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            settled += _rowcount(never_dialled)
             for has_call, detail in ((False, INTERRUPTED), (True, UNREPORTED)):
                 expired = await session.execute(
                     update(CampaignRecipient)
                     .where(
-                        CampaignRecipient.status == IN_PROGRESS,
+                        expired_lease,
                         CampaignRecipient.call_id.is_not(None)
                         if has_call
                         else CampaignRecipient.call_id.is_(None),
-                        CampaignRecipient.lease_until < now,
                     )
                     .values(
                         status="failed",

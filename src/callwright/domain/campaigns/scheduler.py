@@ -101,6 +101,13 @@ class CampaignScheduler:
 
     async def _dial(self, claim: Claim, slots: asyncio.Semaphore, report: TickReport) -> None:
         async with slots:
+            if not await self._claims.start_dial(claim, self._wall()):
+                logger.error(
+                    "campaign %d recipient %d lost its lease before its dial",
+                    claim.campaign_id,
+                    claim.recipient_id,
+                )
+                return
             try:
                 async with self._sessions() as session:
                     call_id = await self._dialer.dial(session, claim)

@@ -42,6 +42,8 @@ class SchedulerProcess:
         self._log = log
         self.node_id = ""
         self.killed_mid_dial = False
+        # Passes the database failed (logged in the child, as the server logs them).
+        self.failed_passes = 0
 
     @classmethod
     async def start(cls, lab: CampaignLab, settings: Settings, log_path: Path) -> SchedulerProcess:
@@ -84,10 +86,10 @@ class SchedulerProcess:
         while True:
             line = (await self._process.stdout.readline()).decode()
             if not line:
-                raise AssertionError(
-                    f"the scheduler process exited ({self._process.returncode}); "
-                    f"see {self._log.name}"
-                )
+                code = await self._process.wait()
+                self._log.flush()
+                tail = Path(str(self._log.name)).read_text(errors="replace")[-4000:]
+                raise AssertionError(f"the scheduler process exited ({code}):\n{tail}")
             if line.startswith(PREFIX):
                 return line.removeprefix(PREFIX).strip()
 
@@ -100,8 +102,9 @@ class SchedulerProcess:
         self._send_tick()
         async with asyncio.timeout(_PASS_S):
             reply = await self._reply()
-        verb, dialled, failed, settled = reply.split()
+        verb, dialled, failed, settled, status = reply.split()
         assert verb == "ticked", reply
+        self.failed_passes += status == "error"
         return Ticked([0] * int(dialled), int(failed), int(settled))
 
     async def kill_mid_pass(self) -> Ticked:

@@ -6,7 +6,9 @@
 own scheduler off, and runs a ``CampaignScheduler`` — the production class — whose wall
 clock is injected by the test: each line ``tick <ISO time>`` on stdin sets the virtual
 wall time and runs one scheduler pass (``CampaignScheduler.tick``, what ``run`` does
-between sleeps), answered on stdout by ``@@ ticked <dialled> <failed> <settled>``.
+between sleeps), answered on stdout by ``@@ ticked <dialled> <failed> <settled> ok``
+(``error`` instead of ``ok`` when the database failed the pass, which ``run`` logs
+and survives).
 This is the one test-only part: the time a pass believes it is. Everything the pass
 does — claims, leases, dials through the fake Twilio REST API, commits — is the real
 code on the real database, so a SIGKILL lands wherever the process happens to be.
@@ -15,15 +17,20 @@ code on the real database, so a SIGKILL lands wherever the process happens to be
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from callwright.api.app import create_app
 from callwright.domain.accounts.call_limit import LiveCallCount
 from callwright.domain.campaigns.dialer import CallServiceDialer
 from callwright.domain.campaigns.scheduler import CampaignScheduler
 from callwright.settings import Settings
+
+logger = logging.getLogger("tests.campaigns.runner")
 
 SETTINGS_VARIABLE = "CALLWRIGHT_TEST_RUNNER_SETTINGS"
 PREFIX = "@@ "
@@ -85,8 +92,18 @@ async def main() -> None:
             verb, _, argument = line.strip().partition(" ")
             if verb == "tick":
                 wall.now = datetime.fromisoformat(argument)
-                report = await scheduler.tick()
-                replies.say(f"ticked {len(report.dialled)} {len(report.failed)} {report.settled}")
+                try:
+                    report = await scheduler.tick()
+                except* SQLAlchemyError:
+                    # As ``CampaignScheduler.run`` does: the pass is logged and given up
+                    # (a deadlock between two schedulers, the database restarting);
+                    # leases bound what it left half done, the next pass starts over.
+                    logger.exception("campaign scheduler pass failed")
+                    replies.say("ticked 0 0 0 error")
+                    continue
+                replies.say(
+                    f"ticked {len(report.dialled)} {len(report.failed)} {report.settled} ok"
+                )
             elif verb == "quit":
                 break
             else:

@@ -88,7 +88,8 @@ class SchedulerProcess:
             if not line:
                 code = await self._process.wait()
                 self._log.flush()
-                tail = Path(str(self._log.name)).read_text(errors="replace")[-4000:]
+                log = Path(str(self._log.name))
+                tail = (await asyncio.to_thread(log.read_text, errors="replace"))[-4000:]
                 raise AssertionError(f"the scheduler process exited ({code}):\n{tail}")
             if line.startswith(PREFIX):
                 return line.removeprefix(PREFIX).strip()

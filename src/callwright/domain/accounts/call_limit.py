@@ -12,6 +12,7 @@ organization's row for writing (an ``UPDATE`` that changes nothing: on PostgreSQ
 wait on; on SQLite the database's single write lock), then counts. Every issuer of
 one organization's calls, in any process, is thereby serialised from its count to
 its commit, so two issuers can never both see the last free place (decision 024).
+An organization without a limit is not locked: its calls are issued as before.
 """
 
 from __future__ import annotations
@@ -71,12 +72,21 @@ class LiveCallCount:
         return int((await session.execute(query)).scalar_one())
 
 
+async def _limit_of(session: AsyncSession, organization_id: int) -> int | None:
+    query = select(Organization.max_concurrent_calls).where(Organization.id == organization_id)
+    limit: int | None = (await session.execute(query)).scalar_one_or_none()
+    return limit
+
+
 async def hold_call_place(
     session: AsyncSession, organization_id: int, live: LiveCallCount, now: datetime
 ) -> None:
     """Lock the organization for the rest of the caller's transaction and refuse a
     new call past its limit (``OrganizationCallLimit``). The caller inserts the call
-    and commits: the lock is what makes count-then-insert atomic across processes."""
+    and commits: the lock is what makes count-then-insert atomic across processes.
+    An unlimited organization (the default) is neither locked nor counted."""
+    if await _limit_of(session, organization_id) is None:
+        return
     locked = await session.execute(
         update(Organization)
         .where(Organization.id == organization_id)
@@ -85,11 +95,7 @@ async def hold_call_place(
     )
     if not locked.rowcount:  # type: ignore[attr-defined]
         raise NotFound(f"organization {organization_id} not found")
-    limit = (
-        await session.execute(
-            select(Organization.max_concurrent_calls).where(Organization.id == organization_id)
-        )
-    ).scalar_one()
+    limit = await _limit_of(session, organization_id)  # as of the lock: it may have changed
     if limit is None:
         return
     if await live.count(session, organization_id, now) >= limit:
@@ -105,11 +111,7 @@ async def organization_room(
 ) -> int | None:
     """Calls the organization may still start (None: unlimited). A hint, read without
     the lock: ``hold_call_place`` decides each call."""
-    limit = (
-        await session.execute(
-            select(Organization.max_concurrent_calls).where(Organization.id == organization_id)
-        )
-    ).scalar_one_or_none()
+    limit = await _limit_of(session, organization_id)
     if limit is None:
         return None
     return max(0, limit - await live.count(session, organization_id, now))

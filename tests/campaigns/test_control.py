@@ -57,6 +57,16 @@ class RowDialer:
         return call.id
 
 
+def _dialled_by_pass(dialer: RowDialer, *passes: list[str]) -> None:
+    """The dials are these numbers, pass by pass; within a pass in any order (its
+    dials run side by side)."""
+    at = 0
+    for numbers in passes:
+        assert sorted(dialer.dialled[at : at + len(numbers)]) == sorted(numbers), dialer.dialled
+        at += len(numbers)
+    assert len(dialer.dialled) == at, dialer.dialled
+
+
 class Wall:
     def __init__(self) -> None:
         self.now = WEDNESDAY_NOON
@@ -174,15 +184,15 @@ async def test_pause_stops_new_calls_but_records_outcomes_and_cancel_ends_the_re
     assert (await client.post(f"{url}/start")).status_code == 409
 
     await scheduler.tick()
-    assert dialer.dialled == numbers[:2]  # the cap
+    _dialled_by_pass(dialer, numbers[:2])  # the cap
     await scheduler.tick()
-    assert dialer.dialled == numbers[:2]  # still up: no room
+    _dialled_by_pass(dialer, numbers[:2])  # still up: no room
 
     assert (await client.post(f"{url}/pause")).json()["status"] == "paused"
     await _end_calls(sessions, "customer-busy")
     wall.now += timedelta(minutes=5)
     await scheduler.tick()
-    assert dialer.dialled == numbers[:2]  # paused: nothing new
+    _dialled_by_pass(dialer, numbers[:2])  # paused: nothing new
     rows = await _rows(sessions)
     assert [(rows[n].status, rows[n].outcome) for n in numbers[:2]] == [("retrying", "busy")] * 2
     progress = (await client.get(url)).json()["progress"]
@@ -190,12 +200,12 @@ async def test_pause_stops_new_calls_but_records_outcomes_and_cancel_ends_the_re
 
     assert (await client.post(f"{url}/resume")).json()["status"] == "running"
     await scheduler.tick()
-    assert dialer.dialled == numbers[:2] + numbers[2:4]  # retries not due yet: new rows
+    _dialled_by_pass(dialer, numbers[:2], numbers[2:4])  # retries not due yet: new rows
     await _end_calls(sessions)
     wall.now += timedelta(minutes=2)
     await scheduler.tick()
     # Due retries go before rows not called yet.
-    assert dialer.dialled == numbers[:4] + numbers[:2]
+    _dialled_by_pass(dialer, numbers[:2], numbers[2:4], numbers[:2])
 
     canceled = await client.post(f"{url}/cancel")
     assert canceled.json()["status"] == "canceled"
@@ -211,7 +221,7 @@ async def test_pause_stops_new_calls_but_records_outcomes_and_cancel_ends_the_re
         ("completed", "completed")
     ] * 2
     assert {rows[n].status for n in numbers[4:]} == {"canceled"}
-    assert dialer.dialled == numbers[:4] + numbers[:2]
+    _dialled_by_pass(dialer, numbers[:2], numbers[2:4], numbers[:2])
     assert (await client.post(f"{url}/resume")).status_code == 409
 
 

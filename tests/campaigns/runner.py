@@ -92,6 +92,7 @@ async def main() -> None:
             verb, _, argument = line.strip().partition(" ")
             if verb == "tick":
                 wall.now = datetime.fromisoformat(argument)
+                report = None
                 try:
                     report = await scheduler.tick()
                 except* SQLAlchemyError:
@@ -99,11 +100,11 @@ async def main() -> None:
                     # (a deadlock between two schedulers, the database restarting);
                     # leases bound what it left half done, the next pass starts over.
                     logger.exception("campaign scheduler pass failed")
+                if report is None:
                     replies.say("ticked 0 0 0 error")
-                    continue
-                replies.say(
-                    f"ticked {len(report.dialled)} {len(report.failed)} {report.settled} ok"
-                )
+                else:
+                    counts = f"{len(report.dialled)} {len(report.failed)} {report.settled}"
+                    replies.say(f"ticked {counts} ok")
             elif verb == "quit":
                 break
             else:

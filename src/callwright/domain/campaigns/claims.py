@@ -30,29 +30,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, and_, case, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callwright.domain.accounts.call_limit import LiveCallCount, organization_room
 from callwright.store.base import utcnow
-from callwright.store.models import Call, Campaign, CampaignRecipient, DoNotCallNumber
+from callwright.store.models import Campaign, CampaignRecipient, DoNotCallNumber
 
-from .events import campaign_status_changed
-from .outcomes import CALL_LEASE, INTERRUPTED, UNREPORTED, NextStep, next_step, outcome_of
+from .outcomes import CALL_LEASE, next_step
+from .settling import DIALLING, IN_PROGRESS, rowcount, settle_update
 from .windows import CallingWindow
 
-__all__ = ["CampaignClaims", "Claim", "Finished"]
+__all__ = ["CampaignClaims", "Claim"]
 
-IN_PROGRESS = "in-progress"
-# A claimed row's ``detail`` from just before its carrier request until its call is
-# written: the request may have reached the carrier.
-DIALLING = "dialling"
 _DUE_STATUSES = ("pending", "retrying")
-_OPEN_STATUSES = ("pending", "retrying", IN_PROGRESS)
 # Rows looked at per claim beyond the free slots: those outside their window or on
 # the do-not-call list are moved along without taking a slot.
 _SCAN_EXTRA = 50
-_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,18 +66,6 @@ class Claim:
     retries: dict[str, int]
     previous_status: str
     lease: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Finished:
-    """A campaign whose state changed in a scheduler pass (``completed``)."""
-
-    campaign_id: int
-    status: str
-
-
-def _rowcount(result: Any) -> int:
-    return result.rowcount if isinstance(result, CursorResult) else 0
 
 
 class CampaignClaims:
@@ -251,7 +233,7 @@ class CampaignClaims:
                 .execution_options(synchronize_session=False)
             )
             await session.commit()
-        return _rowcount(result) == 1
+        return rowcount(result) == 1
 
     async def record_call(
         self, session: AsyncSession, claim: Claim, call_id: int, now: datetime
@@ -274,7 +256,7 @@ class CampaignClaims:
             )
             .execution_options(synchronize_session=False)
         )
-        return _rowcount(result) == 1
+        return rowcount(result) == 1
 
     async def release(self, claim: Claim, retry_at: datetime, now: datetime) -> None:
         """Hand a row back undialled (this process had no room for a call): not an
@@ -306,152 +288,10 @@ class CampaignClaims:
             open_ = campaign is not None and campaign.status != "canceled"
             step = next_step("failed", claim.retries, policy, now, campaign_open=open_)
             await session.execute(
-                self._settle(step, "failed", detail, now).where(
+                settle_update(step, "failed", detail, now).where(
                     CampaignRecipient.id == claim.recipient_id,
                     CampaignRecipient.status == IN_PROGRESS,
                     CampaignRecipient.lease_until == claim.lease,
                 )
             )
             await session.commit()
-
-    @staticmethod
-    def _settle(step: NextStep, outcome: str, detail: str | None, now: datetime) -> Any:
-        return (
-            update(CampaignRecipient)
-            .values(
-                status=step.status,
-                outcome=outcome,
-                detail=detail,
-                retries=step.retries,
-                next_attempt_at=step.next_attempt_at,
-                lease_until=None,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        )
-
-    async def record_outcomes(self, now: datetime) -> int:
-        """Rows whose call has ended get its outcome and their next step; rows whose
-        dialling lease expired with no call, or whose call's end went unreported for
-        ``CALL_LEASE``, are ``failed`` (never dialled again); rows whose lease expired
-        before their dial began are handed back."""
-        settled = 0
-        async with self._sessions() as session:
-            ended = (
-                await session.execute(
-                    select(
-                        CampaignRecipient.id,
-                        CampaignRecipient.call_id,
-                        CampaignRecipient.retries,
-                        Call.end_reason,
-                        Call.end_detail,
-                        Campaign.retry_policy,
-                        Campaign.status,
-                    )
-                    .join(Call, Call.id == CampaignRecipient.call_id)
-                    .join(Campaign, Campaign.id == CampaignRecipient.campaign_id)
-                    .where(CampaignRecipient.status == IN_PROGRESS, Call.status == "ended")
-                    .limit(_BATCH)
-                )
-            ).all()
-            for row in ended:
-                outcome = outcome_of(row.end_reason)
-                step = next_step(
-                    outcome,
-                    row.retries,
-                    row.retry_policy,
-                    now,
-                    campaign_open=row.status != "canceled",
-                )
-                detail = row.end_reason if outcome != "completed" else None
-                result = await session.execute(
-                    self._settle(step, outcome, detail, now).where(
-                        CampaignRecipient.id == row.id,
-                        CampaignRecipient.status == IN_PROGRESS,
-                        CampaignRecipient.call_id == row.call_id,
-                    )
-                )
-                settled += _rowcount(result)
-            expired_lease = and_(
-                CampaignRecipient.status == IN_PROGRESS, CampaignRecipient.lease_until < now
-            )
-            never_dialled = await session.execute(
-                update(CampaignRecipient)
-                .where(
-                    expired_lease,
-                    CampaignRecipient.call_id.is_(None),
-                    or_(CampaignRecipient.detail.is_(None), CampaignRecipient.detail != DIALLING),
-                )
-                .values(
-                    status=case((CampaignRecipient.attempts > 1, "retrying"), else_="pending"),
-                    attempts=CampaignRecipient.attempts - 1,
-                    lease_until=None,
-                    next_attempt_at=now,
-                    updated_at=now,
-                )
-                .execution_options(synchronize_session=False)
-            )
-            settled += _rowcount(never_dialled)
-            for has_call, detail in ((False, INTERRUPTED), (True, UNREPORTED)):
-                expired = await session.execute(
-                    update(CampaignRecipient)
-                    .where(
-                        expired_lease,
-                        CampaignRecipient.call_id.is_not(None)
-                        if has_call
-                        else CampaignRecipient.call_id.is_(None),
-                    )
-                    .values(
-                        status="failed",
-                        outcome="failed",
-                        detail=detail,
-                        lease_until=None,
-                        updated_at=now,
-                    )
-                    .execution_options(synchronize_session=False)
-                )
-                settled += _rowcount(expired)
-            await session.commit()
-        return settled
-
-    async def finish(self, now: datetime) -> list[Finished]:
-        """Running campaigns with nothing left to call or wait for are ``completed``."""
-        open_rows = (
-            select(CampaignRecipient.id)
-            .where(
-                CampaignRecipient.campaign_id == Campaign.id,
-                CampaignRecipient.status.in_(_OPEN_STATUSES),
-            )
-            .exists()
-        )
-        async with self._sessions() as session:
-            done = (
-                (
-                    await session.execute(
-                        select(Campaign.id).where(
-                            Campaign.status == "running",
-                            Campaign.deleted_at.is_(None),
-                            ~open_rows,
-                        )
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            finished: list[Finished] = []
-            for campaign_id in done:
-                result = await session.execute(
-                    update(Campaign)
-                    .where(
-                        and_(Campaign.id == campaign_id, Campaign.status == "running"), ~open_rows
-                    )
-                    .values(status="completed", finished_at=now, updated_at=now)
-                    .execution_options(synchronize_session=False)
-                )
-                if _rowcount(result) == 1:
-                    finished.append(Finished(campaign_id, "completed"))
-                    campaign = await session.get(Campaign, campaign_id, populate_existing=True)
-                    if campaign is not None:
-                        await campaign_status_changed(session, campaign, now)
-            await session.commit()
-        return finished

@@ -23,8 +23,9 @@ from callwright.domain.accounts.call_limit import LiveCallCount
 from callwright.errors import CallwrightError, ServiceBusy
 from callwright.store.base import utcnow
 
-from .claims import CampaignClaims, Claim, Finished
+from .claims import CampaignClaims, Claim
 from .dialer import Dialer
+from .settling import CampaignSettling, Finished
 
 __all__ = ["CampaignScheduler", "TickReport"]
 
@@ -71,6 +72,7 @@ class CampaignScheduler:
         self._wall = wall
         self._poll_seconds = poll_seconds
         self._claims = CampaignClaims(sessions, dial_lease, live_calls)
+        self._settling = CampaignSettling(sessions)
         bind = sessions.kw.get("bind")
         single_writer = bind is not None and bind.dialect.name == "sqlite"
         self._dial_concurrency = 1 if single_writer else _DIAL_CONCURRENCY
@@ -87,7 +89,7 @@ class CampaignScheduler:
 
     async def tick(self) -> TickReport:
         report = TickReport()
-        report.settled = await self._claims.record_outcomes(self._wall())
+        report.settled = await self._settling.record_outcomes(self._wall())
         for campaign_id in await self._claims.running():
             claims = await self._claims.claim(campaign_id, self._wall())
             if not claims:
@@ -96,7 +98,7 @@ class CampaignScheduler:
             async with asyncio.TaskGroup() as dials:
                 for claim in claims:
                     dials.create_task(self._dial(claim, slots, report))
-        report.finished = await self._claims.finish(self._wall())
+        report.finished = await self._settling.finish(self._wall())
         return report
 
     async def _dial(self, claim: Claim, slots: asyncio.Semaphore, report: TickReport) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.domain.principal import Principal
@@ -40,7 +41,8 @@ class OrganizationView(BaseModel):
 class OrganizationPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    # Absent: unchanged (null is refused: an organization always has a name).
+    name: Annotated[str, Field(min_length=1, max_length=200)] | SkipJsonSchema[None] = None
     max_concurrent_calls: Annotated[int, Field(ge=1, le=MAX_LIMIT)] | None = Field(
         default=None, description="A number of calls, or null for unlimited."
     )

@@ -18,6 +18,7 @@
     │   └── domain.knowledge.parsing.DocumentRejected (422, document_rejected)
     ├── RateLimited (429, rate_limited)
     ├── ServiceBusy (503, busy)
+    │   └── domain.accounts.call_limit.OrganizationCallLimit (429, organization_call_limit)
     ├── InternalError (500, internal_error)     the server's own set-up is wrong
     │   ├── settings.SettingsError               the configuration cannot be used
     │   ├── store.migrate.DatabaseNotMigrated    the schema is not at this code's head

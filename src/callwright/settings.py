@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     # Calls this process holds at once; beyond it new calls are refused (busy / 503)
     # rather than degrading the calls already up.
     max_concurrent_calls: int = Field(default=50, ge=1)
+    # The concurrent-call limit a new organization starts with, across every process
+    # and node (None: unlimited); each organization changes its own through
+    # PATCH /api/v1/organization.
+    organization_max_concurrent_calls: int | None = Field(default=None, ge=1)
     twilio_api_base_url: str = "https://api.twilio.com"
     # How long a carrier or browser has to open a call's media stream after it is issued.
     stream_token_ttl_s: int = Field(default=300, ge=5)

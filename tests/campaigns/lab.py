@@ -11,12 +11,13 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callwright.domain.accounts.call_limit import LiveCallCount
 from callwright.domain.campaigns.dialer import CallServiceDialer
 from callwright.domain.campaigns.scheduler import CampaignScheduler
 from callwright.domain.campaigns.windows import zone
@@ -55,6 +56,13 @@ def expected(script: tuple[str, ...]) -> tuple[str, str, int]:
     return ("completed" if last == "completed" else "failed", last, len(script))
 
 
+class Passes(Protocol):
+    """A scheduler as the lab drives it: here (``CampaignScheduler``) or in a process
+    of its own (``processes.SchedulerProcess``); a pass reports what it dialled."""
+
+    async def tick(self) -> Any: ...
+
+
 @dataclass(frozen=True)
 class Dial:
     number: str
@@ -86,8 +94,10 @@ class CampaignLab:
         return factory
 
     def scheduler(
-        self, sessions: async_sessionmaker[AsyncSession] | None = None
+        self, sessions: async_sessionmaker[AsyncSession] | None = None, *, org_hint: bool = True
     ) -> CampaignScheduler:
+        """A scheduler as the app builds one; without ``org_hint`` it claims rows
+        regardless of the organization's limit (the dial alone holds it)."""
         state = self.lab.app.state.callwright
         return CampaignScheduler(
             sessions or self.sessions,
@@ -95,6 +105,7 @@ class CampaignLab:
             clock=NoSleep(),
             wall=lambda: self.now,
             dial_lease=timedelta(minutes=2),
+            live_calls=LiveCallCount.from_settings(state.settings) if org_hint else None,
         )
 
     async def create(self, rows: int, *, window: dict[str, Any] | None = None) -> None:
@@ -194,7 +205,7 @@ class CampaignLab:
         )
         assert answer.status_code == 204, answer.text
 
-    async def step(self, *schedulers: CampaignScheduler) -> int:
+    async def step(self, *schedulers: Passes) -> int:
         """One pass of every scheduler at once, then the far ends answer the calls that
         have been up for a step, then time moves on. Returns the dials placed."""
         # Several schedulers start in turn: each gets to be first to the campaign.
@@ -207,13 +218,24 @@ class CampaignLab:
         dialled = self._collect_dials()
         open_calls = await self._open_calls()
         self.most_live = max(self.most_live, len(open_calls))
+        answering = []
         for call in open_calls:
             age = self.live.get(call.id, 0)
             if age >= 1:
-                await self._answer(call)
+                answering.append(call)
                 self.live.pop(call.id, None)
             else:
                 self.live[call.id] = age + 1
+        # The far ends answer together, a few callbacks at a time: a status callback
+        # takes two of the server's database connections at once (its request's and
+        # the ended call's), so a burst larger than its pool would wait on itself.
+        slots = asyncio.Semaphore(4)
+
+        async def answer(call: Call) -> None:
+            async with slots:
+                await self._answer(call)
+
+        await asyncio.gather(*(answer(call) for call in answering))
         await self._advance(dialled, bool(open_calls))
         return dialled
 
@@ -245,7 +267,7 @@ class CampaignLab:
             assert campaign is not None
             return campaign.status
 
-    async def run_to_end(self, *schedulers: CampaignScheduler, steps: int = 2000) -> None:
+    async def run_to_end(self, *schedulers: Passes, steps: int = 2000) -> None:
         for _ in range(steps):
             await self.step(*schedulers)
             if await self.status() == "completed" and not self.live:

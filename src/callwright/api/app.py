@@ -42,6 +42,7 @@ from callwright.api.routes import (
 )
 from callwright.api.routes.metrics import metrics_router
 from callwright.clock import MonotonicClock
+from callwright.domain.accounts.call_limit import LiveCallCount
 from callwright.domain.campaigns.dialer import CallServiceDialer
 from callwright.domain.campaigns.scheduler import CampaignScheduler
 from callwright.domain.knowledge.context import MAX_DOCUMENT_BYTES, KnowledgeContext
@@ -235,6 +236,7 @@ def create_app(
                         CallServiceDialer(secret_box, settings, calls),
                         clock=MonotonicClock(),
                         poll_seconds=settings.campaign_poll_interval_seconds,
+                        live_calls=LiveCallCount.from_settings(settings),
                     )
                     scheduling = background.create_task(scheduler.run(), name="campaign-scheduler")
                 if settings.warm_up_models and provider_factory is None:

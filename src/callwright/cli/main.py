@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import secrets
 import sys
@@ -95,7 +96,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
     except DatabaseNotMigrated as exc:
         raise click.ClickException(str(exc)) from exc
     if not settings.is_production:
-        _in_unit_of_work(settings, _bootstrap_first_run)
+        _in_unit_of_work(settings, functools.partial(_bootstrap_first_run, settings))
     settings.resolved_secret_key()
     plural = "es" if processes > 1 else ""
     click.echo(
@@ -124,13 +125,15 @@ def _processes(settings: Settings, asked: int | None, cores: int) -> int:
     return asked
 
 
-async def _bootstrap_first_run(session: AsyncSession) -> None:
+async def _bootstrap_first_run(settings: Settings, session: AsyncSession) -> None:
     """On an empty development database, create an organization, a user and a key,
     so that the API can be used at once."""
     accounts = AccountsService(session)
     if await accounts.has_any_organization():
         return
-    organization = await accounts.create_organization("Default")
+    organization = await accounts.create_organization(
+        "Default", max_concurrent_calls=settings.organization_max_concurrent_calls
+    )
     password = secrets.token_urlsafe(12)
     user = await accounts.create_user(organization.id, "admin@localhost", password)
     _, key = await accounts.issue_api_key(organization.id, user.id, "bootstrap", "organization")
@@ -260,10 +263,15 @@ def admin() -> None:
 def create_org(name: str) -> None:
     """Create an organization and print its id."""
 
-    async def work(session: AsyncSession) -> int:
-        return (await AccountsService(session).create_organization(name)).id
+    settings = _settings()
 
-    click.echo(_in_unit_of_work(_settings(), work))
+    async def work(session: AsyncSession) -> int:
+        limit = settings.organization_max_concurrent_calls
+        return (
+            await AccountsService(session).create_organization(name, max_concurrent_calls=limit)
+        ).id
+
+    click.echo(_in_unit_of_work(settings, work))
 
 
 @admin.command("create-user")

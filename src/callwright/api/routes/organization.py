@@ -1,5 +1,6 @@
-"""The organization's signing secret: what verifies the signatures on its webhooks,
-tool calls and end-call requests (``X-Callwright-Signature``)."""
+"""The organization: its settings (name, concurrent-call limit) and its signing secret,
+what verifies the signatures on its webhooks, tool calls and end-call requests
+(``X-Callwright-Signature``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,11 @@ from fastapi import APIRouter, Depends, Response
 from callwright.api.deps import CurrentPrincipal, DbSession, StateDep
 from callwright.api.openapi import errors
 from callwright.api.routing import CallwrightRoute
+from callwright.domain.accounts.organization import (
+    OrganizationPatch,
+    OrganizationService,
+    OrganizationView,
+)
 from callwright.domain.signing_secrets import SigningSecret, SigningSecretService
 from callwright.domain.webhooks.schemas import SigningSecretOut
 from callwright.security.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
@@ -56,3 +62,28 @@ async def rotate_signing_secret(signing: SigningDep, response: Response) -> Sign
     after this request is signed with it (events already queued included), other
     processes within 5 s. Organization-scoped keys only."""
     return _view(await signing.rotate(), response)
+
+
+async def get_organization_service(
+    session: DbSession, principal: CurrentPrincipal, state: StateDep
+) -> OrganizationService:
+    return OrganizationService(session, principal, state.settings)
+
+
+OrganizationDep = Annotated[OrganizationService, Depends(get_organization_service)]
+
+
+@router.get("", operation_id="get_organization", responses=errors(401))
+async def get_organization(organization: OrganizationDep) -> OrganizationView:
+    """The caller's organization: its name, its concurrent-call limit (null: unlimited)
+    and the calls counted against it now, across every server process and node."""
+    return await organization.get()
+
+
+@router.patch("", operation_id="update_organization", responses=errors(401, 403, 422))
+async def update_organization(
+    patch: OrganizationPatch, organization: OrganizationDep
+) -> OrganizationView:
+    """Change the organization's name or concurrent-call limit (``null``: unlimited).
+    Organization-scoped keys only. A limit below the calls up ends none of them."""
+    return await organization.update(patch)

@@ -25,8 +25,10 @@ class AccountsRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add_organization(self, name: str) -> Organization:
-        organization = Organization(name=name)
+    async def add_organization(
+        self, name: str, *, max_concurrent_calls: int | None = None
+    ) -> Organization:
+        organization = Organization(name=name, max_concurrent_calls=max_concurrent_calls)
         self._session.add(organization)
         await self._session.flush()
         return organization

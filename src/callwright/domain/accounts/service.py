@@ -79,8 +79,14 @@ class AccountsService:
         self._accounts = AccountsRepository(session)
         self._key_cache = key_cache
 
-    async def create_organization(self, name: str) -> Organization:
-        return await self._accounts.add_organization(name)
+    async def create_organization(
+        self, name: str, *, max_concurrent_calls: int | None = None
+    ) -> Organization:
+        """A new organization; ``max_concurrent_calls`` is its concurrent-call limit
+        (the server's ``organization_max_concurrent_calls``; None: unlimited)."""
+        return await self._accounts.add_organization(
+            name, max_concurrent_calls=max_concurrent_calls
+        )
 
     async def create_user(self, organization_id: int, email: str, password: str | None) -> User:
         if await self._accounts.get_organization(organization_id) is None:

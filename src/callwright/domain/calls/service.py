@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callwright.domain.accounts.call_limit import LiveCallCount, hold_call_place
 from callwright.domain.assistants.schemas import AssistantIn
 from callwright.domain.assistants.service import (
     AssistantService,
@@ -34,6 +35,7 @@ from callwright.errors import Conflict, NotFound, ValidationFailed
 from callwright.security.crypto import SecretBox
 from callwright.security.outbound import OutboundPolicy
 from callwright.settings import Settings
+from callwright.store.base import utcnow
 from callwright.store.call_status import CallStatus
 from callwright.store.models import Call
 from callwright.transports.twilio.accounts import TwilioAccount
@@ -226,7 +228,7 @@ class CallService:
     async def create_web_call(self, body: WebCallIn) -> tuple[Call, str, str]:
         """A browser call: returns the call, its stream token and the WebSocket URL."""
         await self._assistant_for_call(body.assistant_id, body.assistant_overrides)
-        self._live.check_capacity()
+        await self._hold_place("webCall")
         call = await self._add_queued(body, "webCall")
         token = issue_stream(call, self._settings)
         await self._session.flush()
@@ -257,7 +259,7 @@ class CallService:
                 f"{number.number}: set the assistant's twilio_config or the organization's "
                 "twilio credential"
             )
-        self._live.check_capacity("outboundPhoneCall")
+        await self._hold_place("outboundPhoneCall")
         call = await self._add_queued(
             body,
             "outboundPhoneCall",
@@ -293,6 +295,18 @@ class CallService:
         await self._session.flush()
         self._live.reserve(call.id)
         return call
+
+    async def _hold_place(self, call_type: str) -> None:
+        """Refuse a new call when this process is full (503) or the organization is at
+        its concurrent-call limit (429); past the latter, the organization stays locked
+        until this transaction ends, so its count cannot change under the new call."""
+        self._live.check_capacity(call_type)
+        await hold_call_place(
+            self._session,
+            self._principal.organization_id,
+            LiveCallCount.from_settings(self._settings),
+            utcnow(),
+        )
 
     def _twilio(self, account: TwilioAccount) -> TwilioClient:
         return TwilioClient.for_account(

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callwright.domain.accounts.call_limit import LiveCallCount, hold_call_place
 from callwright.domain.assistants.repository import assistant_takes_calls
 from callwright.domain.phone_numbers.accounts import twilio_account_for
 from callwright.domain.phone_numbers.repository import live_number
@@ -25,6 +26,7 @@ from callwright.engine.events import EndReason
 from callwright.errors import Forbidden, ServiceBusy
 from callwright.security.crypto import SecretBox
 from callwright.settings import Settings
+from callwright.store.base import utcnow
 from callwright.store.call_status import CallStatus
 from callwright.store.models import Call
 from callwright.transports.protocol import AnsweringMachine
@@ -129,9 +131,9 @@ class TwilioCalls:
 
     async def incoming_call(self, request: SignedRequest) -> str:
         """An incoming call to one of our numbers: the TwiML that answers it, connecting
-        a Media Stream with a new single-use token (or refusing it: no assistant, or
-        this process at capacity, or its assistant not active: that call is recorded,
-        ended with the reason)."""
+        a Media Stream with a new single-use token (or refusing it: no assistant; this
+        process, or its organization, at capacity: busy; or its assistant not active:
+        that call is recorded, ended with the reason)."""
         number = await live_number(self._session, request.get("AccountSid"), request.get("To"))
         if number is None:
             # Nothing to verify the signature with: an unknown number is refused the same way.
@@ -168,8 +170,14 @@ class TwilioCalls:
             return reject_twiml("rejected")
         try:
             self._live.check_capacity("inboundPhoneCall")
-        except ServiceBusy:
-            logger.warning("refusing an incoming call to %s: at capacity", number.number)
+            await hold_call_place(
+                self._session,
+                number.organization_id,
+                LiveCallCount.from_settings(self._settings),
+                utcnow(),
+            )
+        except ServiceBusy as exc:
+            logger.warning("refusing an incoming call to %s: %s", number.number, exc.message)
             return reject_twiml("busy")
         await add_call(self._session, call)
         token = issue_stream(call, self._settings)

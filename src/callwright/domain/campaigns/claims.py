@@ -6,16 +6,22 @@ the campaign for this pass instead of waiting), the database's single write lock
 SQLite (taken first, so that the counts read are the ones written against). Holding
 the campaign, it counts the rows in progress, so ``max_concurrency`` holds across
 processes, and leases at most that many more: ``in-progress`` with ``lease_until``.
+It also leases no more than the organization has room for under its concurrent-call
+limit (``accounts.call_limit``; read as a hint: the limit itself is held where each
+call is issued, and a dial refused by it hands its row back).
 
-A claimed row is dialled under its lease; the call's id is written in the same
-transaction as the call itself. From then on the row waits for its call to end,
-whichever process runs that call, and the call's end reason decides its outcome
-(``outcomes``); a call whose end is never reported frees its slot after
-``CALL_LEASE``. A lease that expires with no call written means the scheduler died
-while dialling: whether the carrier had accepted the call is unknown, so the row is
-not dialled again (``failed``, said in ``detail``) — a recipient is never called twice
-by one attempt. Every write after the claim is a compare-and-set on what the writer
-saw, so two schedulers never both record one row's outcome.
+A claimed row is dialled under its lease: first marked ``dialling`` (committed before
+the carrier is asked), then the call's id is written in the same transaction as the
+call itself. From then on the row waits for its call to end, whichever process runs
+that call, and the call's end reason decides its outcome (``outcomes``); a call whose
+end is never reported frees its slot after ``CALL_LEASE``. A lease that expires on a
+row marked ``dialling`` with no call written means the scheduler died while dialling:
+whether the carrier had accepted the call is unknown, so the row is not dialled again
+(``failed``, said in ``detail``) — a recipient is never called twice by one attempt.
+One that expires unmarked was never dialled (the scheduler died with it still queued
+behind its other dials): it is handed back, not an attempt. Every write after the
+claim is a compare-and-set on what the writer saw, so two schedulers never both record
+one row's outcome.
 """
 
 from __future__ import annotations
@@ -24,24 +30,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, and_, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callwright.store.models import Call, Campaign, CampaignRecipient, DoNotCallNumber
+from callwright.domain.accounts.call_limit import LiveCallCount, organization_room
+from callwright.store.base import utcnow
+from callwright.store.models import Campaign, CampaignRecipient, DoNotCallNumber
 
-from .events import campaign_status_changed
-from .outcomes import CALL_LEASE, INTERRUPTED, UNREPORTED, NextStep, next_step, outcome_of
+from .outcomes import CALL_LEASE, next_step
+from .settling import DIALLING, IN_PROGRESS, rowcount, settle_update
 from .windows import CallingWindow
 
-__all__ = ["CampaignClaims", "Claim", "Finished"]
+__all__ = ["CampaignClaims", "Claim"]
 
-IN_PROGRESS = "in-progress"
 _DUE_STATUSES = ("pending", "retrying")
-_OPEN_STATUSES = ("pending", "retrying", IN_PROGRESS)
 # Rows looked at per claim beyond the free slots: those outside their window or on
 # the do-not-call list are moved along without taking a slot.
 _SCAN_EXTRA = 50
-_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,25 +68,21 @@ class Claim:
     lease: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class Finished:
-    """A campaign whose state changed in a scheduler pass (``completed``)."""
-
-    campaign_id: int
-    status: str
-
-
-def _rowcount(result: Any) -> int:
-    return result.rowcount if isinstance(result, CursorResult) else 0
-
-
 class CampaignClaims:
     """Every query a scheduler makes. Database errors are raised: the scheduler logs
     them and tries again on its next pass; leases bound what a failure holds."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], lease: timedelta) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        lease: timedelta,
+        live_calls: LiveCallCount | None = None,
+    ) -> None:
         self._sessions = sessions
         self._lease = lease
+        # How the organization's live calls are told (None: its limit is left to the
+        # dial, which holds it all the same, at the cost of rows handed back).
+        self._live_calls = live_calls
 
     async def running(self) -> list[int]:
         async with self._sessions() as session:
@@ -123,6 +124,13 @@ class CampaignClaims:
                 )
             ).scalar_one()
             room = campaign.max_concurrency - in_flight
+            if self._live_calls is not None and room > 0:
+                # Calls are dated by the real clock (``now`` may be a test's).
+                organization = await organization_room(
+                    session, campaign.organization_id, self._live_calls, utcnow()
+                )
+                if organization is not None:
+                    room = min(room, organization)
             if room <= 0:
                 await session.rollback()
                 return []
@@ -209,6 +217,24 @@ class CampaignClaims:
             await session.commit()
         return claims
 
+    async def start_dial(self, claim: Claim, now: datetime) -> bool:
+        """Mark the row ``dialling``, committed, before the carrier is asked: from
+        here a scheduler that dies leaves it failed as interrupted, never dialled
+        again. False when the lease was lost meanwhile (the row must not be dialled)."""
+        async with self._sessions() as session:
+            result = await session.execute(
+                update(CampaignRecipient)
+                .where(
+                    CampaignRecipient.id == claim.recipient_id,
+                    CampaignRecipient.status == IN_PROGRESS,
+                    CampaignRecipient.lease_until == claim.lease,
+                )
+                .values(detail=DIALLING, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+        return rowcount(result) == 1
+
     async def record_call(
         self, session: AsyncSession, claim: Claim, call_id: int, now: datetime
     ) -> bool:
@@ -225,11 +251,12 @@ class CampaignClaims:
                 call_id=call_id,
                 call_ids=[*claim.call_ids, call_id],
                 lease_until=now + CALL_LEASE,
+                detail=None,
                 updated_at=now,
             )
             .execution_options(synchronize_session=False)
         )
-        return _rowcount(result) == 1
+        return rowcount(result) == 1
 
     async def release(self, claim: Claim, retry_at: datetime, now: datetime) -> None:
         """Hand a row back undialled (this process had no room for a call): not an
@@ -246,6 +273,7 @@ class CampaignClaims:
                     attempts=CampaignRecipient.attempts - 1,
                     lease_until=None,
                     next_attempt_at=retry_at,
+                    detail=None,
                     updated_at=now,
                 )
                 .execution_options(synchronize_session=False)
@@ -260,132 +288,10 @@ class CampaignClaims:
             open_ = campaign is not None and campaign.status != "canceled"
             step = next_step("failed", claim.retries, policy, now, campaign_open=open_)
             await session.execute(
-                self._settle(step, "failed", detail, now).where(
+                settle_update(step, "failed", detail, now).where(
                     CampaignRecipient.id == claim.recipient_id,
                     CampaignRecipient.status == IN_PROGRESS,
                     CampaignRecipient.lease_until == claim.lease,
                 )
             )
             await session.commit()
-
-    @staticmethod
-    def _settle(step: NextStep, outcome: str, detail: str | None, now: datetime) -> Any:
-        return (
-            update(CampaignRecipient)
-            .values(
-                status=step.status,
-                outcome=outcome,
-                detail=detail,
-                retries=step.retries,
-                next_attempt_at=step.next_attempt_at,
-                lease_until=None,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        )
-
-    async def record_outcomes(self, now: datetime) -> int:
-        """Rows whose call has ended get its outcome and their next step; rows whose
-        dialling lease expired with no call, or whose call's end went unreported for
-        ``CALL_LEASE``, are ``failed`` (never dialled again)."""
-        settled = 0
-        async with self._sessions() as session:
-            ended = (
-                await session.execute(
-                    select(
-                        CampaignRecipient.id,
-                        CampaignRecipient.call_id,
-                        CampaignRecipient.retries,
-                        Call.end_reason,
-                        Call.end_detail,
-                        Campaign.retry_policy,
-                        Campaign.status,
-                    )
-                    .join(Call, Call.id == CampaignRecipient.call_id)
-                    .join(Campaign, Campaign.id == CampaignRecipient.campaign_id)
-                    .where(CampaignRecipient.status == IN_PROGRESS, Call.status == "ended")
-                    .limit(_BATCH)
-                )
-            ).all()
-            for row in ended:
-                outcome = outcome_of(row.end_reason)
-                step = next_step(
-                    outcome,
-                    row.retries,
-                    row.retry_policy,
-                    now,
-                    campaign_open=row.status != "canceled",
-                )
-                detail = row.end_reason if outcome != "completed" else None
-                result = await session.execute(
-                    self._settle(step, outcome, detail, now).where(
-                        CampaignRecipient.id == row.id,
-                        CampaignRecipient.status == IN_PROGRESS,
-                        CampaignRecipient.call_id == row.call_id,
-                    )
-                )
-                settled += _rowcount(result)
-            for has_call, detail in ((False, INTERRUPTED), (True, UNREPORTED)):
-                expired = await session.execute(
-                    update(CampaignRecipient)
-                    .where(
-                        CampaignRecipient.status == IN_PROGRESS,
-                        CampaignRecipient.call_id.is_not(None)
-                        if has_call
-                        else CampaignRecipient.call_id.is_(None),
-                        CampaignRecipient.lease_until < now,
-                    )
-                    .values(
-                        status="failed",
-                        outcome="failed",
-                        detail=detail,
-                        lease_until=None,
-                        updated_at=now,
-                    )
-                    .execution_options(synchronize_session=False)
-                )
-                settled += _rowcount(expired)
-            await session.commit()
-        return settled
-
-    async def finish(self, now: datetime) -> list[Finished]:
-        """Running campaigns with nothing left to call or wait for are ``completed``."""
-        open_rows = (
-            select(CampaignRecipient.id)
-            .where(
-                CampaignRecipient.campaign_id == Campaign.id,
-                CampaignRecipient.status.in_(_OPEN_STATUSES),
-            )
-            .exists()
-        )
-        async with self._sessions() as session:
-            done = (
-                (
-                    await session.execute(
-                        select(Campaign.id).where(
-                            Campaign.status == "running",
-                            Campaign.deleted_at.is_(None),
-                            ~open_rows,
-                        )
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            finished: list[Finished] = []
-            for campaign_id in done:
-                result = await session.execute(
-                    update(Campaign)
-                    .where(
-                        and_(Campaign.id == campaign_id, Campaign.status == "running"), ~open_rows
-                    )
-                    .values(status="completed", finished_at=now, updated_at=now)
-                    .execution_options(synchronize_session=False)
-                )
-                if _rowcount(result) == 1:
-                    finished.append(Finished(campaign_id, "completed"))
-                    campaign = await session.get(Campaign, campaign_id, populate_existing=True)
-                    if campaign is not None:
-                        await campaign_status_changed(session, campaign, now)
-            await session.commit()
-        return finished

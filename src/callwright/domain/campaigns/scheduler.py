@@ -3,7 +3,9 @@
 Each pass (``tick``) settles rows whose calls ended, then claims and dials each running
 campaign's due rows (``claims`` explains why neither the cap nor a row is ever shared),
 then completes campaigns with nothing left. Time comes from the ``wall`` it is handed
-(tests step it), and it sleeps on the ``clock`` it is handed between passes.
+(tests step it), and it sleeps on the ``clock`` it is handed between passes. A dial
+refused for want of room (this process full, or the organization at its concurrent-call
+limit: both ``ServiceBusy``) hands its row back, tried again shortly, not an attempt.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callwright.clock import Clock
+from callwright.domain.accounts.call_limit import LiveCallCount
 from callwright.errors import CallwrightError, ServiceBusy
 from callwright.store.base import utcnow
 
-from .claims import CampaignClaims, Claim, Finished
+from .claims import CampaignClaims, Claim
 from .dialer import Dialer
+from .settling import CampaignSettling, Finished
 
 __all__ = ["CampaignScheduler", "TickReport"]
 
@@ -60,13 +64,15 @@ class CampaignScheduler:
         wall: Callable[[], datetime] = utcnow,
         poll_seconds: float = 2.0,
         dial_lease: timedelta = timedelta(minutes=2),
+        live_calls: LiveCallCount | None = None,
     ) -> None:
         self._sessions = sessions
         self._dialer = dialer
         self._clock = clock
         self._wall = wall
         self._poll_seconds = poll_seconds
-        self._claims = CampaignClaims(sessions, dial_lease)
+        self._claims = CampaignClaims(sessions, dial_lease, live_calls)
+        self._settling = CampaignSettling(sessions)
         bind = sessions.kw.get("bind")
         single_writer = bind is not None and bind.dialect.name == "sqlite"
         self._dial_concurrency = 1 if single_writer else _DIAL_CONCURRENCY
@@ -84,7 +90,7 @@ class CampaignScheduler:
 
     async def tick(self) -> TickReport:
         report = TickReport()
-        report.settled = await self._claims.record_outcomes(self._wall())
+        report.settled = await self._settling.record_outcomes(self._wall())
         for campaign_id in await self._claims.running():
             claims = await self._claims.claim(campaign_id, self._wall())
             if not claims:
@@ -93,11 +99,18 @@ class CampaignScheduler:
             async with asyncio.TaskGroup() as dials:
                 for claim in claims:
                     dials.create_task(self._dial(claim, slots, report))
-        report.finished = await self._claims.finish(self._wall())
+        report.finished = await self._settling.finish(self._wall())
         return report
 
     async def _dial(self, claim: Claim, slots: asyncio.Semaphore, report: TickReport) -> None:
         async with slots:
+            if not await self._claims.start_dial(claim, self._wall()):
+                logger.error(
+                    "campaign %d recipient %d lost its lease before its dial",
+                    claim.campaign_id,
+                    claim.recipient_id,
+                )
+                return
             try:
                 async with self._sessions() as session:
                     call_id = await self._dialer.dial(session, claim)

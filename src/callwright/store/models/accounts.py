@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callwright.store.base import Base, BigIntPK, UtcDateTime, utcnow
@@ -20,6 +20,9 @@ class Organization(Base):
     # The secret that signs this organization's webhooks and tool calls, encrypted;
     # None until first rotated (then it is derived from the server's secret key).
     signing_secret: Mapped[str | None] = mapped_column(Text)
+    # Calls the organization may hold at once across every node (None: unlimited);
+    # domain.accounts.call_limit enforces it where calls are issued.
+    max_concurrent_calls: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 

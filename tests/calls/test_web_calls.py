@@ -16,11 +16,12 @@ import pytest
 import websockets
 
 from callwright.api.app import create_app
-from callwright.domain.calls.repository import new_call
+from callwright.domain.calls.repository import consume_stream_nonce, new_call
 from callwright.engine.session import SessionProviders
 from callwright.providers.fakes import speech
 from callwright.runtime.registry import ProviderChoice, ProviderFactory
 from callwright.settings import Settings
+from callwright.store.models import Call
 from tests.calls.harness import API_TIMEOUT, FakeProviders, PhoneLab, phone_lab
 from tests.conftest import Tenant, make_tenant
 from tests.webhooks.receiver import Receiver
@@ -242,6 +243,27 @@ async def test_capacity_refuses_new_calls_cleanly(settings: Settings) -> None:
             assert refused.json()["code"] == "busy"
             assert page.audio_bytes > 0
             assert not page.closed.is_set()
+
+
+async def test_a_place_is_given_back_when_the_stream_reaches_another_worker(
+    settings: Settings,
+) -> None:
+    """With several workers on one port the stream of a call issued here may connect to
+    a sibling: after the next heartbeat this process no longer holds a place for it."""
+    async with phone_lab(settings, FakeProviders(), max_concurrent_calls=1) as lab:
+        tenant = await make_tenant(lab.app)
+        assistant_id = await _assistant(lab, tenant)
+        first = (await _start(lab, tenant, {"assistant_id": assistant_id})).json()
+        runtime = lab.app.state.callwright.calls
+        assert await runtime.settle_places() == 0  # still waiting for its stream
+        assert (await _start(lab, tenant, {"assistant_id": assistant_id})).status_code == 503
+        async with lab.app.state.callwright.session_factory.begin() as db:
+            nonce = (await db.get(Call, int(first["call_id"]))).stream_nonce  # type: ignore[union-attr]
+            assert nonce is not None
+            # What a sibling worker does when the stream reaches it.
+            assert await consume_stream_nonce(db, int(first["call_id"]), nonce, "sibling-worker")
+        assert await runtime.settle_places() == 1
+        assert (await _start(lab, tenant, {"assistant_id": assistant_id})).status_code == 201
 
 
 class _SlowToStart(FakeProviders):

@@ -166,6 +166,7 @@ def create_app(
                 wall_clock=wall_clock,
                 node_id=node_id,
                 on_swept=calls.ended_reports.swept,
+                after_beat=calls.settle_places,
             )
             await node.start()
             app.state.callwright = AppState(

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callwright.clock import MonotonicClock
 from callwright.domain.calls.control import CallCommand, CommandOutcome
 from callwright.domain.calls.queries import load_call
-from callwright.domain.calls.repository import end_call
+from callwright.domain.calls.repository import calls_no_longer_waiting, end_call
 from callwright.domain.knowledge.context import KnowledgeContext
 from callwright.engine.events import EndReason, EventSink, SessionEvent, TurnTiming
 from callwright.engine.lifecycle import Farewell
@@ -155,6 +155,22 @@ class CallRuntime:
         """Hold a place for an issued call until its stream connects (or its token
         expires), so a burst of new calls cannot overshoot the limit."""
         self._places.reserve(call_id)
+
+    async def settle_places(self) -> int:
+        """Give back the reserved places of issued calls whose stream connected to
+        another process (or that ended there): with several workers on one port, the
+        stream of a call issued here often reaches a sibling, and its place here would
+        otherwise stay held until its token expires. Run after each heartbeat; returns
+        how many places were given back."""
+        reserved = self._places.reserved()
+        if not reserved:
+            return 0
+        async with self._session_factory() as session:
+            settled = await calls_no_longer_waiting(session, reserved)
+        for call_id in settled:
+            if call_id not in self._active:
+                self._places.release(call_id)
+        return len(settled)
 
     def session_of(self, call_id: int) -> LiveSession | None:
         """The live session of a call running in this process, if any."""

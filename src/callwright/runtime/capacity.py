@@ -39,6 +39,11 @@ class CallPlaces:
         expires), so a burst of new calls cannot overshoot the limit."""
         self._reserved[call_id] = time.monotonic() + self._reserve_s
 
+    def reserved(self) -> list[int]:
+        """The calls holding a reserved place now (issued here, not yet connected here)."""
+        now = time.monotonic()
+        return [call_id for call_id, expires in self._reserved.items() if expires >= now]
+
     def release(self, call_id: int) -> None:
         """The call's reserved place, if it still holds one, is given back (it runs,
         or it ended without running)."""

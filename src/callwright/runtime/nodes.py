@@ -60,10 +60,13 @@ class LocalNode:
         clock: Clock | None = None,
         node_id: str | None = None,
         on_swept: SweptCalls | None = None,
+        after_beat: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self.id = node_id or new_node_id()
         self._session_factory = session_factory
         self._interval_s = heartbeat_interval_s
+        # Housekeeping that rides on the heartbeat (the runtime's reserved places).
+        self._after_beat = after_beat
         self._expiry = timedelta(seconds=expiry_s)
         self._now = wall_clock
         self._clock = clock or MonotonicClock()
@@ -127,6 +130,8 @@ class LocalNode:
             await self._clock.sleep(self._interval_s)
             try:
                 await self.beat()
+                if self._after_beat is not None:
+                    await self._after_beat()
                 if self._database_lost:
                     self._database_lost = False
                     self._sweep_after = self._clock.now() + self._expiry.total_seconds()

@@ -27,6 +27,7 @@ __all__ = [
     "CallRecord",
     "IllegalCallTransition",
     "add_call",
+    "calls_no_longer_waiting",
     "complete_swept_record",
     "consume_stream_nonce",
     "end_call",
@@ -111,6 +112,20 @@ async def consume_stream_nonce(
         .values(stream_nonce=None, node_id=node_id, updated_at=utcnow())
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def calls_no_longer_waiting(session: AsyncSession, call_ids: Sequence[int]) -> list[int]:
+    """Of ``call_ids`` (issued calls), those whose stream has connected (on any node)
+    or that have ended: they no longer wait for a stream."""
+    if not call_ids:
+        return []
+    rows = await session.execute(
+        select(Call.id).where(
+            Call.id.in_(call_ids),
+            or_(Call.stream_nonce.is_(None), Call.status == CallStatus.ENDED),
+        )
+    )
+    return list(rows.scalars())
 
 
 async def sweep_orphaned_calls(

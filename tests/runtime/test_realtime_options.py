@@ -149,3 +149,16 @@ def test_maintain_context_puts_the_callers_earlier_conversation_in_the_instructi
         "You: Noted: one cake, Friday."
     )
     assert instructions(False) == "You run a bakery."
+
+
+def test_llm_settings_temperature_and_top_p_reach_the_gemini_setup() -> None:
+    generation = _gemini_setup(llm_settings={"temperature": 1.3, "top_p": 0.8})["generationConfig"]
+    assert (generation["temperature"], generation["topP"]) == (1.3, 0.8)
+    # Penalties are refused by Gemini's current models: named, never sent.
+    assert "presencePenalty" not in generation
+    assert "frequencyPenalty" not in generation
+
+
+def test_openai_realtime_takes_no_sampling_settings() -> None:
+    session = _session(llm_settings={"temperature": 1.3, "top_p": 0.8})
+    assert "temperature" not in session  # the GA session has none: named by /validate

@@ -74,6 +74,9 @@ class RealtimeOptions:
     language: str | None = None
     tools: tuple[ToolSpec, ...] = ()
     max_output_tokens: int | None = None
+    # Sampling, for a vendor whose session takes it (Gemini Live; not OpenAI's GA API).
+    temperature: float | None = None
+    top_p: float | None = None
     vendor: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -66,7 +66,7 @@ async def test_settings_that_cannot_act_in_realtime_mode_are_named_only_once_cha
         mode="realtime",
         llm_provider="anthropic",
         llm_settings={"temperature": 0.9},
-        stt_settings={"audio_denoising": True, "keywords": [{"keyword": "Acme"}]},
+        stt_settings={"audio_denoising": True, "keywords": [{"keyword": "Acme"}]},  # both act
         interruption_settings={"false_interruption_timeout": 2},
         error_message="Sorry.",
     )
@@ -75,8 +75,6 @@ async def test_settings_that_cannot_act_in_realtime_mode_are_named_only_once_cha
     assert realtime["unsupported"] == [
         "llm_provider",
         "llm_settings.temperature",
-        "stt_settings.keywords",
-        "stt_settings.audio_denoising",
         "interruption_settings.false_interruption_timeout",
         "error_message",
     ]

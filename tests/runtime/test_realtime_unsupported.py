@@ -51,8 +51,7 @@ async def test_changed_settings_that_cannot_act_are_named_in_the_call_records_no
     assert reason.endswith(
         "; no effect in realtime mode on openai: tts_settings.voice_id, "
         "llm_settings.temperature, llm_settings.stop_sequences, stt_settings.vad_turnoff, "
-        "stt_settings.keyterms, interruption_settings.false_interruption_timeout, "
-        "filler_words_enabled"
+        "interruption_settings.false_interruption_timeout, filler_words_enabled"
     )
 
 
@@ -62,10 +61,15 @@ async def test_defaults_are_not_named() -> None:
 
 async def test_what_gemini_honours_is_not_named_for_gemini() -> None:
     document = _document(
-        realtime_settings=GEMINI, llm_settings={"temperature": 0.9, "presence_penalty": 1}
+        realtime_settings=GEMINI,
+        llm_settings={"temperature": 0.9, "presence_penalty": 1},
+        stt_settings={"keyterms": ["Acme"]},
     )
     reason = await _reason(document)
-    assert reason.endswith("; no effect in realtime mode on gemini: llm_settings.presence_penalty")
+    assert reason.endswith(
+        "; no effect in realtime mode on gemini: llm_settings.presence_penalty, "
+        "stt_settings.keyterms"
+    )
 
 
 def test_acknowledgement_phrases_are_named_only_when_a_time_test_decides_first() -> None:

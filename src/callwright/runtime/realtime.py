@@ -127,6 +127,13 @@ def _instructions(config: CallConfig, previous: Sequence[ChatMessage]) -> str | 
     return f"{prompt}\n\n{earlier}" if prompt else earlier
 
 
+def _expected_words(config: CallConfig) -> str | None:
+    """``stt_settings.keyterms`` and the positively boosted ``keywords``, as the
+    transcription's prompt (OpenAI: a list of words to expect)."""
+    terms = [*config.stt.keyterms, *(word for word, boost in config.stt.keywords if boost > 0)]
+    return ", ".join(dict.fromkeys(terms)) or None
+
+
 def realtime_options(
     config: CallConfig,
     settings: Mapping[str, Any],
@@ -151,6 +158,11 @@ def realtime_options(
         language=config.stt.language,
         tools=tools,
         max_output_tokens=config.llm.max_tokens,
+        transcription_prompt=_expected_words(config),
+        # A handset or headset on a phone line; a laptop's microphone in a browser.
+        noise_reduction=(
+            ("near_field" if audio == "pcmu" else "far_field") if config.audio_denoising else None
+        ),
         temperature=config.llm.temperature,
         top_p=config.llm.top_p,
     )

@@ -65,9 +65,6 @@ _NOWHERE: Final = (
     "stt_settings.utterance_end_ms",
     "stt_settings.vad_turnoff",
     "stt_settings.turn_detection",
-    "stt_settings.keywords",
-    "stt_settings.keyterms",
-    "stt_settings.audio_denoising",
     "interruption_settings.false_interruption_timeout",
     "filler_words_enabled",
     "filler_words",
@@ -79,9 +76,12 @@ _NOWHERE: Final = (
 # only on the retired gemini-2.0 models); OpenAI Realtime's GA session takes none.
 _SAMPLING: Final = ("llm_settings.temperature", "llm_settings.top_p")
 _PENALTIES: Final = ("llm_settings.frequency_penalty", "llm_settings.presence_penalty")
+# The transcription's prompt and noise reduction: OpenAI's session has them, Gemini's
+# transcription takes no options and its input no filter.
+_HEARING: Final = ("stt_settings.keywords", "stt_settings.keyterms", "stt_settings.audio_denoising")
 _VENDOR_LACKS: Final[Mapping[str, tuple[str, ...]]] = {
     "openai": (*_SAMPLING, *_PENALTIES),
-    "gemini": _PENALTIES,
+    "gemini": (*_PENALTIES, *_HEARING),
 }
 
 
@@ -100,7 +100,7 @@ def unsupported_realtime_settings(
     """The fields of ``document`` (an assistant's canonical settings) changed from
     ``defaults`` (the resource's defaults) that do nothing in realtime mode on
     ``vendor``, in the resource's order of concern: replaced, then unsupported."""
-    paths = [*REPLACED, *_VENDOR_LACKS.get(vendor, (*_SAMPLING, *_PENALTIES)), *_NOWHERE]
+    paths = [*REPLACED, *_VENDOR_LACKS.get(vendor, (*_SAMPLING, *_PENALTIES, *_HEARING)), *_NOWHERE]
     interruption = document.get("interruption_settings") or {}
     if interruption.get("min_speaking_time", 0):
         # The time test decides at once, before the caller's words are known.

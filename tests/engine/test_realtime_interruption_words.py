@@ -127,3 +127,31 @@ async def test_acknowledgement_phrases_never_interrupt_when_the_words_decide(
     )
     assert not _interrupted(fake, call)
     assert [m.text for m in call.of(UserMessage)] == [QUESTION]
+
+
+async def test_an_end_call_trigger_phrase_spoken_over_an_answer_ends_the_call(
+    fakes: Any,
+) -> None:
+    fake = await fakes("Wait, goodbye now.")
+    fake.script(Reply((LONG,)))
+    config = config_of(
+        first_message_mode="assistant-waits-for-user",
+        end_call_trigger_phrase="goodbye",
+        end_call_message="Bye then.",
+        interruption_settings={
+            "interruption_cooldown": 0,
+            "min_speaking_time": 3,
+            "interruption_threshold": 20,
+            "interruption_phrases": ["wait"],
+        },
+    )
+    call = Call(fake, config)
+    running = asyncio.create_task(call.session.run())
+    await call.until(lambda: bool(fake.sessions) and bool(fake.last.config))
+    await call.transport.say(speech(0.6, 8000))
+    await call.until(lambda: len(call.transport.sent) > 5)
+    await call.transport.say(speech(0.4, 8000))
+    await call.until(lambda: running.done())
+    assert running.result() is EndReason.CUSTOMER_SAID_END_CALL_PHRASE
+    assert [m.text for m in call.of(UserMessage)] == [QUESTION, "Wait, goodbye now."]
+    assert call.of(AssistantMessage)[-1].text == "Bye then."

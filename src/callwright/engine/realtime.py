@@ -327,12 +327,27 @@ class RealtimeSession:
             self._voice.unwanted(answer_id)
             return False
         self._barge_in.record(now)
+        self._emit(UserMessage(text, now))
+        trigger = self.config.end_call_trigger_phrase
+        if trigger and trigger in text.lower():
+            self._voice.unwanted(answer_id)  # the farewell replaces any answer
+            self._spawn(self._cut_then(now, None))
+            return True
         timing = self._numbered(timing, timing.end_of_turn_at or now)
         timing.stt_final_at = now
-        self._emit(UserMessage(text, now))
         self._watchdogs.caller_took_turn()
-        self._spawn(self._voice.interrupt_before(now, timing))
+        self._spawn(self._cut_then(now, timing))
         return True
+
+    async def _cut_then(self, now: float, timing: TurnTiming | None) -> None:
+        """Cut the answer spoken over, then answer the caller's turn (``timing``), or
+        with none say the farewell: the end-call trigger phrase was in it."""
+        await self._voice.interrupt_and_settle(now)
+        if timing is not None:
+            self._voice.start(timing)
+        else:
+            farewell = Farewell(self.config.end_call_message)
+            self.end(EndReason.CUSTOMER_SAID_END_CALL_PHRASE, farewell=farewell)
 
     def _transcript(self, item_id: str, text: str, now: float) -> None:
         text = text.strip()

@@ -214,17 +214,16 @@ class RealtimeVoice:
         if answer is not None:
             self._spawn(self._cut_answer(answer, now))
 
-    async def interrupt_before(self, now: float, timing: TurnTiming) -> None:
-        """The caller barged in at ``now`` with a turn to answer (``timing``): the
-        answer is cut (cancelled, truncated) before the next is asked for."""
+    async def interrupt_and_settle(self, now: float) -> None:
+        """The caller barged in at ``now`` with a turn that needs speech next: the
+        answer is cut (cancelled, truncated) and its response has ended (a vendor takes
+        no new response before the cancelled one is done) when this returns."""
         answer = self._barged_in(now)
         if answer is not None:
             await self._cut_answer(answer, now)
-        # A vendor takes no new response before the cancelled one is done.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(_SETTLE_S):
                 await self._settled.wait()
-        self.start(timing)
 
     def _barged_in(self, now: float) -> _Answer | None:
         answer = self._answer

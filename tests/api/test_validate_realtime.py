@@ -48,4 +48,52 @@ async def test_filler_words_are_named_as_doing_nothing_in_realtime_mode(
     realtime = (await _validate(client, tenant, assistant["id"]))["providers"][0]
     assert realtime["ok"] is True  # a note, not a failure
     assert realtime["unsupported"] == ["filler_words_enabled"]
-    assert "no effect in realtime mode: filler_words_enabled" in realtime["message"]
+    assert "no effect in realtime mode on openai: filler_words_enabled" in realtime["message"]
+
+
+async def test_settings_that_cannot_act_in_realtime_mode_are_named_only_once_changed(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    await _credential(client, tenant, provider="openai", api_key="sk-org-realtime-0123456789")
+    untouched = await _assistant(client, tenant, mode="realtime")
+    realtime = (await _validate(client, tenant, untouched["id"]))["providers"][0]
+    assert (realtime["ok"], realtime["unsupported"]) == (True, [])
+    assert "no effect" not in realtime["message"]
+
+    changed = await _assistant(
+        client,
+        tenant,
+        mode="realtime",
+        llm_provider="anthropic",
+        llm_settings={"temperature": 0.9},
+        stt_settings={"audio_denoising": True, "keywords": [{"keyword": "Acme"}]},  # both act
+        interruption_settings={"false_interruption_timeout": 2},
+        error_message="Sorry.",
+    )
+    realtime = (await _validate(client, tenant, changed["id"]))["providers"][0]
+    assert realtime["ok"] is True  # notes, not failures
+    assert realtime["unsupported"] == [
+        "llm_provider",
+        "llm_settings.temperature",
+        "interruption_settings.false_interruption_timeout",
+        "error_message",
+    ]
+    assert (
+        "no effect in realtime mode on openai: llm_provider, llm_settings.temperature"
+        in realtime["message"]
+    )
+
+
+async def test_gemini_is_not_told_its_temperature_does_nothing(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    await _credential(client, tenant, provider="gemini", api_key="AIza-org-realtime-0123456789")
+    assistant = await _assistant(
+        client,
+        tenant,
+        mode="realtime",
+        realtime_settings={"provider": "gemini", "voice": "Kore", "model": "gemini-live-x"},
+        llm_settings={"temperature": 0.9, "frequency_penalty": 0.5},
+    )
+    realtime = (await _validate(client, tenant, assistant["id"]))["providers"][0]
+    assert realtime["unsupported"] == ["llm_settings.frequency_penalty"]

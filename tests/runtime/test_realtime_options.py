@@ -149,3 +149,39 @@ def test_maintain_context_puts_the_callers_earlier_conversation_in_the_instructi
         "You: Noted: one cake, Friday."
     )
     assert instructions(False) == "You run a bakery."
+
+
+def test_llm_settings_temperature_and_top_p_reach_the_gemini_setup() -> None:
+    generation = _gemini_setup(llm_settings={"temperature": 1.3, "top_p": 0.8})["generationConfig"]
+    assert (generation["temperature"], generation["topP"]) == (1.3, 0.8)
+    # Penalties are refused by Gemini's current models: named, never sent.
+    assert "presencePenalty" not in generation
+    assert "frequencyPenalty" not in generation
+
+
+def test_openai_realtime_takes_no_sampling_settings() -> None:
+    session = _session(llm_settings={"temperature": 1.3, "top_p": 0.8})
+    assert "temperature" not in session  # the GA session has none: named by /validate
+
+
+def test_stt_settings_keyterms_and_keywords_reach_openais_transcription_prompt() -> None:
+    session = _session(
+        stt_settings={
+            "keyterms": ["Acme", "sourdough"],
+            "keywords": [
+                {"keyword": "rye", "intensifier": 2},
+                {"keyword": "um", "intensifier": -1},
+            ],
+        }
+    )
+    transcription = session["audio"]["input"]["transcription"]
+    assert transcription["prompt"] == "Acme, sourdough, rye"
+    assert "prompt" not in _session()["audio"]["input"]["transcription"]
+
+
+def test_stt_settings_audio_denoising_turns_on_openais_noise_reduction() -> None:
+    phone = _session("pcmu", stt_settings={"audio_denoising": True})
+    browser = _session("pcm24", stt_settings={"audio_denoising": True})
+    assert phone["audio"]["input"]["noise_reduction"] == {"type": "near_field"}
+    assert browser["audio"]["input"]["noise_reduction"] == {"type": "far_field"}
+    assert "noise_reduction" not in _session()["audio"]["input"]

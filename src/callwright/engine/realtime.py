@@ -15,9 +15,13 @@ voice for the whole call, and everything else about the call stays (decision 018
   and max duration), the built-in tools (end call, transfer) and custom tools run by
   the tool runner, their results given back to the model.
 
-Barge-in follows the assistant's interruption settings: caller speech over an answer
-interrupts it once it has lasted ``min_speaking_time`` (words cannot be counted before
-the transcript, so without a time test any speech does), never within the cooldown.
+Barge-in follows the assistant's interruption settings, never within the cooldown:
+caller speech over an answer interrupts it once it has lasted ``min_speaking_time``;
+the words are known only from the model's transcript of the caller's turn, so
+``interruption_threshold``, the interruption phrases and (when no time test decides
+first) the acknowledgement phrases are applied to that transcript: speech over an
+answer still playing that reaches the threshold or holds an interruption phrase cuts
+it off then, and the caller's turn is answered.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from callwright.engine.lifecycle import (
     Watchdogs,
     held_until_ended,
 )
+from callwright.engine.phrases import words_of
 from callwright.engine.realtime_tools import RealtimeTools
 from callwright.engine.realtime_voice import RealtimeVoice
 from callwright.engine.replies import Retriever, ToolRunner
@@ -159,7 +164,8 @@ class RealtimeSession:
         self._caller_speaking = False
         self._speech_started_at = 0.0
         self._turn = TurnTiming(0)
-        self._backchannel: set[str] = set()  # caller items said over an answer
+        # Caller items said over an answer → the answer the model began, their timing.
+        self._backchannel: dict[str, tuple[str | None, TurnTiming]] = {}
         self._awaiting_transcript: dict[str, TurnTiming] = {}
         self._transcribing: dict[str, TurnTiming] = {}  # turns whose transcript is due
         # Caller turns awaiting their transcript → the answer the model began by itself.
@@ -272,26 +278,26 @@ class RealtimeSession:
         wait = self.config.interruption.min_speaking_s
         if wait:
             await self._clock.sleep(wait)
+        if not wait and self.config.interruption.min_words:
+            return  # only the words decide: counted once the transcript is in
         now = self._clock.now()
         still = self._caller_speaking and self._speech_started_at == started_at
         if not (still and self._voice.interruptible):
             return
-        # Words are not known yet: without a time test, any speech is enough.
-        words = 0 if wait else self.config.interruption.min_words
+        # Without a word test either, any speech is enough.
         speaking_s = max(now - started_at, wait, 1e-3)
-        if self._barge_in.should_interrupt(now=now, speaking_s=speaking_s, words=words):
+        if self._barge_in.should_interrupt(now=now, speaking_s=speaking_s, words=0):
             self._barge_in.record(now)
             self._voice.interrupt(now)
 
     def _committed(self, item_id: str, answer_id: str | None, now: float) -> None:
         if self._voice.replying:
-            self._backchannel.add(item_id)  # said over an answer that went on
-            self._voice.unwanted(answer_id)  # and not answered, whatever the model began
+            # Said over an answer that went on: not answered, whatever the model began,
+            # unless its words interrupt after all (``_spoken_over``).
+            self._turn.end_of_turn_at = now
+            self._backchannel[item_id] = (answer_id, self._turn)
             return
-        timing = self._turn
-        timing.turn = next(self._turns)
-        timing.end_of_turn_at = now
-        timing.stt_provider = self._label
+        timing = self._numbered(self._turn, now)
         self._transcribing[item_id] = timing
         if self.config.end_call_trigger_phrase:
             self._awaiting_transcript[item_id] = timing  # checked before it is answered
@@ -300,10 +306,56 @@ class RealtimeSession:
         else:
             self._voice.start(timing)
 
+    def _numbered(self, timing: TurnTiming, ended_at: float) -> TurnTiming:
+        """``timing`` as the call's next answered turn, which ended at ``ended_at``."""
+        timing.turn = next(self._turns)
+        timing.end_of_turn_at = ended_at
+        timing.stt_provider = self._label
+        return timing
+
+    def _spoken_over(self, item_id: str, text: str, now: float) -> bool:
+        """The words of a turn said over an answer (``_committed``): when they reach
+        ``interruption_threshold`` or hold an interruption phrase while the answer
+        still plays, it is cut off and the turn answered. True when it was."""
+        answer_id, timing = self._backchannel.pop(item_id)
+        words = len(words_of(text))
+        if not (
+            words
+            and self._voice.interruptible
+            and self._barge_in.should_interrupt(now=now, speaking_s=0.0, words=words, text=text)
+        ):
+            self._voice.unwanted(answer_id)
+            return False
+        self._barge_in.record(now)
+        self._emit(UserMessage(text, now))
+        trigger = self.config.end_call_trigger_phrase
+        if trigger and trigger in text.lower():
+            self._voice.unwanted(answer_id)  # the farewell replaces any answer
+            self._spawn(self._cut_then(now, None))
+            return True
+        timing = self._numbered(timing, timing.end_of_turn_at or now)
+        timing.stt_final_at = now
+        self._watchdogs.caller_took_turn()
+        self._spawn(self._cut_then(now, timing))
+        return True
+
+    async def _cut_then(self, now: float, timing: TurnTiming | None) -> None:
+        """Cut the answer spoken over, then answer the caller's turn (``timing``), or
+        with none say the farewell: the end-call trigger phrase was in it."""
+        await self._voice.interrupt_and_settle(now)
+        if timing is not None:
+            self._voice.start(timing)
+        else:
+            farewell = Farewell(self.config.end_call_message)
+            self.end(EndReason.CUSTOMER_SAID_END_CALL_PHRASE, farewell=farewell)
+
     def _transcript(self, item_id: str, text: str, now: float) -> None:
         text = text.strip()
-        if item_id in self._backchannel or not text:
-            self._backchannel.discard(item_id)
+        if item_id in self._backchannel:
+            if self._spoken_over(item_id, text, now):
+                return
+            text = ""  # a backchannel: not the caller's turn
+        if not text:
             self._transcribing.pop(item_id, None)
             if item_id in self._awaiting_transcript:
                 self._voice.start(self._awaiting_transcript.pop(item_id))

@@ -16,6 +16,7 @@ has played it: what ``Lifecycle`` waits for before a call closes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 from collections.abc import Callable
@@ -49,6 +50,9 @@ from callwright.transports.protocol import Transport
 __all__ = ["RealtimeVoice", "say_exactly"]
 
 logger = logging.getLogger(__name__)
+
+# The longest wait for a cancelled response's end before the next is asked for.
+_SETTLE_S = 2.0
 
 
 def say_exactly(text: str) -> str:
@@ -110,6 +114,8 @@ class RealtimeVoice:
         self._connection: RealtimeConnection | None = None
         self._answer: _Answer | None = None
         self._outstanding = 0  # responses asked for whose response.done has not come
+        self._settled = asyncio.Event()  # set while none is outstanding
+        self._settled.set()
         self._marks = itertools.count(1)
         self._awaiting_confirmation: dict[str, TurnTiming] = {}
         self._unwanted: set[str] = set()  # answers the model began that nobody hears
@@ -161,6 +167,7 @@ class RealtimeVoice:
             resampler = Resampler(sample_rate_of("pcm24"), self._transport.sample_rate)
         answer = self._answer = _Answer(timing, interruptible, resampler)
         self._outstanding += 1
+        self._settled.clear()
         answer.task = self._spawn(self._run(answer, previous, instructions))
 
     async def _run(
@@ -172,6 +179,8 @@ class RealtimeVoice:
                 await self._cut_answer(previous, self._clock.now())
             if answer.cut_at is not None:  # replaced before it was asked for
                 self._outstanding = max(0, self._outstanding - 1)
+                if not self._outstanding:
+                    self._settled.set()
                 return
             answer.timing.llm_request_at = self._clock.now()
             answer.timing.llm_provider = self._label
@@ -201,12 +210,28 @@ class RealtimeVoice:
 
     def interrupt(self, now: float) -> None:
         """The caller barged in at ``now``."""
+        answer = self._barged_in(now)
+        if answer is not None:
+            self._spawn(self._cut_answer(answer, now))
+
+    async def interrupt_and_settle(self, now: float) -> None:
+        """The caller barged in at ``now`` with a turn that needs speech next: the
+        answer is cut (cancelled, truncated) and its response has ended (a vendor takes
+        no new response before the cancelled one is done) when this returns."""
+        answer = self._barged_in(now)
+        if answer is not None:
+            await self._cut_answer(answer, now)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_SETTLE_S):
+                await self._settled.wait()
+
+    def _barged_in(self, now: float) -> _Answer | None:
         answer = self._answer
         if answer is None or not answer.playing:
-            return
+            return None
         answer.playback.interrupt(now)
         self._emit(Interruption(now, _words(answer.playback.heard_text(now))))
-        self._spawn(self._cut_answer(answer, now))
+        return answer
 
     async def _cut(self, now: float) -> None:
         if self._answer is not None:
@@ -293,6 +318,8 @@ class RealtimeVoice:
             self._unwanted.discard(item_id)  # never asked for, never counted
             return
         self._outstanding = max(0, self._outstanding - 1)
+        if not self._outstanding:
+            self._settled.set()
         answer = self._answer
         if answer is None or self._outstanding:
             return  # an older, cancelled response

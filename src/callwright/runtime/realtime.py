@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from typing import Any
 
 from callwright.clock import Clock
+from callwright.domain.assistants.schemas import AssistantFields
 from callwright.domain.credentials.resolution import resolve
 from callwright.engine.builtin_tools import offered_tools
 from callwright.engine.config import CallConfig
@@ -25,6 +26,7 @@ from callwright.engine.replies import Retriever, ToolRunner
 from callwright.providers.errors import ProviderError
 from callwright.providers.protocols import ChatMessage, ToolSpec
 from callwright.providers.realtime.protocol import RealtimeAudio, RealtimeModel, RealtimeOptions
+from callwright.providers.realtime.settings import unsupported_realtime_settings
 from callwright.runtime.providers_cloud import CloudProviders, llm_label
 from callwright.runtime.registry import CredentialSource, ProviderChoice, stored_credentials
 from callwright.security.crypto import SecretBox
@@ -40,6 +42,9 @@ __all__ = [
     "realtime_options",
     "realtime_session",
 ]
+
+# The resource's defaults: a field is named in the record only once changed from them.
+_DEFAULTS = AssistantFields().model_dump(mode="json")
 
 RealtimeFactory = Callable[
     [Mapping[str, Any], int], Awaitable[tuple[RealtimeModel | None, str, ProviderChoice]]
@@ -74,7 +79,14 @@ def realtime_model_factory(
         except (ImportError, ValueError, ProviderError) as exc:
             detail = f"{type(exc).__name__}: {exc}"
             return unavailable(f"the {resolved.vendor} adapter could not be set up ({detail})")
-        choice = ProviderChoice("realtime", resolved.vendor, resolved.vendor, resolved.reason())
+        reason = resolved.reason()
+        unsupported = unsupported_realtime_settings(resolved.vendor, settings, _DEFAULTS)
+        if unsupported:
+            # Said in the record, not ignored silently: nothing in the session acts on them.
+            reason = f"{reason}; no effect in realtime mode on {resolved.vendor}: " + ", ".join(
+                unsupported
+            )
+        choice = ProviderChoice("realtime", resolved.vendor, resolved.vendor, reason)
         return model, label, choice
 
     return build
@@ -115,6 +127,13 @@ def _instructions(config: CallConfig, previous: Sequence[ChatMessage]) -> str | 
     return f"{prompt}\n\n{earlier}" if prompt else earlier
 
 
+def _expected_words(config: CallConfig) -> str | None:
+    """``stt_settings.keyterms`` and the positively boosted ``keywords``, as the
+    transcription's prompt (OpenAI: a list of words to expect)."""
+    terms = [*config.stt.keyterms, *(word for word, boost in config.stt.keywords if boost > 0)]
+    return ", ".join(dict.fromkeys(terms)) or None
+
+
 def realtime_options(
     config: CallConfig,
     settings: Mapping[str, Any],
@@ -125,7 +144,7 @@ def realtime_options(
     """The session's set-up from the assistant's settings: the prompt (rendered with
     the call's variables; with ``maintain_context``, the caller's ``previous``
     conversation after it), ``realtime_settings``, the endpointing silence, the
-    language, max_tokens and the call's tools."""
+    language, max_tokens, the sampling settings and the call's tools."""
     realtime = settings.get("realtime_settings") or {}
     return RealtimeOptions(
         instructions=_instructions(config, previous),
@@ -139,6 +158,13 @@ def realtime_options(
         language=config.stt.language,
         tools=tools,
         max_output_tokens=config.llm.max_tokens,
+        transcription_prompt=_expected_words(config),
+        # A handset or headset on a phone line; a laptop's microphone in a browser.
+        noise_reduction=(
+            ("near_field" if audio == "pcmu" else "far_field") if config.audio_denoising else None
+        ),
+        temperature=config.llm.temperature,
+        top_p=config.llm.top_p,
     )
 
 

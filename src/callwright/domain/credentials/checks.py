@@ -17,10 +17,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callwright.domain.assistants.schemas import AssistantFields
 from callwright.domain.assistants.service import AssistantService, StoredAssistant
 from callwright.domain.principal import Principal
 from callwright.providers.llm.settings_support import unsupported_llm_settings
-from callwright.providers.realtime.settings import setting_problems
+from callwright.providers.realtime.settings import (
+    setting_problems,
+    unsupported_realtime_settings,
+)
 from callwright.providers.stt.transcriber_settings import unsupported_stt_settings
 from callwright.providers.tts.voice_settings import unsupported_voice_settings
 from callwright.providers.vendors import CATALOG
@@ -44,6 +48,8 @@ _MEANWHILE = {
     "realtime": "there is no offline realtime model: until then calls end at once",
 }
 _TWILIO_NEEDS = ["account_sid", "auth_token"]
+# The resource's defaults: a realtime field is named only once changed from them.
+_DEFAULTS = AssistantFields().model_dump(mode="json")
 _ENDPOINT_SOURCES: dict[str, EndpointSource] = {
     "assistant": "assistant",
     "organization": "organization",
@@ -153,19 +159,18 @@ def _setting_notes(
 
 def _realtime_problems(check: ProviderCheck, document: dict[str, Any]) -> ProviderCheck:
     """A realtime model's check fails on settings its vendor would refuse at call time
-    (Gemini given OpenAI's voice or model), and names the settings that do nothing in
-    realtime mode (filler words: no voice of ours speaks on the call)."""
+    (Gemini given OpenAI's voice or model), and names the fields changed from their
+    defaults that do nothing in realtime mode on that vendor: a note, not a failure."""
     if check.kind != "realtime":
         return check
     problems = setting_problems(check.provider, document.get("realtime_settings") or {})
-    unsupported = ["filler_words_enabled"] if document.get("filler_words_enabled") else []
+    unsupported = unsupported_realtime_settings(check.provider, document, _DEFAULTS)
+    notes = [*problems]
     if unsupported:
-        problems_or_notes = [*problems, "no effect in realtime mode: filler_words_enabled"]
-    else:
-        problems_or_notes = problems
-    if not problems_or_notes:
+        notes.append(f"no effect in realtime mode on {check.provider}: {', '.join(unsupported)}")
+    if not notes:
         return check
-    message = "; ".join(part for part in (check.message, *problems_or_notes) if part)
+    message = "; ".join(part for part in (check.message, *notes) if part)
     return check.model_copy(
         update={"ok": check.ok and not problems, "message": message, "unsupported": unsupported}
     )

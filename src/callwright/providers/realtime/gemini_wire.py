@@ -110,6 +110,9 @@ def setup_message(options: RealtimeOptions, model: str) -> dict[str, Any]:
     generation: dict[str, Any] = {"responseModalities": ["AUDIO"], "speechConfig": speech}
     if options.max_output_tokens:
         generation["maxOutputTokens"] = options.max_output_tokens
+    # Penalties are left out: Gemini refuses them outside the gemini-2.0 models.
+    sampling = {"temperature": options.temperature, "topP": options.top_p}
+    generation |= {name: value for name, value in sampling.items() if value is not None}
     detection: dict[str, Any] = {"disabled": False}
     if options.turn_detection == "server_vad":
         detection["silenceDurationMs"] = options.silence_ms

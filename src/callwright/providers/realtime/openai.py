@@ -92,7 +92,11 @@ def session_config(options: RealtimeOptions) -> dict[str, Any]:
         transcription = {"model": options.transcription_model}
         if options.language:
             transcription["language"] = options.language.split("-")[0].lower()
+        if options.transcription_prompt:
+            transcription["prompt"] = options.transcription_prompt
         audio_input["transcription"] = transcription
+    if options.noise_reduction:
+        audio_input["noise_reduction"] = {"type": options.noise_reduction}
     session: dict[str, Any] = {
         "type": "realtime",
         "output_modalities": ["audio"],

@@ -74,6 +74,13 @@ class RealtimeOptions:
     language: str | None = None
     tools: tuple[ToolSpec, ...] = ()
     max_output_tokens: int | None = None
+    # The caller's side, where the vendor takes it (OpenAI): words the transcription is
+    # told to expect, and noise reduction of the caller's audio.
+    transcription_prompt: str | None = None
+    noise_reduction: Literal["near_field", "far_field"] | None = None
+    # Sampling, for a vendor whose session takes it (Gemini Live; not OpenAI's GA API).
+    temperature: float | None = None
+    top_p: float | None = None
     vendor: Mapping[str, Any] = field(default_factory=dict)
 
 

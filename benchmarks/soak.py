@@ -415,6 +415,7 @@ def findings(soak: Soak, found: dict[str, dict[str, Any]], reported: set[str]) -
         key: {"expected": 0, "lost": 0, "calls": 0} for key in ("kept", "killed")
     }
     worst_killed = 0
+    killed_detail = []
     for sid, row in placed.items():
         result = by_sid[sid].result
         turns = len(result.v2v_ms)  # turns the caller said and heard answered
@@ -427,10 +428,16 @@ def findings(soak: Soak, found: dict[str, dict[str, Any]], reported: set[str]) -
         group["calls"] += 1
         if by_sid[sid].killed:
             worst_killed = max(worst_killed, lost)
+            killed_detail.append(
+                {"turns_heard": turns, "record_lines": [user, assistant], "error": result.error}
+            )
     lines["killed"]["most_lost_in_one_call"] = worst_killed
+    lines["killed"]["calls_detail"] = killed_detail  # type: ignore[assignment]
     ended_ids = {str(r["id"]) for r in placed.values() if r["status"] == "ended"}
     failures = [
-        f"{p.node}: {p.result.error}" for p in soak.calls if not p.result.ok and not p.killed
+        f"{p.node} {p.started:.0f}-{p.ended:.0f} s: {p.result.error}"
+        for p in soak.calls
+        if not p.result.ok and not p.killed
     ]
     window = soak.args.window_s
     windows = []
@@ -458,7 +465,7 @@ def findings(soak: Soak, found: dict[str, dict[str, Any]], reported: set[str]) -
         "lost_call_sids": lost_calls,
         "end_reasons": _count(r["end_reason"] for r in placed.values()),
         "caller_failures_not_on_killed_node": len(failures),
-        "caller_failure_samples": failures[:10],
+        "caller_failure_samples": failures[:30],
         "calls_on_killed_node": sum(p.killed for p in soak.calls),
         "transcript_lines": lines,
         "end_of_call_reports_expected": len(ended_ids),
@@ -526,6 +533,7 @@ def write(report: dict[str, Any], out: Path) -> str:
 async def soak(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
     numbers: set[str] = set()
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    name = args.name or "soak-" + time.strftime("%Y%m%d-%H%M", time.gmtime())
     load_before = [round(x, 2) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory(prefix="cw-soak-") as tmp:
         work = Path(tmp)
@@ -570,7 +578,7 @@ async def soak(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
                     for node in nodes:
                         await node.stop()
     return {
-        "name": args.name or "soak-" + time.strftime("%Y%m%d-%H%M", time.gmtime()),
+        "name": name,
         "measured_at": started,
         "machine": f"{platform.machine()}, {psutil.cpu_count()} cores, Python "
         f"{platform.python_version()}",

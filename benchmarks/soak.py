@@ -271,6 +271,9 @@ class Soak:
         print(f"[{self.now():7.1f} s] {what}", flush=True)
 
     async def caller(self, slot: int) -> None:
+        # Staggered over one call's length (~25 s), so that the calls are not in step
+        # (a fault then meets calls in every phase: greeting, turns, barge-in, hang-up).
+        await asyncio.sleep(slot * 25 / self.args.calls)
         turn = slot
         while self.placing:
             up = [node for node in self.nodes if node.up]

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.exc import DBAPIError
 
 import callwright
 from callwright import errors
@@ -104,6 +105,9 @@ def test_a_misconfigured_server_is_an_internal_error(kind: type[InternalError]) 
     assert error.status_code == 500
 
 
+_UNREACHABLE = "a service this server needs (the database) is unreachable: retry shortly"
+
+
 def _app() -> FastAPI:
     app = FastAPI()
     install_error_handlers(app)
@@ -111,6 +115,11 @@ def _app() -> FastAPI:
         "provider": ProviderAuthError("deepgram", "invalid credentials"),
         "secret": SecretDecryptionError("was CALLWRIGHT_SECRET_KEY changed?"),
         "missing": NotFound("assistant 7 not found"),
+        # The database away (found by benchmarks/soak.py: Twilio's voice webhook got a
+        # 500 while PostgreSQL was cut): a refused connect, a connection lost mid-query.
+        "refused": ConnectionRefusedError(111, "Connection refused"),
+        "dropped": DBAPIError("SELECT 1", {}, OSError("reset"), connection_invalidated=True),
+        "sql": DBAPIError("SELECT nope", {}, ValueError("syntax error")),
     }
 
     @app.get("/raise/{which}")
@@ -130,6 +139,9 @@ def _app() -> FastAPI:
         ),
         ("secret", 500, {"error": "internal server error", "code": "internal_error"}),
         ("missing", 404, {"error": "assistant 7 not found", "code": "not_found"}),
+        ("refused", 503, {"error": _UNREACHABLE, "code": "service_unavailable"}),
+        ("dropped", 503, {"error": _UNREACHABLE, "code": "service_unavailable"}),
+        ("sql", 500, {"error": "internal server error", "code": "internal_error"}),
     ],
 )
 async def test_errors_render_as_their_status_and_code(
@@ -140,3 +152,5 @@ async def test_errors_render_as_their_status_and_code(
         response = await http.get(f"/raise/{which}")
     assert response.status_code == status
     assert response.json() == {**body, "details": []}
+    if status == 503:
+        assert response.headers["retry-after"] == "5"

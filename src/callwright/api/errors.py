@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from callwright.domain.validation import summary, validation_details
@@ -97,8 +98,28 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _unreachable(request: Request, exc: Exception) -> JSONResponse:
+    """The database (or another service a request needs) refused or dropped the
+    connection: a 503 the client can retry, not an internal error. asyncpg lets a
+    refused connect through as ``ConnectionRefusedError``; a connection lost mid-query
+    is a ``DBAPIError`` that invalidated it."""
+    if isinstance(exc, DBAPIError) and not exc.connection_invalidated:
+        return await _unexpected(request, exc)
+    logger.warning(
+        "%s %s: a service it needs is unreachable: %s", request.method, request.url.path, exc
+    )
+    body = {
+        "error": "a service this server needs (the database) is unreachable: retry shortly",
+        "code": "service_unavailable",
+        "details": [],
+    }
+    return error_response(503, body, {"Retry-After": "5"})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CallwrightError, _callwright_error)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
+    app.add_exception_handler(ConnectionError, _unreachable)
+    app.add_exception_handler(DBAPIError, _unreachable)
     app.add_exception_handler(Exception, _unexpected)

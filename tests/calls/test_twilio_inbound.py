@@ -350,3 +350,34 @@ async def test_is_active_false_rejects_an_inbound_call_and_records_why(
             assert completed.status_code < 300
             again = (await api.get(f"/api/v1/calls/{call['id']}")).json()
             assert again["end_reason"] == "assistant-not-active"
+
+
+async def test_the_stream_closes_before_the_record_is_written(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by benchmarks/soak.py: with the database away the final record waits (it
+    is retried until the database is back); the carrier's socket must not wait with it."""
+    providers = FakeProviders(utterances=("Hello?",), replies=["Hi."])
+    async with phone_lab(settings, providers) as lab:
+        tenant = await make_tenant(lab.app)
+        await _setup(lab, tenant, None)
+        records = lab.app.state.callwright.calls._records
+        written, release = asyncio.Event(), asyncio.Event()
+        finish = records.finish
+
+        async def held(*args: Any, **kwargs: Any) -> None:
+            await release.wait()  # the database is away
+            await finish(*args, **kwargs)
+            written.set()
+
+        monkeypatch.setattr(records, "finish", held)
+        call_sid = "CA" + "cd" * 16
+        answer = await twilio_post(lab.base_url, "/telephony/twilio/voice", _voice_params(call_sid))
+        stream_url, parameters = parse_stream_twiml(answer.text)
+        async with media_stream(stream_url, parameters, call_sid) as call:
+            await call.silence_until(lambda: bool(call.marks_echoed))
+            await call.stop()
+            await asyncio.wait_for(call.closed.wait(), 30)  # a safety bound only
+            assert not written.is_set()  # closed while the record still waits
+        release.set()
+        await asyncio.wait_for(written.wait(), 30)

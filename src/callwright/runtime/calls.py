@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -250,21 +251,33 @@ class CallRuntime:
         )
 
     async def run_call(
-        self, call_id: int, transport: Transport, *, extra_sink: EventSink | None = None
+        self,
+        call_id: int,
+        transport: Transport,
+        *,
+        extra_sink: EventSink | None = None,
+        session_over: Callable[[], Awaitable[None]] | None = None,
     ) -> EndReason:
         """Run a call whose media stream is open on ``transport`` until it ends, then
         write its record. ``extra_sink`` also hears every session event (the browser's
-        live transcript). Returns why it ended. The call's reserved place is held until
-        its session is registered as active, so a call still starting (its record read,
-        its providers set up) is never counted nowhere."""
+        live transcript); ``session_over`` is awaited once the conversation is over and
+        before the record is written (the carrier's socket is closed then: with the
+        database away the record may wait, the caller must not). Returns why it ended.
+        The call's reserved place is held until its session is registered as active, so
+        a call still starting (its record read, its providers set up) is never counted
+        nowhere."""
         try:
             with bind_call(call_id):
-                return await self._run_call(call_id, transport, extra_sink)
+                return await self._run_call(call_id, transport, extra_sink, session_over)
         finally:
             self._places.release(call_id)
 
     async def _run_call(
-        self, call_id: int, transport: Transport, extra_sink: EventSink | None
+        self,
+        call_id: int,
+        transport: Transport,
+        extra_sink: EventSink | None,
+        session_over: Callable[[], Awaitable[None]] | None = None,
     ) -> EndReason:
         realtime, providers = None, None
         try:
@@ -392,6 +405,9 @@ class CallRuntime:
             del self._active[call_id]
             if executor is not None:
                 await executor.aclose()
+            if session_over is not None:
+                with contextlib.suppress(Exception):
+                    await session_over()
             # Shielded: a cancellation (shutdown) must not lose the record. Webhook
             # events the database did not take in time go with it.
             leftover = writer.leftover() if writer is not None else []

@@ -112,8 +112,12 @@ async def media_stream(websocket: WebSocket) -> None:
     control = TwilioCallControl(
         opened.account, start.call_sid, base_url=state.settings.twilio_api_base_url
     )
-    await state.calls.run_call(opened.call_id, TwilioMediaStream(websocket, start, control))
-    await close_quietly(websocket)
+    await state.calls.run_call(
+        opened.call_id,
+        TwilioMediaStream(websocket, start, control),
+        session_over=lambda: close_quietly(websocket),
+    )
+    await close_quietly(websocket)  # a call that never started
 
 
 async def close_quietly(websocket: WebSocket) -> None:

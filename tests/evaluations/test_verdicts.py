@@ -15,7 +15,7 @@ from callwright.errors import ValidationFailed
 from callwright.providers.errors import ProviderUnavailable
 from callwright.providers.fakes import ScriptedLLM
 from callwright.providers.protocols import LLMEvent, LLMRequest
-from callwright.runtime.llm_caller import LlmCaller
+from callwright.runtime.llm_caller import MAX_LINE_TOKENS, LlmCaller
 
 OUTCOME = Outcome(
     transcript=[
@@ -104,6 +104,7 @@ async def test_the_llm_caller_plays_its_persona_and_hangs_up() -> None:
     opening = [{"role": "assistant", "text": "Hello, Acme."}]
     assert await caller.next_line(opening) == "I need a cleaning."
     system, heard = model.requests[0].messages
+    assert model.requests[0].max_tokens == MAX_LINE_TOKENS
     assert "A parent." in (system.content or "")
     assert "Book a cleaning." in (system.content or "")
     # The assistant is the other party: its lines reach the caller's model as "user".

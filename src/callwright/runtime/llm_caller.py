@@ -3,8 +3,10 @@
 The model sees the conversation from the caller's side (the assistant's lines as the
 other party's, its own as its own) and answers with its next line, or ``[HANG UP]``
 once the goal is met or the call is going nowhere. After ``max_turns`` lines the
-caller hangs up whatever the model says. The caller's LLMs are tried in order, like
-the analysis's; when none answers, the caller hangs up and the failure is kept.
+caller hangs up whatever the model says. A line is bounded (``MAX_LINE_TOKENS``, then
+500 characters), so a rambling model cannot talk for minutes. The caller's LLMs are
+tried in order, like the analysis's; when none answers, the caller hangs up and the
+failure is kept.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ from typing import Any
 from callwright.providers.errors import ProviderError
 from callwright.providers.protocols import LLM, ChatMessage, LLMRequest, TextDelta
 
-__all__ = ["HANG_UP", "LlmCaller"]
+__all__ = ["HANG_UP", "MAX_LINE_TOKENS", "LlmCaller"]
 
 HANG_UP = "[HANG UP]"
 _MAX_LINE_CHARS = 500
+# A line is one or two short sentences: a model that rambles stops here rather than
+# generating (and the caller's voice speaking) up to its context window.
+MAX_LINE_TOKENS = 80
 _SPEAKER = re.compile(r"^\s*(caller|user|me)\s*:\s*", re.IGNORECASE)
 
 _INSTRUCTIONS = (
@@ -62,7 +67,9 @@ class LlmCaller:
     async def next_line(self, transcript: Sequence[Mapping[str, Any]]) -> str | None:
         if self._done or self.lines_said >= self._max_turns:
             return None
-        request = LLMRequest(messages=self._messages(transcript), temperature=0.7)
+        request = LLMRequest(
+            messages=self._messages(transcript), temperature=0.7, max_tokens=MAX_LINE_TOKENS
+        )
         failures = []
         for llm in self._llms:
             parts: list[str] = []

@@ -25,7 +25,8 @@ import websockets
 from callwright.providers.fakes import speech
 from callwright.settings import Settings
 from tests.calls.harness import API_TIMEOUT, FakeProviders, phone_lab
-from tests.calls.test_realtime_calls import GOODBYE, LONG, WELCOME, _ended
+from tests.calls.realtime_helpers import GOODBYE, LONG, WELCOME
+from tests.calls.realtime_helpers import ended as _ended
 from tests.calls.test_twilio_inbound import Receiver, receiver  # noqa: F401 (fixture)
 from tests.calls.test_web_calls import Page
 from tests.conftest import make_tenant

@@ -35,6 +35,7 @@ __all__ = [
     "WELCOME",
     "assert_barged_in_call",
     "assert_browser_call",
+    "assert_end_of_call_report",
     "barge_in_call",
     "browser_call",
     "create_desk",
@@ -180,13 +181,19 @@ async def assert_barged_in_call(
     assert (np.abs(frames[:, 1].astype(np.int32)) > 1000).sum() / 8000 > 1.0  # the model
 
     # The end-of-call report says the same.
+    await assert_end_of_call_report(receiver, "opening hours", heard)
+
+
+async def assert_end_of_call_report(receiver: Receiver, asked: str, heard: str) -> None:
+    """The end-of-call webhook arrives: the model ended the call, and its transcript
+    has the caller's ``asked`` and the ``heard`` part of the cut answer."""
     deadline = time.monotonic() + 10
     while not receiver.of_type("end-of-call-report"):
         assert time.monotonic() < deadline, receiver.events
         await asyncio.sleep(0.1)
     report = receiver.of_type("end-of-call-report")[0]["message"]
     assert report["endedReason"] == "assistant-ended-call"
-    assert "opening hours" in report["artifact"]["transcript"]
+    assert asked in report["artifact"]["transcript"]
     assert heard in report["artifact"]["transcript"]
 
 

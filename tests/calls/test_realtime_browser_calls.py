@@ -25,7 +25,8 @@ import websockets
 from callwright.providers.fakes import speech
 from callwright.settings import Settings
 from tests.calls.harness import API_TIMEOUT, FakeProviders, phone_lab
-from tests.calls.test_realtime_calls import GOODBYE, LONG, WELCOME, _ended
+from tests.calls.realtime_helpers import GOODBYE, LONG, WELCOME, assert_end_of_call_report
+from tests.calls.realtime_helpers import ended as _ended
 from tests.calls.test_twilio_inbound import Receiver, receiver  # noqa: F401 (fixture)
 from tests.calls.test_web_calls import Page
 from tests.conftest import make_tenant
@@ -197,11 +198,4 @@ async def test_a_realtime_browser_call_from_welcome_to_end_call(
     assert (np.abs(frames[:, 1].astype(np.int32)) > 1000).sum() / rate > 1.0  # the model
 
     # The end-of-call report says the same.
-    deadline = time.monotonic() + 10
-    while not receiver.of_type("end-of-call-report"):
-        assert time.monotonic() < deadline, receiver.events
-        await asyncio.sleep(0.1)
-    report = receiver.of_type("end-of-call-report")[0]["message"]
-    assert report["endedReason"] == "assistant-ended-call"
-    assert HEARD[0] in report["artifact"]["transcript"]
-    assert heard in report["artifact"]["transcript"]
+    await assert_end_of_call_report(receiver, HEARD[0], heard)

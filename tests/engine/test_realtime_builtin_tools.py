@@ -8,32 +8,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
 
 import pytest
 
 from callwright.audio.dtmf import dtmf_audio
-from callwright.clock import MonotonicClock
-from callwright.domain.assistants.schemas import AssistantIn
-from callwright.engine.config import CallConfig
 from callwright.engine.events import (
     AssistantMessage,
     EndReason,
     KnowledgeUsed,
     Passage,
-    SessionEvent,
     ToolAnswered,
 )
-from callwright.engine.replies import Retriever
 from callwright.providers.fakes import speech
-from callwright.providers.realtime.gemini import GeminiLive
-from callwright.runtime.realtime import realtime_session
-from callwright.transports.loopback import LoopbackTransport
+from tests.engine.gemini_call import KEY, bakery_document, start_call
 from tests.vendor_fakes import Reply, ScriptedCall, serve
 from tests.vendor_fakes.gemini_live import GeminiLiveFake
 
-KEY = "gemini-test-key"
-MODEL = "gemini-3.1-flash-live-preview"
 HOURS = "The bakery opens at seven on weekdays."
 
 
@@ -43,18 +33,6 @@ async def fake() -> AsyncIterator[GeminiLiveFake]:
     async with serve(fake.app) as url:
         fake.url = url
         yield fake
-
-
-def _document(**settings: Any) -> dict[str, Any]:
-    realtime = {"provider": "gemini", "model": MODEL, "voice": "Kore"}
-    return AssistantIn(
-        name="Bakery",
-        mode="realtime",
-        realtime_settings=realtime,
-        first_message_mode="assistant-waits-for-user",
-        idle_timeout=None,
-        **settings,
-    ).model_dump(mode="json")
 
 
 async def test_search_knowledge_and_send_dtmf_act_and_answer(fake: GeminiLiveFake) -> None:
@@ -67,39 +45,21 @@ async def test_search_knowledge_and_send_dtmf_act_and_answer(fake: GeminiLiveFak
         ),
         Reply(("We open at seven.",)),
     )
-    document = _document(tools_settings={"enabled_tools": ["search_knowledge", "send_dtmf"]})
-    config = CallConfig.from_settings(document)
+    document = bakery_document(tools_settings={"enabled_tools": ["search_knowledge", "send_dtmf"]})
     queries: list[str] = []
 
     async def retrieve(query: str) -> Sequence[Passage]:
         queries.append(query)
         return [Passage(HOURS, 0.9, chunk_id=3, document_id=1)]
 
-    clock = MonotonicClock()
-    transport = LoopbackTransport(clock, sample_rate=8000)
-    events: list[SessionEvent] = []
-    session = realtime_session(
-        config,
-        document,
-        GeminiLive(KEY, base_url=fake.url),
-        f"gemini:{MODEL}",
-        transport,
-        clock,
-        events.append,
-        on_end=None,
-        custom_tools=(),
-        run_custom_tools=None,
-        retrieve=retrieve,
-    )
-    running = asyncio.create_task(session.run())
     async with asyncio.timeout(15):  # only catches a hang
-        while not fake.sessions or not fake.last.setup:
-            await transport.silence(0.1)
+        call = await start_call(fake, document, retrieve=retrieve)
+        transport, events = call.transport, call.events
         await transport.say(speech(0.6, 8000))
         while not any(isinstance(e, AssistantMessage) for e in events):
             await transport.silence(0.1)
     await transport.hang_up_caller()
-    assert await running is EndReason.CUSTOMER_ENDED_CALL
+    assert await call.running is EndReason.CUSTOMER_ENDED_CALL
 
     declarations = fake.last.setup["tools"][0]["functionDeclarations"]
     assert [d["name"] for d in declarations] == ["send_dtmf", "search_knowledge"]
@@ -122,30 +82,11 @@ async def test_search_knowledge_and_send_dtmf_act_and_answer(fake: GeminiLiveFak
 
 
 async def test_without_a_knowledge_base_the_search_is_not_offered(fake: GeminiLiveFake) -> None:
-    document = _document(tools_settings={"enabled_tools": ["search_knowledge", "send_dtmf"]})
-    config = CallConfig.from_settings(document)
-    clock = MonotonicClock()
-    transport = LoopbackTransport(clock, sample_rate=8000)
-    no_retriever: Retriever | None = None
-    session = realtime_session(
-        config,
-        document,
-        GeminiLive(KEY, base_url=fake.url),
-        f"gemini:{MODEL}",
-        transport,
-        clock,
-        lambda event: None,
-        on_end=None,
-        custom_tools=(),
-        run_custom_tools=None,
-        retrieve=no_retriever,
-    )
-    running = asyncio.create_task(session.run())
+    document = bakery_document(tools_settings={"enabled_tools": ["search_knowledge", "send_dtmf"]})
     async with asyncio.timeout(15):  # only catches a hang
-        while not fake.sessions or not fake.last.setup:
-            await transport.silence(0.1)
-    await transport.hang_up_caller()
-    assert await running is EndReason.CUSTOMER_ENDED_CALL
+        call = await start_call(fake, document, retrieve=None)
+    await call.transport.hang_up_caller()
+    assert await call.running is EndReason.CUSTOMER_ENDED_CALL
     declarations = fake.last.setup["tools"][0]["functionDeclarations"]
     assert [d["name"] for d in declarations] == ["send_dtmf"]
 
@@ -159,31 +100,14 @@ async def test_a_trigger_phrase_ends_the_call_with_the_farewell_heard(
     fake.heard = ["Okay, goodbye now."]
     fake.chunk_delay_s = 0.02
     fake.script(Reply(("An answer nobody asked for, " * 4,)))
-    document = _document(end_call_trigger_phrase="goodbye", end_call_message="Bye bye!")
-    config = CallConfig.from_settings(document)
-    clock = MonotonicClock()
-    transport = LoopbackTransport(clock, sample_rate=8000)
-    events: list[SessionEvent] = []
-    session = realtime_session(
-        config,
-        document,
-        GeminiLive(KEY, base_url=fake.url),
-        f"gemini:{MODEL}",
-        transport,
-        clock,
-        events.append,
-        on_end=None,
-        custom_tools=(),
-        run_custom_tools=None,
-    )
-    running = asyncio.create_task(session.run())
+    document = bakery_document(end_call_trigger_phrase="goodbye", end_call_message="Bye bye!")
     async with asyncio.timeout(15):  # only catches a hang
-        while not fake.sessions or not fake.last.setup:
-            await transport.silence(0.1)
+        call = await start_call(fake, document)
+        transport, events = call.transport, call.events
         await transport.say(speech(0.6, 8000))
-        while not running.done():
+        while not call.running.done():
             await transport.silence(0.1)
-    assert await running is EndReason.CUSTOMER_SAID_END_CALL_PHRASE
+    assert await call.running is EndReason.CUSTOMER_SAID_END_CALL_PHRASE
     said = [(e.text, e.interrupted) for e in events if isinstance(e, AssistantMessage)]
     assert said == [("Bye bye!", False)]
     assert fake.last.spoken[-1] == "Bye bye!"

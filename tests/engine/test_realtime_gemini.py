@@ -11,19 +11,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from callwright.clock import MonotonicClock
-from callwright.domain.assistants.schemas import AssistantIn
-from callwright.engine.config import CallConfig
-from callwright.engine.events import AssistantMessage, EndReason, Interruption, SessionEvent
+from callwright.engine.events import AssistantMessage, EndReason, Interruption
 from callwright.providers.fakes import speech
-from callwright.providers.realtime.gemini import GeminiLive
-from callwright.runtime.realtime import realtime_session
-from callwright.transports.loopback import LoopbackTransport
+from tests.engine.gemini_call import KEY, bakery_document, start_call
 from tests.vendor_fakes import Reply, serve
 from tests.vendor_fakes.gemini_live import GeminiLiveFake
 
-KEY = "gemini-test-key"
-MODEL = "gemini-3.1-flash-live-preview"
 LONG = "We bake bread every morning and cakes every afternoon, " * 6
 
 
@@ -40,34 +33,12 @@ async def test_barge_in_over_an_answer_gemini_has_finished_generating(
 ) -> None:
     fake.chunk_delay_s = 0.0  # the whole answer arrives at once
     fake.script(Reply((LONG,)), Reply(("Sure.",)))
-    document = AssistantIn(
-        name="Bakery",
-        mode="realtime",
-        realtime_settings={"provider": "gemini", "model": MODEL, "voice": "Kore"},
-        first_message_mode="assistant-waits-for-user",
-        interruption_settings={"min_speaking_time": 0.2, "interruption_cooldown": 0},
-        idle_timeout=None,
-    ).model_dump(mode="json")
-    config = CallConfig.from_settings(document)
-    clock = MonotonicClock()
-    transport = LoopbackTransport(clock, sample_rate=8000)
-    events: list[SessionEvent] = []
-    session = realtime_session(
-        config,
-        document,
-        GeminiLive(KEY, base_url=fake.url),
-        f"gemini:{MODEL}",
-        transport,
-        clock,
-        events.append,
-        on_end=None,
-        custom_tools=(),
-        run_custom_tools=None,
+    document = bakery_document(
+        interruption_settings={"min_speaking_time": 0.2, "interruption_cooldown": 0}
     )
-    running = asyncio.create_task(session.run())
     async with asyncio.timeout(20):  # only catches a hang
-        while not fake.sessions or not fake.last.setup:
-            await transport.silence(0.1)
+        call = await start_call(fake, document)
+        transport, events = call.transport, call.events
         await transport.say(speech(0.6, 8000))
         while not fake.last.spoken or fake.last.spoken[0] != " ".join(LONG.split()):
             await transport.silence(0.1)  # Gemini has said it all
@@ -76,7 +47,7 @@ async def test_barge_in_over_an_answer_gemini_has_finished_generating(
         while sum(isinstance(e, AssistantMessage) for e in events) < 2:
             await transport.silence(0.1)
     await transport.hang_up_caller()
-    assert await running is EndReason.CUSTOMER_ENDED_CALL
+    assert await call.running is EndReason.CUSTOMER_ENDED_CALL
 
     assert fake.last.interruptions == 0  # nothing left for Gemini to stop
     assert transport.cleared_at  # the far end's buffer was dropped

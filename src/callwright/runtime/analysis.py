@@ -29,6 +29,7 @@ from callwright.domain.calls.repository import write_analysis
 from callwright.errors import NotFound
 from callwright.observability.logging import bind_call
 from callwright.providers.errors import ProviderError, ProviderUnavailable
+from callwright.runtime.job_loop import poll_jobs
 from callwright.runtime.preparation import with_overrides
 from callwright.runtime.registry import ProviderFactory
 from callwright.security.crypto import SecretBox
@@ -77,17 +78,13 @@ class AnalysisWorker:
         )
 
     async def run(self) -> None:
-        with subscribe() as wake:
-            while True:
-                wake.clear()
-                try:
-                    await self.run_due()
-                except Exception:
-                    # The database went away for a moment: the jobs wait in it.
-                    logger.exception("analysis jobs could not be claimed")
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._settings.analysis_poll_interval_seconds):
-                        await wake.wait()
+        await poll_jobs(
+            self.run_due,
+            subscribe,
+            self._settings.analysis_poll_interval_seconds,
+            "analysis jobs",
+            logger,
+        )
 
     async def run_due(self, *, now: datetime | None = None) -> int:
         """Claim the due jobs (as of ``now``) and run them to their end; how many."""

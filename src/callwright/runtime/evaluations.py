@@ -42,6 +42,7 @@ from callwright.engine.replies import Retriever
 from callwright.errors import CallwrightError
 from callwright.providers.protocols import LLM, TTS
 from callwright.runtime.analysis import analysis_settings
+from callwright.runtime.job_loop import poll_jobs
 from callwright.runtime.llm_caller import LlmCaller as LlmPlayedCaller
 from callwright.runtime.preparation import with_overrides
 from callwright.runtime.providers_offline import OfflineProviders
@@ -129,17 +130,13 @@ class TestRunWorker:
         )
 
     async def run(self) -> None:
-        with subscribe() as wake:
-            while True:
-                wake.clear()
-                try:
-                    await self.run_due()
-                except Exception:
-                    # The database went away for a moment: the runs wait in it.
-                    logger.exception("test runs could not be claimed")
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._settings.test_runs_poll_interval_seconds):
-                        await wake.wait()
+        await poll_jobs(
+            self.run_due,
+            subscribe,
+            self._settings.test_runs_poll_interval_seconds,
+            "test runs",
+            logger,
+        )
 
     async def run_due(self, *, now: datetime | None = None) -> int:
         """Claim the runs waiting (as of ``now``) and run them to their end; how many."""

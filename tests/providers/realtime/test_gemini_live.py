@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 
-from callwright.audio.codec import mulaw_encode
 from callwright.providers.errors import ProviderAuthError, ProviderRequestError, ProviderUnavailable
 from callwright.providers.fakes import speech
-from callwright.providers.protocols import ToolSpec
 from callwright.providers.realtime.gemini import GeminiLive, GeminiLiveConnection
 from callwright.providers.realtime.protocol import (
-    AppendAudio,
     AudioOut,
     CallerSpeechStarted,
     CallerSpeechStopped,
@@ -34,16 +31,12 @@ from callwright.providers.realtime.protocol import (
     TranscriptOut,
     Truncate,
 )
+from tests.providers.realtime.helpers import WEATHER, bakery_options, say_to, until
 from tests.vendor_fakes import Reply, ScriptedCall, serve
 from tests.vendor_fakes.gemini_live import GeminiLiveFake
 
 KEY = "gemini-test-key"
 MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
-WEATHER = ToolSpec(
-    "get_weather",
-    "The weather in a city.",
-    {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-)
 
 
 @pytest.fixture
@@ -60,39 +53,11 @@ def model_for(fake: GeminiLiveFake, key: str = KEY) -> GeminiLive:
 
 @pytest.fixture
 async def phone(fake: GeminiLiveFake) -> AsyncIterator[GeminiLiveConnection]:
-    options = RealtimeOptions(
-        instructions="You answer the phone for a bakery.",
-        voice="Kore",
-        audio="pcmu",
-        silence_ms=400,
-        language="en-US",
-        tools=(WEATHER,),
-        max_output_tokens=900,
-    )
-    connection = await model_for(fake).connect(options)
+    connection = await model_for(fake).connect(bakery_options("Kore"))
     try:
         yield connection
     finally:
         await connection.aclose()
-
-
-async def until(
-    connection: GeminiLiveConnection, done: Callable[[RealtimeEvent], bool]
-) -> list[RealtimeEvent]:
-    """Events up to and including the first ``done`` says ends the wait (the timeout
-    only catches a hang)."""
-    seen: list[RealtimeEvent] = []
-    async with asyncio.timeout(10):
-        async for event in connection.events():
-            seen.append(event)
-            if done(event):
-                return seen
-    raise AssertionError(f"the events ended first: {seen}")
-
-
-async def say_to(connection: GeminiLiveConnection, pcm16_8k: bytes) -> None:
-    for start in range(0, len(pcm16_8k), 320):  # 20 ms frames, as Twilio sends them
-        await connection.send(AppendAudio(mulaw_encode(pcm16_8k[start : start + 320])))
 
 
 def _text(events: list[RealtimeEvent]) -> str:

@@ -5,24 +5,21 @@ the errors."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 
-from callwright.audio.codec import mulaw_decode, mulaw_encode
+from callwright.audio.codec import mulaw_decode
 from callwright.providers.errors import ProviderAuthError, ProviderRequestError, ProviderUnavailable
 from callwright.providers.fakes import speech
-from callwright.providers.protocols import ToolSpec
 from callwright.providers.realtime.openai import OpenAIRealtime, OpenAIRealtimeConnection
 from callwright.providers.realtime.protocol import (
-    AppendAudio,
     AudioOut,
     CallerSpeechStarted,
     CallerSpeechStopped,
     CallerTranscript,
     CallerTurnCommitted,
     CancelResponse,
-    RealtimeEvent,
     RealtimeNotice,
     RealtimeOptions,
     Respond,
@@ -32,15 +29,11 @@ from callwright.providers.realtime.protocol import (
     TranscriptOut,
     Truncate,
 )
+from tests.providers.realtime.helpers import WEATHER, bakery_options, say_to, until
 from tests.vendor_fakes import Reply, ScriptedCall, serve
 from tests.vendor_fakes.openai_realtime import OpenAIRealtimeFake
 
 KEY = "sk-test-realtime"
-WEATHER = ToolSpec(
-    "get_weather",
-    "The weather in a city.",
-    {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-)
 
 
 @pytest.fixture
@@ -57,39 +50,11 @@ def model_for(fake: OpenAIRealtimeFake, key: str = KEY) -> OpenAIRealtime:
 
 @pytest.fixture
 async def phone(fake: OpenAIRealtimeFake) -> AsyncIterator[OpenAIRealtimeConnection]:
-    options = RealtimeOptions(
-        instructions="You answer the phone for a bakery.",
-        voice="cedar",
-        audio="pcmu",
-        silence_ms=400,
-        language="en-US",
-        tools=(WEATHER,),
-        max_output_tokens=900,
-    )
-    connection = await model_for(fake).connect(options)
+    connection = await model_for(fake).connect(bakery_options("cedar"))
     try:
         yield connection
     finally:
         await connection.aclose()
-
-
-async def until(
-    connection: OpenAIRealtimeConnection, done: Callable[[RealtimeEvent], bool]
-) -> list[RealtimeEvent]:
-    """Events up to and including the first ``done`` says ends the wait (the timeout
-    only catches a hang)."""
-    seen: list[RealtimeEvent] = []
-    async with asyncio.timeout(10):
-        async for event in connection.events():
-            seen.append(event)
-            if done(event):
-                return seen
-    raise AssertionError(f"the events ended first: {seen}")
-
-
-async def say_to(connection: OpenAIRealtimeConnection, pcm16_8k: bytes) -> None:
-    for start in range(0, len(pcm16_8k), 320):  # 20 ms frames, as Twilio sends them
-        await connection.send(AppendAudio(mulaw_encode(pcm16_8k[start : start + 320])))
 
 
 async def test_the_set_up_is_one_ga_session_update(

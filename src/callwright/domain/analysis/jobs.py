@@ -9,45 +9,26 @@ with the run it replaced finds its lease gone and writes nothing.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, CursorResult, or_, select, update
-from sqlalchemy import event as orm_event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
 
 from callwright.domain.calls.repository import write_analysis
 from callwright.store.base import utcnow
 from callwright.store.models import AnalysisJob, Call
+from callwright.store.wakeups import CommitWakeups
 
 __all__ = ["DONE", "PENDING", "AnalysisJobs", "JobClaim", "schedule", "subscribe"]
 
 PENDING = "pending"
 DONE = "done"
-_WAKE_FLAG = "callwright.analysis.wake_after_commit"
 
-_waiting: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+_WAKEUPS = CommitWakeups("analysis")
 
-
-@contextmanager
-def subscribe() -> Iterator[asyncio.Event]:
-    """An event set when a job of this process's is committed (workers wait on it)."""
-    entry = (asyncio.get_running_loop(), asyncio.Event())
-    _waiting.add(entry)
-    try:
-        yield entry[1]
-    finally:
-        _waiting.discard(entry)
-
-
-def _wake(_: Session) -> None:
-    for loop, event in list(_waiting):
-        if not loop.is_closed():
-            loop.call_soon_threadsafe(event.set)
+subscribe = _WAKEUPS.subscribe
+"""An event set when a job of this process's is committed (workers wait on it)."""
 
 
 async def schedule(session: AsyncSession, call: Call) -> None:
@@ -88,15 +69,7 @@ async def schedule(session: AsyncSession, call: Call) -> None:
             "error": None,
         },
     )
-    sync_session = session.sync_session
-    if not sync_session.info.get(_WAKE_FLAG):
-        sync_session.info[_WAKE_FLAG] = True
-
-        def after_commit(committed: Session) -> None:
-            committed.info.pop(_WAKE_FLAG, None)
-            _wake(committed)
-
-        orm_event.listen(sync_session, "after_commit", after_commit, once=True)
+    _WAKEUPS.after_commit(session)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,20 +6,16 @@ A test cut short by the crash runs again from the start.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import CursorResult, or_, select, update
-from sqlalchemy import event as orm_event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
 
 from callwright.store.base import utcnow
 from callwright.store.models import TestResult, TestRun
+from callwright.store.wakeups import CommitWakeups
 
 __all__ = [
     "DONE",
@@ -35,36 +31,14 @@ PENDING = "pending"
 RUNNING = "running"
 DONE = "done"
 UNFINISHED = (PENDING, RUNNING)
-_WAKE_FLAG = "callwright.test_runs.wake_after_commit"
 
-_waiting: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+_WAKEUPS = CommitWakeups("test_runs")
 
+subscribe = _WAKEUPS.subscribe
+"""An event set when a run is committed in this process (workers wait on it)."""
 
-@contextmanager
-def subscribe() -> Iterator[asyncio.Event]:
-    """An event set when a run is committed in this process (workers wait on it)."""
-    entry = (asyncio.get_running_loop(), asyncio.Event())
-    _waiting.add(entry)
-    try:
-        yield entry[1]
-    finally:
-        _waiting.discard(entry)
-
-
-def wake_after_commit(session: AsyncSession) -> None:
-    """Wake this process's workers once ``session`` commits."""
-    sync_session = session.sync_session
-    if sync_session.info.get(_WAKE_FLAG):
-        return
-    sync_session.info[_WAKE_FLAG] = True
-
-    def after_commit(committed: Session) -> None:
-        committed.info.pop(_WAKE_FLAG, None)
-        for loop, event in list(_waiting):
-            if not loop.is_closed():
-                loop.call_soon_threadsafe(event.set)
-
-    orm_event.listen(sync_session, "after_commit", after_commit, once=True)
+wake_after_commit = _WAKEUPS.after_commit
+"""Wake this process's workers once ``session`` commits."""
 
 
 @dataclass(frozen=True, slots=True)

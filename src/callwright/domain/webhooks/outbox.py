@@ -8,21 +8,16 @@ processes find the row on their next poll.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from callwright.store.base import utcnow
 from callwright.store.models import WebhookEvent
+from callwright.store.wakeups import CommitWakeups
 
 __all__ = [
     "DELIVERED",
@@ -42,11 +37,7 @@ FAILED = "failed"
 EVENT_ID_PATTERN = r"^evt_[0-9a-f]{32}$"
 
 _EVENT_TYPE_MAX = 40  # the column's width
-_NOTIFY_FLAG = "callwright.webhooks.notify_after_commit"
-
-# Every running dispatcher's wake-up event, with the loop it waits on.
-_subscribers: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
-_subscribers_lock = threading.Lock()
+_WAKEUPS = CommitWakeups("webhooks")
 
 
 def new_event_id() -> str:
@@ -54,47 +45,16 @@ def new_event_id() -> str:
     return "evt_" + uuid.uuid4().hex
 
 
-def notify() -> None:
-    """Wake every dispatcher of this process (safe from any thread or loop). Call it
-    after committing events written without ``enqueue``; ``enqueue`` does it itself."""
-    with _subscribers_lock:
-        subscribers = list(_subscribers)
-    try:
-        running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    for loop, wake in subscribers:
-        if loop is running:
-            wake.set()
-        elif not loop.is_closed():
-            loop.call_soon_threadsafe(wake.set)
+notify = _WAKEUPS.wake
+"""Wake every dispatcher of this process (safe from any thread or loop). Call it after
+committing events written without ``enqueue``; ``enqueue`` does it itself."""
 
+subscribe = _WAKEUPS.subscribe
+"""An event that ``notify()`` sets, for the duration of the block (dispatchers)."""
 
-@contextmanager
-def subscribe() -> Iterator[asyncio.Event]:
-    """An event that ``notify()`` sets, for the duration of the block (dispatchers)."""
-    entry = (asyncio.get_running_loop(), asyncio.Event())
-    with _subscribers_lock:
-        _subscribers.add(entry)
-    try:
-        yield entry[1]
-    finally:
-        with _subscribers_lock:
-            _subscribers.discard(entry)
-
-
-def _after_commit(session: Session) -> None:
-    session.info.pop(_NOTIFY_FLAG, None)
-    notify()
-
-
-def notify_after_commit(session: AsyncSession) -> None:
-    """Wake the dispatchers once ``session``'s transaction commits (never before: a
-    dispatcher must not look for a row it cannot see yet)."""
-    sync_session = session.sync_session
-    if not sync_session.info.get(_NOTIFY_FLAG):
-        sync_session.info[_NOTIFY_FLAG] = True
-        event.listen(sync_session, "after_commit", _after_commit, once=True)
+notify_after_commit = _WAKEUPS.after_commit
+"""Wake the dispatchers once ``session``'s transaction commits (never before: a
+dispatcher must not look for a row it cannot see yet)."""
 
 
 def _check_url(url: str) -> None:

@@ -86,6 +86,7 @@ from callwright.providers.realtime.protocol import (
     TranscriptOut,
     sample_rate_of,
 )
+from callwright.providers.realtime.setup import set_up_or_close
 from callwright.security.outbound import OutboundPolicy
 
 __all__ = ["PATH", "GeminiLive", "GeminiLiveConnection", "create", "setting_problems"]
@@ -134,15 +135,13 @@ class GeminiLive:
         connection = GeminiLiveConnection(
             await reopen(), options, setup, reopen=reopen, set_up_s=self._open_timeout_s
         )
-        try:
-            async with asyncio.timeout(self._open_timeout_s):
-                await connection.set_up(setup)
-        except TimeoutError as exc:
-            await connection.aclose()
-            raise ProviderTimeout(PROVIDER, "the setup was not acknowledged") from exc
-        except BaseException:
-            await connection.aclose()
-            raise
+        await set_up_or_close(
+            connection,
+            connection.set_up(setup),
+            provider=PROVIDER,
+            timeout_s=self._open_timeout_s,
+            unacknowledged="the setup was not acknowledged",
+        )
         return connection
 
 

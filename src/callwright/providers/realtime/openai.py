@@ -17,7 +17,6 @@ says most are recoverable), unless the socket closes after it: then it ends
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json
@@ -35,7 +34,6 @@ from callwright.providers.errors import (
     ProviderError,
     ProviderRateLimited,
     ProviderRequestError,
-    ProviderTimeout,
     ProviderUnavailable,
 )
 from callwright.providers.realtime.protocol import (
@@ -58,6 +56,7 @@ from callwright.providers.realtime.protocol import (
     TranscriptOut,
     Truncate,
 )
+from callwright.providers.realtime.setup import set_up_or_close
 from callwright.security.outbound import OutboundPolicy
 
 __all__ = ["OpenAIRealtime", "OpenAIRealtimeConnection", "create", "session_config"]
@@ -174,15 +173,13 @@ class OpenAIRealtime:
             outbound=self._outbound,
         )
         connection = OpenAIRealtimeConnection(websocket)
-        try:
-            async with asyncio.timeout(self._open_timeout_s):
-                await connection.set_up(options)
-        except TimeoutError as exc:
-            await connection.aclose()
-            raise ProviderTimeout(_PROVIDER, "the session set-up was not acknowledged") from exc
-        except BaseException:
-            await connection.aclose()
-            raise
+        await set_up_or_close(
+            connection,
+            connection.set_up(options),
+            provider=_PROVIDER,
+            timeout_s=self._open_timeout_s,
+            unacknowledged="the session set-up was not acknowledged",
+        )
         return connection
 
 

@@ -63,6 +63,7 @@ from callwright.providers.turn import TurnModel
 from callwright.providers.turn.smart_turn_v3 import smart_turn_model
 from callwright.providers.vad.silero import SileroVAD
 from callwright.transports.loopback import LoopbackTransport
+from callwright.transports.protocol import AudioReceived
 
 FRAME_S = 0.02
 STT_LATENCY_S = 0.1
@@ -94,6 +95,19 @@ class Strategy:
 
 
 STRATEGIES: dict[str, Strategy] = {name: Strategy(name) for name in TURN_STRATEGIES}
+
+
+class PacedLoopback(LoopbackTransport):
+    """The loopback call on the real clock: each caller frame is due at its place from
+    the start of the clip, so a busy loop does not stretch the caller's speech (the
+    virtual-time tests keep the plain transport)."""
+
+    async def say(self, pcm16: bytes) -> None:
+        step = int(self.sample_rate * FRAME_S) * 2
+        start = self.clock.now()
+        for index, offset in enumerate(range(0, len(pcm16), step)):
+            await self._inbound.put(AudioReceived(pcm16[offset : offset + step]))
+            await self._tick(max(0.0, start + (index + 1) * FRAME_S - self.clock.now()))
 
 
 # -- the caller's transcriber: the words as they are spoken ---------------------------------
@@ -160,7 +174,7 @@ class Caller:
     """Plays an item's audio frame by frame at real-time pace (a frame arrives when its
     20 ms have been spoken) and tells the transcriber each word as it is said."""
 
-    transport: LoopbackTransport
+    transport: PacedLoopback
     stt: CorpusSTT
     clock: Clock
     group: asyncio.TaskGroup
@@ -222,7 +236,7 @@ async def run_item(item: Item, strategy: Strategy, model: TurnModel | None) -> d
         }
     ).model_dump(mode="json")
     config = CallConfig.from_settings(settings)
-    transport = LoopbackTransport(clock)
+    transport = PacedLoopback(clock)
     stt = CorpusSTT(clock)
     llm = ScriptedLLM(clock, [_answer] * 8, first_token_s=0.2, token_s=0.02)
     tts = ToneTTS(clock, first_audio_s=0.1)

@@ -96,13 +96,11 @@ class LoopbackTransport:
         await self.clock.sleep(max(0.0, end - self.clock.now()))
 
     async def say(self, pcm16: bytes) -> None:
-        """Speak ``pcm16`` in real time, 20 ms frames (paced from the start, so a slow
-        loop on the real clock does not stretch the caller's speech)."""
+        """Speak ``pcm16`` in real time, 20 ms frames."""
         step = int(self.sample_rate * _FRAME_S) * 2
-        start = self.clock.now()
-        for index, offset in enumerate(range(0, len(pcm16), step)):
+        for offset in range(0, len(pcm16), step):
             await self._inbound.put(AudioReceived(pcm16[offset : offset + step]))
-            await self._tick(max(0.0, start + (index + 1) * _FRAME_S - self.clock.now()))
+            await self._tick(_FRAME_S)
 
     async def silence(self, seconds: float) -> None:
         await self.say(bytes(int(seconds * self.sample_rate) * 2))

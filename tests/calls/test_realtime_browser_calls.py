@@ -8,6 +8,7 @@ end-of-call webhook agree, as they do on the Twilio calls of
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import time
@@ -55,34 +56,37 @@ class PlayingPage(Page):
     async def listen(self) -> None:
         try:
             async with asyncio.TaskGroup() as group:
-                group.create_task(self._echo_marks())
-                async for raw in self.websocket:
-                    now = time.monotonic()
-                    if isinstance(raw, bytes):
-                        self.audio_bytes += len(raw)
-                        self.played_until = max(now, self.played_until) + len(raw) / 32_000
-                        continue
-                    message = json.loads(raw)
-                    self.messages.append(message)
-                    if message["type"] == "mark":
-                        self.pending.append((max(now, self.played_until), message["name"]))
-                    elif message["type"] == "clear":
-                        self.played_until = now
-                        self.pending = [(now, name) for _, name in self.pending]
-                raise websockets.ConnectionClosedOK(None, None)
-        except* websockets.ConnectionClosed:
-            pass
+                echoing = group.create_task(self._echo_marks())
+                with contextlib.suppress(websockets.ConnectionClosed):
+                    async for raw in self.websocket:
+                        self._hear(raw)
+                echoing.cancel()  # the server closed the call
         finally:
             self.closed.set()
 
+    def _hear(self, raw: str | bytes) -> None:
+        now = time.monotonic()
+        if isinstance(raw, bytes):
+            self.audio_bytes += len(raw)
+            self.played_until = max(now, self.played_until) + len(raw) / 32_000
+            return
+        message = json.loads(raw)
+        self.messages.append(message)
+        if message["type"] == "mark":
+            self.pending.append((max(now, self.played_until), message["name"]))
+        elif message["type"] == "clear":
+            self.played_until = now
+            self.pending = [(now, name) for _, name in self.pending]
+
     async def _echo_marks(self) -> None:
-        while True:
-            now = time.monotonic()
-            due = [name for at, name in self.pending if at <= now]
-            self.pending = [(at, name) for at, name in self.pending if at > now]
-            for name in due:
-                await self.websocket.send(json.dumps({"type": "mark", "name": name}))
-            await asyncio.sleep(0.01)
+        with contextlib.suppress(websockets.ConnectionClosed):
+            while True:
+                now = time.monotonic()
+                due = [name for at, name in self.pending if at <= now]
+                self.pending = [(at, name) for at, name in self.pending if at > now]
+                for name in due:
+                    await self.websocket.send(json.dumps({"type": "mark", "name": name}))
+                await asyncio.sleep(0.01)
 
 
 @asynccontextmanager

@@ -4,6 +4,7 @@ the node holding it, and only the calls of a node that is gone are ever swept.""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from callwright.store.base import utcnow
 from callwright.store.call_status import CallStatus
 from callwright.store.models import Call, Node, WebhookEvent
 from tests.conftest import Tenant, make_tenant
+from tests.server import CALLWRIGHT, environment
 
 EXPIRY = timedelta(hours=1)
 
@@ -185,3 +187,65 @@ async def test_two_sweeps_at_once_end_each_call_once(settings: Settings) -> None
             assert sum(ended) == len(ids)
             calls = await _calls(b, *ids)
         assert {(c.status, c.ended_at) for c in calls.values()} == {("ended", a_time.now)}
+
+
+async def _nodes_listed(settings: Settings) -> dict[str, dict[str, object]]:
+    """``callwright admin nodes --json``, the real command on the test's database."""
+    env = environment(settings.resolved_database_url, settings.data_dir)
+    process = await asyncio.create_subprocess_exec(
+        CALLWRIGHT,
+        "admin",
+        "nodes",
+        "--json",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    rows = [json.loads(line) for line in out.decode().splitlines()]
+    return {str(row["id"]): row for row in rows}
+
+
+async def test_a_draining_node_leaves_the_fleets_capacity_its_calls_still_count(
+    settings: Settings,
+) -> None:
+    """A node that drains is recorded as such (and stays so across its heartbeats): the
+    fleet lists it out of its capacity, while the call it holds is live — never swept,
+    and still counted against its organization's limit until it ends."""
+    a_time = WallTime(utcnow())
+    async with node_app(settings, a_time) as a, node_app(settings, a_time) as b:
+        tenant = await make_tenant(a)
+        a_node, b_node = a.state.callwright.node, b.state.callwright.node
+        transport = httpx.ASGITransport(app=b)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://t", headers=tenant.headers
+        ) as api:
+            limited = await api.patch("/api/v1/organization", json={"max_concurrent_calls": 1})
+            assert limited.status_code == 200, limited.text
+            assistant = await api.post("/api/v1/assistants", json={"name": "Fleet"})
+            held = await _running_call(a, tenant, a_node.id)
+
+            drained_at = a_time.now
+            await a_node.drain()
+            a_time.now += timedelta(seconds=5)
+            await a_node.beat()
+            await a_node.drain()  # once begun, the drain keeps its start
+            assert await b_node.sweep() == 0
+            refused = await api.post(
+                "/api/v1/calls/web", json={"assistant_id": assistant.json()["id"]}
+            )
+            listed = await _nodes_listed(settings)
+            calls = await _calls(b, held)
+
+    draining = listed[a_node.id]
+    assert a_node.draining_since == drained_at
+    assert (draining["state"], draining["calls"]) == ("draining", 1)
+    assert datetime.fromisoformat(str(draining["draining_since"])) == drained_at
+    assert (listed[b_node.id]["state"], listed[b_node.id]["draining_since"]) == (
+        "taking-calls",
+        None,
+    )
+    assert refused.status_code == 429, refused.text  # the draining node's call holds it
+    assert refused.json()["code"] == "organization_call_limit"
+    assert calls[held].status == CallStatus.IN_PROGRESS  # live, not swept

@@ -106,6 +106,7 @@ class CampaignLab:
             wall=lambda: self.now,
             dial_lease=timedelta(minutes=2),
             live_calls=LiveCallCount.from_settings(state.settings) if org_hint else None,
+            taking_calls=lambda: not state.calls.draining,
         )
 
     async def create(self, rows: int, *, window: dict[str, Any] | None = None) -> None:

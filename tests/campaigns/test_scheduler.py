@@ -129,6 +129,29 @@ async def test_two_schedulers_share_a_campaign_on_postgres(settings: Settings) -
         assert 0 < lab.most_live <= 5
 
 
+async def test_a_draining_node_claims_no_row_and_leaves_them_to_the_fleet(
+    settings: Settings,
+) -> None:
+    """A scheduler on a draining node neither dials nor claims: the rows stay due at
+    once for the nodes still taking calls (not claimed, refused and put off here)."""
+    async with phone_lab(settings, FakeProviders(), **QUIET) as phone:
+        tenant = await make_tenant(phone.app)
+        lab = CampaignLab(phone, tenant, cap=3)
+        await lab.create(rows=3, window={"days": list(DAYS), "start": "00:00", "end": "23:59"})
+        calls = phone.app.state.callwright.calls
+        calls.draining = True
+        report = await lab.scheduler().tick()
+        rows = await lab.recipients()
+        calls.draining = False
+        taking = await lab.scheduler().tick()
+
+    assert report.dialled == []
+    assert [(r["status"], r["attempts"], r["next_attempt_at"]) for r in rows] == [
+        ("pending", 0, None)
+    ] * 3
+    assert len(taking.dialled) == 3
+
+
 async def test_the_apps_own_scheduler_places_the_calls(settings: Settings) -> None:
     """The scheduler the app starts in its lifespan dials a started campaign through
     the call service, with the row's variables, from the campaign's numbers."""

@@ -11,18 +11,19 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from types import FrameType
+from types import FrameType, SimpleNamespace
 from typing import Any, cast
 
 from callwright.runtime.calls import CallRuntime
 from callwright.runtime.drain import Drain, signal_drain
+from callwright.runtime.nodes import LocalNode
 
 
 def _drain() -> Drain:
     # Only ``request`` is used here: the drain itself is tests/calls/test_drain.py's.
     return Drain(
         cast(CallRuntime, object()),
-        "node-under-test",
+        cast(LocalNode, SimpleNamespace(id="node-under-test")),
         cast(Any, object()),
         timeout_s=30,
         webhooks_timeout_s=10,

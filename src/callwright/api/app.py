@@ -184,7 +184,7 @@ def create_app(
             app.state.knowledge = documents_context
             drain = Drain(
                 calls,
-                node_id,
+                node,
                 session_factory,
                 timeout_s=settings.drain_timeout_s,
                 webhooks_timeout_s=settings.drain_webhooks_timeout_s,
@@ -238,6 +238,7 @@ def create_app(
                         clock=MonotonicClock(),
                         poll_seconds=settings.campaign_poll_interval_seconds,
                         live_calls=LiveCallCount.from_settings(settings),
+                        taking_calls=lambda: not calls.draining,
                     )
                     scheduling = background.create_task(scheduler.run(), name="campaign-scheduler")
                 if settings.warm_up_models and provider_factory is None:

@@ -8,6 +8,7 @@ import json
 import secrets
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,9 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.domain.accounts.service import AccountsService
 from callwright.domain.assistants.service import load_assistant_for_call
+from callwright.domain.calls.nodes import NodeState, fleet
 from callwright.errors import CallwrightError
 from callwright.security.outbound import OutboundPolicy
 from callwright.settings import Settings, SettingsError
+from callwright.store.base import utcnow
 from callwright.store.database import create_engine, create_session_factory
 from callwright.store.migrate import DatabaseNotMigrated, check_at_head, upgrade_to_head
 
@@ -255,7 +258,7 @@ def db_upgrade() -> None:
 
 @main.group()
 def admin() -> None:
-    """Organizations, users and API keys."""
+    """Organizations, users, API keys, and the fleet's nodes."""
 
 
 @admin.command("create-org")
@@ -306,6 +309,43 @@ def create_api_key(organization_id: int, email: str, name: str, scope: str) -> N
         return key
 
     click.echo(_in_unit_of_work(_settings(), work))
+
+
+@admin.command("nodes")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per node.")
+def nodes(as_json: bool) -> None:
+    """The fleet: each server process (node), whether it takes new calls or is
+    draining (out of the fleet's capacity, its calls still up), and the calls it holds."""
+    settings = _settings()
+
+    async def work(session: AsyncSession) -> list[NodeState]:
+        live_since = utcnow() - timedelta(seconds=settings.node_expiry_s)
+        return await fleet(session, live_since=live_since)
+
+    found = _in_unit_of_work(settings, work)
+    for node in found:
+        if as_json:
+            row = {
+                "id": node.id,
+                "hostname": node.hostname,
+                "pid": node.pid,
+                "state": node.state,
+                "calls": node.calls,
+                "started_at": node.started_at.isoformat(),
+                "heartbeat_at": node.heartbeat_at.isoformat(),
+                "draining_since": node.draining_since and node.draining_since.isoformat(),
+            }
+            click.echo(json.dumps(row))
+        else:
+            since = f" since {node.draining_since:%H:%M:%S}" if node.draining_since else ""
+            click.echo(f"{node.id}  {node.state}{since}  {node.calls} call(s)")
+    if not as_json:
+        taking = [n for n in found if n.state == "taking-calls"]
+        draining = [n for n in found if n.state == "draining"]
+        click.echo(
+            f"{len(taking)} node(s) taking calls; {len(draining)} draining with "
+            f"{sum(n.calls for n in draining)} call(s) still up"
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

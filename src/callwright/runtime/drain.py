@@ -3,9 +3,11 @@
 The first signal starts the drain instead of stopping the server:
 
 1. new calls are refused (a web or outbound call gets a 503, a Twilio inbound call
-   ``<Reject reason="busy"/>``) and ``/readyz`` answers 503, so the load balancer in
-   front of the fleet takes the node out of rotation (its heartbeat goes on: its calls
-   are live, and must not be swept);
+   ``<Reject reason="busy"/>``, the campaign scheduler claims no row) and ``/readyz``
+   answers 503, so the load balancer in front of the fleet takes the node out of
+   rotation; its ``nodes`` row records ``draining_since``, so the fleet no longer counts
+   it as capacity (its heartbeat goes on: its calls are live, must not be swept, and
+   still count against their organization's limit until they end);
 2. the calls in progress go on until they end or ``drain_timeout_s`` has passed;
 3. the calls still up then say their assistant's end-call message and hang up with
    ``server-shutdown`` (records and webhooks as for any other ending);
@@ -34,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callwright.domain.webhooks.outbox import PENDING, subscribe
 from callwright.engine.events import EndReason
 from callwright.runtime.calls import CallRuntime
+from callwright.runtime.nodes import LocalNode
 from callwright.store.models import Call, WebhookEvent
 
 __all__ = ["DRAIN_SIGNALS", "Drain", "signal_drain"]
@@ -55,7 +58,7 @@ class Drain:
     def __init__(
         self,
         calls: CallRuntime,
-        node_id: str,
+        node: LocalNode,
         session_factory: async_sessionmaker[AsyncSession],
         *,
         timeout_s: float,
@@ -63,7 +66,8 @@ class Drain:
         deliver_here: bool,
     ) -> None:
         self._calls = calls
-        self._node_id = node_id
+        self._node = node
+        self._node_id = node.id
         self._session_factory = session_factory
         self._timeout_s = timeout_s
         self._webhooks_timeout_s = webhooks_timeout_s
@@ -100,6 +104,9 @@ class Drain:
         )
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self._timeout_s):
+                # Within the deadline: a slow database delays no goodbye (the heartbeat
+                # records the drain if this write is cut short).
+                await self._node.drain()
                 await calls.wait_idle()
         if calls.active_calls:
             logger.warning(

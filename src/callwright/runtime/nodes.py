@@ -6,7 +6,9 @@ Every server process registers a ``nodes`` row at start-up and refreshes its
 holds it (``calls.node_id``). A node silent for ``node_expiry_s``, or stopped, holds no
 live call: at start-up and then at each heartbeat, every node ends such calls
 (``server-restarted``, at the dead node's last heartbeat). A live node's calls are never
-touched, so processes on one database no longer end each other's calls.
+touched, so processes on one database no longer end each other's calls. A node that
+drains (``runtime.drain``) records ``draining_since``: it has left the fleet's capacity
+(``callwright nodes`` shows it), while its heartbeat goes on for the calls it still holds.
 
 Heartbeats are compared across machines, so they are wall-clock times (``wall_clock``,
 injectable: tests expire a node without sleeping); the database is the one source of
@@ -26,7 +28,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callwright.clock import Clock, MonotonicClock
-from callwright.domain.calls.nodes import beat, prune_gone_nodes, register_node, stop_node
+from callwright.domain.calls.nodes import (
+    beat,
+    mark_draining,
+    prune_gone_nodes,
+    register_node,
+    stop_node,
+)
 from callwright.domain.calls.repository import sweep_orphaned_calls
 from callwright.store.base import utcnow
 
@@ -48,7 +56,8 @@ def new_node_id() -> str:
 
 class LocalNode:
     """This process's node: ``start`` registers it and sweeps, ``run`` keeps its
-    heartbeat and sweeps periodically (a lifespan task), ``stop`` marks it stopped."""
+    heartbeat and sweeps periodically (a lifespan task), ``drain`` records that it takes
+    no new call, ``stop`` marks it stopped."""
 
     def __init__(
         self,
@@ -74,6 +83,8 @@ class LocalNode:
         # No periodic sweep before this (clock time): set after a database outage.
         self._sweep_after = float("-inf")
         self._database_lost = False
+        # When this node began draining (None: it takes calls).
+        self.draining_since: datetime | None = None
 
     async def start(self) -> int:
         """Register this node, then end the calls of nodes that are gone; returns how
@@ -103,6 +114,9 @@ class LocalNode:
         the expiry: its calls may have been ended by another node) registers again."""
         async with self._session_factory.begin() as session:
             alive = await beat(session, self.id, self._now())
+            if alive and self.draining_since is not None:
+                # Again at each beat while draining: the first write may have failed.
+                await mark_draining(session, self.id, self.draining_since)
         if not alive:
             logger.error(
                 "node %s was taken for dead (no heartbeat for %s): registering again",
@@ -116,7 +130,20 @@ class LocalNode:
                     hostname=socket.gethostname(),
                     pid=os.getpid(),
                     now=self._now(),
+                    draining_since=self.draining_since,
                 )
+
+    async def drain(self) -> None:
+        """Record that this node takes no new call from now on (the drain has begun):
+        the fleet no longer counts it as capacity; its calls are live until they end.
+        With the database unreachable the next heartbeat records it."""
+        if self.draining_since is None:
+            self.draining_since = self._now()
+        try:
+            async with self._session_factory.begin() as session:
+                await mark_draining(session, self.id, self.draining_since)
+        except (SQLAlchemyError, OSError):
+            logger.exception("node %s: could not record its drain yet; retrying", self.id)
 
     async def run(self) -> None:
         """Heartbeat and sweep until cancelled. A database error skips one round (the

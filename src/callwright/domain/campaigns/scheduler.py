@@ -6,6 +6,9 @@ then completes campaigns with nothing left. Time comes from the ``wall`` it is h
 (tests step it), and it sleeps on the ``clock`` it is handed between passes. A dial
 refused for want of room (this process full, or the organization at its concurrent-call
 limit: both ``ServiceBusy``) hands its row back, tried again shortly, not an attempt.
+A process that is draining (``taking_calls`` says no) claims nothing: its rows are left
+to the schedulers of the nodes still taking calls, at once, rather than claimed here,
+refused and held back; it still records the outcomes of calls that end.
 """
 
 from __future__ import annotations
@@ -65,8 +68,11 @@ class CampaignScheduler:
         poll_seconds: float = 2.0,
         dial_lease: timedelta = timedelta(minutes=2),
         live_calls: LiveCallCount | None = None,
+        taking_calls: Callable[[], bool] = lambda: True,
     ) -> None:
         self._sessions = sessions
+        # False once this process drains (``runtime.drain``): no claim from then on.
+        self._taking_calls = taking_calls
         self._dialer = dialer
         self._clock = clock
         self._wall = wall
@@ -91,7 +97,8 @@ class CampaignScheduler:
     async def tick(self) -> TickReport:
         report = TickReport()
         report.settled = await self._settling.record_outcomes(self._wall())
-        for campaign_id in await self._claims.running():
+        running = await self._claims.running() if self._taking_calls() else []
+        for campaign_id in running:
             claims = await self._claims.claim(campaign_id, self._wall())
             if not claims:
                 continue

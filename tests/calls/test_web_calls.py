@@ -179,6 +179,37 @@ async def test_a_dropped_socket_still_finishes_the_record(settings: Settings) ->
         assert record["end_reason"] == "transport-dropped"
 
 
+async def test_the_socket_closes_before_the_record_is_written(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the database away the final record waits (retried until it is back); the
+    browser caller whose call ended gets the call-ended notice and a closed socket
+    without waiting for it."""
+    async with phone_lab(settings, FakeProviders()) as lab:
+        tenant = await make_tenant(lab.app)
+        records = lab.app.state.callwright.calls._records
+        written, release = asyncio.Event(), asyncio.Event()
+        finish = records.finish
+
+        async def held(*args: Any, **kwargs: Any) -> None:
+            await release.wait()  # the database is away
+            await finish(*args, **kwargs)
+            written.set()
+
+        monkeypatch.setattr(records, "finish", held)
+        body = (await _start(lab, tenant, {"assistant_id": await _assistant(lab, tenant)})).json()
+        async with open_page(body["ws_url"]) as page:
+            await page.wait_for(lambda: page.transcripts("assistant") == ["Hello there."])
+            await page.websocket.send(json.dumps({"type": "hangup"}))
+            await asyncio.wait_for(page.closed.wait(), 30)  # a safety bound only
+            assert not written.is_set()  # closed while the record still waits
+        assert page.messages[-1] == {"type": "call-ended", "reason": "customer-ended-call"}
+        release.set()
+        await asyncio.wait_for(written.wait(), 30)
+        record = await _ended(lab, tenant, body["call_id"])
+        assert record["end_reason"] == "customer-ended-call"
+
+
 async def test_maintain_context_carries_the_same_callers_last_call(settings: Settings) -> None:
     """With maintain_context, a phone caller's previous call with the assistant is in
     the model's context; without it, it is not."""

@@ -136,6 +136,13 @@ class BrowserTransport:
             with contextlib.suppress(RuntimeError):
                 await self._websocket.close()
 
+    async def close(self) -> None:
+        """Close the socket unless it is closed already (by the page, or by
+        ``hang_up``)."""
+        if self._websocket.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                await self._websocket.close()
+
     async def transfer(self, destination: str) -> None:
         # A browser cannot be forwarded to a phone number: say so on the page.
         await self.send_json({"type": "transfer", "destination": destination})

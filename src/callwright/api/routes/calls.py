@@ -37,6 +37,9 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1/calls", tags=["calls"], route_class=CallwrightRoute)
 
+# How long a browser call's last transcript lines may take to reach the page.
+_LAST_LINES_S = 2.0
+
 CallIdPath = Annotated[int, Path(description="The call's id.", ge=1, le=2**63 - 1)]
 
 
@@ -203,11 +206,22 @@ async def web_call_stream(websocket: WebSocket, token: str = "") -> None:
     await transport.send_json({"type": "call-started", "call_id": claim.call_id})
     async with asyncio.TaskGroup() as group:
         pump = group.create_task(transport.pump_transcripts())
+
+        async def session_over() -> None:
+            # The page gets its last transcript lines and the call-ended notice, then
+            # its socket is closed: the record is written after this, and may wait for
+            # the database; the caller must not (as for Twilio calls).
+            transport.stop_pump()
+            await asyncio.wait({pump}, timeout=_LAST_LINES_S)
+            pump.cancel()
+            await transport.close()
+
         try:
             await state.calls.run_call(
-                claim.call_id, transport, extra_sink=live_transcript(transport)
+                claim.call_id,
+                transport,
+                extra_sink=live_transcript(transport),
+                session_over=session_over,
             )
         finally:
-            transport.stop_pump()
-            await asyncio.wait({pump}, timeout=2.0)
-            pump.cancel()
+            await session_over()  # again, a no-op; or a call that never started

@@ -4,7 +4,8 @@ An organization may set ``max_concurrent_calls`` (None: unlimited). A call count
 against it from the moment it is issued: calls in progress, and calls issued whose
 stream has not connected yet while their stream token can still be used (the same
 places ``runtime.capacity`` holds per process), of nodes that are alive — a dead
-node's calls are swept, and must not hold places meanwhile.
+node's calls are swept, and must not hold places meanwhile. A draining node's calls
+count like any other's: the node takes no new call, but those it holds are up.
 
 ``hold_call_place`` runs in the transaction that inserts the call. It first takes the
 organization's row for writing (an ``UPDATE`` that changes nothing: on PostgreSQL a

@@ -6,8 +6,9 @@ being complete, for every kind of call (Twilio in and out, browser).
 1. loads the call and its assistant (overrides merged), its tools, and — with
    ``maintain_context`` — the same caller's previous conversation; marks the call
    in progress (``preparation``);
-2. runs the ``CallSession`` on a recording transport, with a ``CallRecorder`` as the
-   event sink (appends only: nothing on the audio path touches the database);
+2. runs the ``CallSession`` (or realtime session) on a recording transport, with a
+   ``CallRecorder`` as the event sink (appends only: nothing on the audio path touches
+   the database) — the parts are built by ``call_parts``;
 3. meanwhile a writer task turns transcript lines and tool calls into webhook events
    (``webhook_writer``: a bounded queue, the database written off the audio path), and
    another saves the record so far after each turn (``progress``: a crash loses at
@@ -34,35 +35,29 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callwright.clock import MonotonicClock
 from callwright.domain.calls.control import CallCommand, CommandOutcome
 from callwright.domain.calls.queries import load_call
 from callwright.domain.calls.repository import calls_no_longer_waiting, end_call
 from callwright.domain.knowledge.context import KnowledgeContext
-from callwright.engine.events import EndReason, EventSink, SessionEvent, TurnTiming
+from callwright.engine.events import EndReason, EventSink
 from callwright.engine.lifecycle import Farewell
-from callwright.engine.realtime import RealtimeSession
-from callwright.engine.replies import runner_for
-from callwright.engine.session import CallSession
-from callwright.engine.tools import ToolExecutor
 from callwright.errors import ServiceBusy
 from callwright.observability import metrics
 from callwright.observability.logging import bind_call
 from callwright.providers.realtime.protocol import RealtimeModel
 from callwright.runtime.call_metrics import observe_finished_call
+from callwright.runtime.call_parts import LiveSession, PartsKit, assemble_call
 from callwright.runtime.capacity import CallPlaces
 from callwright.runtime.control import ControlRelay
 from callwright.runtime.ended_reports import EndedReports
-from callwright.runtime.hooks import end_call_url_hook
 from callwright.runtime.preparation import PreparedCall, SigningSecret, prepare_call
-from callwright.runtime.progress import ProgressWriter, SpooledRecording
-from callwright.runtime.realtime import RealtimeFactory, realtime_session
-from callwright.runtime.recorder import CallRecorder, StereoRecording
+from callwright.runtime.realtime import RealtimeFactory
+from callwright.runtime.recorder import CallRecorder
 from callwright.runtime.recordings import RecordingSpool, RecordingStore
 from callwright.runtime.records import RecordWriter
 from callwright.runtime.registry import ProviderChoice, ProviderFactory
 from callwright.runtime.speech_cache import GreetingCache
-from callwright.runtime.webhook_writer import CallWebhooks, WebhookWriter
+from callwright.runtime.webhook_writer import CallWebhooks
 from callwright.security.crypto import SecretBox
 from callwright.security.outbound import OutboundPolicy
 from callwright.settings import Settings
@@ -75,9 +70,6 @@ logger = logging.getLogger(__name__)
 
 # How long the end of a call waits for its last webhook events to be written.
 _WEBHOOK_DRAIN_S = 5.0
-
-
-LiveSession = CallSession | RealtimeSession
 
 
 @dataclass
@@ -130,8 +122,11 @@ class CallRuntime:
         self._outbound = OutboundPolicy.from_settings(settings)
         self._active: dict[int, _Active] = {}
         self._places = CallPlaces(settings.max_concurrent_calls, settings.stream_token_ttl_s)
-        # Static first messages, synthesised once per assistant, voice and text.
-        self._greetings = GreetingCache()
+        # What every call's parts are built with (runtime.call_parts); the greeting
+        # cache holds static first messages, synthesised once per assistant and voice.
+        self._kit = PartsKit(
+            session_factory, webhooks, self._spool, self._outbound, GreetingCache()
+        )
         # Set by the drain (runtime.drain): new calls are refused, calls up go on.
         self.draining = False
 
@@ -302,84 +297,17 @@ class CallRuntime:
                 await transport.hang_up(EndReason.PIPELINE_ERROR.value)
             await self.end_unstarted(call_id, EndReason.PIPELINE_ERROR, detail)
             return EndReason.PIPELINE_ERROR
-        call, config, tools = prepared.call, prepared.config, prepared.tools
-        clock = MonotonicClock()
-        recording = StereoRecording(transport)
-        writer = None
-        if self._webhooks is not None and prepared.webhook_url:
-            writer = WebhookWriter(
-                call_id, self._webhooks, prepared.webhook_url, self._session_factory
-            )
-        recorder = CallRecorder(
-            started_at=clock.now(), notify=writer.notify if writer is not None else None
+        parts = assemble_call(
+            self._kit,
+            prepared,
+            transport,
+            document,
+            providers=providers,
+            realtime=realtime,
+            extra_sink=extra_sink,
         )
-
-        progress = ProgressWriter(
-            call_id,
-            recorder,
-            self._session_factory,
-            spooled=SpooledRecording(recording, self._spool, call.organization_id),
-        )
-
-        def sink(event: SessionEvent) -> None:
-            recorder(event)
-            if isinstance(event, TurnTiming):
-                progress.turn_ended()  # the record so far is saved, off the audio path
-            if extra_sink is not None:
-                extra_sink(event)
-
-        call_info = {"id": str(call.id), "type": call.type, "assistantId": call.assistant_id}
-        executor = (
-            ToolExecutor(
-                [tool.for_call() for tool in tools],
-                signing_secret=prepared.signing_secret,
-                call=call_info,
-                outbound=self._outbound,
-            )
-            if tools
-            else None
-        )
-        on_end = end_call_url_hook(
-            config.end_call_url,
-            call_info,
-            signing_secret=prepared.signing_secret,
-            outbound=self._outbound,
-        )
-        custom_tools = executor.specs() if executor else ()
-        session: LiveSession
-        lead_llm: str | None
-        if realtime is not None:
-            model, lead_llm = realtime
-            session = realtime_session(
-                config,
-                document,
-                model,
-                lead_llm,
-                recording,
-                clock,
-                sink,
-                on_end=on_end,
-                custom_tools=custom_tools,
-                run_custom_tools=runner_for(executor) if executor else None,
-                retrieve=prepared.retrieve,
-                previous_conversation=prepared.previous,
-            )
-        else:
-            assert providers is not None
-            lead_llm = providers.llms[0].name if providers.llms else None
-            session = CallSession(
-                config,
-                providers,
-                recording,
-                clock,
-                sink,
-                on_end=on_end,
-                custom_tools=custom_tools,
-                run_custom_tools=runner_for(executor) if executor else None,
-                previous_conversation=prepared.previous,
-                retrieve=prepared.retrieve,
-                speech_cache=self._greetings,
-            )
+        call, tools = prepared.call, prepared.tools
+        session, recorder, writer = parts.session, parts.recorder, parts.writer
         if self._webhooks is not None:
             self._webhooks.register_tools(call_id, {t.name: t.public_config() for t in tools})
         active = self._active[call_id] = _Active(session, transport)
@@ -389,7 +317,7 @@ class CallRuntime:
         try:
             async with asyncio.TaskGroup() as group:
                 writing = group.create_task(writer.run()) if writer is not None else None
-                saving = group.create_task(progress.run())
+                saving = group.create_task(parts.progress.run())
                 try:
                     reason = await session.run()
                 finally:
@@ -403,8 +331,8 @@ class CallRuntime:
         finally:
             self._shutdown_drop(recorder, transport)
             del self._active[call_id]
-            if executor is not None:
-                await executor.aclose()
+            if parts.executor is not None:
+                await parts.executor.aclose()
             if session_over is not None:
                 with contextlib.suppress(Exception):
                     await session_over()
@@ -412,11 +340,13 @@ class CallRuntime:
             # events the database did not take in time go with it.
             leftover = writer.leftover() if writer is not None else []
             await asyncio.shield(
-                self._records.finish(call_id, prepared, recorder, recording, choices, leftover)
+                self._records.finish(
+                    call_id, prepared, recorder, parts.recording, choices, leftover
+                )
             )
             if self._webhooks is not None:
                 self._webhooks.forget(call_id)
-            observe_finished_call(call.type, recorder, lead_llm)
+            observe_finished_call(call.type, recorder, parts.lead_llm)
             active.done.set()
         return recorder.end_reason or reason
 

@@ -15,6 +15,7 @@ import contextlib
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import timedelta
 from types import FrameType
 from typing import Any
 
@@ -22,7 +23,9 @@ import httpx
 import pytest
 
 from callwright.api.app import create_app
+from callwright.domain.calls.nodes import fleet
 from callwright.settings import Settings
+from callwright.store.base import utcnow
 from tests.calls.harness import (
     API_TIMEOUT,
     FakeProviders,
@@ -135,6 +138,19 @@ async def _refusals(lab: PhoneLab, tenant: Tenant, assistant_id: int) -> None:
     assert ready.status_code == 503, ready.text
 
 
+async def _listed(lab: PhoneLab) -> tuple[str, int]:
+    """This node as the nodes table lists it (once its drain is written there)."""
+    state = lab.app.state.callwright
+    deadline = time.monotonic() + 30  # a safety bound
+    while True:
+        async with state.session_factory() as db:
+            nodes = await fleet(db, live_since=utcnow() - timedelta(hours=1))
+        (node,) = [node for node in nodes if node.id == state.node.id]
+        if node.state == "draining" or time.monotonic() > deadline:
+            return node.state, node.calls
+        await asyncio.sleep(0.05)
+
+
 async def _hears_goodbye(call: MediaStreamCall, before: int) -> bool:
     """Audio came after ``before`` bytes (the goodbye), and the stream was closed."""
     await asyncio.wait_for(call.closed.wait(), 60)
@@ -174,6 +190,8 @@ async def test_sigterm_drains_calls_then_stops(settings: Settings, receiver: Rec
                 await _until(lambda: runtime.draining, "the drain to start")
                 assert not stopped.is_set()
                 await _refusals(lab, tenant, assistant_id)
+                # The fleet sees it: out of capacity, its two calls still held.
+                assert await _listed(lab) == ("draining", 2)
 
                 # The first caller finishes the call as usual.
                 await call_a.stop()

@@ -128,7 +128,7 @@ async def fleet(session: AsyncSession, *, live_since: datetime) -> list[NodeStat
             draining_since=node.draining_since,
             calls=int(calls),
         )
-        for node, calls in rows.tuples()
+        for node, calls in rows.all()
     ]
 
 

@@ -189,21 +189,25 @@ async def test_two_sweeps_at_once_end_each_call_once(settings: Settings) -> None
         assert {(c.status, c.ended_at) for c in calls.values()} == {("ended", a_time.now)}
 
 
-async def _nodes_listed(settings: Settings) -> dict[str, dict[str, object]]:
-    """``callwright admin nodes --json``, the real command on the test's database."""
+async def _admin_nodes(settings: Settings, *options: str) -> str:
+    """``callwright admin nodes``, the real command on the test's database."""
     env = environment(settings.resolved_database_url, settings.data_dir)
     process = await asyncio.create_subprocess_exec(
         CALLWRIGHT,
         "admin",
         "nodes",
-        "--json",
+        *options,
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     out, err = await process.communicate()
     assert process.returncode == 0, err.decode()
-    rows = [json.loads(line) for line in out.decode().splitlines()]
+    return out.decode()
+
+
+async def _nodes_listed(settings: Settings) -> dict[str, dict[str, object]]:
+    rows = [json.loads(line) for line in (await _admin_nodes(settings, "--json")).splitlines()]
     return {str(row["id"]): row for row in rows}
 
 
@@ -236,6 +240,7 @@ async def test_a_draining_node_leaves_the_fleets_capacity_its_calls_still_count(
                 "/api/v1/calls/web", json={"assistant_id": assistant.json()["id"]}
             )
             listed = await _nodes_listed(settings)
+            summary = (await _admin_nodes(settings)).splitlines()[-1]
             calls = await _calls(b, held)
 
     draining = listed[a_node.id]
@@ -246,6 +251,7 @@ async def test_a_draining_node_leaves_the_fleets_capacity_its_calls_still_count(
         "taking-calls",
         None,
     )
+    assert summary == "1 node(s) taking calls; 1 draining with 1 call(s) still up"
     assert refused.status_code == 429, refused.text  # the draining node's call holds it
     assert refused.json()["code"] == "organization_call_limit"
     assert calls[held].status == CallStatus.IN_PROGRESS  # live, not swept

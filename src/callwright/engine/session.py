@@ -61,7 +61,7 @@ from callwright.engine.smart_turn import end_of_turn_policy
 from callwright.engine.speaking import Speaker, SpeechCache
 from callwright.engine.stt_fallback import FallbackSTT
 from callwright.engine.tts_fallback import FallbackTTS
-from callwright.engine.turns import BargeInPolicy, EndOfTurnPolicy
+from callwright.engine.turns import WORD_WAIT_S, BargeInPolicy, EndOfTurnPolicy
 from callwright.providers.protocols import (
     LLM,
     STT,
@@ -175,7 +175,9 @@ class CallSession:
             listener=self,
             spawn=self._spawn,
         )
-        self._barge_in = BargeInPolicy(config.interruption)
+        # A barge-in on time alone waits a moment for the words (BargeInPolicy).
+        self._barge_in = BargeInPolicy(config.interruption, word_wait_s=WORD_WAIT_S)
+        self._word_wait: asyncio.Task[None] | None = None
         self._watchdogs = Watchdogs(
             config,
             self._lifecycle,
@@ -329,13 +331,39 @@ class CallSession:
         self._unanswered = None
 
     def caller_speaking(self, now: float, speaking_s: float, words: int, text: str) -> None:
-        """Caller speech while the assistant speaks: a barge-in if the policy says so."""
+        """Caller speech while the assistant speaks: a barge-in if the policy says so;
+        one held for the words is settled by them or when its wait is up."""
         if not self._speaker.interruptible:
             return
         barge_in = self._barge_in
-        if not barge_in.should_interrupt(now=now, speaking_s=speaking_s, words=words, text=text):
-            return
-        barge_in.record(now)
+        if barge_in.should_interrupt(now=now, speaking_s=speaking_s, words=words, text=text):
+            self._interrupt(now)
+        elif barge_in.held_until is not None and (
+            self._word_wait is None or self._word_wait.done()
+        ):
+            self._word_wait = self._spawn(self._interrupt_unless_words())
+
+    def caller_transcribed(self, text: str, now: float) -> None:
+        """Words for a held barge-in: they interrupt unless they are a backchannel."""
+        if self._speaker.interruptible and self._barge_in.transcribed(text):
+            self._interrupt(now)
+
+    async def _interrupt_unless_words(self) -> None:
+        """A barge-in held for the caller's words: when the wait is up with no word
+        transcribed, it interrupts anyway (speech the transcriber gives no interim
+        words for; a noise is taken back by the resumption)."""
+        barge_in = self._barge_in
+        while (until := barge_in.held_until) is not None:
+            await self._clock.sleep(max(0.0, until - self._clock.now()))
+            now = self._clock.now()
+            if barge_in.waited_out(now) and self._speaker.interruptible:
+                self._interrupt(now)
+
+    def _interrupt(self, now: float) -> None:
+        self._barge_in.record(now)
+        if self._word_wait is not None and self._word_wait is not asyncio.current_task():
+            self._word_wait.cancel()
+        self._word_wait = None
         unsaid = self._speaker.interrupt(now)
         if self._resumption is not None:
             self._resumption.after_barge_in(unsaid)

@@ -117,10 +117,11 @@ class CallerListener(Protocol):
         and the policy says so."""
         ...
 
-    def caller_transcribed(self, text: str, now: float) -> None:
+    async def caller_transcribed(self, text: str, now: float) -> bool:
         """The transcriber reported ``text`` (an interim or a final) for the caller's
         speech: what a barge-in held for the words waits for, even once the caller has
-        fallen quiet."""
+        fallen quiet. True when they made it one (the words are then a turn), once the
+        reply it cut has been recorded."""
         ...
 
     def caller_aside(self, text: str, now: float) -> None:
@@ -261,13 +262,13 @@ class Hearing:
                     self._listener.caller_speaking(
                         now, self._detector.speech_duration(now), turn.interim_words, turn.interim
                     )
-                self._listener.caller_transcribed(text, now)
+                await self._listener.caller_transcribed(text, now)
                 continue
             self._emit(TranscriptFinal(text, now))
             # Before it is taken as an aside: words that make a held barge-in one end
             # the reply, and then they are the caller's turn.
-            self._listener.caller_transcribed(text, now)
-            if self._listener.assistant_replying():
+            barged_in = await self._listener.caller_transcribed(text, now)
+            if not barged_in and self._listener.assistant_replying():
                 # Caller speech that did not interrupt (a backchannel): not a turn, but
                 # kept (the transcript, and the LLM with the next turn).
                 self._turn.backchannel()

@@ -343,10 +343,17 @@ class CallSession:
         ):
             self._word_wait = self._spawn(self._interrupt_unless_words())
 
-    def caller_transcribed(self, text: str, now: float) -> None:
-        """Words for a held barge-in: they interrupt unless they are a backchannel."""
-        if self._speaker.interruptible and self._barge_in.transcribed(text):
-            self._interrupt(now)
+    async def caller_transcribed(self, text: str, now: float) -> bool:
+        """Words for a held barge-in: they interrupt unless they are a backchannel.
+        Returns once the cut reply is recorded: the words may be taken as a turn at
+        once (a final), and the history must hold what was heard before them."""
+        if not (self._speaker.interruptible and self._barge_in.transcribed(text)):
+            return False
+        cut = self._speaker.current
+        self._interrupt(now)
+        if cut is not None:
+            await asyncio.wait((cut,))
+        return True
 
     async def _interrupt_unless_words(self) -> None:
         """A barge-in held for the caller's words: when the wait is up with no word

@@ -7,7 +7,7 @@ whole call:
   the caller's turns, ended when the ``EndOfTurnPolicy`` (``engine.turns``) says so;
 - the speaking (``engine.speaking``): one reply at a time, LLM → sentences → TTS →
   transport, and what the caller heard of it; caller speech cuts a reply short when
-  the ``BargeInPolicy`` says so;
+  the ``BargeInPolicy`` says so (``engine.barge_in``);
 - the lifecycle (``engine.lifecycle``): one way to end, ``end(reason)``, at once or
   after a farewell; the idle and duration watchdogs;
 - here: the transport's events (audio, marks, DTMF, answering machine, hang-up), the
@@ -32,6 +32,7 @@ from typing import Any
 
 from callwright.clock import Clock
 from callwright.engine.answering import Answerer
+from callwright.engine.barge_in import BargeIns
 from callwright.engine.builtin_tools import offered_tools
 from callwright.engine.config import CallConfig
 from callwright.engine.events import (
@@ -177,7 +178,6 @@ class CallSession:
         )
         # A barge-in on time alone waits a moment for the words (BargeInPolicy).
         self._barge_in = BargeInPolicy(config.interruption, word_wait_s=WORD_WAIT_S)
-        self._word_wait: asyncio.Task[None] | None = None
         self._watchdogs = Watchdogs(
             config,
             self._lifecycle,
@@ -208,6 +208,9 @@ class CallSession:
             )
             if timeout is not None
             else None
+        )
+        self._barge_ins = BargeIns(
+            self._barge_in, self._speaker, clock, self._spawn, self._resumption
         )
         end_call = config.end_call_tool
         self._answerer = Answerer(
@@ -331,49 +334,12 @@ class CallSession:
         self._unanswered = None
 
     def caller_speaking(self, now: float, speaking_s: float, words: int, text: str) -> None:
-        """Caller speech while the assistant speaks: a barge-in if the policy says so;
-        one held for the words is settled by them or when its wait is up."""
-        if not self._speaker.interruptible:
-            return
-        barge_in = self._barge_in
-        if barge_in.should_interrupt(now=now, speaking_s=speaking_s, words=words, text=text):
-            self._interrupt(now)
-        elif barge_in.held_until is not None and (
-            self._word_wait is None or self._word_wait.done()
-        ):
-            self._word_wait = self._spawn(self._interrupt_unless_words())
+        """Caller speech while the assistant speaks: a barge-in if the policy says so."""
+        self._barge_ins.speaking(now, speaking_s, words, text)
 
     async def caller_transcribed(self, text: str, now: float) -> bool:
-        """Words for a held barge-in: they interrupt unless they are a backchannel.
-        Returns once the cut reply is recorded: the words may be taken as a turn at
-        once (a final), and the history must hold what was heard before them."""
-        if not (self._speaker.interruptible and self._barge_in.transcribed(text)):
-            return False
-        cut = self._speaker.current
-        self._interrupt(now)
-        if cut is not None:
-            await asyncio.wait((cut,))
-        return True
-
-    async def _interrupt_unless_words(self) -> None:
-        """A barge-in held for the caller's words: when the wait is up with no word
-        transcribed, it interrupts anyway (speech the transcriber gives no interim
-        words for; a noise is taken back by the resumption)."""
-        barge_in = self._barge_in
-        while (until := barge_in.held_until) is not None:
-            await self._clock.sleep(max(0.0, until - self._clock.now()))
-            now = self._clock.now()
-            if barge_in.waited_out(now) and self._speaker.interruptible:
-                self._interrupt(now)
-
-    def _interrupt(self, now: float) -> None:
-        self._barge_in.record(now)
-        if self._word_wait is not None and self._word_wait is not asyncio.current_task():
-            self._word_wait.cancel()
-        self._word_wait = None
-        unsaid = self._speaker.interrupt(now)
-        if self._resumption is not None:
-            self._resumption.after_barge_in(unsaid)
+        """Words for a barge-in held for them (``engine.barge_in``)."""
+        return await self._barge_ins.transcribed(text, now)
 
     def caller_aside(self, text: str, now: float) -> None:
         """Said over the assistant without interrupting it: in the transcript now, and

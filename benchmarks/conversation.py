@@ -25,7 +25,7 @@ Per strategy it reports:
   turn model; the difference between strategies is the turn model's cost).
 
     .venv/bin/python benchmarks/conversation.py [--strategies silence,smart]
-        [--per-corpus 60] [--concurrency 6] [--json out.json]
+        [--corpora pauses,backchannels] [--per-corpus 60] [--concurrency 6] [--json out.json]
 """
 
 from __future__ import annotations
@@ -267,6 +267,7 @@ async def run_item(item: Item, strategy: Strategy, model: TurnModel | None) -> d
             await caller.silence(first.pause_s)
             _, last_word = await caller.play(item.audio[1], second.text)
             result["pause_s"] = first.pause_s
+            result["text"] = f"{first.text} … {second.text}"
             result["cut_off"] = any(pause_start <= s.at < last_word for s in transport.sent)
             result["premature_requests"] = sum(
                 1 for t in _timings(events) if t.llm_request_at and t.llm_request_at < last_word
@@ -334,6 +335,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     v2v = [r["voice_to_voice_ms"] for r in complete if "voice_to_voice_ms" in r]
     stops = [r["stop_ms"] for r in interruptions if r.get("stopped")]
     false = [r for r in backchannels if r.get("stopped")]
+    cut = [r for r in pauses if r["cut_off"]]
     by_pause: dict[str, str] = {}
     for pause in sorted({r["pause_s"] for r in pauses}):
         chosen = [r for r in pauses if r["pause_s"] == pause]
@@ -343,6 +345,10 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "errors": [r for r in rows if "error" in r],
         "cut_offs": f"{sum(r['cut_off'] for r in pauses)}/{len(pauses)}",
         "cut_offs_by_pause": by_pause,
+        "cut_offs_by": [
+            {"text": r["text"], "voice": r["voice"], "pause_s": r["pause_s"]}
+            for r in sorted(cut, key=lambda r: (r["pause_s"], r["text"], r["voice"]))
+        ],
         "premature_replies": sum(r["premature_requests"] for r in pauses),
         "false_interruptions": f"{len(false)}/{len(backchannels)}",
         "false_interruptions_resumed": sum(1 for r in false if r.get("resumed")),
@@ -373,11 +379,19 @@ async def run_strategy(
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    items = build_corpora(args.per_corpus)
+    corpora = args.corpora.split(",")
+    unknown = sorted(set(corpora) - set(CORPORA))
+    if unknown:
+        raise SystemExit(f"unknown corpora {unknown}: choose from {', '.join(CORPORA)}")
+    items = [i for i in build_corpora(args.per_corpus) if i.corpus in corpora]
     print(f"synthesising {len(items)} items…", file=sys.stderr)
     await synthesise(items)
     caller_s = sum(len(a) for i in items for a in i.audio) / 2 / RATE
-    report: dict[str, Any] = {"per_corpus": args.per_corpus, "concurrency": args.concurrency}
+    report: dict[str, Any] = {
+        "per_corpus": args.per_corpus,
+        "corpora": corpora,
+        "concurrency": args.concurrency,
+    }
     for name in args.strategies.split(","):
         strategy = STRATEGIES[name]
         print(f"running {name}…", file=sys.stderr)
@@ -398,6 +412,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--strategies", default=",".join(STRATEGIES))
+    parser.add_argument("--corpora", default=",".join(CORPORA), help="a subset, comma-separated")
     parser.add_argument("--per-corpus", type=int, default=60)
     parser.add_argument("--concurrency", type=int, default=6)
     parser.add_argument("--rows", action="store_true", help="keep every item's result")

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from callwright.engine.events import AssistantMessage, Interruption, UserMessage
+from callwright.engine.turns import WORD_WAIT_S
 from tests.engine.harness import Call, make_call, run_call
 from tests.engine.test_interruptions_and_endings import LONG_REPLY, interrupting_caller
 
@@ -17,13 +18,18 @@ BARGE_IN_BY_TIME = {"interruption_threshold": 3, "min_speaking_time": 0.2}
 
 
 async def _cut_in(
-    utterances: tuple[str, ...], replies: list[str], speak_s: float = 0.5, **interruption: Any
+    utterances: tuple[str, ...],
+    replies: list[str],
+    speak_s: float = 0.5,
+    words_per_second: float = 3.0,
+    **interruption: Any,
 ) -> Call:
     call = make_call(
         interruption_settings={**BARGE_IN_BY_TIME, **interruption},
         utterances=utterances,
         replies=replies,
     )
+    call.stt.words_per_second = words_per_second
     return await run_call(call, interrupting_caller(after_s=2.0, speak_s=speak_s))
 
 
@@ -40,10 +46,12 @@ async def test_false_interruption_timeout_resumes_the_assistant_after_a_noise() 
     assert heard == interruption.heard
     # Nothing twice, nothing left out: the rest starts where the caller stopped hearing.
     assert f"{heard} {rest}" == LONG_REPLY
-    # The caller fell quiet 0.5 s after the barge-in; the rest follows a second later.
-    assert call.transport.sent[-1].at > interruption.at + 0.3 + 1.0
+    # 0.2 s of speech meets the time test; no word comes in the next WORD_WAIT_S, so the
+    # barge-in is taken then, after the caller fell quiet (0.5 s); the rest follows a
+    # second after the caller fell quiet.
+    fell_quiet = interruption.at - (0.2 + WORD_WAIT_S - 0.5)
     resumed = [s.at for s in call.transport.sent if s.at > interruption.at]
-    assert resumed[0] == pytest.approx(interruption.at + 0.3 + 1.0, abs=0.15)
+    assert resumed[0] == pytest.approx(fell_quiet + 1.0, abs=0.15)
     assert len(call.llm.requests) == 1
     history = [m.content for m in call.session.history if m.role == "assistant"]
     assert history == [heard, rest]
@@ -57,11 +65,16 @@ async def test_without_false_interruption_timeout_a_noise_leaves_silence() -> No
 
 
 async def test_a_backchannel_that_cut_in_before_its_words_resumes_the_assistant() -> None:
-    # 0.2 s of speech stops the assistant before "Mhmm." is transcribed; it is kept as
-    # an aside, not answered, and the assistant goes on.
+    # A transcriber with no interim words: the barge-in held for them is taken when the
+    # wait is up, before "Mhmm." is transcribed (its final); it is kept as an aside,
+    # not answered, and the assistant goes on.
     call = await _cut_in(
-        ("When are you open?", "Mhmm."), [LONG_REPLY, "Unused."], false_interruption_timeout=1.0
+        ("When are you open?", "Mhmm."),
+        [LONG_REPLY, "Unused."],
+        words_per_second=0.5,
+        false_interruption_timeout=1.0,
     )
+    assert len(call.of(Interruption)) == 1
     (heard, cut), (rest, whole) = _said(call)
     assert (cut, whole) == (True, False)
     assert f"{heard} {rest}" == LONG_REPLY

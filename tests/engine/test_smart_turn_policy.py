@@ -17,7 +17,14 @@ from callwright.engine.smart_turn import (
     SmartTurnOptions,
     end_of_turn_policy,
 )
-from callwright.engine.smart_turn_words import ENDED, FINISHED, UNFINISHED, UNKNOWN, words_done
+from callwright.engine.smart_turn_words import (
+    ENDED,
+    FINISHED,
+    LEANS_UNFINISHED,
+    UNFINISHED,
+    UNKNOWN,
+    words_done,
+)
 from callwright.engine.turns import (
     CallerState,
     CallerTurn,
@@ -54,6 +61,23 @@ ENDPOINTING = EndpointingConfig(
         ("Je voudrais une table pour", "fr-FR", UNFINISHED),
         ("Ich möchte einen Tisch für", "de-DE", UNFINISHED),
         ("Ich möchte einen Tisch für vier Personen.", "de-DE", ENDED),
+        # Spelled letters: "A" and "I" are letters beside another one, not an article.
+        ("The order number is A B", "en-US", UNFINISHED),
+        ("the code is B A", "en-US", UNFINISHED),
+        ("I'd like a table for four and a", "en-US", UNFINISHED),  # the article
+        ("I think I", "en-US", UNKNOWN),  # "I" alone is no spelling
+        # An address with its number and no street type yet leans unfinished.
+        ("My address is twelve", "en-US", LEANS_UNFINISHED),
+        ("I live at 12 Baker", "en-US", LEANS_UNFINISHED),
+        ("My address is twelve Baker Street, London.", "en-US", ENDED),
+        ("I live at 12 Baker Street", "en-US", UNKNOWN),
+        ("I live 5 minutes away", "en-US", UNKNOWN),  # no address given
+        # A number in figures short of a phone number, after "number" or "code".
+        ("my phone number is 555", "en-US", LEANS_UNFINISHED),
+        ("the code is 4471", "en-US", LEANS_UNFINISHED),
+        ("my number is 5551234567", "en-US", UNKNOWN),  # ten digits: whole
+        ("a table for 4", "en-US", UNKNOWN),  # a number, but not one being read out
+        ("My address is twelve?", "en-US", FINISHED),
     ],
 )
 def test_the_words_say_whether_the_caller_is_done(text: str, language: str, done: float) -> None:
@@ -115,6 +139,33 @@ async def test_while_the_model_thinks_the_short_wait_is_not_taken() -> None:
     (answer,) = model.answers
     answer.set_result(0.9)
     assert policy.decide(1.15, 0.35, turn) is TurnAction.COMMIT
+
+
+async def test_words_leaning_unfinished_are_not_outvoted_by_the_models_done() -> None:
+    # The cut-off the conversation benchmark found: the model hears a voice stopping
+    # after "twelve" (0.95), the words an address still missing its street.
+    model = PendingModel()
+    policy = SmartEndOfTurn(ENDPOINTING, "en-US", model)
+    policy.heard(b"\x01\x00" * 512, 16_000)
+    turn = _paused(interim="My address is twelve")
+    assert policy.decide(1.0, 0.2, turn) is TurnAction.FINALISE  # nothing prepared
+    turn.heard_final("My address is twelve", 1.05)
+    (answer,) = model.answers
+    answer.set_result(0.95)
+    # Not taken after the short wait nor after silence_threshold: after utterance_end.
+    for silence_s in (0.3, 0.5, 0.9):
+        assert policy.decide(0.8 + silence_s, silence_s, turn) is TurnAction.WAIT
+    assert policy.last_done == LEANS_UNFINISHED
+    assert policy.last_wait_s == ENDPOINTING.utterance_end_s
+    assert policy.decide(1.8, 1.0, turn) is TurnAction.COMMIT
+    # The model may make such words less done, not more.
+    doubting = SmartEndOfTurn(ENDPOINTING, "en-US", model)
+    doubting.heard(b"\x01\x00" * 512, 16_000)
+    doubting.decide(2.0, 0.2, _paused(interim="My address is twelve"))
+    model.answers[-1].set_result(0.05)
+    done, certain = doubting.done(_paused(interim="My address is twelve"))
+    assert certain
+    assert done == pytest.approx((LEANS_UNFINISHED + 0.05) / 2)
 
 
 async def test_a_question_or_a_short_answer_does_not_wait_for_the_model() -> None:

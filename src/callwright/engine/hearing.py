@@ -117,6 +117,13 @@ class CallerListener(Protocol):
         and the policy says so."""
         ...
 
+    async def caller_transcribed(self, text: str, now: float) -> bool:
+        """The transcriber reported ``text`` (an interim or a final) for the caller's
+        speech: what a barge-in held for the words waits for, even once the caller has
+        fallen quiet. True when they made it one (the words are then a turn), once the
+        reply it cut has been recorded."""
+        ...
+
     def caller_aside(self, text: str, now: float) -> None:
         """The caller said ``text`` over the assistant without interrupting it."""
         ...
@@ -255,9 +262,13 @@ class Hearing:
                     self._listener.caller_speaking(
                         now, self._detector.speech_duration(now), turn.interim_words, turn.interim
                     )
+                await self._listener.caller_transcribed(text, now)
                 continue
             self._emit(TranscriptFinal(text, now))
-            if self._listener.assistant_replying():
+            # Before it is taken as an aside: words that make a held barge-in one end
+            # the reply, and then they are the caller's turn.
+            barged_in = await self._listener.caller_transcribed(text, now)
+            if not barged_in and self._listener.assistant_replying():
                 # Caller speech that did not interrupt (a backchannel): not a turn, but
                 # kept (the transcript, and the LLM with the next turn).
                 self._turn.backchannel()

@@ -21,7 +21,10 @@ the words are known only from the model's transcript of the caller's turn, so
 ``interruption_threshold``, the interruption phrases and (when no time test decides
 first) the acknowledgement phrases are applied to that transcript: speech over an
 answer still playing that reaches the threshold or holds an interruption phrase cuts
-it off then, and the caller's turn is answered.
+it off then, and the caller's turn is answered. The time test is not held for the
+words here as ``CallSession`` holds it (``BargeInPolicy(word_wait_s=...)``): the model
+transcribes the caller only once it has committed their turn, after their speech, so a
+wait for the first word would always run out and only delay every barge-in.
 """
 
 from __future__ import annotations
@@ -154,7 +157,7 @@ class RealtimeSession:
             busy=lambda: self._voice.replying or self._caller_speaking,
             reprompt=self._voice.say,
         )
-        self._barge_in = BargeInPolicy(config.interruption)
+        self._barge_in = BargeInPolicy(config.interruption)  # no wait for words: see above
         self._to_model = (
             Resampler(transport.sample_rate, sample_rate_of("pcm24"))
             if options.audio == "pcm24"

@@ -4,7 +4,8 @@ A barge-in stops the reply at once (``engine.speaking``), before anyone knows wh
 caller's speech holds. With ``interruption_settings.false_interruption_timeout``, a
 ``Resumption`` watches what follows: once the caller has been quiet that long, if their
 speech gave no words (a cough, a door) or only acknowledgement phrases (a "mhmm" that
-cut in before it was transcribed), and nothing else has started, the speaker says what
+cut in before it was transcribed: after the barge-in's wait for words), and nothing
+else has started, the speaker says what
 was left unsaid. Real words make it a turn like any other, answered by the LLM.
 """
 

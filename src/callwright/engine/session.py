@@ -7,7 +7,7 @@ whole call:
   the caller's turns, ended when the ``EndOfTurnPolicy`` (``engine.turns``) says so;
 - the speaking (``engine.speaking``): one reply at a time, LLM → sentences → TTS →
   transport, and what the caller heard of it; caller speech cuts a reply short when
-  the ``BargeInPolicy`` says so;
+  the ``BargeInPolicy`` says so (``engine.barge_in``);
 - the lifecycle (``engine.lifecycle``): one way to end, ``end(reason)``, at once or
   after a farewell; the idle and duration watchdogs;
 - here: the transport's events (audio, marks, DTMF, answering machine, hang-up), the
@@ -32,6 +32,7 @@ from typing import Any
 
 from callwright.clock import Clock
 from callwright.engine.answering import Answerer
+from callwright.engine.barge_in import BargeIns
 from callwright.engine.builtin_tools import offered_tools
 from callwright.engine.config import CallConfig
 from callwright.engine.events import (
@@ -61,7 +62,7 @@ from callwright.engine.smart_turn import end_of_turn_policy
 from callwright.engine.speaking import Speaker, SpeechCache
 from callwright.engine.stt_fallback import FallbackSTT
 from callwright.engine.tts_fallback import FallbackTTS
-from callwright.engine.turns import BargeInPolicy, EndOfTurnPolicy
+from callwright.engine.turns import WORD_WAIT_S, BargeInPolicy, EndOfTurnPolicy
 from callwright.providers.protocols import (
     LLM,
     STT,
@@ -175,7 +176,8 @@ class CallSession:
             listener=self,
             spawn=self._spawn,
         )
-        self._barge_in = BargeInPolicy(config.interruption)
+        # A barge-in on time alone waits a moment for the words (BargeInPolicy).
+        self._barge_in = BargeInPolicy(config.interruption, word_wait_s=WORD_WAIT_S)
         self._watchdogs = Watchdogs(
             config,
             self._lifecycle,
@@ -206,6 +208,9 @@ class CallSession:
             )
             if timeout is not None
             else None
+        )
+        self._barge_ins = BargeIns(
+            self._barge_in, self._speaker, clock, self._spawn, self._resumption
         )
         end_call = config.end_call_tool
         self._answerer = Answerer(
@@ -330,15 +335,11 @@ class CallSession:
 
     def caller_speaking(self, now: float, speaking_s: float, words: int, text: str) -> None:
         """Caller speech while the assistant speaks: a barge-in if the policy says so."""
-        if not self._speaker.interruptible:
-            return
-        barge_in = self._barge_in
-        if not barge_in.should_interrupt(now=now, speaking_s=speaking_s, words=words, text=text):
-            return
-        barge_in.record(now)
-        unsaid = self._speaker.interrupt(now)
-        if self._resumption is not None:
-            self._resumption.after_barge_in(unsaid)
+        self._barge_ins.speaking(now, speaking_s, words, text)
+
+    async def caller_transcribed(self, text: str, now: float) -> bool:
+        """Words for a barge-in held for them (``engine.barge_in``)."""
+        return await self._barge_ins.transcribed(text, now)
 
     def caller_aside(self, text: str, now: float) -> None:
         """Said over the assistant without interrupting it: in the transcript now, and

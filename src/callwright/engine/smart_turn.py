@@ -10,10 +10,12 @@ Two signals answer, each a probability that the caller has finished:
 The words veto: an unfinished phrase is not a finished turn whatever the pitch says
 (on natural speech the model alone still cut callers off after "a table for…"), and a
 question or a short answer is finished without waiting for the model. Otherwise the
-signals are averaged. Done (``done_at`` or more) → the turn is taken
-``done_wait_s`` after the last speech; unfinished (``unfinished_at`` or less) → only
-after ``utterance_end_s`` (or ``silence_threshold_s``, if longer); in between, after
-``silence_threshold_s`` as the silence policy would. While the model's answer is still
+signals are averaged, except that words leaning unfinished ("my address is twelve")
+are never made more done by the audio: the model may only confirm them. Done
+(``done_at`` or more) → the turn is taken ``done_wait_s`` after the last speech;
+unfinished (``unfinished_at`` or less) → only after ``utterance_end_s`` (or
+``silence_threshold_s``, if longer); in between, after ``silence_threshold_s`` as the
+silence policy would. While the model's answer is still
 out, the short wait is not taken on the words alone.
 
 The pause is judged from ``probe_s`` of silence: the transcriber is asked for its final
@@ -151,6 +153,7 @@ class SmartEndOfTurn:
         """The probability that the caller is done, and whether every signal asked
         has answered (False while the model's answer is out)."""
         signals: list[float] = []
+        text_done: float | None = None
         if self.options.text:
             text_done = self._text(turn)
             if text_done <= UNFINISHED or text_done >= FINISHED:
@@ -167,7 +170,13 @@ class SmartEndOfTurn:
                 signals.append(answer.result())
         if not signals:
             return UNKNOWN, certain
-        return sum(signals) / len(signals), certain
+        done = sum(signals) / len(signals)
+        if text_done is not None and text_done < UNKNOWN:
+            # Words that lean unfinished ("my address is twelve") are not outvoted by
+            # the audio's "done" (the model hears a voice stopping, not a thought that
+            # is missing its street): it may only make them less done.
+            done = min(done, text_done)
+        return done, certain
 
     def _text(self, turn: CallerTurn) -> float:
         """The words' reading, redone only when they changed (asked on every silent

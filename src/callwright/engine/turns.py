@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
 
 from callwright.engine.config import EndpointingConfig, InterruptionConfig
 from callwright.engine.phrases import PhraseSet, words_of
 
 __all__ = [
+    "WORD_WAIT_S",
     "BargeInPolicy",
     "CallerState",
     "CallerTurn",
@@ -26,6 +27,13 @@ __all__ = [
     "SilenceEndOfTurn",
     "TurnAction",
 ]
+
+
+# How long a barge-in called for by the time test alone waits for the caller's first
+# word (``BargeInPolicy``): the rest of a drawn-out one-word backchannel ("mhmm" lasts
+# 0.6-0.9 s, the time test fires at 0.5 s) plus the transcriber's delay in reporting
+# it (0.1 s in the conversation benchmark, 0.15-0.3 s for streaming services).
+WORD_WAIT_S: Final = 0.5
 
 
 class CallerState(enum.Enum):
@@ -199,26 +207,51 @@ class BargeInPolicy:
     else when the caller has said at least ``min_words`` words or spoken for at least
     ``min_speaking_s`` seconds (whichever comes first; a zero disables that test, both
     zero means any speech).
+
+    With ``word_wait_s``, the time test alone does not interrupt while no word has been
+    transcribed: a drawn-out "mhmm" outlasts ``min_speaking_s`` before the transcriber
+    reports it, and stopping then would cut the assistant off for a backchannel. The
+    barge-in is held (``held_until``): the first words decide it (``transcribed``:
+    an interrupt word or words that are no backchannel interrupt at once,
+    acknowledgements never), and if none come within ``word_wait_s`` it interrupts
+    anyway (``waited_out``: a transcriber without interim results, or a noise). Zero
+    (the default) interrupts on time at once: the realtime engine, whose transcript
+    of the caller only comes once the turn is over.
     """
 
     __slots__ = (
         "_acknowledgements",
         "_classified",
+        "_held_at",
+        "_held_words",
         "_interruptions",
+        "_word_wait_s",
         "_words",
         "config",
         "last_barge_in_at",
     )
 
-    def __init__(self, config: InterruptionConfig) -> None:
+    def __init__(self, config: InterruptionConfig, *, word_wait_s: float = 0.0) -> None:
         self.config = config
         self.last_barge_in_at: float | None = None
         self._acknowledgements = PhraseSet(config.acknowledgement_phrases)
         self._interruptions = PhraseSet(config.interruption_phrases)
+        self._word_wait_s = word_wait_s
+        # A barge-in held for the words: since when, and what the words said since (a
+        # final transcript empties the interim text, not what it said).
+        self._held_at: float | None = None
+        self._held_words = _Words.NONE
         # The last text classified and what it said: asked once per voice-activity
         # frame, the words change only a few times a second.
         self._classified = ""
         self._words = _Words.NONE
+
+    @property
+    def held_until(self) -> float | None:
+        """When a barge-in held for the caller's words stops waiting for them (None:
+        none is held)."""
+        held_at = self._held_at
+        return None if held_at is None else held_at + self._word_wait_s
 
     def should_interrupt(
         self, *, now: float, speaking_s: float, words: int, text: str = ""
@@ -229,18 +262,59 @@ class BargeInPolicy:
         ):
             return False
         said = self._classify(text)
+        if self._held_at is not None:
+            if said is _Words.NONE:
+                said = self._held_words
+            else:
+                self._held_words = said
+            if said is _Words.OTHER:
+                return True  # held, the time test was met: words decide at once
         if said is _Words.INTERRUPTION:
             return True
         if said is _Words.ACKNOWLEDGEMENT:
             return False
         by_words = self.config.min_words > 0 and words >= self.config.min_words
         by_time = self.config.min_speaking_s > 0 and speaking_s >= self.config.min_speaking_s
+        if by_time and said is _Words.NONE and self._word_wait_s > 0:
+            return self._waited(now)
         anything = (
             self.config.min_words == 0
             and self.config.min_speaking_s == 0
             and (speaking_s > 0 or words > 0)
         )
         return by_words or by_time or anything
+
+    def transcribed(self, text: str) -> bool:
+        """The transcriber reported ``text`` for the caller's speech (an interim, or a
+        final): whether it makes the barge-in held for the words one. Held, the time
+        test was met, so any words but acknowledgements interrupt."""
+        if self._held_at is None:
+            return False
+        said = self._classify(text)
+        if said is not _Words.NONE:
+            self._held_words = said
+        return said is _Words.INTERRUPTION or said is _Words.OTHER
+
+    def waited_out(self, now: float) -> bool:
+        """The hold for the words is over (``held_until`` has passed): whether to
+        interrupt anyway — no word came. The hold ends either way."""
+        held_until = self.held_until
+        if held_until is None or now < held_until - 1e-9:
+            return False
+        no_words = self._held_words is _Words.NONE
+        self._release()
+        return no_words
+
+    def _waited(self, now: float) -> bool:
+        """The time test met with no words yet: hold, until ``word_wait_s`` is up."""
+        if self._held_at is None:
+            self._held_at = now
+        held_until = self.held_until
+        return held_until is not None and now >= held_until - 1e-9
+
+    def _release(self) -> None:
+        self._held_at = None
+        self._held_words = _Words.NONE
 
     def is_backchannel(self, text: str) -> bool:
         """Whether ``text`` (a final transcript) is nothing but acknowledgement phrases,
@@ -266,3 +340,4 @@ class BargeInPolicy:
 
     def record(self, now: float) -> None:
         self.last_barge_in_at = now
+        self._release()

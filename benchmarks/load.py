@@ -140,13 +140,21 @@ def server_flags(args: argparse.Namespace) -> list[str]:
 
 @contextlib.asynccontextmanager
 async def server_process(
-    flags: list[str], database_url: str | None, twilio_url: str, work: Path, workers: int = 1
+    flags: list[str],
+    database_url: str | None,
+    twilio_url: str,
+    work: Path,
+    workers: int = 1,
+    cpus: str | None = None,
 ) -> AsyncIterator[ServerProcess]:
     """``load_server.py`` as a child process, until it has stopped."""
     port = free_port()
     ready = work / "ready.json"
     log = work / "server.log"
+    # ``--server-cpus``: taskset pins the server (and any workers it forks) to those cores.
+    pin = ["taskset", "--cpu-list", cpus] if cpus else []
     argv = [
+        *pin,
         sys.executable,
         str(SERVER_SCRIPT),
         f"--port={port}",
@@ -354,6 +362,7 @@ async def run_phase(
     resident size after the warm-up call: the allocator keeps what earlier phases
     freed, so each phase's own starting size would undercount)."""
     await server_loop_lag(server, reset=True)
+    load_before = os.getloadavg()[0]
     client_lag = LagSamples()
     rss_base = rss_floor or server.rss()
     cpu_base = server.cpu_s()
@@ -400,7 +409,7 @@ async def run_phase(
     cpu = server.cpu_s() - cpu_base
     client_cpu = sum(client.cpu_times()[:2]) - client_cpu_base
     server_lag = await server_loop_lag(server, reset=True)
-    return summarise(
+    phase = summarise(
         n,
         results,
         records,
@@ -415,6 +424,9 @@ async def run_phase(
         client_lag,
         busy_probe,
     )
+    # The cores are shared: what else ran on them is part of every figure.
+    phase["load_average_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    return phase
 
 
 # -- the run ------------------------------------------------------------------------------
@@ -438,6 +450,7 @@ async def run_database(
                 twilio_url,
                 work,
                 args.server_workers,
+                args.server_cpus,
             ) as server,
         ):
             await set_up(
@@ -564,6 +577,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="server processes on one port (`callwright serve --workers`); CPU and memory "
         "are the workers' summed, loop lag the worst worker's",
     )
+    parser.add_argument(
+        "--server-cpus",
+        help="pin the server's process(es) to these cores (taskset list, e.g. 0), so that "
+        "the caller and the server do not take each other's core",
+    )
+    parser.add_argument(
+        "--client-cpus",
+        type=lambda s: {int(x) for x in s.split(",")},
+        help="pin this process (the callers, fake Twilio, webhook receiver) to these cores",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--name", default="load", help="output files: NAME.json/.md/.png")
     args = parser.parse_args(argv)
@@ -597,6 +620,8 @@ async def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
             "server loop": args.server_loop,
             "server gc.freeze()": args.server_gc_freeze,
             "server workers": args.server_workers,
+            "server cores (taskset)": args.server_cpus or "any",
+            "caller cores": ",".join(map(str, sorted(args.client_cpus or []))) or "any",
             "mode": "realtime (Gemini Live fake)" if args.realtime else "pipeline",
         },
         "databases": [],
@@ -617,6 +642,8 @@ async def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    if args.client_cpus:
+        os.sched_setaffinity(0, args.client_cpus)
     if args.client_loop == "uvloop":
         import uvloop
 

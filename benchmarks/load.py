@@ -127,6 +127,8 @@ def server_flags(args: argparse.Namespace) -> list[str]:
     ]
     if args.server_gc_freeze:
         flags.append("--gc-freeze")
+        if args.server_gc_thresholds:
+            flags.append(f"--gc-thresholds={args.server_gc_thresholds}")
     if args.server_profile:
         flags.append(f"--profile={args.server_profile}")
     if args.server_workers > 1:
@@ -566,6 +568,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(`callwright serve` freezes it after start-up)",
     )
     parser.add_argument(
+        "--server-gc-thresholds",
+        help="young,middle,old: the server's collector thresholds once frozen (default: "
+        "the call server's own, decision 025; 700,10,10 for CPython's defaults)",
+    )
+    parser.add_argument(
         "--server-profile",
         type=Path,
         help="cProfile the server (slower!); pstats file written at exit",
@@ -619,6 +626,7 @@ async def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
             "endpointing": "silence 200 ms, vad_turnoff 200 ms",
             "server loop": args.server_loop,
             "server gc.freeze()": args.server_gc_freeze,
+            "server gc thresholds": args.server_gc_thresholds or "callwright serve's",
             "server workers": args.server_workers,
             "server cores (taskset)": args.server_cpus or "any",
             "caller cores": ",".join(map(str, sorted(args.client_cpus or []))) or "any",

@@ -8,8 +8,10 @@ collection every ~2.3 s — each one walking every live call's objects with ever
 audio stalled behind it (up to 120 ms of CPU). Start-up's objects are frozen out of
 the collector's sight once the app is up; after that the young generation is given
 more room, so that a turn's short-lived objects die by reference count before the
-collector examines them, and the middle and full passes, counted in young ones, come
-an order of magnitude less often.
+collector examines them and young and middle passes come ~20 times less often. A full
+pass still follows every second middle one: a finished call's object graph holds
+cycles, and only a full pass frees it once it has grown old, so making full passes
+rarer still would let finished calls' memory pile up.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from typing import Final
 __all__ = ["CALL_SERVER_GC_THRESHOLDS", "settle_heap"]
 
 # (young, middle, old): a young collection after this many net container allocations;
-# the middle one every ``middle`` young ones; a full one every ``old`` middle ones (and
-# then only when a quarter of the old generation is new since the last full pass).
-CALL_SERVER_GC_THRESHOLDS: Final = (10_000, 10, 10)
+# a middle one after more than ``middle`` young ones; a full one after more than ``old``
+# middle ones (and then only when a quarter of the old generation is new since the
+# last full pass).
+CALL_SERVER_GC_THRESHOLDS: Final = (10_000, 10, 1)
 
 
 def settle_heap(thresholds: tuple[int, int, int] = CALL_SERVER_GC_THRESHOLDS) -> int:

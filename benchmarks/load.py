@@ -127,6 +127,8 @@ def server_flags(args: argparse.Namespace) -> list[str]:
     ]
     if args.server_gc_freeze:
         flags.append("--gc-freeze")
+        if args.server_gc_thresholds:
+            flags.append(f"--gc-thresholds={args.server_gc_thresholds}")
     if args.server_profile:
         flags.append(f"--profile={args.server_profile}")
     if args.server_workers > 1:
@@ -140,13 +142,21 @@ def server_flags(args: argparse.Namespace) -> list[str]:
 
 @contextlib.asynccontextmanager
 async def server_process(
-    flags: list[str], database_url: str | None, twilio_url: str, work: Path, workers: int = 1
+    flags: list[str],
+    database_url: str | None,
+    twilio_url: str,
+    work: Path,
+    workers: int = 1,
+    cpus: str | None = None,
 ) -> AsyncIterator[ServerProcess]:
     """``load_server.py`` as a child process, until it has stopped."""
     port = free_port()
     ready = work / "ready.json"
     log = work / "server.log"
+    # ``--server-cpus``: taskset pins the server (and any workers it forks) to those cores.
+    pin = ["taskset", "--cpu-list", cpus] if cpus else []
     argv = [
+        *pin,
         sys.executable,
         str(SERVER_SCRIPT),
         f"--port={port}",
@@ -354,6 +364,7 @@ async def run_phase(
     resident size after the warm-up call: the allocator keeps what earlier phases
     freed, so each phase's own starting size would undercount)."""
     await server_loop_lag(server, reset=True)
+    load_before = os.getloadavg()[0]
     client_lag = LagSamples()
     rss_base = rss_floor or server.rss()
     cpu_base = server.cpu_s()
@@ -400,7 +411,7 @@ async def run_phase(
     cpu = server.cpu_s() - cpu_base
     client_cpu = sum(client.cpu_times()[:2]) - client_cpu_base
     server_lag = await server_loop_lag(server, reset=True)
-    return summarise(
+    phase = summarise(
         n,
         results,
         records,
@@ -415,6 +426,9 @@ async def run_phase(
         client_lag,
         busy_probe,
     )
+    # The cores are shared: what else ran on them is part of every figure.
+    phase["load_average_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    return phase
 
 
 # -- the run ------------------------------------------------------------------------------
@@ -438,6 +452,7 @@ async def run_database(
                 twilio_url,
                 work,
                 args.server_workers,
+                args.server_cpus,
             ) as server,
         ):
             await set_up(
@@ -553,6 +568,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(`callwright serve` freezes it after start-up)",
     )
     parser.add_argument(
+        "--server-gc-thresholds",
+        help="young,middle,old: the server's collector thresholds once frozen (default: "
+        "the call server's own, decision 025; 700,10,10 for CPython's defaults)",
+    )
+    parser.add_argument(
         "--server-profile",
         type=Path,
         help="cProfile the server (slower!); pstats file written at exit",
@@ -563,6 +583,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=1,
         help="server processes on one port (`callwright serve --workers`); CPU and memory "
         "are the workers' summed, loop lag the worst worker's",
+    )
+    parser.add_argument(
+        "--server-cpus",
+        help="pin the server's process(es) to these cores (taskset list, e.g. 0), so that "
+        "the caller and the server do not take each other's core",
+    )
+    parser.add_argument(
+        "--client-cpus",
+        type=lambda s: {int(x) for x in s.split(",")},
+        help="pin this process (the callers, fake Twilio, webhook receiver) to these cores",
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--name", default="load", help="output files: NAME.json/.md/.png")
@@ -596,7 +626,10 @@ async def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
             "endpointing": "silence 200 ms, vad_turnoff 200 ms",
             "server loop": args.server_loop,
             "server gc.freeze()": args.server_gc_freeze,
+            "server gc thresholds": args.server_gc_thresholds or "callwright serve's",
             "server workers": args.server_workers,
+            "server cores (taskset)": args.server_cpus or "any",
+            "caller cores": ",".join(map(str, sorted(args.client_cpus or []))) or "any",
             "mode": "realtime (Gemini Live fake)" if args.realtime else "pipeline",
         },
         "databases": [],
@@ -617,6 +650,8 @@ async def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    if args.client_cpus:
+        os.sched_setaffinity(0, args.client_cpus)
     if args.client_loop == "uvloop":
         import uvloop
 

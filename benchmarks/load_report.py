@@ -194,7 +194,13 @@ def gc_max(phase: dict[str, Any]) -> str:
     gen2 = phase["server_loop_lag_ms"].get("gc", {}).get("gen2", {})
     if not gen2.get("count"):
         return "none"
-    return f"{gen2['max_ms']:.0f} ({gen2.get('max_cpu_ms', 0):.0f} CPU)"
+    return f"{gen2['max_ms']:.0f} ({gen2.get('max_cpu_ms', 0):.0f} CPU) ×{gen2['count']}"
+
+
+def load_average(phase: dict[str, Any]) -> str:
+    """The machine's 1-minute load average at the phase's start → end (shared cores)."""
+    before, after = phase.get("load_average_1min", ("–", "–"))
+    return f"{before} → {after}"
 
 
 def write_results(report: dict[str, Any], out: Path) -> None:
@@ -228,8 +234,8 @@ def write_results(report: dict[str, Any], out: Path) -> None:
             "provider p50 | server v2v p50/p95 | caller v2v p50/p95/p99 | "
             "jitter p99: caller / server sends | "
             "underruns | loop lag p99 | stalls: own CPU / not scheduled s | gen2 GC max ms | "
-            "CPU s/call-min | cores | MB/call |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "CPU s/call-min: server / caller | cores | MB/call | load avg (1 min) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for p in database["phases"]:
 
@@ -244,8 +250,9 @@ def write_results(report: dict[str, Any], out: Path) -> None:
                 f" | {q('outbound_jitter_ms', 'p99')} / {q('server_send_jitter_ms', 'p99')}"
                 f" | {p['underruns_within_sentence']}"
                 f" | {q('server_loop_lag_ms', 'p99')} | {stalls(p)} | {gc_max(p)}"
-                f" | {p['server_cpu_s_per_call_minute']}"
-                f" | {p['server_cores_used']} | {p['memory_per_call_mb']} |"
+                f" | {p['server_cpu_s_per_call_minute']} / {p['client_cpu_s_per_call_minute']}"
+                f" | {p['server_cores_used']} | {p['memory_per_call_mb']}"
+                f" | {load_average(p)} |"
             )
         lines.append("")
     (out / f"{name}.md").write_text("\n".join(lines))

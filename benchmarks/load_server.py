@@ -38,7 +38,7 @@ import secrets
 import signal
 import sys
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,7 @@ from callwright.observability.metrics import Metrics, default_metrics
 from callwright.observability.middleware import HttpMetricsMiddleware
 from callwright.providers.fakes import EnergyVAD, ScriptedLLM, ScriptedSTT, speech
 from callwright.providers.protocols import VAD, TTSOptions
+from callwright.runtime.heap import CALL_SERVER_GC_THRESHOLDS, settle_heap
 from callwright.runtime.registry import ProviderChoice, ProviderFactory
 from callwright.settings import Settings
 from callwright.store.database import create_engine, create_session_factory
@@ -271,6 +272,9 @@ class LoopDiagnostics:
         # (wall, loop-thread CPU) per collection: a pause whose CPU falls short of its
         # wall time was stretched by the OS, not by the collector.
         self.gc_pauses: dict[int, list[tuple[float, float]]] = {0: [], 1: [], 2: []}
+        # Unreachable objects each generation's collections freed: garbage in cycles,
+        # which only the collector frees (what rarer collections leave lying longer).
+        self.gc_collected: dict[int, int] = {0: 0, 1: 0, 2: 0}
         self._gc_started = (0.0, 0.0)
         gc.callbacks.append(self._on_gc)
 
@@ -282,6 +286,7 @@ class LoopDiagnostics:
             self.gc_pauses[info["generation"]].append(
                 (time.perf_counter() - wall, time.thread_time() - cpu)
             )
+            self.gc_collected[info["generation"]] += info["collected"]
 
     async def watch(self, metrics: Metrics, interval_s: float) -> None:
         process = psutil.Process()
@@ -313,6 +318,8 @@ class LoopDiagnostics:
                 "max_ms": round(max((w for w, _ in pauses), default=0.0) * 1000, 2),
                 "max_cpu_ms": round(max((c for _, c in pauses), default=0.0) * 1000, 2),
                 "total_ms": round(sum(w for w, _ in pauses) * 1000, 1),
+                "total_cpu_ms": round(sum(c for _, c in pauses) * 1000, 1),
+                "collected": self.gc_collected[generation],
             }
             for generation, pauses in self.gc_pauses.items()
         }
@@ -332,6 +339,7 @@ class LoopDiagnostics:
             self.stalls.clear()
             for pauses in self.gc_pauses.values():
                 pauses.clear()
+            self.gc_collected = dict.fromkeys(self.gc_collected, 0)
         return report
 
 
@@ -393,13 +401,15 @@ async def _bare_asgi(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": _BARE_BODY})
 
 
-async def _gc_freeze() -> dict[str, int]:
-    """Collect, then move every object alive now out of the collector's sight: what a
-    warm process holds (modules, schemas, metadata, models) lives as long as it does, so
-    a full collection need only walk what calls allocate afterwards."""
-    gc.collect()
-    gc.freeze()
-    return {"frozen": gc.get_freeze_count(), "pid": os.getpid()}
+def _gc_freeze(thresholds: tuple[int, int, int]) -> Callable[[], Awaitable[dict[str, int]]]:
+    """``POST /bench/gc-freeze``: what ``callwright serve`` does once it is up
+    (``settle_heap``: collect, freeze what the warm process holds, set the collector's
+    thresholds), here after the warm-up call so lazily imported modules are frozen too."""
+
+    async def freeze() -> dict[str, int]:
+        return {"frozen": settle_heap(thresholds), "pid": os.getpid()}
+
+    return freeze
 
 
 async def _trivial_route() -> dict[str, str]:
@@ -454,7 +464,12 @@ def bench_app(
         return report | {"pid": os.getpid()}
 
     app.add_api_route("/bench/loop-lag", loop_lag, methods=["GET"], include_in_schema=False)
-    app.add_api_route("/bench/gc-freeze", _gc_freeze, methods=["POST"], include_in_schema=False)
+    app.add_api_route(
+        "/bench/gc-freeze",
+        _gc_freeze(args.gc_thresholds),
+        methods=["POST"],
+        include_in_schema=False,
+    )
     # api_throughput.py's floors: the same process and middleware stack, no routing
     # into FastAPI (a mounted ASGI callable), and a FastAPI route with no dependencies.
     app.mount("/bench/bare", _bare_asgi)
@@ -466,8 +481,7 @@ def bench_app(
 
 def _ready(args: argparse.Namespace, path: Path, api_key: str) -> None:
     if args.gc_freeze:
-        gc.collect()
-        gc.freeze()
+        settle_heap(args.gc_thresholds)
     ready = {
         "pid": os.getpid(),
         "base_url": f"http://{args.host}:{args.port}",
@@ -600,6 +614,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "/bench/gc-freeze, which load.py sends after the warm-up call)",
     )
     parser.add_argument(
+        "--gc-thresholds",
+        type=_thresholds,
+        default=CALL_SERVER_GC_THRESHOLDS,
+        help="the collector's thresholds set with --gc-freeze (default: the call server's, "
+        "decision 025; 700,10,10 is CPython's own)",
+    )
+    parser.add_argument(
         "--profile", type=Path, help="cProfile the event-loop thread; stats written here at exit"
     )
     parser.add_argument(
@@ -609,6 +630,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="server processes on the port (as `callwright serve --workers`)",
     )
     return parser.parse_args(argv)
+
+
+def _thresholds(text: str) -> tuple[int, int, int]:
+    young, middle, old = (int(part) for part in text.split(","))
+    return young, middle, old
 
 
 def _exit(signum: int, frame: object) -> None:

@@ -10,6 +10,8 @@ from types import ModuleType
 
 import pytest
 
+from callwright.runtime.heap import CALL_SERVER_GC_THRESHOLDS
+
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
@@ -54,6 +56,12 @@ def test_load_defaults_and_refusals(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--gc-freeze" in flags  # as `callwright serve` freezes its heap
     assert "--vad=silero" in flags
     assert "--gc-freeze" not in load.server_flags(load.parse_args(["--no-server-gc-freeze"]))
+    # Pinned: the server under taskset, the callers' own process by affinity.
+    pinned = load.parse_args(["--server-cpus", "0", "--client-cpus", "1"])
+    assert (pinned.server_cpus, pinned.client_cpus) == ("0", {1})
+    assert not any("thresholds" in flag for flag in flags)  # the call server's own
+    cpython = load.server_flags(load.parse_args(["--server-gc-thresholds", "700,10,10"]))
+    assert "--gc-thresholds=700,10,10" in cpython
     unbatched = load.server_flags(load.parse_args(["--vad", "silero-unbatched"]))
     assert "--vad=silero-unbatched" in unbatched
     for bad in (["--databases", "mysql"], ["--calls", "0"], ["--calls", "x"]):
@@ -69,6 +77,11 @@ def test_load_server_options(tmp_path: Path) -> None:
     data, ready = str(tmp_path / "data"), str(tmp_path / "ready.json")
     args = server.parse_args(["--port", "1", "--data-dir", data, "--ready-file", ready])
     assert (args.vad, args.loop, args.llm_token_ms) == ("silero", "uvloop", 20)
+    assert args.gc_thresholds == CALL_SERVER_GC_THRESHOLDS  # what `callwright serve` sets
+    other = ["--gc-thresholds", "700,10,10"]
+    assert server.parse_args(
+        [*other, "--port", "1", "--data-dir", data, "--ready-file", ready]
+    ).gc_thresholds == (700, 10, 10)
     with pytest.raises(SystemExit):
         server.parse_args(["--data-dir", data])  # --port and --ready-file are required
     # The scripted conversation is what the caller plays: one barge-in, every turn heard.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -57,6 +56,7 @@ from callwright.runtime.calls import CallRuntime
 from callwright.runtime.control import ControlRelay
 from callwright.runtime.drain import Drain, signal_drain
 from callwright.runtime.evaluations import TestRunWorker
+from callwright.runtime.heap import settle_heap
 from callwright.runtime.nodes import LocalNode, WallClock, new_node_id
 from callwright.runtime.providers_cloud import CloudProviders
 from callwright.runtime.providers_offline import OfflineProviders
@@ -249,9 +249,8 @@ def create_app(
                 if freeze_heap_after_startup:
                     # What start-up allocated lives as long as the process: keep it out
                     # of the collector's full passes, which otherwise stall every call at
-                    # once (150–310 ms measured under load; 8–15 ms frozen).
-                    gc.collect()
-                    gc.freeze()
+                    # once, and make those passes rare (decision 025).
+                    settle_heap()
                 try:
                     yield
                 finally:

@@ -1,8 +1,10 @@
-"""The benchmark scripts import and parse their options (no load is run here)."""
+"""The benchmark scripts import and parse their options (no load is run here); the
+greeting benchmark runs once, with tiny settings."""
 
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +13,7 @@ from types import ModuleType
 import pytest
 
 from callwright.runtime.heap import CALL_SERVER_GC_THRESHOLDS
+from tests.support.optional import require_installed
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
@@ -22,6 +25,7 @@ SCRIPTS = (
     "load_server",
     "api_throughput",
     "offline_providers",
+    "greeting",
 )
 
 
@@ -123,3 +127,32 @@ def test_api_throughput_and_offline_providers_options() -> None:
     assert offline.parse_args(["--only", "espeak"]).only == ["espeak"]
     with pytest.raises(SystemExit):
         offline.parse_args(["--only", "gpt5"])
+
+
+@pytest.mark.usefixtures("bench")
+def test_greeting_runs_on_the_offline_voice(tmp_path: Path) -> None:
+    """The whole script, one call of each kind: a server process on the offline models,
+    calls over the Twilio protocol, the voice that spoke checked in each record."""
+    require_installed("piper", "faster_whisper", "llama_cpp", why="the greeting benchmark's server")
+    greeting = script("greeting")
+    for bad in (["--cached-calls", "0"], ["--voice", "rachel"]):
+        with pytest.raises(SystemExit):
+            greeting.parse_args(bad)
+    out = tmp_path / "greeting.json"
+    tiny = ["--cached-calls", "1", "--changed-calls", "1", "--variable-calls", "1"]
+    result = greeting.main([*tiny, "--json", "--out", str(out)])
+    assert result is not None
+    assert result["problems"] == []  # each call spoken by Piper; cached audio the cold call's
+    assert json.loads(out.read_text())["voice"] == "piper"
+    figures = result["start_to_first_media_ms"]
+    assert list(figures) == [
+        "static, first call",
+        "static, cached",
+        "changed, first call",
+        "changed, cached",
+        "with a variable",
+    ]
+    assert all(phase["n"] == 1 for phase in figures.values())
+    audio = result["greeting_audio_s"]
+    # The variable message renders to the static text: the same words, synthesised anew.
+    assert audio["static, cached"] == audio["static, first call"] > 1.0

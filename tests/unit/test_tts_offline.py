@@ -259,6 +259,58 @@ async def test_piper_starts_lazily_and_aclose_stops_it() -> None:
     assert not set(pids) & children().keys()
 
 
+def slow_python(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A Python that notes each start in ``launches`` and waits for ``go`` to exist before
+    running (a worker whose model load takes as long as the test wants)."""
+    launches, go, wrapper = tmp_path / "launches", tmp_path / "go", tmp_path / "python"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f"echo started >> {launches}\n"
+        f"while [ ! -e {go} ]; do sleep 0.05; done\n"
+        f'exec {sys.executable} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    return wrapper, launches, go
+
+
+def started_once(launches: Path) -> None:
+    """Blocks (in a thread) until the slow Python has been started."""
+    while not launches.exists():
+        time.sleep(0.02)
+
+
+async def test_a_worker_start_outlives_the_request_that_gave_up_on_it(tmp_path: Path) -> None:
+    # A fallback voice gives up on a slow first request after a few seconds: the model
+    # being loaded is not killed, and the next request gets it instead of a new start.
+    wrapper, launches, go = slow_python(tmp_path)
+    tts = PiperTTS(python_executable=str(wrapper))
+    try:
+        first = asyncio.create_task(collect(tts.synthesize(GREETING, TTSOptions())))
+        await asyncio.to_thread(started_once, launches)
+        first.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await first
+        go.touch()
+        audio = await collect(tts.synthesize(GREETING, TTSOptions()))
+        assert seconds(audio, 22050) > 1.0
+        assert launches.read_text().splitlines() == ["started"]
+    finally:
+        await tts.aclose()
+
+
+async def test_aclose_stops_a_worker_still_starting(tmp_path: Path) -> None:
+    before = children()
+    wrapper, launches, _ = slow_python(tmp_path)
+    tts = PiperTTS(python_executable=str(wrapper))
+    first = asyncio.create_task(collect(tts.synthesize(GREETING, TTSOptions())))
+    await asyncio.to_thread(started_once, launches)
+    first.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await first
+    await tts.aclose()
+    assert children().keys() <= before.keys(), "a starting piper worker outlived aclose()"
+
+
 async def test_piper_without_piper_installed_is_unavailable() -> None:
     tts = PiperTTS(python_executable="/nonexistent/python3")
     with pytest.raises(ProviderUnavailable, match="cannot run"):

@@ -216,6 +216,11 @@ class PiperTTS:
         self._default_voice = default_voice
         self._startup_timeout_s = startup_timeout_s
         self._slots: list[_Worker | None] = [None] * workers
+        # A worker being started, per slot: its start outlives the request that asked
+        # for it (a caller who barges in, or a fallback voice that gives up after a few
+        # seconds, must not kill a model halfway loaded: the next request would start
+        # it from scratch, and on a slow machine never see it ready). aclose() ends them.
+        self._starting: list[asyncio.Task[_Worker] | None] = [None] * workers
         self._slots_lock = asyncio.Lock()
         self._request_ids = itertools.count(1)
         self._warned_voices: set[str] = set()
@@ -232,6 +237,10 @@ class PiperTTS:
                 await self._start_slot(index)
 
     async def aclose(self) -> None:
+        starting = [task for task in self._starting if task is not None]
+        for task in starting:
+            task.cancel()  # _Worker.start kills a process it has not finished starting
+        await asyncio.gather(*starting, return_exceptions=True)
         async with self._slots_lock:
             workers = [w for w in self._slots if w is not None]
             self._slots = [None] * len(self._slots)
@@ -279,13 +288,25 @@ class PiperTTS:
         worker = self._slots[index]
         if worker is not None and worker.alive:
             return worker
-        if worker is not None:
-            self._slots[index] = None
-            await worker.close()  # reap the dead one
-            logger.warning("piper worker %d died; restarting it", worker.process.pid)
-        worker = await _Worker.start(self._argv, self._startup_timeout_s)
-        self._slots[index] = worker
-        return worker
+        starting = self._starting[index]
+        if starting is None:
+            if worker is not None:
+                self._slots[index] = None
+                await worker.close()  # reap the dead one
+                logger.warning("piper worker %d died; restarting it", worker.process.pid)
+            starting = asyncio.create_task(self._start_worker(index), name="piper-start")
+            starting.add_done_callback(_log_start_failure)
+            self._starting[index] = starting
+        # Shielded: a cancelled request leaves the start running for the next one.
+        return await asyncio.shield(starting)
+
+    async def _start_worker(self, index: int) -> _Worker:
+        try:
+            worker = await _Worker.start(self._argv, self._startup_timeout_s)
+            self._slots[index] = worker
+            return worker
+        finally:
+            self._starting[index] = None
 
     def _resolve_voice(self, voice_id: str | None, voices: tuple[str, ...]) -> str:
         wanted = (voice_id or "").lower()
@@ -297,6 +318,13 @@ class PiperTTS:
             self._warned_voices.add(voice_id)
             logger.warning("piper has no voice %r; using %s", voice_id, self._default_voice)
         return self._default_voice
+
+
+def _log_start_failure(starting: asyncio.Task[_Worker]) -> None:
+    """A start whose requester had gone: its failure is still told (the next request
+    tries again)."""
+    if not starting.cancelled() and (error := starting.exception()) is not None:
+        logger.warning("piper worker failed to start: %s", error)
 
 
 def _scales(extra: Mapping[str, Any]) -> dict[str, float | None]:

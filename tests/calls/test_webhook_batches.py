@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,16 +14,20 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callwright.domain.calls.queries import load_call, load_call_for_messages
+from callwright.domain.calls.repository import CallProgress, save_progress
+from callwright.domain.webhooks import messages
 from callwright.runtime.calls import CallRuntime
 from callwright.runtime.preparation import PreparedCall
 from callwright.runtime.webhook_writer import WebhookWriter
 from callwright.runtime.webhooks import OutboxCallWebhooks
 from callwright.settings import Settings
+from callwright.store.base import utcnow
 from callwright.store.call_status import CallStatus
-from callwright.store.models import WebhookEvent
+from callwright.store.models import Call, WebhookEvent
 from tests.conftest import Tenant
 from tests.webhooks.conftest import add_call, all_delivered, dispatching, eventually
 from tests.webhooks.receiver import Receiver
@@ -193,3 +198,113 @@ async def test_the_end_stops_the_writer_and_a_bad_event_costs_only_itself(
     # Nothing after the end is written.
     assert await queued(sessions, prepared.call.id) == ["status-update", "line 0", "line 1"]
     assert "could not queue the tool-call webhook" in caplog.text
+
+
+@contextmanager
+def call_reads(app: FastAPI) -> Iterator[list[set[str]]]:
+    """The columns each statement reading the ``calls`` table selects, in the block."""
+    engine = app.state.callwright.engine.sync_engine
+    reads: list[set[str]] = []
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_rest: Any) -> None:
+        selected, *tables = re.split(r"\sFROM\s", sql, maxsplit=1)
+        if selected.lstrip().upper().startswith("SELECT") and re.match(r"calls\b", "".join(tables)):
+            reads.append(set(re.findall(r"\bcalls\.(\w+)", selected)))
+
+    event.listen(engine, "before_cursor_execute", statement)
+    try:
+        yield reads
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+
+
+def without_timestamp(payload: dict[str, Any]) -> dict[str, Any]:
+    return {"message": {k: v for k, v in payload["message"].items() if k != "timestamp"}}
+
+
+async def test_a_batch_reads_the_call_but_not_its_record_and_sends_the_same_messages(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    tenant: Tenant,
+) -> None:
+    runtime: CallRuntime = app.state.callwright.calls
+    prepared = await prepared_call(client, sessions, tenant, runtime, "http://127.0.0.1:9/hooks")
+    call_id = prepared.call.id
+    # A record so far, as the progress writer saves it after each turn.
+    said = [{"role": "user", "text": "Hello there", "seconds_from_start": 1.5}]
+    async with sessions() as db:
+        progress = CallProgress(messages=said, tool_calls=[], knowledge=[], turns=[{"turn": 0}])
+        assert await save_progress(db, call_id, progress)
+        await db.commit()
+    tool_call = {"id": "call_1", "name": "lookup", "arguments": '{"city": "Paris"}'}
+    writer = writer_for(prepared, settings, sessions)
+    writer.notify(*line(0))
+    writer.notify("tool-call", tool_call)
+    writer.close()
+
+    with call_reads(app) as reads:
+        async with asyncio.timeout(HANG_S):
+            await writer.run()
+
+    # One read of the call for the batch, of the columns its messages show only.
+    assert reads == [set(messages.CALL_OBJECT_FIELDS)]
+    async with sessions() as db:
+        call = await load_call(db, call_id)
+        assert call is not None
+        rows = await db.execute(
+            select(WebhookEvent.payload)
+            .where(WebhookEvent.call_id == call_id)
+            .order_by(WebhookEvent.id)
+        )
+        payloads = [without_timestamp(payload) for payload in rows.scalars()][1:]
+    role, text = line(0)[1]["role"], line(0)[1]["text"]
+    assert payloads == [
+        without_timestamp(messages.transcript(call, role=role, text=text)),
+        without_timestamp(messages.tool_calls(call, [tool_call])),
+    ]
+
+
+async def test_every_message_but_the_report_renders_from_the_call_without_its_record(
+    sessions: async_sessionmaker[AsyncSession], tenant: Tenant
+) -> None:
+    """``CALL_OBJECT_FIELDS`` is all they read: loaded with only those (anything else
+    raises), an ended call with usage renders as the whole row does."""
+    call_id = await add_call(
+        sessions,
+        tenant.organization_id,
+        status=CallStatus.ENDED,
+        end_reason="customer-ended-call",
+        provider_call_id="CA0123",
+        assistant_context={"name": "Desk", "metadata": {"a": 1}, "custom_settings": {}},
+    )
+    async with sessions() as db:
+        await db.execute(
+            update(Call)
+            .where(Call.id == call_id)
+            .values(
+                variables={"name": "Ada"},
+                usage={"llm": {"prompt_tokens": 12, "completion_tokens": 5}},
+                ended_at=utcnow(),
+            )
+        )
+        await db.commit()
+    now = utcnow()
+    tool_call = {"id": "call_1", "name": "lookup", "arguments": "{}"}
+    async with sessions() as db:
+        whole = await load_call(db, call_id)
+    async with sessions() as db:
+        slim = await load_call_for_messages(db, call_id)
+    assert whole is not None
+    assert slim is not None
+
+    def rendered(call: Call) -> list[dict[str, Any]]:
+        return [
+            messages.status_update(call, now=now),
+            messages.transcript(call, role="user", text="Hi", now=now),
+            messages.tool_calls(call, [tool_call], now=now),
+        ]
+
+    assert rendered(slim) == rendered(whole)
+    assert "costBreakdown" in messages.status_update(slim, now=now)["message"]["call"]

@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callwright.clock import Clock, MonotonicClock
-from callwright.domain.calls.queries import load_call
+from callwright.domain.calls.queries import load_call_for_messages
 from callwright.store.models import Call
 
 __all__ = ["CallWebhooks", "WebhookEvent", "WebhookWriter"]
@@ -140,10 +140,12 @@ class WebhookWriter:
     async def _write(self, batch: Sequence[_Event]) -> bool:
         """Queue ``batch`` in order, in one session and one commit; True when it is
         done with (written, or its call is gone). An event that cannot be made is
-        skipped and the rest still go; a failed commit keeps the batch (False)."""
+        skipped and the rest still go; a failed commit keeps the batch (False). The
+        call is read as it is now (its status, ``updatedAt``), but only the columns
+        a transcript line's or tool call's message shows: not its record so far."""
         try:
             async with self._session_factory() as db:
-                call = await load_call(db, self._call_id)
+                call = await load_call_for_messages(db, self._call_id)
                 if call is not None:
                     for kind, data in batch:
                         try:

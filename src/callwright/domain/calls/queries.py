@@ -10,10 +10,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import load_only
 
 from callwright.domain.principal import KeyScope, Principal
+from callwright.domain.webhooks.messages import CALL_OBJECT_FIELDS
 from callwright.store.call_status import CallStatus
 from callwright.store.models import Call, PhoneNumber
 
@@ -22,6 +24,7 @@ __all__ = [
     "CallRepository",
     "call_by_carrier_sid",
     "load_call",
+    "load_call_for_messages",
     "placing_principal",
     "previous_conversation",
 ]
@@ -122,6 +125,23 @@ async def previous_conversation(
 async def load_call(session: AsyncSession, call_id: int) -> Call | None:
     """A call by id, in any organization: for a caller that already identified it."""
     return await session.get(Call, call_id)
+
+
+# Built once: each load only binds the id.
+_FOR_MESSAGES = (
+    select(Call)
+    .where(Call.id == bindparam("call_id"))
+    .options(load_only(*(getattr(Call, name) for name in CALL_OBJECT_FIELDS), raiseload=True))
+)
+
+
+async def load_call_for_messages(session: AsyncSession, call_id: int) -> Call | None:
+    """A call by id with only what a live call's webhook messages read
+    (``messages.CALL_OBJECT_FIELDS``): not its record so far, which the progress writer
+    rewrites every turn and every event batch would otherwise load and decode again.
+    Reading any other attribute raises instead of loading it."""
+    result = await session.execute(_FOR_MESSAGES, {"call_id": call_id})
+    return result.scalar_one_or_none()
 
 
 async def call_by_carrier_sid(

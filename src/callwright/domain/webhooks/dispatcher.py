@@ -35,7 +35,6 @@ import random
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
@@ -236,23 +235,27 @@ class WebhookDispatcher:
     ) -> None:
         now = utcnow()
         attempts = claim.attempts + 1
-        values: dict[str, Any] = {"last_error": error}
+        retry_at = None
         if error is None:
-            values.update(status=DELIVERED, delivered_at=now)
+            status = DELIVERED
         elif attempts >= self._settings.webhook_max_attempts:
-            values.update(status=FAILED)
+            status = FAILED
         else:
+            status = PENDING
             delay = retry_delay(
                 attempts,
                 base_s=self._settings.webhook_retry_base_delay_seconds,
                 max_s=self._settings.webhook_retry_max_delay_seconds,
                 rng=self._rng,
             )
-            values.update(next_attempt_at=now + timedelta(seconds=delay))
+            retry_at = now + timedelta(seconds=delay)
         held = await self._leases.record(
-            claim, Attempt(status_code, error, duration_ms), values, at=now
+            claim,
+            Attempt(status_code, error, duration_ms),
+            status=status,
+            retry_at=retry_at,
+            at=now,
         )
-        status = values.get("status", PENDING)
         _log_outcome(claim, attempts, status, error, held=held)
         outcome = {DELIVERED: "delivered", FAILED: "failed"}.get(status, "retry")
         metrics.webhook_delivery(outcome, duration_ms / 1000)  # type: ignore[arg-type]

@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, Integer, bindparam, or_, select, update
+from sqlalchemy import CursorResult, Integer, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from callwright.store.base import UtcDateTime, utcnow
 from callwright.store.models import WebhookDelivery, WebhookEvent
 
-from .outbox import PENDING
+from .outbox import DELIVERED, PENDING
 
 __all__ = ["Attempt", "Claim", "OutboxLeases"]
 
@@ -87,17 +87,44 @@ _DUE = (
     .order_by(WebhookEvent.next_attempt_at, WebhookEvent.id)
     .limit(bindparam("limit", type_=Integer()))
 )
-# Takes the lease on one row found by _DUE if it is still as it was seen.
+# Takes the lease on the rows found by _DUE that are still free and due, in one
+# statement: their ids and current attempt counts come back.
 _TAKE = (
     update(WebhookEvent)
     .where(
-        WebhookEvent.id == bindparam("row_id"),
+        WebhookEvent.id.in_(bindparam("row_ids", expanding=True)),
         WebhookEvent.status == PENDING,
-        WebhookEvent.attempts == bindparam("seen_attempts"),
         WebhookEvent.next_attempt_at <= _NOW,
         _LEASE_FREE,
     )
     .values(locked_until=bindparam("lease", type_=UtcDateTime()))
+    .returning(WebhookEvent.id, WebhookEvent.attempts)
+    .execution_options(synchronize_session=False)
+)
+
+
+# Recording an attempt: its row in the delivery log, and the event's outcome under the
+# lease it was made with. Unchanged when not given: the retry time (None when delivered
+# or given up), the delivery time (None unless delivered).
+_LOG_ATTEMPT = insert(WebhookDelivery)
+_SETTLE = (
+    update(WebhookEvent)
+    .where(
+        WebhookEvent.id == bindparam("row_id"),
+        WebhookEvent.locked_until == bindparam("held", type_=UtcDateTime()),
+    )
+    .values(
+        attempts=bindparam("tries", type_=Integer()),
+        locked_until=None,
+        status=bindparam("outcome"),
+        last_error=bindparam("error"),
+        next_attempt_at=func.coalesce(
+            bindparam("retry_at", type_=UtcDateTime()), WebhookEvent.next_attempt_at
+        ),
+        delivered_at=func.coalesce(
+            bindparam("delivered", type_=UtcDateTime()), WebhookEvent.delivered_at
+        ),
+    )
     .execution_options(synchronize_session=False)
 )
 
@@ -111,47 +138,67 @@ class OutboxLeases:
         self._lease = lease
 
     async def claim(self, limit: int) -> list[Claim]:
-        """Lease up to ``limit`` due events (``_DUE``, then ``_TAKE`` per row): the
-        events this dispatcher is now the only one to deliver, oldest due first."""
+        """Lease up to ``limit`` due events (``_DUE``, then one ``_TAKE`` for all of
+        them): the events this dispatcher is now the only one to deliver, oldest due
+        first."""
         now = utcnow()
         lease = now + self._lease
         claims: list[Claim] = []
         async with self._sessions() as session:
-            due = await session.execute(_DUE, {"now": now, "limit": limit})
-            for row in due.all():
-                # Compare-and-set: only one process's UPDATE matches; a concurrent
-                # claimer (or an attempt recorded meanwhile) makes this one miss.
+            due = (await session.execute(_DUE, {"now": now, "limit": limit})).all()
+            if due:
+                # Compare-and-set: a row another dispatcher leased (or whose attempt was
+                # recorded as not due yet, or done) meanwhile no longer matches, and
+                # PostgreSQL re-checks a row another transaction changed before it
+                # takes it. The attempt count is the row's as taken.
                 taken = await session.execute(
-                    _TAKE,
-                    {"row_id": row.id, "seen_attempts": row.attempts, "now": now, "lease": lease},
+                    _TAKE, {"row_ids": [row.id for row in due], "now": now, "lease": lease}
                 )
-                if _rowcount(taken) == 1:
-                    claims.append(Claim(**row._asdict(), lease=lease))
+                attempts = {row.id: row.attempts for row in taken}
+                for row in due:
+                    if row.id in attempts:
+                        fields = row._asdict() | {"attempts": attempts[row.id]}
+                        claims.append(Claim(**fields, lease=lease))
             await session.commit()
         return claims
 
     async def record(
-        self, claim: Claim, attempt: Attempt, values: dict[str, Any], *, at: datetime
+        self,
+        claim: Claim,
+        attempt: Attempt,
+        *,
+        status: str,
+        retry_at: datetime | None,
+        at: datetime,
     ) -> bool:
-        """Log ``attempt`` and update the event with ``values`` (its new status, retry
-        time...), freeing the lease: whether the lease was still held (if it had
-        expired, another dispatcher may already be trying the event again)."""
+        """Log ``attempt`` and settle the event: its new ``status`` (delivered, failed
+        or still pending, then due again at ``retry_at``), freeing the lease. Whether
+        the lease was still held (if it had expired, another dispatcher may already be
+        trying the event again)."""
+        tries = claim.attempts + 1
         async with self._sessions() as session:
-            session.add(
-                WebhookDelivery(
-                    webhook_event_id=claim.id,
-                    attempt=claim.attempts + 1,
-                    status_code=attempt.status_code,
-                    error=attempt.error,
-                    duration_ms=attempt.duration_ms,
-                    created_at=at,
-                )
+            await session.execute(
+                _LOG_ATTEMPT,
+                {
+                    "webhook_event_id": claim.id,
+                    "attempt": tries,
+                    "status_code": attempt.status_code,
+                    "error": attempt.error,
+                    "duration_ms": attempt.duration_ms,
+                    "created_at": at,
+                },
             )
             result = await session.execute(
-                update(WebhookEvent)
-                .where(WebhookEvent.id == claim.id, WebhookEvent.locked_until == claim.lease)
-                .values(attempts=claim.attempts + 1, locked_until=None, **values)
-                .execution_options(synchronize_session=False)
+                _SETTLE,
+                {
+                    "row_id": claim.id,
+                    "held": claim.lease,
+                    "tries": tries,
+                    "outcome": status,
+                    "error": attempt.error,
+                    "retry_at": retry_at,
+                    "delivered": at if status == DELIVERED else None,
+                },
             )
             await session.commit()
         return _rowcount(result) == 1

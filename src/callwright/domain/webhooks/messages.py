@@ -27,6 +27,7 @@ from callwright.store.call_status import CallStatus
 from callwright.store.models import Call
 
 __all__ = [
+    "CALL_OBJECT_FIELDS",
     "END_OF_CALL_REPORT",
     "STATUS_UPDATE",
     "TOOL_CALLS",
@@ -44,6 +45,30 @@ TOOL_CALLS = "tool-calls"
 END_OF_CALL_REPORT = "end-of-call-report"
 
 _PHONE_CALL_TYPES = frozenset({"inboundPhoneCall", "outboundPhoneCall"})
+
+CALL_OBJECT_FIELDS = (
+    "id",
+    "organization_id",
+    "type",
+    "status",
+    "created_at",
+    "updated_at",
+    "started_at",
+    "ended_at",
+    "end_reason",
+    "assistant_id",
+    "phone_number_id",
+    "provider_call_id",
+    "from_number",
+    "to_number",
+    "assistant_context",
+    "variables",
+    "usage",
+)
+"""Every ``Call`` attribute the messages but the end-of-call report read (their
+``call`` object, a status, the tools' owner): a live call's transcript lines and tool
+calls need only these, not its record so far (``messages``, ``turns``...), which grows
+with every turn. A test renders each message from a call loaded with just these."""
 
 
 def _iso(moment: datetime) -> str:

@@ -7,14 +7,22 @@ The app (``create_app`` with the load harness's fixed-latency providers of
 ``load_server.py``, PostgreSQL and Redis as the soak runs it) serves in this process, on
 uvicorn with its lifespan; ``--concurrency`` callers of the load harness
 (``load_caller.one_call``: Twilio's signed voice webhook, then the Media Stream in real
-time, the four-turn conversation with a barge-in) place ``--calls`` calls. After
-``--warm-up`` calls ``tracemalloc`` starts and a baseline is taken; then after every
-``--every`` calls, with the garbage collected, it prints what grew since the baseline:
-the allocation sites (``Snapshot.compare_to(..., "traceback")``, the callers' own
-allocations filtered out), the live objects by type (``gc.get_objects``), the open file
-descriptors, the asyncio tasks and the resident memory. A structure that keeps
-something per call shows as a site or a type growing in step with the calls; a
-bounded cache as one that stops growing.
+time, the four-turn conversation with a barge-in) place the calls in rounds: a
+``--warm-up`` round, then rounds of ``--every`` calls up to ``--calls``, each followed by
+``--settle-s`` with no call up. After the warm-up ``tracemalloc`` starts and a baseline
+is taken; after each round it prints
+
+- the cyclic garbage the round left (objects in reference cycles, which reference
+  counting never frees and which wait for the collector; kept by ``gc.DEBUG_SAVEALL``
+  and counted by type, with the frames and exceptions among them);
+- with that collected, what grew since the baseline: the allocation sites
+  (``Snapshot.compare_to(..., "traceback")``, the callers' own allocations filtered
+  out), the live objects by type (``gc.get_objects``), the open file descriptors, the
+  asyncio tasks, and the resident memory before and after glibc's ``malloc_trim``.
+
+A structure that keeps something per call shows as a site or a type growing in step
+with the rounds; a bounded cache as one that stops growing; memory the C allocator
+holds free as the difference ``malloc_trim`` makes.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+import types
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -103,6 +112,9 @@ class Probe:
         self.fds = open_fds()
         ctypes.CDLL("libc.so.6").malloc_trim(0)
         self.rss = psutil.Process().memory_info().rss / 2**20
+        # From here what the collector finds unreachable (objects in reference cycles,
+        # which reference counting never frees) is kept in gc.garbage, to be counted.
+        gc.set_debug(gc.DEBUG_SAVEALL)
 
     @staticmethod
     def _snapshot() -> tracemalloc.Snapshot:
@@ -112,6 +124,31 @@ class Probe:
 
     def report(self, calls_since: int) -> None:
         gc.collect()
+        cyclic: collections.Counter[str] = collections.Counter()
+        cyclic_bytes: collections.Counter[str] = collections.Counter()
+        for obj in gc.garbage:
+            name = f"{type(obj).__module__}.{type(obj).__qualname__}"
+            cyclic[name] += 1
+            cyclic_bytes[name] += sys.getsizeof(obj)
+        print(
+            f"\n-- cyclic garbage since the last report (freed only by the collector): "
+            f"{len(gc.garbage)} objects, {cyclic_bytes.total() / 2**20:.2f} MB (own sizes)"
+        )
+        for name, size in cyclic_bytes.most_common(self.top):
+            print(f"  {size / 1024:9.1f} KiB {cyclic[name]:6d} {name}")
+        ours = sorted(name for name in cyclic if name.startswith("callwright."))
+        print("   of callwright's own types: " + ", ".join(f"{cyclic[n]} {n}" for n in ours))
+        frames = collections.Counter(
+            f"{obj.f_code.co_filename.rsplit('/', 2)[-1]}:{obj.f_code.co_qualname}"
+            for obj in gc.garbage
+            if type(obj) is types.FrameType
+        )
+        print("   frames: " + ", ".join(f"{n} {name}" for name, n in frames.most_common(30)))
+        errors = collections.Counter(
+            type(obj).__qualname__ for obj in gc.garbage if issubclass(type(obj), BaseException)
+        )
+        print("   exceptions: " + ", ".join(f"{n} {name}" for name, n in errors.most_common()))
+        gc.garbage.clear()
         snapshot = self._snapshot()
         rss = psutil.Process().memory_info().rss / 2**20
         # What the C allocator holds free: glibc gives it back on malloc_trim.

@@ -148,7 +148,13 @@ class Probe:
             type(obj).__qualname__ for obj in gc.garbage if issubclass(type(obj), BaseException)
         )
         print("   exceptions: " + ", ".join(f"{n} {name}" for name, n in errors.most_common()))
+        held = tracemalloc.get_traced_memory()[0]
         gc.garbage.clear()
+        gc.set_debug(0)
+        gc.collect()  # now freed: what follows is what is still reachable
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        freed = (held - tracemalloc.get_traced_memory()[0]) / 2**20
+        print(f"   freed by collecting it (with what it alone referenced): {freed:.2f} MB")
         snapshot = self._snapshot()
         rss = psutil.Process().memory_info().rss / 2**20
         # What the C allocator holds free: glibc gives it back on malloc_trim.

@@ -148,6 +148,15 @@ class Probe:
             type(obj).__qualname__ for obj in gc.garbage if issubclass(type(obj), BaseException)
         )
         print("   exceptions: " + ", ".join(f"{n} {name}" for name, n in errors.most_common()))
+        buffers: collections.Counter[str] = collections.Counter()
+        for obj in gc.garbage:  # the buffers garbage refers to, by who refers to them
+            for referent in gc.get_referents(obj):
+                if isinstance(referent, (bytes, bytearray, memoryview)):
+                    buffers[type(obj).__qualname__] += sys.getsizeof(referent)
+        print(
+            "   buffers it refers to: "
+            + ", ".join(f"{n / 2**20:.2f} MB from {name}" for name, n in buffers.most_common(8))
+        )
         held = tracemalloc.get_traced_memory()[0]
         gc.garbage.clear()
         gc.set_debug(0)

@@ -4,15 +4,14 @@ follows what it holds, not the most it ever held.
 glibc's ``malloc`` hands memory back to the kernel only from the top of its main heap
 (and whole ``mmap``-ed blocks). A call allocates and frees many buffers (audio frames,
 JSON, rows, sentences) between objects that live longer, so the pages it freed sit
-*inside* the heap, below something still in use, and stay resident: the soak's
-processes grew 5–8 MB a minute while the Python heap, measured with ``tracemalloc``
-between rounds of calls (``benchmarks/call_memory.py``), stayed flat, and one
-``malloc_trim(0)`` on such a process gave back 42 of its 277 MB at once (decision 025).
-``malloc_trim(0)`` releases the free pages anywhere in the heap; here it runs every
-``heap_trim_interval_s`` in a worker thread (ctypes lets go of the GIL; the walk holds
-the main arena's lock for a few milliseconds, during which the loop's own allocations
-wait). Where the C library is not glibc (musl, macOS) there is nothing to call and
-nothing runs.
+*inside* the heap, below something still in use, and stay resident. The soak's
+processes grew 5–8 MB a minute while nothing stayed reachable per call
+(``benchmarks/call_memory.py``); one ``malloc_trim(0)`` on such a process gave back 42
+of its 277 MB at once (decision 025). ``malloc_trim(0)`` releases the free pages
+anywhere in the heap; here it runs every ``heap_trim_interval_s`` in a worker thread
+(ctypes lets go of the GIL; the walk holds the main arena's lock for a few
+milliseconds, during which the loop's own allocations wait). Where the C library is not
+glibc (musl, macOS) there is nothing to call and nothing runs.
 """
 
 from __future__ import annotations

@@ -132,8 +132,13 @@ def run_node(port: int) -> None:
 
     settings = Settings()
     factory = provider_factory(Latencies(), os.environ.get("SOAK_VAD", "silero"), 5.0)
+    # As ``callwright serve``'s worker_app builds it: the heap frozen after start-up,
+    # drained on SIGTERM.
     app = create_app(
-        settings, provider_factory=flaky_factory(factory, Path(os.environ["SOAK_FAULT_FLAG"]))
+        settings,
+        provider_factory=flaky_factory(factory, Path(os.environ["SOAK_FAULT_FLAG"])),
+        freeze_heap_after_startup=True,
+        drain_on_signals=True,
     )
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 

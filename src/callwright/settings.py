@@ -141,6 +141,10 @@ class Settings(BaseSettings):
     # Silero VAD frames of all calls queued within this window run as one batch (cheaper
     # per call under load; a VAD decision is 32 ms coarse anyway). 0: no waiting.
     vad_batch_window_ms: float = Field(default=5.0, ge=0, le=20)
+    # Every this many seconds the process gives the memory it freed back to the system
+    # (glibc's malloc_trim, runtime/heap.py; decision 026): without it the resident size
+    # stays at the most the process ever held. 0: never.
+    heap_trim_interval_s: float = Field(default=30.0, ge=0)
 
     # The outbound-URL policy (security/outbound.py) for every URL a user gives the server
     # to call (webhooks, end_call_url, tools, an assistant's or organization's provider

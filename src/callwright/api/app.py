@@ -56,7 +56,7 @@ from callwright.runtime.calls import CallRuntime
 from callwright.runtime.control import ControlRelay
 from callwright.runtime.drain import Drain, signal_drain
 from callwright.runtime.evaluations import TestRunWorker
-from callwright.runtime.heap import settle_heap
+from callwright.runtime.heap import glibc_malloc_trim, return_free_memory, settle_heap
 from callwright.runtime.nodes import LocalNode, WallClock, new_node_id
 from callwright.runtime.providers_cloud import CloudProviders
 from callwright.runtime.providers_offline import OfflineProviders
@@ -246,6 +246,12 @@ def create_app(
                 lag = None
                 if settings.metrics_enabled:
                     lag = background.create_task(watch_event_loop(), name="event-loop-lag")
+                trimming = None
+                trim = glibc_malloc_trim() if settings.heap_trim_interval_s > 0 else None
+                if trim is not None:
+                    trimming = background.create_task(
+                        return_free_memory(settings.heap_trim_interval_s, trim), name="heap-trim"
+                    )
                 if freeze_heap_after_startup:
                     # What start-up allocated lives as long as the process: keep it out
                     # of the collector's full passes, which otherwise stall every call at
@@ -274,6 +280,8 @@ def create_app(
                     documents.cancel()
                     if lag is not None:
                         lag.cancel()
+                    if trimming is not None:
+                        trimming.cancel()
                     documents_context.indexes.close()
             await documents_context.embedders.aclose()
         finally:

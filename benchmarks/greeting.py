@@ -34,7 +34,6 @@ import json
 import os
 import platform
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -59,6 +58,7 @@ from load_caller import (  # noqa: E402
     Caller,
     CallResult,
     serve_in_process,
+    spawn_server,
     twilio_api,
     voice_webhook,
 )
@@ -147,14 +147,7 @@ async def server_process(
     ]
     if database_url:
         argv.append(f"--database-url={database_url}")
-    # No keys reach the server: every provider is the offline one.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLWRIGHT_")}
-    env.pop("DATABASE_URL", None)
-    env.pop("REDIS_URL", None)
-    with log.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
-            *argv, stdout=out, stderr=subprocess.STDOUT, env=env
-        )
+    process = await spawn_server(argv, log)  # no key reaches it: offline providers
     try:
         deadline = time.monotonic() + 90
         while not ready.exists():

@@ -39,7 +39,6 @@ import json
 import os
 import platform
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -63,6 +62,7 @@ from load_caller import (  # noqa: E402
     load_clip,
     one_call,
     serve_in_process,
+    spawn_server,
     twilio_api,
     voice_webhook,
     webhook_receiver,
@@ -167,13 +167,7 @@ async def server_process(
     ]
     if database_url:
         argv.append(f"--database-url={database_url}")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLWRIGHT_")}
-    env.pop("DATABASE_URL", None)
-    env.pop("REDIS_URL", None)
-    with log.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
-            *argv, stdout=out, stderr=subprocess.STDOUT, env=env
-        )
+    process = await spawn_server(argv, log)
     try:
         deadline = time.monotonic() + 90 * workers
 

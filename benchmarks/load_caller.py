@@ -15,7 +15,9 @@ import base64
 import contextlib
 import itertools
 import json
+import os
 import socket
+import subprocess
 import time
 import uuid
 import wave
@@ -472,3 +474,16 @@ async def voice_webhook(base_url: str, call_sid: str) -> tuple[str, dict[str, st
         raise RuntimeError(f"the call was refused: {reason}")
     parameters = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
     return stream.get("url", ""), parameters
+
+
+async def spawn_server(argv: list[str], log: Path) -> asyncio.subprocess.Process:
+    """A benchmark's server as a child process, its output in ``log``: with none of this
+    environment's callwright settings, database or Redis (the server gets only what
+    ``argv`` says; no provider key reaches it)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLWRIGHT_")}
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    with log.open("wb") as out:
+        return await asyncio.create_subprocess_exec(
+            *argv, stdout=out, stderr=subprocess.STDOUT, env=env
+        )

@@ -205,11 +205,14 @@ def provider_factory(latencies: Latencies, vad: str, vad_window_ms: float) -> Pr
             stt=ScriptedSTT.saying(
                 clock, *(turn.heard for turn in SCRIPT), final_latency_s=latencies.stt_final_s
             ),
+            # At the line's rate, as a cloud voice is asked for it in production
+            # (CloudProviders.tts: ElevenLabs' μ-law/PCM 8 kHz for a phone call).
             tts=PacedToneTTS(
                 clock,
                 first_audio_s=latencies.tts_first_audio_s,
                 speed=latencies.tts_speed,
                 seconds_per_char=latencies.tts_seconds_per_char,
+                sample_rate=sample_rate,
             ),
             vad=detector(sample_rate),
         )

@@ -394,3 +394,11 @@ def test_rms_of_silence_and_tones() -> None:
 
     quiet = pcm16_rms_dbfs(tone(1000, 16000, 0.02, amplitude=0.001))
     assert SILENCE_FLOOR_DBFS < quiet < -55
+
+
+def test_the_half_band_taps_are_computed_once_and_cannot_change() -> None:
+    # Every call builds resamplers: the Kaiser window is computed once per process, and
+    # the shared array is read-only so that no resampler can alter another's filter.
+    assert _halfband_taps() is _halfband_taps()
+    with pytest.raises(ValueError, match="read-only"):
+        _halfband_taps()[0] = 1.0

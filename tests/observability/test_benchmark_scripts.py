@@ -3,6 +3,7 @@ greeting benchmark runs once, with tiny settings."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import sys
@@ -26,6 +27,7 @@ SCRIPTS = (
     "api_throughput",
     "offline_providers",
     "greeting",
+    "transport_floor",
 )
 
 
@@ -156,3 +158,23 @@ def test_greeting_runs_on_the_offline_voice(tmp_path: Path) -> None:
     audio = result["greeting_audio_s"]
     # The variable message renders to the static text: the same words, synthesised anew.
     assert audio["static, cached"] == audio["static, first call"] > 1.0
+
+
+@pytest.mark.usefixtures("bench")
+def test_transport_floor_runs_both_stages(tmp_path: Path) -> None:
+    """Two raw-socket callers against each stage's server process for a second; the
+    upgrade is checked (a refused one raises), the figures are written."""
+    require_installed("onnxruntime", why="the vad stage runs Silero")
+    floor = script("transport_floor")
+    with pytest.raises(SystemExit):
+        floor.parse_args(["--stages", "receive,decode"])
+    out = tmp_path / "floor.json"
+    args = floor.parse_args(["--calls", "2", "--seconds", "1", "--out", str(out)])
+    asyncio.run(floor.main(args))
+    result = json.loads(out.read_text())
+    assert list(result["stages"]) == ["receive", "vad"]
+    for rows in result["stages"].values():
+        assert rows[0]["calls"] == 2
+        assert rows[0]["server_cpu_s_per_call_minute"] > 0
+    assert result["model"][0]["batch"] == 1
+    assert result["model"][0]["us_per_frame"] > 0

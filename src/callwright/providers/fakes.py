@@ -56,7 +56,7 @@ def _is_loud(pcm16: bytes) -> bool:
     return bool(pcm16) and pcm16_rms_dbfs(pcm16) > _LOUD_DBFS
 
 
-@dataclass
+@dataclass(eq=False)  # a detector is one call's: compared and hashed by identity
 class EnergyVAD:
     """Speech probability 1.0 for loud frames, 0.0 otherwise (32 ms frames at 16 kHz
     by default; ``EnergyVAD(8_000, 256)`` hears a phone line as Silero's 8 kHz model)."""

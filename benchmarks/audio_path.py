@@ -1,10 +1,14 @@
-"""The per-20 ms-frame audio work of a phone call, before and after the polyphase rewrite.
+"""The per-20 ms-frame audio work of a phone call, before and after the polyphase rewrite
+and the transcriber at the line's rate (decision 028).
 
 Times, in one process, the previous implementations (kept below as the baseline) and
 the current ones from ``callwright``: the 8 → 16 kHz half-band upsampling of 160-sample
-frames (caller audio to the VAD/STT), 16 → 8 kHz downsampling of 320-sample frames
-(replies to the phone), parsing a Twilio ``media`` message and building the outbound
-one. Each figure is per frame, from ``--repeat`` timings of ``--number`` calls each.
+frames, 16 → 8 kHz downsampling of 320-sample frames (replies to the phone), parsing a
+Twilio ``media`` message and building the outbound one, and the hearing's transcriber
+path for one frame of a phone line: before, upsampled to 16 kHz and kept at 16 kHz in
+the STT fallback's replay buffer; now, the 8 kHz frame as it came, kept at 8 kHz (a
+vendor stream that only counts the bytes stands in for the socket). Each figure is per
+frame, from ``--repeat`` timings of ``--number`` calls each.
 
     .venv/bin/python benchmarks/audio_path.py [--repeat 2000] [--number 20]
 """
@@ -17,7 +21,7 @@ import json
 import os
 import sys
 import timeit
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,7 +33,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from callwright.audio.codec import mulaw_decode, mulaw_encode  # noqa: E402
-from callwright.audio.resample import _HALFBAND_TAPS, _HalfBand, _halfband_taps  # noqa: E402
+from callwright.audio.resample import (  # noqa: E402
+    _HALFBAND_TAPS,
+    Resampler,
+    _HalfBand,
+    _halfband_taps,
+)
+from callwright.engine.stt_fallback import FallbackSTT, FallbackSTTStream  # noqa: E402
+from callwright.providers.protocols import STTOptions, Transcript  # noqa: E402
 from callwright.transports.protocol import (  # noqa: E402
     AudioReceived,
     CallerHungUp,
@@ -151,6 +162,70 @@ def _drive(coroutine: Any) -> None:
     raise RuntimeError("send_audio suspended")
 
 
+class _CountingStream:
+    """A transcriber's stream that takes audio and answers nothing: the vendor's
+    socket write is left out, the bytes it would carry are counted."""
+
+    def __init__(self) -> None:
+        self.bytes_sent = 0
+        self.last: bytes = b""
+
+    async def push_audio(self, pcm16: bytes) -> None:
+        self.bytes_sent += len(pcm16)
+        self.last = pcm16
+
+    async def end_utterance(self) -> None:
+        return None
+
+    def discard_utterance(self) -> None:
+        return None
+
+    async def end_of_audio(self) -> None:
+        return None
+
+    def transcripts(self) -> AsyncIterator[Transcript]:
+        raise AssertionError("the audio benchmark reads no transcripts")
+
+    async def aclose(self) -> None:
+        return None
+
+
+class _CountingSTT:
+    """A transcriber built for ``sample_rate`` (as Deepgram is, at 8 or 16 kHz)."""
+
+    name = "counting"
+
+    def __init__(self, sample_rate: int) -> None:
+        self.sample_rate = sample_rate
+        self.stream = _CountingStream()
+
+    async def open_stream(self, options: STTOptions) -> _CountingStream:
+        return self.stream
+
+
+def transcriber_path(stt_rate: int) -> tuple[Callable[[bytes], object], _CountingSTT]:
+    """The hearing's STT path for one 8 kHz frame (the VAD at the line's rate, no
+    denoising): the resampler when the transcriber takes another rate, then the
+    fallback's replay buffer and the transcriber's stream."""
+    stt = _CountingSTT(stt_rate)
+    opened: list[FallbackSTTStream] = []
+
+    async def open_stream() -> None:
+        opened.append(await FallbackSTT([stt]).open_stream(STTOptions()))
+
+    _drive(open_stream())
+    (stream,) = opened
+    to_stt = Resampler(8000, stt_rate) if stt_rate != 8000 else None
+
+    def step(pcm16: bytes) -> object:
+        if to_stt is not None:
+            pcm16 = to_stt.process(pcm16)
+        _drive(stream.push_audio(pcm16))
+        return pcm16
+
+    return step, stt
+
+
 def speechlike(rate: int, samples: int) -> npt.NDArray[np.int16]:
     t = np.arange(samples) / rate
     rng = np.random.default_rng(7)
@@ -212,7 +287,14 @@ def cases() -> dict[str, tuple[Callable[[], object], Callable[[], object]]]:
         _drive(stream.send_audio(pcm16))
         return capture.text
 
+    to_16k, _ = transcriber_path(16000)
+    at_line_rate, _ = transcriber_path(8000)
+
     return {
+        "hearing → transcriber, 160 samples": (
+            frame_cycler(pcm_frames, to_16k),
+            frame_cycler(pcm_frames, at_line_rate),
+        ),
         "resample 8→16 kHz, 160 samples": (
             frame_cycler(low_frames, lambda f: old_up.process(f, last=False).tobytes()),
             frame_cycler(low_frames, lambda f: new_up.process(f, last=False).tobytes()),
@@ -244,6 +326,16 @@ def check_equivalence() -> None:
             b = new.process(signal[start : start + size], last=last).astype(np.int64)
             if a.size != b.size or (a.size and np.max(np.abs(a - b)) > 1):
                 raise AssertionError(f"half-band up={up} differs at sample {start}")
+    # The transcriber at the line's rate gets the frame itself; at 16 kHz, twice the bytes.
+    frame = low[:160].tobytes()
+    for rate, expected in ((8000, 320), (16000, 640)):
+        step, counted = transcriber_path(rate)
+        for _ in range(3):
+            step(frame)
+        if rate == 8000 and counted.stream.last is not frame:
+            raise AssertionError("the 8 kHz transcriber path copied the frame")
+        if len(counted.stream.last) != expected:
+            raise AssertionError(f"the {rate} Hz transcriber got {len(counted.stream.last)} B")
     message = media_message(mulaw_encode(low[:160].tobytes()), 2)
     parsed, expected = _parse(message), baseline_parse(message)
     # The same audio (the new event also carries the μ-law it was decoded from).

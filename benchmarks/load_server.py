@@ -6,11 +6,13 @@ fixed, configurable latency in place of vendors.
 
 Before serving it migrates the database and creates an organization, a user and an API
 key; once uvicorn listens it writes ``{"pid", "base_url", "api_key"}`` to the ready
-file. Providers per call: ``ScriptedSTT`` (final transcript ``--stt-final-ms`` after it
-is asked), ``ScriptedLLM`` (first token after ``--llm-first-token-ms``, then one word
-per ``--llm-token-ms``), a paced tone TTS (first audio after ``--tts-first-audio-ms``,
-then 100 ms chunks at ``--tts-speed`` × real time) and Silero VAD (the real model, as
-production runs it; ``--vad energy`` for the fake). The conversation they script is
+file. Providers per call: ``ScriptedSTT`` (Deepgram's stand-in, built for the line's
+rate as production builds Deepgram: 8 kHz on a phone call; final transcript
+``--stt-final-ms`` after it is asked), ``ScriptedLLM`` (first token after
+``--llm-first-token-ms``, then one word per ``--llm-token-ms``), a paced tone TTS
+(first audio after ``--tts-first-audio-ms``, then 100 ms chunks at ``--tts-speed`` ×
+real time) and Silero VAD (the real model, as production runs it; ``--vad energy``
+for the fake, at the line's rate too). The conversation they script is
 ``SCRIPT`` below; ``load.py`` plays the caller's side of it.
 
 ``--workers N`` (N > 1) runs N server processes on the port, as ``callwright serve
@@ -182,17 +184,19 @@ def provider_factory(latencies: Latencies, vad: str, vad_window_ms: float) -> Pr
 
         load_model()  # once, before the first call
 
-    def detector(sample_rate: int) -> VAD:
+    def detector(rate: int) -> VAD:
         if vad == "silero":  # as callwright.runtime.registry builds it
-            rate = 8_000 if sample_rate == 8_000 else 16_000
             return SileroVAD(rate, batch_window_s=vad_window_ms / 1000)
         if vad == "silero-unbatched":
             return UnbatchedSilero(SileroVAD(16_000))
-        return EnergyVAD()
+        return EnergyVAD(rate, 256 if rate == 8_000 else 512)
 
     async def build(
         settings: Mapping[str, Any], organization_id: int, sample_rate: int
     ) -> tuple[SessionProviders, list[ProviderChoice]]:
+        # The call is heard at the line's rate, and the transcriber (Deepgram's stand-in)
+        # takes it, as callwright.runtime.registry builds them (decisions 012, 028).
+        hearing_rate = 8_000 if sample_rate == 8_000 else 16_000
         providers = SessionProviders(
             llms=(
                 ScriptedLLM(
@@ -203,7 +207,10 @@ def provider_factory(latencies: Latencies, vad: str, vad_window_ms: float) -> Pr
                 ),
             ),
             stt=ScriptedSTT.saying(
-                clock, *(turn.heard for turn in SCRIPT), final_latency_s=latencies.stt_final_s
+                clock,
+                *(turn.heard for turn in SCRIPT),
+                final_latency_s=latencies.stt_final_s,
+                sample_rate=hearing_rate,
             ),
             # At the line's rate, as a cloud voice is asked for it in production
             # (CloudProviders.tts: ElevenLabs' μ-law/PCM 8 kHz for a phone call).
@@ -214,7 +221,7 @@ def provider_factory(latencies: Latencies, vad: str, vad_window_ms: float) -> Pr
                 seconds_per_char=latencies.tts_seconds_per_char,
                 sample_rate=sample_rate,
             ),
-            vad=detector(sample_rate),
+            vad=detector(hearing_rate),
         )
         choices = [
             ProviderChoice("llm", "openai", "scripted-llm", "benchmark"),

@@ -94,6 +94,8 @@ def make_call(
     end_of_turn: EndOfTurnPolicy | None = None,
     speech_cache: SpeechCache | None = None,
     assistant_id: int | None = None,
+    transport_rate: int = 16_000,
+    stt_rate: int = 16_000,
     **settings: Any,
 ) -> Call:
     settings.setdefault("idle_timeout", None)
@@ -101,12 +103,12 @@ def make_call(
     document = AssistantIn(name="test", **settings).model_dump(mode="json")
     config = CallConfig.from_settings(document, variables or {}, assistant_id=assistant_id)
     clock = VirtualClock()
-    transport = LoopbackTransport(clock)
+    transport = LoopbackTransport(clock, sample_rate=transport_rate)
     llm = ScriptedLLM(clock, list(replies or []), first_token_s=llm_first_token_s)
     fallbacks: tuple[LLM, ...] = ()
     if fallback_replies is not None:
         fallbacks = (ScriptedLLM(clock, list(fallback_replies), name="fallback"),)
-    stt = ScriptedSTT.saying(clock, *utterances)
+    stt = ScriptedSTT.saying(clock, *utterances, sample_rate=stt_rate)
     tts = ToneTTS(clock)
     voices = tuple(ToneTTS(clock, name=name) for name in fallback_voices)
     fallback_stt = None

@@ -17,7 +17,7 @@ from callwright.engine.events import (
 )
 from callwright.engine.llm_fallback import LAST_PROVIDER_TIMEOUT_S
 from callwright.providers.errors import ProviderUnavailable
-from callwright.providers.fakes import FailsAfter, Hang, speech
+from callwright.providers.fakes import EnergyVAD, FailsAfter, Hang, speech
 from callwright.transports.loopback import LoopbackTransport
 from tests.engine.harness import Call, make_call, run_call
 from tests.engine.test_conversation import hang_up_after
@@ -303,6 +303,35 @@ async def test_the_words_being_said_when_the_transcriber_fails_reach_the_next_on
     assert call.transcript == [("user", "Hello there?", False), ("assistant", "Hi.", False)]
     assert call.fallback_stt is not None
     # All of the utterance, not only what came after the failure.
+    assert call.fallback_stt.speech_heard_s == pytest.approx(0.8, abs=0.03)
+
+
+async def test_a_phone_call_on_an_8khz_transcriber_fails_over_to_a_16khz_one() -> None:
+    """Deepgram built for the line's 8 kHz, the offline whisper behind it at 16 kHz: the
+    utterance in progress is replayed to it upsampled, and the caller is heard."""
+    call = make_call(
+        transport_rate=8000,
+        stt_rate=8000,
+        vad=EnergyVAD(8000, 256),
+        utterances=("Hello there?",),
+        fallback_transcriber=("Hello there?",),
+        replies=["Hi."],
+    )
+
+    async def caller(transport: LoopbackTransport) -> None:
+        await transport.say(speech(0.4, 8000))
+        call.stt.fail_with = ProviderUnavailable("deepgram", "connection lost")
+        await transport.say(speech(0.4, 8000))
+        await transport.silence(4)
+        await transport.hang_up_caller()
+
+    await run_call(call, caller)
+    assert call.transcript == [("user", "Hello there?", False), ("assistant", "Hi.", False)]
+    assert call.fallback_stt is not None
+    assert call.fallback_stt.sample_rate == 16000
+    assert call.stt.speech_heard_s == pytest.approx(0.4, abs=0.03)
+    # All of the utterance, at the fallback's own rate (8 kHz bytes read as 16 kHz
+    # would be half as long).
     assert call.fallback_stt.speech_heard_s == pytest.approx(0.8, abs=0.03)
 
 

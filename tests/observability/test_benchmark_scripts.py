@@ -98,6 +98,17 @@ def test_load_server_options(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("bench")
+async def test_load_server_hears_a_phone_call_at_the_lines_rate() -> None:
+    """As the registry builds a Deepgram call: the VAD and the transcriber at 8 kHz on
+    a phone line (no resampling on the way in), 16 kHz otherwise."""
+    server = script("load_server")
+    build = server.provider_factory(server.Latencies(), "energy", 5.0)
+    for line_rate, heard_at in ((8000, 8000), (16000, 16000), (48000, 16000)):
+        providers, _ = await build({}, 1, line_rate)
+        assert (providers.stt.sample_rate, providers.vad.sample_rate) == (heard_at, heard_at)
+
+
+@pytest.mark.usefixtures("bench")
 def test_report_helpers() -> None:
     report = script("load_report")
     assert report.percentiles([]) == {}

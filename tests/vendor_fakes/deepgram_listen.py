@@ -60,6 +60,7 @@ class ListenSession:
     control: list[dict[str, Any]] = field(default_factory=list)  # text messages received
     sent: list[dict[str, Any]] = field(default_factory=list)  # messages the fake sent
     audio_bytes: int = 0
+    frame_bytes: list[int] = field(default_factory=list)  # the size of each audio message
     close_code: int | None = None  # how the fake closed it
     client_closed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -270,6 +271,7 @@ class DeepgramListenFake:
                         await self._close(websocket, session, 1002, reason)
                         return
                     session.audio_bytes += len(message["bytes"])
+                    session.frame_bytes.append(len(message["bytes"]))
                     await send(utterances.audio(message["bytes"]))
                     if drop_after_s is not None and utterances.now >= drop_after_s:
                         await self._close(websocket, session, *self.drop_with)

@@ -1,7 +1,8 @@
 """Streaming suppression of stationary background noise in the caller's audio.
 
 ``NoiseSuppressor`` is what ``stt_settings.audio_denoising`` switches on: the session
-passes the caller's 16 kHz audio through it on the way to the transcriber. It is a
+passes the caller's audio through it on the way to the transcriber, at the rate the
+call is heard at (a phone line's 8 kHz, else 16 kHz). It is a
 classic single-channel spectral suppressor, chosen because it needs nothing but numpy,
 costs well under a millisecond per 20 ms frame and cannot invent words:
 

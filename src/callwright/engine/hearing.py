@@ -1,11 +1,12 @@
 """The caller's side of a call: their audio in, their turns out.
 
 Caller audio (at the transport's rate) is resampled to the voice activity detector's
-rate and cut into its frames; each frame's speech probability drives a
-``SpeechDetector`` (speech started / stopped) and, in a pause, the call's
-``EndOfTurnPolicy``. The same audio goes to the transcriber (through the noise
-suppressor with ``audio_denoising``); its interim words count towards a barge-in and
-its finals make up the turn. What the hearing learns goes to a ``CallerListener``.
+rate (none on a phone line: 8 kHz both) and cut into its frames; each frame's speech
+probability drives a ``SpeechDetector`` (speech started / stopped) and, in a pause,
+the call's ``EndOfTurnPolicy``. The same audio goes to the transcriber (through the
+noise suppressor with ``audio_denoising``), resampled only when the transcriber takes
+another rate; its interim words count towards a barge-in and its finals make up the
+turn. What the hearing learns goes to a ``CallerListener``.
 """
 
 from __future__ import annotations
@@ -179,7 +180,13 @@ class Hearing:
         self._frame_s = vad.frame_samples / vad.sample_rate
         self._to_vad = Resampler(transport_rate, vad.sample_rate)
         self._vad_frames = FrameSplitter(vad.frame_samples * 2)
-        self._to_stt = Resampler(vad.sample_rate, stt.sample_rate)
+        # A transcriber built for the line's rate hears the VAD's audio as it is: no
+        # resampler on its path (decision 028); one that takes only 16 kHz gets it.
+        self._to_stt = (
+            Resampler(vad.sample_rate, stt.sample_rate)
+            if stt.sample_rate != vad.sample_rate
+            else None
+        )
         # stt_settings.audio_denoising: only the transcriber hears the cleaned audio.
         # The VAD keeps the raw audio: turn-taking and barge-in must not wait the
         # suppressor's 16 ms, nor lose a quiet first syllable to a noise estimate that
@@ -210,7 +217,9 @@ class Hearing:
         assert self._stream is not None
         at_vad_rate = self._to_vad.process(pcm16)
         for_stt = at_vad_rate if self._denoise is None else self._denoise.process(at_vad_rate)
-        await self._stream.push_audio(self._to_stt.process(for_stt))
+        if self._to_stt is not None:
+            for_stt = self._to_stt.process(for_stt)
+        await self._stream.push_audio(for_stt)
         for frame in self._vad_frames.push(at_vad_rate):
             if self._policy_hears is not None:
                 self._policy_hears.heard(frame, self._vad.sample_rate)

@@ -17,7 +17,11 @@ so that adding a vendor is its adapter file plus one entry in ``providers.vendor
   the vendor's own options type (``ElevenLabsOptions``) from the assistant's settings
   for its kind; the engine hands them to the adapter as ``TTSOptions.vendor`` /
   ``STTOptions.vendor``, opaque to everything in between;
-- ``output_rate``: a synthesiser that produces one rate whatever the transport's.
+- ``output_rate``: a synthesiser that produces one rate whatever the transport's;
+- ``input_rates``: the rates a transcriber takes the caller's audio at. The engine
+  hears a phone line at 8 kHz and everything else at 16 kHz; a transcriber that takes
+  the hearing's rate is built for it (no resampling on its path, decision 028), any
+  other at 16 kHz (``INPUT_RATE``).
 
 The resolution of keys (``domain.credentials.resolution``), the per-process adapters
 (``runtime.providers_cloud``), the assistant schema's vendor names, the credential
@@ -37,6 +41,7 @@ from callwright.settings import Settings
 
 __all__ = [
     "ENDPOINT_FIELDS",
+    "INPUT_RATE",
     "Account",
     "Catalog",
     "Connection",
@@ -50,6 +55,9 @@ __all__ = [
 Kind = Literal["llm", "stt", "tts", "embeddings", "realtime"]
 # What says where a key is sent: it always comes from the same place as the key.
 ENDPOINT_FIELDS = ("base_url", "region")
+# The rate every transcriber takes: the one a transcriber is built for when it does not
+# take the hearing's own.
+INPUT_RATE = 16_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,12 +205,19 @@ class Vendor:
     module: str | None = None
     options: bool = False
     output_rate: int | None = None
+    # A transcriber's input rates (of those the engine hears at: 8 and 16 kHz).
+    input_rates: tuple[int, ...] = (INPUT_RATE,)
     # An offline model's optional extra: (the module it needs, how to install it).
     extra: tuple[str, str] | None = None
 
     @property
     def offline(self) -> bool:
         return self.account is None
+
+    def input_rate(self, hearing_rate: int) -> int:
+        """The rate a transcriber of this vendor is built for when the call is heard at
+        ``hearing_rate``: that rate when it takes it, else ``INPUT_RATE``."""
+        return hearing_rate if hearing_rate in self.input_rates else INPUT_RATE
 
     @property
     def adapter(self) -> str | None:

@@ -56,11 +56,13 @@ def _is_loud(pcm16: bytes) -> bool:
     return bool(pcm16) and pcm16_rms_dbfs(pcm16) > _LOUD_DBFS
 
 
+@dataclass(eq=False)  # a detector is one call's: compared and hashed by identity
 class EnergyVAD:
-    """Speech probability 1.0 for loud frames, 0.0 otherwise."""
+    """Speech probability 1.0 for loud frames, 0.0 otherwise (32 ms frames at 16 kHz
+    by default; ``EnergyVAD(8_000, 256)`` hears a phone line as Silero's 8 kHz model)."""
 
-    sample_rate = SAMPLE_RATE
-    frame_samples = 512
+    sample_rate: int = SAMPLE_RATE
+    frame_samples: int = 512
 
     def speech_probability(self, pcm16_frame: bytes) -> float:
         return 1.0 if _is_loud(pcm16_frame) else 0.0
@@ -86,7 +88,7 @@ class _ScriptedStream:
     async def push_audio(self, pcm16: bytes) -> None:
         if self._owner.fail_with is not None:
             raise self._owner.fail_with
-        duration = len(pcm16) / 2 / SAMPLE_RATE
+        duration = len(pcm16) / 2 / self._owner.sample_rate
         self._elapsed_s += duration
         if not _is_loud(pcm16):
             return

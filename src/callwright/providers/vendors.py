@@ -95,6 +95,7 @@ _AZURE = Account(
 _LOCAL_LLM = "the local-llm extra (pip install 'callwright[local-llm]')"
 _OFFLINE = "the offline extra (pip install 'callwright[offline]')"
 _SPEECH = "callwright.providers.tts.openai_speech"
+_LINE_RATES = (8_000, 16_000)
 
 CATALOG = Catalog(
     [
@@ -107,8 +108,11 @@ CATALOG = Catalog(
         Vendor("llm", "custom", _CUSTOM, "callwright.providers.llm.openai"),
         Vendor("llm", "local", extra=("llama_cpp", _LOCAL_LLM)),
         # Transcribers (an assistant names a model; the vendor is derived from it).
-        Vendor("stt", "deepgram", _DEEPGRAM, options=True),
-        Vendor("stt", "assemblyai", _ASSEMBLYAI, options=True),
+        # Deepgram's and AssemblyAI's streaming APIs take raw PCM16 at the sample_rate
+        # the handshake names: a phone line's 8 kHz as it is (decision 028).
+        Vendor("stt", "deepgram", _DEEPGRAM, options=True, input_rates=_LINE_RATES),
+        Vendor("stt", "assemblyai", _ASSEMBLYAI, options=True, input_rates=_LINE_RATES),
+        # Whisper models hear 16 kHz: OpenAI's upload and the offline model take that.
         Vendor("stt", "whisper", _OPENAI, "callwright.providers.stt.openai_transcribe"),
         Vendor("stt", "whisper-local", extra=("faster_whisper", _OFFLINE)),
         # Voices.

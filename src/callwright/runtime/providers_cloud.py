@@ -25,7 +25,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from callwright.domain.credentials.resolution import Resolved
-from callwright.providers.catalog import Connection
+from callwright.providers.catalog import INPUT_RATE, Connection
 from callwright.providers.protocols import LLM, STT, TTS, LLMEvent, LLMRequest
 from callwright.providers.realtime.protocol import RealtimeModel
 from callwright.providers.vendors import CATALOG
@@ -33,8 +33,6 @@ from callwright.security.outbound import STRICT, OutboundPolicy, OutboundRefused
 
 __all__ = ["CloudProviders", "NamedLLM", "PinnedModel", "llm_label"]
 
-# The engine feeds transcribers the VAD's 16 kHz audio, whatever the transport's rate.
-_STT_RATE = 16_000
 # The rate a synthesiser falls back to when it cannot produce the transport's own.
 _TTS_FALLBACK_RATE = 16_000
 
@@ -129,9 +127,14 @@ class CloudProviders:
         model: RealtimeModel = self._get(resolved, 0)
         return model
 
-    def stt(self, resolved: Resolved) -> STT:
-        """The transcriber for a resolved STT, at the rate the engine feeds it."""
-        stt: STT = self._get(resolved, _STT_RATE)
+    def stt(self, resolved: Resolved, sample_rate: int) -> STT:
+        """The transcriber for a resolved STT, taking the caller's audio at the rate the
+        call is heard at, ``sample_rate`` (8 kHz on a phone line), where the vendor
+        takes it, else at 16 kHz (the catalog's ``input_rates``); the engine resamples
+        for the latter."""
+        vendor = CATALOG.get("stt", resolved.vendor)
+        rate = vendor.input_rate(sample_rate) if vendor is not None else INPUT_RATE
+        stt: STT = self._get(resolved, rate)
         return stt
 
     def tts(self, resolved: Resolved, sample_rate: int) -> TTS:

@@ -111,9 +111,11 @@ def build_providers(
     from callwright.providers.vad.silero import SileroVAD
 
     resolution = resolve(settings, credentials or {}, server)
+    # Phone audio is 8 kHz: the caller is heard at the line's rate (decisions 012, 028).
+    hearing_rate = 8_000 if sample_rate == 8_000 else 16_000
     picker = _Picker(offline, cloud)
     llms, choices = picker.llms(resolution)
-    stt, stt_choice = picker.stt(resolution.stt)
+    stt, stt_choice = picker.stt(resolution.stt, hearing_rate)
     tts, tts_choice = picker.tts(resolution.tts, sample_rate)
     # Said in the record, not ignored silently: the vendor has no equivalent.
     llm_choices = zip(choices, (resolution.llm, *resolution.fallbacks), strict=True)
@@ -136,10 +138,10 @@ def build_providers(
                 choice.chosen,
                 choice.reason,
             )
-    # Phone audio is 8 kHz: Silero's 8 kHz model hears all of it, for 0.8× the cost
-    # of the 16 kHz one and no resampling on the way in.
+    # Silero's 8 kHz model hears all of a phone line, for 0.8× the cost of the 16 kHz
+    # one and no resampling on the way in.
     window_ms = (server or Settings()).vad_batch_window_ms
-    vad = SileroVAD(8_000 if sample_rate == 8_000 else 16_000, batch_window_s=window_ms / 1000)
+    vad = SileroVAD(hearing_rate, batch_window_s=window_ms / 1000)
     turn_model = None
     if settings["stt_settings"].get("turn_detection") == "smart":
         turn_model, turn_choice = _turn_model()
@@ -242,9 +244,11 @@ class _Picker:
         names = dict.fromkeys(name for name in (offline_voice("piper"), "espeak"))
         return tuple(self._offline.tts(name) for name in names if name != tts.name)
 
-    def stt(self, resolved: Resolved) -> tuple[STT, ProviderChoice]:
+    def stt(self, resolved: Resolved, sample_rate: int) -> tuple[STT, ProviderChoice]:
         return self._served(
-            resolved, lambda cloud: cloud.stt(resolved), lambda _requested: self._offline.stt()
+            resolved,
+            lambda cloud: cloud.stt(resolved, sample_rate),
+            lambda _requested: self._offline.stt(),
         )
 
     def tts(self, resolved: Resolved, sample_rate: int) -> tuple[TTS, ProviderChoice]:

@@ -256,4 +256,10 @@ _TRANSCRIPTION_MODELS = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcri
 def create(c: Connection) -> OpenAITranscriptionSTT:
     """The catalog's factory: the assistant's model when it is a transcription model."""
     model = c.model if c.model in _TRANSCRIPTION_MODELS else "whisper-1"
-    return OpenAITranscriptionSTT(c.api_key, base_url=c.base_url, model=model, outbound=c.outbound)
+    return OpenAITranscriptionSTT(
+        c.api_key,
+        base_url=c.base_url,
+        model=model,
+        sample_rate=c.sample_rate,
+        outbound=c.outbound,
+    )

@@ -25,16 +25,21 @@ from callwright.providers.turn.smart_turn_v3 import SmartTurnV3, _Question
 
 # 200 ms of silence after the speech, as the policy asks at a pause.
 PAUSE = bytes(2 * 3_200)
-# Finished sentences the model hears as finished. Not "I would like to book a table
-# for four people at eight tonight.": cut after "a table for…" the model alone scores
-# it as finished (0.85-0.93 against 0.77 whole on this machine's Piper audio) — the
-# weakness issue 17 measured, which the words' veto covers (tests/engine).
+# Finished sentences. The model alone misjudges some cuts (a cut that lands on a word
+# boundary can sound final: "I would like to book a table for…" scored 0.85-0.93 against
+# 0.77 whole on one machine's Piper audio — the weakness issue 17 measured, which the
+# words' veto covers, tests/engine), and its scores move from machine to machine with
+# the audio's last bits: so it is judged over the population, not sentence by sentence.
 SENTENCES = (
     "What time do you open on Saturday?",
     "Please send the invoice to my office address.",
+    "I would like to book a table for four people at eight tonight.",
+    "Can you tell me the balance on my account?",
+    "What time do you close today?",
+    "I need to change my delivery address.",
 )
-# Where the sentence is cut: a single cut point can land on a pause that sounds final.
-CUTS = (0.4, 0.5, 0.6)
+# Where each sentence is cut.
+CUTS = (0.3, 0.4, 0.5, 0.6, 0.7)
 
 
 async def _piper(text: str) -> bytes:
@@ -73,16 +78,19 @@ def test_the_features_are_whisper_log_mel_of_the_last_8_s() -> None:
     assert short.shape == (80, 800)
 
 
-@pytest.mark.parametrize("text", SENTENCES)
-async def test_a_finished_sentence_scores_higher_than_one_cut_mid_way(
-    model: SmartTurnV3, text: str
-) -> None:
-    pcm = await _piper(text)
-    finished = model.predict_now(pcm + PAUSE, 16_000)
-    cuts = [model.predict_now(pcm[: int(len(pcm) * at) // 2 * 2] + PAUSE, 16_000) for at in CUTS]
-    assert all(0.0 <= cut <= 1.0 for cut in cuts)
-    assert sum(cuts) / len(cuts) < finished - 0.2
-    assert finished > 0.9
+async def test_finished_sentences_score_higher_than_ones_cut_mid_way(model: SmartTurnV3) -> None:
+    finished, cuts = [], []
+    for text in SENTENCES:
+        pcm = await _piper(text)
+        finished.append(model.predict_now(pcm + PAUSE, 16_000))
+        for at in CUTS:
+            cuts.append(model.predict_now(pcm[: int(len(pcm) * at) // 2 * 2] + PAUSE, 16_000))
+    assert all(0.0 <= score <= 1.0 for score in (*finished, *cuts))
+    assert min(finished) > 0.9, finished
+    # Measured here: finished 0.94-0.99, cuts 0.05-0.98 with a mean of 0.68; features
+    # computed wrongly (scale, window, padding) leave the two alike.
+    assert sum(cuts) / len(cuts) < sum(finished) / len(finished) - 0.15, cuts
+    assert sum(cut < 0.9 for cut in cuts) >= len(cuts) // 2, cuts
 
 
 async def test_batched_answers_equal_single_ones_and_come_back_on_the_loop(

@@ -40,7 +40,7 @@ def _callwrights(garbage: list[object]) -> list[str]:
     column types, which SQLAlchemy's query expressions hold in cycles of their own)."""
     found = []
     for thing in garbage:
-        if isinstance(thing, types.FrameType):
+        if type(thing) is types.FrameType:
             if thing.f_code.co_filename.startswith(SOURCE):
                 found.append(f"frame {thing.f_code.co_qualname}")
         elif type(thing).__module__.startswith("callwright.") and not isinstance(thing, TypeEngine):

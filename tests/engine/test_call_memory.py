@@ -8,16 +8,27 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import types
 import weakref
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from callwright.engine.events import EndReason, Interruption
+import callwright
+from callwright.engine.events import AssistantMessage, EndReason, Interruption
 from callwright.providers.fakes import speech
 from callwright.transports.loopback import LoopbackTransport
 from tests.engine.harness import Caller, make_call
 from tests.engine.test_interruptions_and_endings import LONG_REPLY
+from tests.engine.test_realtime_session import LONG as REALTIME_LONG
+from tests.engine.test_realtime_session import WELCOME, config_of, fake
+from tests.engine.test_realtime_session import Call as RealtimeCall
+from tests.vendor_fakes import Reply, ScriptedCall
+from tests.vendor_fakes.openai_realtime import OpenAIRealtimeFake
+
+SOURCE = str(Path(callwright.__file__).parent)
+__all__ = ["fake"]  # the realtime vendor fake, a fixture
 
 
 def _caller(ending: EndReason) -> Caller:
@@ -85,3 +96,63 @@ async def test_a_finished_call_leaves_no_cyclic_garbage(ending: EndReason) -> No
     assert (reason, interruptions) == (ending, 1)
     assert session() is None, "the session outlived its call: it is in a reference cycle"
     assert gc.collect() == 0
+
+
+def _callwrights(garbage: list[object]) -> list[str]:
+    """What of callwright's the collector found: its objects and its frames."""
+    found = []
+    for thing in garbage:
+        if type(thing) is types.FrameType:
+            if thing.f_code.co_filename.startswith(SOURCE):
+                found.append(f"frame {thing.f_code.co_qualname}")
+        elif type(thing).__module__.startswith("callwright."):
+            found.append(type(thing).__qualname__)
+    return sorted(set(found))
+
+
+async def _one_realtime_call(fake: OpenAIRealtimeFake) -> tuple[weakref.ref[object], EndReason]:
+    """A realtime call: the welcome, a question, a barge-in on the answer, a tool, the
+    end-call tool (the test of ``test_realtime_session``, without its checks)."""
+    fake.chunk_delay_s = 0.06
+    fake.script(
+        Reply((REALTIME_LONG,)),
+        Reply(calls=(ScriptedCall("get_weather", {}, id="call_7"),)),
+        Reply(("It is sunny. Goodbye!",), calls=(ScriptedCall("end_call", {}, id="call_8"),)),
+    )
+    config = config_of(
+        llm_settings={"welcome_message": WELCOME, "system_prompt": "You run a bakery."},
+        interruption_settings={"min_speaking_time": 0.3, "interruption_cooldown": 0},
+        tools_settings={"end_call": {"enabled": True}},
+    )
+    call = RealtimeCall(fake, config)
+    running = asyncio.ensure_future(call.session.run())
+    await call.until(lambda: call.of(AssistantMessage))
+    welcome_frames = len(call.transport.sent)
+    await call.transport.say(speech(0.6, 8000))
+    await call.until(lambda: len(call.transport.sent) > welcome_frames + 5)
+    await call.transport.silence(0.5)
+    await call.transport.say(speech(0.8, 8000))
+    await call.until(running.done)
+    assert call.of(Interruption)
+    return weakref.ref(call.session), running.result()
+
+
+@pytest.mark.usefixtures("collector_off")
+async def test_a_finished_realtime_call_leaves_no_cyclic_garbage(
+    fake: OpenAIRealtimeFake,
+) -> None:
+    await _one_realtime_call(fake)  # warm
+    gc.collect()
+
+    session, reason = await _one_realtime_call(fake)
+
+    assert reason is EndReason.ASSISTANT_ENDED_CALL
+    assert session() is None, "the session outlived its call: it is in a reference cycle"
+    # The WebSocket client and the vendor fake may leave garbage of their own.
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+        assert _callwrights(gc.garbage) == []
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()

@@ -47,8 +47,8 @@ at the boundary (``raise ... from exc``). One exception is not a ``CallwrightErr
 ``security.outbound.OutboundRefused`` is a ``ValueError`` that never leaves its
 callers, each of which translates it (a 422 naming the field, a ``ProviderError``, a
 failed tool call or webhook delivery). Private control-flow exceptions
-(``engine.session._CallOver``, ``engine.tools._Failed``, the knowledge worker's
-``_Retry`` and ``_BadRequest``) never leave their module.
+(``engine.tools._Failed``, the knowledge worker's ``_Retry`` and ``_BadRequest``) never
+leave their module.
 """
 
 from __future__ import annotations

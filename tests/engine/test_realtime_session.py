@@ -61,10 +61,12 @@ class Call:
         self.clock = MonotonicClock()
         self.transport = LoopbackTransport(self.clock, sample_rate=8000)
         self.events: list[SessionEvent] = []
-        self.tool_runs: list[Sequence[ToolCall]] = []
+        # Not through ``self``: the session would hold this call in a reference cycle.
+        tool_runs: list[Sequence[ToolCall]] = []
+        self.tool_runs = tool_runs
 
         async def run_tools(calls: Sequence[ToolCall]) -> list[tuple[str, str]]:
-            self.tool_runs.append(calls)
+            tool_runs.append(calls)
             return [(call.id, '{"sky": "sunny"}') for call in calls]
 
         self.session = RealtimeSession(

@@ -32,8 +32,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Coroutine
-from typing import Any
+import weakref
 
 from callwright.audio.codec import mulaw_encode
 from callwright.audio.resample import Resampler
@@ -58,6 +57,7 @@ from callwright.engine.phrases import words_of
 from callwright.engine.realtime_tools import RealtimeTools
 from callwright.engine.realtime_voice import RealtimeVoice
 from callwright.engine.replies import Retriever, ToolRunner
+from callwright.engine.tasks import CallTasks, weakly
 from callwright.engine.turns import BargeInPolicy
 from callwright.providers.errors import ProviderError
 from callwright.providers.realtime.protocol import (
@@ -91,10 +91,6 @@ __all__ = ["RealtimeSession"]
 logger = logging.getLogger(__name__)
 
 
-class _CallOver(Exception):
-    """Raised inside the TaskGroup to cancel every task once the call has ended."""
-
-
 class RealtimeSession:
     """One realtime call. ``label`` names the model in the record (``openai:gpt-realtime``)."""
 
@@ -121,7 +117,11 @@ class RealtimeSession:
         self._transport = transport
         self._clock = clock
         self._emit = sink
-        self._group: asyncio.TaskGroup | None = None
+        # As in ``engine.session``: the parts call back weakly and spawn into
+        # ``CallTasks``, so a finished call is freed by reference counting.
+        self._tasks = CallTasks()
+        spawn = self._tasks.spawn
+        me: RealtimeSession = weakref.proxy(self)
         self._connection: RealtimeConnection | None = None
         self._voice = RealtimeVoice(
             config,
@@ -129,8 +129,8 @@ class RealtimeSession:
             transport,
             clock,
             sink,
-            spawn=self._spawn,
-            listener=self,
+            spawn=spawn,
+            listener=me,
             label=label,
         )
         self._tools = RealtimeTools(
@@ -139,22 +139,22 @@ class RealtimeSession:
             transport,
             clock,
             sink,
-            spawn=self._spawn,
-            call=self,
-            active=lambda: self._lifecycle.state is CallState.ACTIVE,
+            spawn=spawn,
+            call=me,
+            active=lambda: me._lifecycle.state is CallState.ACTIVE,
             run_custom=run_custom_tools,
             offered=options.tools,
-            send_dtmf=lambda digits: self._keypad.press(digits),
+            send_dtmf=lambda digits: me._keypad.press(digits),
             search_knowledge=retrieve,
         )
-        self._voice.on_answered = self._tools.answered
-        self._lifecycle = Lifecycle(self._voice, self._spawn, transport, clock, sink, on_end)
+        self._voice.on_answered = weakly(self._tools.answered)
+        self._lifecycle = Lifecycle(self._voice, spawn, transport, clock, sink, on_end)
         self._watchdogs = Watchdogs(
             config,
             self._lifecycle,
             clock,
             sink,
-            busy=lambda: self._voice.replying or self._caller_speaking,
+            busy=lambda: me._voice.replying or me._caller_speaking,
             reprompt=self._voice.say,
         )
         self._barge_in = BargeInPolicy(config.interruption)  # no wait for words: see above
@@ -174,7 +174,7 @@ class RealtimeSession:
         # Caller turns awaiting their transcript → the answer the model began by itself.
         self._vendor_answers: dict[str, str] = {}
         self._keypad = Keypad(
-            transport, clock, self._spawn, touch=self._watchdogs.touch, turn=self._keys_pressed
+            transport, clock, spawn, touch=self._watchdogs.touch, turn=weakly(self._keys_pressed)
         )
 
     @property
@@ -191,25 +191,21 @@ class RealtimeSession:
         connection = self._connection = await self._model.connect(self._options)
         self._voice.attach(connection)
         self._tools.attach(connection)
+        tasks = self._tasks
         try:
             async with asyncio.TaskGroup() as group:
-                self._group = group
-                group.create_task(self._receive())
-                group.create_task(self._follow(connection))
-                group.create_task(self._watchdogs.watch_idle())
+                tasks.open(group)
+                tasks.spawn(self._receive())
+                tasks.spawn(self._follow(connection))
+                tasks.spawn(self._watchdogs.watch_idle())
                 if self.config.max_duration_s:
-                    group.create_task(self._watchdogs.watch_duration(self.config.max_duration_s))
+                    tasks.spawn(self._watchdogs.watch_duration(self.config.max_duration_s))
                 self._open()
                 await self._lifecycle.ended()
-                raise _CallOver
-        except* _CallOver:
-            self._group = None
+                tasks.close()  # the group closes without raising (``engine.tasks``)
         finally:
+            tasks.close()
             await connection.aclose()
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        assert self._group is not None
-        return self._group.create_task(work)
 
     def _open(self) -> None:
         mode = self.config.first_message_mode
@@ -275,7 +271,7 @@ class RealtimeSession:
         self._turn = TurnTiming(0)
         self._watchdogs.touch(now)
         if self._voice.interruptible:
-            self._spawn(self._maybe_interrupt(now))
+            self._tasks.spawn(self._maybe_interrupt(now))
 
     async def _maybe_interrupt(self, started_at: float) -> None:
         wait = self.config.interruption.min_speaking_s
@@ -334,12 +330,12 @@ class RealtimeSession:
         trigger = self.config.end_call_trigger_phrase
         if trigger and trigger in text.lower():
             self._voice.unwanted(answer_id)  # the farewell replaces any answer
-            self._spawn(self._cut_then(now, None))
+            self._tasks.spawn(self._cut_then(now, None))
             return True
         timing = self._numbered(timing, timing.end_of_turn_at or now)
         timing.stt_final_at = now
         self._watchdogs.caller_took_turn()
-        self._spawn(self._cut_then(now, timing))
+        self._tasks.spawn(self._cut_then(now, timing))
         return True
 
     async def _cut_then(self, now: float, timing: TurnTiming | None) -> None:
@@ -388,7 +384,7 @@ class RealtimeSession:
     def say(self, text: str, *, end_after: bool = False) -> None:
         """Speak ``text`` now, cutting off the answer in progress; with ``end_after``,
         hang up once it has been played."""
-        if self._group is None or self._lifecycle.state is not CallState.ACTIVE:
+        if not self._tasks.running or self._lifecycle.state is not CallState.ACTIVE:
             return
         if end_after:
             self.end(EndReason.ASSISTANT_ENDED_CALL, farewell=Farewell(text))
@@ -408,7 +404,7 @@ class RealtimeSession:
     def _keys_pressed(self, text: str, timing: TurnTiming) -> None:
         """The caller's keys (gathered by the keypad) as a turn: told to the model."""
         now = timing.end_of_turn_at if timing.end_of_turn_at is not None else self._clock.now()
-        self._spawn(self._tell_keys(text, now))
+        self._tasks.spawn(self._tell_keys(text, now))
 
     async def _tell_keys(self, text: str, now: float) -> None:
         if self._connection is None:

@@ -26,9 +26,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
-from collections.abc import Coroutine, Sequence
+import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from callwright.clock import Clock
 from callwright.engine.answering import Answerer
@@ -61,6 +61,7 @@ from callwright.engine.resumption import Resumption
 from callwright.engine.smart_turn import end_of_turn_policy
 from callwright.engine.speaking import Speaker, SpeechCache
 from callwright.engine.stt_fallback import FallbackSTT
+from callwright.engine.tasks import CallTasks, weakly
 from callwright.engine.tts_fallback import FallbackTTS
 from callwright.engine.turns import WORD_WAIT_S, BargeInPolicy, EndOfTurnPolicy
 from callwright.providers.protocols import (
@@ -99,10 +100,6 @@ class SessionProviders:
     turn_model: TurnModel | None = None
 
 
-class _CallOver(Exception):
-    """Raised inside the TaskGroup to cancel every task once the call has ended."""
-
-
 class CallSession:
     """One call's conversation. ``run`` holds it until it ends; ``say`` and ``end``
     steer it from outside. ``end_of_turn`` replaces the silence-based end-of-turn
@@ -133,7 +130,12 @@ class CallSession:
         self._transport = transport
         self._clock = clock
         self._emit = sink
-        self._group: asyncio.TaskGroup | None = None
+        # The parts below are the session's; they call it back weakly (``weakly``, a
+        # weak proxy) and spawn into ``CallTasks``, so a finished call holds no
+        # reference cycle and is freed by reference counting (``engine.tasks``).
+        self._tasks = CallTasks()
+        spawn = self._tasks.spawn
+        me: CallSession = weakref.proxy(self)
 
         self.history: list[ChatMessage] = []
         if config.llm.system_prompt:
@@ -154,11 +156,12 @@ class CallSession:
             clock,
             sink,
             self.history,
-            spawn=self._spawn,
-            listener=self,
+            spawn=spawn,
+            listener=me,
             cache=speech_cache,
         )
-        self._lifecycle = Lifecycle(self._speaker, self._spawn, transport, clock, sink, on_end)
+        speaker = self._speaker
+        lifecycle = self._lifecycle = Lifecycle(speaker, spawn, transport, clock, sink, on_end)
         self._hearing = Hearing(
             config,
             providers.vad,
@@ -173,9 +176,10 @@ class CallSession:
                 config.stt.language,
                 providers.turn_model,
             ),
-            listener=self,
-            spawn=self._spawn,
+            listener=me,
+            spawn=spawn,
         )
+        hearing = self._hearing
         # A barge-in on time alone waits a moment for the words (BargeInPolicy).
         self._barge_in = BargeInPolicy(config.interruption, word_wait_s=WORD_WAIT_S)
         self._watchdogs = Watchdogs(
@@ -183,8 +187,8 @@ class CallSession:
             self._lifecycle,
             clock,
             sink,
-            busy=lambda: self._speaker.replying or self._hearing.speaking,
-            reprompt=self._speaker.say,
+            busy=lambda: speaker.replying or hearing.speaking,
+            reprompt=speaker.say,
         )
         self._turns = itertools.count(1)
         # The caller's last turn as the history holds it, until it is answered.
@@ -202,16 +206,14 @@ class CallSession:
                 self._speaker,
                 self._barge_in,
                 clock,
-                self._spawn,
-                active=lambda: self._lifecycle.state is CallState.ACTIVE,
-                aside=self.caller_aside,
+                spawn,
+                active=lambda: lifecycle.state is CallState.ACTIVE,
+                aside=weakly(self.caller_aside),
             )
             if timeout is not None
             else None
         )
-        self._barge_ins = BargeIns(
-            self._barge_in, self._speaker, clock, self._spawn, self._resumption
-        )
+        self._barge_ins = BargeIns(self._barge_in, self._speaker, clock, spawn, self._resumption)
         end_call = config.end_call_tool
         self._answerer = Answerer(
             config,
@@ -221,23 +223,23 @@ class CallSession:
             clock,
             sink,
             tool_specs=offered_tools(config, custom_tools, can_search=retrieve is not None),
-            end_call=lambda: self.end(
+            end_call=lambda: me.end(
                 EndReason.ASSISTANT_ENDED_CALL, farewell=Farewell(end_call.message)
             ),
-            transfer=self._transfer,
-            send_dtmf=lambda digits: self._keypad.press(digits),
+            transfer=weakly(self._transfer),
+            send_dtmf=lambda digits: me._keypad.press(digits),
             run_custom_tools=run_custom_tools,
             retrieve=retrieve,  # rag_settings: passages for each user turn
             first_token_timeout_s=first_token_timeout_s,
             filler_after_s=filler_after_s,
         )
         self._keypad = Keypad(
-            transport, clock, self._spawn, touch=self._watchdogs.touch, turn=self.caller_turn
+            transport, clock, spawn, touch=self._watchdogs.touch, turn=weakly(self.caller_turn)
         )
         # Pre-emptive generation: a turn's request sent when the policy finds the
         # caller probably done (TurnAction.PREPARE), used if the turn is taken as is.
         self._preemptor = Preemptor(
-            config, providers.llms, clock, self._spawn, first_token_timeout_s, self._answerer
+            config, providers.llms, clock, spawn, first_token_timeout_s, self._answerer
         )
 
     @property
@@ -253,25 +255,24 @@ class CallSession:
 
     async def _converse(self) -> None:
         await self._hearing.open()
+        tasks = self._tasks
         try:
             async with asyncio.TaskGroup() as group:
-                self._group = group
-                group.create_task(self._receive())
-                group.create_task(self._hearing.follow_transcripts())
-                group.create_task(self._watchdogs.watch_idle())
+                tasks.open(group)
+                tasks.spawn(self._receive())
+                tasks.spawn(self._hearing.follow_transcripts())
+                tasks.spawn(self._watchdogs.watch_idle())
                 if self.config.max_duration_s:
-                    group.create_task(self._watchdogs.watch_duration(self.config.max_duration_s))
+                    tasks.spawn(self._watchdogs.watch_duration(self.config.max_duration_s))
                 self._open()
                 await self._lifecycle.ended()
-                raise _CallOver
-        except* _CallOver:
-            self._group = None  # the call is over: nothing may be spawned any more
+                # The call is over: every task is cancelled and the group closes
+                # without raising (an exception group would hold the call's frames in
+                # a reference cycle).
+                tasks.close()
         finally:
+            tasks.close()
             await self._hearing.aclose()
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        assert self._group is not None
-        return self._group.create_task(work)
 
     def _open(self) -> None:
         mode = self.config.first_message_mode
@@ -392,7 +393,7 @@ class CallSession:
     def say(self, text: str, *, end_after: bool = False) -> None:
         """Speak ``text`` now, cutting off whatever the assistant was saying; with
         ``end_after``, hang up once it has been played."""
-        if self._group is None or self._lifecycle.state is not CallState.ACTIVE:
+        if not self._tasks.running or self._lifecycle.state is not CallState.ACTIVE:
             return
         if end_after:
             self.end(EndReason.ASSISTANT_ENDED_CALL, farewell=Farewell(text))

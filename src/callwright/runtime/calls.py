@@ -41,6 +41,7 @@ from callwright.domain.calls.repository import calls_no_longer_waiting, end_call
 from callwright.domain.knowledge.context import KnowledgeContext
 from callwright.engine.events import EndReason, EventSink
 from callwright.engine.lifecycle import Farewell
+from callwright.engine.tasks import drop_cancellation
 from callwright.errors import ServiceBusy
 from callwright.observability import metrics
 from callwright.observability.logging import bind_call
@@ -318,6 +319,11 @@ class CallRuntime:
             async with asyncio.TaskGroup() as group:
                 writing = group.create_task(writer.run()) if writer is not None else None
                 saving = group.create_task(parts.progress.run())
+                # Cancelled at the end: their frames (a save cut short inside the
+                # database driver) must not stay in a cycle with their CancelledError.
+                for task in (writing, saving):
+                    if task is not None:
+                        task.add_done_callback(drop_cancellation)
                 try:
                     reason = await session.run()
                 finally:

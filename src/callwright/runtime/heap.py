@@ -11,9 +11,10 @@ audio stalled behind it (up to 120 ms of CPU). Start-up's objects are frozen out
 the collector's sight once the app is up; after that the young generation is given
 more room, so that a turn's short-lived objects die by reference count before the
 collector examines them and young and middle passes come ~20 times less often. A full
-pass still follows every second middle one: a finished call's object graph holds
-cycles, and only a full pass frees it once it has grown old, so making full passes
-rarer still would let finished calls' memory pile up.
+pass still follows every second middle one: that was chosen while a finished call's
+object graph held cycles that only a full pass freed. A finished call is now freed by
+reference counting (``engine.tasks``), so what full passes find is the libraries'
+garbage (query expressions, HTTP clients), not the calls'.
 
 **Freed memory.** So that a server process's resident size follows what it holds, not the most it
 ever held: glibc's ``malloc`` hands memory back to the kernel only from the top of its main heap

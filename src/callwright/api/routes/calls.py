@@ -26,6 +26,7 @@ from callwright.domain.calls.schemas import (
 )
 from callwright.domain.calls.service import CallService, call_view
 from callwright.domain.calls.tokens import read_stream_token, verify_recording_signature
+from callwright.engine.tasks import drop_cancellation
 from callwright.errors import Forbidden, NotFound
 from callwright.runtime.live_transcript import live_transcript
 from callwright.store.call_status import CallStatus
@@ -206,6 +207,7 @@ async def web_call_stream(websocket: WebSocket, token: str = "") -> None:
     await transport.send_json({"type": "call-started", "call_id": claim.call_id})
     async with asyncio.TaskGroup() as group:
         pump = group.create_task(transport.pump_transcripts())
+        pump.add_done_callback(drop_cancellation)  # its frames die with it (engine.tasks)
 
         async def session_over() -> None:
             # The page gets its last transcript lines and the call-ended notice, then

@@ -9,6 +9,7 @@ when CI=true a missing service fails the run instead of skipping (``tests.suppor
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import shutil
 import uuid
@@ -190,3 +191,18 @@ async def tenant(app: FastAPI) -> Tenant:
 @pytest.fixture
 async def other_tenant(app: FastAPI) -> Tenant:
     return await make_tenant(app, "Globex")
+
+
+@pytest.fixture
+def collector_off() -> Iterator[None]:
+    """The cyclic garbage collector off for the test (after one pass), so that what a
+    test leaves to reference counting alone can be checked; ``gc.DEBUG_SAVEALL`` and
+    what it kept are cleared afterwards."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()

@@ -13,7 +13,6 @@ import contextlib
 import gc
 import types
 import weakref
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -46,18 +45,6 @@ def _callwrights(garbage: list[object]) -> list[str]:
         elif type(thing).__module__.startswith("callwright.") and not isinstance(thing, TypeEngine):
             found.append(type(thing).__qualname__)
     return sorted(set(found))
-
-
-@pytest.fixture
-def collector_off() -> Iterator[None]:
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-        gc.enable()
 
 
 class _Watched:

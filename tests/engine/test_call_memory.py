@@ -10,7 +10,6 @@ import asyncio
 import gc
 import types
 import weakref
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -71,16 +70,6 @@ async def _one_call(ending: EndReason) -> tuple[weakref.ref[object], EndReason, 
     interruptions = len(call.of(Interruption))
     session: weakref.ref[object] = weakref.ref(call.session)
     return session, reason, interruptions
-
-
-@pytest.fixture
-def collector_off() -> Iterator[None]:
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 @pytest.mark.usefixtures("collector_off")

@@ -4,7 +4,8 @@ and scripted providers. A minute of conversation runs in well under a second."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,16 @@ from callwright.engine.session import CallSession, SessionProviders
 from callwright.engine.speaking import SpeechCache
 from callwright.engine.turns import EndOfTurnPolicy
 from callwright.providers.fakes import EnergyVAD, Reply, ScriptedLLM, ScriptedSTT, ToneTTS
-from callwright.providers.protocols import LLM, STT, VAD, ChatMessage, ToolSpec
+from callwright.providers.protocols import (
+    LLM,
+    STT,
+    VAD,
+    ChatMessage,
+    STTOptions,
+    STTStream,
+    ToolSpec,
+    Transcript,
+)
 from callwright.transports.loopback import LoopbackTransport
 
 Caller = Callable[[LoopbackTransport], Awaitable[None]]
@@ -175,3 +185,47 @@ async def run_call(call: Call, caller: Caller, *, limit_s: float = 300.0) -> Cal
             session.cancel()
             raise AssertionError(f"the call did not end within {limit_s} s: {call.transcript}")
     return call
+
+
+class _KeepingStream:
+    """The scripted transcriber's stream, keeping each chunk pushed to it (the objects
+    themselves, so that a test can tell a pass-through from a copy)."""
+
+    def __init__(self, inner: STTStream, pushed: list[bytes]) -> None:
+        self._inner = inner
+        self._pushed = pushed
+
+    async def push_audio(self, pcm16: bytes) -> None:
+        self._pushed.append(pcm16)
+        await self._inner.push_audio(pcm16)
+
+    async def end_utterance(self) -> None:
+        await self._inner.end_utterance()
+
+    def discard_utterance(self) -> None:
+        self._inner.discard_utterance()
+
+    async def end_of_audio(self) -> None:
+        await self._inner.end_of_audio()
+
+    def transcripts(self) -> AsyncIterator[Transcript]:
+        return self._inner.transcripts()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@dataclasses.dataclass
+class KeepingSTT:
+    """The scripted transcriber at its own rate, keeping what the session pushed."""
+
+    inner: ScriptedSTT
+    pushed: list[bytes] = dataclasses.field(default_factory=list)
+    name: str = "keeping-stt"
+
+    @property
+    def sample_rate(self) -> int:
+        return self.inner.sample_rate
+
+    async def open_stream(self, options: STTOptions) -> STTStream:
+        return _KeepingStream(await self.inner.open_stream(options), self.pushed)

@@ -5,7 +5,6 @@ with stationary noise removed; with it off, exactly what the caller sent. Turn-t
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 
 import numpy as np
 import numpy.typing as npt
@@ -14,53 +13,12 @@ from callwright.audio.denoise import NoiseSuppressor
 from callwright.domain.assistants.schemas import AssistantIn
 from callwright.engine.config import CallConfig
 from callwright.engine.events import SpeechStarted, SpeechStopped
-from callwright.providers.fakes import EnergyVAD, ScriptedSTT, speech
-from callwright.providers.protocols import STTOptions, STTStream, Transcript
+from callwright.providers.fakes import EnergyVAD, speech
 from callwright.transports.loopback import LoopbackTransport
-from tests.engine.harness import Call, make_call, run_call
+from tests.engine.harness import Call, KeepingSTT, make_call, run_call
 
 RATE = 16_000
 NOISE_S, SPEECH_S, TAIL_S = 1.5, 1.0, 3.0
-
-
-class _RecordingStream:
-    """The scripted transcriber's stream, keeping every byte pushed to it."""
-
-    def __init__(self, inner: STTStream, pushed: bytearray) -> None:
-        self._inner = inner
-        self._pushed = pushed
-
-    async def push_audio(self, pcm16: bytes) -> None:
-        self._pushed += pcm16
-        await self._inner.push_audio(pcm16)
-
-    async def end_utterance(self) -> None:
-        await self._inner.end_utterance()
-
-    def discard_utterance(self) -> None:
-        self._inner.discard_utterance()
-
-    async def end_of_audio(self) -> None:
-        await self._inner.end_of_audio()
-
-    def transcripts(self) -> AsyncIterator[Transcript]:
-        return self._inner.transcripts()
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-@dataclasses.dataclass
-class RecordingSTT:
-    """What the session pushed to the transcriber, byte for byte."""
-
-    inner: ScriptedSTT
-    pushed: bytearray = dataclasses.field(default_factory=bytearray)
-    name: str = "recording-stt"
-    sample_rate: int = RATE
-
-    async def open_stream(self, options: STTOptions) -> STTStream:
-        return _RecordingStream(await self.inner.open_stream(options), self.pushed)
 
 
 @dataclasses.dataclass
@@ -90,18 +48,18 @@ def caller_audio() -> bytes:
 
 def recording_call(
     *, audio_denoising: bool, vad: RecordingVAD | None = None
-) -> tuple[Call, RecordingSTT]:
+) -> tuple[Call, KeepingSTT]:
     call = make_call(
         vad=vad,
         first_message_mode="assistant-waits-for-user",
         stt_settings={"audio_denoising": audio_denoising},
         utterances=("Do you deliver?",),
         replies=["We do."],
-        wrap_stt=RecordingSTT,
+        wrap_stt=KeepingSTT,
     )
     assert call.providers is not None
     stt = call.providers.stt
-    assert isinstance(stt, RecordingSTT)
+    assert isinstance(stt, KeepingSTT)
     return call, stt
 
 
@@ -134,10 +92,10 @@ async def test_audio_denoising_true_feeds_the_transcriber_denoised_audio() -> No
     suppressor = NoiseSuppressor(RATE)
     frame = RATE // 50 * 2  # the loopback caller sends 20 ms frames
     expected = b"".join(suppressor.process(raw[i : i + frame]) for i in range(0, len(raw), frame))
-    assert bytes(stt.pushed) == expected
+    assert b"".join(stt.pushed) == expected
 
     # The same stretches of heard and sent audio: the suppressor delays by one hop.
-    heard = samples(stt.pushed)[suppressor.delay_samples :]
+    heard = samples(b"".join(stt.pushed))[suppressor.delay_samples :]
     sent = samples(raw)
     noise_only = (NOISE_S + SPEECH_S + 0.5, NOISE_S + SPEECH_S + TAIL_S - 0.1)
     assert power_db(sent, *noise_only) - power_db(heard, *noise_only) >= 15.0
@@ -153,7 +111,7 @@ async def test_audio_denoising_true_feeds_the_transcriber_denoised_audio() -> No
 async def test_audio_denoising_false_feeds_the_transcriber_the_raw_audio() -> None:
     call, stt = recording_call(audio_denoising=False)
     await run_call(call, speak_over_noise)
-    assert bytes(stt.pushed) == caller_audio()
+    assert b"".join(stt.pushed) == caller_audio()
     assert call.transcript[0] == ("user", "Do you deliver?", False)
 
 

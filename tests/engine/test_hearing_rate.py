@@ -4,62 +4,14 @@ resampler on the way; one that takes only 16 kHz gets the line upsampled."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import AsyncIterator
-
 import pytest
 
-from callwright.providers.fakes import EnergyVAD, ScriptedSTT, speech
-from callwright.providers.protocols import STTOptions, STTStream, Transcript
+from callwright.providers.fakes import EnergyVAD, speech
 from callwright.transports.loopback import LoopbackTransport
-from tests.engine.harness import Call, make_call, run_call
+from tests.engine.harness import Call, KeepingSTT, make_call, run_call
 
 LINE_RATE = 8_000
 FRAME_BYTES = 320  # 20 ms at 8 kHz, as Twilio delivers it
-
-
-class _KeepingStream:
-    """The scripted transcriber's stream, keeping each chunk pushed to it (the objects
-    themselves, so that a test can tell a pass-through from a copy)."""
-
-    def __init__(self, inner: STTStream, pushed: list[bytes]) -> None:
-        self._inner = inner
-        self._pushed = pushed
-
-    async def push_audio(self, pcm16: bytes) -> None:
-        self._pushed.append(pcm16)
-        await self._inner.push_audio(pcm16)
-
-    async def end_utterance(self) -> None:
-        await self._inner.end_utterance()
-
-    def discard_utterance(self) -> None:
-        self._inner.discard_utterance()
-
-    async def end_of_audio(self) -> None:
-        await self._inner.end_of_audio()
-
-    def transcripts(self) -> AsyncIterator[Transcript]:
-        return self._inner.transcripts()
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-@dataclasses.dataclass
-class KeepingSTT:
-    """The scripted transcriber at its own rate, keeping what the session pushed."""
-
-    inner: ScriptedSTT
-    pushed: list[bytes] = dataclasses.field(default_factory=list)
-    name: str = "keeping-stt"
-
-    @property
-    def sample_rate(self) -> int:
-        return self.inner.sample_rate
-
-    async def open_stream(self, options: STTOptions) -> STTStream:
-        return _KeepingStream(await self.inner.open_stream(options), self.pushed)
 
 
 def phone_call(stt_rate: int) -> tuple[Call, KeepingSTT]:

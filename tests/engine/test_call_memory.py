@@ -20,10 +20,7 @@ from callwright.providers.fakes import speech
 from callwright.transports.loopback import LoopbackTransport
 from tests.engine.harness import Caller, make_call
 from tests.engine.test_interruptions_and_endings import LONG_REPLY
-from tests.engine.test_realtime_session import LONG as REALTIME_LONG
-from tests.engine.test_realtime_session import WELCOME, config_of, fake
-from tests.engine.test_realtime_session import Call as RealtimeCall
-from tests.vendor_fakes import Reply, ScriptedCall
+from tests.engine.test_realtime_session import fake, welcome_to_end_call
 from tests.vendor_fakes.openai_realtime import OpenAIRealtimeFake
 
 SOURCE = str(Path(callwright.__file__).parent)
@@ -102,18 +99,7 @@ def _callwrights(garbage: list[object]) -> list[str]:
 async def _one_realtime_call(fake: OpenAIRealtimeFake) -> tuple[weakref.ref[object], EndReason]:
     """A realtime call: the welcome, a question, a barge-in on the answer, a tool, the
     end-call tool (the test of ``test_realtime_session``, without its checks)."""
-    fake.chunk_delay_s = 0.06
-    fake.script(
-        Reply((REALTIME_LONG,)),
-        Reply(calls=(ScriptedCall("get_weather", {}, id="call_7"),)),
-        Reply(("It is sunny. Goodbye!",), calls=(ScriptedCall("end_call", {}, id="call_8"),)),
-    )
-    config = config_of(
-        llm_settings={"welcome_message": WELCOME, "system_prompt": "You run a bakery."},
-        interruption_settings={"min_speaking_time": 0.3, "interruption_cooldown": 0},
-        tools_settings={"end_call": {"enabled": True}},
-    )
-    call = RealtimeCall(fake, config)
+    call = welcome_to_end_call(fake)
     running = asyncio.ensure_future(call.session.run())
     await call.until(lambda: call.of(AssistantMessage))
     welcome_frames = len(call.transport.sent)

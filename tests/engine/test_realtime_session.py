@@ -92,7 +92,9 @@ class Call:
                 await self.transport.silence(0.1)
 
 
-async def test_a_realtime_call_from_welcome_to_end_call(fake: OpenAIRealtimeFake) -> None:
+def welcome_to_end_call(fake: OpenAIRealtimeFake) -> Call:
+    """A call whose model answers the first question at length (to be talked over),
+    then calls a tool, then the end-call tool."""
     fake.chunk_delay_s = 0.06  # faster than real time, but still talking when cut off
     fake.script(
         Reply((LONG,)),
@@ -104,7 +106,11 @@ async def test_a_realtime_call_from_welcome_to_end_call(fake: OpenAIRealtimeFake
         interruption_settings={"min_speaking_time": 0.3, "interruption_cooldown": 0},
         tools_settings={"end_call": {"enabled": True}},
     )
-    call = Call(fake, config)
+    return Call(fake, config)
+
+
+async def test_a_realtime_call_from_welcome_to_end_call(fake: OpenAIRealtimeFake) -> None:
+    call = welcome_to_end_call(fake)
     running = asyncio.create_task(call.session.run())
 
     # The welcome, said by the model from the session's instructions.

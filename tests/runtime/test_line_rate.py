@@ -7,7 +7,6 @@ calls, and vendors that take only 16 kHz, keep 16 kHz."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -36,15 +35,6 @@ KEY = "stt-line-rate-key-0123456789"
 LINE_RATE = 8_000
 SAID = "Do you deliver?"
 HANG_GUARD_S = 10.0  # only catches a hang: the fake has seen the close long before
-
-
-@pytest.fixture
-async def cloud() -> AsyncIterator[CloudProviders]:
-    providers = CloudProviders()
-    try:
-        yield providers
-    finally:
-        await providers.aclose()
 
 
 def providers_for(
@@ -121,16 +111,29 @@ async def phone_call(stt: STT) -> bytes:
     return line
 
 
-async def test_a_phone_call_on_deepgram_streams_the_lines_8khz_frames(
+async def phone_call_through(
+    fake: DeepgramListenFake | AssemblyAIStreamFake,
     cloud: CloudProviders,
-) -> None:
-    fake = DeepgramListenFake(api_key=KEY, script=[SAID])
+    model: str,
+    base_url_setting: str,
+) -> tuple[Any, bytes]:
+    """A phone call transcribed by ``model``'s vendor, served by ``fake`` (its URL in
+    the server setting ``base_url_setting``): the fake's one session, once the adapter
+    has closed it, and the line's audio."""
     async with serve(fake.app) as url:
-        providers = providers_for(cloud, "nova-2", LINE_RATE, deepgram_base_url=url)
+        providers = providers_for(cloud, model, LINE_RATE, **{base_url_setting: url})
         line = await phone_call(providers.stt)
         (session,) = fake.sessions
         async with asyncio.timeout(HANG_GUARD_S):
             await session.client_closed.wait()
+    return session, line
+
+
+async def test_a_phone_call_on_deepgram_streams_the_lines_8khz_frames(
+    cloud: CloudProviders,
+) -> None:
+    fake = DeepgramListenFake(api_key=KEY, script=[SAID])
+    session, line = await phone_call_through(fake, cloud, "nova-2", "deepgram_base_url")
 
     assert (session.param("encoding"), session.param("sample_rate")) == ("linear16", "8000")
     assert set(session.frame_bytes) == {320}  # 20 ms at 8 kHz, each as the line sent it
@@ -141,12 +144,9 @@ async def test_a_phone_call_on_assemblyai_streams_the_line_at_8khz(
     cloud: CloudProviders,
 ) -> None:
     fake = AssemblyAIStreamFake(api_key=KEY, script=[SAID])
-    async with serve(fake.app) as url:
-        providers = providers_for(cloud, "universal-streaming", LINE_RATE, assemblyai_base_url=url)
-        line = await phone_call(providers.stt)
-        (session,) = fake.sessions
-        async with asyncio.timeout(HANG_GUARD_S):
-            await session.client_closed.wait()
+    session, line = await phone_call_through(
+        fake, cloud, "universal-streaming", "assemblyai_base_url"
+    )
 
     assert (session.query["encoding"], session.query["sample_rate"]) == ("pcm_s16le", "8000")
     # The adapter's 100 ms chunks (1600 bytes at 8 kHz; a tail flushed before a

@@ -9,7 +9,7 @@ import contextlib
 import itertools
 import json
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -74,15 +74,6 @@ class StubOffline(OfflineProviders):
 
     def tts(self, name: str) -> TTS:
         return self.voices.setdefault(name, ToneTTS(self._clock, name=name))
-
-
-@pytest.fixture
-async def cloud() -> AsyncIterator[CloudProviders]:
-    providers = CloudProviders()
-    try:
-        yield providers
-    finally:
-        await providers.aclose()
 
 
 def _document(**fields: Any) -> dict[str, Any]:

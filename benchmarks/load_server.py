@@ -65,7 +65,7 @@ from callwright.observability.middleware import HttpMetricsMiddleware
 from callwright.providers.fakes import EnergyVAD, ScriptedLLM, ScriptedSTT, speech
 from callwright.providers.protocols import VAD, TTSOptions
 from callwright.runtime.heap import CALL_SERVER_GC_THRESHOLDS, settle_heap
-from callwright.runtime.registry import ProviderChoice, ProviderFactory
+from callwright.runtime.registry import ProviderChoice, ProviderFactory, hearing_rate
 from callwright.settings import Settings
 from callwright.store.database import create_engine, create_session_factory
 from callwright.store.migrate import upgrade_to_head
@@ -194,9 +194,9 @@ def provider_factory(latencies: Latencies, vad: str, vad_window_ms: float) -> Pr
     async def build(
         settings: Mapping[str, Any], organization_id: int, sample_rate: int
     ) -> tuple[SessionProviders, list[ProviderChoice]]:
-        # The call is heard at the line's rate, and the transcriber (Deepgram's stand-in)
-        # takes it, as callwright.runtime.registry builds them (decisions 012, 028).
-        hearing_rate = 8_000 if sample_rate == 8_000 else 16_000
+        # The transcriber (Deepgram's stand-in) takes the rate the call is heard at, as
+        # callwright.runtime.registry builds it (decisions 012, 028).
+        heard_at = hearing_rate(sample_rate)
         providers = SessionProviders(
             llms=(
                 ScriptedLLM(
@@ -210,7 +210,7 @@ def provider_factory(latencies: Latencies, vad: str, vad_window_ms: float) -> Pr
                 clock,
                 *(turn.heard for turn in SCRIPT),
                 final_latency_s=latencies.stt_final_s,
-                sample_rate=hearing_rate,
+                sample_rate=heard_at,
             ),
             # At the line's rate, as a cloud voice is asked for it in production
             # (CloudProviders.tts: ElevenLabs' μ-law/PCM 8 kHz for a phone call).
@@ -221,7 +221,7 @@ def provider_factory(latencies: Latencies, vad: str, vad_window_ms: float) -> Pr
                 seconds_per_char=latencies.tts_seconds_per_char,
                 sample_rate=sample_rate,
             ),
-            vad=detector(hearing_rate),
+            vad=detector(heard_at),
         )
         choices = [
             ProviderChoice("llm", "openai", "scripted-llm", "benchmark"),

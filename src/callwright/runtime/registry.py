@@ -60,6 +60,7 @@ __all__ = [
     "ProviderFactory",
     "build_providers",
     "cloud_provider_factory",
+    "hearing_rate",
     "offline_provider_factory",
     "process_provider_factory",
     "stored_credentials",
@@ -96,6 +97,12 @@ class ProviderChoice:
     reason: str
 
 
+def hearing_rate(transport_rate: int) -> int:
+    """The rate a call's caller is heard at (the VAD's and, where its vendor takes it,
+    the transcriber's): a phone line's own 8 kHz, else 16 kHz (decisions 012, 028)."""
+    return 8_000 if transport_rate == 8_000 else 16_000
+
+
 def build_providers(
     settings: Mapping[str, Any],
     offline: OfflineProviders,
@@ -111,11 +118,10 @@ def build_providers(
     from callwright.providers.vad.silero import SileroVAD
 
     resolution = resolve(settings, credentials or {}, server)
-    # Phone audio is 8 kHz: the caller is heard at the line's rate (decisions 012, 028).
-    hearing_rate = 8_000 if sample_rate == 8_000 else 16_000
+    heard_at = hearing_rate(sample_rate)
     picker = _Picker(offline, cloud)
     llms, choices = picker.llms(resolution)
-    stt, stt_choice = picker.stt(resolution.stt, hearing_rate)
+    stt, stt_choice = picker.stt(resolution.stt, heard_at)
     tts, tts_choice = picker.tts(resolution.tts, sample_rate)
     # Said in the record, not ignored silently: the vendor has no equivalent.
     llm_choices = zip(choices, (resolution.llm, *resolution.fallbacks), strict=True)
@@ -141,7 +147,7 @@ def build_providers(
     # Silero's 8 kHz model hears all of a phone line, for 0.8× the cost of the 16 kHz
     # one and no resampling on the way in.
     window_ms = (server or Settings()).vad_batch_window_ms
-    vad = SileroVAD(hearing_rate, batch_window_s=window_ms / 1000)
+    vad = SileroVAD(heard_at, batch_window_s=window_ms / 1000)
     turn_model = None
     if settings["stt_settings"].get("turn_detection") == "smart":
         turn_model, turn_choice = _turn_model()

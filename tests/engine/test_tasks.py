@@ -43,12 +43,16 @@ async def test_a_cancelled_task_gives_up_its_frames() -> None:
 
 async def test_closing_cancels_the_tasks_left_and_the_group_ends_without_an_error() -> None:
     tasks = CallTasks()
-    async with asyncio.TaskGroup() as group:
-        tasks.open(group)
-        running = tasks.spawn(asyncio.sleep(60))
-        finished = tasks.spawn(asyncio.sleep(0))
-        await asyncio.wait({finished})
-        tasks.close()
+    spawned: list[asyncio.Task[None]] = []
+
+    def start() -> None:
+        spawned.extend((tasks.spawn(asyncio.sleep(60)), tasks.spawn(asyncio.sleep(0))))
+
+    async def ended() -> None:
+        await asyncio.wait({spawned[1]})
+
+    await tasks.hold(start, ended)
+    running, finished = spawned
     assert running.cancelled()
     assert not finished.cancelled()
     assert not tasks.running

@@ -29,7 +29,6 @@ wait for the first word would always run out and only delay every barge-in.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 import weakref
@@ -191,23 +190,18 @@ class RealtimeSession:
         connection = self._connection = await self._model.connect(self._options)
         self._voice.attach(connection)
         self._tools.attach(connection)
-        tasks = self._tasks
         try:
-            async with asyncio.TaskGroup() as group:
-                tasks.open(group)
-                tasks.spawn(self._receive())
-                tasks.spawn(self._follow(connection))
-                tasks.spawn(self._watchdogs.watch_idle())
-                if self.config.max_duration_s:
-                    tasks.spawn(self._watchdogs.watch_duration(self.config.max_duration_s))
-                self._open()
-                await self._lifecycle.ended()
-                tasks.close()  # the group closes without raising (``engine.tasks``)
+            await self._tasks.hold(lambda: self._open(connection), self._lifecycle.ended)
         finally:
-            tasks.close()
             await connection.aclose()
 
-    def _open(self) -> None:
+    def _open(self, connection: RealtimeConnection) -> None:
+        spawn = self._tasks.spawn
+        spawn(self._receive())
+        spawn(self._follow(connection))
+        spawn(self._watchdogs.watch_idle())
+        if self.config.max_duration_s:
+            spawn(self._watchdogs.watch_duration(self.config.max_duration_s))
         mode = self.config.first_message_mode
         if mode == "assistant-speaks-first" and self.config.first_message:
             self._voice.say(self.config.first_message)

@@ -23,7 +23,6 @@ Nothing here blocks: provider calls are async, audio work is per-frame numpy.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import itertools
 import weakref
@@ -255,26 +254,18 @@ class CallSession:
 
     async def _converse(self) -> None:
         await self._hearing.open()
-        tasks = self._tasks
         try:
-            async with asyncio.TaskGroup() as group:
-                tasks.open(group)
-                tasks.spawn(self._receive())
-                tasks.spawn(self._hearing.follow_transcripts())
-                tasks.spawn(self._watchdogs.watch_idle())
-                if self.config.max_duration_s:
-                    tasks.spawn(self._watchdogs.watch_duration(self.config.max_duration_s))
-                self._open()
-                await self._lifecycle.ended()
-                # The call is over: every task is cancelled and the group closes
-                # without raising (an exception group would hold the call's frames in
-                # a reference cycle).
-                tasks.close()
+            await self._tasks.hold(self._open, self._lifecycle.ended)
         finally:
-            tasks.close()
             await self._hearing.aclose()
 
     def _open(self) -> None:
+        spawn = self._tasks.spawn
+        spawn(self._receive())
+        spawn(self._hearing.follow_transcripts())
+        spawn(self._watchdogs.watch_idle())
+        if self.config.max_duration_s:
+            spawn(self._watchdogs.watch_duration(self.config.max_duration_s))
         mode = self.config.first_message_mode
         if mode == "assistant-speaks-first" and self.config.first_message:
             self._speaker.greet(self.config.first_message, static=self.config.static_first_message)

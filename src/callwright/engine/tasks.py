@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
 __all__ = ["CallTasks", "drop_cancellation", "weakly"]
@@ -39,8 +39,7 @@ def drop_cancellation(task: asyncio.Task[Any]) -> None:
 
 
 class CallTasks:
-    """The call's TaskGroup (``group`` while the call runs, then None); ``spawn``
-    starts a task in it."""
+    """The call's TaskGroup while ``hold`` runs it; ``spawn`` starts a task in it."""
 
     __slots__ = ("_group", "_tasks")
 
@@ -53,9 +52,19 @@ class CallTasks:
         """True while the call's tasks may be started."""
         return self._group is not None
 
-    def open(self, group: asyncio.TaskGroup) -> None:
-        """The call started: its tasks go into ``group``."""
-        self._group = group
+    async def hold(self, start: Callable[[], None], ended: Callable[[], Awaitable[None]]) -> None:
+        """Run the call's tasks until ``ended()`` returns: ``start`` spawns the first
+        ones; then the tasks left are cancelled and the group closes without raising
+        (an exception group would hold the call's frames in a reference cycle). A task
+        that fails ends it too, with its error, as a TaskGroup does."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                self._group = group
+                start()
+                await ended()
+                self.close()
+        finally:
+            self.close()  # after a task's error too: nothing may be started any more
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Start ``work`` as one of the call's tasks."""

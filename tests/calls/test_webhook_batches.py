@@ -201,14 +201,20 @@ async def test_the_end_stops_the_writer_and_a_bad_event_costs_only_itself(
 
 
 @contextmanager
-def call_reads(app: FastAPI) -> Iterator[list[set[str]]]:
-    """The columns each statement reading the ``calls`` table selects, in the block."""
+def call_reads(app: FastAPI, call_id: int) -> Iterator[list[set[str]]]:
+    """The columns each statement reading call ``call_id`` from the ``calls`` table
+    selects, in the block (the app's background loops may read other calls meanwhile)."""
     engine = app.state.callwright.engine.sync_engine
     reads: list[set[str]] = []
 
-    def statement(_conn: Any, _cursor: Any, sql: str, *_rest: Any) -> None:
+    def statement(_conn: Any, _cursor: Any, sql: str, parameters: Any, *_rest: Any) -> None:
         selected, *tables = re.split(r"\sFROM\s", sql, maxsplit=1)
-        if selected.lstrip().upper().startswith("SELECT") and re.match(r"calls\b", "".join(tables)):
+        values = parameters.values() if isinstance(parameters, dict) else parameters or ()
+        if (
+            selected.lstrip().upper().startswith("SELECT")
+            and re.match(r"calls\b", "".join(tables))
+            and call_id in values
+        ):
             reads.append(set(re.findall(r"\bcalls\.(\w+)", selected)))
 
     event.listen(engine, "before_cursor_execute", statement)
@@ -244,7 +250,7 @@ async def test_a_batch_reads_the_call_but_not_its_record_and_sends_the_same_mess
     writer.notify("tool-call", tool_call)
     writer.close()
 
-    with call_reads(app) as reads:
+    with call_reads(app, call_id) as reads:
         async with asyncio.timeout(HANG_S):
             await writer.run()
 

@@ -25,12 +25,14 @@ URL = "http://127.0.0.1:9/hooks"
 
 @contextmanager
 def updates(app: FastAPI) -> Iterator[list[str]]:
-    """The UPDATE statements run on the app's engine in the block."""
+    """The UPDATE statements on ``webhook_events`` run on the app's engine in the block
+    (the app's other background work, such as the campaign sweep, may run UPDATEs of its
+    own on the same engine meanwhile)."""
     engine = app.state.callwright.engine.sync_engine
     seen: list[str] = []
 
     def statement(_conn: Any, _cursor: Any, sql: str, *_rest: Any) -> None:
-        if sql.lstrip().upper().startswith("UPDATE"):
+        if sql.lstrip().upper().startswith("UPDATE WEBHOOK_EVENTS"):
             seen.append(sql)
 
     event.listen(engine, "before_cursor_execute", statement)

@@ -1,18 +1,19 @@
 """OpenAI Realtime (the GA interface, decision 018) as a ``RealtimeModel``: one
 WebSocket per call to ``<base_url>/realtime?model=<model>``, ``Authorization: Bearer``.
 
-Set-up is one ``session.update`` (instructions, audio formats, input transcription,
-turn detection with the session creating every response itself, tools, voice),
-answered by ``session.updated``; an ``error`` instead is the vendor refusing the
-configuration (a ``ProviderError``). Commands map one to one: ``AppendAudio`` →
-``input_audio_buffer.append``, ``Respond`` → ``response.create``, ``CancelResponse`` →
-``response.cancel``, ``Truncate`` → ``conversation.item.truncate``, ``ToolOutput`` →
+Set-up is one ``session.update`` (``openai_wire.session_config``: instructions, audio
+formats, input transcription, turn detection with the session creating every response
+itself, tools, voice), answered by ``session.updated``; an ``error`` instead is the
+vendor refusing the configuration (the ``ProviderError`` ``openai_wire.error_of``
+says). Commands map one to one: ``AppendAudio`` → ``input_audio_buffer.append``,
+``Respond`` → ``response.create``, ``CancelResponse`` → ``response.cancel``,
+``Truncate`` → ``conversation.item.truncate``, ``ToolOutput`` →
 ``conversation.item.create`` (``function_call_output``), ``CallerText`` → a
-``conversation.item.create`` user message. Server events the session
-does not need (``response.output_item.added``, ``conversation.item.done``, rate limits…)
-are skipped; an ``error`` event while the session runs is a ``RealtimeNotice`` (the API
-says most are recoverable), unless the socket closes after it: then it ends
-``events()`` as the ``ProviderError`` it names.
+``conversation.item.create`` user message. Server events the session does not need
+(``response.output_item.added``, ``conversation.item.done``, rate limits…) are skipped;
+an ``error`` event while the session runs is a ``RealtimeNotice`` (the API says most
+are recoverable), unless the socket closes after it: then it ends ``events()`` as the
+``ProviderError`` it names.
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ from websockets.asyncio.client import ClientConnection
 
 from callwright.providers.catalog import Connection
 from callwright.providers.common import CONNECT_TIMEOUT_S, connect_websocket, websocket_url
-from callwright.providers.errors import (
-    ProviderAuthError,
-    ProviderError,
-    ProviderRateLimited,
-    ProviderRequestError,
-    ProviderUnavailable,
+from callwright.providers.errors import ProviderError, ProviderRequestError, ProviderUnavailable
+from callwright.providers.realtime.openai_wire import (
+    PROVIDER,
+    error_of,
+    parse_event,
+    session_config,
 )
 from callwright.providers.realtime.protocol import (
     AppendAudio,
@@ -63,78 +64,9 @@ __all__ = ["OpenAIRealtime", "OpenAIRealtimeConnection", "create", "session_conf
 
 logger = logging.getLogger(__name__)
 
-_PROVIDER: Final = "openai"
 _DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
 _DEFAULT_MODEL: Final = "gpt-realtime"
-_DEFAULT_VOICE: Final = "marin"
 _SET_UP_EVENTS: Final = 16  # events read while waiting for session.updated
-
-
-def session_config(options: RealtimeOptions) -> dict[str, Any]:
-    """The ``session`` object of the set-up's ``session.update``."""
-    audio_format: dict[str, Any] = (
-        {"type": "audio/pcmu"} if options.audio == "pcmu" else {"type": "audio/pcm", "rate": 24000}
-    )
-    turn: dict[str, Any] = {
-        "type": options.turn_detection,
-        # The session decides when to answer and when caller speech interrupts.
-        "create_response": False,
-        "interrupt_response": False,
-    }
-    if options.turn_detection == "server_vad":
-        turn["silence_duration_ms"] = options.silence_ms
-        turn["prefix_padding_ms"] = options.prefix_padding_ms
-    else:
-        turn["eagerness"] = options.eagerness
-    audio_input: dict[str, Any] = {"format": audio_format, "turn_detection": turn}
-    if options.transcription_model:
-        transcription = {"model": options.transcription_model}
-        if options.language:
-            transcription["language"] = options.language.split("-")[0].lower()
-        if options.transcription_prompt:
-            transcription["prompt"] = options.transcription_prompt
-        audio_input["transcription"] = transcription
-    if options.noise_reduction:
-        audio_input["noise_reduction"] = {"type": options.noise_reduction}
-    session: dict[str, Any] = {
-        "type": "realtime",
-        "output_modalities": ["audio"],
-        "audio": {
-            "input": audio_input,
-            "output": {"format": audio_format, "voice": options.voice or _DEFAULT_VOICE},
-        },
-        "tools": [
-            {
-                "type": "function",
-                "name": tool.name,
-                "description": tool.description,
-                "parameters": dict(tool.parameters),
-            }
-            for tool in options.tools
-        ],
-        "tool_choice": "auto",
-    }
-    if options.instructions:
-        session["instructions"] = options.instructions
-    if options.max_output_tokens:
-        session["max_output_tokens"] = min(options.max_output_tokens, 4096)
-    return session
-
-
-def _error(payload: Any) -> ProviderError:
-    """An ``error`` event's ``error`` object as the ``ProviderError`` it means."""
-    error = payload if isinstance(payload, dict) else {}
-    kind, code = str(error.get("type") or ""), str(error.get("code") or "")
-    message = str(error.get("message") or "unknown error")
-    param = f" ({error['param']})" if error.get("param") else ""
-    text = f"{code or kind}{param}: {message}" if (code or kind) else message
-    if code == "invalid_api_key" or kind in ("authentication_error", "permission_error"):
-        return ProviderAuthError(_PROVIDER, text)
-    if "rate_limit" in code or kind == "rate_limit_error":
-        return ProviderRateLimited(_PROVIDER, text)
-    if kind == "server_error":
-        return ProviderUnavailable(_PROVIDER, text)
-    return ProviderRequestError(_PROVIDER, text)
 
 
 class OpenAIRealtime:
@@ -142,7 +74,7 @@ class OpenAIRealtime:
     ``https://api.openai.com/v1``), a compatible server or a fake; ``outbound``: the
     policy a user-given endpoint is reached through."""
 
-    name = _PROVIDER
+    name = PROVIDER
 
     def __init__(
         self,
@@ -166,7 +98,7 @@ class OpenAIRealtime:
         model = options.model or self.model
         url = websocket_url(self._base_url, "/realtime", [("model", model)])
         websocket = await connect_websocket(
-            _PROVIDER,
+            PROVIDER,
             url,
             {"Authorization": f"Bearer {self._api_key}"},
             open_timeout_s=self._open_timeout_s,
@@ -176,7 +108,7 @@ class OpenAIRealtime:
         await set_up_or_close(
             connection,
             connection.set_up(options),
-            provider=_PROVIDER,
+            provider=PROVIDER,
             timeout_s=self._open_timeout_s,
             unacknowledged="the session set-up was not acknowledged",
         )
@@ -200,17 +132,17 @@ class OpenAIRealtimeConnection:
             if kind == "session.updated":
                 return
             if kind == "error":
-                raise _error(event.get("error"))
-        raise ProviderRequestError(_PROVIDER, "the session.update was never acknowledged")
+                raise error_of(event.get("error"))
+        raise ProviderRequestError(PROVIDER, "the session.update was never acknowledged")
 
     async def _receive(self) -> dict[str, Any]:
         try:
             raw = await self._websocket.recv()
         except websockets.ConnectionClosed as exc:
             raise self._last_error or ProviderUnavailable(
-                _PROVIDER, f"connection closed: {exc}"
+                PROVIDER, f"connection closed: {exc}"
             ) from exc
-        return _parse(raw)
+        return parse_event(raw)
 
     async def send(self, command: RealtimeCommand) -> None:
         if isinstance(command, AppendAudio):
@@ -247,23 +179,23 @@ class OpenAIRealtimeConnection:
             await self._websocket.send(json.dumps(message, separators=(",", ":")))
         except websockets.ConnectionClosed as exc:
             raise self._last_error or ProviderUnavailable(
-                _PROVIDER, f"connection closed: {exc}"
+                PROVIDER, f"connection closed: {exc}"
             ) from exc
 
     async def events(self) -> AsyncIterator[RealtimeEvent]:
         try:
             async for raw in self._websocket:
-                event = self._event(_parse(raw))
+                event = self._event(parse_event(raw))
                 if event is not None:
                     yield event
         except websockets.ConnectionClosedError as exc:
             if not self._closing:
                 raise self._last_error or ProviderUnavailable(
-                    _PROVIDER, f"connection dropped: {exc}"
+                    PROVIDER, f"connection dropped: {exc}"
                 ) from exc
             return
         if not self._closing:
-            raise self._last_error or ProviderUnavailable(_PROVIDER, "the session was closed")
+            raise self._last_error or ProviderUnavailable(PROVIDER, "the session was closed")
 
     def _event(self, event: dict[str, Any]) -> RealtimeEvent | None:
         kind = event.get("type")
@@ -298,7 +230,7 @@ class OpenAIRealtimeConnection:
                 int(usage.get("output_tokens") or 0),
             )
         if kind == "error":
-            error = _error(event.get("error"))
+            error = error_of(event.get("error"))
             self._last_error = error
             logger.warning("OpenAI Realtime reported an error: %s", error)
             return RealtimeNotice(str(error))
@@ -307,16 +239,6 @@ class OpenAIRealtimeConnection:
     async def aclose(self) -> None:
         self._closing = True
         await self._websocket.close()
-
-
-def _parse(raw: str | bytes) -> dict[str, Any]:
-    try:
-        event = json.loads(raw)
-    except ValueError as exc:
-        raise ProviderUnavailable(_PROVIDER, "the server sent a frame that is not JSON") from exc
-    if not isinstance(event, dict):
-        raise ProviderUnavailable(_PROVIDER, "the server sent a frame that is not an object")
-    return event
 
 
 def create(c: Connection) -> OpenAIRealtime:

@@ -5,26 +5,17 @@ and closures" pages document it: the handshake carries ``Authorization: <api key
 and the settings as query parameters; the server opens with ``Begin``; audio goes up
 as binary PCM16 (``encoding=pcm_s16le``) in chunks of 50–1000 ms, so the engine's
 20 ms frames are regrouped into 100 ms chunks (and the tail padded with silence to
-50 ms before a control message); the server answers with ``Turn`` messages (words
-with times in ms, ``end_of_turn``, ``turn_is_formatted``). ``{"type": "ForceEndpoint"}``
-ends the current turn (``end_utterance``); ``{"type": "Terminate"}`` ends the session
-(``end_of_audio``): the last turns, ``Termination``, then a 1000 close. A failure is an
-``Error`` frame and a close with the same code: 1008 (unauthorised) →
-``ProviderAuthError``, 3009 (too many sessions) → ``ProviderRateLimited``, 3006/3007
-(invalid message or audio) → ``ProviderRequestError``, anything else →
-``ProviderUnavailable`` (a session is not resumed: a new one restarts the clock).
+50 ms before a control message); the server answers with ``Turn`` messages.
+``{"type": "ForceEndpoint"}`` ends the current turn (``end_utterance``);
+``{"type": "Terminate"}`` ends the session (``end_of_audio``): the last turns,
+``Termination``, then a 1000 close. A failure is an ``Error`` frame and a close with
+the same code, ending ``transcripts()`` with the ``ProviderError`` it means (a session
+is not resumed: a new one restarts the clock).
 
-stt_settings → parameters: ``speech_model`` (``model`` when it names an AssemblyAI
-model, else universal-streaming-english for English and -multilingual otherwise),
-``sample_rate``, ``format_turns`` (punctuate or smart_format), ``keyterms_prompt``
-(keyterms and positively boosted keywords, as a JSON list: there are no
-intensifiers), ``min_end_of_turn_silence_when_confident`` (endpointing) and
-``max_turn_silence`` (utterance_end_ms); ``extra`` entries override or add parameters.
-
-Transcripts: a turn in progress is an interim (all its words, final or not); the
-end-of-turn message is the final — with ``format_turns``, the formatted one that
-follows it (the unformatted one is then an interim). AssemblyAI always sends partial
-turns; without ``interim_results`` they are dropped here.
+The wire format (the query parameters stt_settings become, the control messages, the
+close codes' errors, ``Turn`` messages as ``Transcript``s) is ``assemblyai_wire``'s.
+AssemblyAI always sends partial turns; without ``interim_results`` they are dropped
+here.
 """
 
 from __future__ import annotations
@@ -32,9 +23,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from collections.abc import AsyncIterator
+from typing import Final
 
 import websockets
 from websockets.asyncio.client import ClientConnection
@@ -47,15 +37,20 @@ from callwright.providers.common import (
     connect_websocket,
     websocket_url,
 )
-from callwright.providers.errors import (
-    ProviderAuthError,
-    ProviderError,
-    ProviderRateLimited,
-    ProviderRequestError,
-    ProviderTimeout,
-    ProviderUnavailable,
+from callwright.providers.errors import ProviderError, ProviderTimeout
+from callwright.providers.protocols import STTOptions, Transcript
+from callwright.providers.stt.assemblyai_wire import (
+    FORCE_ENDPOINT,
+    PROVIDER,
+    TERMINATE,
+    AssemblyAIOptions,
+    Termination,
+    error_of,
+    options,
+    own_options,
+    parse_message,
+    streaming_query,
 )
-from callwright.providers.protocols import STTOptions, Transcript, Word
 from callwright.security.outbound import OutboundPolicy
 
 __all__ = [
@@ -67,75 +62,11 @@ __all__ = [
     "streaming_query",
 ]
 
-_PROVIDER: Final = "assemblyai"
 _DEFAULT_BASE_URL: Final = "wss://streaming.assemblyai.com"
 _PATH: Final = "/v3/ws"
 _QUEUE_SIZE: Final = 64
 _CHUNK_S: Final = 0.1  # within AssemblyAI's 50-1000 ms per message
 _MIN_CHUNK_S: Final = 0.05
-_CALLWRIGHT_EXTRA: Final = frozenset({"audio_denoising"})
-_FORCE_ENDPOINT: Final = json.dumps({"type": "ForceEndpoint"})
-_TERMINATE: Final = json.dumps({"type": "Terminate"})
-
-
-def _flag(value: object) -> str:
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
-
-
-@dataclass(frozen=True, slots=True)
-class AssemblyAIOptions:
-    """AssemblyAI's own options: ``format_turns`` (punctuated, cased turns), on when
-    ``stt_settings`` asks for punctuation or smart formatting."""
-
-    format_turns: bool = True
-
-
-_DEFAULTS = AssemblyAIOptions()
-
-
-def options(settings: Mapping[str, Any]) -> AssemblyAIOptions:
-    """The catalog's options builder: from the assistant's validated ``stt_settings``."""
-    return AssemblyAIOptions(format_turns=bool(settings["punctuate"] or settings["smart_format"]))
-
-
-def _own(options: STTOptions) -> AssemblyAIOptions:
-    return options.vendor if isinstance(options.vendor, AssemblyAIOptions) else _DEFAULTS
-
-
-def streaming_query(options: STTOptions, sample_rate: int) -> list[tuple[str, str]]:
-    """The ``/v3/ws`` query parameters for ``options`` (see the module docstring)."""
-    model = options.model or ""
-    if not model.startswith(("universal-streaming", "u3-")):
-        english = (options.language or "en").lower().startswith("en")
-        model = f"universal-streaming-{'english' if english else 'multilingual'}"
-    query = {
-        "speech_model": model,
-        "sample_rate": str(sample_rate),
-        "encoding": "pcm_s16le",
-        "format_turns": _flag(_own(options).format_turns),
-    }
-    terms = [*options.keyterms, *(word for word, boost in options.keywords if boost > 0)]
-    if terms:
-        query["keyterms_prompt"] = json.dumps(list(dict.fromkeys(terms)))
-    if options.endpointing_ms > 0:
-        query["min_end_of_turn_silence_when_confident"] = str(options.endpointing_ms)
-    query["max_turn_silence"] = str(max(options.utterance_end_ms, options.endpointing_ms))
-    for key, value in options.extra.items():
-        if key not in _CALLWRIGHT_EXTRA and value is not None:
-            query[key] = json.dumps(value) if isinstance(value, list | dict) else _flag(value)
-    return list(query.items())
-
-
-def _error(code: int | None, message: str) -> ProviderError:
-    """An AssemblyAI close code (and ``Error`` message) as a ``ProviderError``."""
-    text = f"{code}: {message}" if message else f"closed with {code}"
-    if code == 1008 and "concurrent" not in message.lower():
-        return ProviderAuthError(_PROVIDER, text)
-    if code in (1008, 3009):
-        return ProviderRateLimited(_PROVIDER, text)
-    if code in (3006, 3007):
-        return ProviderRequestError(_PROVIDER, text)
-    return ProviderUnavailable(_PROVIDER, text)
 
 
 class AssemblyAISTT:
@@ -147,7 +78,7 @@ class AssemblyAISTT:
     the end of the session after ``Terminate``.
     """
 
-    name = _PROVIDER
+    name = PROVIDER
 
     def __init__(
         self,
@@ -172,7 +103,7 @@ class AssemblyAISTT:
         """Connect and wait for ``Begin`` (auth and settings errors surface here)."""
         url = websocket_url(self._base_url, _PATH, streaming_query(options, self.sample_rate))
         connection = await connect_websocket(
-            _PROVIDER,
+            PROVIDER,
             url,
             {"Authorization": self._api_key},
             open_timeout_s=self.connect_timeout_s,
@@ -185,16 +116,16 @@ class AssemblyAISTT:
         except TimeoutError as exc:
             await connection.close()
             timeout_s = self.first_result_timeout_s
-            raise ProviderTimeout(_PROVIDER, f"no Begin within {timeout_s:g} s") from exc
+            raise ProviderTimeout(PROVIDER, f"no Begin within {timeout_s:g} s") from exc
         except websockets.ConnectionClosed as exc:
-            raise _error(connection.close_code, connection.close_reason or "") from exc
+            raise error_of(connection.close_code, connection.close_reason or "") from exc
         except BaseException:
             await connection.close()
             raise
         begin = begin if isinstance(begin, dict) else {}
         if begin.get("type") != "Begin":  # an Error frame: the close follows
             await connection.close()
-            raise _error(begin.get("error_code"), str(begin.get("error", "no Begin message")))
+            raise error_of(begin.get("error_code"), str(begin.get("error", "no Begin message")))
         return AssemblyAIStream(self, connection, options, session_id=str(begin.get("id", "")))
 
 
@@ -213,7 +144,7 @@ class AssemblyAIStream:
         self._stt, self._connection = stt, connection
         self._loop = asyncio.get_running_loop()
         self._interim_results = options.interim_results
-        self._format_turns = _own(options).format_turns
+        self._format_turns = own_options(options).format_turns
         self._chunk_bytes = 2 * int(_CHUNK_S * stt.sample_rate)
         self._min_chunk_bytes = 2 * int(_MIN_CHUNK_S * stt.sample_rate)
         self._buffer = bytearray()
@@ -241,7 +172,7 @@ class AssemblyAIStream:
     async def end_utterance(self) -> None:
         """Send ``ForceEndpoint``: the current turn ends and its final follows."""
         self._check_open("end_utterance")
-        await self._flush_then(_FORCE_ENDPOINT)
+        await self._flush_then(FORCE_ENDPOINT)
 
     def discard_utterance(self) -> None:
         """Nothing to drop: AssemblyAI transcribes as audio arrives (what is buffered
@@ -254,7 +185,7 @@ class AssemblyAIStream:
         if self._ending or self._closed:
             return
         self._ending = True
-        await self._flush_then(_TERMINATE)
+        await self._flush_then(TERMINATE)
         self._arm_deadline()
 
     def transcripts(self) -> AsyncIterator[Transcript]:
@@ -303,7 +234,7 @@ class AssemblyAIStream:
                         error = await self._on_message(message) or error
         except TimeoutError:
             timeout_s = self._stt.first_result_timeout_s
-            error = ProviderTimeout(_PROVIDER, f"the session did not end within {timeout_s:g} s")
+            error = ProviderTimeout(PROVIDER, f"the session did not end within {timeout_s:g} s")
         except ProviderError as exc:
             error = exc
         except websockets.ConnectionClosedError:
@@ -313,55 +244,22 @@ class AssemblyAIStream:
         connection = self._connection
         if error is None and not (self._ending and connection.close_code == 1000):
             reason = connection.close_reason or "the connection dropped"
-            error = _error(connection.close_code, reason)
+            error = error_of(connection.close_code, reason)
         if error is not None:
             self._error = error
         self._transcripts.finish(error)
 
     async def _on_message(self, text: str) -> ProviderError | None:
-        try:
-            message = json.loads(text)
-            kind = message.get("type")
-            if kind == "Turn":
-                await self._on_turn(message)
-            elif kind == "Termination":
-                self.audio_duration_s = float(message.get("audio_duration_seconds", 0.0))
-            elif kind == "Error":
-                return _error(message.get("error_code"), str(message.get("error", "")))
-        except (AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:
-            raise ProviderUnavailable(_PROVIDER, f"malformed message {text[:200]!r}") from exc
+        message = parse_message(text, format_turns=self._format_turns)
+        if isinstance(message, ProviderError):
+            return message  # the close follows: it ends the stream with this error
+        if isinstance(message, Termination):
+            self.audio_duration_s = message.audio_duration_s
+        elif message is not None and message.is_final:
+            await self._transcripts.put(message)
+        elif message is not None and self._interim_results:
+            self._transcripts.offer(message)  # full: the consumer is behind; skip it
         return None
-
-    async def _on_turn(self, message: dict[str, Any]) -> None:
-        words = tuple(
-            Word(
-                text=str(word["text"]),
-                start_s=float(word["start"]) / 1000,
-                end_s=float(word["end"]) / 1000,
-                confidence=float(word.get("confidence", 1.0)),
-            )
-            for word in message.get("words") or ()
-        )
-        is_final = bool(message["end_of_turn"]) and (
-            bool(message.get("turn_is_formatted")) or not self._format_turns
-        )
-        text = str(message.get("transcript") or "").strip()
-        if not is_final:
-            text = " ".join(word.text for word in words) or text
-        if not text or not (is_final or self._interim_results):
-            return
-        transcript = Transcript(
-            text=text,
-            is_final=is_final,
-            start_s=words[0].start_s if words else 0.0,
-            end_s=words[-1].end_s if words else 0.0,
-            words=words,
-            confidence=sum(w.confidence for w in words) / len(words) if words else 1.0,
-        )
-        if is_final:
-            await self._transcripts.put(transcript)
-        else:
-            self._transcripts.offer(transcript)  # full: the consumer is behind; skip it
 
 
 def create(c: Connection) -> AssemblyAISTT:

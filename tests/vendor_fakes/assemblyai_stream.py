@@ -162,6 +162,7 @@ class AssemblyAIStreamFake:
         self.refuse: list[int] = []
         self.fail_with: tuple[int, str] | None = None
         self.begin_delay_s = 0.0
+        self.garbled_begin: str | None = None  # sent as the first frame instead of Begin
         self.drop_after_s: float | None = None
         self.sessions: list[StreamingSession] = []
         self.url = ""  # where a test serves it
@@ -185,6 +186,11 @@ class AssemblyAIStreamFake:
             return
         if self.begin_delay_s:
             await asyncio.sleep(self.begin_delay_s)
+        if self.garbled_begin is not None:
+            await websocket.send_text(self.garbled_begin)
+            await websocket.receive()  # the client's close
+            session.client_closed.set()
+            return
         started = time.monotonic()
         await self._send(
             websocket,

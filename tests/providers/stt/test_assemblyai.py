@@ -187,6 +187,15 @@ async def test_a_refused_setting_is_a_request_error(fake: AssemblyAIStreamFake) 
         await stt_for(fake).open_stream(STTOptions(extra={"encoding": "opus"}))
 
 
+async def test_a_first_frame_that_is_not_json_is_unavailable(fake: AssemblyAIStreamFake) -> None:
+    fake.garbled_begin = "<html>Bad Gateway</html>"
+    with pytest.raises(ProviderUnavailable, match=r"malformed first message.*Bad Gateway"):
+        await stt_for(fake).open_stream(STTOptions())
+    [session] = fake.sessions
+    async with asyncio.timeout(4):  # a hang detector: the client closes what it opened
+        await session.client_closed.wait()
+
+
 async def test_a_dropped_connection_fails_the_stream(
     fake: AssemblyAIStreamFake, stream: AssemblyAIStream, book_table: bytes
 ) -> None:

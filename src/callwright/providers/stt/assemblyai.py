@@ -37,7 +37,7 @@ from callwright.providers.common import (
     connect_websocket,
     websocket_url,
 )
-from callwright.providers.errors import ProviderError, ProviderTimeout
+from callwright.providers.errors import ProviderError, ProviderTimeout, ProviderUnavailable
 from callwright.providers.protocols import STTOptions, Transcript
 from callwright.providers.stt.assemblyai_wire import (
     FORCE_ENDPOINT,
@@ -112,7 +112,7 @@ class AssemblyAISTT:
         )
         try:
             async with asyncio.timeout(self.first_result_timeout_s):
-                begin = json.loads(await connection.recv())
+                frame = await connection.recv()
         except TimeoutError as exc:
             await connection.close()
             timeout_s = self.first_result_timeout_s
@@ -122,6 +122,11 @@ class AssemblyAISTT:
         except BaseException:
             await connection.close()
             raise
+        try:
+            begin = json.loads(frame)
+        except ValueError as exc:  # not JSON (nor UTF-8): not AssemblyAI speaking
+            await connection.close()
+            raise ProviderUnavailable(PROVIDER, f"malformed first message {frame[:200]!r}") from exc
         begin = begin if isinstance(begin, dict) else {}
         if begin.get("type") != "Begin":  # an Error frame: the close follows
             await connection.close()

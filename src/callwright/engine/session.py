@@ -56,13 +56,12 @@ from callwright.engine.replies import (
     Retriever,
     ToolRunner,
 )
-from callwright.engine.resumption import Resumption
 from callwright.engine.smart_turn import end_of_turn_policy
 from callwright.engine.speaking import Speaker, SpeechCache
 from callwright.engine.stt_fallback import FallbackSTT
 from callwright.engine.tasks import CallTasks, weakly
 from callwright.engine.tts_fallback import FallbackTTS
-from callwright.engine.turns import WORD_WAIT_S, BargeInPolicy, EndOfTurnPolicy
+from callwright.engine.turns import EndOfTurnPolicy
 from callwright.providers.protocols import (
     LLM,
     STT,
@@ -179,8 +178,6 @@ class CallSession:
             spawn=spawn,
         )
         hearing = self._hearing
-        # A barge-in on time alone waits a moment for the words (BargeInPolicy).
-        self._barge_in = BargeInPolicy(config.interruption, word_wait_s=WORD_WAIT_S)
         self._watchdogs = Watchdogs(
             config,
             self._lifecycle,
@@ -195,24 +192,15 @@ class CallSession:
         # What the caller said over the assistant without interrupting it, for the LLM
         # with their next turn.
         self._asides: list[str] = []
-        # false_interruption_timeout: the assistant resumes after a barge-in that was
-        # no turn (the caller's speech gave no words).
-        timeout = config.interruption.false_interruption_timeout_s
-        self._resumption = (
-            Resumption(
-                timeout,
-                self._hearing,
-                self._speaker,
-                self._barge_in,
-                clock,
-                spawn,
-                active=lambda: lifecycle.state is CallState.ACTIVE,
-                aside=weakly(self.caller_aside),
-            )
-            if timeout is not None
-            else None
+        self._barge_ins = BargeIns(
+            config.interruption,
+            hearing,
+            speaker,
+            clock,
+            spawn,
+            active=lambda: lifecycle.state is CallState.ACTIVE,
+            aside=weakly(self.caller_aside),
         )
-        self._barge_ins = BargeIns(self._barge_in, self._speaker, clock, spawn, self._resumption)
         end_call = config.end_call_tool
         self._answerer = Answerer(
             config,
@@ -344,13 +332,10 @@ class CallSession:
         With ``continues``, it replaces their previous turn, whose answer was withdrawn.
         Just after a barge-in that may be false, a turn of acknowledgements only is an
         aside: the assistant is about to resume."""
-        resumption = self._resumption
-        if resumption is not None and resumption.watching:
-            if self._barge_in.is_backchannel(text):
-                self._preemptor.drop()
-                self.caller_aside(text, self._clock.now())
-                return
-            resumption.stop()
+        if self._barge_ins.aside_after_barge_in(text):
+            self._preemptor.drop()
+            self.caller_aside(text, self._clock.now())
+            return
         timing.turn = next(self._turns)
         now = self._clock.now()
         self._emit(UserMessage(text, now, continues=continues))

@@ -27,7 +27,6 @@ import functools
 import itertools
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from callwright.clock import Clock
 from callwright.engine.answering import Answerer
@@ -56,21 +55,11 @@ from callwright.engine.replies import (
     Retriever,
     ToolRunner,
 )
-from callwright.engine.smart_turn import end_of_turn_policy
+from callwright.engine.session_providers import SessionProviders
 from callwright.engine.speaking import Speaker, SpeechCache
-from callwright.engine.stt_fallback import FallbackSTT
 from callwright.engine.tasks import CallTasks, weakly
-from callwright.engine.tts_fallback import FallbackTTS
 from callwright.engine.turns import EndOfTurnPolicy
-from callwright.providers.protocols import (
-    LLM,
-    STT,
-    TTS,
-    VAD,
-    ChatMessage,
-    ToolSpec,
-)
-from callwright.providers.turn import TurnModel
+from callwright.providers.protocols import ChatMessage, ToolSpec
 from callwright.transports.protocol import (
     AnsweringMachine,
     AudioReceived,
@@ -80,22 +69,7 @@ from callwright.transports.protocol import (
     Transport,
 )
 
-__all__ = ["CallSession", "SessionProviders"]
-
-
-@dataclass(frozen=True, slots=True)
-class SessionProviders:
-    """The providers one call uses; ``llms`` is the primary then the fallbacks, and the
-    transcriber and the voice have theirs (the offline ones, behind a cloud vendor)."""
-
-    llms: Sequence[LLM]
-    stt: STT
-    tts: TTS
-    vad: VAD
-    stt_fallbacks: Sequence[STT] = ()
-    tts_fallbacks: Sequence[TTS] = ()
-    # The end-of-turn audio model of turn_detection "smart" (None: the words alone).
-    turn_model: TurnModel | None = None
+__all__ = ["CallSession"]
 
 
 class CallSession:
@@ -124,7 +98,6 @@ class CallSession:
         speech_cache: SpeechCache | None = None,
     ) -> None:
         self.config = config
-        self._llms = providers.llms
         self._transport = transport
         self._clock = clock
         self._emit = sink
@@ -144,9 +117,8 @@ class CallSession:
 
         # Each kind as one provider that happens to be several (the offline ones last).
         failed_over = failover_events(sink, clock)
-        voices = (providers.tts, *providers.tts_fallbacks)
-        tts = FallbackTTS(voices, clock, first_audio_timeout_s, failed_over)
-        stt = FallbackSTT((providers.stt, *providers.stt_fallbacks), failed_over)
+        tts = providers.voice(clock, first_audio_timeout_s, failed_over)
+        stt = providers.transcriber(failed_over)
         self._speaker = Speaker(
             config,
             tts,
@@ -167,13 +139,7 @@ class CallSession:
             transport.sample_rate,
             clock,
             sink,
-            end_of_turn
-            or end_of_turn_policy(
-                config.endpointing.turn_detection,
-                config.endpointing,
-                config.stt.language,
-                providers.turn_model,
-            ),
+            end_of_turn or providers.end_of_turn(config),
             listener=me,
             spawn=spawn,
         )

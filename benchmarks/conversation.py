@@ -54,7 +54,8 @@ from callwright.clock import Clock, MonotonicClock
 from callwright.domain.assistants.schemas import AssistantIn
 from callwright.engine.config import CallConfig
 from callwright.engine.events import AssistantMessage, SessionEvent, TurnTiming
-from callwright.engine.session import CallSession, SessionProviders
+from callwright.engine.session import CallSession
+from callwright.engine.session_providers import SessionProviders
 from callwright.engine.smart_turn import STRATEGIES as TURN_STRATEGIES
 from callwright.engine.smart_turn import TurnStrategy, end_of_turn_policy
 from callwright.providers.fakes import ScriptedLLM, ToneTTS

@@ -25,7 +25,8 @@ from callwright.clock import MonotonicClock
 from callwright.domain.assistants.schemas import AssistantIn
 from callwright.engine.config import CallConfig
 from callwright.engine.events import SessionEvent, TurnTiming
-from callwright.engine.session import CallSession, SessionProviders
+from callwright.engine.session import CallSession
+from callwright.engine.session_providers import SessionProviders
 from callwright.providers.fakes import EnergyVAD, ScriptedLLM, ScriptedSTT, ToneTTS, speech
 from callwright.transports.loopback import LoopbackTransport
 

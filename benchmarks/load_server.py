@@ -58,7 +58,7 @@ from callwright.api.app import create_app
 from callwright.api.routes.metrics import metrics_router
 from callwright.clock import Clock, MonotonicClock
 from callwright.domain.accounts.service import AccountsService
-from callwright.engine.session import SessionProviders
+from callwright.engine.session_providers import SessionProviders
 from callwright.observability.eventloop import LagSamples
 from callwright.observability.metrics import Metrics, default_metrics
 from callwright.observability.middleware import HttpMetricsMiddleware

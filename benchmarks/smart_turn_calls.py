@@ -31,7 +31,8 @@ from callwright.clock import MonotonicClock
 from callwright.domain.assistants.schemas import AssistantIn
 from callwright.engine.config import CallConfig
 from callwright.engine.events import SessionEvent, TurnTiming, UserMessage
-from callwright.engine.session import CallSession, SessionProviders
+from callwright.engine.session import CallSession
+from callwright.engine.session_providers import SessionProviders
 from callwright.engine.smart_turn import STRATEGIES, TurnStrategy, end_of_turn_policy
 from callwright.providers.fakes import ScriptedLLM, ScriptedSTT, ToneTTS
 from callwright.providers.protocols import TTSOptions

@@ -21,7 +21,7 @@ from callwright.domain.analysis import jobs, report
 from callwright.domain.calls.repository import new_call
 from callwright.domain.webhooks.messages import end_of_call_report
 from callwright.domain.webhooks.outbox import enqueue
-from callwright.engine.session import SessionProviders
+from callwright.engine.session_providers import SessionProviders
 from callwright.providers.errors import ProviderUnavailable
 from callwright.providers.fakes import EnergyVAD, Reply, ScriptedLLM, ScriptedSTT, ToneTTS
 from callwright.runtime.analysis import AnalysisWorker

@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse
 from callwright.api.app import create_app
 from callwright.audio.codec import mulaw_encode
 from callwright.clock import MonotonicClock
-from callwright.engine.session import SessionProviders
+from callwright.engine.session_providers import SessionProviders
 from callwright.providers.fakes import EnergyVAD, ScriptedLLM, ScriptedSTT, ToneTTS, speech
 from callwright.runtime.registry import ProviderChoice, ProviderFactory
 from callwright.settings import Settings

@@ -17,7 +17,7 @@ import websockets
 
 from callwright.api.app import create_app
 from callwright.domain.calls.repository import consume_stream_nonce, new_call
-from callwright.engine.session import SessionProviders
+from callwright.engine.session_providers import SessionProviders
 from callwright.providers.fakes import speech
 from callwright.runtime.registry import ProviderChoice, ProviderFactory
 from callwright.settings import Settings

@@ -22,7 +22,8 @@ from callwright.engine.events import (
 )
 from callwright.engine.lifecycle import EndCallHook
 from callwright.engine.replies import Retriever, ToolRunner
-from callwright.engine.session import CallSession, SessionProviders
+from callwright.engine.session import CallSession
+from callwright.engine.session_providers import SessionProviders
 from callwright.engine.speaking import SpeechCache
 from callwright.engine.turns import EndOfTurnPolicy
 from callwright.providers.fakes import EnergyVAD, Reply, ScriptedLLM, ScriptedSTT, ToneTTS

@@ -32,7 +32,7 @@ from starlette.routing import Route
 
 from callwright.api.app import create_app
 from callwright.clock import Clock, VirtualClock
-from callwright.engine.session import SessionProviders
+from callwright.engine.session_providers import SessionProviders
 from callwright.providers.errors import ProviderUnavailable
 from callwright.providers.fakes import EnergyVAD, ScriptedSTT, ToneTTS
 from callwright.providers.protocols import LLMEvent, LLMRequest, TextDelta, ToolCall, TTSOptions

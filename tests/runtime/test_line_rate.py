@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from callwright.engine.session import SessionProviders
+from callwright.engine.session_providers import SessionProviders
 from callwright.providers.fakes import EnergyVAD, speech
 from callwright.providers.protocols import STT
 from callwright.providers.stt.assemblyai import AssemblyAISTT

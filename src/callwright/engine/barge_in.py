@@ -5,18 +5,22 @@ the call's clock, the reply cut, and a possible false interruption watched.
 The policy decides and keeps its state; this puts it to work in one call: it owns the
 one timer a held barge-in needs (a task of the call's TaskGroup), because the words
 may come, or fail to come, after the caller has fallen quiet and no voice-activity
-frame asks the policy any more.
+frame asks the policy any more. With ``false_interruption_timeout`` it owns the
+``Resumption`` too, and with it the rule for a turn taken just after a barge-in that
+may be false: acknowledgements only are an aside, anything else a turn.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Protocol
 
 from callwright.clock import Clock
+from callwright.engine.config import InterruptionConfig
 from callwright.engine.lifecycle import Spawn
-from callwright.engine.resumption import Resumption
-from callwright.engine.turns import BargeInPolicy
+from callwright.engine.resumption import CallerSpeech, Resumption
+from callwright.engine.turns import WORD_WAIT_S, BargeInPolicy
 
 __all__ = ["BargeIns"]
 
@@ -26,30 +30,62 @@ class _Speaker(Protocol):
     def interruptible(self) -> bool: ...
 
     @property
+    def replying(self) -> bool: ...
+
+    @property
     def current(self) -> asyncio.Task[None] | None: ...
 
     def interrupt(self, now: float) -> tuple[str, ...]: ...
 
+    def resume(self, unsaid: tuple[str, ...]) -> None: ...
+
 
 class BargeIns:
-    """Cuts the speaker's reply when ``policy`` says the caller's speech interrupts it
-    (``speaking``, ``transcribed``), or when a barge-in held for the words gets none in
-    time; after each, ``resumption`` (if any) watches whether it was a false one."""
+    """Cuts the speaker's reply when the interruption settings say the caller's speech
+    interrupts it (``speaking``, ``transcribed``), or when a barge-in held for the words
+    (``WORD_WAIT_S``) gets none in time; after each, with a
+    ``false_interruption_timeout``, a ``Resumption`` watches whether it was a false one
+    (``active`` says whether the call goes on; ``aside`` keeps the words it drops)."""
 
     def __init__(
         self,
-        policy: BargeInPolicy,
+        interruption: InterruptionConfig,
+        hearing: CallerSpeech,
         speaker: _Speaker,
         clock: Clock,
         spawn: Spawn,
-        resumption: Resumption | None,
+        *,
+        active: Callable[[], bool],
+        aside: Callable[[str, float], None],
     ) -> None:
-        self._policy = policy
+        # A barge-in on time alone waits a moment for the words (BargeInPolicy).
+        self._policy = BargeInPolicy(interruption, word_wait_s=WORD_WAIT_S)
         self._speaker = speaker
         self._clock = clock
         self._spawn = spawn
-        self._resumption = resumption
+        # false_interruption_timeout: the assistant resumes after a barge-in that was
+        # no turn (the caller's speech gave no words).
+        timeout = interruption.false_interruption_timeout_s
+        self._resumption = (
+            Resumption(
+                timeout, hearing, speaker, self._policy, clock, spawn, active=active, aside=aside
+            )
+            if timeout is not None
+            else None
+        )
         self._word_wait: asyncio.Task[None] | None = None
+
+    def aside_after_barge_in(self, text: str) -> bool:
+        """Whether the caller's turn ``text`` is an aside: just after a barge-in that
+        may be false, a turn of acknowledgements only is one (the assistant is about to
+        resume). Any other turn ends the watch for a false interruption."""
+        resumption = self._resumption
+        if resumption is None or not resumption.watching:
+            return False
+        if self._policy.is_backchannel(text):
+            return True
+        resumption.stop()
+        return False
 
     def speaking(self, now: float, speaking_s: float, words: int, text: str) -> None:
         """Caller speech while the assistant speaks (each voice-activity frame, each

@@ -19,13 +19,15 @@ from callwright.clock import Clock
 from callwright.engine.lifecycle import Spawn
 from callwright.engine.turns import BargeInPolicy
 
-__all__ = ["Resumption"]
+__all__ = ["CallerSpeech", "Resumption"]
 
 # How often the window is looked at while the caller still speaks.
 _POLL_S = 0.05
 
 
-class _Hearing(Protocol):
+class CallerSpeech(Protocol):
+    """What the resumption reads of the caller's speech (``engine.hearing``)."""
+
     def quiet_for(self, now: float) -> float: ...
 
     def words_in_progress(self) -> str: ...
@@ -52,7 +54,7 @@ class Resumption:
     def __init__(
         self,
         timeout_s: float,
-        hearing: _Hearing,
+        hearing: CallerSpeech,
         speaking: _Speaking,
         barge_in: BargeInPolicy,
         clock: Clock,

@@ -27,7 +27,6 @@ import functools
 import itertools
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from callwright.clock import Clock
 from callwright.engine.answering import Answerer
@@ -56,22 +55,11 @@ from callwright.engine.replies import (
     Retriever,
     ToolRunner,
 )
-from callwright.engine.resumption import Resumption
-from callwright.engine.smart_turn import end_of_turn_policy
+from callwright.engine.session_providers import SessionProviders
 from callwright.engine.speaking import Speaker, SpeechCache
-from callwright.engine.stt_fallback import FallbackSTT
 from callwright.engine.tasks import CallTasks, weakly
-from callwright.engine.tts_fallback import FallbackTTS
-from callwright.engine.turns import WORD_WAIT_S, BargeInPolicy, EndOfTurnPolicy
-from callwright.providers.protocols import (
-    LLM,
-    STT,
-    TTS,
-    VAD,
-    ChatMessage,
-    ToolSpec,
-)
-from callwright.providers.turn import TurnModel
+from callwright.engine.turns import EndOfTurnPolicy
+from callwright.providers.protocols import ChatMessage, ToolSpec
 from callwright.transports.protocol import (
     AnsweringMachine,
     AudioReceived,
@@ -81,22 +69,7 @@ from callwright.transports.protocol import (
     Transport,
 )
 
-__all__ = ["CallSession", "SessionProviders"]
-
-
-@dataclass(frozen=True, slots=True)
-class SessionProviders:
-    """The providers one call uses; ``llms`` is the primary then the fallbacks, and the
-    transcriber and the voice have theirs (the offline ones, behind a cloud vendor)."""
-
-    llms: Sequence[LLM]
-    stt: STT
-    tts: TTS
-    vad: VAD
-    stt_fallbacks: Sequence[STT] = ()
-    tts_fallbacks: Sequence[TTS] = ()
-    # The end-of-turn audio model of turn_detection "smart" (None: the words alone).
-    turn_model: TurnModel | None = None
+__all__ = ["CallSession"]
 
 
 class CallSession:
@@ -125,7 +98,6 @@ class CallSession:
         speech_cache: SpeechCache | None = None,
     ) -> None:
         self.config = config
-        self._llms = providers.llms
         self._transport = transport
         self._clock = clock
         self._emit = sink
@@ -145,9 +117,8 @@ class CallSession:
 
         # Each kind as one provider that happens to be several (the offline ones last).
         failed_over = failover_events(sink, clock)
-        voices = (providers.tts, *providers.tts_fallbacks)
-        tts = FallbackTTS(voices, clock, first_audio_timeout_s, failed_over)
-        stt = FallbackSTT((providers.stt, *providers.stt_fallbacks), failed_over)
+        tts = providers.voice(clock, first_audio_timeout_s, failed_over)
+        stt = providers.transcriber(failed_over)
         self._speaker = Speaker(
             config,
             tts,
@@ -168,19 +139,11 @@ class CallSession:
             transport.sample_rate,
             clock,
             sink,
-            end_of_turn
-            or end_of_turn_policy(
-                config.endpointing.turn_detection,
-                config.endpointing,
-                config.stt.language,
-                providers.turn_model,
-            ),
+            end_of_turn or providers.end_of_turn(config),
             listener=me,
             spawn=spawn,
         )
         hearing = self._hearing
-        # A barge-in on time alone waits a moment for the words (BargeInPolicy).
-        self._barge_in = BargeInPolicy(config.interruption, word_wait_s=WORD_WAIT_S)
         self._watchdogs = Watchdogs(
             config,
             self._lifecycle,
@@ -195,24 +158,15 @@ class CallSession:
         # What the caller said over the assistant without interrupting it, for the LLM
         # with their next turn.
         self._asides: list[str] = []
-        # false_interruption_timeout: the assistant resumes after a barge-in that was
-        # no turn (the caller's speech gave no words).
-        timeout = config.interruption.false_interruption_timeout_s
-        self._resumption = (
-            Resumption(
-                timeout,
-                self._hearing,
-                self._speaker,
-                self._barge_in,
-                clock,
-                spawn,
-                active=lambda: lifecycle.state is CallState.ACTIVE,
-                aside=weakly(self.caller_aside),
-            )
-            if timeout is not None
-            else None
+        self._barge_ins = BargeIns(
+            config.interruption,
+            hearing,
+            speaker,
+            clock,
+            spawn,
+            active=lambda: lifecycle.state is CallState.ACTIVE,
+            aside=weakly(self.caller_aside),
         )
-        self._barge_ins = BargeIns(self._barge_in, self._speaker, clock, spawn, self._resumption)
         end_call = config.end_call_tool
         self._answerer = Answerer(
             config,
@@ -344,13 +298,10 @@ class CallSession:
         With ``continues``, it replaces their previous turn, whose answer was withdrawn.
         Just after a barge-in that may be false, a turn of acknowledgements only is an
         aside: the assistant is about to resume."""
-        resumption = self._resumption
-        if resumption is not None and resumption.watching:
-            if self._barge_in.is_backchannel(text):
-                self._preemptor.drop()
-                self.caller_aside(text, self._clock.now())
-                return
-            resumption.stop()
+        if self._barge_ins.aside_after_barge_in(text):
+            self._preemptor.drop()
+            self.caller_aside(text, self._clock.now())
+            return
         timing.turn = next(self._turns)
         now = self._clock.now()
         self._emit(UserMessage(text, now, continues=continues))

@@ -19,7 +19,8 @@ from callwright.clock import MonotonicClock
 from callwright.engine.events import EventSink, SessionEvent, TurnTiming
 from callwright.engine.realtime import RealtimeSession
 from callwright.engine.replies import runner_for
-from callwright.engine.session import CallSession, SessionProviders
+from callwright.engine.session import CallSession
+from callwright.engine.session_providers import SessionProviders
 from callwright.engine.tools import ToolExecutor
 from callwright.providers.realtime.protocol import RealtimeModel
 from callwright.runtime.hooks import end_call_url_hook

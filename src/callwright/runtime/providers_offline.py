@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass, field
 
-from callwright.engine.session import SessionProviders
+from callwright.engine.session_providers import SessionProviders
 from callwright.providers.errors import ProviderUnavailable
 from callwright.providers.protocols import LLM, STT, TTS
 

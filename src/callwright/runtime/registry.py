@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callwright.domain.credentials.lookup import organization_credentials
 from callwright.domain.credentials.resolution import OFFLINE_STT, Resolution, Resolved, resolve
-from callwright.engine.session import SessionProviders
+from callwright.engine.session_providers import SessionProviders
 from callwright.providers.errors import ProviderError
 from callwright.providers.llm.settings_support import unsupported_llm_settings
 from callwright.providers.protocols import LLM, STT, TTS

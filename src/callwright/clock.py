@@ -46,6 +46,7 @@ class VirtualClock:
         self._now = start
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
+        self._slept = asyncio.Event()  # set whenever a task begins to sleep
 
     def now(self) -> float:
         return self._now
@@ -56,11 +57,20 @@ class VirtualClock:
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (self._now + seconds, next(self._order), future))
+        self._slept.set()
         await future
 
     @property
     def pending_sleepers(self) -> int:
         return sum(1 for *_, future in self._sleepers if not future.done())
+
+    async def until_sleeping(self, count: int = 1) -> None:
+        """Wait until ``count`` tasks sleep on this clock: a task that is woken and then
+        waits on something outside the loop (a worker thread, a socket) sleeps again
+        only after it, however many turns ``settle`` gives it."""
+        while self.pending_sleepers < count:
+            self._slept.clear()
+            await self._slept.wait()
 
     async def settle(self) -> None:
         """Let every runnable task run until it blocks again."""

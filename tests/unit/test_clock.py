@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 
 from callwright.clock import MonotonicClock, VirtualClock
+
+HANG_S = 10.0  # a hang detector, never a performance assertion
 
 
 async def test_sleepers_wake_in_deadline_order_at_their_deadlines() -> None:
@@ -60,6 +63,32 @@ async def test_cancelled_sleepers_are_skipped() -> None:
     await clock.advance(10)
     assert task.cancelled()
     assert clock.pending_sleepers == 0
+
+
+async def test_until_sleeping_waits_for_a_sleeper_back_from_a_thread() -> None:
+    clock = VirtualClock()
+    release = threading.Event()
+
+    async def ticker() -> None:
+        while True:
+            await clock.sleep(1)
+            await asyncio.to_thread(release.wait)
+
+    task = asyncio.create_task(ticker())
+    try:
+        await clock.until_sleeping()
+        await clock.advance(1)
+        assert clock.pending_sleepers == 0  # in the thread, however long advance settled
+        waiting = asyncio.create_task(clock.until_sleeping())
+        await clock.settle()
+        assert not waiting.done()
+        release.set()
+        async with asyncio.timeout(HANG_S):
+            await waiting
+        assert clock.pending_sleepers == 1
+    finally:
+        release.set()
+        task.cancel()
 
 
 async def test_time_never_moves_backwards() -> None:

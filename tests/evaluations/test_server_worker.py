@@ -6,6 +6,7 @@ committed, with a hang detector only."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,9 +25,13 @@ from tests.support.optional import require, require_program
 HANG_DETECTOR_S = 120  # a run of one short test takes seconds
 
 
+RECHECK_S = 1.0  # the longest a read of the run waits for a change: see ``until_done``
+
+
 @contextmanager
 def run_changes(engine: Engine) -> Iterator[asyncio.Event]:
-    """An event set whenever a transaction that updated ``test_runs`` commits."""
+    """An event set whenever a transaction that updated ``test_runs`` commits (as the
+    commit begins: SQLAlchemy has no engine event after it)."""
     changed = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -45,6 +50,22 @@ def run_changes(engine: Engine) -> Iterator[asyncio.Event]:
     finally:
         event.remove(engine, "after_execute", executed)
         event.remove(engine, "commit", committed)
+
+
+async def until_done(
+    client: httpx.AsyncClient, path: str, headers: dict[str, str], changed: asyncio.Event
+) -> dict[str, Any]:
+    """The run at ``path`` once done: read again after each change to a run, and at
+    least every ``RECHECK_S``, since the change event fires as the commit begins and the
+    read it wakes may still see the run as it was before that commit (the last one)."""
+    while True:
+        changed.clear()
+        run: dict[str, Any] = (await client.get(path, headers=headers)).json()
+        if run["status"] == "done":
+            return run
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(RECHECK_S):
+                await changed.wait()
 
 
 async def test_the_servers_worker_runs_a_run_queued_through_the_api(settings: Settings) -> None:
@@ -82,12 +103,7 @@ async def test_the_servers_worker_runs_a_run_queued_through_the_api(settings: Se
             assert started.status_code == 202, started.text
             run_path = f"{base}/runs/{started.json()['id']}"
             async with asyncio.timeout(HANG_DETECTOR_S):
-                changed.clear()
-                run = (await client.get(run_path, headers=headers)).json()
-                while run["status"] != "done":
-                    await changed.wait()
-                    changed.clear()
-                    run = (await client.get(run_path, headers=headers)).json()
+                run = await until_done(client, run_path, headers, changed)
     (result,) = run["results"]
     assert result["status"] == "passed", result
     assert {"role": "user", "text": line, "interrupted": False} in result["transcript"]

@@ -21,7 +21,7 @@ import pytest
 from callwright.api.app import create_app
 from callwright.settings import Settings
 from tests.conftest import make_tenant
-from tests.evaluations.test_server_worker import run_changes
+from tests.evaluations.test_server_worker import run_changes, until_done
 from tests.support.optional import require, require_installed, require_program
 
 require("faster_whisper", "the offline extra is not installed")
@@ -102,13 +102,7 @@ async def test_a_suite_on_the_offline_stack_and_a_restored_version(settings: Set
                 assert started.status_code == 202, started.text
                 path = f"{base}/runs/{started.json()['id']}"
                 async with asyncio.timeout(HANG_DETECTOR_S):
-                    changed.clear()
-                    run: dict[str, Any] = (await client.get(path, headers=headers)).json()
-                    while run["status"] != "done":
-                        await changed.wait()
-                        changed.clear()
-                        run = (await client.get(path, headers=headers)).json()
-            return run
+                    return await until_done(client, path, headers, changed)
 
         created = await client.post("/api/v1/assistants", json=_assistant(), headers=headers)
         assert created.status_code == 201, created.text

@@ -97,20 +97,26 @@ def owner_of(name: str) -> Owner | None:
     return Owner(match[1], int(match[2]), int(match[3]))
 
 
-def owner_alive(owner: Owner) -> bool:
-    """False only when ``owner`` (of this boot and PID namespace) is provably gone."""
+def _exists(pid: int) -> bool:
     try:
-        os.kill(owner.pid, 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        pass  # another user's process: it exists
+        return True  # another user's process
+    return True
+
+
+def owner_alive(owner: Owner) -> bool:
+    """False only when ``owner`` (of this boot and PID namespace) is provably gone."""
+    if not _exists(owner.pid):
+        return False
     try:
         return _start_ticks(owner.pid) == owner.start_ticks
-    except (FileNotFoundError, ProcessLookupError):
-        return False  # exited between the two looks
     except OSError:
-        return True  # hidden from us (hidepid): not provably gone
+        # Exited since the first look, or hidden from this user (hidepid): only the
+        # first is proof.
+        return _exists(owner.pid)
 
 
 def orphans(

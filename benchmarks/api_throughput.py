@@ -39,7 +39,8 @@ sys.path.insert(0, str(HERE))
 
 import httpx  # noqa: E402
 import psutil  # noqa: E402
-from load import ServerProcess, database, server_process  # noqa: E402
+from load import ServerProcess, server_process  # noqa: E402
+from load_databases import database  # noqa: E402
 from load_report import percentiles  # noqa: E402
 
 RESULTS = HERE / "results"

@@ -53,7 +53,7 @@ sys.path[:0] = [str(ROOT / "src"), str(HERE), str(ROOT)]
 import psutil  # noqa: E402
 import uvicorn  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
-from load import database, set_up  # noqa: E402
+from load import set_up  # noqa: E402
 from load_caller import (  # noqa: E402
     Clip,
     load_clip,
@@ -62,6 +62,7 @@ from load_caller import (  # noqa: E402
     twilio_api,
     webhook_receiver,
 )
+from load_databases import database  # noqa: E402
 from load_server import SCRIPT, Latencies, bootstrap, provider_factory  # noqa: E402
 
 from callwright.api.app import create_app  # noqa: E402

@@ -50,7 +50,7 @@ sys.path.insert(0, str(HERE))
 import httpx  # noqa: E402
 import psutil  # noqa: E402
 import websockets  # noqa: E402
-from load import database, free_port  # noqa: E402
+from load import free_port  # noqa: E402
 from load_caller import (  # noqa: E402
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -62,6 +62,7 @@ from load_caller import (  # noqa: E402
     twilio_api,
     voice_webhook,
 )
+from load_databases import database  # noqa: E402
 from load_report import percentiles  # noqa: E402
 
 RESULTS = HERE / "results"

@@ -67,6 +67,7 @@ from load_caller import (  # noqa: E402
     voice_webhook,
     webhook_receiver,
 )
+from load_databases import database  # noqa: E402
 from load_report import largest_good_n, summarise, write_results  # noqa: E402
 from load_server import GREETING, REALTIME_KEY, SCRIPT  # noqa: E402
 
@@ -75,9 +76,6 @@ from callwright.observability.metrics import Metrics  # noqa: E402
 
 RESULTS = HERE / "results"
 SERVER_SCRIPT = HERE / "load_server.py"
-POSTGRES_ADMIN_DSN = os.environ.get(
-    "CALLWRIGHT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 
 
 # -- the server process ---------------------------------------------------------------
@@ -191,31 +189,6 @@ async def server_process(
         except TimeoutError:
             process.kill()
             await process.wait()
-
-
-@contextlib.asynccontextmanager
-async def database(kind: str) -> AsyncIterator[str | None]:
-    """None for SQLite (the server's file); a throwaway PostgreSQL database otherwise."""
-    if kind == "sqlite":
-        yield None
-        return
-    import asyncpg
-
-    name = f"cw_load_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0]
-    try:
-        yield f"{base}/{name}"
-    finally:
-        admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 @contextlib.asynccontextmanager
@@ -591,9 +564,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--name", default="load", help="output files: NAME.json/.md/.png")
     args = parser.parse_args(argv)
-    for database in args.databases:
-        if database not in ("sqlite", "postgres"):
-            parser.error(f"--databases: unknown database {database!r} (sqlite, postgres)")
+    for kind in args.databases:
+        if kind not in ("sqlite", "postgres"):
+            parser.error(f"--databases: unknown database {kind!r} (sqlite, postgres)")
     if any(n < 1 for n in args.calls):
         parser.error("--calls: every N must be at least 1")
     args.max_calls = args.max_calls or max(args.calls)

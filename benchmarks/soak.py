@@ -56,8 +56,9 @@ sys.path[:0] = [str(ROOT / "src"), str(HERE), str(ROOT)]
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 import psutil  # noqa: E402
-from load import database, free_port, set_up  # noqa: E402
+from load import free_port, set_up  # noqa: E402
 from load_caller import CallResult, Clip, load_clip, one_call, serve_in_process, twilio_api  # noqa: E402
+from load_databases import database  # noqa: E402
 from load_server import SCRIPT, Latencies, bootstrap, provider_factory  # noqa: E402
 from tests.support.faultproxy import fault_proxy  # noqa: E402
 from tests.webhooks.receiver import Receiver  # noqa: E402

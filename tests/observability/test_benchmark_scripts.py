@@ -22,6 +22,7 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 SCRIPTS = (
     "load",
     "load_caller",
+    "load_databases",
     "load_report",
     "load_server",
     "api_throughput",

@@ -27,11 +27,13 @@ from callwright.domain.accounts.service import AccountsService
 from callwright.domain.assistants.schemas import AssistantIn
 from callwright.domain.assistants.service import AssistantService
 from callwright.domain.credentials.service import CredentialService
+from callwright.domain.evaluations.script import Script
 from callwright.domain.principal import Principal
 from callwright.runtime.providers_cloud import CloudProviders
 from callwright.runtime.providers_offline import OfflineProviders
 from callwright.runtime.registry import cloud_provider_factory
-from callwright.runtime.simulate import Script, SimulationResult, simulate
+from callwright.runtime.simulate import simulate
+from callwright.runtime.simulation_result import SimulationResult
 from callwright.security.crypto import SecretBox
 from callwright.settings import Settings
 from callwright.store.database import create_engine, create_session_factory

@@ -160,13 +160,14 @@ async def _bootstrap_first_run(settings: Settings, session: AsyncSession) -> Non
 def simulate_command(assistant_id: int, script_path: Path, as_json: bool) -> None:
     """Run a simulated call against a stored assistant, with real speech, on the
     providers a real call would get (its keys, else the offline models)."""
+    from callwright.domain.evaluations.script import load_script
     from callwright.domain.signing_secrets import signing_secret_for
     from callwright.domain.tools.schemas import CustomTool
     from callwright.domain.tools.service import tools_for_call
     from callwright.runtime.providers_offline import OfflineProviders
     from callwright.runtime.realtime import process_realtime_factory
     from callwright.runtime.registry import process_provider_factory
-    from callwright.runtime.simulate import knowledge_retriever, load_script, simulate
+    from callwright.runtime.simulate import knowledge_retriever, simulate
     from callwright.security.crypto import SecretBox
 
     settings = _settings()

@@ -2,7 +2,8 @@
 
 The caller's lines are synthesised to real speech (Piper, or espeak-ng) and streamed in
 20 ms frames in real time over the loopback transport, so the assistant's real VAD,
-transcriber, model and voice run exactly as on a phone call. Scripts are YAML or JSON::
+transcriber, model and voice run exactly as on a phone call. Scripts
+(``domain.evaluations.script``) are YAML or JSON::
 
     {"variables": {"name": "Ada"},
      "steps": [{"say": "What time do you open?"},
@@ -23,13 +24,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
-
-import yaml
 
 from callwright.audio.resample import Resampler
 from callwright.clock import Clock, MonotonicClock
@@ -37,58 +33,31 @@ from callwright.domain.assistants.service import load_assistant_for_call
 from callwright.domain.evaluations.script import Script, Step
 from callwright.domain.knowledge.context import KnowledgeContext
 from callwright.domain.knowledge.processing import DocumentProcessor
-from callwright.domain.knowledge.retrieval import knowledge_record, knowledge_retriever_for
+from callwright.domain.knowledge.retrieval import knowledge_retriever_for
 from callwright.domain.tools.schemas import CustomTool
 from callwright.engine.config import CallConfig
-from callwright.engine.events import (
-    AssistantMessage,
-    CallEnded,
-    KnowledgeUsed,
-    SessionEvent,
-    ToolCalled,
-    TurnTiming,
-    UserMessage,
-)
+from callwright.engine.events import AssistantMessage, SessionEvent
 from callwright.engine.realtime import RealtimeSession
 from callwright.engine.replies import Retriever, runner_for
 from callwright.engine.session import CallSession
 from callwright.engine.tools import ToolExecutor
-from callwright.errors import ValidationFailed
 from callwright.providers.protocols import TTS, TTSOptions
 from callwright.runtime.hooks import end_call_url_hook
 from callwright.runtime.providers_offline import OfflineProviders
 from callwright.runtime.realtime import RealtimeFactory, realtime_session
 from callwright.runtime.recorder import StereoRecording
 from callwright.runtime.registry import ProviderChoice, ProviderFactory, offline_provider_factory
+from callwright.runtime.simulation_result import SimulationResult, simulation_result
 from callwright.security.crypto import SecretBox
 from callwright.security.outbound import STRICT, OutboundPolicy
 from callwright.settings import Settings
 from callwright.store.database import create_engine, create_session_factory
 from callwright.transports.loopback import LoopbackTransport
 
-__all__ = [
-    "Improviser",
-    "Script",
-    "SimulationResult",
-    "Step",
-    "knowledge_retriever",
-    "load_script",
-    "simulate",
-]
+__all__ = ["Improviser", "knowledge_retriever", "simulate"]
 
 _ENGINE_RATE = 16_000
 _REPLY_WAIT_S = 60.0
-
-
-def load_script(path: Path) -> Script:
-    text = path.read_text()
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise ValidationFailed(f"{path}: not valid JSON/YAML: {exc}") from exc
-    from callwright.domain.validation import validate_as
-
-    return validate_as(Script, data)
 
 
 class Improviser(Protocol):
@@ -97,33 +66,6 @@ class Improviser(Protocol):
     async def next_line(self, transcript: Sequence[Mapping[str, Any]]) -> str | None:
         """The caller's next line, given the conversation so far; None hangs up."""
         ...
-
-
-@dataclass
-class SimulationResult:
-    transcript: list[dict[str, Any]]
-    end_reason: str
-    turns: list[dict[str, Any]]
-    providers: list[ProviderChoice] = field(default_factory=list)
-    # Per user turn with retrieval: the query and the passages given to the model.
-    knowledge: list[dict[str, Any]] = field(default_factory=list)
-    # The tools the assistant called: {"name", "arguments" (parsed when JSON)}.
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
-    # Both sides, caller left and assistant right (StereoRecording.to_wav).
-    recording_wav: bytes | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "transcript": self.transcript,
-            "end_reason": self.end_reason,
-            "turns": self.turns,
-            "knowledge": self.knowledge,
-            "tool_calls": self.tool_calls,
-            "providers": [
-                {"kind": c.kind, "requested": c.requested, "chosen": c.chosen, "reason": c.reason}
-                for c in self.providers
-            ],
-        }
 
 
 class _Caller:
@@ -170,7 +112,7 @@ class _Caller:
         """Each line from ``improviser``, given the transcript so far, until it hangs up."""
         await self._opened()
         while (
-            line := await improviser.next_line(_result(self._events, []).transcript)
+            line := await improviser.next_line(simulation_result(self._events, []).transcript)
         ) is not None:
             await self._transport.say(await self._speech(line))
             messages = self._assistant_messages
@@ -326,45 +268,9 @@ async def simulate(
     finally:
         if executor is not None:
             await executor.aclose()
-    result = _result(events, choices)
+    result = simulation_result(events, choices)
     result.recording_wav = await asyncio.to_thread(recording.to_wav)
     return result
-
-
-def _result(events: list[SessionEvent], choices: list[ProviderChoice]) -> SimulationResult:
-    transcript: list[dict[str, Any]] = []
-    turns: list[dict[str, Any]] = []
-    knowledge: list[dict[str, Any]] = []
-    tool_calls: list[dict[str, Any]] = []
-    end_reason = "unknown"
-    for event in events:
-        if isinstance(event, UserMessage):
-            line = {"role": "user", "text": event.text, "interrupted": False}
-            if event.continues and transcript and transcript[-1]["role"] == "user":
-                transcript[-1] = line  # the caller went on before hearing an answer
-            else:
-                transcript.append(line)
-        elif isinstance(event, AssistantMessage):
-            line = {"role": "assistant", "text": event.text, "interrupted": event.interrupted}
-            if event.apology_for is not None:
-                line["apology_for"] = event.apology_for  # said because the reply failed
-            transcript.append(line)
-        elif isinstance(event, TurnTiming) and event.turn > 0:
-            turns.append(_timing_row(event))
-        elif isinstance(event, CallEnded):
-            end_reason = event.reason.value
-        elif isinstance(event, KnowledgeUsed):
-            knowledge.append(knowledge_record(event))
-        elif isinstance(event, ToolCalled):
-            tool_calls.append({"name": event.name, "arguments": _arguments(event.arguments)})
-    return SimulationResult(transcript, end_reason, turns, choices, knowledge, tool_calls)
-
-
-def _arguments(raw: str) -> Any:
-    try:
-        return json.loads(raw) if raw else {}
-    except json.JSONDecodeError:
-        return raw
 
 
 @contextlib.asynccontextmanager
@@ -392,23 +298,3 @@ async def knowledge_retriever(
         context.indexes.close()
         await context.embedders.aclose()
         await engine.dispose()
-
-
-def _timing_row(timing: TurnTiming) -> dict[str, Any]:
-    def ms(later: float | None, earlier: float | None) -> float | None:
-        if later is None or earlier is None:
-            return None
-        return round((later - earlier) * 1000, 1)
-
-    return {
-        "turn": timing.turn,
-        "llm_provider": timing.llm_provider,
-        "endpointing_ms": ms(timing.end_of_turn_at, timing.user_stopped_at),
-        "stt_final_ms": ms(timing.stt_final_at, timing.user_stopped_at),
-        "llm_first_token_ms": ms(timing.llm_first_token_at, timing.llm_request_at),
-        "first_sentence_ms": ms(timing.first_sentence_at, timing.llm_request_at),
-        "tts_first_audio_ms": ms(timing.tts_first_audio_at, timing.tts_request_at),
-        "first_frame_out_ms": ms(timing.first_frame_out_at, timing.end_of_turn_at),
-        "playback_confirmed_ms": ms(timing.playback_confirmed_at, timing.first_frame_out_at),
-        "voice_to_voice_ms": ms(timing.first_frame_out_at, timing.user_stopped_at),
-    }

@@ -7,16 +7,22 @@
 
 ``say`` speaks and then waits for the assistant's reply to finish; with
 ``interrupt_after_s`` it waits for the reply to start and talks over it that many
-seconds in.
+seconds in. ``load_script`` reads one from a file (``callwright simulate --script``).
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Annotated, Any
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["Script", "Step"]
+from callwright.domain.validation import validate_as
+from callwright.errors import ValidationFailed
+
+__all__ = ["Script", "Step", "load_script"]
 
 
 class Step(BaseModel):
@@ -47,3 +53,13 @@ class Script(BaseModel):
 
     variables: dict[str, Any] = Field(default_factory=dict)
     steps: Annotated[list[Step], Field(max_length=200)]
+
+
+def load_script(path: Path) -> Script:
+    """The script in ``path``: JSON when it ends in ``.json``, else YAML."""
+    text = path.read_text()
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ValidationFailed(f"{path}: not valid JSON/YAML: {exc}") from exc
+    return validate_as(Script, data)

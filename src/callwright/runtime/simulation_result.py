@@ -19,6 +19,7 @@ from callwright.engine.events import (
     TurnTiming,
     UserMessage,
 )
+from callwright.runtime.recorder import timing_row
 from callwright.runtime.registry import ProviderChoice
 
 __all__ = ["SimulationResult", "simulation_result"]
@@ -93,21 +94,22 @@ def _arguments(raw: str) -> Any:
         return raw
 
 
-def _timing_row(timing: TurnTiming) -> dict[str, Any]:
-    def ms(later: float | None, earlier: float | None) -> float | None:
-        if later is None or earlier is None:
-            return None
-        return round((later - earlier) * 1000, 1)
+_TIMINGS = (
+    "turn",
+    "llm_provider",
+    "endpointing_ms",
+    "stt_final_ms",
+    "llm_first_token_ms",
+    "first_sentence_ms",
+    "tts_first_audio_ms",
+    "first_frame_out_ms",
+    "playback_confirmed_ms",
+    "voice_to_voice_ms",
+)
 
-    return {
-        "turn": timing.turn,
-        "llm_provider": timing.llm_provider,
-        "endpointing_ms": ms(timing.end_of_turn_at, timing.user_stopped_at),
-        "stt_final_ms": ms(timing.stt_final_at, timing.user_stopped_at),
-        "llm_first_token_ms": ms(timing.llm_first_token_at, timing.llm_request_at),
-        "first_sentence_ms": ms(timing.first_sentence_at, timing.llm_request_at),
-        "tts_first_audio_ms": ms(timing.tts_first_audio_at, timing.tts_request_at),
-        "first_frame_out_ms": ms(timing.first_frame_out_at, timing.end_of_turn_at),
-        "playback_confirmed_ms": ms(timing.playback_confirmed_at, timing.first_frame_out_at),
-        "voice_to_voice_ms": ms(timing.first_frame_out_at, timing.user_stopped_at),
-    }
+
+def _timing_row(timing: TurnTiming) -> dict[str, Any]:
+    """The turn's latencies: its row in the call record's ``turns`` (``timing_row``)
+    without the voice and transcriber, fallbacks, token counts and pre-emptions."""
+    row = timing_row(timing)
+    return {key: row[key] for key in _TIMINGS}

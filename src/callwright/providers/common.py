@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import json
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -41,6 +42,7 @@ __all__ = [
     "error_for_status",
     "first_within",
     "http_client",
+    "json_object",
     "open_websocket",
     "raise_for_response",
     "retry_after_seconds",
@@ -314,3 +316,14 @@ class StreamQueue(Generic[T]):
         if self._error is not None:
             raise self._error
         raise StopAsyncIteration
+
+
+def json_object(provider: str, frame: str | bytes) -> dict[str, Any]:
+    """A vendor's JSON message, which must be an object."""
+    try:
+        message = json.loads(frame)
+    except ValueError as exc:
+        raise ProviderUnavailable(provider, "sent a message that is not JSON") from exc
+    if not isinstance(message, dict):
+        raise ProviderUnavailable(provider, "sent a JSON message that is not an object")
+    return message

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from callwright.audio.codec import mulaw_decode, mulaw_encode
 from callwright.audio.resample import Resampler
+from callwright.providers.common import json_object
 from callwright.providers.errors import (
     ProviderAuthError,
     ProviderError,
@@ -208,10 +209,5 @@ def tool_response(output: str) -> dict[str, Any]:
 
 
 def parse_message(raw: str | bytes) -> dict[str, Any]:
-    try:
-        message = json.loads(raw)
-    except ValueError as exc:
-        raise ProviderUnavailable(PROVIDER, "the server sent a frame that is not JSON") from exc
-    if not isinstance(message, dict):
-        raise ProviderUnavailable(PROVIDER, "the server sent a frame that is not an object")
-    return message
+    """A server frame as its JSON object; anything else means the server is broken."""
+    return json_object(PROVIDER, raw)

@@ -5,9 +5,9 @@ object of the set-up's ``session.update`` built from ``RealtimeOptions``, the
 
 from __future__ import annotations
 
-import json
 from typing import Any, Final
 
+from callwright.providers.common import json_object
 from callwright.providers.errors import (
     ProviderAuthError,
     ProviderError,
@@ -92,10 +92,4 @@ def error_of(payload: Any) -> ProviderError:
 
 def parse_event(raw: str | bytes) -> dict[str, Any]:
     """A server frame as its JSON object; anything else means the server is broken."""
-    try:
-        event = json.loads(raw)
-    except ValueError as exc:
-        raise ProviderUnavailable(PROVIDER, "the server sent a frame that is not JSON") from exc
-    if not isinstance(event, dict):
-        raise ProviderUnavailable(PROVIDER, "the server sent a frame that is not an object")
-    return event
+    return json_object(PROVIDER, raw)

@@ -24,14 +24,18 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection
 
 from callwright.providers.catalog import Connection
-from callwright.providers.common import FIRST_BYTE_TIMEOUT_S, error_for_status, open_websocket
+from callwright.providers.common import (
+    FIRST_BYTE_TIMEOUT_S,
+    error_for_status,
+    json_object,
+    open_websocket,
+)
 from callwright.providers.errors import ProviderRequestError
 from callwright.providers.protocols import TTSOptions
 from callwright.providers.tts.streaming import (
     Pcm16Aligner,
     WarnOnce,
     b64_audio,
-    json_object,
     passthrough,
     vendor_url,
     within_deadlines,

@@ -20,13 +20,12 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from callwright.providers.catalog import Connection
-from callwright.providers.common import FIRST_BYTE_TIMEOUT_S, open_websocket
+from callwright.providers.common import FIRST_BYTE_TIMEOUT_S, json_object, open_websocket
 from callwright.providers.errors import ProviderRequestError
 from callwright.providers.protocols import TTSOptions
 from callwright.providers.tts.streaming import (
     Pcm16Aligner,
     WarnOnce,
-    json_object,
     passthrough,
     query_value,
     vendor_url,

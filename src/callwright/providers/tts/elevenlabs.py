@@ -27,7 +27,7 @@ from websockets.asyncio.client import ClientConnection
 
 from callwright.audio.codec import mulaw_decode
 from callwright.providers.catalog import Connection
-from callwright.providers.common import FIRST_BYTE_TIMEOUT_S, open_websocket
+from callwright.providers.common import FIRST_BYTE_TIMEOUT_S, json_object, open_websocket
 from callwright.providers.errors import (
     ProviderAuthError,
     ProviderError,
@@ -40,7 +40,6 @@ from callwright.providers.tts.streaming import (
     Pcm16Aligner,
     WarnOnce,
     b64_audio,
-    json_object,
     passthrough,
     query_value,
     vendor_url,

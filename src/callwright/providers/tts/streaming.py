@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any, TypeVar
@@ -37,7 +36,6 @@ __all__ = [
     "Pcm16Aligner",
     "WarnOnce",
     "b64_audio",
-    "json_object",
     "passthrough",
     "query_value",
     "stream_http",
@@ -100,17 +98,6 @@ def b64_audio(provider: str, encoded: object) -> bytes:
         return base64.b64decode(str(encoded), validate=True)
     except binascii.Error as exc:
         raise ProviderUnavailable(provider, "sent audio that is not valid base64") from exc
-
-
-def json_object(provider: str, frame: str | bytes) -> dict[str, Any]:
-    """A vendor's JSON message, which must be an object."""
-    try:
-        message = json.loads(frame)
-    except ValueError as exc:
-        raise ProviderUnavailable(provider, "sent a message that is not JSON") from exc
-    if not isinstance(message, dict):
-        raise ProviderUnavailable(provider, "sent a JSON message that is not an object")
-    return message
 
 
 class Pcm16Aligner:

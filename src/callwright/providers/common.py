@@ -319,11 +319,13 @@ class StreamQueue(Generic[T]):
 
 
 def json_object(provider: str, frame: str | bytes) -> dict[str, Any]:
-    """A vendor's JSON message, which must be an object."""
+    """A vendor's JSON message, which must be an object; one that is not JSON is named
+    by its start (a proxy's HTML error page, say)."""
     try:
         message = json.loads(frame)
     except ValueError as exc:
-        raise ProviderUnavailable(provider, "sent a message that is not JSON") from exc
+        text = f"sent a message that is not JSON: {frame[:80]!r}"
+        raise ProviderUnavailable(provider, text) from exc
     if not isinstance(message, dict):
         raise ProviderUnavailable(provider, "sent a JSON message that is not an object")
     return message

@@ -189,7 +189,7 @@ async def test_a_refused_setting_is_a_request_error(fake: AssemblyAIStreamFake) 
 
 async def test_a_first_frame_that_is_not_json_is_unavailable(fake: AssemblyAIStreamFake) -> None:
     fake.garbled_begin = "<html>Bad Gateway</html>"
-    with pytest.raises(ProviderUnavailable, match=r"malformed first message.*Bad Gateway"):
+    with pytest.raises(ProviderUnavailable, match=r"not JSON.*Bad Gateway"):
         await stt_for(fake).open_stream(STTOptions())
     [session] = fake.sessions
     async with asyncio.timeout(4):  # a hang detector: the client closes what it opened

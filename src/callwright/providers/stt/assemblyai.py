@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from typing import Final
 
@@ -35,6 +34,7 @@ from callwright.providers.common import (
     FIRST_BYTE_TIMEOUT_S,
     StreamQueue,
     connect_websocket,
+    json_object,
     websocket_url,
 )
 from callwright.providers.errors import ProviderError, ProviderTimeout, ProviderUnavailable
@@ -123,11 +123,10 @@ class AssemblyAISTT:
             await connection.close()
             raise
         try:
-            begin = json.loads(frame)
-        except ValueError as exc:  # not JSON (nor UTF-8): not AssemblyAI speaking
+            begin = json_object(PROVIDER, frame)
+        except ProviderUnavailable:
             await connection.close()
-            raise ProviderUnavailable(PROVIDER, f"malformed first message {frame[:200]!r}") from exc
-        begin = begin if isinstance(begin, dict) else {}
+            raise
         if begin.get("type") != "Begin":  # an Error frame: the close follows
             await connection.close()
             raise error_of(begin.get("error_code"), str(begin.get("error", "no Begin message")))
